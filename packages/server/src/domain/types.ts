@@ -1,0 +1,80 @@
+/**
+ * Parley's vocabulary as plain data. No I/O here: these types are what the engine stores and
+ * what services reason about. The wire representation lives in @parley/protocol.
+ */
+
+declare const brand: unique symbol;
+/** A string that the type system keeps apart from other strings of the same shape. */
+export type Brand<T, B extends string> = T & { readonly [brand]: B };
+
+export type TenantId = Brand<string, 'TenantId'>;
+export type UserId = Brand<string, 'UserId'>;
+export type ConversationId = Brand<string, 'ConversationId'>;
+export type MessageId = Brand<string, 'MessageId'>;
+
+/** Milliseconds since the Unix epoch. Every time in the engine is one of these, passed in by the caller. */
+export type EpochMs = number;
+
+export interface Tenant {
+  id: TenantId;
+  name: string;
+  createdAt: EpochMs;
+}
+
+export interface User {
+  tenantId: TenantId;
+  id: UserId;
+  /** Set for users of the built-in provider; null for users upserted by a tenant back end. */
+  username: string | null;
+  displayName: string;
+  metadata: Record<string, unknown> | null;
+  createdAt: EpochMs;
+  updatedAt: EpochMs;
+}
+
+export type ConversationType = 'direct' | 'group';
+export type Role = 'owner' | 'admin' | 'member';
+export const ROLES: readonly Role[] = ['owner', 'admin', 'member'];
+
+export interface Conversation {
+  tenantId: TenantId;
+  id: ConversationId;
+  type: ConversationType;
+  /** Null for direct conversations. */
+  title: string | null;
+  createdAt: EpochMs;
+  /** Seq of the newest message; 0 when there is none. */
+  lastSeq: number;
+  /** Time of the newest message, or of creation when there is none. */
+  lastActivityAt: EpochMs;
+  memberCount: number;
+}
+
+export interface Member {
+  userId: UserId;
+  role: Role;
+  /** Highest seq the member has read; never moves backwards; at most the conversation's lastSeq. */
+  lastReadSeq: number;
+  joinedAt: EpochMs;
+}
+
+/** Reaction totals of one message: emoji → how many users reacted with it. */
+export type ReactionCounts = Record<string, number>;
+
+export interface Message {
+  id: MessageId;
+  conversationId: ConversationId;
+  seq: number;
+  /** Null for messages posted by a tenant server key (moderation/system messages). */
+  senderId: UserId | null;
+  system: boolean;
+  /** Null once deleted. */
+  text: string | null;
+  createdAt: EpochMs;
+  editedAt: EpochMs | null;
+  deletedAt: EpochMs | null;
+  replyTo: MessageId | null;
+  reactions: ReactionCounts;
+  /** The emoji the viewing user reacted with (the engine fills it for the viewer it is given). */
+  myReactions: string[];
+}

@@ -1,0 +1,352 @@
+/**
+ * The storage engine: every piece of state Parley keeps goes through these interfaces.
+ *
+ * Two implementations keep the same contract (engine.contract.ts runs against both):
+ *   - memory/  the embedded default: one process, nothing to install;
+ *   - redis/   Redis standalone, Sentinel or Cluster; multi-key atomic steps are Lua scripts.
+ *
+ * General guarantees, true of every method unless its comment says otherwise:
+ *   - Tenant isolation: every method takes the tenant and touches nothing of another tenant.
+ *   - Time is an argument (`now`, `createdAt`): the engine never reads a clock for stored data,
+ *     so tests control time and every node writes the same value it returns.
+ *   - "Atomic" means no other engine call, from any node, observes a partial result.
+ *   - Absence is `null` (or a `status` naming it), never an exception; exceptions mean the
+ *     storage is unreachable or an input broke a documented limit (EngineError).
+ *   - Returned objects are copies: mutating them changes nothing stored.
+ */
+import type {
+  Conversation,
+  ConversationId,
+  ConversationType,
+  EpochMs,
+  Member,
+  Message,
+  MessageId,
+  Role,
+  Tenant,
+  TenantId,
+  User,
+  UserId,
+} from '../domain/types.js';
+
+export interface Engine {
+  readonly kind: 'memory' | 'redis';
+  readonly tenants: TenantStore;
+  readonly users: UserStore;
+  readonly conversations: ConversationStore;
+  readonly messages: MessageStore;
+  readonly refreshTokens: RefreshTokenStore;
+  readonly signingKeys: SigningKeyStore;
+  /** Resolves when the storage answers; rejects otherwise. Used by readiness checks. */
+  ping(): Promise<void>;
+  /** Releases connections. In-flight calls complete or reject; no call may be made afterwards. */
+  close(): Promise<void>;
+}
+
+// ─── Tenants ────────────────────────────────────────────────────────────────────────────────
+
+export interface TenantStore {
+  /**
+   * Creates the tenant with the hash of its API key. Atomic and first-writer-wins:
+   * returns false (and changes nothing) when a tenant with this id exists.
+   */
+  create(tenant: Tenant, apiKeyHash: string | null): Promise<boolean>;
+  get(id: TenantId): Promise<Tenant | null>;
+  /** The stored API key hash of the tenant, or null (no tenant, or a tenant without a key). */
+  getApiKeyHash(id: TenantId): Promise<string | null>;
+}
+
+// ─── Users ──────────────────────────────────────────────────────────────────────────────────
+
+export interface NewUser {
+  id: UserId;
+  username: string;
+  displayName: string;
+  passwordHash: string;
+  createdAt: EpochMs;
+}
+
+export interface UserUpsert {
+  id: UserId;
+  displayName: string;
+  metadata: Record<string, unknown> | null;
+}
+
+export interface UserStore {
+  /**
+   * Creates a built-in user. Atomic: the username is claimed and the user stored in one step,
+   * so of two concurrent registrations of one username (per tenant) exactly one succeeds.
+   */
+  register(tenantId: TenantId, user: NewUser): Promise<{ status: 'created'; user: User } | { status: 'username_taken' }>;
+  /**
+   * Creates the user or replaces its displayName and metadata (username and createdAt are kept).
+   * Atomic per user; `created` tells which happened.
+   */
+  upsert(tenantId: TenantId, input: UserUpsert, now: EpochMs): Promise<{ user: User; created: boolean }>;
+  get(tenantId: TenantId, id: UserId): Promise<User | null>;
+  /** One entry per id, in the same order, null where absent. */
+  getMany(tenantId: TenantId, ids: readonly UserId[]): Promise<(User | null)[]>;
+  /** The user and its password hash, by username; null when no such built-in user exists. */
+  findCredentials(tenantId: TenantId, username: string): Promise<{ user: User; passwordHash: string } | null>;
+  /** Changes the given fields; returns the updated user, or null when absent. */
+  update(tenantId: TenantId, id: UserId, changes: { displayName?: string }, now: EpochMs): Promise<User | null>;
+  /** Idempotent. */
+  block(tenantId: TenantId, blocker: UserId, blocked: UserId): Promise<void>;
+  /** Idempotent. */
+  unblock(tenantId: TenantId, blocker: UserId, blocked: UserId): Promise<void>;
+  /** True when `blocker` has blocked `blocked` (one direction only). */
+  isBlocked(tenantId: TenantId, blocker: UserId, blocked: UserId): Promise<boolean>;
+}
+
+// ─── Conversations ──────────────────────────────────────────────────────────────────────────
+
+export interface NewConversation {
+  id: ConversationId;
+  type: ConversationType;
+  title: string | null;
+  createdAt: EpochMs;
+  /** Distinct users with their roles; the caller has checked that they exist. */
+  members: readonly { userId: UserId; role: Role }[];
+}
+
+/** A conversation seen by one of its members. */
+export interface ConversationView {
+  conversation: Conversation;
+  member: Member;
+  /** The newest message (its text null when deleted), or null when there is none. */
+  lastMessage: Message | null;
+  /** Messages above the member's lastReadSeq: lastSeq - lastReadSeq. */
+  unreadCount: number;
+}
+
+export interface Page<T> {
+  items: T[];
+  /** Opaque; pass back to get the next page. Null when this page is the last. */
+  nextCursor: string | null;
+}
+
+export interface ConversationStore {
+  /** Creates a group conversation with its members. Atomic: visible whole or not at all. */
+  createGroup(tenantId: TenantId, input: NewConversation): Promise<Conversation>;
+  /**
+   * Returns the one direct conversation of the pair, creating it (with `input`) when there is
+   * none. Concurrent calls for one pair, in either order of users, all return the same
+   * conversation and exactly one reports `created: true`.
+   */
+  getOrCreateDirect(
+    tenantId: TenantId,
+    input: NewConversation & { type: 'direct' },
+  ): Promise<{ conversation: Conversation; created: boolean }>;
+  get(tenantId: TenantId, id: ConversationId): Promise<Conversation | null>;
+  /** The conversation and the user's membership in it, read together in one step. */
+  getWithMember(
+    tenantId: TenantId,
+    id: ConversationId,
+    userId: UserId,
+  ): Promise<{ conversation: Conversation; member: Member | null } | null>;
+  /** Returns the updated conversation, or null when absent. */
+  update(tenantId: TenantId, id: ConversationId, changes: { title?: string }): Promise<Conversation | null>;
+  /** Members in the order they joined; `limit` 1..1000. */
+  listMembers(tenantId: TenantId, id: ConversationId, page: { cursor?: string; limit: number }): Promise<Page<Member>>;
+  /** Members among `userIds` (in that order, absent ones skipped). */
+  getMembers(tenantId: TenantId, id: ConversationId, userIds: readonly UserId[]): Promise<Member[]>;
+  /**
+   * Adds users as members with `role`. Atomic: existing members are left as they are (not
+   * re-added, role unchanged) and when the result would exceed `maxMembers` nothing is added.
+   */
+  addMembers(
+    tenantId: TenantId,
+    id: ConversationId,
+    userIds: readonly UserId[],
+    role: Role,
+    now: EpochMs,
+    maxMembers: number,
+  ): Promise<{ status: 'ok'; added: UserId[]; conversation: Conversation } | { status: 'not_found' } | { status: 'too_many_members' }>;
+  /** Removes the member. Returns false when the conversation or the membership is absent. */
+  removeMember(tenantId: TenantId, id: ConversationId, userId: UserId): Promise<boolean>;
+  /** Changes a member's role; null when the conversation or membership is absent. */
+  setRole(tenantId: TenantId, id: ConversationId, userId: UserId, role: Role): Promise<Member | null>;
+  /**
+   * Moves the member's read position forward to `seq` (clamped to the conversation's lastSeq).
+   * Atomic and monotonic: a lower `seq` than the stored one changes nothing.
+   * Returns the resulting position and whether it moved; null when not a member.
+   */
+  markRead(
+    tenantId: TenantId,
+    id: ConversationId,
+    userId: UserId,
+    seq: number,
+  ): Promise<{ lastReadSeq: number; changed: boolean } | null>;
+  /**
+   * The user's conversations, most recent activity first (ties: newer id first), each with the
+   * user's membership, last message and unread count. `limit` 1..100.
+   */
+  listForUser(tenantId: TenantId, userId: UserId, page: { cursor?: string; limit: number }): Promise<Page<ConversationView>>;
+}
+
+// ─── Messages ───────────────────────────────────────────────────────────────────────────────
+
+export interface NewMessage {
+  id: MessageId;
+  /** Null when a tenant server key posts (then `system` is true). */
+  senderId: UserId | null;
+  system: boolean;
+  text: string;
+  replyTo: MessageId | null;
+  createdAt: EpochMs;
+  /** With a non-null sender: the idempotency key of this send. */
+  clientMessageId: string | null;
+}
+
+export type AppendResult =
+  | { status: 'created'; message: Message }
+  /** The same sender already sent this clientMessageId (within the idempotency window). */
+  | { status: 'duplicate'; message: Message }
+  | { status: 'conversation_not_found' }
+  /** The sender is not (or no longer) a member. */
+  | { status: 'not_member' }
+  /** `replyTo` names no message of this conversation. */
+  | { status: 'reply_not_found' };
+
+export interface HistoryQuery {
+  /** The page just below this seq. At most one of before/after. */
+  before?: number;
+  /** The first `limit` messages above this seq. */
+  after?: number;
+  /** 1..100 */
+  limit: number;
+}
+
+export interface MessageStore {
+  /**
+   * Appends a message. One atomic step: checks the conversation exists and the sender is a
+   * member, resolves the idempotency key `(conversation, sender, clientMessageId)` (kept for
+   * `idempotencyTtlMs`), assigns seq = lastSeq + 1, stores the message, sets lastSeq and
+   * lastActivityAt, and moves the sender's read position to the new seq.
+   * Seqs of one conversation are 1, 2, 3... with no gap and no duplicate under any concurrency.
+   */
+  append(
+    tenantId: TenantId,
+    conversationId: ConversationId,
+    input: NewMessage,
+    idempotencyTtlMs: number,
+  ): Promise<AppendResult>;
+  /**
+   * A page of history in ascending seq. No before/after: the newest `limit`. `hasMore`: messages
+   * exist beyond the page in the direction read (below it for before/latest, above it for after).
+   * `viewer` fills each message's `myReactions`.
+   */
+  history(
+    tenantId: TenantId,
+    conversationId: ConversationId,
+    query: HistoryQuery,
+    viewer: UserId | null,
+  ): Promise<{ items: Message[]; hasMore: boolean }>;
+  get(tenantId: TenantId, conversationId: ConversationId, messageId: MessageId, viewer: UserId | null): Promise<Message | null>;
+  /**
+   * Replaces the text and sets editedAt. Atomic. `not_found` when absent, `deleted` when the
+   * message was deleted (nothing changes).
+   */
+  edit(
+    tenantId: TenantId,
+    conversationId: ConversationId,
+    messageId: MessageId,
+    text: string,
+    now: EpochMs,
+    viewer: UserId | null,
+  ): Promise<{ status: 'ok'; message: Message } | { status: 'not_found' } | { status: 'deleted' }>;
+  /**
+   * Tombstones the message: text becomes null, deletedAt is set, reactions are cleared; its seq
+   * stays in history. Idempotent: deleting a deleted message returns it unchanged.
+   */
+  delete(
+    tenantId: TenantId,
+    conversationId: ConversationId,
+    messageId: MessageId,
+    now: EpochMs,
+  ): Promise<Message | null>;
+  /**
+   * Adds or removes `userId`'s reaction `emoji`. Atomic and idempotent: adding twice counts once,
+   * removing an absent reaction changes nothing. `changed` tells whether anything moved.
+   * `too_many_reactions` when adding would exceed `limits` (distinct emoji per message,
+   * reactions per user per message); `deleted` for a deleted message.
+   */
+  react(
+    tenantId: TenantId,
+    conversationId: ConversationId,
+    messageId: MessageId,
+    userId: UserId,
+    emoji: string,
+    add: boolean,
+    limits: { maxEmojiPerMessage: number; maxReactionsPerUser: number },
+  ): Promise<
+    | { status: 'ok'; message: Message; changed: boolean }
+    | { status: 'not_found' }
+    | { status: 'deleted' }
+    | { status: 'too_many_reactions' }
+  >;
+}
+
+// ─── Identity storage ───────────────────────────────────────────────────────────────────────
+
+/**
+ * Refresh-token families. A family starts at login/registration; every refresh rotates it to the
+ * next generation. Only the current generation's secret hash is kept, so storage per family is
+ * constant however often it rotates.
+ */
+export interface RefreshFamily {
+  tenantId: TenantId;
+  familyId: string;
+  userId: UserId;
+  generation: number;
+  secretHash: string;
+  expiresAt: EpochMs;
+}
+
+export type RotateResult =
+  | { status: 'rotated'; family: RefreshFamily }
+  /** A spent generation was presented: the family is now revoked. */
+  | { status: 'reused' }
+  /** Unknown, revoked or expired family, or a secret that does not match. */
+  | { status: 'invalid' };
+
+export interface RefreshTokenStore {
+  /** Stores a new family at generation 0. Expires on its own at `expiresAt`. */
+  create(family: RefreshFamily): Promise<void>;
+  /**
+   * Atomic compare-and-rotate. When `generation` is the current one and `secretHash` matches,
+   * moves the family to generation+1 with `next.secretHash` and `next.expiresAt`: of concurrent
+   * rotations with one token exactly one gets `rotated`. When `generation` is older than the
+   * current one (a spent token), revokes the family and answers `reused`.
+   */
+  rotate(
+    tenantId: TenantId,
+    familyId: string,
+    generation: number,
+    secretHash: string,
+    next: { secretHash: string; expiresAt: EpochMs },
+    now: EpochMs,
+  ): Promise<RotateResult>;
+  /** Revokes the family: no token of it rotates again. Idempotent. */
+  revoke(tenantId: TenantId, familyId: string): Promise<void>;
+}
+
+/** A key pair that signs built-in access tokens, shared by every node. */
+export interface StoredSigningKey {
+  kid: string;
+  alg: 'EdDSA' | 'ES256';
+  /** JWK of the private key (stored as the engine stores everything: operators secure Redis). */
+  privateJwk: Record<string, unknown>;
+  publicJwk: Record<string, unknown>;
+  createdAt: EpochMs;
+}
+
+export interface SigningKeyStore {
+  /**
+   * Returns the current signing key, storing `candidate` first when there is none. Atomic and
+   * first-writer-wins, so nodes starting together all end up with the same key.
+   */
+  ensureCurrent(candidate: StoredSigningKey): Promise<StoredSigningKey>;
+  /** Every key whose tokens may still be valid (current first), for JWKS and verification. */
+  list(): Promise<StoredSigningKey[]>;
+}
