@@ -1,0 +1,11 @@
+import type { TenantId, UserId } from '../domain/types.js';
+
+/**
+ * Who is calling, resolved from exactly one credential. Every service call takes one, and every
+ * authorization decision (domain/permissions.ts) is a pure function of it.
+ */
+export type Principal =
+  /** A user, authenticated by a built-in, tenant-minted or external-issuer access token. */
+  | { kind: 'user'; tenantId: TenantId; userId: UserId }
+  /** A tenant's back end, authenticated by its `sk_` API key: acts on anything of its tenant. */
+  | { kind: 'tenant'; tenantId: TenantId };
