@@ -1,0 +1,25 @@
+import { Type } from 'typebox';
+import { Id, Nullable, Timestamp } from './common.js';
+
+export const User = Type.Object({
+  id: Id,
+  username: Type.Optional(Type.String({ description: 'Present for users of the built-in provider' })),
+  displayName: Type.String(),
+  metadata: Type.Optional(Nullable(Type.Record(Type.String(), Type.Unknown()))),
+  createdAt: Timestamp,
+});
+
+export const UpsertUserBody = Type.Object(
+  {
+    displayName: Type.String({ minLength: 1, maxLength: 64 }),
+    metadata: Type.Optional(
+      Nullable(Type.Record(Type.String(), Type.Unknown(), { description: 'Free-form JSON object, at most 8 KiB' })),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const PatchMeBody = Type.Object(
+  { displayName: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })) },
+  { additionalProperties: false },
+);

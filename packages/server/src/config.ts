@@ -1,0 +1,102 @@
+import { Type, type Static } from 'typebox';
+import { Value } from 'typebox/value';
+
+/**
+ * Every setting Parley reads, from environment variables (twelve-factor). One schema is both the
+ * validation and the type; README.md's configuration table documents the same names.
+ */
+const Env = Type.Object({
+  PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 8080 }),
+  HOST: Type.String({ minLength: 1, default: '127.0.0.1' }),
+  PUBLIC_URL: Type.Optional(Type.String({ pattern: '^https?://[^\\s]+$' })),
+  LOG_LEVEL: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { default: 'info' }),
+  REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://' })),
+  REDIS_CLUSTER_NODES: Type.Optional(Type.String({ pattern: '^[^,\\s]+:\\d+(,[^,\\s]+:\\d+)*$' })),
+  REDIS_SENTINELS: Type.Optional(Type.String({ pattern: '^[^,\\s]+:\\d+(,[^,\\s]+:\\d+)*$' })),
+  REDIS_SENTINEL_NAME: Type.String({ minLength: 1, default: 'mymaster' }),
+  REDIS_KEY_PREFIX: Type.String({ pattern: '^[A-Za-z0-9_.:-]{1,64}$', default: 'parley:' }),
+  PARLEY_ADMIN_KEY: Type.Optional(Type.String({ minLength: 32 })),
+  SELF_REGISTRATION_TENANTS: Type.String({ default: 'default' }),
+  ACCESS_TOKEN_TTL_SECONDS: Type.Integer({ minimum: 60, maximum: 86_400, default: 900 }),
+  REFRESH_TOKEN_TTL_SECONDS: Type.Integer({ minimum: 3600, maximum: 31_536_000, default: 2_592_000 }),
+  MAX_GROUP_MEMBERS: Type.Integer({ minimum: 2, maximum: 100_000, default: 10_000 }),
+  IDEMPOTENCY_TTL_SECONDS: Type.Integer({ minimum: 60, maximum: 604_800, default: 86_400 }),
+  SHUTDOWN_TIMEOUT_MS: Type.Integer({ minimum: 0, maximum: 600_000, default: 25_000 }),
+  TRUST_PROXY: Type.Boolean({ default: false }),
+});
+type Env = Static<typeof Env>;
+
+export interface Config {
+  port: number;
+  host: string;
+  /** Base URL clients reach this server at; the issuer of built-in tokens. */
+  publicUrl: string;
+  logLevel: Env['LOG_LEVEL'];
+  redis: { url?: string; clusterNodes?: string[]; sentinels?: { host: string; port: number }[]; sentinelName: string } | null;
+  keyPrefix: string;
+  adminKey: string | null;
+  selfRegistrationTenants: string[];
+  accessTokenTtlSeconds: number;
+  refreshTokenTtlSeconds: number;
+  maxGroupMembers: number;
+  idempotencyTtlSeconds: number;
+  shutdownTimeoutMs: number;
+  trustProxy: boolean;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n  ${problems.join('\n  ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const SECRET_VARIABLES = new Set(['PARLEY_ADMIN_KEY', 'REDIS_URL']);
+
+/** Reads and validates the environment; throws ConfigError naming every bad variable (never its secret value). */
+export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config {
+  const raw: Record<string, unknown> = {};
+  for (const name of Object.keys(Env.properties)) {
+    const value = environment[name];
+    if (value !== undefined && value !== '') raw[name] = value;
+  }
+  const env = Value.Convert(Env, Value.Default(Env, raw)) as Env;
+  // Checked one variable at a time so that every bad variable is named, once.
+  const problems = Object.entries(Env.properties).flatMap(([name, schema]) => {
+    const value = (env as Record<string, unknown>)[name];
+    if (value === undefined || Value.Check(schema, value)) return [];
+    const first = [...Value.Errors(schema, value)][0];
+    const shown = SECRET_VARIABLES.has(name) ? '(hidden)' : JSON.stringify(raw[name]);
+    return [`${name}=${shown}: ${first?.message ?? 'invalid'}`];
+  });
+  if (problems.length > 0) throw new ConfigError(problems);
+  const hostPorts = (list: string) =>
+    list.split(',').map((entry) => {
+      const at = entry.lastIndexOf(':');
+      return { host: entry.slice(0, at), port: Number(entry.slice(at + 1)) };
+    });
+  const redis =
+    env.REDIS_CLUSTER_NODES !== undefined
+      ? { clusterNodes: env.REDIS_CLUSTER_NODES.split(','), sentinelName: env.REDIS_SENTINEL_NAME }
+      : env.REDIS_SENTINELS !== undefined
+        ? { sentinels: hostPorts(env.REDIS_SENTINELS), sentinelName: env.REDIS_SENTINEL_NAME, ...(env.REDIS_URL ? { url: env.REDIS_URL } : {}) }
+        : env.REDIS_URL !== undefined
+          ? { url: env.REDIS_URL, sentinelName: env.REDIS_SENTINEL_NAME }
+          : null;
+  return {
+    port: env.PORT,
+    host: env.HOST,
+    publicUrl: (env.PUBLIC_URL ?? `http://${env.HOST.includes(':') ? `[${env.HOST}]` : env.HOST}:${env.PORT}`).replace(/\/+$/, ''),
+    logLevel: env.LOG_LEVEL,
+    redis,
+    keyPrefix: env.REDIS_KEY_PREFIX,
+    adminKey: env.PARLEY_ADMIN_KEY ?? null,
+    selfRegistrationTenants: env.SELF_REGISTRATION_TENANTS.split(',').map((t) => t.trim()).filter(Boolean),
+    accessTokenTtlSeconds: env.ACCESS_TOKEN_TTL_SECONDS,
+    refreshTokenTtlSeconds: env.REFRESH_TOKEN_TTL_SECONDS,
+    maxGroupMembers: env.MAX_GROUP_MEMBERS,
+    idempotencyTtlSeconds: env.IDEMPOTENCY_TTL_SECONDS,
+    shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
+    trustProxy: env.TRUST_PROXY,
+  };
+}

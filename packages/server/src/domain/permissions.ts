@@ -1,0 +1,54 @@
+/**
+ * Who may do what in a conversation: pure functions of the caller and its membership, so REST
+ * and realtime decide identically and the rules are tested without I/O.
+ *
+ * Visibility comes first: a user who is not a member does not see the conversation at all (the
+ * services answer 404 before asking any of these). A tenant principal (the tenant's back end)
+ * moderates every conversation of its tenant and passes every check.
+ */
+import type { Principal } from '../auth/principal.js';
+import type { Conversation, Member, Message, Role } from './types.js';
+
+/** The caller's standing in one conversation: the member record for users, null for a tenant key. */
+export type Standing = { principal: Principal; member: Member | null };
+
+const isModerator = ({ principal, member }: Standing) =>
+  principal.kind === 'tenant' || member?.role === 'owner' || member?.role === 'admin';
+
+export const canSee = ({ principal, member }: Standing): boolean => principal.kind === 'tenant' || member !== null;
+
+export const canPost = canSee;
+
+export const canEditMessage = ({ principal }: Standing, message: Message): boolean =>
+  principal.kind === 'user' ? message.senderId === principal.userId : message.system;
+
+export const canDeleteMessage = (standing: Standing, message: Message): boolean =>
+  isModerator(standing) || (standing.principal.kind === 'user' && message.senderId === standing.principal.userId);
+
+/** Reactions and read positions belong to a user; a tenant key has neither. */
+export const canReact = ({ principal, member }: Standing): boolean => principal.kind === 'user' && member !== null;
+
+export const canUpdateConversation = (standing: Standing, conversation: Conversation): boolean =>
+  conversation.type === 'group' && isModerator(standing);
+
+export const canAddMembers = canUpdateConversation;
+
+/**
+ * Owners and admins remove members; an admin cannot remove an owner or another admin; anyone
+ * may leave a group. Direct conversations keep their two members.
+ */
+export const canRemoveMember = (standing: Standing, conversation: Conversation, target: Member): boolean => {
+  if (conversation.type !== 'group') return false;
+  const { principal, member } = standing;
+  if (principal.kind === 'tenant') return true;
+  if (target.userId === principal.userId) return true;
+  if (member?.role === 'owner') return true;
+  return member?.role === 'admin' && target.role === 'member';
+};
+
+export const canChangeRole = ({ principal, member }: Standing, conversation: Conversation): boolean =>
+  conversation.type === 'group' && (principal.kind === 'tenant' || member?.role === 'owner');
+
+/** A group must keep an owner: the last owner cannot leave or step down until another is named. */
+export const leavesGroupOwnerless = (owners: number, target: Member, newRole: Role | null): boolean =>
+  target.role === 'owner' && newRole !== 'owner' && owners <= 1;

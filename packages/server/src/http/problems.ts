@@ -1,0 +1,93 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { ERROR_CODES, type ErrorCode } from '@parley/protocol';
+import { EngineError } from '../engine/errors.js';
+import { ServiceError } from '../services/service-error.js';
+
+export const PROBLEM_CONTENT_TYPE = 'application/problem+json; charset=utf-8';
+
+interface ProblemExtras {
+  detail?: string;
+  errors?: { path: string; message: string }[];
+  headers?: Record<string, string>;
+}
+
+/** Writes an RFC 9457 problem with the code's status and title; the body never carries internals. */
+export function sendProblem(request: FastifyRequest, reply: FastifyReply, code: ErrorCode, extras: ProblemExtras = {}) {
+  const { status, title } = ERROR_CODES[code];
+  for (const [name, value] of Object.entries(extras.headers ?? {})) reply.header(name, value);
+  return reply
+    .code(status)
+    .type(PROBLEM_CONTENT_TYPE)
+    .send({
+      type: `urn:parley:problem:${code}`,
+      title,
+      status,
+      detail: extras.detail ?? title,
+      code,
+      instance: request.url.split('?')[0],
+      ...(extras.errors ? { errors: extras.errors } : {}),
+    });
+}
+
+/** Fastify's own client errors, by their code, mapped to ours. */
+const FASTIFY_CODES: Record<string, ErrorCode> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: 'payload_too_large',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported_media_type',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'malformed_json',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'malformed_json',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'malformed_json',
+};
+
+const STATUS_CODES: Record<number, ErrorCode> = {
+  400: 'validation_failed',
+  401: 'unauthorized',
+  403: 'forbidden',
+  404: 'not_found',
+  405: 'method_not_allowed',
+  413: 'payload_too_large',
+  415: 'unsupported_media_type',
+  429: 'rate_limited',
+};
+
+/** ioredis reports an unreachable server with these; anything of the sort is a 503, not a 500. */
+const isStorageOutage = (error: Error) =>
+  (error instanceof EngineError && error.code === 'storage_unavailable') ||
+  error.name === 'MaxRetriesPerRequestError' ||
+  /Connection is closed|ECONNREFUSED|Stream isn't writeable|CLUSTERDOWN/.test(error.message);
+
+/**
+ * One error handler for every route: service errors keep their code, schema violations become
+ * validation_failed with one entry per field, Fastify's parser errors keep their 4xx meaning,
+ * and anything unexpected is logged and answered as a bare 500 without details.
+ */
+export function registerProblemHandlers(app: FastifyInstance): void {
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    if (error instanceof ServiceError) {
+      return sendProblem(request, reply, error.code, { detail: error.detail, headers: error.headers });
+    }
+    if (error.validation) {
+      const errors = error.validation.map((issue) => ({
+        path: `${error.validationContext ?? 'body'}${issue.instancePath.replaceAll('/', '.')}` || 'body',
+        message: issue.message ?? 'is invalid',
+      }));
+      const detail = errors.map((issue) => `${issue.path} ${issue.message}`).join('; ');
+      return sendProblem(request, reply, 'validation_failed', { detail, errors });
+    }
+    const fastifyCode = error.code ? FASTIFY_CODES[error.code] : undefined;
+    if (fastifyCode) return sendProblem(request, reply, fastifyCode);
+    if (error instanceof SyntaxError && error.statusCode === 400) return sendProblem(request, reply, 'malformed_json');
+    if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) {
+      return sendProblem(request, reply, STATUS_CODES[error.statusCode] ?? 'validation_failed');
+    }
+    if (isStorageOutage(error)) {
+      request.log.error({ err: error }, 'storage unavailable');
+      return sendProblem(request, reply, 'storage_unavailable', { headers: { 'retry-after': '1' } });
+    }
+    request.log.error({ err: error }, 'unhandled error');
+    return sendProblem(request, reply, 'internal_error');
+  });
+
+  app.setNotFoundHandler((request, reply) =>
+    sendProblem(request, reply, 'not_found', { detail: `No route ${request.method} ${request.url.split('?')[0]}` }),
+  );
+}

@@ -1,0 +1,73 @@
+/**
+ * Domain objects → v1 wire objects. The only place that knows the v1 representation: times as
+ * RFC 3339 strings, reactions as {count, me}. A v2 gets its own presenters over the same services.
+ */
+import type { Static } from 'typebox';
+import type * as wire from '@parley/protocol';
+import type { ConversationView } from '../../engine/engine.js';
+import type { Conversation, EpochMs, Member, Message, Tenant, User } from '../../domain/types.js';
+
+const time = (ms: EpochMs): string => new Date(ms).toISOString();
+const maybeTime = (ms: EpochMs | null): string | null => (ms === null ? null : time(ms));
+
+export function presentUser(user: User): Static<typeof wire.User> {
+  return {
+    id: user.id,
+    ...(user.username !== null ? { username: user.username } : {}),
+    displayName: user.displayName,
+    ...(user.metadata !== null ? { metadata: user.metadata } : {}),
+    createdAt: time(user.createdAt),
+  };
+}
+
+export function presentTenant(tenant: Tenant): Static<typeof wire.Tenant> {
+  return { id: tenant.id, name: tenant.name, createdAt: time(tenant.createdAt) };
+}
+
+export function presentMember(member: Member): Static<typeof wire.Member> {
+  return { userId: member.userId, role: member.role, lastReadSeq: member.lastReadSeq, joinedAt: time(member.joinedAt) };
+}
+
+export function presentMessage(message: Message): Static<typeof wire.Message> {
+  const mine = new Set(message.myReactions);
+  const reactions: Record<string, { count: number; me: boolean }> = {};
+  for (const [emoji, count] of Object.entries(message.reactions)) {
+    if (count > 0) reactions[emoji] = { count, me: mine.has(emoji) };
+  }
+  return {
+    id: message.id,
+    conversationId: message.conversationId,
+    seq: message.seq,
+    senderId: message.senderId,
+    system: message.system,
+    text: message.text,
+    createdAt: time(message.createdAt),
+    editedAt: maybeTime(message.editedAt),
+    deletedAt: maybeTime(message.deletedAt),
+    replyTo: message.replyTo,
+    reactions,
+  };
+}
+
+export function presentConversation(conversation: Conversation, members: Member[]): Static<typeof wire.Conversation> {
+  return {
+    id: conversation.id,
+    type: conversation.type,
+    title: conversation.title,
+    members: members.map(presentMember),
+    memberCount: conversation.memberCount,
+    createdAt: time(conversation.createdAt),
+    lastSeq: conversation.lastSeq,
+    lastActivityAt: time(conversation.lastActivityAt),
+  };
+}
+
+export function presentConversationView(
+  view: ConversationView & { members: Member[] },
+): Static<typeof wire.ConversationListItem> {
+  return {
+    ...presentConversation(view.conversation, view.members),
+    lastMessage: view.lastMessage ? presentMessage(view.lastMessage) : null,
+    unreadCount: view.unreadCount,
+  };
+}

@@ -1,0 +1,212 @@
+import type { Principal } from '../auth/principal.js';
+import type { ConversationView, Engine, Page } from '../engine/engine.js';
+import { EngineError } from '../engine/errors.js';
+import {
+  canAddMembers,
+  canChangeRole,
+  canReact,
+  canRemoveMember,
+  canUpdateConversation,
+  leavesGroupOwnerless,
+} from '../domain/permissions.js';
+import { MEMBERS_IN_CONVERSATION_OBJECT, normalizeLabel } from '../domain/rules.js';
+import type { Conversation, ConversationId, ConversationType, Member, Role, UserId } from '../domain/types.js';
+import { loadAccess, requireUser } from './conversation-access.js';
+import type { Clock, IdGenerator } from './ids.js';
+import { ServiceError } from './service-error.js';
+
+/** A conversation with the first members, as the API shows it. */
+export interface ConversationDetail {
+  conversation: Conversation;
+  members: Member[];
+}
+
+export interface ConversationsServiceDeps {
+  engine: Engine;
+  clock: Clock;
+  ids: IdGenerator;
+  maxGroupMembers: number;
+}
+
+export type ConversationsService = ReturnType<typeof createConversationsService>;
+
+/** Creating, reading and managing conversations and their members. */
+export function createConversationsService({ engine, clock, ids, maxGroupMembers }: ConversationsServiceDeps) {
+  const firstMembers = async (conversation: Conversation) =>
+    (await engine.conversations.listMembers(conversation.tenantId, conversation.id, { limit: MEMBERS_IN_CONVERSATION_OBJECT })).items;
+
+  const detail = async (conversation: Conversation): Promise<ConversationDetail> => ({
+    conversation,
+    members: await firstMembers(conversation),
+  });
+
+  /** Fails with 404 user_not_found naming the first id that is not a user of the tenant. */
+  const requireUsers = async (principal: Principal, userIds: readonly UserId[]) => {
+    const users = await engine.users.getMany(principal.tenantId, userIds);
+    const missing = userIds.find((_, index) => users[index] === null);
+    if (missing !== undefined) throw new ServiceError('user_not_found', `No user '${missing}' in this tenant`);
+  };
+
+  const pageOf = async <T>(read: () => Promise<Page<T>>): Promise<Page<T>> => {
+    try {
+      return await read();
+    } catch (error) {
+      if (error instanceof EngineError && error.code === 'invalid_cursor') throw new ServiceError('invalid_cursor');
+      throw error;
+    }
+  };
+
+  async function createDirect(principal: Principal, memberIds: UserId[]) {
+    // A user names the other party; a tenant back end names both.
+    const pair = principal.kind === 'user' ? [principal.userId, ...memberIds] : memberIds;
+    const [first, second] = pair;
+    if (pair.length !== 2 || first === undefined || second === undefined || first === second) {
+      const expected = principal.kind === 'user' ? 'exactly one other user' : 'exactly two distinct users';
+      throw new ServiceError('validation_failed', `A direct conversation has ${expected} in members`);
+    }
+    await requireUsers(principal, pair);
+    if (principal.kind === 'user' && (await engine.users.isBlocked(principal.tenantId, second, first))) {
+      throw new ServiceError('blocked');
+    }
+    const { conversation, created } = await engine.conversations.getOrCreateDirect(principal.tenantId, {
+      id: ids.conversation(),
+      type: 'direct',
+      title: null,
+      createdAt: clock(),
+      members: pair.map((userId) => ({ userId, role: 'member' as const })),
+    });
+    return { ...(await detail(conversation)), created };
+  }
+
+  async function createGroup(principal: Principal, title: string | undefined, memberIds: UserId[]) {
+    const normalizedTitle = title === undefined ? null : normalizeLabel(title);
+    if (normalizedTitle === null) throw new ServiceError('validation_failed', 'A group needs a non-blank title');
+    const others = [...new Set(memberIds)].filter((id) => principal.kind !== 'user' || id !== principal.userId);
+    const members: { userId: UserId; role: Role }[] = others.map((userId) => ({ userId, role: 'member' }));
+    if (principal.kind === 'user') members.unshift({ userId: principal.userId, role: 'owner' });
+    if (members.length === 0) throw new ServiceError('validation_failed', 'A group created by a tenant key needs members');
+    if (members.length > maxGroupMembers) {
+      throw new ServiceError('too_many_members', `A group holds at most ${maxGroupMembers} members`);
+    }
+    await requireUsers(principal, others);
+    const conversation = await engine.conversations.createGroup(principal.tenantId, {
+      id: ids.conversation(),
+      type: 'group',
+      title: normalizedTitle,
+      createdAt: clock(),
+      members,
+    });
+    return { ...(await detail(conversation)), created: true };
+  }
+
+  return {
+    /** Direct: returns the pair's existing conversation (`created: false`) or a new one. */
+    async create(
+      principal: Principal,
+      input: { type: ConversationType; title?: string; members: string[] },
+    ): Promise<ConversationDetail & { created: boolean }> {
+      const memberIds = input.members as UserId[];
+      if (input.type === 'direct') {
+        if (input.title !== undefined) throw new ServiceError('validation_failed', 'A direct conversation has no title');
+        return createDirect(principal, memberIds);
+      }
+      return createGroup(principal, input.title, memberIds);
+    },
+
+    /** The caller's conversations, most recent activity first, each with its first members. */
+    async list(
+      principal: Principal,
+      page: { cursor?: string; limit: number },
+    ): Promise<Page<ConversationView & { members: Member[] }>> {
+      const user = requireUser(principal, 'Listing your conversations');
+      const views = await pageOf(() => engine.conversations.listForUser(user.tenantId, user.userId, page));
+      const members = await Promise.all(views.items.map((view) => firstMembers(view.conversation)));
+      return { ...views, items: views.items.map((view, index) => ({ ...view, members: members[index] ?? [view.member] })) };
+    },
+
+    async get(principal: Principal, id: ConversationId): Promise<ConversationDetail> {
+      const { conversation } = await loadAccess(engine, principal, id);
+      return detail(conversation);
+    },
+
+    async update(principal: Principal, id: ConversationId, changes: { title: string }): Promise<ConversationDetail> {
+      const access = await loadAccess(engine, principal, id);
+      if (!canUpdateConversation(access, access.conversation)) throw new ServiceError('forbidden', 'Only owners and admins of a group change it');
+      const title = normalizeLabel(changes.title);
+      if (title === null) throw new ServiceError('validation_failed', 'The title must not be blank');
+      const updated = await engine.conversations.update(principal.tenantId, id, { title });
+      if (!updated) throw new ServiceError('conversation_not_found');
+      return detail(updated);
+    },
+
+    async listMembers(principal: Principal, id: ConversationId, page: { cursor?: string; limit: number }): Promise<Page<Member>> {
+      await loadAccess(engine, principal, id);
+      return pageOf(() => engine.conversations.listMembers(principal.tenantId, id, page));
+    },
+
+    async addMembers(principal: Principal, id: ConversationId, userIds: string[]): Promise<ConversationDetail> {
+      const access = await loadAccess(engine, principal, id);
+      if (!canAddMembers(access, access.conversation)) throw new ServiceError('forbidden', 'Only owners and admins add members to a group');
+      const distinct = [...new Set(userIds)] as UserId[];
+      await requireUsers(principal, distinct);
+      const result = await engine.conversations.addMembers(principal.tenantId, id, distinct, 'member', clock(), maxGroupMembers);
+      if (result.status === 'not_found') throw new ServiceError('conversation_not_found');
+      if (result.status === 'too_many_members') {
+        throw new ServiceError('too_many_members', `A group holds at most ${maxGroupMembers} members`);
+      }
+      return detail(result.conversation);
+    },
+
+    async removeMember(principal: Principal, id: ConversationId, userId: UserId): Promise<void> {
+      const access = await loadAccess(engine, principal, id);
+      const [target] = await engine.conversations.getMembers(principal.tenantId, id, [userId]);
+      if (!target) throw new ServiceError('member_not_found');
+      if (!canRemoveMember(access, access.conversation, target)) throw new ServiceError('forbidden', 'You may not remove this member');
+      await requireAnotherOwner(principal, id, target, null);
+      if (!(await engine.conversations.removeMember(principal.tenantId, id, userId))) throw new ServiceError('member_not_found');
+    },
+
+    async setRole(principal: Principal, id: ConversationId, userId: UserId, role: Role): Promise<Member> {
+      const access = await loadAccess(engine, principal, id);
+      if (!canChangeRole(access, access.conversation)) throw new ServiceError('forbidden', 'Only owners change roles in a group');
+      const [target] = await engine.conversations.getMembers(principal.tenantId, id, [userId]);
+      if (!target) throw new ServiceError('member_not_found');
+      await requireAnotherOwner(principal, id, target, role);
+      const member = await engine.conversations.setRole(principal.tenantId, id, userId, role);
+      if (!member) throw new ServiceError('member_not_found');
+      return member;
+    },
+
+    /** Moves the caller's read position forward (never back); 204 semantics either way. */
+    async markRead(principal: Principal, id: ConversationId, seq: number): Promise<{ lastReadSeq: number; changed: boolean }> {
+      const access = await loadAccess(engine, principal, id);
+      if (!canReact(access)) throw new ServiceError('forbidden', 'Read positions belong to users, not tenant keys');
+      const user = requireUser(principal, 'Marking as read');
+      const result = await engine.conversations.markRead(user.tenantId, id, user.userId, seq);
+      if (!result) throw new ServiceError('conversation_not_found');
+      return result;
+    },
+  };
+
+  /** Refuses to leave a group without an owner (409 would hide the cause; 403 names it). */
+  async function requireAnotherOwner(principal: Principal, id: ConversationId, target: Member, newRole: Role | null) {
+    if (target.role !== 'owner' || newRole === 'owner') return;
+    const owners = await countOwners(principal, id);
+    if (leavesGroupOwnerless(owners, target, newRole)) {
+      throw new ServiceError('forbidden', 'The last owner must name another owner first');
+    }
+  }
+
+  async function countOwners(principal: Principal, id: ConversationId): Promise<number> {
+    let owners = 0;
+    let cursor: string | undefined;
+    // Bounded by the member limit; only reached when an owner leaves or steps down.
+    do {
+      const page = await engine.conversations.listMembers(principal.tenantId, id, { limit: 1000, ...(cursor ? { cursor } : {}) });
+      owners += page.items.filter((member) => member.role === 'owner').length;
+      if (owners > 1) return owners;
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor);
+    return owners;
+  }
+}

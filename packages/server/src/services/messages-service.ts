@@ -1,0 +1,150 @@
+import type { Principal } from '../auth/principal.js';
+import type { Engine, HistoryQuery } from '../engine/engine.js';
+import { canDeleteMessage, canEditMessage, canPost, canReact } from '../domain/permissions.js';
+import {
+  MAX_EMOJI_PER_MESSAGE,
+  MAX_REACTIONS_PER_USER_PER_MESSAGE,
+  isValidEmoji,
+  normalizeMessageText,
+} from '../domain/rules.js';
+import type { ConversationId, Message, MessageId, UserId } from '../domain/types.js';
+import { loadAccess, type Access } from './conversation-access.js';
+import type { Clock, IdGenerator } from './ids.js';
+import { ServiceError } from './service-error.js';
+
+export interface MessagesServiceDeps {
+  engine: Engine;
+  clock: Clock;
+  ids: IdGenerator;
+  idempotencyTtlMs: number;
+}
+
+export type MessagesService = ReturnType<typeof createMessagesService>;
+
+const viewerOf = (principal: Principal): UserId | null => (principal.kind === 'user' ? principal.userId : null);
+
+const requireText = (text: string): string => {
+  const normalized = normalizeMessageText(text);
+  if (normalized === null) throw new ServiceError('validation_failed', 'text must be 1..4000 characters after trimming');
+  return normalized;
+};
+
+/** Sending, reading, editing, deleting and reacting to messages. */
+export function createMessagesService({ engine, clock, ids, idempotencyTtlMs }: MessagesServiceDeps) {
+  /** A blocked user may not send into the direct conversation of the user who blocked them. */
+  async function refuseIfBlocked(access: Access): Promise<void> {
+    const { principal, conversation } = access;
+    if (principal.kind !== 'user' || conversation.type !== 'direct') return;
+    const page = await engine.conversations.listMembers(principal.tenantId, conversation.id, { limit: 2 });
+    const other = page.items.find((member) => member.userId !== principal.userId);
+    if (other && (await engine.users.isBlocked(principal.tenantId, other.userId, principal.userId))) {
+      throw new ServiceError('blocked');
+    }
+  }
+
+  async function loadMessage(access: Access, messageId: MessageId): Promise<Message> {
+    const { principal, conversation } = access;
+    const message = await engine.messages.get(principal.tenantId, conversation.id, messageId, viewerOf(principal));
+    if (!message) throw new ServiceError('message_not_found');
+    return message;
+  }
+
+  return {
+    /** `created: false` when clientMessageId repeated an earlier send: the original comes back. */
+    async send(
+      principal: Principal,
+      conversationId: ConversationId,
+      input: { text: string; clientMessageId?: string; replyTo?: string },
+    ): Promise<{ message: Message; created: boolean }> {
+      const text = requireText(input.text);
+      const access = await loadAccess(engine, principal, conversationId);
+      if (!canPost(access)) throw new ServiceError('conversation_not_found');
+      await refuseIfBlocked(access);
+      const senderId = viewerOf(principal);
+      const result = await engine.messages.append(
+        principal.tenantId,
+        conversationId,
+        {
+          id: ids.message(),
+          senderId,
+          system: senderId === null,
+          text,
+          replyTo: (input.replyTo as MessageId | undefined) ?? null,
+          createdAt: clock(),
+          clientMessageId: senderId === null ? null : (input.clientMessageId ?? null),
+        },
+        idempotencyTtlMs,
+      );
+      switch (result.status) {
+        case 'created':
+          return { message: result.message, created: true };
+        case 'duplicate':
+          return { message: result.message, created: false };
+        case 'reply_not_found':
+          throw new ServiceError('message_not_found', 'replyTo names no message of this conversation');
+        // Removed or deleted between the access check and the append: the same 404 as before.
+        case 'not_member':
+        case 'conversation_not_found':
+          throw new ServiceError('conversation_not_found');
+      }
+    },
+
+    async history(
+      principal: Principal,
+      conversationId: ConversationId,
+      query: HistoryQuery,
+    ): Promise<{ items: Message[]; hasMore: boolean }> {
+      if (query.before !== undefined && query.after !== undefined) {
+        throw new ServiceError('validation_failed', 'Use at most one of before and after');
+      }
+      await loadAccess(engine, principal, conversationId);
+      return engine.messages.history(principal.tenantId, conversationId, query, viewerOf(principal));
+    },
+
+    async edit(principal: Principal, conversationId: ConversationId, messageId: MessageId, text: string): Promise<Message> {
+      const normalized = requireText(text);
+      const access = await loadAccess(engine, principal, conversationId);
+      const message = await loadMessage(access, messageId);
+      if (!canEditMessage(access, message)) throw new ServiceError('forbidden', 'Only the sender edits a message');
+      const result = await engine.messages.edit(principal.tenantId, conversationId, messageId, normalized, clock(), viewerOf(principal));
+      if (result.status === 'not_found') throw new ServiceError('message_not_found');
+      if (result.status === 'deleted') throw new ServiceError('message_deleted');
+      return result.message;
+    },
+
+    async delete(principal: Principal, conversationId: ConversationId, messageId: MessageId): Promise<Message> {
+      const access = await loadAccess(engine, principal, conversationId);
+      const message = await loadMessage(access, messageId);
+      if (!canDeleteMessage(access, message)) throw new ServiceError('forbidden', 'Only the sender, owners and admins delete a message');
+      const deleted = await engine.messages.delete(principal.tenantId, conversationId, messageId, clock());
+      if (!deleted) throw new ServiceError('message_not_found');
+      return deleted;
+    },
+
+    async react(
+      principal: Principal,
+      conversationId: ConversationId,
+      messageId: MessageId,
+      emoji: string,
+      add: boolean,
+    ): Promise<{ message: Message; changed: boolean }> {
+      if (!isValidEmoji(emoji)) throw new ServiceError('validation_failed', 'emoji must be one emoji of at most 8 code points');
+      const access = await loadAccess(engine, principal, conversationId);
+      if (!canReact(access) || principal.kind !== 'user') throw new ServiceError('forbidden', 'Reactions belong to users, not tenant keys');
+      const result = await engine.messages.react(principal.tenantId, conversationId, messageId, principal.userId, emoji, add, {
+        maxEmojiPerMessage: MAX_EMOJI_PER_MESSAGE,
+        maxReactionsPerUser: MAX_REACTIONS_PER_USER_PER_MESSAGE,
+      });
+      switch (result.status) {
+        case 'ok':
+          return { message: result.message, changed: result.changed };
+        case 'not_found':
+          throw new ServiceError('message_not_found');
+        case 'deleted':
+          throw new ServiceError('message_deleted');
+        case 'too_many_reactions':
+          throw new ServiceError('too_many_reactions');
+      }
+    },
+  };
+}

@@ -1,0 +1,61 @@
+import type { Principal } from '../auth/principal.js';
+import type { Engine } from '../engine/engine.js';
+import { normalizeLabel } from '../domain/rules.js';
+import type { User, UserId } from '../domain/types.js';
+import { requireUser } from './conversation-access.js';
+import type { Clock } from './ids.js';
+import { ServiceError } from './service-error.js';
+
+export interface UsersServiceDeps {
+  engine: Engine;
+  clock: Clock;
+}
+
+export type UsersService = ReturnType<typeof createUsersService>;
+
+/** Profiles and blocks. A user sees users of its own tenant only; anything else is 404. */
+export function createUsersService({ engine, clock }: UsersServiceDeps) {
+  const requireExisting = async (principal: Principal, userId: UserId): Promise<User> => {
+    const user = await engine.users.get(principal.tenantId, userId);
+    if (!user) throw new ServiceError('user_not_found');
+    return user;
+  };
+
+  return {
+    async me(principal: Principal): Promise<User> {
+      const caller = requireUser(principal, 'Reading your profile');
+      return requireExisting(principal, caller.userId);
+    },
+
+    async get(principal: Principal, userId: UserId): Promise<User> {
+      return requireExisting(principal, userId);
+    },
+
+    async updateMe(principal: Principal, changes: { displayName?: string }): Promise<User> {
+      const caller = requireUser(principal, 'Changing your profile');
+      const update: { displayName?: string } = {};
+      if (changes.displayName !== undefined) {
+        const displayName = normalizeLabel(changes.displayName);
+        if (displayName === null) throw new ServiceError('validation_failed', 'displayName must not be blank');
+        update.displayName = displayName;
+      }
+      const user = await engine.users.update(caller.tenantId, caller.userId, update, clock());
+      if (!user) throw new ServiceError('user_not_found');
+      return user;
+    },
+
+    /** Idempotent. Blocking oneself is refused; blocking an unknown user is 404. */
+    async block(principal: Principal, userId: UserId): Promise<void> {
+      const caller = requireUser(principal, 'Blocking');
+      if (userId === caller.userId) throw new ServiceError('validation_failed', 'You cannot block yourself');
+      await requireExisting(principal, userId);
+      await engine.users.block(caller.tenantId, caller.userId, userId);
+    },
+
+    /** Idempotent: unblocking a user who is not blocked succeeds too. */
+    async unblock(principal: Principal, userId: UserId): Promise<void> {
+      const caller = requireUser(principal, 'Unblocking');
+      await engine.users.unblock(caller.tenantId, caller.userId, userId);
+    },
+  };
+}
