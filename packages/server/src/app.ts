@@ -1,0 +1,102 @@
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { Authenticator } from './auth/authenticator.js';
+import type { Engine } from './engine/engine.js';
+import { requireAuthentication } from './http/authentication.js';
+import { registerProblemHandlers } from './http/problems.js';
+import { createRequestIdGenerator, echoRequestId } from './http/request-id.js';
+import { conversationsRoutes } from './http/v1/conversations-routes.js';
+import { identityRoutes, wellKnownRoutes } from './http/v1/identity-routes.js';
+import { messagesRoutes } from './http/v1/messages-routes.js';
+import { usersRoutes } from './http/v1/users-routes.js';
+import { healthRoutes } from './observability/health-routes.js';
+import type { Metrics } from './observability/metrics.js';
+import { recordHttpMetrics } from './observability/metrics.js';
+import type { ConversationsService } from './services/conversations-service.js';
+import type { IdentityService } from './services/identity-service.js';
+import type { MessagesService } from './services/messages-service.js';
+import type { UsersService } from './services/users-service.js';
+
+export const BODY_LIMIT_BYTES = 1024 * 1024;
+
+export interface AppDeps {
+  engine: Engine;
+  authenticator: Authenticator;
+  isAdmin: (authorization: string | undefined) => boolean;
+  services: {
+    identity: IdentityService;
+    users: UsersService;
+    conversations: ConversationsService;
+    messages: MessagesService;
+  };
+  metrics: Metrics;
+  version: string;
+  publicUrl: string;
+  startedAt: number;
+  isDraining: () => boolean;
+  logger: FastifyServerOptions['logger'];
+  trustProxy?: boolean;
+}
+
+/**
+ * Builds the HTTP application with explicit registration (no autoload), the same way for main.ts
+ * and for tests. Nothing here opens a socket; `listen` is the caller's.
+ */
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: deps.logger ?? false,
+    bodyLimit: BODY_LIMIT_BYTES,
+    trustProxy: deps.trustProxy ?? false,
+    genReqId: createRequestIdGenerator(),
+    requestIdHeader: false,
+    requestIdLogLabel: 'requestId',
+    disableRequestLogging: false,
+    ajv: {
+      // Unknown fields are an error (a typo must not be silently ignored), and every violation is listed.
+      customOptions: { removeAdditional: false, allErrors: true, coerceTypes: 'array', useDefaults: true },
+    },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  // JSON only: text/plain (Fastify's other default) would reach handlers as a string.
+  app.removeContentTypeParser('text/plain');
+  registerProblemHandlers(app);
+  echoRequestId(app);
+  recordHttpMetrics(app, deps.metrics);
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Parley API',
+        version: '1.0.0',
+        description: 'Instant messaging: users, conversations, messages. v1 changes only additively.',
+      },
+      servers: [{ url: deps.publicUrl }],
+      components: {
+        securitySchemes: {
+          bearerAuth: { type: 'http', scheme: 'bearer', description: 'A user access token (JWT) or a tenant API key (sk_...)' },
+        },
+      },
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  await app.register(healthRoutes({ ...deps }));
+  await app.register(wellKnownRoutes(deps.services.identity));
+  await app.register(
+    async (v1) => {
+      v1.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+      await v1.register(identityRoutes({ identity: deps.services.identity, authenticator: deps.authenticator, isAdmin: deps.isAdmin }));
+      await v1.register(async (authenticated) => {
+        requireAuthentication(authenticated, deps.authenticator);
+        await authenticated.register(usersRoutes(deps.services.users));
+        await authenticated.register(conversationsRoutes(deps.services.conversations));
+        await authenticated.register(messagesRoutes(deps.services.messages));
+      });
+    },
+    { prefix: '/v1' },
+  );
+  return app;
+}

@@ -1,0 +1,26 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Authenticator } from '../auth/authenticator.js';
+import type { Principal } from '../auth/principal.js';
+import { ServiceError } from '../services/service-error.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set by `requireAuthentication` before any handler of a protected scope runs. */
+    principal: Principal | null;
+  }
+}
+
+/**
+ * Makes every route of the scope it is called in require a credential. It runs on request,
+ * before the body is read, so an anonymous caller learns nothing from body validation.
+ */
+export function requireAuthentication(scope: FastifyInstance, authenticator: Authenticator): void {
+  scope.addHook('onRequest', async (request) => {
+    request.principal = await authenticator.authenticate(request.headers.authorization);
+  });
+}
+
+export function principalOf(request: FastifyRequest): Principal {
+  if (!request.principal) throw new ServiceError('unauthorized');
+  return request.principal;
+}

@@ -1,0 +1,83 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { PatchMeBody, User, UserIdParam } from '@parley/protocol';
+import type { UserId } from '../../domain/types.js';
+import type { UsersService } from '../../services/users-service.js';
+import { principalOf } from '../authentication.js';
+import { AUTHENTICATED, problems } from '../route-schemas.js';
+import { presentUser } from './present.js';
+
+const tags = ['Users'];
+const UserParams = Type.Object({ userId: UserIdParam });
+
+export const usersRoutes =
+  (users: UsersService): FastifyPluginAsyncTypebox =>
+  async (app) => {
+    app.get(
+      '/users/me',
+      { schema: { tags, ...AUTHENTICATED, summary: 'The caller', response: { 200: User, ...problems(401, 403) } } },
+      async (request) => presentUser(await users.me(principalOf(request))),
+    );
+
+    app.patch(
+      '/users/me',
+      {
+        schema: {
+          tags,
+          ...AUTHENTICATED,
+          summary: "Change the caller's profile",
+          body: PatchMeBody,
+          response: { 200: User, ...problems(400, 401, 403, 413, 415) },
+        },
+      },
+      async (request) => presentUser(await users.updateMe(principalOf(request), request.body)),
+    );
+
+    app.get(
+      '/users/:userId',
+      {
+        schema: {
+          tags,
+          ...AUTHENTICATED,
+          summary: 'A user of the same tenant',
+          params: UserParams,
+          response: { 200: User, ...problems(400, 401, 404) },
+        },
+      },
+      async (request) => presentUser(await users.get(principalOf(request), request.params.userId as UserId)),
+    );
+
+    app.put(
+      '/users/me/blocks/:userId',
+      {
+        schema: {
+          tags,
+          ...AUTHENTICATED,
+          summary: 'Block a user: they can no longer open a direct conversation with you or message you in one',
+          params: UserParams,
+          response: { 204: Type.Null(), ...problems(400, 401, 403, 404) },
+        },
+      },
+      async (request, reply) => {
+        await users.block(principalOf(request), request.params.userId as UserId);
+        return reply.code(204).send(null);
+      },
+    );
+
+    app.delete(
+      '/users/me/blocks/:userId',
+      {
+        schema: {
+          tags,
+          ...AUTHENTICATED,
+          summary: 'Unblock a user',
+          params: UserParams,
+          response: { 204: Type.Null(), ...problems(400, 401, 403) },
+        },
+      },
+      async (request, reply) => {
+        await users.unblock(principalOf(request), request.params.userId as UserId);
+        return reply.code(204).send(null);
+      },
+    );
+  };

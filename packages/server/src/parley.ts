@@ -1,0 +1,129 @@
+import type { FastifyInstance, FastifyServerOptions } from 'fastify';
+import { buildApp } from './app.js';
+import { createAccessTokens } from './auth/access-tokens.js';
+import { createAdminKeyCheck } from './auth/admin-key.js';
+import { createAuthenticator } from './auth/authenticator.js';
+import { createPasswordHasher } from './auth/passwords.js';
+import { createRefreshTokens } from './auth/refresh-tokens.js';
+import { createSigningKeys } from './auth/signing-keys.js';
+import type { Config } from './config.js';
+import { createEngine } from './engine/create-engine.js';
+import type { Engine } from './engine/engine.js';
+import type { TenantId } from './domain/types.js';
+import { createMetrics } from './observability/metrics.js';
+import { createConversationsService } from './services/conversations-service.js';
+import { createIdentityService } from './services/identity-service.js';
+import { systemClock, createIdGenerator, type Clock } from './services/ids.js';
+import { createMessagesService } from './services/messages-service.js';
+import { createUsersService } from './services/users-service.js';
+import { VERSION } from './version.js';
+
+export const DEFAULT_TENANT = 'default' as TenantId;
+
+export interface ParleyOptions {
+  logger?: FastifyServerOptions['logger'];
+  /** Use this engine instead of creating one from the config (tests share one across servers). */
+  engine?: Engine;
+  clock?: Clock;
+  /** 'test' lowers the password hashing cost; only tests pass it. */
+  passwordCost?: 'production' | 'test';
+}
+
+/** A running (or ready to run) Parley node: the app, its engine and an orderly way to stop. */
+export interface Parley {
+  readonly app: FastifyInstance;
+  readonly engine: Engine;
+  /** Starts listening; resolves with the base URL. */
+  listen(port?: number, host?: string): Promise<string>;
+  /**
+   * Graceful stop: readiness fails at once, no new connections are accepted, in-flight requests
+   * finish, then storage connections close. Safe to call more than once.
+   */
+  shutdown(): Promise<void>;
+}
+
+/** config → engine → services → app: the one place where Parley's parts are wired together. */
+export async function createParley(config: Config, options: ParleyOptions = {}): Promise<Parley> {
+  const clock = options.clock ?? systemClock;
+  const ids = createIdGenerator();
+  const engine = options.engine ?? createEngine({ keyPrefix: config.keyPrefix, ...redisOptions(config) });
+  const signingKeys = createSigningKeys({ engine, clock });
+  const accessTokens = createAccessTokens({
+    signingKeys,
+    issuer: config.publicUrl,
+    clock,
+    lifetimeSeconds: config.accessTokenTtlSeconds,
+  });
+  const refreshTokens = createRefreshTokens({ engine, clock, lifetimeMs: config.refreshTokenTtlSeconds * 1000 });
+  const identity = createIdentityService({
+    engine,
+    passwords: createPasswordHasher({ cost: options.passwordCost ?? 'production' }),
+    accessTokens,
+    refreshTokens,
+    signingKeys,
+    clock,
+    ids,
+    defaultTenant: DEFAULT_TENANT,
+    selfRegistrationTenants: config.selfRegistrationTenants,
+  });
+  const adminKeyMatches = createAdminKeyCheck(config.adminKey ?? undefined);
+  let draining = false;
+  const startedAt = Date.now();
+
+  // Fail fast at start when storage is unreachable, and make sure every node shares one key and the default tenant.
+  await engine.ping();
+  await identity.ensureDefaultTenant();
+  await signingKeys.current();
+
+  const app = await buildApp({
+    engine,
+    authenticator: createAuthenticator({ engine, accessTokens }),
+    isAdmin: (authorization) => adminKeyMatches(authorization?.replace(/^Bearer\s+/i, '')),
+    services: {
+      identity,
+      users: createUsersService({ engine, clock }),
+      conversations: createConversationsService({ engine, clock, ids, maxGroupMembers: config.maxGroupMembers }),
+      messages: createMessagesService({ engine, clock, ids, idempotencyTtlMs: config.idempotencyTtlSeconds * 1000 }),
+    },
+    metrics: createMetrics(),
+    version: VERSION,
+    publicUrl: config.publicUrl,
+    startedAt,
+    isDraining: () => draining,
+    logger: options.logger ?? false,
+    trustProxy: config.trustProxy,
+  });
+
+  let stopping: Promise<void> | null = null;
+  return {
+    app,
+    engine,
+    async listen(port = config.port, host = config.host) {
+      await app.listen({ port, host });
+      const address = app.server.address();
+      if (address === null || typeof address === 'string') return String(address);
+      return `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+    },
+    shutdown() {
+      stopping ??= (async () => {
+        draining = true;
+        try {
+          await app.close();
+        } finally {
+          await engine.close();
+        }
+      })();
+      return stopping;
+    },
+  };
+}
+
+function redisOptions(config: Config) {
+  const redis = config.redis;
+  if (!redis) return {};
+  return {
+    ...(redis.url ? { redisUrl: redis.url } : {}),
+    ...(redis.clusterNodes ? { redisClusterNodes: redis.clusterNodes } : {}),
+    ...(redis.sentinels ? { redisSentinels: redis.sentinels, redisSentinelName: redis.sentinelName } : {}),
+  };
+}
