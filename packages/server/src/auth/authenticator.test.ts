@@ -1,0 +1,115 @@
+import { beforeEach, describe, expect, it } from 'vitest';
+import type { TenantId, UserId } from '../domain/types.js';
+import type { Engine } from '../engine/engine.js';
+import { createMemoryEngine } from '../engine/memory/memory-engine.js';
+import { ServiceError } from '../services/service-error.js';
+import { createAccessTokens, type AccessTokens } from './access-tokens.js';
+import { generateApiKey } from './api-keys.js';
+import { createAuthenticator, unverifiedIssuer, type Authenticator, type CredentialVerifier } from './authenticator.js';
+import { createSigningKeys } from './signing-keys.js';
+
+const ISSUER = 'https://chat.example.com';
+const acme = 'acme' as TenantId;
+const globex = 'globex' as TenantId;
+const bob = 'bob' as UserId;
+
+describe('authenticator', () => {
+  let engine: Engine;
+  let accessTokens: AccessTokens;
+  let auth: Authenticator;
+  let acmeKey: string;
+  let globexKey: string;
+
+  beforeEach(async () => {
+    engine = createMemoryEngine();
+    accessTokens = createAccessTokens({ signingKeys: createSigningKeys({ engine, clock: Date.now }), issuer: ISSUER, clock: Date.now });
+    auth = createAuthenticator({ engine, accessTokens });
+    const a = generateApiKey(acme);
+    const g = generateApiKey(globex);
+    await engine.tenants.create({ id: acme, name: 'Acme', createdAt: 0 }, a.hash);
+    await engine.tenants.create({ id: globex, name: 'Globex', createdAt: 0 }, g.hash);
+    acmeKey = a.apiKey;
+    globexKey = g.apiKey;
+  });
+
+  const expectCode = (promise: Promise<unknown>, code: string) => expect(promise).rejects.toMatchObject({ name: 'ServiceError', code });
+
+  it('needs a credential', async () => {
+    for (const missing of [undefined, '', '   ', 'Bearer', 'Bearer   ']) await expectCode(auth.authenticate(missing), 'unauthorized');
+    await expectCode(auth.authenticate(`Basic ${Buffer.from('a:b').toString('base64')}`), 'unauthorized');
+  });
+
+  it('turns a tenant API key into a tenant principal', async () => {
+    await expect(auth.authenticate(`Bearer ${acmeKey}`)).resolves.toEqual({ kind: 'tenant', tenantId: acme });
+    await expect(auth.authenticate(`bearer ${globexKey}`)).resolves.toEqual({ kind: 'tenant', tenantId: globex });
+  });
+
+  it('refuses a wrong secret, a transplanted key, an unknown tenant and malformed keys', async () => {
+    const acmeSecret = acmeKey.slice('sk_acme_'.length);
+    const wrong = `sk_acme_${acmeSecret.startsWith('A') ? 'B' : 'A'}${acmeSecret.slice(1)}`;
+    for (const key of [
+      wrong,
+      `sk_globex_${acmeSecret}`, // acme's secret presented as globex's
+      `sk_initech_${acmeSecret}`, // no such tenant
+      'sk_acme',
+      'sk_acme_short',
+      `sk_ACME_${acmeSecret}`,
+    ]) {
+      await expectCode(auth.authenticate(`Bearer ${key}`), 'invalid_token');
+    }
+  });
+
+  it('refuses a tenant that has no key', async () => {
+    await engine.tenants.create({ id: 'keyless' as TenantId, name: 'K', createdAt: 0 }, null);
+    const { apiKey } = generateApiKey('keyless' as TenantId);
+    await expectCode(auth.authenticate(`Bearer ${apiKey}`), 'invalid_token');
+  });
+
+  it('turns a built-in access token into a user principal, from a header or bare', async () => {
+    const { token } = await accessTokens.sign({ tenantId: acme, userId: bob });
+    await expect(auth.authenticate(`Bearer ${token}`)).resolves.toEqual({ kind: 'user', tenantId: acme, userId: bob });
+    await expect(auth.authenticate(token)).resolves.toEqual({ kind: 'user', tenantId: acme, userId: bob });
+  });
+
+  it('refuses tokens no verifier claims, and bad built-in tokens', async () => {
+    const foreign = createAccessTokens({ signingKeys: createSigningKeys({ engine: createMemoryEngine(), clock: Date.now }), issuer: 'https://idp.example.org', clock: Date.now });
+    const { token: foreignToken } = await foreign.sign({ tenantId: acme, userId: bob });
+    // Our issuer, but signed by a key we do not hold.
+    const impostor = createAccessTokens({ signingKeys: createSigningKeys({ engine: createMemoryEngine(), clock: Date.now }), issuer: ISSUER, clock: Date.now });
+    const { token: impostorToken } = await impostor.sign({ tenantId: acme, userId: bob });
+    for (const token of [foreignToken, impostorToken, 'garbage', 'a.b.c', 'two words here']) {
+      await expectCode(auth.authenticate(`Bearer ${token}`), 'invalid_token');
+    }
+    await expectCode(auth.authenticate('two words'), 'unauthorized');
+  });
+
+  it('routes tokens of other issuers to further verifiers (the OIDC extension point)', async () => {
+    const external: CredentialVerifier = {
+      claims: (token) => unverifiedIssuer(token) === 'https://idp.example.org',
+      verify: async () => ({ kind: 'user', tenantId: globex, userId: 'ext-user' as UserId }),
+    };
+    const extended = createAuthenticator({ engine, accessTokens, externalVerifiers: [external] });
+    const foreign = createAccessTokens({ signingKeys: createSigningKeys({ engine: createMemoryEngine(), clock: Date.now }), issuer: 'https://idp.example.org', clock: Date.now });
+    const { token } = await foreign.sign({ tenantId: acme, userId: bob });
+    await expect(extended.authenticate(`Bearer ${token}`)).resolves.toEqual({ kind: 'user', tenantId: globex, userId: 'ext-user' });
+    const { token: ours } = await accessTokens.sign({ tenantId: acme, userId: bob });
+    await expect(extended.authenticate(`Bearer ${ours}`)).resolves.toMatchObject({ userId: bob });
+  });
+
+  it('lets storage failures through instead of calling them bad tokens', async () => {
+    const broken = createAuthenticator({
+      engine: { tenants: { ...engine.tenants, getApiKeyHash: () => Promise.reject(new Error('storage down')) } },
+      accessTokens,
+    });
+    const error = await broken.authenticate(`Bearer ${acmeKey}`).catch((e: unknown) => e);
+    expect(error).not.toBeInstanceOf(ServiceError);
+    expect(error).toMatchObject({ message: 'storage down' });
+  });
+
+  it('never puts the credential into an error', async () => {
+    const error = await auth.authenticate(`Bearer ${acmeKey}x`).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ServiceError);
+    expect(JSON.stringify(error)).not.toContain(acmeKey);
+    expect(String((error as Error).message)).not.toContain(acmeKey);
+  });
+});

@@ -1,0 +1,118 @@
+/**
+ * Resolves the Principal of a request from its one credential.
+ *
+ * A credential is handed to the first verifier in the list that claims it by its shape (an
+ * `sk_` prefix; a JWT whose unverified `iss` is the verifier's issuer); that verifier alone then
+ * verifies it. External OpenID Connect issuers plug in later as more verifiers in the list,
+ * each claiming the tokens of its own issuer — nothing here changes.
+ *
+ * Guarantees:
+ *   - No credential → ServiceError('unauthorized'); a credential that no verifier claims or that
+ *     fails verification → ServiceError('invalid_token'), with a generic detail in every case.
+ *   - Storage failures are not turned into 401s: they propagate (the HTTP layer answers 503).
+ *   - A tenant key authenticates only if its tenant exists and the key's hash matches the stored
+ *     one (one engine read).
+ *   - A built-in access token is trusted on its signature and claims alone: the user is not
+ *     re-read per request. Users cannot be deleted (the engine has no such operation), tokens
+ *     live 15 minutes by default, and the services that need the user record read it anyway.
+ *     When user deletion or suspension exists, add the check here (one read per request) or keep
+ *     a revocation list.
+ */
+import { decodeJwt } from 'jose';
+import type { Engine } from '../engine/engine.js';
+import { ServiceError } from '../services/service-error.js';
+import type { AccessTokens } from './access-tokens.js';
+import { apiKeyMatches, parseApiKey } from './api-keys.js';
+import type { Principal } from './principal.js';
+
+/** One kind of credential: built-in tokens, tenant keys, and later each external issuer. */
+export interface CredentialVerifier {
+  /** True when the token is of this verifier's kind. Cheap, no I/O, no trust in the content. */
+  claims(token: string): boolean;
+  /** Verifies a token it claimed; throws ServiceError('invalid_token') when it does not verify. */
+  verify(token: string): Promise<Principal>;
+}
+
+export interface Authenticator {
+  /**
+   * Accepts an `Authorization` header value (`Bearer <token>`, scheme case-insensitive) or a bare
+   * token (e.g. the realtime `access_token` query parameter), or undefined when none was sent.
+   */
+  authenticate(authorizationHeaderValueOrToken: string | undefined): Promise<Principal>;
+}
+
+export interface AuthenticatorDeps {
+  engine: Pick<Engine, 'tenants'>;
+  accessTokens: AccessTokens;
+  /** Further verifiers (external OIDC issuers), tried after the built-in ones. */
+  externalVerifiers?: readonly CredentialVerifier[];
+}
+
+export function createAuthenticator(deps: AuthenticatorDeps): Authenticator {
+  const verifiers: readonly CredentialVerifier[] = [
+    createApiKeyVerifier(deps.engine),
+    createBuiltInTokenVerifier(deps.accessTokens),
+    ...(deps.externalVerifiers ?? []),
+  ];
+
+  return {
+    async authenticate(value) {
+      const token = extractToken(value);
+      const verifier = verifiers.find((v) => v.claims(token));
+      if (!verifier) throw new ServiceError('invalid_token');
+      return verifier.verify(token);
+    },
+  };
+}
+
+/** Tenant back ends: `sk_<tenant>_<secret>` → a tenant principal. */
+export function createApiKeyVerifier(engine: Pick<Engine, 'tenants'>): CredentialVerifier {
+  return {
+    claims: (token) => token.startsWith('sk_'),
+    async verify(token) {
+      const parsed = parseApiKey(token);
+      if (parsed === null) throw new ServiceError('invalid_token');
+      const storedHash = await engine.tenants.getApiKeyHash(parsed.tenantId);
+      if (storedHash === null || !apiKeyMatches(token, storedHash)) throw new ServiceError('invalid_token');
+      return { kind: 'tenant', tenantId: parsed.tenantId };
+    },
+  };
+}
+
+/** Access tokens of the built-in provider (including tenant-minted ones) → a user principal. */
+export function createBuiltInTokenVerifier(accessTokens: AccessTokens): CredentialVerifier {
+  return {
+    claims: (token) => unverifiedIssuer(token) === accessTokens.issuer,
+    async verify(token) {
+      const { tenantId, userId } = await accessTokens.verify(token);
+      return { kind: 'user', tenantId, userId };
+    },
+  };
+}
+
+/** The `iss` a JWT claims, read without verification, only to route it to its verifier. */
+export function unverifiedIssuer(token: string): string | null {
+  if (token.split('.').length !== 3) return null;
+  try {
+    const { iss } = decodeJwt(token);
+    return typeof iss === 'string' ? iss : null;
+  } catch {
+    return null;
+  }
+}
+
+function extractToken(value: string | undefined): string {
+  const trimmed = value?.trim() ?? '';
+  if (trimmed === '' || trimmed.toLowerCase() === 'bearer') throw new ServiceError('unauthorized');
+  const match = /^(\S+)\s+(\S+)$/.exec(trimmed);
+  if (match) {
+    const [, scheme, token] = match;
+    if (scheme?.toLowerCase() !== 'bearer' || token === undefined) {
+      throw new ServiceError('unauthorized', 'Use the Bearer authentication scheme');
+    }
+    return token;
+  }
+  // A bare token has no whitespace (JWTs and keys are base64url); anything else is not a credential.
+  if (/\s/.test(trimmed)) throw new ServiceError('invalid_token');
+  return trimmed;
+}

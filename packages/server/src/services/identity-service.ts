@@ -1,0 +1,304 @@
+/**
+ * The use cases of identity: the built-in provider (register, login, refresh, logout), tenants
+ * and their back ends (create tenant, upsert user, mint token), and the provider's metadata.
+ *
+ * Guarantees:
+ *   - Every input is validated here too (not only by HTTP schemas, since other callers exist);
+ *     a bad input is ServiceError('validation_failed') naming the field, and nothing is stored.
+ *   - Login answers the same `invalid_credentials` after the same work whether the user is
+ *     unknown, the tenant is unknown, or the password is wrong.
+ *   - Secrets (passwords, tokens, keys) never appear in an error detail.
+ *   - Self-registration is open only in the tenants listed in `selfRegistrationTenants` (by
+ *     default just `defaultTenant`). Tenants created through POST /v1/tenants are meant for B2B
+ *     back ends that upsert their own users, so they are closed unless the operator lists them.
+ */
+import { TENANT_ID_PATTERN, USERNAME_PATTERN } from '@parley/protocol';
+import type { AccessTokens } from '../auth/access-tokens.js';
+import { MAX_MINTED_LIFETIME_SECONDS, MIN_MINTED_LIFETIME_SECONDS } from '../auth/access-tokens.js';
+import { generateApiKey } from '../auth/api-keys.js';
+import type { PasswordHasher } from '../auth/passwords.js';
+import type { Principal } from '../auth/principal.js';
+import type { RefreshTokens } from '../auth/refresh-tokens.js';
+import { SIGNING_ALG, type PublicJwk, type SigningKeys } from '../auth/signing-keys.js';
+import type { Engine } from '../engine/engine.js';
+import type { Tenant, TenantId, User, UserId } from '../domain/types.js';
+import type { Clock } from './ids.js';
+import { ServiceError } from './service-error.js';
+
+export interface IdentityServiceDeps {
+  engine: Pick<Engine, 'tenants' | 'users'>;
+  passwords: PasswordHasher;
+  accessTokens: AccessTokens;
+  refreshTokens: RefreshTokens;
+  signingKeys: SigningKeys;
+  clock: Clock;
+  ids: { user(): UserId };
+  /** The tenant of requests that name none; created on first registration if absent. */
+  defaultTenant: TenantId;
+  /** Tenants open to self-registration. Default: just `defaultTenant`. */
+  selfRegistrationTenants?: readonly string[];
+}
+
+/** What register, login and refresh answer. */
+export interface AuthSession {
+  user: User;
+  accessToken: string;
+  refreshToken: string;
+  /** Seconds until the access token expires. */
+  expiresIn: number;
+}
+
+export interface RegisterInput {
+  username: string;
+  password: string;
+  displayName?: string;
+  tenant?: string;
+}
+
+export interface LoginInput {
+  username: string;
+  password: string;
+  tenant?: string;
+}
+
+export interface UpsertUserInput {
+  displayName: string;
+  /** Replaces the stored metadata; absent or null clears it (PUT semantics). */
+  metadata?: Record<string, unknown> | null;
+}
+
+export interface OpenIdConfiguration {
+  issuer: string;
+  jwks_uri: string;
+  token_endpoint: string;
+  response_types_supported: string[];
+  subject_types_supported: string[];
+  id_token_signing_alg_values_supported: string[];
+  token_endpoint_auth_methods_supported: string[];
+  claims_supported: string[];
+}
+
+export const PASSWORD_MIN_LENGTH = 8;
+export const PASSWORD_MAX_LENGTH = 128;
+export const DISPLAY_NAME_MAX_LENGTH = 64;
+export const TENANT_NAME_MAX_LENGTH = 128;
+export const METADATA_MAX_BYTES = 8 * 1024;
+const USER_ID = /^[A-Za-z0-9_.:@-]{1,128}$/;
+const USERNAME = new RegExp(USERNAME_PATTERN);
+const TENANT_ID = new RegExp(TENANT_ID_PATTERN);
+
+export type IdentityService = ReturnType<typeof createIdentityService>;
+
+export function createIdentityService(deps: IdentityServiceDeps) {
+  const { engine, passwords, accessTokens, refreshTokens, signingKeys, clock, ids, defaultTenant } = deps;
+  const openTenants = new Set<string>(deps.selfRegistrationTenants ?? [defaultTenant]);
+
+  /** Signs an access token and starts a refresh family for a user who just proved who they are. */
+  async function startSession(user: User): Promise<AuthSession> {
+    const subject = { tenantId: user.tenantId, userId: user.id };
+    const [access, refresh] = await Promise.all([accessTokens.sign(subject), refreshTokens.issue(user.tenantId, user.id)]);
+    return { user, accessToken: access.token, refreshToken: refresh.token, expiresIn: access.expiresIn };
+  }
+
+  /** Creates the default tenant when absent. Idempotent and safe to race (first writer wins). */
+  async function ensureDefaultTenant(): Promise<Tenant> {
+    const existing = await engine.tenants.get(defaultTenant);
+    if (existing) return existing;
+    await engine.tenants.create({ id: defaultTenant, name: 'Default', createdAt: clock() }, null);
+    const created = await engine.tenants.get(defaultTenant);
+    if (!created) throw new Error('The default tenant vanished right after being created');
+    return created;
+  }
+
+  return {
+    ensureDefaultTenant,
+
+    /** Creates a built-in user and signs them in. 409 username_taken, 404 tenant_not_found, 403 when closed. */
+    async register(input: RegisterInput): Promise<AuthSession> {
+      const username = requireString(input.username, 'username');
+      if (!USERNAME.test(username)) throw invalid('username must be 3..32 characters of a-z, 0-9, _ . -');
+      const password = requirePassword(input.password, true);
+      const displayName = input.displayName === undefined ? username : requireLabel(input.displayName, 'displayName', DISPLAY_NAME_MAX_LENGTH);
+      const tenantId = requireTenantId(input.tenant, defaultTenant);
+
+      const tenant = tenantId === defaultTenant ? await ensureDefaultTenant() : await engine.tenants.get(tenantId);
+      if (!tenant) throw new ServiceError('tenant_not_found');
+      if (!openTenants.has(tenantId)) throw new ServiceError('forbidden', 'This tenant does not allow self-registration');
+
+      const passwordHash = await passwords.hash(password);
+      const result = await engine.users.register(tenantId, {
+        id: ids.user(),
+        username,
+        displayName,
+        passwordHash,
+        createdAt: clock(),
+      });
+      if (result.status === 'username_taken') throw new ServiceError('username_taken');
+      return startSession(result.user);
+    },
+
+    /** Signs a built-in user in. Every credential failure is the same 401 after the same work. */
+    async login(input: LoginInput): Promise<AuthSession> {
+      const username = requireString(input.username, 'username');
+      const password = requirePassword(input.password, false);
+      const tenantId = requireTenantId(input.tenant, defaultTenant);
+
+      // A username no one can have registered still costs a hash, so shape reveals nothing either.
+      const credentials = USERNAME.test(username) ? await engine.users.findCredentials(tenantId, username) : null;
+      const matches = credentials
+        ? await passwords.verify(password, credentials.passwordHash)
+        : await passwords.verifyAgainstDummy(password);
+      if (!credentials || !matches) throw new ServiceError('invalid_credentials');
+      return startSession(credentials.user);
+    },
+
+    /** Spends the refresh token for a new pair. Reuse of a spent token revokes its family (401). */
+    async refresh(refreshToken: string): Promise<AuthSession> {
+      const token = requireToken(refreshToken);
+      const next = await refreshTokens.rotate(token);
+      const user = await engine.users.get(next.tenantId, next.userId);
+      if (!user) {
+        // Defensive: users are not deleted today, but a session must not outlive its user.
+        await refreshTokens.revoke(next.token);
+        throw new ServiceError('invalid_refresh_token');
+      }
+      const access = await accessTokens.sign({ tenantId: user.tenantId, userId: user.id });
+      return { user, accessToken: access.token, refreshToken: next.token, expiresIn: access.expiresIn };
+    },
+
+    /** Revokes the token's family (204). Unknown or already revoked families succeed silently. */
+    async logout(refreshToken: string): Promise<void> {
+      await refreshTokens.revoke(requireToken(refreshToken));
+    },
+
+    /**
+     * Creates a tenant with a new API key (operator only: the caller has checked the admin key).
+     * The key is returned once and stored only as a hash. 409 tenant_exists.
+     */
+    async createTenant(input: { id: string; name: string }): Promise<{ tenant: Tenant; apiKey: string }> {
+      const id = requireString(input.id, 'id');
+      if (!TENANT_ID.test(id)) throw invalid('id must be 2..63 characters of a-z, 0-9 and -, starting with a letter or digit');
+      const name = requireLabel(input.name, 'name', TENANT_NAME_MAX_LENGTH);
+      const tenant: Tenant = { id: id as TenantId, name, createdAt: clock() };
+      const { apiKey, hash } = generateApiKey(tenant.id);
+      if (!(await engine.tenants.create(tenant, hash))) throw new ServiceError('tenant_exists');
+      return { tenant, apiKey };
+    },
+
+    /** Creates or replaces a user of the calling tenant (tenant keys only). */
+    async upsertUser(principal: Principal, userId: string, input: UpsertUserInput): Promise<{ user: User; created: boolean }> {
+      const tenantId = requireTenantPrincipal(principal, 'Upserting users');
+      const id = requireUserId(userId);
+      const displayName = requireLabel(input.displayName, 'displayName', DISPLAY_NAME_MAX_LENGTH);
+      const metadata = requireMetadata(input.metadata);
+      return engine.users.upsert(tenantId, { id, displayName, metadata }, clock());
+    },
+
+    /** Signs an access token for a user of the calling tenant (tenant keys only). 404 user_not_found. */
+    async mintToken(principal: Principal, userId: string, expiresIn?: number): Promise<{ accessToken: string; expiresIn: number }> {
+      const tenantId = requireTenantPrincipal(principal, 'Minting tokens');
+      const id = requireUserId(userId);
+      if (
+        expiresIn !== undefined &&
+        (!Number.isInteger(expiresIn) || expiresIn < MIN_MINTED_LIFETIME_SECONDS || expiresIn > MAX_MINTED_LIFETIME_SECONDS)
+      ) {
+        throw invalid(`expiresIn must be an integer of ${MIN_MINTED_LIFETIME_SECONDS}..${MAX_MINTED_LIFETIME_SECONDS} seconds`);
+      }
+      const user = await engine.users.get(tenantId, id);
+      if (!user) throw new ServiceError('user_not_found');
+      const signed = await accessTokens.sign(
+        { tenantId, userId: id },
+        expiresIn === undefined ? {} : { expiresInSeconds: expiresIn },
+      );
+      return { accessToken: signed.token, expiresIn: signed.expiresIn };
+    },
+
+    /** GET /.well-known/jwks.json: the public keys of built-in tokens. */
+    async jwks(): Promise<{ keys: PublicJwk[] }> {
+      return { keys: await signingKeys.publicJwks() };
+    },
+
+    /** GET /.well-known/openid-configuration, for the configured issuer (which is also `iss`). */
+    openidConfiguration(): OpenIdConfiguration {
+      const issuer = accessTokens.issuer;
+      const base = issuer.replace(/\/+$/, '');
+      return {
+        issuer,
+        jwks_uri: `${base}/.well-known/jwks.json`,
+        token_endpoint: `${base}/v1/auth/login`,
+        response_types_supported: ['token'],
+        subject_types_supported: ['public'],
+        id_token_signing_alg_values_supported: [SIGNING_ALG],
+        token_endpoint_auth_methods_supported: ['none'],
+        claims_supported: ['iss', 'sub', 'aud', 'exp', 'iat', 'tid'],
+      };
+    },
+  };
+}
+
+function invalid(detail: string): ServiceError {
+  return new ServiceError('validation_failed', detail);
+}
+
+function requireString(value: unknown, field: string): string {
+  if (typeof value !== 'string') throw invalid(`${field} must be a string`);
+  return value;
+}
+
+/** Lengths count characters (code points), as the API states them, not UTF-16 units. */
+function length(text: string): number {
+  return [...text].length;
+}
+
+function requirePassword(value: unknown, forRegistration: boolean): string {
+  const password = requireString(value, 'password');
+  const n = length(password);
+  // Login accepts any length a registration could have produced (and never hashes huge input).
+  const min = forRegistration ? PASSWORD_MIN_LENGTH : 1;
+  if (n < min || n > PASSWORD_MAX_LENGTH) throw invalid(`password must be ${min}..${PASSWORD_MAX_LENGTH} characters`);
+  return password;
+}
+
+function requireLabel(value: unknown, field: string, max: number): string {
+  const trimmed = requireString(value, field).trim();
+  const n = length(trimmed);
+  if (n < 1 || n > max || /\p{Cc}/u.test(trimmed)) throw invalid(`${field} must be 1..${max} characters without control characters`);
+  return trimmed;
+}
+
+function requireTenantId(value: unknown, fallback: TenantId): TenantId {
+  if (value === undefined) return fallback;
+  const tenant = requireString(value, 'tenant');
+  if (!TENANT_ID.test(tenant)) throw invalid('tenant is not a valid tenant id');
+  return tenant as TenantId;
+}
+
+function requireUserId(value: unknown): UserId {
+  const id = requireString(value, 'userId');
+  if (!USER_ID.test(id)) throw invalid('userId must be 1..128 characters of A-Z, a-z, 0-9 and _ . : @ -');
+  return id as UserId;
+}
+
+function requireToken(value: unknown): string {
+  if (typeof value !== 'string' || value === '') throw invalid('refreshToken must be a non-empty string');
+  return value;
+}
+
+function requireTenantPrincipal(principal: Principal, action: string): TenantId {
+  if (principal.kind !== 'tenant') throw new ServiceError('forbidden', `${action} needs a tenant API key`);
+  return principal.tenantId;
+}
+
+/** A plain JSON object of at most 8 KiB serialised, returned as a detached JSON copy; null clears. */
+function requireMetadata(value: unknown): Record<string, unknown> | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value !== 'object' || Array.isArray(value)) throw invalid('metadata must be a JSON object');
+  let serialized: string;
+  try {
+    serialized = JSON.stringify(value);
+  } catch {
+    throw invalid('metadata must be serialisable as JSON');
+  }
+  if (Buffer.byteLength(serialized, 'utf8') > METADATA_MAX_BYTES) throw invalid(`metadata must be at most ${METADATA_MAX_BYTES} bytes as JSON`);
+  return JSON.parse(serialized) as Record<string, unknown>;
+}
