@@ -81,6 +81,7 @@ describe('authenticator', () => {
       await expectCode(auth.authenticate(`Bearer ${token}`), 'invalid_token');
     }
     await expectCode(auth.authenticate('two words'), 'unauthorized');
+    await expectCode(auth.authenticate(`Bearer sk_acme_${'a'.repeat(9000)}`), 'invalid_token');
   });
 
   it('routes tokens of other issuers to further verifiers (the OIDC extension point)', async () => {

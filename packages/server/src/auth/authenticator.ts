@@ -25,6 +25,8 @@ import type { AccessTokens } from './access-tokens.js';
 import { apiKeyMatches, parseApiKey } from './api-keys.js';
 import type { Principal } from './principal.js';
 
+const MAX_CREDENTIAL_LENGTH = 8 * 1024;
+
 /** One kind of credential: built-in tokens, tenant keys, and later each external issuer. */
 export interface CredentialVerifier {
   /** True when the token is of this verifier's kind. Cheap, no I/O, no trust in the content. */
@@ -58,6 +60,8 @@ export function createAuthenticator(deps: AuthenticatorDeps): Authenticator {
   return {
     async authenticate(value) {
       const token = extractToken(value);
+      // No credential of ours comes close; refuse before any parsing.
+      if (token.length > MAX_CREDENTIAL_LENGTH) throw new ServiceError('invalid_token');
       const verifier = verifiers.find((v) => v.claims(token));
       if (!verifier) throw new ServiceError('invalid_token');
       return verifier.verify(token);

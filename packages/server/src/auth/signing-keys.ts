@@ -95,16 +95,18 @@ export function createSigningKeys(options: SigningKeysOptions): SigningKeys {
     return refreshing;
   }
 
+  function currentKey(): Promise<SigningKey> {
+    // Memoise the promise so concurrent first calls generate and store one candidate, and a
+    // failed attempt (storage down) is retried by the next call instead of cached.
+    current ??= loadCurrent().catch((error: unknown) => {
+      current = null;
+      throw error;
+    });
+    return current;
+  }
+
   return {
-    current() {
-      // Memoise the promise so concurrent first calls generate and store one candidate, and a
-      // failed attempt (storage down) is retried by the next call instead of cached.
-      current ??= loadCurrent().catch((error: unknown) => {
-        current = null;
-        throw error;
-      });
-      return current;
-    },
+    current: currentKey,
 
     async publicKey(kid) {
       const hit = known.find((k) => k.kid === kid);
@@ -116,7 +118,7 @@ export function createSigningKeys(options: SigningKeysOptions): SigningKeys {
 
     async publicJwks() {
       // Make sure this node's key exists and is listed, then serve the freshest list allowed.
-      await this.current();
+      await currentKey();
       if (clock() - lastRefreshAt >= refreshIntervalMs) await refresh();
       return known.map((k) => ({ ...k.publicJwk }));
     },

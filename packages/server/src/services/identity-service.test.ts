@@ -220,7 +220,11 @@ describe('identity service', () => {
     it('lets exactly one of two concurrent refreshes with one token succeed', async () => {
       const { refreshToken } = await s.identity.register({ username: 'alice', password: 'password1' });
       const results = await Promise.allSettled([s.identity.refresh(refreshToken), s.identity.refresh(refreshToken)]);
-      expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+      const winners = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+      expect(winners).toHaveLength(1);
+      // The loser presented a spent generation, which the store treats as reuse: the family is
+      // revoked, so the winner's new token is dead too. Conservative by design (no grace window).
+      expect((await rejection(s.identity.refresh(winners[0]?.refreshToken ?? ''))).code).toBe('invalid_refresh_token');
     });
 
     it('logout revokes the family; repeating it is harmless; malformed tokens are refused', async () => {
