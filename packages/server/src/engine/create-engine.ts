@@ -1,0 +1,30 @@
+/**
+ * Chooses the engine from configuration: the embedded memory engine when no Redis is configured
+ * (single node, data lost on restart: main.ts says so loudly), the Redis engine otherwise.
+ * Cluster wins over Sentinel, Sentinel over a plain URL (whose credentials they then reuse).
+ */
+import type { Engine } from './engine.js';
+import { createMemoryEngine } from './memory/memory-engine.js';
+import { createRedisClient } from './redis/redis-connection.js';
+import { createRedisEngine } from './redis/redis-engine.js';
+
+export interface CreateEngineOptions {
+  redisUrl?: string;
+  redisClusterNodes?: string[];
+  redisSentinels?: { host: string; port: number }[];
+  redisSentinelName?: string;
+  /** Prefix of every Redis key (ignored by the memory engine). */
+  keyPrefix: string;
+}
+
+export function createEngine(options: CreateEngineOptions): Engine {
+  const hasCluster = (options.redisClusterNodes?.length ?? 0) > 0;
+  const hasSentinels = (options.redisSentinels?.length ?? 0) > 0;
+  if (!options.redisUrl && !hasCluster && !hasSentinels) return createMemoryEngine();
+  const redis = createRedisClient({
+    ...(options.redisUrl ? { url: options.redisUrl } : {}),
+    ...(hasCluster ? { clusterNodes: options.redisClusterNodes } : {}),
+    ...(hasSentinels ? { sentinels: options.redisSentinels, sentinelName: options.redisSentinelName } : {}),
+  });
+  return createRedisEngine({ redis, keyPrefix: options.keyPrefix });
+}

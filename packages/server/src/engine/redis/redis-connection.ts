@@ -1,0 +1,92 @@
+/**
+ * Opens the ioredis client for a deployment: standalone (redis:// or rediss:// URL), Cluster (a
+ * seed node list) or Sentinel (sentinel addresses and the master's name).
+ *
+ * Failure behaviour, on purpose: while Redis is unreachable the client keeps reconnecting in the
+ * background (backoff capped at 2 s), but a request waits for at most one reconnection attempt
+ * before it fails, so callers (and /health/ready) answer 503 quickly instead of hanging.
+ * Auto-pipelining batches the commands issued in one tick into one round trip (per node).
+ */
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
+import type { RedisClient } from './redis-context.js';
+
+export interface RedisConnectionConfig {
+  /** redis://[user:password@]host:port[/db] or rediss:// for TLS. With Cluster or Sentinel, only its credentials and TLS are used. */
+  url?: string;
+  /** Cluster seed nodes, `host:port` or `redis[s]://[user:password@]host:port`. */
+  clusterNodes?: string[];
+  sentinels?: { host: string; port: number }[];
+  /** The master name the sentinels watch (default `mymaster`). */
+  sentinelName?: string;
+}
+
+/** Exponential backoff from 50 ms, capped at 2 s: quick to recover, gentle on a struggling server. */
+export function reconnectDelay(attempt: number): number {
+  return Math.min(50 * 2 ** Math.min(attempt, 10), 2000);
+}
+
+const COMMON_OPTIONS = {
+  enableAutoPipelining: true,
+  maxRetriesPerRequest: 1,
+  connectTimeout: 5000,
+  connectionName: 'parley',
+} satisfies RedisOptions;
+
+interface Credentials {
+  username?: string;
+  password?: string;
+  tls?: Record<string, never>;
+}
+
+function credentialsFrom(url: string | undefined): Credentials {
+  if (!url) return {};
+  const parsed = new URL(url);
+  return {
+    ...(parsed.username ? { username: decodeURIComponent(parsed.username) } : {}),
+    ...(parsed.password ? { password: decodeURIComponent(parsed.password) } : {}),
+    ...(parsed.protocol === 'rediss:' ? { tls: {} } : {}),
+  };
+}
+
+function clusterNode(entry: string): { host: string; port: number; credentials: Credentials } {
+  const url = /^rediss?:\/\//.test(entry) ? entry : `redis://${entry}`;
+  const parsed = new URL(url);
+  const port = Number(parsed.port || '6379');
+  if (!parsed.hostname || !Number.isInteger(port)) throw new Error(`not a Redis cluster node address: ${entry}`);
+  // URL keeps IPv6 literals bracketed; ioredis wants them bare.
+  return { host: parsed.hostname.replace(/^\[(.*)\]$/, '$1'), port, credentials: credentialsFrom(url) };
+}
+
+export function createRedisClient(config: RedisConnectionConfig): RedisClient {
+  if (config.clusterNodes && config.clusterNodes.length > 0) {
+    const nodes = config.clusterNodes.map(clusterNode);
+    const credentials = { ...nodes[0]?.credentials, ...credentialsFrom(config.url) };
+    const options: ClusterOptions = {
+      enableAutoPipelining: true,
+      clusterRetryStrategy: reconnectDelay,
+      scaleReads: 'master', // read-your-writes: replicas acknowledge asynchronously
+      redisOptions: { ...COMMON_OPTIONS, ...credentials },
+    };
+    return new Cluster(
+      nodes.map(({ host, port }) => ({ host, port })),
+      options,
+    );
+  }
+  if (config.sentinels && config.sentinels.length > 0) {
+    const credentials = credentialsFrom(config.url);
+    return new Redis({
+      ...COMMON_OPTIONS,
+      ...credentials,
+      sentinels: config.sentinels,
+      name: config.sentinelName ?? 'mymaster',
+      // Sentinels usually share the data nodes' password and TLS setting.
+      ...(credentials.password ? { sentinelPassword: credentials.password } : {}),
+      ...(credentials.tls ? { sentinelTLS: {}, enableTLSForSentinelMode: true } : {}),
+      retryStrategy: reconnectDelay,
+    });
+  }
+  if (config.url) {
+    return new Redis(config.url, { ...COMMON_OPTIONS, retryStrategy: reconnectDelay });
+  }
+  throw new Error('createRedisClient needs a url, clusterNodes or sentinels');
+}

@@ -1,0 +1,222 @@
+/**
+ * Conversations and their members. Every change to one conversation is one script on its own
+ * slot; the per-user indexes in the tenant slot are kept around it by UserConversationIndex
+ * (superset rule: see there), and listForUser reads through redis-conversation-list.ts.
+ */
+import { ROLES, type Conversation, type ConversationId, type EpochMs, type Member, type Role, type TenantId, type UserId } from '../../domain/types.js';
+import type { ConversationStore, ConversationView, NewConversation, Page } from '../engine.js';
+import type { RedisContext } from './redis-context.js';
+import { listConversationsForUser, readConversation } from './redis-conversation-list.js';
+import { decodeMemberCursor, encodeMemberCursor } from './redis-cursors.js';
+import { guard, invalid, requireCount, requireId, requireLimit, requireTime } from './redis-guard.js';
+import { asArray, asInteger, asString, parseConversation, parseMember, unexpected } from './redis-replies.js';
+import type { UserConversationIndex } from './redis-user-index.js';
+
+const MAX_MEMBER_PAGE = 1000;
+const MAX_CONVERSATION_PAGE = 100;
+
+function requireRole(role: Role): void {
+  if (!ROLES.includes(role)) throw invalid(`unknown role ${String(role)}`);
+}
+
+function validateNew(input: NewConversation): void {
+  requireId(input.id, 'conversation id');
+  requireTime(input.createdAt, 'createdAt');
+  const seen = new Set<UserId>();
+  for (const { userId, role } of input.members) {
+    requireId(userId, 'member userId');
+    requireRole(role);
+    if (seen.has(userId)) throw invalid(`member ${userId} is named twice`);
+    seen.add(userId);
+  }
+}
+
+export class RedisConversationStore implements ConversationStore {
+  constructor(
+    private readonly context: RedisContext,
+    private readonly index: UserConversationIndex,
+  ) {}
+
+  createGroup(tenantId: TenantId, input: NewConversation): Promise<Conversation> {
+    return guard(async () => {
+      validateNew(input);
+      const { conversation, created } = await this.create(tenantId, input.id, input);
+      if (!created) throw invalid(`conversation ${input.id} exists already`);
+      return conversation;
+    });
+  }
+
+  getOrCreateDirect(
+    tenantId: TenantId,
+    input: NewConversation & { type: 'direct' },
+  ): Promise<{ conversation: Conversation; created: boolean }> {
+    return guard(async () => {
+      validateNew(input);
+      const [first, second] = input.members;
+      if (!first || !second || input.members.length !== 2) throw invalid('a direct conversation has exactly two members');
+      const id = await this.index.claimDirect(tenantId, [first.userId, second.userId], input.id, input.createdAt);
+      // The pair may map to a conversation another caller is still creating (or died creating):
+      // creating it here with that id is idempotent, and exactly one creator sees created = true.
+      return this.create(tenantId, id, input);
+    });
+  }
+
+  get(tenantId: TenantId, id: ConversationId): Promise<Conversation | null> {
+    return guard(async () => {
+      const meta = await this.context.redis.hgetall(this.context.keys.conversation(tenantId, id).meta);
+      if (Object.keys(meta).length === 0) return null;
+      return parseConversation(tenantId, Object.entries(meta).flat());
+    });
+  }
+
+  getWithMember(
+    tenantId: TenantId,
+    id: ConversationId,
+    userId: UserId,
+  ): Promise<{ conversation: Conversation; member: Member | null } | null> {
+    return guard(async () => {
+      const view = await readConversation(this.context, tenantId, id, userId, false);
+      return view && { conversation: view.conversation, member: view.member };
+    });
+  }
+
+  update(tenantId: TenantId, id: ConversationId, changes: { title?: string }): Promise<Conversation | null> {
+    return guard(async () => {
+      const hasTitle = changes.title !== undefined;
+      const reply = await this.context.scripts.run(
+        'conversation-update',
+        [this.context.keys.conversation(tenantId, id).meta],
+        [hasTitle ? '1' : '0', changes.title ?? ''],
+      );
+      return reply === null ? null : parseConversation(tenantId, reply);
+    });
+  }
+
+  listMembers(tenantId: TenantId, id: ConversationId, page: { cursor?: string; limit: number }): Promise<Page<Member>> {
+    return guard(async () => {
+      requireLimit(page.limit, MAX_MEMBER_PAGE);
+      const after = page.cursor === undefined ? 0 : decodeMemberCursor(page.cursor);
+      const keys = this.context.keys.conversation(tenantId, id);
+      const reply = asArray(await this.context.scripts.run('member-page', [keys.memberOrder, keys.members], [after, page.limit + 1]), 'member-page');
+      const entries: { member: Member; joinSeq: number }[] = [];
+      for (let i = 0; i + 2 < reply.length; i += 3) {
+        const json = reply[i + 2];
+        if (json === null || json === undefined) continue; // never: both are written by one script
+        const userId = asString(reply[i], 'member-page.userId') as UserId;
+        entries.push({ member: parseMember(userId, asString(json, 'member-page.member')), joinSeq: asInteger(reply[i + 1], 'member-page.joinSeq') });
+      }
+      const items = entries.slice(0, page.limit);
+      const last = items[items.length - 1];
+      return {
+        items: items.map((entry) => entry.member),
+        nextCursor: entries.length > page.limit && last ? encodeMemberCursor(last.joinSeq) : null,
+      };
+    });
+  }
+
+  getMembers(tenantId: TenantId, id: ConversationId, userIds: readonly UserId[]): Promise<Member[]> {
+    return guard(async () => {
+      if (userIds.length === 0) return [];
+      const stored = await this.context.redis.hmget(this.context.keys.conversation(tenantId, id).members, ...userIds);
+      return userIds.flatMap((userId, i) => {
+        const json = stored[i];
+        return typeof json === 'string' ? [parseMember(userId, json)] : [];
+      });
+    });
+  }
+
+  addMembers(
+    tenantId: TenantId,
+    id: ConversationId,
+    userIds: readonly UserId[],
+    role: Role,
+    now: EpochMs,
+    maxMembers: number,
+  ): Promise<{ status: 'ok'; added: UserId[]; conversation: Conversation } | { status: 'not_found' } | { status: 'too_many_members' }> {
+    return guard(async () => {
+      requireRole(role);
+      requireTime(now, 'now');
+      requireCount(maxMembers, 'maxMembers');
+      for (const userId of userIds) requireId(userId, 'userId');
+      await this.index.add(tenantId, id, userIds, null);
+      const keys = this.context.keys.conversation(tenantId, id);
+      const reply = asArray(
+        await this.context.scripts.run('member-add', [keys.meta, keys.members, keys.memberOrder], [role, now, maxMembers, ...userIds]),
+        'member-add',
+      );
+      const status = reply[0];
+      if (status !== 'ok') {
+        // Nobody joined: take back the index entries written in advance.
+        await this.index.dropUnlessMembers(tenantId, id, [...new Set(userIds)]);
+        if (status === 'not_found' || status === 'too_many_members') return { status };
+        throw unexpected('member-add');
+      }
+      const added = asArray(reply[1], 'member-add.added').map((userId) => asString(userId, 'member-add.added') as UserId);
+      await this.index.add(tenantId, id, added, null);
+      return { status: 'ok', added, conversation: parseConversation(tenantId, reply[2]) };
+    });
+  }
+
+  removeMember(tenantId: TenantId, id: ConversationId, userId: UserId): Promise<boolean> {
+    return guard(async () => {
+      const keys = this.context.keys.conversation(tenantId, id);
+      const removed = asInteger(await this.context.scripts.run('member-remove', [keys.meta, keys.members, keys.memberOrder], [userId]), 'member-remove') === 1;
+      if (removed) await this.index.dropUnlessMembers(tenantId, id, [userId]);
+      return removed;
+    });
+  }
+
+  setRole(tenantId: TenantId, id: ConversationId, userId: UserId, role: Role): Promise<Member | null> {
+    return guard(async () => {
+      requireRole(role);
+      const reply = await this.context.scripts.run('member-set-role', [this.context.keys.conversation(tenantId, id).members], [userId, role]);
+      return reply === null ? null : parseMember(userId, asString(reply, 'member-set-role'));
+    });
+  }
+
+  markRead(
+    tenantId: TenantId,
+    id: ConversationId,
+    userId: UserId,
+    seq: number,
+  ): Promise<{ lastReadSeq: number; changed: boolean } | null> {
+    return guard(async () => {
+      requireCount(seq, 'seq');
+      const keys = this.context.keys.conversation(tenantId, id);
+      const reply = await this.context.scripts.run('read-mark', [keys.meta, keys.members], [userId, seq]);
+      if (reply === null) return null;
+      const [lastReadSeq, changed] = asArray(reply, 'read-mark');
+      return { lastReadSeq: asInteger(lastReadSeq, 'read-mark.lastReadSeq'), changed: asInteger(changed, 'read-mark.changed') === 1 };
+    });
+  }
+
+  listForUser(tenantId: TenantId, userId: UserId, page: { cursor?: string; limit: number }): Promise<Page<ConversationView>> {
+    return guard(async () => {
+      requireLimit(page.limit, MAX_CONVERSATION_PAGE);
+      return listConversationsForUser(this.context, this.index, tenantId, userId, page);
+    });
+  }
+
+  /** Creates the conversation under `id` (idempotent), indexing its members before and after. */
+  private async create(
+    tenantId: TenantId,
+    id: ConversationId,
+    input: NewConversation,
+  ): Promise<{ conversation: Conversation; created: boolean }> {
+    const userIds = input.members.map((member) => member.userId);
+    await this.index.add(tenantId, id, userIds, input.createdAt);
+    const keys = this.context.keys.conversation(tenantId, id);
+    const titled = input.title !== null;
+    const reply = asArray(
+      await this.context.scripts.run(
+        'conversation-create',
+        [keys.meta, keys.members, keys.memberOrder],
+        [id, input.type, titled ? '1' : '0', input.title ?? '', input.createdAt, ...input.members.flatMap((member) => [member.userId, member.role])],
+      ),
+      'conversation-create',
+    );
+    const created = asInteger(reply[0], 'conversation-create') === 1;
+    if (created) await this.index.add(tenantId, id, userIds, input.createdAt);
+    return { conversation: parseConversation(tenantId, reply[1]), created };
+  }
+}

@@ -1,0 +1,189 @@
+/**
+ * Messages: one hash per conversation from seq to message JSON, with a messageId → seq index.
+ * Append is one script (message-append.lua); because seqs are gapless, a history page is a
+ * computed seq range read with one HMGET, and the viewer's own reactions with one more.
+ *
+ * Edit, delete and react find the message's seq first (ids never move once assigned), so the
+ * script can be handed the per-message reactors key it needs; the script re-checks the mapping.
+ */
+import type { ConversationId, EpochMs, Message, MessageId, TenantId, UserId } from '../../domain/types.js';
+import type { AppendResult, HistoryQuery, MessageStore, NewMessage } from '../engine.js';
+import type { RedisContext } from './redis-context.js';
+import { guard, invalid, requireCount, requireId, requireLimit, requireTime } from './redis-guard.js';
+import { asArray, asInteger, asString, parseMessage, unexpected } from './redis-replies.js';
+import type { UserConversationIndex } from './redis-user-index.js';
+
+const MAX_HISTORY_PAGE = 100;
+
+type EditResult = { status: 'ok'; message: Message } | { status: 'not_found' } | { status: 'deleted' };
+type ReactResult =
+  | { status: 'ok'; message: Message; changed: boolean }
+  | { status: 'not_found' }
+  | { status: 'deleted' }
+  | { status: 'too_many_reactions' };
+
+export class RedisMessageStore implements MessageStore {
+  constructor(
+    private readonly context: RedisContext,
+    private readonly index: UserConversationIndex,
+  ) {}
+
+  append(tenantId: TenantId, conversationId: ConversationId, input: NewMessage, idempotencyTtlMs: number): Promise<AppendResult> {
+    return guard(async () => {
+      requireId(input.id, 'message id');
+      requireTime(input.createdAt, 'createdAt');
+      if (!Number.isSafeInteger(idempotencyTtlMs) || idempotencyTtlMs < 1) throw invalid('idempotencyTtlMs must be a positive integer');
+      if (input.senderId !== null) requireId(input.senderId, 'senderId');
+      if (input.replyTo !== null) requireId(input.replyTo, 'replyTo');
+      const { keys, scripts } = this.context;
+      const conversation = keys.conversation(tenantId, conversationId);
+      const scriptKeys = [conversation.meta, conversation.members, conversation.messages, conversation.messageIds, conversation.myReactions];
+      // Only a user's send is idempotent: a system message has no sender to scope the key to.
+      if (input.senderId !== null && input.clientMessageId !== null) {
+        scriptKeys.push(keys.idempotency(tenantId, conversationId, input.senderId, input.clientMessageId));
+      }
+      const reply = asArray(
+        await scripts.run('message-append', scriptKeys, [
+          input.id,
+          input.senderId ?? '',
+          input.system ? '1' : '0',
+          input.text,
+          input.replyTo ?? '',
+          input.createdAt,
+          idempotencyTtlMs,
+        ]),
+        'message-append',
+      );
+      const [status, json, mine, activity] = reply;
+      switch (status) {
+        case 'created': {
+          const message = parseMessage(conversationId, json, mine);
+          // Orders listForUser; not atomic with the append (another slot), repaired by readers.
+          await this.index.touch(tenantId, conversationId, asInteger(activity, 'message-append.activity'));
+          return { status, message };
+        }
+        case 'duplicate':
+          return { status, message: parseMessage(conversationId, json, mine) };
+        case 'conversation_not_found':
+        case 'not_member':
+        case 'reply_not_found':
+          return { status };
+        case 'id_taken':
+          throw invalid(`message id ${input.id} is in use`);
+        default:
+          throw unexpected('message-append');
+      }
+    });
+  }
+
+  history(tenantId: TenantId, conversationId: ConversationId, query: HistoryQuery, viewer: UserId | null): Promise<{ items: Message[]; hasMore: boolean }> {
+    return guard(async () => {
+      requireLimit(query.limit, MAX_HISTORY_PAGE);
+      if (query.before !== undefined && query.after !== undefined) throw invalid('at most one of before and after');
+      if (query.before !== undefined) requireCount(query.before, 'before');
+      if (query.after !== undefined) requireCount(query.after, 'after');
+      const mode = query.before !== undefined ? 'before' : query.after !== undefined ? 'after' : 'latest';
+      const keys = this.context.keys.conversation(tenantId, conversationId);
+      const reply = asArray(
+        await this.context.scripts.run(
+          'message-history',
+          [keys.meta, keys.messages, keys.myReactions],
+          [mode, query.before ?? query.after ?? 0, query.limit, viewer ?? ''],
+        ),
+        'message-history',
+      );
+      const messages = asArray(reply[1], 'message-history.messages');
+      const mine = asArray(reply[2], 'message-history.mine');
+      return {
+        items: messages.map((json, i) => parseMessage(conversationId, json, mine[i] ?? null)),
+        hasMore: asInteger(reply[0], 'message-history.hasMore') === 1,
+      };
+    });
+  }
+
+  get(tenantId: TenantId, conversationId: ConversationId, messageId: MessageId, viewer: UserId | null): Promise<Message | null> {
+    return guard(async () => {
+      const keys = this.context.keys.conversation(tenantId, conversationId);
+      const reply = await this.context.scripts.run('message-get', [keys.messageIds, keys.messages, keys.myReactions], [messageId, viewer ?? '']);
+      if (reply === null) return null;
+      const [json, mine] = asArray(reply, 'message-get');
+      return parseMessage(conversationId, json, mine);
+    });
+  }
+
+  edit(
+    tenantId: TenantId,
+    conversationId: ConversationId,
+    messageId: MessageId,
+    text: string,
+    now: EpochMs,
+    viewer: UserId | null,
+  ): Promise<EditResult> {
+    return guard(async () => {
+      requireTime(now, 'now');
+      const keys = this.context.keys.conversation(tenantId, conversationId);
+      const reply = asArray(
+        await this.context.scripts.run('message-edit', [keys.messageIds, keys.messages, keys.myReactions], [messageId, text, now, viewer ?? '']),
+        'message-edit',
+      );
+      const [status, json, mine] = reply;
+      if (status === 'ok') return { status, message: parseMessage(conversationId, json, mine) };
+      if (status === 'not_found' || status === 'deleted') return { status };
+      throw unexpected('message-edit');
+    });
+  }
+
+  delete(tenantId: TenantId, conversationId: ConversationId, messageId: MessageId, now: EpochMs): Promise<Message | null> {
+    return guard(async () => {
+      requireTime(now, 'now');
+      const seq = await this.seqOf(tenantId, conversationId, messageId);
+      if (seq === null) return null;
+      const keys = this.context.keys.conversation(tenantId, conversationId);
+      const reply = await this.context.scripts.run(
+        'message-delete',
+        [keys.messageIds, keys.messages, keys.myReactions, this.context.keys.reactors(tenantId, conversationId, seq)],
+        [messageId, seq, now],
+      );
+      return reply === null ? null : parseMessage(conversationId, reply, null);
+    });
+  }
+
+  react(
+    tenantId: TenantId,
+    conversationId: ConversationId,
+    messageId: MessageId,
+    userId: UserId,
+    emoji: string,
+    add: boolean,
+    limits: { maxEmojiPerMessage: number; maxReactionsPerUser: number },
+  ): Promise<ReactResult> {
+    return guard(async () => {
+      requireId(userId, 'userId');
+      requireId(emoji, 'emoji');
+      requireCount(limits.maxEmojiPerMessage, 'maxEmojiPerMessage');
+      requireCount(limits.maxReactionsPerUser, 'maxReactionsPerUser');
+      const seq = await this.seqOf(tenantId, conversationId, messageId);
+      if (seq === null) return { status: 'not_found' };
+      const keys = this.context.keys.conversation(tenantId, conversationId);
+      const reply = asArray(
+        await this.context.scripts.run(
+          'reaction-set',
+          [keys.messageIds, keys.messages, keys.myReactions, this.context.keys.reactors(tenantId, conversationId, seq)],
+          [messageId, seq, userId, emoji, add ? '1' : '0', limits.maxEmojiPerMessage, limits.maxReactionsPerUser],
+        ),
+        'reaction-set',
+      );
+      const [status, changed, json, mine] = reply;
+      if (status === 'ok') {
+        return { status, changed: asInteger(changed, 'reaction-set.changed') === 1, message: parseMessage(conversationId, json, mine) };
+      }
+      if (status === 'not_found' || status === 'deleted' || status === 'too_many_reactions') return { status };
+      throw unexpected('reaction-set');
+    });
+  }
+
+  private async seqOf(tenantId: TenantId, conversationId: ConversationId, messageId: MessageId): Promise<number | null> {
+    const seq = await this.context.redis.hget(this.context.keys.conversation(tenantId, conversationId).messageIds, messageId);
+    return seq === null ? null : asInteger(asString(seq, 'message seq'), 'message seq');
+  }
+}

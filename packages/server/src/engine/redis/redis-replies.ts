@@ -1,0 +1,188 @@
+/**
+ * Small typed parsers from Redis replies to domain objects. Nothing Redis-shaped leaves the
+ * redis/ folder: every reply is checked here, and a reply of the wrong shape becomes an
+ * EngineError('storage_unavailable') rather than a half-filled object.
+ */
+import type {
+  Conversation,
+  ConversationId,
+  ConversationType,
+  Member,
+  Message,
+  MessageId,
+  ReactionCounts,
+  Role,
+  TenantId,
+  User,
+  UserId,
+} from '../../domain/types.js';
+import { EngineError } from '../errors.js';
+import type { Reply } from './scripts.js';
+
+export function unexpected(what: string): EngineError {
+  return new EngineError('storage_unavailable', `unexpected reply from Redis: ${what}`);
+}
+
+export function asArray(reply: Reply | undefined, what: string): Reply[] {
+  if (!Array.isArray(reply)) throw unexpected(what);
+  return reply;
+}
+
+export function asString(reply: Reply | undefined, what: string): string {
+  if (typeof reply !== 'string') throw unexpected(what);
+  return reply;
+}
+
+export function asOptionalString(reply: Reply | undefined, what: string): string | null {
+  if (reply === null || reply === undefined) return null;
+  return asString(reply, what);
+}
+
+/** An integer, whether Redis sent it as an integer reply or as a decimal string. */
+export function asInteger(reply: Reply | undefined, what: string): number {
+  const value = typeof reply === 'string' ? Number(reply) : reply;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value)) throw unexpected(what);
+  return value;
+}
+
+/** A HGETALL reply (flat [field, value, ...]) as a record. */
+export function asRecord(reply: Reply | undefined, what: string): Record<string, string> {
+  const flat = asArray(reply, what);
+  const record: Record<string, string> = {};
+  for (let i = 0; i + 1 < flat.length; i += 2) record[asString(flat[i], what)] = asString(flat[i + 1], what);
+  return record;
+}
+
+function parseJson(text: string, what: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw unexpected(what);
+  }
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function numberField(source: Record<string, unknown>, field: string, what: string): number {
+  const value = source[field];
+  if (typeof value !== 'number') throw unexpected(`${what}.${field}`);
+  return value;
+}
+
+function nullableNumber(source: Record<string, unknown>, field: string, what: string): number | null {
+  return source[field] === null ? null : numberField(source, field, what);
+}
+
+function nullableString(source: Record<string, unknown>, field: string, what: string): string | null {
+  const value = source[field];
+  if (value === null) return null;
+  if (typeof value !== 'string') throw unexpected(`${what}.${field}`);
+  return value;
+}
+
+const ROLE_SET: ReadonlySet<string> = new Set<Role>(['owner', 'admin', 'member']);
+
+function asRole(value: unknown, what: string): Role {
+  if (typeof value !== 'string' || !ROLE_SET.has(value)) throw unexpected(what);
+  return value as Role;
+}
+
+// ─── Conversations and members ─────────────────────────────────────────────────────────────
+
+export function parseConversation(tenantId: TenantId, reply: Reply | undefined): Conversation {
+  const meta = asRecord(reply, 'conversation');
+  const type = meta.type;
+  if (type !== 'direct' && type !== 'group') throw unexpected('conversation.type');
+  return {
+    tenantId,
+    id: asString(meta.id, 'conversation.id') as ConversationId,
+    type: type satisfies ConversationType,
+    title: meta.title ?? null,
+    createdAt: asInteger(meta.createdAt, 'conversation.createdAt'),
+    lastSeq: asInteger(meta.lastSeq, 'conversation.lastSeq'),
+    lastActivityAt: asInteger(meta.lastActivityAt, 'conversation.lastActivityAt'),
+    memberCount: asInteger(meta.memberCount, 'conversation.memberCount'),
+  };
+}
+
+/** A member record as stored in the members hash: JSON {role, lastReadSeq, joinedAt}. */
+export function parseMember(userId: UserId, json: string): Member {
+  const stored = parseJson(json, 'member');
+  if (!isObject(stored)) throw unexpected('member');
+  return {
+    userId,
+    role: asRole(stored.role, 'member.role'),
+    lastReadSeq: numberField(stored, 'lastReadSeq', 'member'),
+    joinedAt: numberField(stored, 'joinedAt', 'member'),
+  };
+}
+
+// ─── Messages ──────────────────────────────────────────────────────────────────────────────
+
+function parseReactionCounts(value: unknown): ReactionCounts {
+  // Lua's cjson cannot tell an empty object from an empty array: both mean "no reactions".
+  if (Array.isArray(value) && value.length === 0) return {};
+  if (!isObject(value)) throw unexpected('message.reactions');
+  const counts: ReactionCounts = {};
+  for (const [emoji, count] of Object.entries(value)) {
+    if (typeof count !== 'number') throw unexpected('message.reactions');
+    counts[emoji] = count;
+  }
+  return counts;
+}
+
+/** A user's emoji on one message as stored in my-reactions (a JSON array), or none. */
+export function parseMyReactions(reply: Reply | undefined): string[] {
+  const json = asOptionalString(reply, 'my reactions');
+  if (json === null) return [];
+  const stored = parseJson(json, 'my reactions');
+  if (Array.isArray(stored) && stored.every((emoji) => typeof emoji === 'string')) return stored as string[];
+  if (isObject(stored) && Object.keys(stored).length === 0) return [];
+  throw unexpected('my reactions');
+}
+
+/** A stored message (JSON without its conversation id) with the viewer's reactions. */
+export function parseMessage(conversationId: ConversationId, messageReply: Reply | undefined, mineReply: Reply | undefined): Message {
+  const stored = parseJson(asString(messageReply, 'message'), 'message');
+  if (!isObject(stored)) throw unexpected('message');
+  if (typeof stored.id !== 'string' || typeof stored.system !== 'boolean') throw unexpected('message');
+  return {
+    id: stored.id as MessageId,
+    conversationId,
+    seq: numberField(stored, 'seq', 'message'),
+    senderId: nullableString(stored, 'senderId', 'message') as UserId | null,
+    system: stored.system,
+    text: nullableString(stored, 'text', 'message'),
+    createdAt: numberField(stored, 'createdAt', 'message'),
+    editedAt: nullableNumber(stored, 'editedAt', 'message'),
+    deletedAt: nullableNumber(stored, 'deletedAt', 'message'),
+    replyTo: nullableString(stored, 'replyTo', 'message') as MessageId | null,
+    reactions: parseReactionCounts(stored.reactions),
+    myReactions: parseMyReactions(mineReply),
+  };
+}
+
+// ─── Users ─────────────────────────────────────────────────────────────────────────────────
+
+/** The fields of a user hash that make a User, in the order scripts return them (HMGET). */
+export const USER_FIELDS = ['id', 'username', 'displayName', 'metadata', 'createdAt', 'updatedAt'] as const;
+
+/** A user from HMGET of USER_FIELDS; null when the hash does not exist. */
+export function parseUser(tenantId: TenantId, reply: Reply | undefined): User | null {
+  const [id, username, displayName, metadata, createdAt, updatedAt] = asArray(reply, 'user');
+  if (id === null || id === undefined) return null;
+  const metadataJson = asOptionalString(metadata, 'user.metadata');
+  const parsedMetadata = metadataJson === null ? null : parseJson(metadataJson, 'user.metadata');
+  if (parsedMetadata !== null && !isObject(parsedMetadata)) throw unexpected('user.metadata');
+  return {
+    tenantId,
+    id: asString(id, 'user.id') as UserId,
+    username: asOptionalString(username, 'user.username'),
+    displayName: asString(displayName, 'user.displayName'),
+    metadata: parsedMetadata,
+    createdAt: asInteger(createdAt, 'user.createdAt'),
+    updatedAt: asInteger(updatedAt, 'user.updatedAt'),
+  };
+}

@@ -1,0 +1,108 @@
+/**
+ * Users: one hash per user and a username index, all in the tenant's slot, so registration
+ * (claim the username, store the user) is one script. Metadata is kept as the caller's JSON text
+ * and never decoded by Lua, which could not round-trip empty arrays or big numbers.
+ */
+import type { EpochMs, TenantId, User, UserId } from '../../domain/types.js';
+import type { NewUser, UserStore, UserUpsert } from '../engine.js';
+import type { RedisContext } from './redis-context.js';
+import { guard, invalid, requireId, requireTime } from './redis-guard.js';
+import { asArray, asInteger, asOptionalString, parseUser, unexpected, USER_FIELDS } from './redis-replies.js';
+
+export class RedisUserStore implements UserStore {
+  constructor(private readonly context: RedisContext) {}
+
+  register(tenantId: TenantId, user: NewUser): Promise<{ status: 'created'; user: User } | { status: 'username_taken' }> {
+    return guard(async () => {
+      requireId(user.id, 'user.id');
+      requireTime(user.createdAt, 'user.createdAt');
+      const { keys, scripts } = this.context;
+      const reply = await scripts.run(
+        'user-register',
+        [keys.usernames(tenantId), keys.user(tenantId, user.id)],
+        [user.username, user.id, user.displayName, user.passwordHash, user.createdAt],
+      );
+      if (reply === 'username_taken') return { status: 'username_taken' };
+      if (reply === 'id_taken') throw invalid(`a user with id ${user.id} exists already`);
+      if (reply !== 'created') throw unexpected('user-register');
+      return {
+        status: 'created',
+        user: {
+          tenantId,
+          id: user.id,
+          username: user.username,
+          displayName: user.displayName,
+          metadata: null,
+          createdAt: user.createdAt,
+          updatedAt: user.createdAt,
+        },
+      };
+    });
+  }
+
+  upsert(tenantId: TenantId, input: UserUpsert, now: EpochMs): Promise<{ user: User; created: boolean }> {
+    return guard(async () => {
+      requireId(input.id, 'user.id');
+      requireTime(now, 'now');
+      const metadata = input.metadata === null ? '' : JSON.stringify(input.metadata);
+      const reply = asArray(
+        await this.context.scripts.run('user-upsert', [this.context.keys.user(tenantId, input.id)], [input.id, input.displayName, metadata, now]),
+        'user-upsert',
+      );
+      const user = parseUser(tenantId, reply[1]);
+      if (!user) throw unexpected('user-upsert');
+      return { user, created: asInteger(reply[0], 'user-upsert') === 1 };
+    });
+  }
+
+  get(tenantId: TenantId, id: UserId): Promise<User | null> {
+    return guard(async () => parseUser(tenantId, await this.context.redis.hmget(this.context.keys.user(tenantId, id), ...USER_FIELDS)));
+  }
+
+  getMany(tenantId: TenantId, ids: readonly UserId[]): Promise<(User | null)[]> {
+    // One HMGET per user; auto-pipelining sends them together (and per node on Cluster).
+    return guard(() => Promise.all(ids.map((id) => this.get(tenantId, id))));
+  }
+
+  findCredentials(tenantId: TenantId, username: string): Promise<{ user: User; passwordHash: string } | null> {
+    return guard(async () => {
+      const { keys, redis } = this.context;
+      const id = await redis.hget(keys.usernames(tenantId), username);
+      if (id === null) return null;
+      // A claimed username always points at a stored user (both are written by one script).
+      const reply = await redis.hmget(keys.user(tenantId, id as UserId), ...USER_FIELDS, 'passwordHash');
+      const user = parseUser(tenantId, reply);
+      const passwordHash = asOptionalString(reply[USER_FIELDS.length], 'user.passwordHash');
+      return user && passwordHash !== null ? { user, passwordHash } : null;
+    });
+  }
+
+  update(tenantId: TenantId, id: UserId, changes: { displayName?: string }, now: EpochMs): Promise<User | null> {
+    return guard(async () => {
+      requireTime(now, 'now');
+      const hasName = changes.displayName !== undefined;
+      const reply = await this.context.scripts.run(
+        'user-update',
+        [this.context.keys.user(tenantId, id)],
+        [hasName ? '1' : '0', changes.displayName ?? '', now],
+      );
+      return reply === null ? null : parseUser(tenantId, reply);
+    });
+  }
+
+  block(tenantId: TenantId, blocker: UserId, blocked: UserId): Promise<void> {
+    return guard(async () => {
+      await this.context.redis.sadd(this.context.keys.blocks(tenantId, blocker), blocked);
+    });
+  }
+
+  unblock(tenantId: TenantId, blocker: UserId, blocked: UserId): Promise<void> {
+    return guard(async () => {
+      await this.context.redis.srem(this.context.keys.blocks(tenantId, blocker), blocked);
+    });
+  }
+
+  isBlocked(tenantId: TenantId, blocker: UserId, blocked: UserId): Promise<boolean> {
+    return guard(async () => (await this.context.redis.sismember(this.context.keys.blocks(tenantId, blocker), blocked)) === 1);
+  }
+}
