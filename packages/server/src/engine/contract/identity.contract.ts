@@ -1,0 +1,169 @@
+/** Contract of the identity stores: tenants, refresh-token families and signing keys. */
+import { describe, expect, it } from 'vitest';
+import type { TenantId } from '../../domain/types.js';
+import type { RefreshFamily, StoredSigningKey } from '../engine.js';
+import { alice, HOUR, T0, TENANT, tally, type ContractContext } from './fixtures.contract.js';
+
+function family(overrides: Partial<RefreshFamily> = {}): RefreshFamily {
+  return {
+    tenantId: TENANT,
+    familyId: 'fam-1',
+    userId: alice,
+    generation: 0,
+    secretHash: 'hash-0',
+    expiresAt: T0 + HOUR,
+    ...overrides,
+  };
+}
+
+function signingKey(kid: string): StoredSigningKey {
+  return {
+    kid,
+    alg: 'EdDSA',
+    privateJwk: { kty: 'OKP', crv: 'Ed25519', d: `private-${kid}`, x: `public-${kid}` },
+    publicJwk: { kty: 'OKP', crv: 'Ed25519', x: `public-${kid}` },
+    createdAt: T0,
+  };
+}
+
+export function identityContract(context: ContractContext): void {
+  describe('tenants', () => {
+    it('creates a tenant once: the first writer wins and keeps its key hash', async () => {
+      const { tenants } = context.engine;
+      const id = 'tenant-a' as TenantId;
+      expect(await tenants.create({ id, name: 'First', createdAt: T0 }, 'hash-first')).toBe(true);
+      expect(await tenants.create({ id, name: 'Second', createdAt: T0 + 1 }, 'hash-second')).toBe(false);
+      expect(await tenants.get(id)).toEqual({ id, name: 'First', createdAt: T0 });
+      expect(await tenants.getApiKeyHash(id)).toBe('hash-first');
+    });
+
+    it('answers null for an unknown tenant and for a tenant without a key', async () => {
+      const { tenants } = context.engine;
+      const keyless = 'keyless' as TenantId;
+      await tenants.create({ id: keyless, name: 'No key', createdAt: T0 }, null);
+      expect(await tenants.get('nobody' as TenantId)).toBeNull();
+      expect(await tenants.getApiKeyHash('nobody' as TenantId)).toBeNull();
+      expect(await tenants.getApiKeyHash(keyless)).toBeNull();
+      expect(await tenants.get(keyless)).toEqual({ id: keyless, name: 'No key', createdAt: T0 });
+    });
+
+    it('lets exactly one of many concurrent creations of one tenant succeed', async () => {
+      const id = 'raced' as TenantId;
+      const results = await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          context.engine.tenants.create({ id, name: `name ${i}`, createdAt: T0 }, `hash-${i}`),
+        ),
+      );
+      expect(results.filter(Boolean)).toHaveLength(1);
+      const winner = results.indexOf(true);
+      expect(await context.engine.tenants.get(id)).toMatchObject({ name: `name ${winner}` });
+      expect(await context.engine.tenants.getApiKeyHash(id)).toBe(`hash-${winner}`);
+    });
+  });
+
+  describe('refresh tokens', () => {
+    const next = (n: number) => ({ secretHash: `hash-${n}`, expiresAt: T0 + 2 * HOUR + n });
+
+    it('rotates the current generation to the next one, again and again', async () => {
+      const { refreshTokens } = context.engine;
+      await refreshTokens.create(family());
+      const first = await refreshTokens.rotate(TENANT, 'fam-1', 0, 'hash-0', next(1), T0 + 1);
+      expect(first).toEqual({
+        status: 'rotated',
+        family: { ...family(), generation: 1, secretHash: 'hash-1', expiresAt: next(1).expiresAt },
+      });
+      const second = await refreshTokens.rotate(TENANT, 'fam-1', 1, 'hash-1', next(2), T0 + 2);
+      expect(second).toMatchObject({ status: 'rotated', family: { generation: 2, secretHash: 'hash-2' } });
+    });
+
+    it('lets exactly one of concurrent rotations with one token succeed', async () => {
+      const { refreshTokens } = context.engine;
+      await refreshTokens.create(family());
+      const results = await Promise.all(
+        Array.from({ length: 10 }, (_, i) => refreshTokens.rotate(TENANT, 'fam-1', 0, 'hash-0', next(i), T0 + 1)),
+      );
+      const statuses = results.map((result) => result.status);
+      expect(tally(statuses).rotated).toBe(1);
+      // The losers presented a generation that had just been spent: that is reuse.
+      for (const status of statuses) expect(['rotated', 'reused', 'invalid']).toContain(status);
+    });
+
+    it('treats a spent generation as reuse and revokes the whole family', async () => {
+      const { refreshTokens } = context.engine;
+      await refreshTokens.create(family());
+      await refreshTokens.rotate(TENANT, 'fam-1', 0, 'hash-0', next(1), T0 + 1);
+      expect(await refreshTokens.rotate(TENANT, 'fam-1', 0, 'hash-0', next(9), T0 + 2)).toEqual({ status: 'reused' });
+      // Even the legitimate current token is dead now.
+      expect(await refreshTokens.rotate(TENANT, 'fam-1', 1, 'hash-1', next(2), T0 + 3)).toEqual({ status: 'invalid' });
+    });
+
+    it('refuses a wrong secret without revoking the family', async () => {
+      const { refreshTokens } = context.engine;
+      await refreshTokens.create(family());
+      expect(await refreshTokens.rotate(TENANT, 'fam-1', 0, 'wrong', next(1), T0 + 1)).toEqual({ status: 'invalid' });
+      expect(await refreshTokens.rotate(TENANT, 'fam-1', 0, 'hash-0', next(1), T0 + 2)).toMatchObject({
+        status: 'rotated',
+      });
+    });
+
+    it('refuses a generation from the future and an unknown family', async () => {
+      const { refreshTokens } = context.engine;
+      await refreshTokens.create(family());
+      expect(await refreshTokens.rotate(TENANT, 'fam-1', 5, 'hash-0', next(1), T0 + 1)).toEqual({ status: 'invalid' });
+      expect(await refreshTokens.rotate(TENANT, 'no-such', 0, 'hash-0', next(1), T0 + 1)).toEqual({
+        status: 'invalid',
+      });
+      expect(await refreshTokens.rotate(TENANT, 'fam-1', 0, 'hash-0', next(1), T0 + 2)).toMatchObject({
+        status: 'rotated',
+      });
+    });
+
+    it('refuses an expired family and accepts it just before expiry', async () => {
+      const { refreshTokens } = context.engine;
+      const expiresAt = T0 + HOUR;
+      await refreshTokens.create(family({ familyId: 'expired', expiresAt }));
+      await refreshTokens.create(family({ familyId: 'fresh', expiresAt }));
+      // Time only moves forward, as it does between real calls.
+      expect(await refreshTokens.rotate(TENANT, 'fresh', 0, 'hash-0', next(1), expiresAt - 1)).toMatchObject({
+        status: 'rotated',
+      });
+      expect(await refreshTokens.rotate(TENANT, 'expired', 0, 'hash-0', next(1), expiresAt + 1)).toEqual({
+        status: 'invalid',
+      });
+    });
+
+    it('revokes a family idempotently, and revoking an unknown family is harmless', async () => {
+      const { refreshTokens } = context.engine;
+      await refreshTokens.create(family());
+      await refreshTokens.create(family({ familyId: 'fam-2' }));
+      await refreshTokens.revoke(TENANT, 'fam-1');
+      await refreshTokens.revoke(TENANT, 'fam-1');
+      await refreshTokens.revoke(TENANT, 'never-existed');
+      expect(await refreshTokens.rotate(TENANT, 'fam-1', 0, 'hash-0', next(1), T0 + 1)).toEqual({ status: 'invalid' });
+      expect(await refreshTokens.rotate(TENANT, 'fam-2', 0, 'hash-0', next(1), T0 + 1)).toMatchObject({
+        status: 'rotated',
+      });
+    });
+  });
+
+  describe('signing keys', () => {
+    it('stores the first candidate and keeps returning it', async () => {
+      const { signingKeys } = context.engine;
+      expect(await signingKeys.list()).toEqual([]);
+      expect(await signingKeys.ensureCurrent(signingKey('k1'))).toEqual(signingKey('k1'));
+      expect(await signingKeys.ensureCurrent(signingKey('k2'))).toEqual(signingKey('k1'));
+      expect(await signingKeys.list()).toEqual([signingKey('k1')]);
+    });
+
+    it('gives every concurrent starter the same key', async () => {
+      const { signingKeys } = context.engine;
+      const results = await Promise.all(
+        Array.from({ length: 10 }, (_, i) => signingKeys.ensureCurrent(signingKey(`k${i}`))),
+      );
+      const kids = new Set(results.map((key) => key.kid));
+      expect(kids.size).toBe(1);
+      const list = await signingKeys.list();
+      expect(list.map((key) => key.kid)).toEqual([...kids]);
+    });
+  });
+}

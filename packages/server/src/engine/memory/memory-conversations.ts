@@ -1,0 +1,238 @@
+/**
+ * ConversationStore in memory. Each method reads and writes its records without an await in
+ * between, which is what makes it atomic in a single-threaded process.
+ */
+import type { Conversation, ConversationId, EpochMs, Member, Role, TenantId, UserId } from '../../domain/types.js';
+import type { ConversationStore, ConversationView, NewConversation, Page } from '../engine.js';
+import { EngineError } from '../errors.js';
+import { decodeCursor, encodeCursor, requireLimit } from './arguments.js';
+import {
+  addMember,
+  firstJoinedAfter,
+  newConversationRecord,
+  pairKey,
+  removeMember,
+  toConversation,
+  toMember,
+  toMessage,
+  type ConversationRecord,
+  type ConversationTables,
+  type TenantConversations,
+} from './conversation-records.js';
+
+const MAX_MEMBERS_PAGE = 1000;
+const MAX_CONVERSATIONS_PAGE = 100;
+
+/** listForUser order: most recent activity first, ties newer id first. */
+interface ActivityPosition {
+  lastActivityAt: EpochMs;
+  id: string;
+}
+
+function isMoreRecent(a: ActivityPosition, b: ActivityPosition): boolean {
+  return a.lastActivityAt > b.lastActivityAt || (a.lastActivityAt === b.lastActivityAt && a.id > b.id);
+}
+
+export class MemoryConversationStore implements ConversationStore {
+  constructor(private readonly tables: ConversationTables) {}
+
+  async createGroup(tenantId: TenantId, input: NewConversation): Promise<Conversation> {
+    const tables = this.tables.write(tenantId);
+    return toConversation(this.insert(tables, tenantId, input));
+  }
+
+  async getOrCreateDirect(
+    tenantId: TenantId,
+    input: NewConversation & { type: 'direct' },
+  ): Promise<{ conversation: Conversation; created: boolean }> {
+    const [first, second] = input.members;
+    if (input.members.length !== 2 || !first || !second || first.userId === second.userId) {
+      throw new EngineError('invalid_argument', 'a direct conversation has exactly two distinct members');
+    }
+    const tables = this.tables.write(tenantId);
+    const key = pairKey(first.userId, second.userId);
+    const existingId = tables.directByPair.get(key);
+    const existing = existingId === undefined ? undefined : tables.byId.get(existingId);
+    if (existing) return { conversation: toConversation(existing), created: false };
+    const record = this.insert(tables, tenantId, input);
+    tables.directByPair.set(key, record.id);
+    return { conversation: toConversation(record), created: true };
+  }
+
+  async get(tenantId: TenantId, id: ConversationId): Promise<Conversation | null> {
+    const record = this.tables.find(tenantId, id);
+    return record ? toConversation(record) : null;
+  }
+
+  async getWithMember(
+    tenantId: TenantId,
+    id: ConversationId,
+    userId: UserId,
+  ): Promise<{ conversation: Conversation; member: Member | null } | null> {
+    const record = this.tables.find(tenantId, id);
+    if (!record) return null;
+    const member = record.members.get(userId);
+    return { conversation: toConversation(record), member: member ? toMember(member) : null };
+  }
+
+  async update(tenantId: TenantId, id: ConversationId, changes: { title?: string }): Promise<Conversation | null> {
+    const record = this.tables.find(tenantId, id);
+    if (!record) return null;
+    if (changes.title !== undefined) record.title = changes.title;
+    return toConversation(record);
+  }
+
+  async listMembers(
+    tenantId: TenantId,
+    id: ConversationId,
+    page: { cursor?: string; limit: number },
+  ): Promise<Page<Member>> {
+    requireLimit(page.limit, MAX_MEMBERS_PAGE);
+    const afterJoinOrder =
+      page.cursor === undefined ? 0 : decodeCursor('members', page.cursor, { joinOrder: 'number' }).joinOrder;
+    const record = this.tables.find(tenantId, id);
+    if (!record) return { items: [], nextCursor: null };
+    const ordered = record.membersInJoinOrder;
+    const start = firstJoinedAfter(ordered, afterJoinOrder);
+    const slice = ordered.slice(start, start + page.limit);
+    const last = slice.at(-1);
+    const hasMore = start + page.limit < ordered.length;
+    return {
+      items: slice.map(toMember),
+      nextCursor: hasMore && last ? encodeCursor('members', { joinOrder: last.joinOrder }) : null,
+    };
+  }
+
+  async getMembers(tenantId: TenantId, id: ConversationId, userIds: readonly UserId[]): Promise<Member[]> {
+    const record = this.tables.find(tenantId, id);
+    if (!record) return [];
+    return userIds.flatMap((userId) => {
+      const member = record.members.get(userId);
+      return member ? [toMember(member)] : [];
+    });
+  }
+
+  async addMembers(
+    tenantId: TenantId,
+    id: ConversationId,
+    userIds: readonly UserId[],
+    role: Role,
+    now: EpochMs,
+    maxMembers: number,
+  ): Promise<
+    { status: 'ok'; added: UserId[]; conversation: Conversation } | { status: 'not_found' } | { status: 'too_many_members' }
+  > {
+    const tables = this.tables.read(tenantId);
+    const record = tables?.byId.get(id);
+    if (!tables || !record) return { status: 'not_found' };
+    const newcomers = [...new Set(userIds)].filter((userId) => !record.members.has(userId));
+    if (record.members.size + newcomers.length > maxMembers) return { status: 'too_many_members' };
+    for (const userId of newcomers) addMember(tables, record, userId, role, now);
+    return { status: 'ok', added: newcomers, conversation: toConversation(record) };
+  }
+
+  async removeMember(tenantId: TenantId, id: ConversationId, userId: UserId): Promise<boolean> {
+    const tables = this.tables.read(tenantId);
+    const record = tables?.byId.get(id);
+    return tables !== undefined && record !== undefined && removeMember(tables, record, userId);
+  }
+
+  async setRole(tenantId: TenantId, id: ConversationId, userId: UserId, role: Role): Promise<Member | null> {
+    const member = this.tables.find(tenantId, id)?.members.get(userId);
+    if (!member) return null;
+    member.role = role;
+    return toMember(member);
+  }
+
+  async markRead(
+    tenantId: TenantId,
+    id: ConversationId,
+    userId: UserId,
+    seq: number,
+  ): Promise<{ lastReadSeq: number; changed: boolean } | null> {
+    if (!Number.isInteger(seq)) throw new EngineError('invalid_argument', `seq must be an integer, got ${seq}`);
+    const record = this.tables.find(tenantId, id);
+    const member = record?.members.get(userId);
+    if (!record || !member) return null;
+    const target = Math.min(seq, record.lastSeq);
+    if (target <= member.lastReadSeq) return { lastReadSeq: member.lastReadSeq, changed: false };
+    member.lastReadSeq = target;
+    return { lastReadSeq: target, changed: true };
+  }
+
+  /**
+   * One pass over the user's memberships keeping only the best `limit + 1` candidates, so a page
+   * costs O(memberships × log limit) and no per-user index has to be re-sorted on every message
+   * of a large group.
+   */
+  async listForUser(
+    tenantId: TenantId,
+    userId: UserId,
+    page: { cursor?: string; limit: number },
+  ): Promise<Page<ConversationView>> {
+    requireLimit(page.limit, MAX_CONVERSATIONS_PAGE);
+    const after: ActivityPosition | null =
+      page.cursor === undefined
+        ? null
+        : decodeCursor('conversations', page.cursor, { lastActivityAt: 'number', id: 'string' });
+    const tables = this.tables.read(tenantId);
+    const memberships = tables?.byMember.get(userId);
+    if (!tables || !memberships) return { items: [], nextCursor: null };
+
+    const best: ConversationRecord[] = [];
+    const keep = page.limit + 1;
+    for (const conversationId of memberships) {
+      const record = tables.byId.get(conversationId);
+      if (!record || (after !== null && !isMoreRecent(after, record))) continue;
+      insertByActivity(best, record, keep);
+    }
+    const items = best.slice(0, page.limit);
+    const last = items.at(-1);
+    return {
+      items: items.map((record) => this.view(record, userId)),
+      nextCursor:
+        best.length > page.limit && last
+          ? encodeCursor('conversations', { lastActivityAt: last.lastActivityAt, id: last.id })
+          : null,
+    };
+  }
+
+  private view(record: ConversationRecord, userId: UserId): ConversationView {
+    const member = record.members.get(userId);
+    if (!member) throw new EngineError('storage_unavailable', 'membership index out of step with members');
+    const newest = record.messages[record.lastSeq - 1];
+    return {
+      conversation: toConversation(record),
+      member: toMember(member),
+      lastMessage: newest ? toMessage(record.id, newest, userId) : null,
+      unreadCount: record.lastSeq - member.lastReadSeq,
+    };
+  }
+
+  private insert(tables: TenantConversations, tenantId: TenantId, input: NewConversation): ConversationRecord {
+    if (tables.byId.has(input.id)) {
+      throw new EngineError('invalid_argument', `conversation id ${input.id} is already used`);
+    }
+    const record = newConversationRecord(tenantId, input);
+    for (const { userId, role } of input.members) {
+      if (!record.members.has(userId)) addMember(tables, record, userId, role, input.createdAt);
+    }
+    tables.byId.set(record.id, record);
+    return record;
+  }
+}
+
+/** Inserts `record` into `sorted` (most recent first), keeping at most `capacity` entries. */
+function insertByActivity(sorted: ConversationRecord[], record: ConversationRecord, capacity: number): void {
+  let low = 0;
+  let high = sorted.length;
+  while (low < high) {
+    const middle = (low + high) >> 1;
+    const current = sorted[middle];
+    if (current && isMoreRecent(current, record)) low = middle + 1;
+    else high = middle;
+  }
+  if (low >= capacity) return;
+  sorted.splice(low, 0, record);
+  if (sorted.length > capacity) sorted.pop();
+}

@@ -1,0 +1,102 @@
+import { describe, expect, it } from 'vitest';
+import type { ConversationId, MessageId, TenantId, UserId } from '../../domain/types.js';
+import { runEngineContract } from '../engine.contract.js';
+import type { NewMessage } from '../engine.js';
+import { createMemoryEngine } from './memory-engine.js';
+
+runEngineContract('memory engine', async () => {
+  const engine = createMemoryEngine();
+  return { engine, cleanup: () => engine.close() };
+});
+
+// Behaviour the shared suite cannot check without waiting on a real clock: the memory engine
+// measures expiry on the times it is given, so here time can jump.
+describe('memory engine expiry by the given times', () => {
+  const tenant = 't' as TenantId;
+  const alice = 'alice' as UserId;
+  const conversationId = 'c' as ConversationId;
+  let nextId = 0;
+  const message = (createdAt: number, clientMessageId: string | null): NewMessage => {
+    nextId += 1;
+    return { id: `m${nextId}` as MessageId, senderId: alice, system: false, text: 'hi', replyTo: null, createdAt, clientMessageId };
+  };
+
+  async function groupOfAlice() {
+    const engine = createMemoryEngine();
+    await engine.conversations.createGroup(tenant, {
+      id: conversationId,
+      type: 'group',
+      title: 'g',
+      createdAt: 0,
+      members: [{ userId: alice, role: 'owner' }],
+    });
+    return engine;
+  }
+
+  it('forgets an idempotency key once its window has passed', async () => {
+    const engine = await groupOfAlice();
+    const ttl = 1000;
+    expect((await engine.messages.append(tenant, conversationId, message(0, 'k'), ttl)).status).toBe('created');
+    expect((await engine.messages.append(tenant, conversationId, message(999, 'k'), ttl)).status).toBe('duplicate');
+    const afterWindow = await engine.messages.append(tenant, conversationId, message(1000, 'k'), ttl);
+    expect(afterWindow).toMatchObject({ status: 'created', message: { seq: 2 } });
+    // The key now points at the new message for a fresh window.
+    expect(await engine.messages.append(tenant, conversationId, message(1500, 'k'), ttl)).toMatchObject({
+      status: 'duplicate',
+      message: { seq: 2 },
+    });
+  });
+
+  it('drops expired refresh families, and rotation extends a family past its first expiry', async () => {
+    const engine = createMemoryEngine();
+    const family = { tenantId: tenant, familyId: 'f', userId: alice, generation: 0, secretHash: 'h0', expiresAt: 100 };
+    await engine.refreshTokens.create(family);
+    const rotated = await engine.refreshTokens.rotate(tenant, 'f', 0, 'h0', { secretHash: 'h1', expiresAt: 500 }, 50);
+    expect(rotated.status).toBe('rotated');
+    // Past the first expiry but within the rotated one.
+    expect(await engine.refreshTokens.rotate(tenant, 'f', 1, 'h1', { secretHash: 'h2', expiresAt: 900 }, 300)).toMatchObject({
+      status: 'rotated',
+    });
+    expect(await engine.refreshTokens.rotate(tenant, 'f', 2, 'h2', { secretHash: 'h3', expiresAt: 2000 }, 900)).toEqual({
+      status: 'invalid',
+    });
+  });
+
+  it('pages a user with thousands of conversations completely and in order', async () => {
+    const engine = createMemoryEngine();
+    const total = 3000;
+    for (let i = 0; i < total; i += 1) {
+      await engine.conversations.createGroup(tenant, {
+        id: `c-${String(i).padStart(5, '0')}` as ConversationId,
+        type: 'group',
+        title: null,
+        // Activity out of creation order, with ties, so ordering does real work.
+        createdAt: (i * 7919) % 1000,
+        members: [{ userId: alice, role: 'member' }],
+      });
+    }
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    let previous: { at: number; id: string } | null = null;
+    do {
+      const page = await engine.conversations.listForUser(tenant, alice, cursor === undefined ? { limit: 100 } : { cursor, limit: 100 });
+      for (const { conversation } of page.items) {
+        if (previous) {
+          const ordered = previous.at > conversation.lastActivityAt || (previous.at === conversation.lastActivityAt && previous.id > conversation.id);
+          expect(ordered).toBe(true);
+        }
+        previous = { at: conversation.lastActivityAt, id: conversation.id };
+        seen.push(conversation.id);
+      }
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor !== undefined);
+    expect(seen).toHaveLength(total);
+    expect(new Set(seen).size).toBe(total);
+  });
+
+  it('refuses calls to ping after close', async () => {
+    const engine = createMemoryEngine();
+    await engine.close();
+    await expect(engine.ping()).rejects.toMatchObject({ code: 'storage_unavailable' });
+  });
+});

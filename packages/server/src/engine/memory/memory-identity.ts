@@ -1,0 +1,100 @@
+/** The identity stores in memory: tenants, refresh-token families and signing keys. */
+import type { EpochMs, Tenant, TenantId } from '../../domain/types.js';
+import type {
+  RefreshFamily,
+  RefreshTokenStore,
+  RotateResult,
+  SigningKeyStore,
+  StoredSigningKey,
+  TenantStore,
+} from '../engine.js';
+import { ExpiryQueue } from './expiry-queue.js';
+import { TenantScoped } from './tenant-scoped.js';
+
+export class MemoryTenantStore implements TenantStore {
+  private readonly tenants = new Map<TenantId, { tenant: Tenant; apiKeyHash: string | null }>();
+
+  async create(tenant: Tenant, apiKeyHash: string | null): Promise<boolean> {
+    if (this.tenants.has(tenant.id)) return false;
+    this.tenants.set(tenant.id, { tenant: { ...tenant }, apiKeyHash });
+    return true;
+  }
+
+  async get(id: TenantId): Promise<Tenant | null> {
+    const stored = this.tenants.get(id);
+    return stored ? { ...stored.tenant } : null;
+  }
+
+  async getApiKeyHash(id: TenantId): Promise<string | null> {
+    return this.tenants.get(id)?.apiKeyHash ?? null;
+  }
+}
+
+/**
+ * Families live until revoked, reused or expired. Without a clock of its own, the store learns
+ * the time from `rotate(now)` and drops every family that expired by then, so storage is bounded
+ * by the families still valid at the latest rotation.
+ */
+export class MemoryRefreshTokenStore implements RefreshTokenStore {
+  private readonly families = new TenantScoped<Map<string, RefreshFamily>>(() => new Map());
+  private readonly expiry = new ExpiryQueue<{ tenantId: TenantId; familyId: string }>();
+
+  async create(family: RefreshFamily): Promise<void> {
+    this.families.write(family.tenantId).set(family.familyId, { ...family });
+    this.expiry.push({ tenantId: family.tenantId, familyId: family.familyId }, family.expiresAt);
+  }
+
+  async rotate(
+    tenantId: TenantId,
+    familyId: string,
+    generation: number,
+    secretHash: string,
+    next: { secretHash: string; expiresAt: EpochMs },
+    now: EpochMs,
+  ): Promise<RotateResult> {
+    this.dropExpired(now);
+    const families = this.families.read(tenantId);
+    const family = families?.get(familyId);
+    if (!families || !family || now >= family.expiresAt) return { status: 'invalid' };
+    if (generation < family.generation) {
+      // A spent token came back: someone holds a copy. Revoke so neither copy works again.
+      families.delete(familyId);
+      return { status: 'reused' };
+    }
+    if (generation > family.generation || secretHash !== family.secretHash) return { status: 'invalid' };
+    const rotated: RefreshFamily = {
+      ...family,
+      generation: family.generation + 1,
+      secretHash: next.secretHash,
+      expiresAt: next.expiresAt,
+    };
+    families.set(familyId, rotated);
+    this.expiry.push({ tenantId, familyId }, rotated.expiresAt);
+    return { status: 'rotated', family: { ...rotated } };
+  }
+
+  async revoke(tenantId: TenantId, familyId: string): Promise<void> {
+    this.families.read(tenantId)?.delete(familyId);
+  }
+
+  private dropExpired(now: EpochMs): void {
+    for (const { key, expiresAt } of this.expiry.popExpired(now)) {
+      const families = this.families.read(key.tenantId);
+      // A rotated family was pushed again with its new expiry; only its current entry counts.
+      if (families?.get(key.familyId)?.expiresAt === expiresAt) families.delete(key.familyId);
+    }
+  }
+}
+
+export class MemorySigningKeyStore implements SigningKeyStore {
+  private current: StoredSigningKey | null = null;
+
+  async ensureCurrent(candidate: StoredSigningKey): Promise<StoredSigningKey> {
+    this.current ??= structuredClone(candidate);
+    return structuredClone(this.current);
+  }
+
+  async list(): Promise<StoredSigningKey[]> {
+    return this.current ? [structuredClone(this.current)] : [];
+  }
+}

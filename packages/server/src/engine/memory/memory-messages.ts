@@ -1,0 +1,207 @@
+/**
+ * MessageStore in memory. Like the other memory stores, every method does its reads and writes
+ * without an await in between, so each call is one atomic step.
+ */
+import type { ConversationId, EpochMs, Message, MessageId, TenantId, UserId } from '../../domain/types.js';
+import type { AppendResult, HistoryQuery, MessageStore, NewMessage } from '../engine.js';
+import { EngineError } from '../errors.js';
+import { requireLimit, requireNonNegativeInteger } from './arguments.js';
+import {
+  findMessage,
+  idempotencyKey,
+  toMessage,
+  type ConversationRecord,
+  type ConversationTables,
+  type MessageRecord,
+} from './conversation-records.js';
+
+const MAX_HISTORY_PAGE = 100;
+
+export class MemoryMessageStore implements MessageStore {
+  constructor(private readonly tables: ConversationTables) {}
+
+  async append(
+    tenantId: TenantId,
+    conversationId: ConversationId,
+    input: NewMessage,
+    idempotencyTtlMs: number,
+  ): Promise<AppendResult> {
+    if (!Number.isFinite(idempotencyTtlMs) || idempotencyTtlMs < 0) {
+      throw new EngineError('invalid_argument', `idempotencyTtlMs must be >= 0, got ${idempotencyTtlMs}`);
+    }
+    const record = this.tables.find(tenantId, conversationId);
+    if (!record) return { status: 'conversation_not_found' };
+    const sender = input.senderId === null ? null : record.members.get(input.senderId);
+    if (sender === undefined) return { status: 'not_member' };
+
+    dropExpiredKeys(record, input.createdAt);
+    const key =
+      input.senderId !== null && input.clientMessageId !== null
+        ? idempotencyKey(input.senderId, input.clientMessageId)
+        : null;
+    const originalSeq = key === null ? undefined : record.idempotencyKeys.get(key)?.seq;
+    const original = originalSeq === undefined ? undefined : record.messages[originalSeq - 1];
+    if (original) return { status: 'duplicate', message: toMessage(record.id, original, input.senderId) };
+    if (input.replyTo !== null && !record.seqByMessageId.has(input.replyTo)) return { status: 'reply_not_found' };
+    if (record.seqByMessageId.has(input.id)) {
+      throw new EngineError('invalid_argument', `message id ${input.id} is already used in this conversation`);
+    }
+
+    const seq = record.lastSeq + 1;
+    const message: MessageRecord = {
+      id: input.id,
+      seq,
+      senderId: input.senderId,
+      system: input.system,
+      text: input.text,
+      createdAt: input.createdAt,
+      editedAt: null,
+      deletedAt: null,
+      replyTo: input.replyTo,
+      reactions: new Map(),
+    };
+    record.messages.push(message);
+    record.seqByMessageId.set(message.id, seq);
+    record.lastSeq = seq;
+    record.lastActivityAt = input.createdAt;
+    if (sender) sender.lastReadSeq = seq;
+    if (key !== null) {
+      const expiresAt = input.createdAt + idempotencyTtlMs;
+      record.idempotencyKeys.set(key, { seq, expiresAt });
+      record.idempotencyExpiry.push(key, expiresAt);
+    }
+    return { status: 'created', message: toMessage(record.id, message, input.senderId) };
+  }
+
+  async history(
+    tenantId: TenantId,
+    conversationId: ConversationId,
+    query: HistoryQuery,
+    viewer: UserId | null,
+  ): Promise<{ items: Message[]; hasMore: boolean }> {
+    requireLimit(query.limit, MAX_HISTORY_PAGE);
+    if (query.before !== undefined && query.after !== undefined) {
+      throw new EngineError('invalid_argument', 'history takes at most one of before and after');
+    }
+    if (query.before !== undefined) requireNonNegativeInteger('before', query.before);
+    if (query.after !== undefined) requireNonNegativeInteger('after', query.after);
+    const record = this.tables.find(tenantId, conversationId);
+    if (!record) return { items: [], hasMore: false };
+
+    // Inclusive seq bounds of the page; seq n lives at messages[n - 1].
+    let lowest: number;
+    let highest: number;
+    let hasMore: boolean;
+    if (query.after !== undefined) {
+      lowest = query.after + 1;
+      highest = Math.min(record.lastSeq, query.after + query.limit);
+      hasMore = highest < record.lastSeq;
+    } else {
+      highest = Math.min(record.lastSeq, (query.before ?? Infinity) - 1);
+      lowest = Math.max(1, highest - query.limit + 1);
+      hasMore = lowest > 1;
+    }
+    const items = highest < lowest ? [] : record.messages.slice(lowest - 1, highest);
+    return { items: items.map((message) => toMessage(record.id, message, viewer)), hasMore };
+  }
+
+  async get(
+    tenantId: TenantId,
+    conversationId: ConversationId,
+    messageId: MessageId,
+    viewer: UserId | null,
+  ): Promise<Message | null> {
+    const record = this.tables.find(tenantId, conversationId);
+    const message = record && findMessage(record, messageId);
+    return record && message ? toMessage(record.id, message, viewer) : null;
+  }
+
+  async edit(
+    tenantId: TenantId,
+    conversationId: ConversationId,
+    messageId: MessageId,
+    text: string,
+    now: EpochMs,
+    viewer: UserId | null,
+  ): Promise<{ status: 'ok'; message: Message } | { status: 'not_found' } | { status: 'deleted' }> {
+    const record = this.tables.find(tenantId, conversationId);
+    const message = record && findMessage(record, messageId);
+    if (!record || !message) return { status: 'not_found' };
+    if (message.deletedAt !== null) return { status: 'deleted' };
+    message.text = text;
+    message.editedAt = now;
+    return { status: 'ok', message: toMessage(record.id, message, viewer) };
+  }
+
+  async delete(
+    tenantId: TenantId,
+    conversationId: ConversationId,
+    messageId: MessageId,
+    now: EpochMs,
+  ): Promise<Message | null> {
+    const record = this.tables.find(tenantId, conversationId);
+    const message = record && findMessage(record, messageId);
+    if (!record || !message) return null;
+    if (message.deletedAt === null) {
+      message.text = null;
+      message.deletedAt = now;
+      message.reactions.clear();
+    }
+    return toMessage(record.id, message, null);
+  }
+
+  async react(
+    tenantId: TenantId,
+    conversationId: ConversationId,
+    messageId: MessageId,
+    userId: UserId,
+    emoji: string,
+    add: boolean,
+    limits: { maxEmojiPerMessage: number; maxReactionsPerUser: number },
+  ): Promise<
+    | { status: 'ok'; message: Message; changed: boolean }
+    | { status: 'not_found' }
+    | { status: 'deleted' }
+    | { status: 'too_many_reactions' }
+  > {
+    const record = this.tables.find(tenantId, conversationId);
+    const message = record && findMessage(record, messageId);
+    if (!record || !message) return { status: 'not_found' };
+    if (message.deletedAt !== null) return { status: 'deleted' };
+
+    const reactors = message.reactions.get(emoji);
+    let changed = false;
+    if (add && !reactors?.has(userId)) {
+      if (!reactors && message.reactions.size >= limits.maxEmojiPerMessage) return { status: 'too_many_reactions' };
+      if (reactionsOf(message, userId) >= limits.maxReactionsPerUser) return { status: 'too_many_reactions' };
+      if (reactors) reactors.add(userId);
+      else message.reactions.set(emoji, new Set([userId]));
+      changed = true;
+    } else if (!add && reactors?.has(userId)) {
+      reactors.delete(userId);
+      if (reactors.size === 0) message.reactions.delete(emoji);
+      changed = true;
+    }
+    return { status: 'ok', message: toMessage(record.id, message, userId), changed };
+  }
+}
+
+/**
+ * Drops the idempotency keys whose window ended by `now`. Windows are measured on the senders'
+ * createdAt times (the memory engine has no clock of its own), and dropping them on every append
+ * bounds the table by the keyed sends of one window.
+ */
+function dropExpiredKeys(record: ConversationRecord, now: EpochMs): void {
+  for (const expired of record.idempotencyExpiry.popExpired(now)) {
+    // A key reused after its expiry was pushed again: drop it only if this is still its entry.
+    if (record.idempotencyKeys.get(expired.key)?.expiresAt === expired.expiresAt) {
+      record.idempotencyKeys.delete(expired.key);
+    }
+  }
+}
+
+function reactionsOf(message: MessageRecord, userId: UserId): number {
+  let count = 0;
+  for (const reactors of message.reactions.values()) if (reactors.has(userId)) count += 1;
+  return count;
+}
