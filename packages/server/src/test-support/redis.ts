@@ -3,8 +3,15 @@
  * works under its own key prefix, so tests run in parallel against one Redis and clean up only
  * what they wrote.
  */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Cluster, Redis } from 'ioredis';
+import type { Engine } from '../engine/engine.js';
+import { createRedisEngine } from '../engine/redis/redis-engine.js';
 
 export const TEST_REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -39,4 +46,116 @@ export async function deleteKeysWithPrefix(redis: Redis | Cluster, prefix: strin
   const keys = await keysWithPrefix(redis, prefix);
   // One DEL per key: keys of different slots cannot share a DEL on Cluster.
   await Promise.all(keys.map((key) => redis.del(key)));
+}
+
+/** A Redis engine on the test Redis under a fresh prefix; cleanup closes it and deletes its keys. */
+export async function createRedisTestEngine(): Promise<{ engine: Engine; keyPrefix: string; cleanup: () => Promise<void> }> {
+  const keyPrefix = uniqueKeyPrefix();
+  const engine = createRedisEngine({ redis: new Redis(TEST_REDIS_URL, { enableAutoPipelining: true }), keyPrefix });
+  return {
+    engine,
+    keyPrefix,
+    cleanup: async () => {
+      await engine.close();
+      const admin = createTestRedis();
+      try {
+        await deleteKeysWithPrefix(admin, keyPrefix);
+      } finally {
+        await admin.quit();
+      }
+    },
+  };
+}
+
+// ─── A throwaway Redis Cluster ──────────────────────────────────────────────────────────────
+
+export interface LocalCluster {
+  nodes: { host: string; port: number }[];
+  /** Stops exactly the redis-server processes this cluster started and removes their directory. */
+  stop(): Promise<void>;
+}
+
+function portIsFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+/** `count` consecutive ports whose cluster-bus twins (port + 10000) are free too. */
+async function freePorts(count: number): Promise<number[]> {
+  for (let attempt = 0; attempt < 50; attempt += 1) {
+    const base = 20000 + Math.floor(Math.random() * 9000);
+    const ports = Array.from({ length: count }, (_, i) => base + i);
+    const checks = await Promise.all(ports.flatMap((port) => [portIsFree(port), portIsFree(port + 10000)]));
+    if (checks.every(Boolean)) return ports;
+  }
+  throw new Error('no free ports for a local Redis Cluster');
+}
+
+async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check().catch(() => false)) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+async function run(command: string, args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(command, args, { timeout: 30_000 }, (error, stdout, stderr) => {
+      if (error) reject(new Error(`${command} failed: ${error.message}\n${stdout}\n${stderr}`));
+      else resolve(stdout);
+    });
+  });
+}
+
+/**
+ * Starts `masters` redis-server processes in cluster mode on free private ports (no persistence,
+ * in a temp directory), joins them into a cluster without replicas and waits for cluster_state:ok.
+ */
+export async function startLocalCluster(masters = 3): Promise<LocalCluster> {
+  const directory = await mkdtemp(join(tmpdir(), 'parley-cluster-'));
+  const ports = await freePorts(masters);
+  const processes: ChildProcess[] = [];
+  const stop = async () => {
+    await Promise.all(
+      processes.map(
+        (child) =>
+          new Promise<void>((resolve) => {
+            if (child.exitCode !== null || child.signalCode !== null) return resolve();
+            child.once('exit', () => resolve());
+            child.kill('SIGTERM');
+          }),
+      ),
+    );
+    await rm(directory, { recursive: true, force: true });
+  };
+  try {
+    for (const port of ports) {
+      const child = spawn(
+        'redis-server',
+        [
+          '--port', String(port), '--bind', '127.0.0.1', '--cluster-enabled', 'yes',
+          '--cluster-config-file', `nodes-${port}.conf`, '--cluster-node-timeout', '5000',
+          '--save', '', '--appendonly', 'no', '--dir', directory, '--daemonize', 'no', '--loglevel', 'warning',
+        ],
+        { stdio: 'ignore' },
+      );
+      processes.push(child);
+    }
+    for (const port of ports) {
+      await waitFor(`redis-server on ${port}`, async () => (await run('redis-cli', ['-p', String(port), 'ping'])).trim() === 'PONG');
+    }
+    await run('redis-cli', ['--cluster', 'create', ...ports.map((port) => `127.0.0.1:${port}`), '--cluster-replicas', '0', '--cluster-yes']);
+    for (const port of ports) {
+      await waitFor(`cluster_state:ok on ${port}`, async () => (await run('redis-cli', ['-p', String(port), 'cluster', 'info'])).includes('cluster_state:ok'));
+    }
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { nodes: ports.map((port) => ({ host: '127.0.0.1', port })), stop };
 }

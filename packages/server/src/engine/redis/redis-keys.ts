@@ -20,7 +20,7 @@
  *     message-ids            hash    messageId → seq
  *     my-reactions           hash    "<seq>:<userId>" → JSON array of that user's emoji
  *     reactors:<seq>         set     users with a reaction on message <seq> (cleared on delete)
- *     idem:<sender>:<cmid>   string  seq, expires after the idempotency window
+ *     idem:<sender>:<cmid>   string  "<seq>:<window end>", expires after the idempotency window
  *   refresh family slot  {rt:<tenant>:<familyId>}
  *     family                 hash    userId, generation, secretHash, expiresAt
  *   signing keys (global)  {signing-keys}

@@ -33,6 +33,7 @@ export class RedisMessageStore implements MessageStore {
       requireId(input.id, 'message id');
       requireTime(input.createdAt, 'createdAt');
       if (!Number.isSafeInteger(idempotencyTtlMs) || idempotencyTtlMs < 1) throw invalid('idempotencyTtlMs must be a positive integer');
+      requireTime(input.createdAt + idempotencyTtlMs, 'createdAt + idempotencyTtlMs');
       if (input.senderId !== null) requireId(input.senderId, 'senderId');
       if (input.replyTo !== null) requireId(input.replyTo, 'replyTo');
       const { keys, scripts } = this.context;
@@ -51,6 +52,7 @@ export class RedisMessageStore implements MessageStore {
           input.replyTo ?? '',
           input.createdAt,
           idempotencyTtlMs,
+          input.createdAt + idempotencyTtlMs,
         ]),
         'message-append',
       );

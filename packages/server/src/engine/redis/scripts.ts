@@ -69,27 +69,34 @@ export function loadScriptSources(): ReadonlyMap<ScriptName, string> {
   return cachedSources;
 }
 
-function commandName(name: ScriptName): string {
-  return `parley:${name}`;
-}
-
 export class Scripts {
-  private readonly commands = new Map<ScriptName, ScriptCommand>();
+  private readonly sources = loadScriptSources();
+  private readonly commands = new Map<string, ScriptCommand>();
 
-  constructor(client: Redis | Cluster) {
-    for (const [name, lua] of loadScriptSources()) {
-      // numberOfKeys is left out: every call passes its own key count (some scripts take a list).
-      client.defineCommand(commandName(name), { lua });
-      const command = (client as unknown as Record<string, ScriptCommand | undefined>)[commandName(name)];
-      if (!command) throw new Error(`ioredis did not define the script command ${name}`);
-      this.commands.set(name, command.bind(client));
-    }
-  }
+  constructor(private readonly client: Redis | Cluster) {}
 
   /** Runs the script; every key must share one hash tag (one Cluster slot). */
   run(name: ScriptName, keys: readonly string[], args: readonly (string | number)[] = []): Promise<Reply> {
-    const command = this.commands.get(name);
-    if (!command) throw new Error(`unknown script ${name}`);
-    return command(keys.length, ...keys, ...args);
+    return this.command(name, keys.length)(...keys, ...args);
+  }
+
+  /**
+   * One ioredis command per (script, key count), defined on first use with a fixed numberOfKeys.
+   * Why not one command with the key count as its first argument: ioredis auto-pipelining on
+   * Cluster picks a command's node from its first argument, which must then be the first key.
+   */
+  private command(name: ScriptName, keyCount: number): ScriptCommand {
+    const commandName = `parley:${name}:${keyCount}`;
+    let command = this.commands.get(commandName);
+    if (!command) {
+      const lua = this.sources.get(name);
+      if (lua === undefined) throw new Error(`unknown script ${name}`);
+      this.client.defineCommand(commandName, { lua, numberOfKeys: keyCount });
+      const defined = (this.client as unknown as Record<string, ScriptCommand | undefined>)[commandName];
+      if (!defined) throw new Error(`ioredis did not define the script command ${commandName}`);
+      command = defined.bind(this.client);
+      this.commands.set(commandName, command);
+    }
+    return command;
   }
 }

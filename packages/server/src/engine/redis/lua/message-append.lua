@@ -3,11 +3,14 @@ message-append: the one atomic step of sending. Checks that the conversation exi
 sender is a member, resolves the idempotency key, checks the reply target, assigns
 seq = lastSeq + 1, stores the message, moves lastActivityAt (never backwards) and the sender's
 read position. Refusals write nothing, so a refused send does not spend its idempotency key.
+The idempotency window is measured on the given times (the key holds "<seq>:<expiresAt>"), like
+every other time in the engine; the key's own expiry (PX) only reclaims memory.
 KEYS[1]  meta hash   KEYS[2] members hash   KEYS[3] messages hash   KEYS[4] message-ids hash
 KEYS[5]  my-reactions hash
 KEYS[6]  idempotency key of (sender, clientMessageId); absent when the send has none
 ARGV[1]  messageId   ARGV[2] senderId ('' for a system message)   ARGV[3] system '1'|'0'
 ARGV[4]  text   ARGV[5] replyTo ('' for none)   ARGV[6] createdAt   ARGV[7] idempotency TTL in ms
+ARGV[8]  end of the idempotency window (createdAt + TTL)
 Returns  {'created', message JSON, nil, lastActivityAt}
          | {'duplicate', original message JSON, sender's emoji JSON | nil}
          | {'conversation_not_found'} | {'not_member'} | {'reply_not_found'}
@@ -29,7 +32,10 @@ local idempotency_key = KEYS[6]
 if idempotency_key then
   local prior = redis.call('GET', idempotency_key)
   if prior then
-    return {'duplicate', redis.call('HGET', KEYS[3], prior), redis.call('HGET', KEYS[5], prior .. ':' .. sender)}
+    local prior_seq, expires_at = string.match(prior, '^(%d+):(%d+)$')
+    if prior_seq and tonumber(ARGV[6]) < tonumber(expires_at) then
+      return {'duplicate', redis.call('HGET', KEYS[3], prior_seq), redis.call('HGET', KEYS[5], prior_seq .. ':' .. sender)}
+    end
   end
 end
 local reply_to = ARGV[5]
@@ -64,6 +70,6 @@ if member then
   redis.call('HSET', KEYS[2], sender, cjson.encode(member))
 end
 if idempotency_key then
-  redis.call('SET', idempotency_key, seq, 'PX', ARGV[7])
+  redis.call('SET', idempotency_key, seq .. ':' .. ARGV[8], 'PX', ARGV[7])
 end
 return {'created', message, false, redis.call('HGET', KEYS[1], 'lastActivityAt')}
