@@ -51,8 +51,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     trustProxy: deps.trustProxy ?? false,
     genReqId: createRequestIdGenerator(),
     requestIdHeader: false,
-    requestIdLogLabel: 'requestId',
-    disableRequestLogging: false,
     ajv: {
       // Unknown fields are an error (a typo must not be silently ignored), and every violation is listed.
       customOptions: { removeAdditional: false, allErrors: true, coerceTypes: 'array', useDefaults: true },
