@@ -61,6 +61,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.removeContentTypeParser('text/plain');
   registerProblemHandlers(app);
   echoRequestId(app);
+  // While draining, responses close their keep-alive connection so the server can finish closing.
+  app.addHook('onSend', async (_request, reply) => {
+    if (deps.isDraining()) reply.header('connection', 'close');
+  });
   recordHttpMetrics(app, deps.metrics);
 
   await app.register(swagger, {

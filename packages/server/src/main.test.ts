@@ -1,0 +1,138 @@
+/**
+ * Parley as operators run it: `node dist/main.js` processes, configured by environment, sharing
+ * one real Redis. These tests need the build (`npm test` runs it first).
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createApiClient } from './test-support/api-client.js';
+import { TEST_REDIS_URL, createTestRedis, deleteKeysWithPrefix, uniqueKeyPrefix } from './test-support/redis.js';
+import { startServerProcess, type ServerProcess } from './test-support/server-process.js';
+
+const PASSWORD = 'correct horse battery';
+
+async function register(url: string, username: string) {
+  const response = await createApiClient(url).post('/v1/auth/register', { username, password: PASSWORD });
+  expect(response.status).toBe(201);
+  return { id: response.body.user.id as string, token: response.body.accessToken as string };
+}
+
+describe('two nodes on one Redis', () => {
+  const keyPrefix = uniqueKeyPrefix();
+  // The same issuer on both nodes, as behind one load balancer: a token from one works on the other.
+  const env = { REDIS_URL: TEST_REDIS_URL, REDIS_KEY_PREFIX: keyPrefix, PUBLIC_URL: 'http://parley.test' };
+  let nodeA: ServerProcess;
+  let nodeB: ServerProcess;
+
+  beforeAll(async () => {
+    [nodeA, nodeB] = await Promise.all([startServerProcess(env), startServerProcess(env)]);
+  });
+  afterAll(async () => {
+    await Promise.all([nodeA?.stop(), nodeB?.stop()]);
+    const redis = createTestRedis();
+    await deleteKeysWithPrefix(redis, keyPrefix);
+    redis.disconnect();
+  });
+
+  it('accepts concurrent sends into one conversation on both nodes and numbers them 1..N with no gap or duplicate', async () => {
+    const a = createApiClient(nodeA.url);
+    const b = createApiClient(nodeB.url);
+    const alice = await register(nodeA.url, 'alice');
+    const bob = await register(nodeB.url, 'bob');
+    const group = await a.post('/v1/conversations', { type: 'group', title: 'both nodes', members: [bob.id] }, alice.token);
+    expect(group.status).toBe(201);
+    const path = `/v1/conversations/${group.body.id}/messages`;
+
+    const sends = 300;
+    const responses = await Promise.all(
+      Array.from({ length: sends }, (_, i) =>
+        i % 2 === 0 ? a.post(path, { text: `a${i}` }, alice.token) : b.post(path, { text: `b${i}` }, bob.token),
+      ),
+    );
+    expect(responses.map((r) => r.status)).toEqual(Array(sends).fill(201));
+    const seqs = responses.map((r) => r.body.seq as number).sort((x, y) => x - y);
+    expect(seqs).toEqual(Array.from({ length: sends }, (_, i) => i + 1));
+
+    // Both nodes read the same history: every message once, in seq order.
+    for (const client of [a, b]) {
+      const seen: number[] = [];
+      let after = 0;
+      for (;;) {
+        const page = await client.get(`${path}?after=${after}&limit=100`, alice.token);
+        seen.push(...page.body.items.map((m: { seq: number }) => m.seq));
+        if (!page.body.hasMore) break;
+        after = seen[seen.length - 1]!;
+      }
+      expect(seen).toEqual(Array.from({ length: sends }, (_, i) => i + 1));
+    }
+  });
+
+  it('gives one direct conversation per pair when both nodes open it at once', async () => {
+    const carol = await register(nodeA.url, 'carol');
+    const dave = await register(nodeB.url, 'dave');
+    const [fromA, fromB] = await Promise.all([
+      createApiClient(nodeA.url).post('/v1/conversations', { type: 'direct', members: [dave.id] }, carol.token),
+      createApiClient(nodeB.url).post('/v1/conversations', { type: 'direct', members: [carol.id] }, dave.token),
+    ]);
+    expect(fromA.body.id).toBe(fromB.body.id);
+    expect([fromA.status, fromB.status].sort()).toEqual([200, 201]);
+  });
+
+  it('shares signing keys: both nodes publish the same JWKS', async () => {
+    const [jwksA, jwksB] = await Promise.all([
+      createApiClient(nodeA.url).get('/.well-known/jwks.json'),
+      createApiClient(nodeB.url).get('/.well-known/jwks.json'),
+    ]);
+    expect(jwksA.body.keys.length).toBeGreaterThan(0);
+    expect(jwksA.body).toEqual(jwksB.body);
+  });
+
+  it('drains on SIGTERM: both nodes close their Redis connections and exit 0', async () => {
+    expect(await Promise.all([nodeA.stop(), nodeB.stop()])).toEqual([0, 0]);
+    for (const node of [nodeA, nodeB]) expect(node.logs.some((entry) => entry.msg === 'shutdown complete')).toBe(true);
+  });
+});
+
+describe('a node process', () => {
+  let node: ServerProcess | undefined;
+  afterEach(async () => {
+    await node?.stop('SIGKILL');
+    node = undefined;
+  });
+
+  it('on SIGTERM finishes the request in flight, stops accepting and exits 0', async () => {
+    node = await startServerProcess({});
+    const api = createApiClient(node.url);
+    // Registration hashes with production scrypt parameters: long enough to still be in flight.
+    const inFlight = api.post('/v1/auth/register', { username: 'inflight', password: PASSWORD });
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    node.child.kill('SIGTERM');
+    const response = await inFlight;
+    expect(response.status).toBe(201);
+    expect(await node.exited).toBe(0);
+    await expect(fetch(`${node.url}/health/live`)).rejects.toThrow();
+    expect(node.logs.some((entry) => entry.msg === 'shutdown complete')).toBe(true);
+  });
+
+  it('never writes tokens or passwords to its logs', async () => {
+    node = await startServerProcess({ LOG_LEVEL: 'trace' });
+    const api = createApiClient(node.url);
+    const secretPassword = 'a-password-nobody-should-see';
+    const registered = await api.post('/v1/auth/register', { username: 'quiet', password: secretPassword });
+    const token = registered.body.accessToken as string;
+    await api.get('/v1/users/me', token);
+    await api.get(`/v1/users/me?access_token=${token}`);
+    await api.post('/v1/auth/refresh', { refreshToken: registered.body.refreshToken });
+    await node.stop();
+    const logged = JSON.stringify(node.logs);
+    expect(node.logs.length).toBeGreaterThan(5);
+    expect(logged).not.toContain(token);
+    expect(logged).not.toContain(token.split('.')[2]);
+    expect(logged).not.toContain(secretPassword);
+    expect(logged).not.toContain(registered.body.refreshToken);
+  });
+
+  it('refuses to start with a clear message when a variable is invalid', async () => {
+    await expect(startServerProcess({ PORT: 'eighty', PARLEY_ADMIN_KEY: 'too-short-secret' }, 5000)).rejects.toThrow(
+      /PORT="eighty".*[\s\S]*PARLEY_ADMIN_KEY=\(hidden\)/,
+    );
+  });
+});
