@@ -15,6 +15,8 @@ export interface CreateEngineOptions {
   redisSentinelName?: string;
   /** Prefix of every Redis key (ignored by the memory engine). */
   keyPrefix: string;
+  /** Redis connection errors, e.g. to log them (the client reconnects by itself). */
+  onRedisError?: (error: Error) => void;
 }
 
 export function createEngine(options: CreateEngineOptions): Engine {
@@ -25,6 +27,7 @@ export function createEngine(options: CreateEngineOptions): Engine {
     ...(options.redisUrl ? { url: options.redisUrl } : {}),
     ...(hasCluster ? { clusterNodes: options.redisClusterNodes } : {}),
     ...(hasSentinels ? { sentinels: options.redisSentinels, sentinelName: options.redisSentinelName } : {}),
+    ...(options.onRedisError ? { onError: options.onRedisError } : {}),
   });
   return createRedisEngine({ redis, keyPrefix: options.keyPrefix });
 }

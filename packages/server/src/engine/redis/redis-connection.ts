@@ -18,6 +18,11 @@ export interface RedisConnectionConfig {
   sentinels?: { host: string; port: number }[];
   /** The master name the sentinels watch (default `mymaster`). */
   sentinelName?: string;
+  /**
+   * Connection errors (the client reconnects by itself). Without a listener ioredis prints each
+   * one to the console; pass the logger's.
+   */
+  onError?: (error: Error) => void;
 }
 
 /** Exponential backoff from 50 ms, capped at 2 s: quick to recover, gentle on a struggling server. */
@@ -58,9 +63,16 @@ function clusterNode(entry: string): { host: string; port: number; credentials: 
 }
 
 export function createRedisClient(config: RedisConnectionConfig): RedisClient {
+  const client = openClient(config);
+  if (config.onError) client.on('error', config.onError);
+  return client;
+}
+
+function openClient(config: RedisConnectionConfig): RedisClient {
   if (config.clusterNodes && config.clusterNodes.length > 0) {
     const nodes = config.clusterNodes.map(clusterNode);
-    const credentials = { ...nodes[0]?.credentials, ...credentialsFrom(config.url) };
+    // Nodes of one cluster share credentials and TLS: whichever entry states them applies to all.
+    const credentials: Credentials = Object.assign({}, ...nodes.map((node) => node.credentials), credentialsFrom(config.url));
     const options: ClusterOptions = {
       enableAutoPipelining: true,
       clusterRetryStrategy: reconnectDelay,

@@ -20,9 +20,6 @@ import type { ActivityPosition } from './redis-cursors.js';
 import type { RedisContext } from './redis-context.js';
 import { asArray, asInteger, asString } from './redis-replies.js';
 
-/** Index scripts name one key per user: batches keep a single script call reasonably small. */
-const USERS_PER_SCRIPT = 500;
-
 export interface IndexedConversation {
   id: ConversationId;
   activity: number;
@@ -37,16 +34,15 @@ export class UserConversationIndex {
    */
   async add(tenantId: TenantId, conversationId: ConversationId, userIds: readonly UserId[], activityAt: EpochMs | null): Promise<void> {
     const { keys, scripts } = this.context;
-    const batches: UserId[][] = [];
-    for (let i = 0; i < userIds.length; i += USERS_PER_SCRIPT) batches.push(userIds.slice(i, i + USERS_PER_SCRIPT));
-    if (batches.length === 0 && activityAt !== null) batches.push([]);
+    const activity = keys.conversationActivity(tenantId);
+    if (userIds.length === 0 && activityAt !== null) {
+      await this.context.redis.zadd(activity, 'NX', activityAt, conversationId);
+      return;
+    }
+    // One small script per user; auto-pipelining sends them in one round trip.
     await Promise.all(
-      batches.map((batch) =>
-        scripts.run(
-          'user-conversations-add',
-          [keys.conversationActivity(tenantId), ...batch.map((userId) => keys.userConversations(tenantId, userId))],
-          [conversationId, activityAt ?? ''],
-        ),
+      userIds.map((userId) =>
+        scripts.run('user-conversations-add', [activity, keys.userConversations(tenantId, userId)], [conversationId, activityAt ?? '']),
       ),
     );
   }

@@ -12,33 +12,40 @@ import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Cluster, Redis } from 'ioredis';
 
-export const SCRIPT_NAMES = [
-  'conversation-create',
-  'conversation-get',
-  'conversation-update',
-  'direct-claim',
-  'member-add',
-  'member-page',
-  'member-remove',
-  'member-set-role',
-  'message-append',
-  'message-delete',
-  'message-edit',
-  'message-get',
-  'message-history',
-  'reaction-set',
-  'read-mark',
-  'refresh-create',
-  'refresh-rotate',
-  'signing-key-ensure',
-  'user-conversations-add',
-  'user-conversations-page',
-  'user-register',
-  'user-update',
-  'user-upsert',
-] as const;
+/**
+ * Every script with the number(s) of keys it is called with. ioredis commands take a fixed key
+ * count, and all of them must exist before the first call: auto-pipelines copy the client's
+ * command set when they are created, so a command defined later is missing from a pending one.
+ */
+const SCRIPT_KEY_COUNTS = {
+  'conversation-create': [3],
+  'conversation-get': [4],
+  'conversation-update': [1],
+  'direct-claim': [4],
+  'member-add': [3],
+  'member-page': [2],
+  'member-remove': [3],
+  'member-set-role': [1],
+  'message-append': [5, 6],
+  'message-delete': [4],
+  'message-edit': [3],
+  'message-get': [3],
+  'message-history': [3],
+  'reaction-set': [4],
+  'read-mark': [2],
+  'refresh-create': [1],
+  'refresh-rotate': [1],
+  'signing-key-ensure': [2],
+  'user-conversations-add': [2],
+  'user-conversations-page': [2],
+  'user-register': [2],
+  'user-update': [1],
+  'user-upsert': [1],
+} as const satisfies Record<string, readonly number[]>;
 
-export type ScriptName = (typeof SCRIPT_NAMES)[number];
+export const SCRIPT_NAMES = Object.keys(SCRIPT_KEY_COUNTS) as readonly ScriptName[];
+
+export type ScriptName = keyof typeof SCRIPT_KEY_COUNTS;
 
 /** What a script may answer, as ioredis hands it over (Lua false/nil arrive as null). */
 export type Reply = string | number | null | Reply[];
@@ -69,34 +76,34 @@ export function loadScriptSources(): ReadonlyMap<ScriptName, string> {
   return cachedSources;
 }
 
+function commandName(name: ScriptName, keyCount: number): string {
+  return `parley:${name}:${keyCount}`;
+}
+
 export class Scripts {
-  private readonly sources = loadScriptSources();
   private readonly commands = new Map<string, ScriptCommand>();
 
-  constructor(private readonly client: Redis | Cluster) {}
+  constructor(client: Redis | Cluster) {
+    const sources = loadScriptSources();
+    for (const name of SCRIPT_NAMES) {
+      const lua = sources.get(name);
+      if (lua === undefined) throw new Error(`missing script ${name}`);
+      for (const keyCount of SCRIPT_KEY_COUNTS[name]) {
+        // A fixed key count also makes the first argument the first key, which is what
+        // ioredis auto-pipelining on Cluster routes a command by.
+        const command = commandName(name, keyCount);
+        client.defineCommand(command, { lua, numberOfKeys: keyCount });
+        const defined = (client as unknown as Record<string, ScriptCommand | undefined>)[command];
+        if (!defined) throw new Error(`ioredis did not define the script command ${command}`);
+        this.commands.set(command, defined.bind(client));
+      }
+    }
+  }
 
   /** Runs the script; every key must share one hash tag (one Cluster slot). */
   run(name: ScriptName, keys: readonly string[], args: readonly (string | number)[] = []): Promise<Reply> {
-    return this.command(name, keys.length)(...keys, ...args);
-  }
-
-  /**
-   * One ioredis command per (script, key count), defined on first use with a fixed numberOfKeys.
-   * Why not one command with the key count as its first argument: ioredis auto-pipelining on
-   * Cluster picks a command's node from its first argument, which must then be the first key.
-   */
-  private command(name: ScriptName, keyCount: number): ScriptCommand {
-    const commandName = `parley:${name}:${keyCount}`;
-    let command = this.commands.get(commandName);
-    if (!command) {
-      const lua = this.sources.get(name);
-      if (lua === undefined) throw new Error(`unknown script ${name}`);
-      this.client.defineCommand(commandName, { lua, numberOfKeys: keyCount });
-      const defined = (this.client as unknown as Record<string, ScriptCommand | undefined>)[commandName];
-      if (!defined) throw new Error(`ioredis did not define the script command ${commandName}`);
-      command = defined.bind(this.client);
-      this.commands.set(commandName, command);
-    }
-    return command;
+    const command = this.commands.get(commandName(name, keys.length));
+    if (!command) throw new Error(`script ${name} is not called with ${keys.length} keys`);
+    return command(...keys, ...args);
   }
 }

@@ -1,0 +1,89 @@
+/**
+ * Connecting: the engine factory picks the engine from configuration, and an unreachable Redis
+ * makes calls fail fast with storage_unavailable instead of hanging (readiness answers 503).
+ */
+import { createServer } from 'node:net';
+import { Cluster } from 'ioredis';
+import { describe, expect, it } from 'vitest';
+import type { ConversationId, TenantId } from '../../domain/types.js';
+import { createTestRedis, deleteKeysWithPrefix, TEST_REDIS_URL, uniqueKeyPrefix } from '../../test-support/redis.js';
+import { createEngine } from '../create-engine.js';
+import { EngineError } from '../errors.js';
+import { createRedisClient, reconnectDelay } from './redis-connection.js';
+import { createRedisEngine } from './redis-engine.js';
+
+/** A port nothing listens on (bound, then released). */
+async function closedPort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 1;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+describe('createEngine', () => {
+  it('is the memory engine without Redis settings', async () => {
+    const engine = createEngine({ keyPrefix: 'parley:' });
+    expect(engine.kind).toBe('memory');
+    await engine.close();
+  });
+
+  it('is the Redis engine with a URL, under the given prefix', async () => {
+    const keyPrefix = uniqueKeyPrefix();
+    const engine = createEngine({ redisUrl: TEST_REDIS_URL, keyPrefix });
+    const admin = createTestRedis();
+    try {
+      expect(engine.kind).toBe('redis');
+      await engine.ping();
+      await engine.tenants.create({ id: 'acme' as TenantId, name: 'Acme', createdAt: 1 }, null);
+      expect(await admin.exists(`${keyPrefix}{t:acme}:tenant`)).toBe(1);
+    } finally {
+      await engine.close();
+      await deleteKeysWithPrefix(admin, keyPrefix);
+      await admin.quit();
+    }
+  });
+});
+
+describe('createRedisClient', () => {
+  it('backs off exponentially up to 2 s between reconnection attempts', () => {
+    expect([1, 2, 3, 5, 10, 100].map(reconnectDelay)).toEqual([100, 200, 400, 1600, 2000, 2000]);
+  });
+
+  it('fails calls fast with storage_unavailable while Redis is unreachable', async () => {
+    const errors: Error[] = [];
+    const client = createRedisClient({ url: `redis://127.0.0.1:${await closedPort()}`, onError: (error) => errors.push(error) });
+    const engine = createRedisEngine({ redis: client, keyPrefix: uniqueKeyPrefix() });
+    try {
+      const started = Date.now();
+      const outcomes = await Promise.allSettled([engine.ping(), engine.conversations.get('t' as TenantId, 'c' as ConversationId)]);
+      expect(Date.now() - started).toBeLessThan(3000);
+      for (const outcome of outcomes) {
+        expect(outcome.status).toBe('rejected');
+        const reason: unknown = outcome.status === 'rejected' ? outcome.reason : null;
+        expect(reason).toBeInstanceOf(EngineError);
+        expect((reason as EngineError).code).toBe('storage_unavailable');
+      }
+      expect(errors.length).toBeGreaterThan(0);
+    } finally {
+      await engine.close();
+    }
+  });
+
+  it('builds a Cluster client from a node list and a standalone one from a URL', async () => {
+    const cluster = createRedisClient({ clusterNodes: ['127.0.0.1:7000', 'redis://:secret@127.0.0.1:7001'], onError: () => {} });
+    const standalone = createRedisClient({ url: TEST_REDIS_URL });
+    try {
+      expect(cluster).toBeInstanceOf(Cluster);
+      expect(cluster instanceof Cluster && cluster.options.redisOptions?.password).toBe('secret');
+      expect(standalone.isCluster).toBe(false);
+      await expect(standalone.ping()).resolves.toBe('PONG');
+    } finally {
+      cluster.disconnect();
+      await standalone.quit();
+    }
+  });
+});
