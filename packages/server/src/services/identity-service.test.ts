@@ -1,4 +1,4 @@
-import { beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createAccessTokens, type AccessTokens } from '../auth/access-tokens.js';
 import { hashApiKey } from '../auth/api-keys.js';
 import { createAuthenticator } from '../auth/authenticator.js';
@@ -9,6 +9,7 @@ import { createSigningKeys } from '../auth/signing-keys.js';
 import type { TenantId, UserId } from '../domain/types.js';
 import type { Engine } from '../engine/engine.js';
 import { createMemoryEngine } from '../engine/memory/memory-engine.js';
+import { createRedisTestEngine } from '../test-support/redis.js';
 import { createIdentityService, type IdentityService } from './identity-service.js';
 import { ServiceError } from './service-error.js';
 
@@ -24,8 +25,8 @@ interface Setup {
   calls: { verify: number; dummy: number; hash: number };
 }
 
-function setup(options: { passwords?: PasswordHasher; selfRegistrationTenants?: string[] } = {}): Setup {
-  const engine = createMemoryEngine();
+function setup(options: { passwords?: PasswordHasher; selfRegistrationTenants?: string[]; engine?: Engine } = {}): Setup {
+  const engine = options.engine ?? createMemoryEngine();
   const clock = () => T0;
   const inner = options.passwords ?? createPasswordHasher({ cost: 'test' });
   const calls = { verify: 0, dummy: 0, hash: 0 };
@@ -357,5 +358,57 @@ describe('identity service', () => {
         id_token_signing_alg_values_supported: ['EdDSA'],
       });
     });
+  });
+});
+
+/** The same flows on the Redis engine (REDIS_URL, default the local 6379), under a fresh key prefix. */
+describe('identity service on the redis engine', () => {
+  let redis: Awaited<ReturnType<typeof createRedisTestEngine>>;
+  let s: Setup;
+
+  beforeEach(async () => {
+    redis = await createRedisTestEngine();
+    s = setup({ engine: redis.engine });
+  });
+
+  afterEach(async () => {
+    await redis.cleanup();
+  });
+
+  it('registers, logs in, rotates, and revokes the family on reuse', async () => {
+    const registered = await s.identity.register({ username: 'alice', password: 'wonderland!' });
+    expect((await rejection(s.identity.register({ username: 'alice', password: 'another-one' }))).code).toBe('username_taken');
+    expect((await rejection(s.identity.login({ username: 'alice', password: 'wrong-password' }))).code).toBe('invalid_credentials');
+    const session = await s.identity.login({ username: 'alice', password: 'wonderland!' });
+    expect(session.user.id).toBe(registered.user.id);
+    const next = await s.identity.refresh(session.refreshToken);
+    expect((await rejection(s.identity.refresh(session.refreshToken))).code).toBe('invalid_refresh_token');
+    expect((await rejection(s.identity.refresh(next.refreshToken))).code).toBe('invalid_refresh_token');
+    // The registration's own family is independent and still alive; logout ends it.
+    const other = await s.identity.refresh(registered.refreshToken);
+    await s.identity.logout(other.refreshToken);
+    expect((await rejection(s.identity.refresh(other.refreshToken))).code).toBe('invalid_refresh_token');
+  });
+
+  it('lets exactly one of concurrent refreshes with one token succeed', async () => {
+    const { refreshToken } = await s.identity.register({ username: 'alice', password: 'password1' });
+    const results = await Promise.allSettled(Array.from({ length: 5 }, () => s.identity.refresh(refreshToken)));
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+  });
+
+  it('shares one signing key between nodes, and tenant keys and minted tokens authenticate', async () => {
+    const nodeB = setup({ engine: redis.engine });
+    const session = await s.identity.register({ username: 'alice', password: 'password1' });
+    await expect(nodeB.accessTokens.verify(session.accessToken)).resolves.toMatchObject({ userId: session.user.id });
+    expect((await nodeB.identity.jwks()).keys).toEqual((await s.identity.jwks()).keys);
+
+    const { tenant, apiKey } = await s.identity.createTenant({ id: 'acme', name: 'Acme' });
+    const auth = createAuthenticator({ engine: redis.engine, accessTokens: nodeB.accessTokens });
+    const principal = await auth.authenticate(`Bearer ${apiKey}`);
+    expect(principal).toEqual({ kind: 'tenant', tenantId: tenant.id });
+    await s.identity.upsertUser(principal, 'crm-7', { displayName: 'Seven', metadata: { tier: 2 } });
+    const minted = await s.identity.mintToken(principal, 'crm-7', 120);
+    await expect(auth.authenticate(`Bearer ${minted.accessToken}`)).resolves.toEqual({ kind: 'user', tenantId: 'acme', userId: 'crm-7' });
+    await expect(auth.authenticate(`Bearer ${apiKey.slice(0, -1)}${apiKey.endsWith('A') ? 'B' : 'A'}`)).rejects.toMatchObject({ code: 'invalid_token' });
   });
 });
