@@ -37,6 +37,8 @@ export function createUsersService({ engine, clock }: UsersServiceDeps) {
       if (changes.displayName !== undefined) {
         const displayName = normalizeLabel(changes.displayName);
         if (displayName === null) throw new ServiceError('validation_failed', 'displayName must not be blank');
+        // The same rule as at registration and upsert (identity-service requireLabel).
+        if (/\p{Cc}/u.test(displayName)) throw new ServiceError('validation_failed', 'displayName must not contain control characters');
         update.displayName = displayName;
       }
       const user = await engine.users.update(caller.tenantId, caller.userId, update, clock());

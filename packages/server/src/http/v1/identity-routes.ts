@@ -146,6 +146,11 @@ export const identityRoutes =
             body: Type.Optional(MintTokenBody),
             response: { 201: MintTokenResult, ...problems(400, 401, 403, 404, 413, 415) },
           },
+          // The body is optional, but Fastify validates a missing body as `null` against the
+          // object schema (400 "body must be object"): a request without one means `{}`.
+          preValidation: async (request) => {
+            request.body ??= {};
+          },
         },
         async (request, reply) => {
           const minted = await identity.mintToken(principalOf(request), request.params.userId, request.body?.expiresIn);
