@@ -112,6 +112,83 @@ async function run(command: string, args: string[]): Promise<string> {
   });
 }
 
+/** Servers this process started and has not stopped: killed when it exits, even after a timed-out test. */
+const running = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of running) {
+    child.kill('SIGCONT');
+    child.kill('SIGKILL');
+  }
+});
+
+function spawnRedisServer(port: number, directory: string, extra: string[]): ChildProcess {
+  const child = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', directory, '--daemonize', 'no', '--loglevel', 'warning', ...extra],
+    { stdio: 'ignore' },
+  );
+  running.add(child);
+  child.once('exit', () => running.delete(child));
+  return child;
+}
+
+function stopProcesses(processes: readonly ChildProcess[]): Promise<void[]> {
+  return Promise.all(
+    processes.map(
+      (child) =>
+        new Promise<void>((resolve) => {
+          if (child.exitCode !== null || child.signalCode !== null) return resolve();
+          child.once('exit', () => resolve());
+          child.kill('SIGCONT'); // a paused server must run to handle SIGTERM
+          child.kill('SIGTERM');
+        }),
+    ),
+  );
+}
+
+async function waitForPing(port: number): Promise<void> {
+  await waitFor(`redis-server on ${port}`, async () => (await run('redis-cli', ['-p', String(port), 'ping'])).trim() === 'PONG');
+}
+
+export interface LocalRedis {
+  url: string;
+  /** Freezes the server (SIGSTOP): connections stay open but nothing answers, like a partition. */
+  pause(): Promise<void>;
+  /** Lets it run again (SIGCONT), data intact. */
+  resume(): Promise<void>;
+  /** Stops exactly this process and removes its directory. */
+  stop(): Promise<void>;
+}
+
+/** A private standalone redis-server on a free port, for tests that take Redis away. */
+export async function startLocalRedis(): Promise<LocalRedis> {
+  const directory = await mkdtemp(join(tmpdir(), 'parley-redis-'));
+  const [port] = await freePorts(1);
+  if (port === undefined) throw new Error('no free port');
+  const child = spawnRedisServer(port, directory, []);
+  const stop = async () => {
+    await stopProcesses([child]);
+    await rm(directory, { recursive: true, force: true });
+  };
+  try {
+    await waitForPing(port);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    pause: async () => {
+      child.kill('SIGSTOP');
+    },
+    resume: async () => {
+      child.kill('SIGCONT');
+      await waitForPing(port);
+    },
+    stop,
+  };
+}
+
 /**
  * Starts `masters` redis-server processes in cluster mode on free private ports (no persistence,
  * in a temp directory), joins them into a cluster without replicas and waits for cluster_state:ok.
@@ -121,34 +198,17 @@ export async function startLocalCluster(masters = 3): Promise<LocalCluster> {
   const ports = await freePorts(masters);
   const processes: ChildProcess[] = [];
   const stop = async () => {
-    await Promise.all(
-      processes.map(
-        (child) =>
-          new Promise<void>((resolve) => {
-            if (child.exitCode !== null || child.signalCode !== null) return resolve();
-            child.once('exit', () => resolve());
-            child.kill('SIGTERM');
-          }),
-      ),
-    );
+    await stopProcesses(processes);
     await rm(directory, { recursive: true, force: true });
   };
   try {
     for (const port of ports) {
-      const child = spawn(
-        'redis-server',
-        [
-          '--port', String(port), '--bind', '127.0.0.1', '--cluster-enabled', 'yes',
-          '--cluster-config-file', `nodes-${port}.conf`, '--cluster-node-timeout', '5000',
-          '--save', '', '--appendonly', 'no', '--dir', directory, '--daemonize', 'no', '--loglevel', 'warning',
-        ],
-        { stdio: 'ignore' },
-      );
+      const child = spawnRedisServer(port, directory, [
+        '--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`, '--cluster-node-timeout', '5000',
+      ]);
       processes.push(child);
     }
-    for (const port of ports) {
-      await waitFor(`redis-server on ${port}`, async () => (await run('redis-cli', ['-p', String(port), 'ping'])).trim() === 'PONG');
-    }
+    for (const port of ports) await waitForPing(port);
     await run('redis-cli', ['--cluster', 'create', ...ports.map((port) => `127.0.0.1:${port}`), '--cluster-replicas', '0', '--cluster-yes']);
     for (const port of ports) {
       await waitFor(`cluster_state:ok on ${port}`, async () => (await run('redis-cli', ['-p', String(port), 'cluster', 'info'])).includes('cluster_state:ok'));

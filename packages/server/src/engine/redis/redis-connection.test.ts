@@ -1,12 +1,13 @@
 /**
  * Connecting: the engine factory picks the engine from configuration, and an unreachable Redis
- * makes calls fail fast with storage_unavailable instead of hanging (readiness answers 503).
+ * makes calls fail fast with storage_unavailable instead of hanging (readiness answers 503), whether
+ * the connection is refused or the server stops answering.
  */
 import { createServer } from 'node:net';
 import { Cluster } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import type { ConversationId, TenantId } from '../../domain/types.js';
-import { createTestRedis, deleteKeysWithPrefix, TEST_REDIS_URL, uniqueKeyPrefix } from '../../test-support/redis.js';
+import { createTestRedis, deleteKeysWithPrefix, startLocalRedis, TEST_REDIS_URL, uniqueKeyPrefix } from '../../test-support/redis.js';
 import { createEngine } from '../create-engine.js';
 import { EngineError } from '../errors.js';
 import { createRedisClient, reconnectDelay } from './redis-connection.js';
@@ -72,6 +73,24 @@ describe('createRedisClient', () => {
       await engine.close();
     }
   });
+
+  it('fails calls on a stalled Redis after the command timeout, and recovers when it answers again', async () => {
+    const local = await startLocalRedis();
+    const engine = createRedisEngine({ redis: createRedisClient({ url: local.url, onError: () => {} }), keyPrefix: uniqueKeyPrefix() });
+    try {
+      await engine.tenants.create({ id: 'acme' as TenantId, name: 'Acme', createdAt: 1 }, null);
+      await local.pause();
+      const started = Date.now();
+      await expect(engine.tenants.get('acme' as TenantId)).rejects.toMatchObject({ code: 'storage_unavailable' });
+      expect(Date.now() - started).toBeLessThan(8000);
+      await local.resume();
+      await expect.poll(() => engine.ping().then(() => 'up', () => 'down'), { timeout: 10_000, interval: 200 }).toBe('up');
+      expect(await engine.tenants.get('acme' as TenantId)).toMatchObject({ name: 'Acme' });
+    } finally {
+      await engine.close();
+      await local.stop();
+    }
+  }, 30_000);
 
   it('builds a Cluster client from a node list and a standalone one from a URL', async () => {
     const cluster = createRedisClient({ clusterNodes: ['127.0.0.1:7000', 'redis://:secret@127.0.0.1:7001'], onError: () => {} });

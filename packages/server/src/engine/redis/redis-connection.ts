@@ -4,7 +4,13 @@
  *
  * Failure behaviour, on purpose: while Redis is unreachable the client keeps reconnecting in the
  * background (backoff capped at 2 s), but a request waits for at most one reconnection attempt
- * before it fails, so callers (and /health/ready) answer 503 quickly instead of hanging.
+ * before it fails, so callers (and /health/ready) answer 503 quickly instead of hanging. A Redis
+ * that accepts connections but stops answering (stalled process, partition without a reset) is
+ * caught by two timeouts: every command fails after 3 s without a reply, and a connection that
+ * receives nothing for 3 s while commands are pending is dropped and reopened. (The TCP connect
+ * to a stalled server succeeds, so reconnection attempts alone would never fail a command.)
+ * 3 s is far above any Parley script's running time; a command that times out may still have
+ * been applied, as with any timeout.
  * Auto-pipelining batches the commands issued in one tick into one round trip (per node).
  */
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
@@ -34,6 +40,8 @@ const COMMON_OPTIONS = {
   enableAutoPipelining: true,
   maxRetriesPerRequest: 1,
   connectTimeout: 5000,
+  socketTimeout: 3000,
+  commandTimeout: 3000,
   connectionName: 'parley',
 } satisfies RedisOptions;
 
