@@ -181,7 +181,8 @@ export class RedisConversationStore implements ConversationStore {
     seq: number,
   ): Promise<{ lastReadSeq: number; changed: boolean } | null> {
     return guard(async () => {
-      requireCount(seq, 'seq');
+      // Any integer: a position at or below the stored one simply changes nothing.
+      if (!Number.isSafeInteger(seq)) throw invalid('seq must be an integer');
       const keys = this.context.keys.conversation(tenantId, id);
       const reply = await this.context.scripts.run('read-mark', [keys.meta, keys.members], [userId, seq]);
       if (reply === null) return null;

@@ -32,15 +32,16 @@ export class RedisMessageStore implements MessageStore {
     return guard(async () => {
       requireId(input.id, 'message id');
       requireTime(input.createdAt, 'createdAt');
-      if (!Number.isSafeInteger(idempotencyTtlMs) || idempotencyTtlMs < 1) throw invalid('idempotencyTtlMs must be a positive integer');
+      if (!Number.isSafeInteger(idempotencyTtlMs) || idempotencyTtlMs < 0) throw invalid('idempotencyTtlMs must be an integer >= 0');
       requireTime(input.createdAt + idempotencyTtlMs, 'createdAt + idempotencyTtlMs');
       if (input.senderId !== null) requireId(input.senderId, 'senderId');
       if (input.replyTo !== null) requireId(input.replyTo, 'replyTo');
       const { keys, scripts } = this.context;
       const conversation = keys.conversation(tenantId, conversationId);
       const scriptKeys = [conversation.meta, conversation.members, conversation.messages, conversation.messageIds, conversation.myReactions];
-      // Only a user's send is idempotent: a system message has no sender to scope the key to.
-      if (input.senderId !== null && input.clientMessageId !== null) {
+      // Only a user's send is idempotent (a system message has no sender to scope the key to),
+      // and a window of 0 ms holds nothing.
+      if (input.senderId !== null && input.clientMessageId !== null && idempotencyTtlMs > 0) {
         scriptKeys.push(keys.idempotency(tenantId, conversationId, input.senderId, input.clientMessageId));
       }
       const reply = asArray(

@@ -96,6 +96,30 @@ describe('redis engine user index', () => {
     }
   });
 
+  it('pages a user with thousands of conversations completely and in order, ties included', async () => {
+    const { engine } = await setup();
+    const total = 2000;
+    for (let start = 0; start < total; start += 200) {
+      await Promise.all(
+        Array.from({ length: 200 }, (_, j) => start + j).map((i) =>
+          // Activity out of creation order with many ties, so the cursor's tie-break does real work.
+          group(engine, `c-${String(i).padStart(5, '0')}`, [alice], T0 + ((i * 7919) % 300)),
+        ),
+      );
+    }
+    const seen: { id: string; at: number }[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await engine.conversations.listForUser(tenant, alice, cursor === undefined ? { limit: 100 } : { cursor, limit: 100 });
+      seen.push(...page.items.map((view) => ({ id: view.conversation.id, at: view.conversation.lastActivityAt })));
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor !== undefined);
+    const expected = [...seen].sort((a, b) => b.at - a.at || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
+    expect(seen).toHaveLength(total);
+    expect(new Set(seen.map((entry) => entry.id)).size).toBe(total);
+    expect(seen).toEqual(expected);
+  });
+
   it('indexes every member of a large group and of a large addition', async () => {
     const { engine } = await setup();
     const many = Array.from({ length: 1201 }, (_, i) => `user-${String(i).padStart(5, '0')}` as UserId);

@@ -19,7 +19,7 @@ for i = 4, #ARGV do
   end
 end
 local count = tonumber(redis.call('HGET', KEYS[1], 'memberCount'))
-if #fresh > 0 and count + #fresh > tonumber(ARGV[3]) then
+if count + #fresh > tonumber(ARGV[3]) then
   return {'too_many_members'}
 end
 local member = cjson.encode({ role = ARGV[1], lastReadSeq = 0, joinedAt = tonumber(ARGV[2]) })
