@@ -7,6 +7,7 @@ import type { Engine } from './engine/engine.js';
 import { requireAuthentication } from './http/authentication.js';
 import { registerProblemHandlers } from './http/problems.js';
 import { createRequestIdGenerator, echoRequestId } from './http/request-id.js';
+import { createValidatorCompiler } from './http/validation.js';
 import { conversationsRoutes } from './http/v1/conversations-routes.js';
 import { identityRoutes, wellKnownRoutes } from './http/v1/identity-routes.js';
 import { messagesRoutes } from './http/v1/messages-routes.js';
@@ -51,11 +52,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     trustProxy: deps.trustProxy ?? false,
     genReqId: createRequestIdGenerator(),
     requestIdHeader: false,
-    ajv: {
-      // Unknown fields are an error (a typo must not be silently ignored), and every violation is listed.
-      customOptions: { removeAdditional: false, allErrors: true, coerceTypes: 'array', useDefaults: true },
-    },
+    // Ids may be 128 characters, percent-encoded ones three times that: schemas, not the router, refuse longer.
+    routerOptions: { maxParamLength: 512 },
   }).withTypeProvider<TypeBoxTypeProvider>();
+
+  app.setValidatorCompiler(createValidatorCompiler());
 
   // JSON only: text/plain (Fastify's other default) would reach handlers as a string.
   app.removeContentTypeParser('text/plain');
