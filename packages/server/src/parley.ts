@@ -46,7 +46,11 @@ export interface Parley {
 export async function createParley(config: Config, options: ParleyOptions = {}): Promise<Parley> {
   const clock = options.clock ?? systemClock;
   const ids = createIdGenerator();
-  const engine = options.engine ?? createEngine({ keyPrefix: config.keyPrefix, ...redisOptions(config) });
+  // Connection errors are logged through the app's logger once it exists; ioredis reconnects by itself.
+  let logConnectionError: (error: Error) => void = () => undefined;
+  const engine =
+    options.engine ??
+    createEngine({ keyPrefix: config.keyPrefix, ...redisOptions(config), onRedisError: (error) => logConnectionError(error) });
   const signingKeys = createSigningKeys({ engine, clock });
   const accessTokens = createAccessTokens({
     signingKeys,
@@ -93,6 +97,8 @@ export async function createParley(config: Config, options: ParleyOptions = {}):
     logger: options.logger ?? false,
     trustProxy: config.trustProxy,
   });
+
+  logConnectionError = (error) => app.log.warn({ err: error }, 'Redis connection error');
 
   let stopping: Promise<void> | null = null;
   return {

@@ -276,6 +276,8 @@ function requireTenantId(value: unknown, fallback: TenantId): TenantId {
 function requireUserId(value: unknown): UserId {
   const id = requireString(value, 'userId');
   if (!USER_ID.test(id)) throw invalid('userId must be 1..128 characters of A-Z, a-z, 0-9 and _ . : @ -');
+  // `/v1/users/me` always means the caller, so a user with that id could never be looked up.
+  if (id === 'me') throw invalid("userId 'me' is reserved");
   return id as UserId;
 }
 

@@ -10,12 +10,16 @@ import type { Conversation, EpochMs, Member, Message, Tenant, User } from '../..
 const time = (ms: EpochMs): string => new Date(ms).toISOString();
 const maybeTime = (ms: EpochMs | null): string | null => (ms === null ? null : time(ms));
 
-export function presentUser(user: User): Static<typeof wire.User> {
+/**
+ * `metadata` is the tenant back end's data about its user: shown to that user and to the tenant,
+ * never to other users (pass `withMetadata: false` when someone else asks).
+ */
+export function presentUser(user: User, withMetadata = true): Static<typeof wire.User> {
   return {
     id: user.id,
     ...(user.username !== null ? { username: user.username } : {}),
     displayName: user.displayName,
-    ...(user.metadata !== null ? { metadata: user.metadata } : {}),
+    ...(withMetadata && user.metadata !== null ? { metadata: user.metadata } : {}),
     createdAt: time(user.createdAt),
   };
 }

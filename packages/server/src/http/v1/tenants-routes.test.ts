@@ -34,6 +34,29 @@ describe.each(ENGINE_KINDS)('tenants and tenant back ends over HTTP (%s engine)'
       ? server.api.request('POST', `/v1/users/${encodeURIComponent(id)}/tokens`, { token: key })
       : server.api.post(`/v1/users/${encodeURIComponent(id)}/tokens`, body, key);
 
+  describe('user metadata and reserved ids', () => {
+    it('shows metadata to the user and the tenant, never to other users of the tenant', async () => {
+      const [owner, other] = [uniqueId('meta-owner'), uniqueId('meta-other')];
+      expect((await upsert(acmeKey, owner, { displayName: 'Owner', metadata: { plan: 'gold' } })).status).toBe(201);
+      expect((await upsert(acmeKey, other, { displayName: 'Other' })).status).toBe(201);
+      const ownerToken = (await mint(acmeKey, owner, {})).body.accessToken;
+      const otherToken = (await mint(acmeKey, other, {})).body.accessToken;
+      expect((await getUser(ownerToken, owner)).body.metadata).toEqual({ plan: 'gold' });
+      expect((await server.api.get('/v1/users/me', ownerToken)).body.metadata).toEqual({ plan: 'gold' });
+      expect((await getUser(acmeKey, owner)).body.metadata).toEqual({ plan: 'gold' });
+      const seenByOther = await getUser(otherToken, owner);
+      expect(seenByOther.status).toBe(200);
+      expect(seenByOther.body).toEqual({ id: owner, displayName: 'Owner', createdAt: expect.any(String) });
+    });
+
+    it("refuses the user id 'me', which /v1/users/me could never address", async () => {
+      const response = await upsert(acmeKey, 'me', { displayName: 'Me' });
+      expect(response.status).toBe(400);
+      expect(response.body.code).toBe('validation_failed');
+      expect((await mint(acmeKey, 'me', {})).status).toBe(400);
+    });
+  });
+
   describe('POST /v1/tenants', () => {
     it('creates a tenant with the operator key: 201 {tenant, apiKey} and the key works', async () => {
       const id = uniqueId('initech');

@@ -44,7 +44,11 @@ export const usersRoutes =
           response: { 200: User, ...problems(400, 401, 404) },
         },
       },
-      async (request) => presentUser(await users.get(principalOf(request), request.params.userId as UserId)),
+      async (request) => {
+        const principal = principalOf(request);
+        const user = await users.get(principal, request.params.userId as UserId);
+        return presentUser(user, principal.kind === 'tenant' || principal.userId === user.id);
+      },
     );
 
     app.put(
