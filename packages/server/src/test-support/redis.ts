@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Cluster, Redis } from 'ioredis';
 import type { Engine } from '../engine/engine.js';
+import { createRedisClient } from '../engine/redis/redis-connection.js';
 import { createRedisEngine } from '../engine/redis/redis-engine.js';
 
 export const TEST_REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -51,7 +52,8 @@ export async function deleteKeysWithPrefix(redis: Redis | Cluster, prefix: strin
 /** A Redis engine on the test Redis under a fresh prefix; cleanup closes it and deletes its keys. */
 export async function createRedisTestEngine(): Promise<{ engine: Engine; keyPrefix: string; cleanup: () => Promise<void> }> {
   const keyPrefix = uniqueKeyPrefix();
-  const engine = createRedisEngine({ redis: new Redis(TEST_REDIS_URL, { enableAutoPipelining: true }), keyPrefix });
+  // The production client factory, so tests run with the timeouts and pipelining operators get.
+  const engine = createRedisEngine({ redis: createRedisClient({ url: TEST_REDIS_URL }), keyPrefix });
   return {
     engine,
     keyPrefix,
