@@ -3,6 +3,9 @@ import { Type, type TSchema } from 'typebox';
 /** RFC 3339 timestamp in UTC, e.g. 2026-11-28T01:02:03.456Z. */
 export const Timestamp = Type.String({ format: 'date-time', description: 'RFC 3339 time in UTC' });
 export const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
+/** A seq as clients send it: a whole number JSON and JavaScript represent exactly. */
+export const SeqInput = (minimum: number) => Type.Integer({ minimum, maximum: Number.MAX_SAFE_INTEGER });
+
 export const Id = Type.String({ minLength: 1, maxLength: 128, description: 'Opaque identifier' });
 
 /** The id a tenant back end gives its users: letters, digits and `_ . : @ -`. */

@@ -1,5 +1,5 @@
 import { Type } from 'typebox';
-import { Id, Nullable, Timestamp } from './common.js';
+import { Id, Nullable, SeqInput, Timestamp } from './common.js';
 import { Message } from './messages.js';
 
 export const Role = Type.Union([Type.Literal('owner'), Type.Literal('admin'), Type.Literal('member')]);
@@ -60,7 +60,7 @@ export const AddMembersBody = Type.Object(
 
 export const PatchMemberBody = Type.Object({ role: Role }, { additionalProperties: false });
 
-export const ReadBody = Type.Object({ seq: Type.Integer({ minimum: 0 }) }, { additionalProperties: false });
+export const ReadBody = Type.Object({ seq: SeqInput(0) }, { additionalProperties: false });
 
 export const ConversationIdParams = Type.Object({ id: Id });
 export const MemberParams = Type.Object({ id: Id, userId: Id });

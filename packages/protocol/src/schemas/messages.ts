@@ -1,5 +1,5 @@
 import { Type } from 'typebox';
-import { Id, Nullable, Timestamp } from './common.js';
+import { Id, Nullable, SeqInput, Timestamp } from './common.js';
 
 export const MAX_MESSAGE_TEXT = 4000;
 
@@ -40,8 +40,8 @@ export const EditMessageBody = Type.Object(
 
 export const HistoryQuery = Type.Object(
   {
-    before: Type.Optional(Type.Integer({ minimum: 1 })),
-    after: Type.Optional(Type.Integer({ minimum: 0 })),
+    before: Type.Optional(SeqInput(1)),
+    after: Type.Optional(SeqInput(0)),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 50 })),
   },
   { additionalProperties: false },
