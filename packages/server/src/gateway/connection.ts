@@ -1,0 +1,361 @@
+/**
+ * One realtime client: what it follows, what it has been sent, and its cursor.
+ *
+ * Guarantees, for the events of the user's conversations and inbox:
+ *   - in order within a conversation (log order), each event at most once per connection;
+ *   - a resume from a cursor replays, before anything live, exactly the events the cursor has
+ *     not seen (or sends resync.required when retention dropped some);
+ *   - a conversation the user joins is followed from the event that made them a member, and
+ *     one they leave yields nothing after the event that removed them;
+ *   - a client that lets more than `maxBufferedBytes` pile up is closed with 4008.
+ * Membership events about the user themself (conversation.created, member.added/removed) reach
+ * them through their inbox, never through the conversation's topic, so they arrive exactly once.
+ */
+import type { EventEnvelope, EventId } from '../domain/events.js';
+import { compareEventIds, endOfMillisecond, parseEventId } from '../domain/events.js';
+import type { ConversationId, TenantId, UserId } from '../domain/types.js';
+import type { Membership, RealtimeService } from '../services/realtime-service.js';
+import { encodeCursor, type Cursor } from './cursor.js';
+import type { PresentedEvent } from './wire-events.js';
+import { frameOf } from './wire-events.js';
+import { CloseCodes, type Transport } from './transport.js';
+
+export interface ConnectionSettings {
+  /** How far behind the newest delivered event the watermark trails (ms): the cursor tracks this window exactly. */
+  cursorWindowMs: number;
+  maxBufferedBytes: number;
+  /** Events older than this cannot be replayed (the logs' retention). */
+  retentionMs: number;
+  /** Live events held while a replay runs; more means the client is too far behind. */
+  maxPendingEvents: number;
+}
+
+/** What a connection needs from its node. */
+export interface ConnectionHost {
+  realtime: RealtimeService;
+  clock: () => number;
+  settings: ConnectionSettings;
+  follow(connection: Connection, conversationIds: readonly ConversationId[]): Promise<void>;
+  unfollow(connection: Connection, conversationId: ConversationId): void;
+  /** Presents a replayed event the way live ones are (conversation events need their members). */
+  present(tenantId: TenantId, envelope: EventEnvelope): Promise<PresentedEvent>;
+}
+
+type Source = { kind: 'conversation'; conversationId: ConversationId } | { kind: 'inbox' };
+interface Pending {
+  source: Source;
+  presented: PresentedEvent;
+}
+
+const REPLAY_PAGE = 1000;
+const MAX_PRESENCE_REMEMBERED = 1000;
+let connectionCounter = 0;
+
+const isAboutSelfMembership = (envelope: EventEnvelope, userId: UserId) => {
+  const { event } = envelope;
+  return event.type === 'conversation.created' || ((event.type === 'member.added' || event.type === 'member.removed') && event.userId === userId);
+};
+const maxId = (a: EventId, b: EventId) => (compareEventIds(a, b) >= 0 ? a : b);
+
+export class Connection {
+  readonly id = `${process.pid}-${++connectionCounter}`;
+  /** Conversations this connection delivers; `false` while catching up after a join. */
+  readonly following = new Map<ConversationId, boolean>();
+  private watermark = 0;
+  private newestAt = 0;
+  private inbox: EventId | null = null;
+  private readonly positions = new Map<ConversationId, { id: EventId; at: number }>();
+  private replaying = true;
+  private pending: Pending[] = [];
+  private readonly catchingUp = new Map<ConversationId, Pending[]>();
+  private closed = false;
+  private readonly lastPresence = new Map<UserId, string>();
+
+  constructor(
+    readonly tenantId: TenantId,
+    readonly userId: UserId,
+    private readonly transport: Transport,
+    private readonly host: ConnectionHost,
+  ) {}
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  cursor(): string {
+    const cursor: Cursor = { watermark: this.watermark, inbox: this.inbox, positions: new Map() };
+    for (const [conversationId, position] of this.positions) cursor.positions.set(conversationId, position.id);
+    return encodeCursor(cursor);
+  }
+
+  /**
+   * Starts the connection (its inbox topic already followed): follows the user's conversations,
+   * sends `ready`, replays what the cursor missed (nothing for a new client; resync.required for
+   * a cursor too old or not ours), then goes live.
+   */
+  async start(resumeFrom: Cursor | 'invalid' | null): Promise<void> {
+    const memberships = await this.host.realtime.memberships(this.tenantId, this.userId);
+    await this.host.follow(this, memberships.map((m) => m.conversationId));
+    for (const m of memberships) this.following.set(m.conversationId, true);
+    const now = this.host.clock();
+    if (resumeFrom === null || resumeFrom === 'invalid' || resumeFrom.watermark < now - this.host.settings.retentionMs) {
+      this.startFresh(now, resumeFrom !== null);
+      return;
+    }
+    this.adopt(resumeFrom);
+    this.transport.sendControl(JSON.stringify({ type: 'ready', userId: this.userId, cursor: this.cursor() }));
+    const replay = await this.collectReplay(resumeFrom, memberships);
+    if (this.closed) return;
+    if (replay === 'trimmed') {
+      this.resync();
+      return;
+    }
+    for (const item of replay) this.deliver(item.source, item.presented);
+    this.goLive();
+  }
+
+  /** A durable event from the topic of a conversation this connection follows. */
+  onConversationEvent(conversationId: ConversationId, presented: PresentedEvent): void {
+    if (this.closed) return;
+    const item: Pending = { source: { kind: 'conversation', conversationId }, presented };
+    if (this.replaying) return this.hold(item);
+    const held = this.catchingUp.get(conversationId);
+    if (held) {
+      held.push(item);
+      if (held.length > this.host.settings.maxPendingEvents) this.close(CloseCodes.tooSlow, 'too far behind');
+      return;
+    }
+    this.deliver(item.source, presented);
+  }
+
+  /** A durable event from the user's inbox: a change of their own membership. */
+  onInboxEvent(presented: PresentedEvent): void {
+    if (this.closed) return;
+    const item: Pending = { source: { kind: 'inbox' }, presented };
+    if (this.replaying) return this.hold(item);
+    this.deliver(item.source, presented);
+  }
+
+  /** Typing and presence: sent as they come, never replayed. */
+  sendEphemeral(frame: string): void {
+    if (this.closed || this.replaying) return;
+    this.transport.sendControl(frame);
+    this.checkBuffer();
+  }
+
+  /**
+   * A presence change. It comes once per shared conversation, so a repeat of the last state
+   * sent for that user is dropped.
+   */
+  sendPresence(userId: UserId, frame: string): void {
+    if (this.lastPresence.get(userId) === frame) return;
+    this.lastPresence.set(userId, frame);
+    if (this.lastPresence.size > MAX_PRESENCE_REMEMBERED) this.lastPresence.delete(this.lastPresence.keys().next().value!);
+    this.sendEphemeral(frame);
+  }
+
+  sendControl(frame: string): void {
+    if (!this.closed) this.transport.sendControl(frame);
+  }
+
+  close(code: number, reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.pending = [];
+    this.catchingUp.clear();
+    this.transport.close(code, reason);
+  }
+
+  private startFresh(now: number, cursorTooOld: boolean) {
+    this.watermark = now;
+    this.transport.sendControl(JSON.stringify({ type: 'ready', userId: this.userId, cursor: this.cursor() }));
+    if (cursorTooOld) this.transport.sendControl(JSON.stringify({ type: 'resync.required' }));
+    this.goLive();
+  }
+
+  /** The cursor could not be honoured: the client reloads over REST and continues from now. */
+  private resync() {
+    this.watermark = this.host.clock();
+    this.newestAt = 0;
+    this.inbox = null;
+    this.positions.clear();
+    this.pending = [];
+    this.transport.sendControl(JSON.stringify({ type: 'resync.required' }));
+    this.goLive();
+  }
+
+  private adopt(cursor: Cursor) {
+    this.watermark = cursor.watermark;
+    this.inbox = cursor.inbox;
+    for (const [conversationId, id] of cursor.positions) {
+      const parsed = parseEventId(id);
+      if (parsed) this.positions.set(conversationId, { id, at: parsed.at });
+    }
+  }
+
+  private goLive() {
+    this.replaying = false;
+    const held = this.pending;
+    this.pending = [];
+    for (const item of held) {
+      if (item.source.kind === 'conversation' && this.catchingUp.has(item.source.conversationId)) {
+        this.catchingUp.get(item.source.conversationId)!.push(item);
+      } else {
+        this.deliver(item.source, item.presented);
+      }
+    }
+  }
+
+  private hold(item: Pending) {
+    this.pending.push(item);
+    if (this.pending.length > this.host.settings.maxPendingEvents) this.close(CloseCodes.tooSlow, 'too far behind');
+  }
+
+  /** Sends one event unless already sent, applying membership changes it carries. */
+  private deliver(source: Source, presented: PresentedEvent): void {
+    if (this.closed) return;
+    const { envelope } = presented;
+    const { event } = envelope;
+    if (source.kind === 'conversation') {
+      const conversationId = source.conversationId;
+      if (!this.following.get(conversationId)) return;
+      const position = this.positions.get(conversationId);
+      if (position && compareEventIds(envelope.id, position.id) <= 0) return;
+      if (isAboutSelfMembership(envelope, this.userId)) {
+        // Told through the inbox; a removal stops this conversation here, whatever comes after.
+        if (event.type === 'member.removed') this.stopFollowing(conversationId);
+        return;
+      }
+      this.positions.set(conversationId, { id: envelope.id, at: envelope.at });
+    } else {
+      if (this.inbox && compareEventIds(envelope.id, this.inbox) <= 0) return;
+      this.inbox = envelope.id;
+      if (event.type === 'member.removed' && event.userId === this.userId) this.stopFollowing(event.conversationId);
+      if (event.type === 'conversation.created' || (event.type === 'member.added' && event.userId === this.userId)) {
+        void this.catchUp(event.conversationId);
+      }
+    }
+    this.advanceWatermark(envelope.at);
+    const cursor = this.cursor();
+    this.transport.sendEvent(frameOf(presented, cursor), cursor);
+    this.checkBuffer();
+  }
+
+  private stopFollowing(conversationId: ConversationId) {
+    this.following.delete(conversationId);
+    this.catchingUp.delete(conversationId);
+    this.positions.delete(conversationId);
+    this.host.unfollow(this, conversationId);
+  }
+
+  /** After joining: follow the conversation's topic, then send its log from the join on. */
+  private async catchUp(conversationId: ConversationId): Promise<void> {
+    if (this.following.get(conversationId) || this.catchingUp.has(conversationId)) return;
+    this.catchingUp.set(conversationId, []);
+    this.following.set(conversationId, false);
+    try {
+      await this.host.follow(this, [conversationId]);
+      const member = await this.host.realtime.membership(this.tenantId, conversationId, this.userId);
+      if (this.closed || !this.catchingUp.has(conversationId)) return;
+      if (!member) {
+        this.stopFollowing(conversationId);
+        return;
+      }
+      const start = maxId(member.joinedEventId, this.positions.get(conversationId)?.id ?? member.joinedEventId);
+      const events = await this.readAll(conversationId, start);
+      if (this.closed || !this.catchingUp.has(conversationId)) return;
+      const held = this.catchingUp.get(conversationId) ?? [];
+      this.catchingUp.delete(conversationId);
+      this.following.set(conversationId, true);
+      if (events === 'trimmed') return this.resync();
+      const source: Source = { kind: 'conversation', conversationId };
+      for (const envelope of events) this.deliver(source, await this.host.present(this.tenantId, envelope));
+      for (const item of held) this.deliver(item.source, item.presented);
+    } catch {
+      this.close(CloseCodes.restart, 'could not follow a conversation; reconnect');
+    }
+  }
+
+  private async readAll(conversationId: ConversationId, after: EventId): Promise<EventEnvelope[] | 'trimmed'> {
+    const found: EventEnvelope[] = [];
+    let from = after;
+    for (;;) {
+      const page = await this.host.realtime.readLog(this.tenantId, conversationId, from, REPLAY_PAGE);
+      if (page.trimmed) return 'trimmed';
+      found.push(...page.events);
+      if (page.events.length < REPLAY_PAGE) return found;
+      from = page.events[page.events.length - 1]!.id;
+    }
+  }
+
+  /**
+   * Everything the cursor has not seen, in time order: the inbox since the cursor, then each
+   * conversation's log from the cursor's position (or the watermark, or the join, whichever is
+   * later), including conversations left since, up to the event that removed the user.
+   */
+  private async collectReplay(cursor: Cursor, memberships: Membership[]): Promise<Pending[] | 'trimmed'> {
+    const { realtime } = this.host;
+    const sinceWatermark = endOfMillisecond(cursor.watermark);
+    const inboxEvents: EventEnvelope[] = [];
+    let inboxFrom: EventId = cursor.inbox ?? sinceWatermark;
+    for (;;) {
+      const page = await realtime.readInbox(this.tenantId, this.userId, inboxFrom, REPLAY_PAGE);
+      if (page.trimmed && cursor.inbox !== null) return 'trimmed';
+      inboxEvents.push(...page.events);
+      if (page.events.length < REPLAY_PAGE) break;
+      inboxFrom = page.events[page.events.length - 1]!.id;
+    }
+
+    const startOf = (conversationId: ConversationId) => cursor.positions.get(conversationId) ?? sinceWatermark;
+    const ranges = new Map<ConversationId, { after: EventId }>();
+    for (const m of memberships) ranges.set(m.conversationId, { after: maxId(startOf(m.conversationId), m.joinedEventId) });
+    for (const envelope of inboxEvents) {
+      const { event } = envelope;
+      // Left since the cursor: its events up to the removal were still the user's to see.
+      if (event.type === 'member.removed' && !ranges.has(event.conversationId)) {
+        ranges.set(event.conversationId, { after: startOf(event.conversationId) });
+      }
+    }
+
+    const ids = [...ranges.keys()];
+    const heads = await realtime.heads(this.tenantId, ids);
+    const collected: { source: Source; envelope: EventEnvelope }[] = inboxEvents.map((envelope) => ({ source: { kind: 'inbox' }, envelope }));
+    const logs = await Promise.all(
+      ids.map(async (conversationId, index) => {
+        const head = heads[index];
+        const { after } = ranges.get(conversationId)!;
+        return !head || compareEventIds(head, after) <= 0 ? [] : this.readAll(conversationId, after);
+      }),
+    );
+    for (const [index, events] of logs.entries()) {
+      if (events === 'trimmed') return 'trimmed';
+      const source: Source = { kind: 'conversation', conversationId: ids[index]! };
+      for (const envelope of events) collected.push({ source, envelope });
+    }
+
+    collected.sort((a, b) => compareEventIds(a.envelope.id, b.envelope.id));
+    const replay: Pending[] = [];
+    for (const { source, envelope } of collected) replay.push({ source, presented: await this.host.present(this.tenantId, envelope) });
+    // Conversations left before the cursor's end are followed only until their removal.
+    for (const item of replay) {
+      if (item.source.kind === 'conversation' && !this.following.has(item.source.conversationId)) {
+        this.following.set(item.source.conversationId, true);
+        this.host.unfollow(this, item.source.conversationId);
+      }
+    }
+    return replay;
+  }
+
+  private advanceWatermark(at: number) {
+    if (at > this.newestAt) this.newestAt = at;
+    const floor = this.newestAt - this.host.settings.cursorWindowMs;
+    if (floor > this.watermark) {
+      this.watermark = floor;
+      for (const [conversationId, position] of this.positions) if (position.at <= floor) this.positions.delete(conversationId);
+    }
+  }
+
+  private checkBuffer() {
+    if (this.transport.bufferedBytes() > this.host.settings.maxBufferedBytes) this.close(CloseCodes.tooSlow, 'client too slow');
+  }
+}

@@ -1,0 +1,143 @@
+/**
+ * One node's realtime hub: it keeps this node's connections in memory, follows (subscribes to)
+ * exactly the topics they need — each local user's inbox and each conversation a local user is a
+ * member of — and hands every message it hears to the local connections it concerns.
+ *
+ * Each event is parsed once (by the engine's subscriber) and serialised once here, whatever the
+ * number of local recipients. Messages are processed one at a time in arrival order, so events of
+ * a conversation reach connections in log order even when presenting one needs a read.
+ */
+import type { Engine, Subscriber } from '../engine/engine.js';
+import type { EventEnvelope, TopicMessage } from '../domain/events.js';
+import type { ConversationId, TenantId } from '../domain/types.js';
+import type { RealtimeService } from '../services/realtime-service.js';
+import type { Connection, ConnectionHost, ConnectionSettings } from './connection.js';
+import { ephemeralFrame, needsMembers, presentEvent, type PresentedEvent } from './wire-events.js';
+
+export interface HubDeps {
+  pubsub: Engine['pubsub'];
+  realtime: RealtimeService;
+  clock: () => number;
+  settings: ConnectionSettings;
+  onError: (error: unknown, context: string) => void;
+}
+
+const key = (tenantId: TenantId, id: string) => `${tenantId}\u0000${id}`;
+
+export class Hub implements ConnectionHost {
+  readonly realtime: RealtimeService;
+  readonly clock: () => number;
+  readonly settings: ConnectionSettings;
+  private readonly subscriber: Subscriber;
+  private readonly byUser = new Map<string, Set<Connection>>();
+  private readonly byConversation = new Map<string, Set<Connection>>();
+  private queue: Promise<void> = Promise.resolve();
+
+  constructor(private readonly deps: HubDeps) {
+    this.realtime = deps.realtime;
+    this.clock = deps.clock;
+    this.settings = deps.settings;
+    this.subscriber = deps.pubsub.createSubscriber((message) => {
+      this.queue = this.queue.then(
+        () => this.dispatch(message),
+        () => this.dispatch(message),
+      );
+    });
+  }
+
+  get connectionCount(): number {
+    let count = 0;
+    for (const connections of this.byUser.values()) count += connections.size;
+    return count;
+  }
+
+  /** Adds a connection and follows its user's inbox; call before `connection.start`. */
+  async register(connection: Connection): Promise<void> {
+    const userKey = key(connection.tenantId, connection.userId);
+    let connections = this.byUser.get(userKey);
+    if (!connections) {
+      connections = new Set();
+      this.byUser.set(userKey, connections);
+      await this.subscriber.subscribeUsers(connection.tenantId, [connection.userId]);
+    }
+    connections.add(connection);
+  }
+
+  /** Removes a connection and stops following what no other local connection needs. */
+  async unregister(connection: Connection): Promise<void> {
+    for (const conversationId of connection.following.keys()) this.unfollow(connection, conversationId);
+    const userKey = key(connection.tenantId, connection.userId);
+    const connections = this.byUser.get(userKey);
+    if (!connections?.delete(connection) || connections.size > 0) return;
+    this.byUser.delete(userKey);
+    await this.subscriber.unsubscribeUsers(connection.tenantId, [connection.userId]).catch((error: unknown) => {
+      this.deps.onError(error, 'unsubscribe user');
+    });
+  }
+
+  async follow(connection: Connection, conversationIds: readonly ConversationId[]): Promise<void> {
+    const fresh: ConversationId[] = [];
+    for (const conversationId of conversationIds) {
+      const topic = key(connection.tenantId, conversationId);
+      let followers = this.byConversation.get(topic);
+      if (!followers) {
+        followers = new Set();
+        this.byConversation.set(topic, followers);
+        fresh.push(conversationId);
+      }
+      followers.add(connection);
+    }
+    if (fresh.length > 0) await this.subscriber.subscribeConversations(connection.tenantId, fresh);
+  }
+
+  unfollow(connection: Connection, conversationId: ConversationId): void {
+    const topic = key(connection.tenantId, conversationId);
+    const followers = this.byConversation.get(topic);
+    if (!followers?.delete(connection) || followers.size > 0) return;
+    this.byConversation.delete(topic);
+    this.subscriber.unsubscribeConversations(connection.tenantId, [conversationId]).catch((error: unknown) => {
+      this.deps.onError(error, 'unsubscribe conversation');
+    });
+  }
+
+  async present(tenantId: TenantId, envelope: EventEnvelope): Promise<PresentedEvent> {
+    if (!needsMembers(envelope) || !('conversationId' in envelope.event)) return presentEvent(envelope);
+    return presentEvent(envelope, await this.realtime.firstMembers(tenantId, envelope.event.conversationId));
+  }
+
+  /** Closes every connection (shutdown: 1012 so clients reconnect elsewhere) and the subscriber. */
+  async close(code: number, reason: string): Promise<void> {
+    for (const connections of [...this.byUser.values()]) for (const connection of [...connections]) connection.close(code, reason);
+    await this.subscriber.close();
+  }
+
+  private async dispatch(message: TopicMessage): Promise<void> {
+    try {
+      if (message.kind === 'inbox') {
+        const connections = this.byUser.get(key(message.tenantId, message.userId));
+        if (!connections?.size) return;
+        const presented = await this.present(message.tenantId, message.envelope);
+        for (const connection of connections) connection.onInboxEvent(presented);
+        return;
+      }
+      const followers = this.byConversation.get(key(message.tenantId, message.conversationId));
+      if (!followers?.size) return;
+      if (message.kind === 'event') {
+        const presented = await this.present(message.tenantId, message.envelope);
+        for (const connection of [...followers]) connection.onConversationEvent(message.conversationId, presented);
+        return;
+      }
+      const { event } = message;
+      const frame = ephemeralFrame(event);
+      for (const connection of followers) {
+        if (event.type === 'typing') {
+          if (connection.userId !== event.userId) connection.sendEphemeral(frame);
+        } else if (connection.userId !== event.userId) {
+          connection.sendPresence(event.userId, frame);
+        }
+      }
+    } catch (error) {
+      this.deps.onError(error, `dispatch ${message.kind}`);
+    }
+  }
+}

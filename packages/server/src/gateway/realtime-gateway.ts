@@ -1,0 +1,171 @@
+/**
+ * The realtime side of one node: opens connections for either transport, answers client frames,
+ * keeps presence (heartbeats, sweeping crashed nodes) and closes everything on shutdown.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Principal } from '../auth/principal.js';
+import type { Engine } from '../engine/engine.js';
+import type { ConversationId } from '../domain/types.js';
+import type { RealtimeService } from '../services/realtime-service.js';
+import { ServiceError } from '../services/service-error.js';
+import { Connection, type ConnectionSettings } from './connection.js';
+import { decodeCursor } from './cursor.js';
+import { Hub } from './hub.js';
+import { CloseCodes, type Transport } from './transport.js';
+
+export interface GatewaySettings extends ConnectionSettings {
+  /** How often the node proves it is alive and sweeps crashed nodes' presence. */
+  presenceIntervalMs: number;
+  /** A node not heard from for this long counts as gone. */
+  presenceTtlMs: number;
+  /** Typing frames one connection may send per `typingWindowMs`; more are dropped. */
+  typingLimit: number;
+  typingWindowMs: number;
+}
+
+export const DEFAULT_GATEWAY_SETTINGS: GatewaySettings = {
+  cursorWindowMs: 30_000,
+  maxBufferedBytes: 1024 * 1024,
+  retentionMs: 24 * 60 * 60 * 1000,
+  maxPendingEvents: 10_000,
+  presenceIntervalMs: 5_000,
+  presenceTtlMs: 15_000,
+  typingLimit: 10,
+  typingWindowMs: 10_000,
+};
+
+export interface RealtimeGatewayDeps {
+  engine: Engine;
+  realtime: RealtimeService;
+  clock: () => number;
+  settings: GatewaySettings;
+  log: { warn(object: object, message: string): void; error(object: object, message: string): void };
+}
+
+interface Session {
+  connection: Connection;
+  principal: Extract<Principal, { kind: 'user' }>;
+  expiry?: NodeJS.Timeout;
+  typing: { windowStart: number; count: number };
+}
+
+export class RealtimeGateway {
+  readonly nodeId = randomUUID();
+  readonly hub: Hub;
+  private readonly sessions = new Map<Connection, Session>();
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  constructor(private readonly deps: RealtimeGatewayDeps) {
+    this.hub = new Hub({
+      pubsub: deps.engine.pubsub,
+      realtime: deps.realtime,
+      clock: deps.clock,
+      settings: deps.settings,
+      onError: (error, context) => deps.log.error({ err: error, context }, 'realtime hub error'),
+    });
+  }
+
+  /** Starts presence heartbeats and sweeps. */
+  async start(): Promise<void> {
+    const { presenceIntervalMs, presenceTtlMs } = this.deps.settings;
+    await this.deps.realtime.heartbeat(this.nodeId, presenceTtlMs);
+    this.timer = setInterval(() => {
+      void (async () => {
+        await this.deps.realtime.heartbeat(this.nodeId, presenceTtlMs);
+        await this.deps.realtime.sweepDeadNodes();
+      })().catch((error: unknown) => this.deps.log.warn({ err: error }, 'presence heartbeat failed'));
+    }, presenceIntervalMs);
+    this.timer.unref();
+  }
+
+  /**
+   * Opens a connection for an authenticated user over `transport`, resuming from `cursorText`
+   * when given. Resolves once the connection is live (or closed).
+   */
+  async open(principal: Principal, transport: Transport, cursorText: string | null): Promise<Connection | null> {
+    if (principal.kind !== 'user') {
+      transport.close(CloseCodes.unauthorized, 'realtime needs a user token');
+      return null;
+    }
+    const connection = new Connection(principal.tenantId, principal.userId, transport, this.hub);
+    const session: Session = { connection, principal, typing: { windowStart: 0, count: 0 } };
+    this.sessions.set(connection, session);
+    if (principal.expiresAt !== undefined) {
+      const remaining = principal.expiresAt - this.deps.clock();
+      session.expiry = setTimeout(() => connection.close(CloseCodes.unauthorized, 'token expired'), Math.max(0, remaining));
+      session.expiry.unref();
+    }
+    try {
+      await this.hub.register(connection);
+      await this.deps.realtime.connected(principal.tenantId, principal.userId, this.nodeId);
+      await connection.start(cursorText === null ? null : (decodeCursor(cursorText) ?? 'invalid'));
+    } catch (error) {
+      this.deps.log.error({ err: error }, 'realtime connection failed to start');
+      connection.close(CloseCodes.restart, 'could not start; reconnect');
+    }
+    return connection;
+  }
+
+  /** The transport closed: forget the connection and update presence. */
+  async closed(connection: Connection): Promise<void> {
+    const session = this.sessions.get(connection);
+    if (!session) return;
+    this.sessions.delete(connection);
+    clearTimeout(session.expiry);
+    connection.close(1000, 'closed');
+    await this.hub.unregister(connection);
+    if (!this.stopped) {
+      await this.deps.realtime
+        .disconnected(connection.tenantId, connection.userId, this.nodeId)
+        .catch((error: unknown) => this.deps.log.warn({ err: error }, 'presence update failed'));
+    }
+  }
+
+  /** A frame from the client: `ping` or `typing`; anything else closes with 4400. */
+  async onClientFrame(connection: Connection, text: string): Promise<void> {
+    const session = this.sessions.get(connection);
+    if (!session) return;
+    let frame: unknown;
+    try {
+      frame = JSON.parse(text);
+    } catch {
+      return connection.close(CloseCodes.badFrame, 'frames are JSON');
+    }
+    const type = typeof frame === 'object' && frame !== null ? (frame as { type?: unknown }).type : undefined;
+    if (type === 'ping') return connection.sendControl('{"type":"pong"}');
+    if (type === 'typing') {
+      const conversationId = (frame as { conversationId?: unknown }).conversationId;
+      if (typeof conversationId !== 'string' || conversationId.length === 0 || conversationId.length > 128) {
+        return connection.close(CloseCodes.badFrame, 'typing needs a conversationId');
+      }
+      if (!this.allowTyping(session)) return;
+      try {
+        await this.deps.realtime.typing(session.principal, conversationId as ConversationId);
+      } catch (error) {
+        if (!(error instanceof ServiceError)) throw error;
+        connection.sendControl(JSON.stringify({ type: 'error', code: error.code, detail: error.detail }));
+      }
+      return;
+    }
+    connection.close(CloseCodes.badFrame, 'unknown frame type');
+  }
+
+  /** Shutdown: every client is told to reconnect elsewhere (1012); presence leaves with the node. */
+  async shutdown(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    clearInterval(this.timer);
+    for (const session of this.sessions.values()) clearTimeout(session.expiry);
+    await this.hub.close(CloseCodes.restart, 'server shutting down');
+    await this.deps.realtime.leave(this.nodeId).catch((error: unknown) => this.deps.log.warn({ err: error }, 'presence leave failed'));
+  }
+
+  private allowTyping(session: Session): boolean {
+    const now = this.deps.clock();
+    const { typingLimit, typingWindowMs } = this.deps.settings;
+    if (now - session.typing.windowStart >= typingWindowMs) session.typing = { windowStart: now, count: 0 };
+    session.typing.count += 1;
+    return session.typing.count <= typingLimit;
+  }
+}

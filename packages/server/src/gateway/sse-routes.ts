@@ -1,0 +1,75 @@
+/**
+ * `GET /v1/events`: the realtime stream as Server-Sent Events, for clients that cannot hold a
+ * WebSocket. Durable events carry their cursor as the SSE id, so a browser's EventSource
+ * resumes by itself (Last-Event-ID); `?cursor=` works too. The token may come as
+ * `access_token` because EventSource cannot set headers.
+ */
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import type { Authenticator } from '../auth/authenticator.js';
+import { problems } from '../http/route-schemas.js';
+import type { RealtimeGateway } from './realtime-gateway.js';
+import type { Transport } from './transport.js';
+
+export interface SseOptions {
+  authenticator: Authenticator;
+  /** Comment lines that keep proxies from closing an idle stream. */
+  keepAliveMs: number;
+}
+
+export const sseRoutes =
+  (gateway: RealtimeGateway, { authenticator, keepAliveMs }: SseOptions): FastifyPluginAsyncTypebox =>
+  async (app) => {
+    app.get(
+      '/events',
+      {
+        schema: {
+          tags: ['Realtime'],
+          summary: 'The realtime event stream as Server-Sent Events (text/event-stream)',
+          security: [{ bearerAuth: [] }],
+          querystring: Type.Object({
+            cursor: Type.Optional(Type.String({ maxLength: 65_536 })),
+            access_token: Type.Optional(Type.String({ maxLength: 8192 })),
+          }),
+          response: problems(401),
+        },
+      },
+      async (request, reply) => {
+        const principal = await authenticator.authenticate(request.headers.authorization ?? request.query.access_token);
+        const lastEventId = request.headers['last-event-id'];
+        const cursor = (typeof lastEventId === 'string' && lastEventId !== '' ? lastEventId : request.query.cursor) ?? null;
+
+        reply.hijack();
+        const raw = reply.raw;
+        raw.writeHead(200, {
+          'content-type': 'text/event-stream; charset=utf-8',
+          'cache-control': 'no-store',
+          connection: 'keep-alive',
+          'x-accel-buffering': 'no',
+          'x-request-id': request.id,
+        });
+        raw.write(': parley\n\n');
+        let ended = false;
+        const transport: Transport = {
+          sendEvent: (frame, eventCursor) => raw.write(`id: ${eventCursor}\ndata: ${frame}\n\n`),
+          sendControl: (frame) => raw.write(`data: ${frame}\n\n`),
+          bufferedBytes: () => raw.writableLength,
+          close(code, reason) {
+            if (ended) return;
+            ended = true;
+            raw.end(`event: close\ndata: ${JSON.stringify({ code, reason })}\n\n`);
+          },
+        };
+        const keepAlive = setInterval(() => raw.write(': keep-alive\n\n'), keepAliveMs);
+        keepAlive.unref();
+        const connection = await gateway.open(principal, transport, cursor);
+        const finish = () => {
+          ended = true;
+          clearInterval(keepAlive);
+          if (connection) void gateway.closed(connection);
+        };
+        if (raw.destroyed || raw.writableEnded) finish();
+        else raw.on('close', finish);
+      },
+    );
+  };

@@ -1,0 +1,116 @@
+/**
+ * `GET /v1/realtime` as a WebSocket: authentication at the upgrade (401 before any socket
+ * exists), JSON text frames, protocol-level pings that find dead peers, and a transport that
+ * reports how much a client has left unread.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { FastifyInstance } from 'fastify';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { ERROR_CODES, type ErrorCode } from '@parley/protocol';
+import type { Authenticator } from '../auth/authenticator.js';
+import { createRequestIdGenerator } from '../http/request-id.js';
+import { ServiceError } from '../services/service-error.js';
+import type { RealtimeGateway } from './realtime-gateway.js';
+import type { Transport } from './transport.js';
+
+export const REALTIME_PATH = '/v1/realtime';
+
+export interface WebSocketOptions {
+  authenticator: Authenticator;
+  isDraining: () => boolean;
+  /** Protocol ping interval; a peer that has not answered the previous ping is dropped. */
+  heartbeatIntervalMs: number;
+  /** Largest client frame accepted (typing and ping are tiny). */
+  maxFrameBytes: number;
+  /** permessage-deflate costs CPU and memory per socket: off unless the operator wants it. */
+  compression: boolean;
+}
+
+/** The upgrade is refused with a bare HTTP response carrying a problem document. */
+function refuse(socket: Duplex, code: ErrorCode, requestId: string) {
+  const { status, title } = ERROR_CODES[code];
+  const body = JSON.stringify({ type: `urn:parley:problem:${code}`, title, status, detail: title, code });
+  socket.end(
+    `HTTP/1.1 ${status} ${title}\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+      `X-Request-Id: ${requestId}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}
+
+function transportOf(socket: WebSocket): Transport {
+  return {
+    sendEvent: (frame) => socket.send(frame),
+    sendControl: (frame) => socket.send(frame),
+    bufferedBytes: () => socket.bufferedAmount,
+    close(code, reason) {
+      if (socket.readyState === socket.CLOSED || socket.readyState === socket.CLOSING) return;
+      socket.close(code, reason);
+      // A peer that never completes the closing handshake is cut after a grace period.
+      setTimeout(() => socket.terminate(), 5000).unref();
+    },
+  };
+}
+
+export function attachWebSocket(app: FastifyInstance, gateway: RealtimeGateway, options: WebSocketOptions): { close(): void } {
+  const newRequestId = createRequestIdGenerator();
+  const server = new WebSocketServer({ noServer: true, perMessageDeflate: options.compression, maxPayload: options.maxFrameBytes });
+  const alive = new WeakMap<WebSocket, boolean>();
+
+  const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const requestId = newRequestId(request);
+    const url = new URL(request.url ?? '/', 'http://localhost');
+    if (url.pathname !== REALTIME_PATH) return refuse(socket, 'not_found', requestId);
+    if (options.isDraining()) return refuse(socket, 'storage_unavailable', requestId);
+    const credential = request.headers.authorization ?? url.searchParams.get('access_token') ?? undefined;
+    options.authenticator.authenticate(credential).then(
+      (principal) => {
+        server.handleUpgrade(request, socket, head, (ws) => {
+          alive.set(ws, true);
+          ws.on('pong', () => alive.set(ws, true));
+          const pendingFrames: string[] = [];
+          let connection: Awaited<ReturnType<RealtimeGateway['open']>> | undefined;
+          ws.on('message', (data, isBinary) => {
+            const text = isBinary ? '' : data.toString();
+            if (connection === undefined) pendingFrames.push(text);
+            else if (connection) void gateway.onClientFrame(connection, text);
+          });
+          ws.on('close', () => {
+            if (connection) void gateway.closed(connection);
+          });
+          void gateway.open(principal, transportOf(ws), url.searchParams.get('cursor')).then((opened) => {
+            connection = opened;
+            if (!opened) return;
+            if (ws.readyState !== ws.OPEN) return void gateway.closed(opened);
+            for (const text of pendingFrames.splice(0)) void gateway.onClientFrame(opened, text);
+          });
+        });
+      },
+      (error: unknown) => {
+        if (error instanceof ServiceError) return refuse(socket, error.code, requestId);
+        app.log.error({ err: error }, 'realtime authentication failed');
+        refuse(socket, 'storage_unavailable', requestId);
+      },
+    );
+  };
+  app.server.on('upgrade', onUpgrade);
+
+  const heartbeat = setInterval(() => {
+    for (const ws of server.clients) {
+      if (alive.get(ws) === false) {
+        ws.terminate();
+        continue;
+      }
+      alive.set(ws, false);
+      ws.ping();
+    }
+  }, options.heartbeatIntervalMs);
+  heartbeat.unref();
+
+  return {
+    close() {
+      clearInterval(heartbeat);
+      app.server.off('upgrade', onUpgrade);
+      server.close();
+    },
+  };
+}

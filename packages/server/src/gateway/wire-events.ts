@@ -1,0 +1,68 @@
+/**
+ * Durable and ephemeral events in their v1 wire form. A durable event is serialised once per
+ * node into a frame prefix; each recipient's frame is that prefix, its own cursor, and `"}`,
+ * so no recipient costs a JSON serialisation.
+ */
+import type { EphemeralEvent, EventEnvelope } from '../domain/events.js';
+import type { Member } from '../domain/types.js';
+import { presentConversation, presentMessage } from '../http/v1/present.js';
+
+/** A durable event ready to send: `prefix + cursor + FRAME_SUFFIX` is one frame. */
+export interface PresentedEvent {
+  envelope: EventEnvelope;
+  prefix: string;
+}
+
+export const FRAME_SUFFIX = '"}';
+
+function wireBody(envelope: EventEnvelope, members: Member[]): Record<string, unknown> {
+  const { event } = envelope;
+  switch (event.type) {
+    case 'message.created':
+    case 'message.updated':
+    case 'message.deleted':
+      // Reactions' `me` is per viewer and an event is one frame for everyone: clients follow
+      // reaction.added/removed (which name the user) to know their own.
+      return { type: event.type, message: presentMessage(event.message) };
+    case 'reaction.added':
+    case 'reaction.removed':
+      return {
+        type: event.type,
+        conversationId: event.conversationId,
+        messageId: event.messageId,
+        emoji: event.emoji,
+        userId: event.userId,
+      };
+    case 'conversation.created':
+    case 'conversation.updated':
+      return { type: event.type, conversation: presentConversation(event.conversation, members) };
+    case 'member.added':
+    case 'member.removed':
+    case 'member.updated':
+      return { type: event.type, conversationId: event.conversationId, userId: event.userId, role: event.role };
+    case 'read':
+      return { type: event.type, conversationId: event.conversationId, userId: event.userId, seq: event.seq };
+  }
+}
+
+/** Conversation events show the conversation as REST does, with its first members. */
+export const needsMembers = (envelope: EventEnvelope) => envelope.event.type.startsWith('conversation.');
+
+export function presentEvent(envelope: EventEnvelope, members: Member[] = []): PresentedEvent {
+  const json = JSON.stringify(wireBody(envelope, members));
+  return { envelope, prefix: `${json.slice(0, -1)},"cursor":"` };
+}
+
+export function frameOf(presented: PresentedEvent, cursor: string): string {
+  return presented.prefix + cursor + FRAME_SUFFIX;
+}
+
+export function ephemeralFrame(event: EphemeralEvent): string {
+  if (event.type === 'typing') return JSON.stringify({ type: 'typing', conversationId: event.conversationId, userId: event.userId });
+  return JSON.stringify({
+    type: 'presence',
+    userId: event.userId,
+    status: event.status,
+    lastSeenAt: event.lastSeenAt === null ? null : new Date(event.lastSeenAt).toISOString(),
+  });
+}

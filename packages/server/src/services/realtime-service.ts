@@ -1,0 +1,102 @@
+import type { Principal } from '../auth/principal.js';
+import type { Engine } from '../engine/engine.js';
+import type { EphemeralEvent, EventId } from '../domain/events.js';
+import type { ConversationId, EpochMs, Member, TenantId, UserId } from '../domain/types.js';
+import { MEMBERS_IN_CONVERSATION_OBJECT } from '../domain/rules.js';
+import { loadAccess, requireUser } from './conversation-access.js';
+import type { Clock } from './ids.js';
+
+export interface RealtimeServiceDeps {
+  engine: Engine;
+  clock: Clock;
+  /** The most conversations a realtime connection follows for one user. */
+  maxConversationsPerConnection: number;
+}
+
+export interface Membership {
+  conversationId: ConversationId;
+  joinedEventId: EventId;
+}
+
+export type RealtimeService = ReturnType<typeof createRealtimeService>;
+
+const PAGE = 100;
+
+/** What the realtime gateway needs from the core: memberships, event logs, typing and presence. */
+export function createRealtimeService({ engine, clock, maxConversationsPerConnection }: RealtimeServiceDeps) {
+  /** Every conversation the user is a member of, with where their membership began in its log. */
+  async function memberships(tenantId: TenantId, userId: UserId): Promise<Membership[]> {
+    const found: Membership[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await engine.conversations.listForUser(tenantId, userId, { limit: PAGE, ...(cursor ? { cursor } : {}) });
+      for (const view of page.items) found.push({ conversationId: view.conversation.id, joinedEventId: view.member.joinedEventId });
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor && found.length < maxConversationsPerConnection);
+    return found.slice(0, maxConversationsPerConnection);
+  }
+
+  /** Publishes a presence change on every conversation of the user (their contacts' topics). */
+  async function announcePresence(tenantId: TenantId, userId: UserId, status: 'online' | 'offline', lastSeenAt: EpochMs | null) {
+    const event: EphemeralEvent = { type: 'presence', userId, status, lastSeenAt };
+    const conversations = await memberships(tenantId, userId);
+    await Promise.all(conversations.map((m) => engine.pubsub.publishEphemeral(tenantId, m.conversationId, event)));
+  }
+
+  return {
+    memberships,
+
+    async membership(tenantId: TenantId, conversationId: ConversationId, userId: UserId): Promise<Member | null> {
+      const [member] = await engine.conversations.getMembers(tenantId, conversationId, [userId]);
+      return member ?? null;
+    },
+
+    /** The first members, as conversation objects show them. */
+    async firstMembers(tenantId: TenantId, conversationId: ConversationId): Promise<Member[]> {
+      return (await engine.conversations.listMembers(tenantId, conversationId, { limit: MEMBERS_IN_CONVERSATION_OBJECT })).items;
+    },
+
+    readLog: (tenantId: TenantId, conversationId: ConversationId, after: EventId | null, limit: number) =>
+      engine.events.read(tenantId, conversationId, after, limit),
+    readInbox: (tenantId: TenantId, userId: UserId, after: EventId | null, limit: number) =>
+      engine.events.readInbox(tenantId, userId, after, limit),
+    heads: (tenantId: TenantId, conversationIds: readonly ConversationId[]) => engine.events.heads(tenantId, conversationIds),
+
+    /** Tells the other members that the caller is typing. Members only; nothing is stored. */
+    async typing(principal: Principal, conversationId: ConversationId): Promise<void> {
+      const user = requireUser(principal, 'Typing');
+      await loadAccess(engine, principal, conversationId);
+      await engine.pubsub.publishEphemeral(user.tenantId, conversationId, { type: 'typing', conversationId, userId: user.userId });
+    },
+
+    /** A connection opened on this node; tells contacts when the user came online. */
+    async connected(tenantId: TenantId, userId: UserId, nodeId: string): Promise<void> {
+      const { cameOnline } = await engine.presence.connect(tenantId, userId, nodeId, clock());
+      if (cameOnline) await announcePresence(tenantId, userId, 'online', null);
+    },
+
+    /** A connection closed on this node; tells contacts when it was the user's last one. */
+    async disconnected(tenantId: TenantId, userId: UserId, nodeId: string): Promise<void> {
+      const now = clock();
+      const { wentOffline } = await engine.presence.disconnect(tenantId, userId, nodeId, now);
+      if (wentOffline) await announcePresence(tenantId, userId, 'offline', now);
+    },
+
+    /** Keeps this node counted as alive for `ttlMs`. */
+    heartbeat: (nodeId: string, ttlMs: number) => engine.presence.heartbeat(nodeId, clock() + ttlMs),
+
+    /** Turns the users of crashed nodes offline (each dead node is handled by one live node). */
+    async sweepDeadNodes(): Promise<number> {
+      const offline = await engine.presence.sweepDeadNodes(clock());
+      await Promise.all(offline.map((user) => announcePresence(user.tenantId, user.userId, 'offline', user.lastSeenAt)));
+      return offline.length;
+    },
+
+    /** This node stops cleanly: its users without another connection elsewhere go offline. */
+    async leave(nodeId: string): Promise<void> {
+      const offline = await engine.presence.removeNode(nodeId, clock());
+      await Promise.all(offline.map((user) => announcePresence(user.tenantId, user.userId, 'offline', user.lastSeenAt)));
+    },
+
+  };
+}
