@@ -49,6 +49,8 @@ interface Pending {
 
 const REPLAY_PAGE = 1000;
 const MAX_PRESENCE_REMEMBERED = 1000;
+/** How long a replay waits for a client to read what it was sent before giving up on it. */
+const DRAIN_GRACE_MS = 10_000;
 let connectionCounter = 0;
 
 const isAboutSelfMembership = (envelope: EventEnvelope, userId: UserId) => {
@@ -110,8 +112,24 @@ export class Connection {
       this.resync();
       return;
     }
-    for (const item of replay) this.deliver(item.source, item.presented);
+    for (const item of replay) {
+      this.deliver(item.source, item.presented);
+      // A long replay is paced by the client's reading speed instead of tripping the limit.
+      if (this.transport.bufferedBytes() > this.host.settings.maxBufferedBytes / 2 && !(await this.drained())) {
+        return this.close(CloseCodes.tooSlow, 'client too slow to replay');
+      }
+    }
     this.goLive();
+  }
+
+  /** Waits until the client has read most of what it was sent; false if it does not within the grace period. */
+  private async drained(): Promise<boolean> {
+    const deadline = Date.now() + DRAIN_GRACE_MS;
+    while (!this.closed && this.transport.bufferedBytes() > this.host.settings.maxBufferedBytes / 4) {
+      if (Date.now() > deadline) return false;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    return !this.closed;
   }
 
   /** A durable event from the topic of a conversation this connection follows. */

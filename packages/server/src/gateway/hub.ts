@@ -12,6 +12,7 @@ import type { EventEnvelope, TopicMessage } from '../domain/events.js';
 import type { ConversationId, TenantId } from '../domain/types.js';
 import type { RealtimeService } from '../services/realtime-service.js';
 import type { Connection, ConnectionHost, ConnectionSettings } from './connection.js';
+import { CloseCodes } from './transport.js';
 import { ephemeralFrame, needsMembers, presentEvent, type PresentedEvent } from './wire-events.js';
 
 export interface HubDeps {
@@ -37,18 +38,27 @@ export class Hub implements ConnectionHost {
     this.realtime = deps.realtime;
     this.clock = deps.clock;
     this.settings = deps.settings;
-    this.subscriber = deps.pubsub.createSubscriber((message) => {
-      this.queue = this.queue.then(
-        () => this.dispatch(message),
-        () => this.dispatch(message),
-      );
-    });
+    this.subscriber = deps.pubsub.createSubscriber(
+      (message) => {
+        this.queue = this.queue.then(
+          () => this.dispatch(message),
+          () => this.dispatch(message),
+        );
+      },
+      // Events published while the subscription was down were not heard: every client resumes
+      // from its cursor (on this node or another), which replays them from the logs.
+      () => this.closeAll(CloseCodes.restart, 'event stream interrupted; resume with your cursor'),
+    );
   }
 
   get connectionCount(): number {
     let count = 0;
     for (const connections of this.byUser.values()) count += connections.size;
     return count;
+  }
+
+  get followedConversations(): number {
+    return this.byConversation.size;
   }
 
   /** Adds a connection and follows its user's inbox; call before `connection.start`. */
@@ -107,8 +117,12 @@ export class Hub implements ConnectionHost {
 
   /** Closes every connection (shutdown: 1012 so clients reconnect elsewhere) and the subscriber. */
   async close(code: number, reason: string): Promise<void> {
-    for (const connections of [...this.byUser.values()]) for (const connection of [...connections]) connection.close(code, reason);
+    this.closeAll(code, reason);
     await this.subscriber.close();
+  }
+
+  private closeAll(code: number, reason: string): void {
+    for (const connections of [...this.byUser.values()]) for (const connection of [...connections]) connection.close(code, reason);
   }
 
   private async dispatch(message: TopicMessage): Promise<void> {

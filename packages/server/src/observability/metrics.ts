@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 export interface Metrics {
   readonly registry: Registry;
@@ -30,5 +30,25 @@ export function recordHttpMetrics(app: FastifyInstance, metrics: Metrics): void 
       { method: request.method, route: request.routeOptions.url ?? 'unmatched', status_code: String(reply.statusCode) },
       reply.elapsedTime / 1000,
     );
+  });
+}
+
+/** Realtime gauges, read when Prometheus scrapes (nothing is counted on the delivery path). */
+export function recordRealtimeMetrics(metrics: Metrics, source: { connectionCount: number; followedConversations: number }): void {
+  new Gauge({
+    name: 'parley_realtime_connections',
+    help: 'Open realtime connections (WebSocket and SSE) on this node',
+    registers: [metrics.registry],
+    collect() {
+      this.set(source.connectionCount);
+    },
+  });
+  new Gauge({
+    name: 'parley_realtime_followed_conversations',
+    help: 'Conversations this node subscribes to for its connected users',
+    registers: [metrics.registry],
+    collect() {
+      this.set(source.followedConversations);
+    },
   });
 }
