@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ConversationId, UserId } from '../../domain/types.js';
 import type { NewConversation } from '../engine.js';
-import { alice, bob, carol, createGroup, T0, TENANT, type ContractContext } from './fixtures.contract.js';
+import { alice, bob, carol, createGroup, headOf, T0, TENANT, type ContractContext } from './fixtures.contract.js';
 
 function direct(id: string, first: UserId, second: UserId): NewConversation & { type: 'direct' } {
   return {
@@ -47,7 +47,7 @@ export function conversationsContract(context: ContractContext): void {
       expect(await conversations.get(TENANT, id)).toEqual(expected);
       expect(await conversations.getWithMember(TENANT, id, bob)).toEqual({
         conversation: expected,
-        member: { userId: bob, role: 'admin', lastReadSeq: 0, joinedAt: T0 },
+        member: { userId: bob, role: 'admin', lastReadSeq: 0, joinedAt: T0, joinedEventId: await headOf(context.engine, id) },
       });
     });
 
@@ -62,10 +62,10 @@ export function conversationsContract(context: ContractContext): void {
     it('updates the title, and answers null for an unknown conversation', async () => {
       const { conversations } = context.engine;
       const id = await createGroup(context.engine, 'g1', [alice]);
-      expect(await conversations.update(TENANT, id, { title: 'Renamed' })).toMatchObject({ id, title: 'Renamed' });
+      expect(await conversations.update(TENANT, id, { title: 'Renamed' }, T0 + 1)).toMatchObject({ id, title: 'Renamed' });
       expect(await conversations.get(TENANT, id)).toMatchObject({ title: 'Renamed', memberCount: 1 });
-      expect(await conversations.update(TENANT, id, {})).toMatchObject({ title: 'Renamed' });
-      expect(await conversations.update(TENANT, 'nope' as ConversationId, { title: 'x' })).toBeNull();
+      expect(await conversations.update(TENANT, id, {}, T0 + 2)).toMatchObject({ title: 'Renamed' });
+      expect(await conversations.update(TENANT, 'nope' as ConversationId, { title: 'x' }, T0 + 3)).toBeNull();
       expect(await conversations.get(TENANT, 'nope' as ConversationId)).toBeNull();
     });
 

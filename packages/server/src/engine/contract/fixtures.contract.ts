@@ -3,13 +3,24 @@
  * interface only, so the suite runs unchanged against every implementation.
  */
 import { expect } from 'vitest';
+import { compareEventIds, type ConversationEvent, type EventEnvelope, type EventId, type TopicMessage } from '../../domain/events.js';
 import type { ConversationId, EpochMs, Message, MessageId, Role, TenantId, UserId } from '../../domain/types.js';
-import type { Engine, NewMessage } from '../engine.js';
+import type { Engine, EventRetention, NewMessage, Subscriber } from '../engine.js';
 import { EngineError, type EngineErrorCode } from '../errors.js';
 
-/** Gives each test the engine its beforeEach created. */
+/** What a test may ask of the engine factory beyond an empty engine. */
+export interface EngineSetupOptions {
+  /** Retention of event logs and inboxes; the engine's default when absent. */
+  retention?: EventRetention;
+}
+
+/** Gives each test the engine its beforeEach created, and more when it needs them. */
 export interface ContractContext {
   readonly engine: Engine;
+  /** Another empty engine from the same setup, made with `options`; cleaned up after the test. */
+  createEngine(options: EngineSetupOptions): Promise<Engine>;
+  /** Runs `cleanup` after the test, before its engines are cleaned up (last registered, first run). */
+  onCleanup(cleanup: () => Promise<void> | void): void;
 }
 
 export const TENANT = 'acme' as TenantId;
@@ -128,4 +139,95 @@ export function tally<T extends string>(values: readonly T[]): Partial<Record<T,
   const counts: Partial<Record<T, number>> = {};
   for (const value of values) counts[value] = (counts[value] ?? 0) + 1;
   return counts;
+}
+
+// ─── Realtime ───────────────────────────────────────────────────────────────────────────────
+
+/** Every event of the conversation's log after `after`, read in pages of `pageSize`. */
+export async function readLog(
+  engine: Engine,
+  conversationId: ConversationId,
+  options: { tenantId?: TenantId; after?: EventId | null; pageSize?: number } = {},
+): Promise<EventEnvelope[]> {
+  const all: EventEnvelope[] = [];
+  let after = options.after ?? null;
+  for (;;) {
+    const page = await engine.events.read(options.tenantId ?? TENANT, conversationId, after, options.pageSize ?? 1000);
+    all.push(...page.events);
+    const last = page.events.at(-1);
+    if (!last || page.events.length < (options.pageSize ?? 1000)) return all;
+    after = last.id;
+  }
+}
+
+/** The events (without envelopes) of the conversation's log after `after`. */
+export async function eventsOf(
+  engine: Engine,
+  conversationId: ConversationId,
+  options: { tenantId?: TenantId; after?: EventId | null } = {},
+): Promise<ConversationEvent[]> {
+  return (await readLog(engine, conversationId, options)).map((envelope) => envelope.event);
+}
+
+/** The newest event id of the conversation's log; throws when the log is empty. */
+export async function headOf(engine: Engine, conversationId: ConversationId, tenantId: TenantId = TENANT): Promise<EventId> {
+  const [head] = await engine.events.heads(tenantId, [conversationId]);
+  if (!head) throw new Error(`the log of ${conversationId} is empty`);
+  return head;
+}
+
+/** Asserts that ids strictly increase, that each id is `<at>-<n>` of its envelope's `at`, and `at` never decreases. */
+export function expectOrderedLog(envelopes: readonly EventEnvelope[]): void {
+  for (const [index, envelope] of envelopes.entries()) {
+    expect(envelope.id).toMatch(/^\d+-\d+$/);
+    expect(envelope.id.split('-')[0]).toBe(String(envelope.at));
+    const previous = envelopes[index - 1];
+    if (previous) {
+      expect(compareEventIds(previous.id, envelope.id), `${previous.id} before ${envelope.id}`).toBeLessThan(0);
+      expect(envelope.at).toBeGreaterThanOrEqual(previous.at);
+    }
+  }
+}
+
+/**
+ * Polls `probe` until it returns something other than undefined. Deliveries through a topic are
+ * asynchronous (a Redis subscriber hears them on another connection), so tests wait for them
+ * with a deadline instead of sleeping a fixed time.
+ */
+export async function waitFor<T>(what: string, probe: () => T | undefined, timeoutMs = 5000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+/** A subscriber that records what it hears, closed after the test. */
+export interface Recorder {
+  readonly subscriber: Subscriber;
+  /** Everything heard so far, in the order heard. */
+  readonly heard: TopicMessage[];
+  /** Waits until a message matching `predicate` was heard and returns the first such. */
+  waitFor(what: string, predicate: (message: TopicMessage) => boolean): Promise<TopicMessage>;
+}
+
+export function recorder(context: ContractContext, engine: Engine = context.engine): Recorder {
+  const heard: TopicMessage[] = [];
+  const subscriber = engine.pubsub.createSubscriber((message) => {
+    heard.push(message);
+  });
+  context.onCleanup(() => subscriber.close());
+  return {
+    subscriber,
+    heard,
+    waitFor: (what, predicate) => waitFor(what, () => heard.find(predicate)),
+  };
+}
+
+/** True for a durable event on a conversation topic whose event is a message.created of `messageId`. */
+export function isCreationOf(messageId: MessageId): (message: TopicMessage) => boolean {
+  return (message) =>
+    message.kind === 'event' && message.envelope.event.type === 'message.created' && message.envelope.event.message.id === messageId;
 }

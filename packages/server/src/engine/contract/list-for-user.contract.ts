@@ -8,6 +8,7 @@ import {
   carol,
   createGroup,
   expectEngineError,
+  headOf,
   send,
   T0,
   TENANT,
@@ -73,7 +74,7 @@ export function listForUserContract(context: ContractContext): void {
       const kept = await createGroup(context.engine, 'c-kept', [alice, bob]);
       const left = await createGroup(context.engine, 'c-left', [alice, bob]);
       await createGroup(context.engine, 'c-foreign', [bob, carol]);
-      await context.engine.conversations.removeMember(TENANT, left, alice);
+      await context.engine.conversations.removeMember(TENANT, left, alice, T0, { keepOwner: false });
       expect(idsOf((await listAll(100)).pages.flat())).toEqual([kept]);
       expect(await context.engine.conversations.listForUser(TENANT, 'u-nobody' as UserId, { limit: 10 })).toEqual({
         items: [],
@@ -84,17 +85,18 @@ export function listForUserContract(context: ContractContext): void {
     it('carries the membership, the last message and unread = lastSeq - lastReadSeq', async () => {
       const { conversations } = context.engine;
       const id = await createGroup(context.engine, 'c1', [alice, bob]);
+      const joinedEventId = await headOf(context.engine, id);
       await send(context.engine, id, bob, { text: 'one', createdAt: T0 + 1 });
       await send(context.engine, id, bob, { text: 'two', createdAt: T0 + 2 });
       const third = await send(context.engine, id, bob, { text: 'three', createdAt: T0 + 3 });
       const [view] = (await conversations.listForUser(TENANT, alice, { limit: 10 })).items;
       expect(view).toEqual({
         conversation: expect.objectContaining({ id, lastSeq: 3, lastActivityAt: T0 + 3 }),
-        member: { userId: alice, role: 'owner', lastReadSeq: 0, joinedAt: T0 },
+        member: { userId: alice, role: 'owner', lastReadSeq: 0, joinedAt: T0, joinedEventId },
         lastMessage: { ...third, myReactions: [] },
         unreadCount: 3,
       });
-      await conversations.markRead(TENANT, id, alice, 2);
+      await conversations.markRead(TENANT, id, alice, 2, T0);
       expect((await conversations.listForUser(TENANT, alice, { limit: 10 })).items[0]?.unreadCount).toBe(1);
       expect((await conversations.listForUser(TENANT, bob, { limit: 10 })).items[0]?.unreadCount).toBe(0);
     });

@@ -186,6 +186,45 @@ export function messagesContract(context: ContractContext): void {
       expect(await lastSeq(id)).toBe(1);
     });
 
+    it('dedupes sends without a sender by clientMessageId, in one scope per conversation', async () => {
+      const { messages } = context.engine;
+      const id = await createGroup(context.engine, 'g1', [alice]);
+      const other = await createGroup(context.engine, 'g2', [alice]);
+      const first = await messages.append(TENANT, id, newMessage(null, { clientMessageId: 'sys-1', text: 'once' }), DEFAULT_TTL_MS);
+      if (first.status !== 'created') throw new Error(first.status);
+      const repeat = newMessage(null, { clientMessageId: 'sys-1', text: 'twice', createdAt: T0 + 1000 });
+      expect(await messages.append(TENANT, id, repeat, DEFAULT_TTL_MS)).toEqual({ status: 'duplicate', message: first.message });
+      expect(await messages.get(TENANT, id, repeat.id, null)).toBeNull();
+      // A user's key, another system key, or the same key in another conversation is another send.
+      const statuses = [];
+      for (const [conversationId, input] of [
+        [id, newMessage(alice, { clientMessageId: 'sys-1' })],
+        [id, newMessage(null, { clientMessageId: 'sys-2' })],
+        [other, newMessage(null, { clientMessageId: 'sys-1' })],
+        [id, newMessage(null)],
+        [id, newMessage(null)],
+      ] as const) {
+        statuses.push((await messages.append(TENANT, conversationId, input, DEFAULT_TTL_MS)).status);
+      }
+      expect(statuses).toEqual(['created', 'created', 'created', 'created', 'created']);
+      expect(await lastSeq(id)).toBe(5);
+      expect(await messages.append(TENANT, id, newMessage(alice, { clientMessageId: 'sys-1' }), DEFAULT_TTL_MS)).toMatchObject({
+        status: 'duplicate',
+        message: { seq: 2, senderId: alice },
+      });
+    });
+
+    it('creates exactly one message from concurrent system repeats of one key', async () => {
+      const { messages } = context.engine;
+      const id = await createGroup(context.engine, 'g1', [alice]);
+      const results = await Promise.all(
+        range(1, 20).map(() => messages.append(TENANT, id, newMessage(null, { clientMessageId: 'sys-k' }), DEFAULT_TTL_MS)),
+      );
+      expect(results.filter((result) => result.status === 'created')).toHaveLength(1);
+      expect(results.filter((result) => result.status === 'duplicate')).toHaveLength(19);
+      expect(await lastSeq(id)).toBe(1);
+    });
+
     it('returns the original in its current state (edited)', async () => {
       const { messages } = context.engine;
       const id = await createGroup(context.engine, 'g1', [alice]);

@@ -13,7 +13,7 @@ export function mutationsContract(context: ContractContext): void {
   }
 
   function react(id: ConversationId, messageId: MessageId, userId: UserId, emoji: string, add = true, limits = roomy) {
-    return context.engine.messages.react(TENANT, id, messageId, userId, emoji, add, limits);
+    return context.engine.messages.react(TENANT, id, messageId, userId, emoji, add, limits, T0 + 1);
   }
 
   describe('edit', () => {

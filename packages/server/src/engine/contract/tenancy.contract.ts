@@ -53,7 +53,7 @@ export function tenancyContract(context: ContractContext): void {
       await createGroup(context.engine, 'shared-id', [alice], { tenantId: OTHER_TENANT, title: 'globex' });
       const theirs = await send(context.engine, id, alice, { tenantId: OTHER_TENANT, text: 'globex only' });
       expect(theirs.seq).toBe(1);
-      expect(await conversations.markRead(OTHER_TENANT, id, bob, 1)).toBeNull();
+      expect(await conversations.markRead(OTHER_TENANT, id, bob, 1, T0)).toBeNull();
       const [ourHistory, theirHistory] = await Promise.all([
         messages.history(TENANT, id, { limit: 10 }, null),
         messages.history(OTHER_TENANT, id, { limit: 10 }, null),

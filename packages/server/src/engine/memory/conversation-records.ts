@@ -1,9 +1,10 @@
 /**
  * The conversation state shared by the memory conversation and message stores: one record per
- * conversation holding its members, messages and idempotency keys, so an append touches a single
- * record (as a Redis script touches a single hash slot). Records are never handed out; the
- * `to*` functions make the copies callers receive.
+ * conversation holding its members, messages, idempotency keys and event log, so an append touches
+ * a single record (as a Redis script touches a single hash slot). Records are never handed out;
+ * the `to*` functions make the copies callers receive.
  */
+import type { EventId } from '../../domain/events.js';
 import type {
   Conversation,
   ConversationId,
@@ -16,6 +17,7 @@ import type {
   TenantId,
   UserId,
 } from '../../domain/types.js';
+import type { EventLog } from './event-log.js';
 import { ExpiryQueue } from './expiry-queue.js';
 import { TenantScoped } from './tenant-scoped.js';
 
@@ -24,6 +26,8 @@ export interface MemberRecord {
   role: Role;
   lastReadSeq: number;
   joinedAt: EpochMs;
+  /** The conversation.created or member.added event that made this user a member. */
+  joinedEventId: EventId;
   /** Increases with every join, so paging by it survives removals between pages. */
   joinOrder: number;
 }
@@ -59,12 +63,16 @@ export interface ConversationRecord {
   /** The members again, ascending joinOrder. */
   membersInJoinOrder: MemberRecord[];
   nextJoinOrder: number;
+  /** Members whose role is owner, so keepOwner checks need no scan. */
+  ownerCount: number;
   /** messages[seq - 1]: seqs are gapless, so the array index is the seq. */
   messages: MessageRecord[];
   seqByMessageId: Map<MessageId, number>;
-  /** `(sender, clientMessageId)` → the message it produced, until expiresAt. */
+  /** `(sender or null, clientMessageId)` → the message it produced, until expiresAt. */
   idempotencyKeys: Map<string, IdempotencyEntry>;
   idempotencyExpiry: ExpiryQueue<string>;
+  /** The conversation's durable events (memory-events.ts writes it). */
+  events: EventLog;
 }
 
 export interface TenantConversations {
@@ -100,13 +108,18 @@ export function pairKey(first: UserId, second: UserId): string {
   return JSON.stringify(first < second ? [first, second] : [second, first]);
 }
 
-export function idempotencyKey(senderId: UserId, clientMessageId: string): string {
+/**
+ * The key of a send: scoped to its sender, and for sends without a sender (the tenant's back end)
+ * to one scope of the conversation, which `null` keeps apart from every user id.
+ */
+export function idempotencyKey(senderId: UserId | null, clientMessageId: string): string {
   return JSON.stringify([senderId, clientMessageId]);
 }
 
 export function newConversationRecord(
   tenantId: TenantId,
   input: { id: ConversationId; type: ConversationType; title: string | null; createdAt: EpochMs },
+  events: EventLog,
 ): ConversationRecord {
   return {
     tenantId,
@@ -119,14 +132,19 @@ export function newConversationRecord(
     members: new Map(),
     membersInJoinOrder: [],
     nextJoinOrder: 1,
+    ownerCount: 0,
     messages: [],
     seqByMessageId: new Map(),
     idempotencyKeys: new Map(),
     idempotencyExpiry: new ExpiryQueue(),
+    events,
   };
 }
 
-/** Adds a member (who must not be one already) and indexes the membership. */
+/**
+ * Adds a member (who must not be one already) and indexes the membership. The caller logs the
+ * event that made them a member and sets joinedEventId in the same synchronous section.
+ */
 export function addMember(
   tables: TenantConversations,
   record: ConversationRecord,
@@ -134,8 +152,17 @@ export function addMember(
   role: Role,
   joinedAt: EpochMs,
 ): MemberRecord {
-  const member: MemberRecord = { userId, role, lastReadSeq: 0, joinedAt, joinOrder: record.nextJoinOrder };
+  const member: MemberRecord = {
+    userId,
+    role,
+    // History from before joining is not unread.
+    lastReadSeq: record.lastSeq,
+    joinedAt,
+    joinedEventId: '' as EventId,
+    joinOrder: record.nextJoinOrder,
+  };
   record.nextJoinOrder += 1;
+  if (role === 'owner') record.ownerCount += 1;
   record.members.set(userId, member);
   record.membersInJoinOrder.push(member);
   let memberships = tables.byMember.get(userId);
@@ -152,12 +179,20 @@ export function removeMember(tables: TenantConversations, record: ConversationRe
   const member = record.members.get(userId);
   if (!member) return false;
   record.members.delete(userId);
+  if (member.role === 'owner') record.ownerCount -= 1;
   const index = firstJoinedAfter(record.membersInJoinOrder, member.joinOrder - 1);
   record.membersInJoinOrder.splice(index, 1);
   const memberships = tables.byMember.get(userId);
   memberships?.delete(record.id);
   if (memberships?.size === 0) tables.byMember.delete(userId);
   return true;
+}
+
+/** Changes a member's role, keeping the owner count. */
+export function changeRole(record: ConversationRecord, member: MemberRecord, role: Role): void {
+  if (member.role === 'owner') record.ownerCount -= 1;
+  if (role === 'owner') record.ownerCount += 1;
+  member.role = role;
 }
 
 /** Index of the first member whose joinOrder is above `joinOrder` (binary search). */
@@ -186,7 +221,13 @@ export function toConversation(record: ConversationRecord): Conversation {
 }
 
 export function toMember(member: MemberRecord): Member {
-  return { userId: member.userId, role: member.role, lastReadSeq: member.lastReadSeq, joinedAt: member.joinedAt };
+  return {
+    userId: member.userId,
+    role: member.role,
+    lastReadSeq: member.lastReadSeq,
+    joinedAt: member.joinedAt,
+    joinedEventId: member.joinedEventId,
+  };
 }
 
 export function toMessage(conversationId: ConversationId, message: MessageRecord, viewer: UserId | null): Message {

@@ -1,6 +1,7 @@
 /**
  * ConversationStore in memory. Each method reads and writes its records without an await in
- * between, which is what makes it atomic in a single-threaded process.
+ * between, which is what makes it atomic in a single-threaded process; a change and the event it
+ * logs (memory-events.ts) happen in that same section.
  */
 import type { Conversation, ConversationId, EpochMs, Member, Role, TenantId, UserId } from '../../domain/types.js';
 import type { ConversationStore, ConversationView, NewConversation, Page } from '../engine.js';
@@ -8,6 +9,7 @@ import { EngineError } from '../errors.js';
 import { decodeCursor, encodeCursor, requireLimit } from './arguments.js';
 import {
   addMember,
+  changeRole,
   firstJoinedAfter,
   newConversationRecord,
   pairKey,
@@ -19,6 +21,8 @@ import {
   type ConversationTables,
   type TenantConversations,
 } from './conversation-records.js';
+import { requireEventTime } from './event-log.js';
+import type { ConversationEvents } from './memory-events.js';
 
 const MAX_MEMBERS_PAGE = 1000;
 const MAX_CONVERSATIONS_PAGE = 100;
@@ -34,9 +38,13 @@ function isMoreRecent(a: ActivityPosition, b: ActivityPosition): boolean {
 }
 
 export class MemoryConversationStore implements ConversationStore {
-  constructor(private readonly tables: ConversationTables) {}
+  constructor(
+    private readonly tables: ConversationTables,
+    private readonly events: ConversationEvents,
+  ) {}
 
   async createGroup(tenantId: TenantId, input: NewConversation): Promise<Conversation> {
+    requireEventTime('createdAt', input.createdAt);
     const tables = this.tables.write(tenantId);
     return toConversation(this.insert(tables, tenantId, input));
   }
@@ -49,6 +57,7 @@ export class MemoryConversationStore implements ConversationStore {
     if (input.members.length !== 2 || !first || !second || first.userId === second.userId) {
       throw new EngineError('invalid_argument', 'a direct conversation has exactly two distinct members');
     }
+    requireEventTime('createdAt', input.createdAt);
     const tables = this.tables.write(tenantId);
     const key = pairKey(first.userId, second.userId);
     const existingId = tables.directByPair.get(key);
@@ -75,11 +84,21 @@ export class MemoryConversationStore implements ConversationStore {
     return { conversation: toConversation(record), member: member ? toMember(member) : null };
   }
 
-  async update(tenantId: TenantId, id: ConversationId, changes: { title?: string }): Promise<Conversation | null> {
+  /** Logs conversation.updated only when a field takes a new value: a no-op update logs nothing. */
+  async update(
+    tenantId: TenantId,
+    id: ConversationId,
+    changes: { title?: string },
+    now: EpochMs,
+  ): Promise<Conversation | null> {
+    requireEventTime('now', now);
     const record = this.tables.find(tenantId, id);
     if (!record) return null;
-    if (changes.title !== undefined) record.title = changes.title;
-    return toConversation(record);
+    if (changes.title === undefined || changes.title === record.title) return toConversation(record);
+    record.title = changes.title;
+    const conversation = toConversation(record);
+    this.events.log(record, { type: 'conversation.updated', conversationId: id, conversation: toConversation(record) }, now);
+    return conversation;
   }
 
   async listMembers(
@@ -122,26 +141,55 @@ export class MemoryConversationStore implements ConversationStore {
   ): Promise<
     { status: 'ok'; added: UserId[]; conversation: Conversation } | { status: 'not_found' } | { status: 'too_many_members' }
   > {
+    requireEventTime('now', now);
     const tables = this.tables.read(tenantId);
     const record = tables?.byId.get(id);
     if (!tables || !record) return { status: 'not_found' };
     const newcomers = [...new Set(userIds)].filter((userId) => !record.members.has(userId));
     if (record.members.size + newcomers.length > maxMembers) return { status: 'too_many_members' };
-    for (const userId of newcomers) addMember(tables, record, userId, role, now);
+    for (const userId of newcomers) {
+      const member = addMember(tables, record, userId, role, now);
+      member.joinedEventId = this.events.log(record, { type: 'member.added', conversationId: id, userId, role }, now).id;
+    }
     return { status: 'ok', added: newcomers, conversation: toConversation(record) };
   }
 
-  async removeMember(tenantId: TenantId, id: ConversationId, userId: UserId): Promise<boolean> {
+  async removeMember(
+    tenantId: TenantId,
+    id: ConversationId,
+    userId: UserId,
+    now: EpochMs,
+    options: { keepOwner: boolean },
+  ): Promise<'removed' | 'not_found' | 'last_owner'> {
+    requireEventTime('now', now);
     const tables = this.tables.read(tenantId);
     const record = tables?.byId.get(id);
-    return tables !== undefined && record !== undefined && removeMember(tables, record, userId);
+    const member = record?.members.get(userId);
+    if (!tables || !record || !member) return 'not_found';
+    if (options.keepOwner && isLastOwner(record, member.role)) return 'last_owner';
+    removeMember(tables, record, userId);
+    this.events.log(record, { type: 'member.removed', conversationId: id, userId, role: member.role }, now);
+    return 'removed';
   }
 
-  async setRole(tenantId: TenantId, id: ConversationId, userId: UserId, role: Role): Promise<Member | null> {
-    const member = this.tables.find(tenantId, id)?.members.get(userId);
-    if (!member) return null;
-    member.role = role;
-    return toMember(member);
+  /** Setting the role a member already has is `ok` and logs nothing, with or without keepOwner. */
+  async setRole(
+    tenantId: TenantId,
+    id: ConversationId,
+    userId: UserId,
+    role: Role,
+    now: EpochMs,
+    options: { keepOwner: boolean },
+  ): Promise<{ status: 'ok'; member: Member } | { status: 'not_found' } | { status: 'last_owner' }> {
+    requireEventTime('now', now);
+    const record = this.tables.find(tenantId, id);
+    const member = record?.members.get(userId);
+    if (!record || !member) return { status: 'not_found' };
+    if (member.role === role) return { status: 'ok', member: toMember(member) };
+    if (options.keepOwner && isLastOwner(record, member.role)) return { status: 'last_owner' };
+    changeRole(record, member, role);
+    this.events.log(record, { type: 'member.updated', conversationId: id, userId, role }, now);
+    return { status: 'ok', member: toMember(member) };
   }
 
   async markRead(
@@ -149,14 +197,17 @@ export class MemoryConversationStore implements ConversationStore {
     id: ConversationId,
     userId: UserId,
     seq: number,
+    now: EpochMs,
   ): Promise<{ lastReadSeq: number; changed: boolean } | null> {
     if (!Number.isInteger(seq)) throw new EngineError('invalid_argument', `seq must be an integer, got ${seq}`);
+    requireEventTime('now', now);
     const record = this.tables.find(tenantId, id);
     const member = record?.members.get(userId);
     if (!record || !member) return null;
     const target = Math.min(seq, record.lastSeq);
     if (target <= member.lastReadSeq) return { lastReadSeq: member.lastReadSeq, changed: false };
     member.lastReadSeq = target;
+    this.events.log(record, { type: 'read', conversationId: id, userId, seq: target }, now);
     return { lastReadSeq: target, changed: true };
   }
 
@@ -213,13 +264,24 @@ export class MemoryConversationStore implements ConversationStore {
     if (tables.byId.has(input.id)) {
       throw new EngineError('invalid_argument', `conversation id ${input.id} is already used`);
     }
-    const record = newConversationRecord(tenantId, input);
+    const record = newConversationRecord(tenantId, input, this.events.newLog());
     for (const { userId, role } of input.members) {
       if (!record.members.has(userId)) addMember(tables, record, userId, role, input.createdAt);
     }
     tables.byId.set(record.id, record);
+    const created = this.events.log(
+      record,
+      { type: 'conversation.created', conversationId: record.id, conversation: toConversation(record) },
+      input.createdAt,
+    );
+    for (const member of record.membersInJoinOrder) member.joinedEventId = created.id;
     return record;
   }
+}
+
+/** True when a member with `role` is the only owner of a group (whom keepOwner keeps). */
+function isLastOwner(record: ConversationRecord, role: Role): boolean {
+  return record.type === 'group' && role === 'owner' && record.ownerCount <= 1;
 }
 
 /** Inserts `record` into `sorted` (most recent first), keeping at most `capacity` entries. */

@@ -4,8 +4,8 @@ import { runEngineContract } from '../engine.contract.js';
 import type { NewMessage } from '../engine.js';
 import { createMemoryEngine } from './memory-engine.js';
 
-runEngineContract('memory engine', async () => {
-  const engine = createMemoryEngine();
+runEngineContract('memory engine', async (options) => {
+  const engine = createMemoryEngine({ retention: options?.retention });
   return { engine, cleanup: () => engine.close() };
 });
 
@@ -92,6 +92,59 @@ describe('memory engine expiry by the given times', () => {
     } while (cursor !== undefined);
     expect(seen).toHaveLength(total);
     expect(new Set(seen).size).toBe(total);
+  });
+
+  it('delivers topic messages after the publishing call returns, never inside it, in publish order', async () => {
+    const engine = await groupOfAlice();
+    const heard: number[] = [];
+    const subscriber = engine.pubsub.createSubscriber((message) => {
+      if (message.kind === 'event' && message.envelope.event.type === 'message.created') heard.push(message.envelope.event.message.seq);
+    });
+    await subscriber.subscribeConversations(tenant, [conversationId]);
+    // No await between the calls: every append has run its atomic step, no delivery has happened.
+    const sends = [0, 1, 2].map((i) => engine.messages.append(tenant, conversationId, message(i, null), 1000));
+    expect(heard).toEqual([]);
+    await Promise.all(sends);
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(heard).toEqual([1, 2, 3]);
+    await subscriber.close();
+  });
+
+  it('ends every delivery when the engine closes', async () => {
+    const engine = await groupOfAlice();
+    const heard: unknown[] = [];
+    const subscriber = engine.pubsub.createSubscriber((topicMessage) => heard.push(topicMessage));
+    await subscriber.subscribeConversations(tenant, [conversationId]);
+    const pending = engine.messages.append(tenant, conversationId, message(0, null), 1000);
+    await engine.close();
+    await pending;
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(heard).toEqual([]);
+  });
+
+  it('refuses a retention that cannot bound a log', () => {
+    for (const retention of [
+      { maxEvents: 0, maxAgeMs: 1000 },
+      { maxEvents: 1.5, maxAgeMs: 1000 },
+      { maxEvents: 10, maxAgeMs: -1 },
+    ]) {
+      expect(() => createMemoryEngine({ retention })).toThrow(expect.objectContaining({ code: 'invalid_argument' }));
+    }
+  });
+
+  it('refuses times that cannot be the `at` of an event id, changing nothing', async () => {
+    const engine = await groupOfAlice();
+    const group = { id: 'g2' as ConversationId, type: 'group' as const, title: null, members: [{ userId: alice, role: 'owner' as const }] };
+    for (const createdAt of [-1, 1.5, Number.NaN]) {
+      await expect(engine.conversations.createGroup(tenant, { ...group, createdAt })).rejects.toMatchObject({ code: 'invalid_argument' });
+      await expect(engine.messages.append(tenant, conversationId, message(createdAt, null), 1000)).rejects.toMatchObject({
+        code: 'invalid_argument',
+      });
+    }
+    await expect(engine.conversations.update(tenant, conversationId, { title: 'x' }, -5)).rejects.toMatchObject({ code: 'invalid_argument' });
+    expect(await engine.conversations.get(tenant, 'g2' as ConversationId)).toBeNull();
+    expect(await engine.conversations.get(tenant, conversationId)).toMatchObject({ title: 'g', lastSeq: 0 });
+    expect((await engine.events.read(tenant, conversationId, null, 10)).events).toHaveLength(1);
   });
 
   it('refuses calls to ping after close', async () => {

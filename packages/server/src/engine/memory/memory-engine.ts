@@ -5,14 +5,25 @@
  *
  * Atomicity: JavaScript runs one call at a time, and every store method does its reads and
  * writes synchronously (no await in between), so no call observes another's partial result.
+ * Realtime stays inside the process too: topics are an in-process bus (memory-pubsub.ts) and
+ * presence has only the nodes that heartbeat to this engine.
  */
-import type { Engine } from '../engine.js';
+import { DEFAULT_EVENT_RETENTION, type Engine, type EventRetention } from '../engine.js';
 import { EngineError } from '../errors.js';
 import { ConversationTables } from './conversation-records.js';
+import { requireRetention } from './event-log.js';
 import { MemoryConversationStore } from './memory-conversations.js';
+import { ConversationEvents, MemoryEventStore } from './memory-events.js';
 import { MemoryRefreshTokenStore, MemorySigningKeyStore, MemoryTenantStore } from './memory-identity.js';
 import { MemoryMessageStore } from './memory-messages.js';
+import { MemoryPresenceStore } from './memory-presence.js';
+import { MemoryBus } from './memory-pubsub.js';
 import { MemoryUserStore } from './memory-users.js';
+
+export interface MemoryEngineOptions {
+  /** Bounds of every conversation log and inbox; DEFAULT_EVENT_RETENTION when absent. */
+  retention?: EventRetention;
+}
 
 export class MemoryEngine implements Engine {
   readonly kind = 'memory' as const;
@@ -22,25 +33,35 @@ export class MemoryEngine implements Engine {
   readonly messages: MemoryMessageStore;
   readonly refreshTokens = new MemoryRefreshTokenStore();
   readonly signingKeys = new MemorySigningKeyStore();
+  readonly events: MemoryEventStore;
+  readonly pubsub: MemoryBus;
+  readonly presence = new MemoryPresenceStore();
   private closed = false;
 
-  constructor() {
+  constructor(options: MemoryEngineOptions = {}) {
+    const retention = { ...(options.retention ?? DEFAULT_EVENT_RETENTION) };
+    requireRetention(retention);
     // Conversations and messages share one set of records: an append updates the conversation,
-    // its messages and the sender's read position in one step.
+    // its messages, the sender's read position and the conversation's event log in one step.
     const tables = new ConversationTables();
-    this.conversations = new MemoryConversationStore(tables);
-    this.messages = new MemoryMessageStore(tables);
+    this.pubsub = new MemoryBus();
+    const events = new ConversationEvents(retention, this.pubsub);
+    this.conversations = new MemoryConversationStore(tables, events);
+    this.messages = new MemoryMessageStore(tables, events);
+    this.events = new MemoryEventStore(tables, events, this.pubsub);
   }
 
   async ping(): Promise<void> {
     if (this.closed) throw new EngineError('storage_unavailable', 'the memory engine is closed');
   }
 
+  /** Also ends every subscriber's deliveries. */
   async close(): Promise<void> {
     this.closed = true;
+    this.pubsub.close();
   }
 }
 
-export function createMemoryEngine(): Engine {
-  return new MemoryEngine();
+export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
+  return new MemoryEngine(options);
 }

@@ -1,6 +1,7 @@
 /**
  * MessageStore in memory. Like the other memory stores, every method does its reads and writes
- * without an await in between, so each call is one atomic step.
+ * without an await in between, so each call is one atomic step, its event logged within it.
+ * Messages inside events are seen by nobody in particular: `myReactions` is empty.
  */
 import type { ConversationId, EpochMs, Message, MessageId, TenantId, UserId } from '../../domain/types.js';
 import type { AppendResult, HistoryQuery, MessageStore, NewMessage } from '../engine.js';
@@ -14,11 +15,16 @@ import {
   type ConversationTables,
   type MessageRecord,
 } from './conversation-records.js';
+import { requireEventTime } from './event-log.js';
+import type { ConversationEvents } from './memory-events.js';
 
 const MAX_HISTORY_PAGE = 100;
 
 export class MemoryMessageStore implements MessageStore {
-  constructor(private readonly tables: ConversationTables) {}
+  constructor(
+    private readonly tables: ConversationTables,
+    private readonly events: ConversationEvents,
+  ) {}
 
   async append(
     tenantId: TenantId,
@@ -29,16 +35,14 @@ export class MemoryMessageStore implements MessageStore {
     if (!Number.isFinite(idempotencyTtlMs) || idempotencyTtlMs < 0) {
       throw new EngineError('invalid_argument', `idempotencyTtlMs must be >= 0, got ${idempotencyTtlMs}`);
     }
+    requireEventTime('createdAt', input.createdAt);
     const record = this.tables.find(tenantId, conversationId);
     if (!record) return { status: 'conversation_not_found' };
     const sender = input.senderId === null ? null : record.members.get(input.senderId);
     if (sender === undefined) return { status: 'not_member' };
 
     dropExpiredKeys(record, input.createdAt);
-    const key =
-      input.senderId !== null && input.clientMessageId !== null
-        ? idempotencyKey(input.senderId, input.clientMessageId)
-        : null;
+    const key = input.clientMessageId === null ? null : idempotencyKey(input.senderId, input.clientMessageId);
     const originalSeq = key === null ? undefined : record.idempotencyKeys.get(key)?.seq;
     const original = originalSeq === undefined ? undefined : record.messages[originalSeq - 1];
     if (original) return { status: 'duplicate', message: toMessage(record.id, original, input.senderId) };
@@ -70,6 +74,7 @@ export class MemoryMessageStore implements MessageStore {
       record.idempotencyKeys.set(key, { seq, expiresAt });
       record.idempotencyExpiry.push(key, expiresAt);
     }
+    this.events.log(record, { type: 'message.created', conversationId, message: toMessage(record.id, message, null) }, input.createdAt);
     return { status: 'created', message: toMessage(record.id, message, input.senderId) };
   }
 
@@ -124,12 +129,14 @@ export class MemoryMessageStore implements MessageStore {
     now: EpochMs,
     viewer: UserId | null,
   ): Promise<{ status: 'ok'; message: Message } | { status: 'not_found' } | { status: 'deleted' }> {
+    requireEventTime('now', now);
     const record = this.tables.find(tenantId, conversationId);
     const message = record && findMessage(record, messageId);
     if (!record || !message) return { status: 'not_found' };
     if (message.deletedAt !== null) return { status: 'deleted' };
     message.text = text;
     message.editedAt = now;
+    this.events.log(record, { type: 'message.updated', conversationId, message: toMessage(record.id, message, null) }, now);
     return { status: 'ok', message: toMessage(record.id, message, viewer) };
   }
 
@@ -139,6 +146,7 @@ export class MemoryMessageStore implements MessageStore {
     messageId: MessageId,
     now: EpochMs,
   ): Promise<Message | null> {
+    requireEventTime('now', now);
     const record = this.tables.find(tenantId, conversationId);
     const message = record && findMessage(record, messageId);
     if (!record || !message) return null;
@@ -146,6 +154,7 @@ export class MemoryMessageStore implements MessageStore {
       message.text = null;
       message.deletedAt = now;
       message.reactions.clear();
+      this.events.log(record, { type: 'message.deleted', conversationId, message: toMessage(record.id, message, null) }, now);
     }
     return toMessage(record.id, message, null);
   }
@@ -158,12 +167,14 @@ export class MemoryMessageStore implements MessageStore {
     emoji: string,
     add: boolean,
     limits: { maxEmojiPerMessage: number; maxReactionsPerUser: number },
+    now: EpochMs,
   ): Promise<
     | { status: 'ok'; message: Message; changed: boolean }
     | { status: 'not_found' }
     | { status: 'deleted' }
     | { status: 'too_many_reactions' }
   > {
+    requireEventTime('now', now);
     const record = this.tables.find(tenantId, conversationId);
     const message = record && findMessage(record, messageId);
     if (!record || !message) return { status: 'not_found' };
@@ -181,6 +192,10 @@ export class MemoryMessageStore implements MessageStore {
       reactors.delete(userId);
       if (reactors.size === 0) message.reactions.delete(emoji);
       changed = true;
+    }
+    if (changed) {
+      const type = add ? 'reaction.added' : 'reaction.removed';
+      this.events.log(record, { type, conversationId, messageId, emoji, userId }, now);
     }
     return { status: 'ok', message: toMessage(record.id, message, userId), changed };
   }
