@@ -25,6 +25,7 @@ export const ERROR_CODES = {
   too_many_members: { status: 409, title: 'The conversation would exceed its member limit' },
   too_many_reactions: { status: 409, title: 'The message has too many reactions' },
   payload_too_large: { status: 413, title: 'The request body is too large' },
+  upgrade_required: { status: 426, title: 'Use a WebSocket upgrade for this endpoint' },
   unsupported_media_type: { status: 415, title: 'The request body must be application/json' },
   rate_limited: { status: 429, title: 'Too many requests' },
   internal_error: { status: 500, title: 'Internal error' },

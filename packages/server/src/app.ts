@@ -5,7 +5,10 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Authenticator } from './auth/authenticator.js';
 import type { Engine } from './engine/engine.js';
 import { requireAuthentication } from './http/authentication.js';
-import { registerProblemHandlers } from './http/problems.js';
+import { registerProblemHandlers, sendProblem } from './http/problems.js';
+import { problems } from './http/route-schemas.js';
+import type { RealtimeGateway } from './gateway/realtime-gateway.js';
+import { sseRoutes } from './gateway/sse-routes.js';
 import { createRequestIdGenerator, echoRequestId } from './http/request-id.js';
 import { createValidatorCompiler } from './http/validation.js';
 import { conversationsRoutes } from './http/v1/conversations-routes.js';
@@ -37,6 +40,8 @@ export interface AppDeps {
   publicUrl: string;
   startedAt: number;
   isDraining: () => boolean;
+  /** The node's realtime gateway: SSE at /v1/events (the WebSocket upgrade is attached by the caller). */
+  gateway: RealtimeGateway;
   logger: FastifyServerOptions['logger'];
   trustProxy?: boolean;
 }
@@ -98,6 +103,19 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         await authenticated.register(conversationsRoutes(deps.services.conversations));
         await authenticated.register(messagesRoutes(deps.services.messages));
       });
+      await v1.register(sseRoutes(deps.gateway, { authenticator: deps.authenticator, keepAliveMs: 15_000 }));
+      v1.get(
+        '/realtime',
+        {
+          schema: {
+            tags: ['Realtime'],
+            summary: 'WebSocket: upgrade this request (token in Authorization or access_token; resume with cursor)',
+            security: [{ bearerAuth: [] }],
+            response: problems(401, 426),
+          },
+        },
+        async (request, reply) => sendProblem(request, reply, 'upgrade_required', { headers: { upgrade: 'websocket' } }),
+      );
     },
     { prefix: '/v1' },
   );

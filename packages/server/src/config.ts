@@ -23,6 +23,14 @@ const Env = Type.Object({
   IDEMPOTENCY_TTL_SECONDS: Type.Integer({ minimum: 60, maximum: 604_800, default: 86_400 }),
   SHUTDOWN_TIMEOUT_MS: Type.Integer({ minimum: 0, maximum: 600_000, default: 25_000 }),
   TRUST_PROXY: Type.Boolean({ default: false }),
+  EVENT_RETENTION_SECONDS: Type.Integer({ minimum: 60, maximum: 2_592_000, default: 86_400 }),
+  EVENT_RETENTION_MAX_EVENTS: Type.Integer({ minimum: 100, maximum: 1_000_000, default: 10_000 }),
+  REALTIME_HEARTBEAT_MS: Type.Integer({ minimum: 100, maximum: 300_000, default: 30_000 }),
+  REALTIME_MAX_BUFFERED_BYTES: Type.Integer({ minimum: 16_384, maximum: 268_435_456, default: 1_048_576 }),
+  REALTIME_CURSOR_WINDOW_MS: Type.Integer({ minimum: 1000, maximum: 3_600_000, default: 30_000 }),
+  REALTIME_COMPRESSION: Type.Boolean({ default: false }),
+  PRESENCE_INTERVAL_MS: Type.Integer({ minimum: 100, maximum: 60_000, default: 5_000 }),
+  PRESENCE_TTL_MS: Type.Integer({ minimum: 300, maximum: 300_000, default: 15_000 }),
 });
 type Env = Static<typeof Env>;
 
@@ -42,6 +50,15 @@ export interface Config {
   idempotencyTtlSeconds: number;
   shutdownTimeoutMs: number;
   trustProxy: boolean;
+  eventRetention: { maxEvents: number; maxAgeMs: number };
+  realtime: {
+    heartbeatMs: number;
+    maxBufferedBytes: number;
+    cursorWindowMs: number;
+    compression: boolean;
+    presenceIntervalMs: number;
+    presenceTtlMs: number;
+  };
 }
 
 export class ConfigError extends Error {
@@ -98,5 +115,14 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
     idempotencyTtlSeconds: env.IDEMPOTENCY_TTL_SECONDS,
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
     trustProxy: env.TRUST_PROXY,
+    eventRetention: { maxEvents: env.EVENT_RETENTION_MAX_EVENTS, maxAgeMs: env.EVENT_RETENTION_SECONDS * 1000 },
+    realtime: {
+      heartbeatMs: env.REALTIME_HEARTBEAT_MS,
+      maxBufferedBytes: env.REALTIME_MAX_BUFFERED_BYTES,
+      cursorWindowMs: env.REALTIME_CURSOR_WINDOW_MS,
+      compression: env.REALTIME_COMPRESSION,
+      presenceIntervalMs: env.PRESENCE_INTERVAL_MS,
+      presenceTtlMs: env.PRESENCE_TTL_MS,
+    },
   };
 }

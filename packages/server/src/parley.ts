@@ -10,15 +10,22 @@ import type { Config } from './config.js';
 import { createEngine } from './engine/create-engine.js';
 import type { Engine } from './engine/engine.js';
 import type { TenantId } from './domain/types.js';
-import { createMetrics } from './observability/metrics.js';
+import { createMetrics, recordRealtimeMetrics } from './observability/metrics.js';
 import { createConversationsService } from './services/conversations-service.js';
 import { createIdentityService } from './services/identity-service.js';
 import { systemClock, createIdGenerator, type Clock } from './services/ids.js';
 import { createMessagesService } from './services/messages-service.js';
 import { createUsersService } from './services/users-service.js';
+import { createRealtimeService } from './services/realtime-service.js';
+import { DEFAULT_GATEWAY_SETTINGS, RealtimeGateway, type RealtimeGatewayDeps } from './gateway/realtime-gateway.js';
+import { attachWebSocket } from './gateway/websocket.js';
 import { VERSION } from './version.js';
 
 export const DEFAULT_TENANT = 'default' as TenantId;
+/** Conversations one realtime connection follows at most (the rest are reachable over REST). */
+const MAX_CONVERSATIONS_FOLLOWED = 10_000;
+/** Client frames are typing and ping: tiny. */
+const MAX_CLIENT_FRAME_BYTES = 4096;
 
 export interface ParleyOptions {
   logger?: FastifyServerOptions['logger'];
@@ -50,7 +57,12 @@ export async function createParley(config: Config, options: ParleyOptions = {}):
   let logConnectionError: (error: Error) => void = () => undefined;
   const engine =
     options.engine ??
-    createEngine({ keyPrefix: config.keyPrefix, ...redisOptions(config), onRedisError: (error) => logConnectionError(error) });
+    createEngine({
+      keyPrefix: config.keyPrefix,
+      retention: config.eventRetention,
+      ...redisOptions(config),
+      onRedisError: (error) => logConnectionError(error),
+    });
   const signingKeys = createSigningKeys({ engine, clock });
   const accessTokens = createAccessTokens({
     signingKeys,
@@ -70,6 +82,7 @@ export async function createParley(config: Config, options: ParleyOptions = {}):
     defaultTenant: DEFAULT_TENANT,
     selfRegistrationTenants: config.selfRegistrationTenants,
   });
+  const authenticator = createAuthenticator({ engine, accessTokens });
   const adminKeyMatches = createAdminKeyCheck(config.adminKey ?? undefined);
   let draining = false;
   const startedAt = Date.now();
@@ -79,9 +92,29 @@ export async function createParley(config: Config, options: ParleyOptions = {}):
   await identity.ensureDefaultTenant();
   await signingKeys.current();
 
-  const app = await buildApp({
+  const realtime = createRealtimeService({ engine, clock, maxConversationsPerConnection: MAX_CONVERSATIONS_FOLLOWED });
+  let log: RealtimeGatewayDeps['log'] = { warn: () => undefined, error: () => undefined };
+  const gateway = new RealtimeGateway({
     engine,
-    authenticator: createAuthenticator({ engine, accessTokens }),
+    realtime,
+    clock,
+    log: { warn: (object, message) => log.warn(object, message), error: (object, message) => log.error(object, message) },
+    settings: {
+      ...DEFAULT_GATEWAY_SETTINGS,
+      cursorWindowMs: config.realtime.cursorWindowMs,
+      maxBufferedBytes: config.realtime.maxBufferedBytes,
+      retentionMs: config.eventRetention.maxAgeMs,
+      presenceIntervalMs: config.realtime.presenceIntervalMs,
+      presenceTtlMs: config.realtime.presenceTtlMs,
+    },
+  });
+
+  const metrics = createMetrics();
+  recordRealtimeMetrics(metrics, gateway.hub);
+  const app = await buildApp({
+    gateway,
+    engine,
+    authenticator,
     isAdmin: (authorization) => adminKeyMatches(authorization?.replace(/^Bearer\s+/i, '')),
     services: {
       identity,
@@ -89,7 +122,7 @@ export async function createParley(config: Config, options: ParleyOptions = {}):
       conversations: createConversationsService({ engine, clock, ids, maxGroupMembers: config.maxGroupMembers }),
       messages: createMessagesService({ engine, clock, ids, idempotencyTtlMs: config.idempotencyTtlSeconds * 1000 }),
     },
-    metrics: createMetrics(),
+    metrics,
     version: VERSION,
     publicUrl: config.publicUrl,
     startedAt,
@@ -99,6 +132,15 @@ export async function createParley(config: Config, options: ParleyOptions = {}):
   });
 
   logConnectionError = (error) => app.log.warn({ err: error }, 'Redis connection error');
+  log = app.log;
+  const websocket = attachWebSocket(app, gateway, {
+    authenticator,
+    isDraining: () => draining,
+    heartbeatIntervalMs: config.realtime.heartbeatMs,
+    maxFrameBytes: MAX_CLIENT_FRAME_BYTES,
+    compression: config.realtime.compression,
+  });
+  await gateway.start();
 
   let stopping: Promise<void> | null = null;
   return {
@@ -114,6 +156,9 @@ export async function createParley(config: Config, options: ParleyOptions = {}):
       stopping ??= (async () => {
         draining = true;
         try {
+          // Realtime clients are told to reconnect elsewhere (1012) before HTTP stops accepting.
+          await gateway.shutdown();
+          websocket.close();
           await app.close();
         } finally {
           await engine.close();

@@ -23,3 +23,10 @@ export const PatchMeBody = Type.Object(
   { displayName: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })) },
   { additionalProperties: false },
 );
+
+export const Presence = Type.Object({
+  status: Type.Union([Type.Literal('online'), Type.Literal('offline')]),
+  lastSeenAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], {
+    description: 'Null while online, or when never seen',
+  }),
+});

@@ -67,8 +67,8 @@ describe('authenticator', () => {
 
   it('turns a built-in access token into a user principal, from a header or bare', async () => {
     const { token } = await accessTokens.sign({ tenantId: acme, userId: bob });
-    await expect(auth.authenticate(`Bearer ${token}`)).resolves.toEqual({ kind: 'user', tenantId: acme, userId: bob });
-    await expect(auth.authenticate(token)).resolves.toEqual({ kind: 'user', tenantId: acme, userId: bob });
+    await expect(auth.authenticate(`Bearer ${token}`)).resolves.toEqual({ kind: 'user', tenantId: acme, userId: bob, expiresAt: expect.any(Number) });
+    await expect(auth.authenticate(token)).resolves.toEqual({ kind: 'user', tenantId: acme, userId: bob, expiresAt: expect.any(Number) });
   });
 
   it('refuses tokens no verifier claims, and bad built-in tokens', async () => {

@@ -88,8 +88,8 @@ export function createBuiltInTokenVerifier(accessTokens: AccessTokens): Credenti
   return {
     claims: (token) => unverifiedIssuer(token) === accessTokens.issuer,
     async verify(token) {
-      const { tenantId, userId } = await accessTokens.verify(token);
-      return { kind: 'user', tenantId, userId };
+      const { tenantId, userId, expiresAt } = await accessTokens.verify(token);
+      return { kind: 'user', tenantId, userId, expiresAt: expiresAt * 1000 };
     },
   };
 }

@@ -6,6 +6,12 @@ import type { TenantId, UserId } from '../domain/types.js';
  */
 export type Principal =
   /** A user, authenticated by a built-in, tenant-minted or external-issuer access token. */
-  | { kind: 'user'; tenantId: TenantId; userId: UserId }
+  | {
+      kind: 'user';
+      tenantId: TenantId;
+      userId: UserId;
+      /** When the credential stops being valid (ms since the epoch); a realtime connection closes then. */
+      expiresAt?: number;
+    }
   /** A tenant's back end, authenticated by its `sk_` API key: acts on anything of its tenant. */
   | { kind: 'tenant'; tenantId: TenantId };

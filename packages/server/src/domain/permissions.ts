@@ -7,7 +7,7 @@
  * moderates every conversation of its tenant and passes every check.
  */
 import type { Principal } from '../auth/principal.js';
-import type { Conversation, Member, Message, Role } from './types.js';
+import type { Conversation, Member, Message } from './types.js';
 
 /** The caller's standing in one conversation: the member record for users, null for a tenant key. */
 export type Standing = { principal: Principal; member: Member | null };
@@ -48,7 +48,3 @@ export const canRemoveMember = (standing: Standing, conversation: Conversation, 
 
 export const canChangeRole = ({ principal, member }: Standing, conversation: Conversation): boolean =>
   conversation.type === 'group' && (principal.kind === 'tenant' || member?.role === 'owner');
-
-/** A group must keep an owner: the last owner cannot leave or step down until another is named. */
-export const leavesGroupOwnerless = (owners: number, target: Member, newRole: Role | null): boolean =>
-  target.role === 'owner' && newRole !== 'owner' && owners <= 1;

@@ -3,6 +3,8 @@
  * what services reason about. The wire representation lives in @parley/protocol.
  */
 
+import type { EventId } from './events.js';
+
 declare const brand: unique symbol;
 /** A string that the type system keeps apart from other strings of the same shape. */
 export type Brand<T, B extends string> = T & { readonly [brand]: B };
@@ -56,6 +58,11 @@ export interface Member {
   /** Highest seq the member has read; never moves backwards; at most the conversation's lastSeq. */
   lastReadSeq: number;
   joinedAt: EpochMs;
+  /**
+   * Id, in the conversation's event log, of the event that made this user a member
+   * (conversation.created or member.added): realtime delivery to the member starts after it.
+   */
+  joinedEventId: EventId;
 }
 
 /** Reaction totals of one message: emoji → how many users reacted with it. */

@@ -13,7 +13,12 @@
  *   - Absence is `null` (or a `status` naming it), never an exception; exceptions mean the
  *     storage is unreachable or an input broke a documented limit (EngineError).
  *   - Returned objects are copies: mutating them changes nothing stored.
+ *   - Event log: every change to a conversation that changes something (see each method) appends
+ *     one durable event to that conversation's log and publishes it on the conversation's topic,
+ *     in the same atomic step as the change. Events of one conversation are logged and published
+ *     in the order the changes happened; a call that changes nothing logs nothing.
  */
+import type { ConversationEvent, EphemeralEvent, EventEnvelope, EventId, TopicMessage } from '../domain/events.js';
 import type {
   Conversation,
   ConversationId,
@@ -37,6 +42,9 @@ export interface Engine {
   readonly messages: MessageStore;
   readonly refreshTokens: RefreshTokenStore;
   readonly signingKeys: SigningKeyStore;
+  readonly events: EventStore;
+  readonly pubsub: PubSub;
+  readonly presence: PresenceStore;
   /** Resolves when the storage answers; rejects otherwise. Used by readiness checks. */
   ping(): Promise<void>;
   /** Releases connections. In-flight calls complete or reject; no call may be made afterwards. */
@@ -126,12 +134,12 @@ export interface Page<T> {
 }
 
 export interface ConversationStore {
-  /** Creates a group conversation with its members. Atomic: visible whole or not at all. */
+  /** Creates a group conversation with its members. Atomic: visible whole or not at all. Logs conversation.created. */
   createGroup(tenantId: TenantId, input: NewConversation): Promise<Conversation>;
   /**
    * Returns the one direct conversation of the pair, creating it (with `input`) when there is
    * none. Concurrent calls for one pair, in either order of users, all return the same
-   * conversation and exactly one reports `created: true`.
+   * conversation and exactly one reports `created: true`. Logs conversation.created when it creates.
    */
   getOrCreateDirect(
     tenantId: TenantId,
@@ -144,8 +152,8 @@ export interface ConversationStore {
     id: ConversationId,
     userId: UserId,
   ): Promise<{ conversation: Conversation; member: Member | null } | null>;
-  /** Returns the updated conversation, or null when absent. */
-  update(tenantId: TenantId, id: ConversationId, changes: { title?: string }): Promise<Conversation | null>;
+  /** Returns the updated conversation, or null when absent. Logs conversation.updated at `now`. */
+  update(tenantId: TenantId, id: ConversationId, changes: { title?: string }, now: EpochMs): Promise<Conversation | null>;
   /** Members in the order they joined; `limit` 1..1000. */
   listMembers(tenantId: TenantId, id: ConversationId, page: { cursor?: string; limit: number }): Promise<Page<Member>>;
   /** Members among `userIds` (in that order, absent ones skipped). */
@@ -153,6 +161,8 @@ export interface ConversationStore {
   /**
    * Adds users as members with `role`. Atomic: existing members are left as they are (not
    * re-added, role unchanged) and when the result would exceed `maxMembers` nothing is added.
+   * Logs one member.added per added user, in the order of `userIds`. A new member's read
+   * position starts at the conversation's lastSeq: history from before joining is not unread.
    */
   addMembers(
     tenantId: TenantId,
@@ -162,20 +172,42 @@ export interface ConversationStore {
     now: EpochMs,
     maxMembers: number,
   ): Promise<{ status: 'ok'; added: UserId[]; conversation: Conversation } | { status: 'not_found' } | { status: 'too_many_members' }>;
-  /** Removes the member. Returns false when the conversation or the membership is absent. */
-  removeMember(tenantId: TenantId, id: ConversationId, userId: UserId): Promise<boolean>;
-  /** Changes a member's role; null when the conversation or membership is absent. */
-  setRole(tenantId: TenantId, id: ConversationId, userId: UserId, role: Role): Promise<Member | null>;
+  /**
+   * Removes the member and logs member.removed. `not_found` (logging nothing) when absent. With
+   * `keepOwner`, refuses (`last_owner`, nothing changes) to remove the only owner of a group; the
+   * owner count is checked in the same atomic step, so two owners leaving at once cannot both go.
+   */
+  removeMember(
+    tenantId: TenantId,
+    id: ConversationId,
+    userId: UserId,
+    now: EpochMs,
+    options: { keepOwner: boolean },
+  ): Promise<'removed' | 'not_found' | 'last_owner'>;
+  /**
+   * Changes a member's role, logging member.updated when it changed. With `keepOwner`, refuses
+   * (`last_owner`) to demote the only owner, atomically as in removeMember.
+   */
+  setRole(
+    tenantId: TenantId,
+    id: ConversationId,
+    userId: UserId,
+    role: Role,
+    now: EpochMs,
+    options: { keepOwner: boolean },
+  ): Promise<{ status: 'ok'; member: Member } | { status: 'not_found' } | { status: 'last_owner' }>;
   /**
    * Moves the member's read position forward to `seq` (clamped to the conversation's lastSeq).
    * Atomic and monotonic: a lower `seq` than the stored one changes nothing.
-   * Returns the resulting position and whether it moved; null when not a member.
+   * Returns the resulting position and whether it moved; null when not a member. Logs `read`
+   * when it moved.
    */
   markRead(
     tenantId: TenantId,
     id: ConversationId,
     userId: UserId,
     seq: number,
+    now: EpochMs,
   ): Promise<{ lastReadSeq: number; changed: boolean } | null>;
   /**
    * The user's conversations, most recent activity first (ties: newer id first), each with the
@@ -194,7 +226,10 @@ export interface NewMessage {
   text: string;
   replyTo: MessageId | null;
   createdAt: EpochMs;
-  /** With a non-null sender: the idempotency key of this send. */
+  /**
+   * The idempotency key of this send, scoped to the sender; messages without a sender (posted by
+   * the tenant's back end) share one scope per conversation.
+   */
   clientMessageId: string | null;
 }
 
@@ -224,6 +259,7 @@ export interface MessageStore {
    * `idempotencyTtlMs`), assigns seq = lastSeq + 1, stores the message, sets lastSeq and
    * lastActivityAt, and moves the sender's read position to the new seq.
    * Seqs of one conversation are 1, 2, 3... with no gap and no duplicate under any concurrency.
+   * Logs message.created (a duplicate logs nothing), so message events follow seq order.
    */
   append(
     tenantId: TenantId,
@@ -245,7 +281,7 @@ export interface MessageStore {
   get(tenantId: TenantId, conversationId: ConversationId, messageId: MessageId, viewer: UserId | null): Promise<Message | null>;
   /**
    * Replaces the text and sets editedAt. Atomic. `not_found` when absent, `deleted` when the
-   * message was deleted (nothing changes).
+   * message was deleted (nothing changes). Logs message.updated.
    */
   edit(
     tenantId: TenantId,
@@ -257,7 +293,8 @@ export interface MessageStore {
   ): Promise<{ status: 'ok'; message: Message } | { status: 'not_found' } | { status: 'deleted' }>;
   /**
    * Tombstones the message: text becomes null, deletedAt is set, reactions are cleared; its seq
-   * stays in history. Idempotent: deleting a deleted message returns it unchanged.
+   * stays in history. Idempotent: deleting a deleted message returns it unchanged. Logs
+   * message.deleted the first time only.
    */
   delete(
     tenantId: TenantId,
@@ -269,7 +306,8 @@ export interface MessageStore {
    * Adds or removes `userId`'s reaction `emoji`. Atomic and idempotent: adding twice counts once,
    * removing an absent reaction changes nothing. `changed` tells whether anything moved.
    * `too_many_reactions` when adding would exceed `limits` (distinct emoji per message,
-   * reactions per user per message); `deleted` for a deleted message.
+   * reactions per user per message); `deleted` for a deleted message. Logs reaction.added or
+   * reaction.removed when `changed`.
    */
   react(
     tenantId: TenantId,
@@ -279,6 +317,7 @@ export interface MessageStore {
     emoji: string,
     add: boolean,
     limits: { maxEmojiPerMessage: number; maxReactionsPerUser: number },
+    now: EpochMs,
   ): Promise<
     | { status: 'ok'; message: Message; changed: boolean }
     | { status: 'not_found' }
@@ -350,3 +389,101 @@ export interface SigningKeyStore {
   /** Every key whose tokens may still be valid (current first), for JWKS and verification. */
   list(): Promise<StoredSigningKey[]>;
 }
+
+// ─── Realtime: event logs, topics, presence ────────────────────────────────────────────────
+
+/**
+ * Bounded logs of durable events. Each conversation has a log (written by the mutations above);
+ * each user has an inbox (written by `notify`) for changes of that user's own memberships, which
+ * the user must hear about even when no longer a member.
+ *
+ * Retention: a log keeps at most `maxEvents` events and drops events older than `maxAgeMs` when
+ * new ones arrive (both given to the engine factory). Ids are `<at>-<n>` (see domain/events.ts):
+ * `at` is the change's time, made non-decreasing within a log.
+ */
+export interface EventStore {
+  /**
+   * Events of the conversation's log after `after` (exclusive; null: from the oldest kept), in log
+   * order, at most `limit` (1..1000). `trimmed` is true when retention dropped events that came
+   * after `after`: the caller cannot replay without a gap.
+   */
+  read(
+    tenantId: TenantId,
+    conversationId: ConversationId,
+    after: EventId | null,
+    limit: number,
+  ): Promise<{ events: EventEnvelope[]; trimmed: boolean }>;
+  /** The newest event id of each conversation's log (null where empty or absent), in order. */
+  heads(tenantId: TenantId, conversationIds: readonly ConversationId[]): Promise<(EventId | null)[]>;
+  /**
+   * Appends `event` to each user's inbox (one entry each, id `<at>-<n>` of that inbox) and
+   * publishes it on each user's topic. Not atomic across users: each user's entry is.
+   */
+  notify(tenantId: TenantId, userIds: readonly UserId[], event: ConversationEvent, at: EpochMs): Promise<void>;
+  /** The user's inbox after `after`, like `read`. */
+  readInbox(tenantId: TenantId, userId: UserId, after: EventId | null, limit: number): Promise<{ events: EventEnvelope[]; trimmed: boolean }>;
+}
+
+/**
+ * Topics: every conversation has one (its durable events, as logged, and ephemeral events) and
+ * every user has one (its inbox). Publishing costs one message per event, whoever listens.
+ */
+export interface PubSub {
+  /** Publishes an ephemeral event on the conversation's topic; nothing is stored. */
+  publishEphemeral(tenantId: TenantId, conversationId: ConversationId, event: EphemeralEvent): Promise<void>;
+  /**
+   * A subscriber for one node. It hears the topics it subscribed to, each message once, and the
+   * messages of one topic in the order they were published. After `subscribe…` resolves, every
+   * message published afterwards is heard. `onMessage` must not throw.
+   * `onInterrupted` is called when messages may have been missed (the subscription's connection
+   * dropped and came back): whoever relied on hearing everything must catch up from the logs.
+   */
+  createSubscriber(onMessage: (message: TopicMessage) => void, onInterrupted?: () => void): Subscriber;
+}
+
+export interface Subscriber {
+  subscribeConversations(tenantId: TenantId, conversationIds: readonly ConversationId[]): Promise<void>;
+  unsubscribeConversations(tenantId: TenantId, conversationIds: readonly ConversationId[]): Promise<void>;
+  subscribeUsers(tenantId: TenantId, userIds: readonly UserId[]): Promise<void>;
+  unsubscribeUsers(tenantId: TenantId, userIds: readonly UserId[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface Presence {
+  status: 'online' | 'offline';
+  /** Online: null. Offline: when the user's last connection closed (null if never seen). */
+  lastSeenAt: EpochMs | null;
+}
+
+/**
+ * Who is online, across nodes. A user is online while at least one live node holds a connection
+ * of theirs. Nodes prove they are alive with heartbeats; a node whose heartbeat expired counts as
+ * gone, and `sweepDeadNodes` turns its users offline, so a crashed node leaves nobody online.
+ */
+export interface PresenceStore {
+  /** Records that `nodeId` is alive until `expiresAt`. */
+  heartbeat(nodeId: string, expiresAt: EpochMs): Promise<void>;
+  /** One more connection of the user on the node. `cameOnline`: the user was offline before. Atomic per user. */
+  connect(tenantId: TenantId, userId: UserId, nodeId: string, now: EpochMs): Promise<{ cameOnline: boolean }>;
+  /**
+   * One connection fewer. When the user has no connection left on any live node: offline with
+   * lastSeenAt = now, and `wentOffline` is true. Atomic per user.
+   */
+  disconnect(tenantId: TenantId, userId: UserId, nodeId: string, now: EpochMs): Promise<{ wentOffline: boolean }>;
+  get(tenantId: TenantId, userIds: readonly UserId[], now: EpochMs): Promise<Presence[]>;
+  /**
+   * Claims every node whose heartbeat expired before `now` (each dead node is claimed by exactly
+   * one caller), removes its connections and returns the users who went offline because of it.
+   * Also forgets the node cleanly: `nodeId` may call it for itself on shutdown via `removeNode`.
+   */
+  sweepDeadNodes(now: EpochMs): Promise<{ tenantId: TenantId; userId: UserId; lastSeenAt: EpochMs }[]>;
+  /** Removes a node that shuts down cleanly, like a sweep of that one node. */
+  removeNode(nodeId: string, now: EpochMs): Promise<{ tenantId: TenantId; userId: UserId; lastSeenAt: EpochMs }[]>;
+}
+
+/** Retention of event logs and inboxes; passed to engine factories. */
+export interface EventRetention {
+  maxEvents: number;
+  maxAgeMs: EpochMs;
+}
+export const DEFAULT_EVENT_RETENTION: EventRetention = { maxEvents: 10_000, maxAgeMs: 24 * 60 * 60 * 1000 };

@@ -7,7 +7,6 @@ import {
   canReact,
   canRemoveMember,
   canUpdateConversation,
-  leavesGroupOwnerless,
 } from '../domain/permissions.js';
 import { MEMBERS_IN_CONVERSATION_OBJECT, normalizeLabel } from '../domain/rules.js';
 import type { Conversation, ConversationId, ConversationType, Member, Role, UserId } from '../domain/types.js';
@@ -30,6 +29,8 @@ export interface ConversationsServiceDeps {
 
 export type ConversationsService = ReturnType<typeof createConversationsService>;
 
+const LAST_OWNER = 'The last owner must name another owner first';
+
 /** Creating, reading and managing conversations and their members. */
 export function createConversationsService({ engine, clock, ids, maxGroupMembers }: ConversationsServiceDeps) {
   const firstMembers = async (conversation: Conversation) =>
@@ -39,6 +40,15 @@ export function createConversationsService({ engine, clock, ids, maxGroupMembers
     conversation,
     members: await firstMembers(conversation),
   });
+
+  /** Each member hears of the new conversation through their inbox (so also on their other devices). */
+  const tellMembersItExists = (conversation: Conversation, userIds: readonly UserId[]) =>
+    engine.events.notify(
+      conversation.tenantId,
+      userIds,
+      { type: 'conversation.created', conversationId: conversation.id, conversation },
+      conversation.createdAt,
+    );
 
   /** Fails with 404 user_not_found naming the first id that is not a user of the tenant. */
   const requireUsers = async (principal: Principal, userIds: readonly UserId[]) => {
@@ -75,6 +85,7 @@ export function createConversationsService({ engine, clock, ids, maxGroupMembers
       createdAt: clock(),
       members: pair.map((userId) => ({ userId, role: 'member' as const })),
     });
+    if (created) await tellMembersItExists(conversation, pair);
     return { ...(await detail(conversation)), created };
   }
 
@@ -96,6 +107,7 @@ export function createConversationsService({ engine, clock, ids, maxGroupMembers
       createdAt: clock(),
       members,
     });
+    await tellMembersItExists(conversation, members.map((member) => member.userId));
     return { ...(await detail(conversation)), created: true };
   }
 
@@ -134,7 +146,7 @@ export function createConversationsService({ engine, clock, ids, maxGroupMembers
       if (!canUpdateConversation(access, access.conversation)) throw new ServiceError('forbidden', 'Only owners and admins of a group change it');
       const title = normalizeLabel(changes.title);
       if (title === null) throw new ServiceError('validation_failed', 'The title must not be blank');
-      const updated = await engine.conversations.update(principal.tenantId, id, { title });
+      const updated = await engine.conversations.update(principal.tenantId, id, { title }, clock());
       if (!updated) throw new ServiceError('conversation_not_found');
       return detail(updated);
     },
@@ -154,6 +166,11 @@ export function createConversationsService({ engine, clock, ids, maxGroupMembers
       if (result.status === 'too_many_members') {
         throw new ServiceError('too_many_members', `A group holds at most ${maxGroupMembers} members`);
       }
+      await Promise.all(
+        result.added.map((userId) =>
+          engine.events.notify(principal.tenantId, [userId], { type: 'member.added', conversationId: id, userId, role: 'member' }, clock()),
+        ),
+      );
       return detail(result.conversation);
     },
 
@@ -162,8 +179,11 @@ export function createConversationsService({ engine, clock, ids, maxGroupMembers
       const [target] = await engine.conversations.getMembers(principal.tenantId, id, [userId]);
       if (!target) throw new ServiceError('member_not_found');
       if (!canRemoveMember(access, access.conversation, target)) throw new ServiceError('forbidden', 'You may not remove this member');
-      await requireAnotherOwner(principal, id, target, null);
-      if (!(await engine.conversations.removeMember(principal.tenantId, id, userId))) throw new ServiceError('member_not_found');
+      const outcome = await engine.conversations.removeMember(principal.tenantId, id, userId, clock(), { keepOwner: true });
+      if (outcome === 'not_found') throw new ServiceError('member_not_found');
+      if (outcome === 'last_owner') throw new ServiceError('forbidden', LAST_OWNER);
+      // The removed user hears it through their inbox: they no longer follow the conversation.
+      await engine.events.notify(principal.tenantId, [userId], { type: 'member.removed', conversationId: id, userId, role: target.role }, clock());
     },
 
     async setRole(principal: Principal, id: ConversationId, userId: UserId, role: Role): Promise<Member> {
@@ -171,10 +191,10 @@ export function createConversationsService({ engine, clock, ids, maxGroupMembers
       if (!canChangeRole(access, access.conversation)) throw new ServiceError('forbidden', 'Only owners change roles in a group');
       const [target] = await engine.conversations.getMembers(principal.tenantId, id, [userId]);
       if (!target) throw new ServiceError('member_not_found');
-      await requireAnotherOwner(principal, id, target, role);
-      const member = await engine.conversations.setRole(principal.tenantId, id, userId, role);
-      if (!member) throw new ServiceError('member_not_found');
-      return member;
+      const outcome = await engine.conversations.setRole(principal.tenantId, id, userId, role, clock(), { keepOwner: true });
+      if (outcome.status === 'not_found') throw new ServiceError('member_not_found');
+      if (outcome.status === 'last_owner') throw new ServiceError('forbidden', LAST_OWNER);
+      return outcome.member;
     },
 
     /** Moves the caller's read position forward (never back); 204 semantics either way. */
@@ -182,31 +202,9 @@ export function createConversationsService({ engine, clock, ids, maxGroupMembers
       const access = await loadAccess(engine, principal, id);
       if (!canReact(access)) throw new ServiceError('forbidden', 'Read positions belong to users, not tenant keys');
       const user = requireUser(principal, 'Marking as read');
-      const result = await engine.conversations.markRead(user.tenantId, id, user.userId, seq);
+      const result = await engine.conversations.markRead(user.tenantId, id, user.userId, seq, clock());
       if (!result) throw new ServiceError('conversation_not_found');
       return result;
     },
   };
-
-  /** Refuses to leave a group without an owner (409 would hide the cause; 403 names it). */
-  async function requireAnotherOwner(principal: Principal, id: ConversationId, target: Member, newRole: Role | null) {
-    if (target.role !== 'owner' || newRole === 'owner') return;
-    const owners = await countOwners(principal, id);
-    if (leavesGroupOwnerless(owners, target, newRole)) {
-      throw new ServiceError('forbidden', 'The last owner must name another owner first');
-    }
-  }
-
-  async function countOwners(principal: Principal, id: ConversationId): Promise<number> {
-    let owners = 0;
-    let cursor: string | undefined;
-    // Bounded by the member limit; only reached when an owner leaves or steps down.
-    do {
-      const page = await engine.conversations.listMembers(principal.tenantId, id, { limit: 1000, ...(cursor ? { cursor } : {}) });
-      owners += page.items.filter((member) => member.role === 'owner').length;
-      if (owners > 1) return owners;
-      cursor = page.nextCursor ?? undefined;
-    } while (cursor);
-    return owners;
-  }
 }

@@ -316,7 +316,7 @@ describe('identity service', () => {
       expect(verified).toMatchObject({ tenantId: 'acme', userId: 'u1' });
       expect(verified.expiresAt - verified.issuedAt).toBe(3600);
       const auth = createAuthenticator({ engine: s.engine, accessTokens: s.accessTokens });
-      await expect(auth.authenticate(`Bearer ${minted.accessToken}`)).resolves.toEqual({ kind: 'user', tenantId: 'acme', userId: 'u1' });
+      await expect(auth.authenticate(`Bearer ${minted.accessToken}`)).resolves.toEqual({ kind: 'user', tenantId: 'acme', userId: 'u1', expiresAt: expect.any(Number) });
       expect((await s.identity.mintToken(acme, 'u1')).expiresIn).toBe(900);
     });
 
@@ -408,7 +408,7 @@ describe('identity service on the redis engine', () => {
     expect(principal).toEqual({ kind: 'tenant', tenantId: tenant.id });
     await s.identity.upsertUser(principal, 'crm-7', { displayName: 'Seven', metadata: { tier: 2 } });
     const minted = await s.identity.mintToken(principal, 'crm-7', 120);
-    await expect(auth.authenticate(`Bearer ${minted.accessToken}`)).resolves.toEqual({ kind: 'user', tenantId: 'acme', userId: 'crm-7' });
+    await expect(auth.authenticate(`Bearer ${minted.accessToken}`)).resolves.toEqual({ kind: 'user', tenantId: 'acme', userId: 'crm-7', expiresAt: expect.any(Number) });
     await expect(auth.authenticate(`Bearer ${apiKey.slice(0, -1)}${apiKey.endsWith('A') ? 'B' : 'A'}`)).rejects.toMatchObject({ code: 'invalid_token' });
   });
 });

@@ -134,7 +134,7 @@ export function createMessagesService({ engine, clock, ids, idempotencyTtlMs }: 
       const result = await engine.messages.react(principal.tenantId, conversationId, messageId, principal.userId, emoji, add, {
         maxEmojiPerMessage: MAX_EMOJI_PER_MESSAGE,
         maxReactionsPerUser: MAX_REACTIONS_PER_USER_PER_MESSAGE,
-      });
+      }, clock());
       switch (result.status) {
         case 'ok':
           return { message: result.message, changed: result.changed };

@@ -1,5 +1,5 @@
 import type { Principal } from '../auth/principal.js';
-import type { Engine } from '../engine/engine.js';
+import type { Engine, Presence } from '../engine/engine.js';
 import { normalizeLabel } from '../domain/rules.js';
 import type { User, UserId } from '../domain/types.js';
 import { requireUser } from './conversation-access.js';
@@ -44,6 +44,13 @@ export function createUsersService({ engine, clock }: UsersServiceDeps) {
       const user = await engine.users.update(caller.tenantId, caller.userId, update, clock());
       if (!user) throw new ServiceError('user_not_found');
       return user;
+    },
+
+    /** Online while the user has a connection on a live node; offline with when they were last seen. */
+    async presence(principal: Principal, userId: UserId): Promise<Presence> {
+      await requireExisting(principal, userId);
+      const [presence] = await engine.presence.get(principal.tenantId, [userId], clock());
+      return presence ?? { status: 'offline', lastSeenAt: null };
     },
 
     /** Idempotent. Blocking oneself is refused; blocking an unknown user is 404. */

@@ -166,13 +166,8 @@ describe.each(ENGINE_KINDS)('conversation roles over HTTP (%s engine)', (kind) =
     expect((await roles(owner.token, id))[owner.id]).toBe('owner');
   });
 
-  // KNOWN BUG (redis engine): "the last owner cannot leave" is checked before the removal, not in the
-  // same atomic step (services/conversations-service.ts requireAnotherOwner → engine removeMember),
-  // so two owners leaving at once both pass the check and the group is left without an owner. It
-  // needs an engine operation that removes/demotes only while another owner remains. Marked
-  // `fails` on Redis so the fix flips it: then make it a plain `it` for both engines.
-  const ownerRace = kind === 'redis' ? it.fails : it;
-  ownerRace('keeps an owner when the last two owners leave at once', async () => {
+  // The owner count is checked in the engine's atomic removal, so a race cannot leave no owner.
+  it('keeps an owner when the last two owners leave at once', async () => {
     for (let round = 0; round < 10; round += 1) {
       const { owner, admin, members, id } = await team(1);
       await setRole(api, owner.token, id, admin.id, 'owner');

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { PatchMeBody, User, UserIdParam } from '@parley/protocol';
+import { PatchMeBody, Presence, User, UserIdParam } from '@parley/protocol';
 import type { UserId } from '../../domain/types.js';
 import type { UsersService } from '../../services/users-service.js';
 import { principalOf } from '../authentication.js';
@@ -48,6 +48,23 @@ export const usersRoutes =
         const principal = principalOf(request);
         const user = await users.get(principal, request.params.userId as UserId);
         return presentUser(user, principal.kind === 'tenant' || principal.userId === user.id);
+      },
+    );
+
+    app.get(
+      '/users/:userId/presence',
+      {
+        schema: {
+          tags,
+          ...AUTHENTICATED,
+          summary: 'Whether a user of the same tenant is online, or when they were last seen',
+          params: UserParams,
+          response: { 200: Presence, ...problems(400, 401, 404) },
+        },
+      },
+      async (request) => {
+        const presence = await users.presence(principalOf(request), request.params.userId as UserId);
+        return { status: presence.status, lastSeenAt: presence.lastSeenAt === null ? null : new Date(presence.lastSeenAt).toISOString() };
       },
     );
 
