@@ -10,7 +10,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Cluster, Redis } from 'ioredis';
-import type { Engine } from '../engine/engine.js';
+import type { Engine, EventRetention } from '../engine/engine.js';
 import { createRedisClient } from '../engine/redis/redis-connection.js';
 import { createRedisEngine } from '../engine/redis/redis-engine.js';
 
@@ -50,10 +50,16 @@ export async function deleteKeysWithPrefix(redis: Redis | Cluster, prefix: strin
 }
 
 /** A Redis engine on the test Redis under a fresh prefix; cleanup closes it and deletes its keys. */
-export async function createRedisTestEngine(): Promise<{ engine: Engine; keyPrefix: string; cleanup: () => Promise<void> }> {
+export async function createRedisTestEngine(
+  options: { retention?: EventRetention } = {},
+): Promise<{ engine: Engine; keyPrefix: string; cleanup: () => Promise<void> }> {
   const keyPrefix = uniqueKeyPrefix();
   // The production client factory, so tests run with the timeouts and pipelining operators get.
-  const engine = createRedisEngine({ redis: createRedisClient({ url: TEST_REDIS_URL }), keyPrefix });
+  const engine = createRedisEngine({
+    redis: createRedisClient({ url: TEST_REDIS_URL }),
+    keyPrefix,
+    ...(options.retention ? { retention: options.retention } : {}),
+  });
   return {
     engine,
     keyPrefix,

@@ -4,16 +4,19 @@
  *
  * The whole engine contract runs against it, through the production connection factory: every
  * script must keep to one slot (Redis refuses a cross-slot script with CROSSSLOT), and concurrent
- * appends, group and direct creation, and listForUser must hold across nodes. A last test checks
- * with CLUSTER KEYSLOT that each conversation's keys share one slot and the tenant's keys another.
+ * appends, group and direct creation, and listForUser must hold across nodes. Then: CLUSTER KEYSLOT
+ * shows that each conversation's keys share one slot and the tenant's keys another, and PUBSUB
+ * shows that topics are sharded channels, each on the master of its conversation's or user's slot.
  */
-import { Cluster } from 'ioredis';
+import { Cluster, type Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { TopicMessage } from '../../domain/events.js';
 import type { ConversationId, MessageId, TenantId, UserId } from '../../domain/types.js';
 import { deleteKeysWithPrefix, keysWithPrefix, startLocalCluster, uniqueKeyPrefix, type LocalCluster } from '../../test-support/redis.js';
 import { runEngineContract } from '../engine.contract.js';
 import { createRedisClient } from './redis-connection.js';
 import { createRedisEngine } from './redis-engine.js';
+import { RedisKeys } from './redis-keys.js';
 
 let cluster: LocalCluster | undefined;
 let admin: Cluster | undefined;
@@ -33,9 +36,13 @@ afterAll(async () => {
   await cluster?.stop();
 });
 
-runEngineContract('redis engine on Redis Cluster', async () => {
+runEngineContract('redis engine on Redis Cluster', async (options) => {
   const keyPrefix = uniqueKeyPrefix();
-  const engine = createRedisEngine({ redis: createRedisClient({ clusterNodes: nodeList() }), keyPrefix });
+  const engine = createRedisEngine({
+    redis: createRedisClient({ clusterNodes: nodeList() }),
+    keyPrefix,
+    ...(options?.retention ? { retention: options.retention } : {}),
+  });
   return {
     engine,
     cleanup: async () => {
@@ -65,7 +72,7 @@ describe('redis engine key slots on Redis Cluster', () => {
           members: [{ userId: alice, role: 'owner' }, { userId: bob, role: 'member' }],
         });
         await engine.messages.append(tenant, id, { id: `${id}-m1` as MessageId, senderId: alice, system: false, text: 'hi', replyTo: null, createdAt: 2, clientMessageId: 'k' }, 60_000);
-        await engine.messages.react(tenant, id, `${id}-m1` as MessageId, bob, '👍', true, { maxEmojiPerMessage: 5, maxReactionsPerUser: 5 });
+        await engine.messages.react(tenant, id, `${id}-m1` as MessageId, bob, '👍', true, { maxEmojiPerMessage: 5, maxReactionsPerUser: 5 }, 2);
       }
       const direct = await engine.conversations.getOrCreateDirect(tenant, {
         id: 'd1' as ConversationId,
@@ -91,6 +98,92 @@ describe('redis engine key slots on Redis Cluster', () => {
       expect(distinctSlots.size).toBeGreaterThan(1);
       expect(direct.created).toBe(true);
     } finally {
+      await engine.close();
+      await deleteKeysWithPrefix(admin, keyPrefix);
+    }
+  });
+});
+
+describe('redis engine pub/sub on Redis Cluster', () => {
+  /** Subscribers of `channel` on each master: [sharded, classic]. */
+  async function subscriptions(channel: string): Promise<{ sharded: number[]; classic: number[] }> {
+    if (!admin) throw new Error('the cluster is not running');
+    const masters: Redis[] = admin.nodes('master');
+    const count = async (master: Redis, kind: 'SHARDNUMSUB' | 'NUMSUB') => {
+      const reply = (await master.call('PUBSUB', kind, channel)) as [string, number];
+      return Number(reply[1]);
+    };
+    return {
+      sharded: await Promise.all(masters.map((master) => count(master, 'SHARDNUMSUB'))),
+      classic: await Promise.all(masters.map((master) => count(master, 'NUMSUB'))),
+    };
+  }
+
+  async function until(what: string, check: () => boolean): Promise<void> {
+    const deadline = Date.now() + 5000;
+    while (!check()) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  }
+
+  it('publishes with SPUBLISH on the master of the topic’s slot and subscribes with SSUBSCRIBE there only', async () => {
+    if (!admin) throw new Error('the cluster is not running');
+    const keyPrefix = uniqueKeyPrefix();
+    const keys = new RedisKeys(keyPrefix);
+    const engine = createRedisEngine({ redis: createRedisClient({ clusterNodes: nodeList() }), keyPrefix });
+    const tenant = 'acme' as TenantId;
+    const alice = 'alice' as UserId;
+    const heard: TopicMessage[] = [];
+    const subscriber = engine.pubsub.createSubscriber((message) => heard.push(message));
+    try {
+      const conversations = Array.from({ length: 12 }, (_, i) => `g${i}` as ConversationId);
+      for (const id of conversations) {
+        await engine.conversations.createGroup(tenant, { id, type: 'group', title: id, createdAt: 1, members: [{ userId: alice, role: 'owner' }] });
+      }
+      await subscriber.subscribeConversations(tenant, conversations);
+      await subscriber.subscribeUsers(tenant, [alice]);
+
+      const owners = new Set<number>();
+      for (const id of conversations) {
+        const channel = keys.conversationTopic(tenant, id);
+        // The channel hashes to the conversation's slot, so its scripts can SPUBLISH it.
+        expect(await admin.cluster('KEYSLOT', channel)).toBe(await admin.cluster('KEYSLOT', keys.conversation(tenant, id).meta));
+        const { sharded, classic } = await subscriptions(channel);
+        expect(sharded.filter((count) => count === 1)).toHaveLength(1);
+        expect(sharded.reduce((sum, count) => sum + count, 0)).toBe(1);
+        expect(classic.every((count) => count === 0)).toBe(true);
+        owners.add(sharded.indexOf(1));
+      }
+      // One subscriber connection per master holding its channels, on more than one master.
+      expect(owners.size).toBeGreaterThan(1);
+
+      for (const [i, id] of conversations.entries()) {
+        await engine.messages.append(tenant, id, { id: `${id}-m` as MessageId, senderId: alice, system: false, text: `m${i}`, replyTo: null, createdAt: 2, clientMessageId: null }, 0);
+        await engine.pubsub.publishEphemeral(tenant, id, { type: 'typing', conversationId: id, userId: alice });
+      }
+      await engine.events.notify(tenant, [alice], { type: 'member.removed', conversationId: 'g0' as ConversationId, userId: alice, role: 'owner' }, 3);
+      await until('every message, typing and inbox entry', () => heard.length >= 2 * conversations.length + 1);
+      for (const id of conversations) {
+        // Per topic, in publish order.
+        expect(heard.filter((message) => 'conversationId' in message && message.conversationId === id).map((message) => message.kind)).toEqual(['event', 'ephemeral']);
+      }
+      expect(heard.filter((message) => message.kind === 'inbox')).toHaveLength(1);
+
+      await subscriber.unsubscribeConversations(tenant, conversations.slice(0, 6));
+      expect((await subscriptions(keys.conversationTopic(tenant, 'g0' as ConversationId))).sharded.every((count) => count === 0)).toBe(true);
+      expect((await subscriptions(keys.conversationTopic(tenant, 'g6' as ConversationId))).sharded.reduce((sum, count) => sum + count, 0)).toBe(1);
+      // close() drops the shard connections (without waiting for the server to notice): poll.
+      await subscriber.close();
+      const deadline = Date.now() + 5000;
+      for (const channel of [keys.conversationTopic(tenant, 'g6' as ConversationId), keys.userTopic(tenant, alice)]) {
+        while ((await subscriptions(channel)).sharded.some((count) => count > 0) && Date.now() < deadline) {
+          await new Promise((resolve) => setTimeout(resolve, 10));
+        }
+        expect((await subscriptions(channel)).sharded.every((count) => count === 0)).toBe(true);
+      }
+    } finally {
+      await subscriber.close();
       await engine.close();
       await deleteKeysWithPrefix(admin, keyPrefix);
     }

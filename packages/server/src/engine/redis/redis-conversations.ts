@@ -1,11 +1,14 @@
 /**
  * Conversations and their members. Every change to one conversation is one script on its own
- * slot; the per-user indexes in the tenant slot are kept around it by UserConversationIndex
- * (superset rule: see there), and listForUser reads through redis-conversation-list.ts.
+ * slot, which also logs and publishes the change's event (lua/lib/event-log.lua); the owner count
+ * that keepOwner checks is a field of the conversation's meta hash (ownerCount), kept by every
+ * script that changes roles or membership. The per-user indexes in the tenant slot are kept
+ * around it by UserConversationIndex (superset rule: see there), and listForUser reads through
+ * redis-conversation-list.ts.
  */
 import { ROLES, type Conversation, type ConversationId, type EpochMs, type Member, type Role, type TenantId, type UserId } from '../../domain/types.js';
 import type { ConversationStore, ConversationView, NewConversation, Page } from '../engine.js';
-import type { RedisContext } from './redis-context.js';
+import { logArgs, type RedisContext } from './redis-context.js';
 import { listConversationsForUser, readConversation } from './redis-conversation-list.js';
 import { decodeMemberCursor, encodeMemberCursor } from './redis-cursors.js';
 import { guard, invalid, requireCount, requireId, requireLimit, requireTime } from './redis-guard.js';
@@ -80,13 +83,15 @@ export class RedisConversationStore implements ConversationStore {
     });
   }
 
-  update(tenantId: TenantId, id: ConversationId, changes: { title?: string }): Promise<Conversation | null> {
+  update(tenantId: TenantId, id: ConversationId, changes: { title?: string }, now: EpochMs): Promise<Conversation | null> {
     return guard(async () => {
+      requireTime(now, 'now');
       const hasTitle = changes.title !== undefined;
+      const keys = this.context.keys.conversation(tenantId, id);
       const reply = await this.context.scripts.run(
         'conversation-update',
-        [this.context.keys.conversation(tenantId, id).meta],
-        [hasTitle ? '1' : '0', changes.title ?? ''],
+        [keys.meta, keys.events, this.context.keys.conversationTopic(tenantId, id)],
+        [...logArgs(this.context), tenantId, hasTitle ? '1' : '0', changes.title ?? '', now],
       );
       return reply === null ? null : parseConversation(tenantId, reply);
     });
@@ -141,7 +146,11 @@ export class RedisConversationStore implements ConversationStore {
       await this.index.add(tenantId, id, userIds, null);
       const keys = this.context.keys.conversation(tenantId, id);
       const reply = asArray(
-        await this.context.scripts.run('member-add', [keys.meta, keys.members, keys.memberOrder], [role, now, maxMembers, ...userIds]),
+        await this.context.scripts.run(
+          'member-add',
+          [keys.meta, keys.members, keys.memberOrder, keys.events, this.context.keys.conversationTopic(tenantId, id)],
+          [...logArgs(this.context), role, now, maxMembers, ...userIds],
+        ),
         'member-add',
       );
       const status = reply[0];
@@ -157,20 +166,52 @@ export class RedisConversationStore implements ConversationStore {
     });
   }
 
-  removeMember(tenantId: TenantId, id: ConversationId, userId: UserId): Promise<boolean> {
+  removeMember(
+    tenantId: TenantId,
+    id: ConversationId,
+    userId: UserId,
+    now: EpochMs,
+    options: { keepOwner: boolean },
+  ): Promise<'removed' | 'not_found' | 'last_owner'> {
     return guard(async () => {
+      requireId(userId, 'userId');
+      requireTime(now, 'now');
       const keys = this.context.keys.conversation(tenantId, id);
-      const removed = asInteger(await this.context.scripts.run('member-remove', [keys.meta, keys.members, keys.memberOrder], [userId]), 'member-remove') === 1;
-      if (removed) await this.index.dropUnlessMembers(tenantId, id, [userId]);
-      return removed;
+      const reply = await this.context.scripts.run(
+        'member-remove',
+        [keys.meta, keys.members, keys.memberOrder, keys.events, this.context.keys.conversationTopic(tenantId, id)],
+        [...logArgs(this.context), userId, now, options.keepOwner ? '1' : '0'],
+      );
+      if (reply === 'removed') await this.index.dropUnlessMembers(tenantId, id, [userId]);
+      if (reply === 'removed' || reply === 'not_found' || reply === 'last_owner') return reply;
+      throw unexpected('member-remove');
     });
   }
 
-  setRole(tenantId: TenantId, id: ConversationId, userId: UserId, role: Role): Promise<Member | null> {
+  setRole(
+    tenantId: TenantId,
+    id: ConversationId,
+    userId: UserId,
+    role: Role,
+    now: EpochMs,
+    options: { keepOwner: boolean },
+  ): Promise<{ status: 'ok'; member: Member } | { status: 'not_found' } | { status: 'last_owner' }> {
     return guard(async () => {
+      requireId(userId, 'userId');
       requireRole(role);
-      const reply = await this.context.scripts.run('member-set-role', [this.context.keys.conversation(tenantId, id).members], [userId, role]);
-      return reply === null ? null : parseMember(userId, asString(reply, 'member-set-role'));
+      requireTime(now, 'now');
+      const keys = this.context.keys.conversation(tenantId, id);
+      const [status, json] = asArray(
+        await this.context.scripts.run(
+          'member-set-role',
+          [keys.meta, keys.members, keys.events, this.context.keys.conversationTopic(tenantId, id)],
+          [...logArgs(this.context), userId, role, now, options.keepOwner ? '1' : '0'],
+        ),
+        'member-set-role',
+      );
+      if (status === 'ok') return { status, member: parseMember(userId, asString(json, 'member-set-role.member')) };
+      if (status === 'not_found' || status === 'last_owner') return { status };
+      throw unexpected('member-set-role');
     });
   }
 
@@ -179,12 +220,19 @@ export class RedisConversationStore implements ConversationStore {
     id: ConversationId,
     userId: UserId,
     seq: number,
+    now: EpochMs,
   ): Promise<{ lastReadSeq: number; changed: boolean } | null> {
     return guard(async () => {
       // Any integer: a position at or below the stored one simply changes nothing.
       if (!Number.isSafeInteger(seq)) throw invalid('seq must be an integer');
+      requireId(userId, 'userId');
+      requireTime(now, 'now');
       const keys = this.context.keys.conversation(tenantId, id);
-      const reply = await this.context.scripts.run('read-mark', [keys.meta, keys.members], [userId, seq]);
+      const reply = await this.context.scripts.run(
+        'read-mark',
+        [keys.meta, keys.members, keys.events, this.context.keys.conversationTopic(tenantId, id)],
+        [...logArgs(this.context), userId, seq, now],
+      );
       if (reply === null) return null;
       const [lastReadSeq, changed] = asArray(reply, 'read-mark');
       return { lastReadSeq: asInteger(lastReadSeq, 'read-mark.lastReadSeq'), changed: asInteger(changed, 'read-mark.changed') === 1 };
@@ -211,8 +259,17 @@ export class RedisConversationStore implements ConversationStore {
     const reply = asArray(
       await this.context.scripts.run(
         'conversation-create',
-        [keys.meta, keys.members, keys.memberOrder],
-        [id, input.type, titled ? '1' : '0', input.title ?? '', input.createdAt, ...input.members.flatMap((member) => [member.userId, member.role])],
+        [keys.meta, keys.members, keys.memberOrder, keys.events, this.context.keys.conversationTopic(tenantId, id)],
+        [
+          ...logArgs(this.context),
+          tenantId,
+          id,
+          input.type,
+          titled ? '1' : '0',
+          input.title ?? '',
+          input.createdAt,
+          ...input.members.flatMap((member) => [member.userId, member.role]),
+        ],
       ),
       'conversation-create',
     );

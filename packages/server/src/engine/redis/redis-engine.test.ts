@@ -13,9 +13,13 @@ afterAll(async () => {
   await admin.quit();
 });
 
-runEngineContract('redis engine', async () => {
+runEngineContract('redis engine', async (options) => {
   const keyPrefix = uniqueKeyPrefix();
-  const engine = createRedisEngine({ redis: new Redis(TEST_REDIS_URL, { enableAutoPipelining: true }), keyPrefix });
+  const engine = createRedisEngine({
+    redis: new Redis(TEST_REDIS_URL, { enableAutoPipelining: true }),
+    keyPrefix,
+    ...(options?.retention ? { retention: options.retention } : {}),
+  });
   return {
     engine,
     cleanup: async () => {

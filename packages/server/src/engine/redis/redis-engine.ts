@@ -2,19 +2,25 @@
  * The production engine: Redis standalone, Sentinel or Cluster, with every multi-key atomic step
  * a Lua script (lua/) on one Cluster slot. Key names: redis-keys.ts. Scripts: scripts.ts.
  *
- * Ownership: createRedisEngine takes the client it is given; close() quits it. Callers that need
- * Redis for something else (pub/sub, health) open their own client.
+ * Ownership: createRedisEngine takes the client it is given; close() quits it, and the
+ * connections of the subscribers it made (pubsub.createSubscriber duplicates the client).
+ *
+ * Needs Redis 7.0 or later: event logs use XADD with `<ms>-*` ids and XSETID MAXDELETEDID, and
+ * topics on Cluster use sharded pub/sub (SPUBLISH, SSUBSCRIBE).
  *
  * Durability is Redis's: a call resolves after Redis applied it in memory. For no loss of
  * acknowledged writes run Redis with AOF `appendfsync always`; `everysec` may lose about the last
  * second on a Redis crash; replicas add failover but acknowledge asynchronously.
  */
-import type { Engine } from '../engine.js';
-import { guard } from './redis-guard.js';
+import { DEFAULT_EVENT_RETENTION, type Engine, type EventRetention } from '../engine.js';
+import { guard, invalid } from './redis-guard.js';
 import type { RedisClient, RedisContext } from './redis-context.js';
 import { RedisConversationStore } from './redis-conversations.js';
+import { RedisEventStore } from './redis-events.js';
 import { RedisKeys } from './redis-keys.js';
 import { RedisMessageStore } from './redis-messages.js';
+import { RedisPresenceStore } from './redis-presence.js';
+import { RedisPubSub } from './redis-pubsub.js';
 import { RedisRefreshTokenStore } from './redis-refresh-tokens.js';
 import { RedisSigningKeyStore } from './redis-signing-keys.js';
 import { RedisTenantStore } from './redis-tenants.js';
@@ -27,6 +33,14 @@ export interface RedisEngineOptions {
   redis: RedisClient;
   /** Prepended to every key; default `parley:`. Lets several deployments (or tests) share a Redis. */
   keyPrefix?: string;
+  /** Retention of event logs and inboxes; default DEFAULT_EVENT_RETENTION. */
+  retention?: EventRetention;
+}
+
+function checkRetention(retention: EventRetention): EventRetention {
+  if (!Number.isSafeInteger(retention.maxEvents) || retention.maxEvents < 1) throw invalid('retention.maxEvents must be an integer >= 1');
+  if (!Number.isSafeInteger(retention.maxAgeMs) || retention.maxAgeMs < 0) throw invalid('retention.maxAgeMs must be an integer >= 0');
+  return { maxEvents: retention.maxEvents, maxAgeMs: retention.maxAgeMs };
 }
 
 export class RedisEngine implements Engine {
@@ -38,6 +52,9 @@ export class RedisEngine implements Engine {
   readonly messages: RedisMessageStore;
   readonly refreshTokens: RedisRefreshTokenStore;
   readonly signingKeys: RedisSigningKeyStore;
+  readonly events: RedisEventStore;
+  readonly pubsub: RedisPubSub;
+  readonly presence: RedisPresenceStore;
   private readonly client: RedisClient;
 
   constructor(options: RedisEngineOptions) {
@@ -48,6 +65,11 @@ export class RedisEngine implements Engine {
       redis: options.redis,
       scripts: new Scripts(options.redis),
       keys: this.keys,
+      log: {
+        // Sharded pub/sub on Cluster: a topic lives on the node of its slot (see redis-pubsub.ts).
+        publish: options.redis.isCluster ? 'SPUBLISH' : 'PUBLISH',
+        retention: checkRetention(options.retention ?? DEFAULT_EVENT_RETENTION),
+      },
     };
     const index = new UserConversationIndex(context);
     this.tenants = new RedisTenantStore(context);
@@ -56,6 +78,9 @@ export class RedisEngine implements Engine {
     this.messages = new RedisMessageStore(context, index);
     this.refreshTokens = new RedisRefreshTokenStore(context);
     this.signingKeys = new RedisSigningKeyStore(context);
+    this.events = new RedisEventStore(context);
+    this.pubsub = new RedisPubSub(options.redis, this.keys);
+    this.presence = new RedisPresenceStore(context);
   }
 
   ping(): Promise<void> {
@@ -64,7 +89,9 @@ export class RedisEngine implements Engine {
     });
   }
 
+  /** Closes the subscribers made by this engine too: each holds a connection of its own. */
   async close(): Promise<void> {
+    await this.pubsub.closeAll();
     if (this.client.status === 'end') return;
     try {
       await this.client.quit();

@@ -24,6 +24,13 @@ describe('RedisKeys', () => {
     const conversation = keys.conversation(tenant, 'c1' as ConversationId);
     expect(Object.values(conversation).every((key) => key.startsWith('p:{c:acme:c1}:'))).toBe(true);
     expect(keys.reactors(tenant, 'c1' as ConversationId, 7)).toBe('p:{c:acme:c1}:reactors:7');
+    expect(keys.conversationTopic(tenant, 'c1' as ConversationId)).toBe('p:{c:acme:c1}:topic');
+    expect([keys.inbox(tenant, alice), keys.presence(tenant, alice), keys.userTopic(tenant, alice)]).toEqual([
+      'p:{u:acme:u-alice}:inbox',
+      'p:{u:acme:u-alice}:presence',
+      'p:{u:acme:u-alice}:topic',
+    ]);
+    expect(keys.systemIdempotency(tenant, 'c1' as ConversationId, 'k')).toBe('p:{c:acme:c1}:idem-system:k');
     expect(keys.user(tenant, alice)).toBe('p:{t:acme}:user:u-alice');
     expect(keys.refreshFamily(tenant, 'f1')).toBe('p:{rt:acme:f1}:family');
     expect(new RedisKeys().tenant(tenant)).toBe('parley:{t:acme}:tenant');
@@ -37,6 +44,31 @@ describe('RedisKeys', () => {
     expect(keys.idempotency(tenant, 'c' as ConversationId, 'u:1' as UserId, 'k')).not.toBe(
       keys.idempotency(tenant, 'c' as ConversationId, 'u' as UserId, '1:k'),
     );
+    expect(keys.nodeUsers('n:{1}')).toBe('p:{presence-node:n%3A%7B1%7D}:users');
+  });
+
+  it('maps a topic back to its tenant and conversation or user, ids decoded, and nothing else', () => {
+    const keys = new RedisKeys('p:');
+    const awkward = ['a:b', 'x}y{z', '100%', 'ü 👍', '-'];
+    for (const tenantId of awkward as TenantId[]) {
+      for (const id of awkward) {
+        expect(keys.parseTopic(keys.conversationTopic(tenantId, id as ConversationId))).toEqual({ kind: 'conversation', tenantId, conversationId: id });
+        expect(keys.parseTopic(keys.userTopic(tenantId, id as UserId))).toEqual({ kind: 'user', tenantId, userId: id });
+      }
+      const member = keys.nodeUserMember(tenantId, 'u:1' as UserId);
+      expect(keys.parseNodeUserMember(member)).toEqual({ tenantId, userId: 'u:1' });
+    }
+    for (const channel of [
+      'q:{c:acme:c1}:topic', // another prefix
+      'p:{c:acme:c1}:meta',
+      'p:{c:acme}:topic',
+      'p:{x:acme:c1}:topic',
+      'p:{c:acme:c%ZZ}:topic', // not percent-encoding
+      'p:{c:acme:a%3ab}:topic', // not the encoding segment() writes
+      'p:{c:acme:a b}:topic',
+    ]) {
+      expect(keys.parseTopic(channel), channel).toBeNull();
+    }
   });
 });
 
@@ -57,7 +89,7 @@ describe('redis engine key layout', () => {
     });
     const message = { id: 'm1' as MessageId, senderId: alice, system: false, text: 'hi', replyTo: null, createdAt: T0, clientMessageId: 'k1' };
     await engine.messages.append(tenant, 'g1' as ConversationId, message, 60_000);
-    await engine.messages.react(tenant, 'g1' as ConversationId, message.id, bob, '👍', true, { maxEmojiPerMessage: 5, maxReactionsPerUser: 5 });
+    await engine.messages.react(tenant, 'g1' as ConversationId, message.id, bob, '👍', true, { maxEmojiPerMessage: 5, maxReactionsPerUser: 5 }, T0);
     await engine.conversations.getOrCreateDirect(tenant, {
       id: 'd1' as ConversationId,
       type: 'direct',
@@ -67,15 +99,22 @@ describe('redis engine key layout', () => {
     });
     await engine.refreshTokens.create({ tenantId: tenant, familyId: 'fam-1', userId: alice, generation: 0, secretHash: 'h', expiresAt: T0 + 3_600_000 });
     await engine.signingKeys.ensureCurrent({ kid: 'k1', alg: 'EdDSA', privateJwk: { d: 'x' }, publicJwk: { x: 'y' }, createdAt: T0 });
+    await engine.messages.append(tenant, 'g1' as ConversationId, { ...message, id: 'm2' as MessageId, senderId: null, system: true, clientMessageId: 'k2' }, 60_000);
+    await engine.events.notify(tenant, [bob], { type: 'member.removed', conversationId: 'g0' as ConversationId, userId: bob, role: 'member' }, T0);
+    await engine.presence.heartbeat('n1', T0 + 60_000);
+    await engine.presence.connect(tenant, alice, 'n1', T0);
 
     const admin = createTestRedis();
     try {
       const keys = (await keysWithPrefix(admin, keyPrefix)).map((key) => key.slice(keyPrefix.length)).sort();
       expect(keys).toEqual(
         [
+          '{c:acme:d1}:events',
           '{c:acme:d1}:member-order',
           '{c:acme:d1}:members',
           '{c:acme:d1}:meta',
+          '{c:acme:g1}:events',
+          '{c:acme:g1}:idem-system:k2',
           '{c:acme:g1}:idem:u-alice:k1',
           '{c:acme:g1}:member-order',
           '{c:acme:g1}:members',
@@ -96,14 +135,23 @@ describe('redis engine key layout', () => {
           '{t:acme}:user:u-alice',
           '{t:acme}:user:u-bob',
           '{t:acme}:usernames',
+          '{u:acme:u-alice}:presence',
+          '{u:acme:u-bob}:inbox',
+          '{presence}:nodes',
+          '{presence-node:n1}:users',
         ].sort(),
       );
-      // Signing keys are the one deliberately global family; everything else names its tenant.
-      for (const key of keys.filter((name) => !name.startsWith('{signing-keys}'))) expect(key).toMatch(/^\{(t|c|rt):acme[:}]/);
-      // What must go away on its own does: the idempotency window and the refresh family.
-      const idempotencyTtl = await admin.pttl(`${keyPrefix}{c:acme:g1}:idem:u-alice:k1`);
-      expect(idempotencyTtl).toBeGreaterThan(0);
-      expect(idempotencyTtl).toBeLessThanOrEqual(60_000);
+      // Signing keys and the presence nodes (operational state of the deployment's gateway nodes)
+      // are the deliberately global families; everything else names its tenant.
+      const global = /^\{(signing-keys|presence|presence-node:[^}]*)\}:/;
+      for (const key of keys.filter((name) => !global.test(name))) expect(key).toMatch(/^\{(t|c|rt|u):acme[:}]/);
+      expect(await admin.smembers(`${keyPrefix}{presence-node:n1}:users`)).toEqual(['acme:u-alice']);
+      // What must go away on its own does: the idempotency windows and the refresh family.
+      for (const key of ['{c:acme:g1}:idem:u-alice:k1', '{c:acme:g1}:idem-system:k2']) {
+        const idempotencyTtl = await admin.pttl(`${keyPrefix}${key}`);
+        expect(idempotencyTtl).toBeGreaterThan(0);
+        expect(idempotencyTtl).toBeLessThanOrEqual(60_000);
+      }
       expect(await admin.pttl(`${keyPrefix}{rt:acme:fam-1}:family`)).toBeGreaterThan(0);
       // Deleting the message clears its reactions everywhere, reactors set included.
       await engine.messages.delete(tenant, 'g1' as ConversationId, message.id, T0 + 1);

@@ -13,25 +13,51 @@
  *     user-convs:<userId>    set     superset of the conversations <userId> is a member of
  *     conv-activity          zset    conversationId → lastActivityAt (orders listForUser)
  *   conversation slot  {c:<tenant>:<conversationId>}
- *     meta                   hash    id, type, title, createdAt, lastSeq, lastActivityAt, memberCount, joinSeq
- *     members                hash    userId → JSON {role, lastReadSeq, joinedAt}
+ *     meta                   hash    id, type, title, createdAt, lastSeq, lastActivityAt, memberCount, joinSeq, ownerCount
+ *     members                hash    userId → JSON {role, lastReadSeq, joinedAt, joinedEventId}
  *     member-order           zset    userId → join sequence (listMembers pages in join order)
  *     messages               hash    seq → message JSON
  *     message-ids            hash    messageId → seq
  *     my-reactions           hash    "<seq>:<userId>" → JSON array of that user's emoji
  *     reactors:<seq>         set     users with a reaction on message <seq> (cleared on delete)
  *     idem:<sender>:<cmid>   string  "<seq>:<window end>", expires after the idempotency window
+ *     idem-system:<cmid>     string  the same for messages without a sender (one scope per conversation)
+ *     events                 stream  the conversation's event log: id `<at>-<n>`, field `event` → event JSON;
+ *                                    trimmed on every append (see lua/lib/event-log.lua)
+ *     topic                  channel (not a key) the conversation's durable and ephemeral events
+ *   user slot  {u:<tenant>:<userId>}
+ *     inbox                  stream  the user's inbox, laid out and trimmed like a conversation's events
+ *     presence               hash    node:<nodeId> → connections of the user on that node; online; lastSeenAt
+ *     topic                  channel (not a key) the user's inbox events
  *   refresh family slot  {rt:<tenant>:<familyId>}
  *     family                 hash    userId, generation, secretHash, expiresAt
  *   signing keys (global)  {signing-keys}
  *     current                string  kid of the current key
  *     all                    hash    kid → key JSON
+ *   presence nodes (global)  {presence}
+ *     nodes                  zset    nodeId → expiresAt of its last heartbeat
+ *   one node  {presence-node:<nodeId>}
+ *     users                  set     "<tenant>:<userId>" (encoded) of every user with a connection on the node
+ *
+ * Tenant in every key, with two deliberate exceptions: signing keys are shared by every tenant, and
+ * the presence node keys are operational state of the deployment's gateway nodes, not tenant data
+ * (a node serves every tenant; its users set names each user's tenant in the member itself).
  *
  * Why these slots: each conversation script touches only its conversation's keys, so on Cluster
  * every script runs on one node; tenant-wide indexes live together so that index scripts (and the
- * ZINTER that pages listForUser) stay in one slot as well.
+ * ZINTER that pages listForUser) stay in one slot as well. A user's inbox and presence get a slot of
+ * their own (not the tenant's) so that one busy tenant's realtime traffic spreads over the Cluster.
+ *
+ * Topics are pub/sub channels named like keys of the slot they belong to, so that on Cluster a
+ * script can SPUBLISH a conversation's event on the node that holds the conversation (sharded
+ * pub/sub routes a channel by its hash slot, exactly like a key).
  */
 import type { ConversationId, TenantId, UserId } from '../../domain/types.js';
+
+/** What a topic channel belongs to (see RedisKeys.parseTopic). */
+export type TopicOwner =
+  | { kind: 'conversation'; tenantId: TenantId; conversationId: ConversationId }
+  | { kind: 'user'; tenantId: TenantId; userId: UserId };
 
 /** Keeps `:`, `{`, `}` and `%` out of key segments; ULIDs and slugs pass through unchanged. */
 function segment(id: string): string {
@@ -45,7 +71,20 @@ export interface ConversationKeys {
   messages: string;
   messageIds: string;
   myReactions: string;
+  events: string;
 }
+
+/** The inverse of segment(); null for text segment() cannot have produced. */
+function decodeSegment(text: string): string | null {
+  try {
+    const decoded = decodeURIComponent(text);
+    return decoded.length > 0 && segment(decoded) === text ? decoded : null;
+  } catch {
+    return null;
+  }
+}
+
+const TOPIC_PATTERN = /^\{(c|u):([^:{}]+):([^:{}]+)\}:topic$/;
 
 export class RedisKeys {
   constructor(readonly prefix: string = 'parley:') {}
@@ -99,7 +138,13 @@ export class RedisKeys {
       messages: `${slot}:messages`,
       messageIds: `${slot}:message-ids`,
       myReactions: `${slot}:my-reactions`,
+      events: `${slot}:events`,
     };
+  }
+
+  /** The conversation's pub/sub channel (in its slot). */
+  conversationTopic(tenantId: TenantId, conversationId: ConversationId): string {
+    return `${this.conversationSlot(tenantId, conversationId)}:topic`;
   }
 
   reactors(tenantId: TenantId, conversationId: ConversationId, seq: number): string {
@@ -108,6 +153,67 @@ export class RedisKeys {
 
   idempotency(tenantId: TenantId, conversationId: ConversationId, senderId: UserId, clientMessageId: string): string {
     return `${this.conversationSlot(tenantId, conversationId)}:idem:${segment(senderId)}:${segment(clientMessageId)}`;
+  }
+
+  /** The idempotency scope of messages without a sender; `idem-system` is no `idem:<sender>` key. */
+  systemIdempotency(tenantId: TenantId, conversationId: ConversationId, clientMessageId: string): string {
+    return `${this.conversationSlot(tenantId, conversationId)}:idem-system:${segment(clientMessageId)}`;
+  }
+
+  // ─── User slot ───────────────────────────────────────────────────────────────────────────
+
+  private userSlot(tenantId: TenantId, userId: UserId): string {
+    return `${this.prefix}{u:${segment(tenantId)}:${segment(userId)}}`;
+  }
+
+  inbox(tenantId: TenantId, userId: UserId): string {
+    return `${this.userSlot(tenantId, userId)}:inbox`;
+  }
+
+  presence(tenantId: TenantId, userId: UserId): string {
+    return `${this.userSlot(tenantId, userId)}:presence`;
+  }
+
+  /** The user's pub/sub channel (in the user's slot). */
+  userTopic(tenantId: TenantId, userId: UserId): string {
+    return `${this.userSlot(tenantId, userId)}:topic`;
+  }
+
+  /** Which conversation or user a channel of this prefix belongs to; null for any other channel. */
+  parseTopic(channel: string): TopicOwner | null {
+    if (!channel.startsWith(this.prefix)) return null;
+    const match = TOPIC_PATTERN.exec(channel.slice(this.prefix.length));
+    if (!match) return null;
+    const [, kind, tenantText = '', idText = ''] = match;
+    const tenantId = decodeSegment(tenantText);
+    const id = decodeSegment(idText);
+    if (tenantId === null || id === null) return null;
+    return kind === 'c'
+      ? { kind: 'conversation', tenantId: tenantId as TenantId, conversationId: id as ConversationId }
+      : { kind: 'user', tenantId: tenantId as TenantId, userId: id as UserId };
+  }
+
+  // ─── Presence nodes (operational, not tenant data) ───────────────────────────────────────
+
+  presenceNodes(): string {
+    return `${this.prefix}{presence}:nodes`;
+  }
+
+  nodeUsers(nodeId: string): string {
+    return `${this.prefix}{presence-node:${segment(nodeId)}}:users`;
+  }
+
+  /** A member of a node's users set. */
+  nodeUserMember(tenantId: TenantId, userId: UserId): string {
+    return `${segment(tenantId)}:${segment(userId)}`;
+  }
+
+  parseNodeUserMember(member: string): { tenantId: TenantId; userId: UserId } | null {
+    const parts = member.split(':');
+    if (parts.length !== 2) return null;
+    const tenantId = decodeSegment(parts[0] ?? '');
+    const userId = decodeSegment(parts[1] ?? '');
+    return tenantId === null || userId === null ? null : { tenantId: tenantId as TenantId, userId: userId as UserId };
   }
 
   // ─── Refresh families and signing keys ───────────────────────────────────────────────────

@@ -3,12 +3,14 @@
  * Append is one script (message-append.lua); because seqs are gapless, a history page is a
  * computed seq range read with one HMGET, and the viewer's own reactions with one more.
  *
+ * Every change logs its event in the same script (lua/lib/event-log.lua).
+ *
  * Edit, delete and react find the message's seq first (ids never move once assigned), so the
  * script can be handed the per-message reactors key it needs; the script re-checks the mapping.
  */
 import type { ConversationId, EpochMs, Message, MessageId, TenantId, UserId } from '../../domain/types.js';
 import type { AppendResult, HistoryQuery, MessageStore, NewMessage } from '../engine.js';
-import type { RedisContext } from './redis-context.js';
+import { logArgs, type RedisContext } from './redis-context.js';
 import { guard, invalid, requireCount, requireId, requireLimit, requireTime } from './redis-guard.js';
 import { asArray, asInteger, asString, parseMessage, unexpected } from './redis-replies.js';
 import type { UserConversationIndex } from './redis-user-index.js';
@@ -38,14 +40,27 @@ export class RedisMessageStore implements MessageStore {
       if (input.replyTo !== null) requireId(input.replyTo, 'replyTo');
       const { keys, scripts } = this.context;
       const conversation = keys.conversation(tenantId, conversationId);
-      const scriptKeys = [conversation.meta, conversation.members, conversation.messages, conversation.messageIds, conversation.myReactions];
-      // Only a user's send is idempotent (a system message has no sender to scope the key to),
-      // and a window of 0 ms holds nothing.
-      if (input.senderId !== null && input.clientMessageId !== null && idempotencyTtlMs > 0) {
-        scriptKeys.push(keys.idempotency(tenantId, conversationId, input.senderId, input.clientMessageId));
+      const scriptKeys = [
+        conversation.meta,
+        conversation.members,
+        conversation.messages,
+        conversation.messageIds,
+        conversation.myReactions,
+        conversation.events,
+        keys.conversationTopic(tenantId, conversationId),
+      ];
+      // A send without a sender is idempotent in the conversation's system scope; a window of 0 ms
+      // holds nothing.
+      if (input.clientMessageId !== null && idempotencyTtlMs > 0) {
+        scriptKeys.push(
+          input.senderId === null
+            ? keys.systemIdempotency(tenantId, conversationId, input.clientMessageId)
+            : keys.idempotency(tenantId, conversationId, input.senderId, input.clientMessageId),
+        );
       }
       const reply = asArray(
         await scripts.run('message-append', scriptKeys, [
+          ...logArgs(this.context),
           input.id,
           input.senderId ?? '',
           input.system ? '1' : '0',
@@ -126,7 +141,11 @@ export class RedisMessageStore implements MessageStore {
       requireTime(now, 'now');
       const keys = this.context.keys.conversation(tenantId, conversationId);
       const reply = asArray(
-        await this.context.scripts.run('message-edit', [keys.messageIds, keys.messages, keys.myReactions], [messageId, text, now, viewer ?? '']),
+        await this.context.scripts.run(
+          'message-edit',
+          [keys.messageIds, keys.messages, keys.myReactions, keys.events, this.context.keys.conversationTopic(tenantId, conversationId)],
+          [...logArgs(this.context), conversationId, messageId, text, now, viewer ?? ''],
+        ),
         'message-edit',
       );
       const [status, json, mine] = reply;
@@ -144,8 +163,15 @@ export class RedisMessageStore implements MessageStore {
       const keys = this.context.keys.conversation(tenantId, conversationId);
       const reply = await this.context.scripts.run(
         'message-delete',
-        [keys.messageIds, keys.messages, keys.myReactions, this.context.keys.reactors(tenantId, conversationId, seq)],
-        [messageId, seq, now],
+        [
+          keys.messageIds,
+          keys.messages,
+          keys.myReactions,
+          this.context.keys.reactors(tenantId, conversationId, seq),
+          keys.events,
+          this.context.keys.conversationTopic(tenantId, conversationId),
+        ],
+        [...logArgs(this.context), conversationId, messageId, seq, now],
       );
       return reply === null ? null : parseMessage(conversationId, reply, null);
     });
@@ -159,8 +185,10 @@ export class RedisMessageStore implements MessageStore {
     emoji: string,
     add: boolean,
     limits: { maxEmojiPerMessage: number; maxReactionsPerUser: number },
+    now: EpochMs,
   ): Promise<ReactResult> {
     return guard(async () => {
+      requireTime(now, 'now');
       requireId(userId, 'userId');
       requireId(emoji, 'emoji');
       requireCount(limits.maxEmojiPerMessage, 'maxEmojiPerMessage');
@@ -171,8 +199,15 @@ export class RedisMessageStore implements MessageStore {
       const reply = asArray(
         await this.context.scripts.run(
           'reaction-set',
-          [keys.messageIds, keys.messages, keys.myReactions, this.context.keys.reactors(tenantId, conversationId, seq)],
-          [messageId, seq, userId, emoji, add ? '1' : '0', limits.maxEmojiPerMessage, limits.maxReactionsPerUser],
+          [
+            keys.messageIds,
+            keys.messages,
+            keys.myReactions,
+            this.context.keys.reactors(tenantId, conversationId, seq),
+            keys.events,
+            this.context.keys.conversationTopic(tenantId, conversationId),
+          ],
+          [...logArgs(this.context), conversationId, messageId, seq, userId, emoji, add ? '1' : '0', limits.maxEmojiPerMessage, limits.maxReactionsPerUser, now],
         ),
         'reaction-set',
       );

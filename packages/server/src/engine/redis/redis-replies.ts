@@ -3,6 +3,7 @@
  * redis/ folder: every reply is checked here, and a reply of the wrong shape becomes an
  * EngineError('storage_unavailable') rather than a half-filled object.
  */
+import { parseEventId, type ConversationEvent, type EphemeralEvent, type EventEnvelope, type EventId } from '../../domain/events.js';
 import type {
   Conversation,
   ConversationId,
@@ -107,15 +108,21 @@ export function parseConversation(tenantId: TenantId, reply: Reply | undefined):
   };
 }
 
-/** A member record as stored in the members hash: JSON {role, lastReadSeq, joinedAt}. */
+/**
+ * A member record as stored in the members hash: JSON {role, lastReadSeq, joinedAt, joinedEventId}.
+ * A record from before event logs (no joinedEventId) joined before every event: '0-0'.
+ */
 export function parseMember(userId: UserId, json: string): Member {
   const stored = parseJson(json, 'member');
   if (!isObject(stored)) throw unexpected('member');
+  const joinedEventId = stored.joinedEventId ?? '0-0';
+  if (typeof joinedEventId !== 'string' || parseEventId(joinedEventId) === null) throw unexpected('member.joinedEventId');
   return {
     userId,
     role: asRole(stored.role, 'member.role'),
     lastReadSeq: numberField(stored, 'lastReadSeq', 'member'),
     joinedAt: numberField(stored, 'joinedAt', 'member'),
+    joinedEventId: joinedEventId as EventId,
   };
 }
 
@@ -145,7 +152,10 @@ export function parseMyReactions(reply: Reply | undefined): string[] {
 
 /** A stored message (JSON without its conversation id) with the viewer's reactions. */
 export function parseMessage(conversationId: ConversationId, messageReply: Reply | undefined, mineReply: Reply | undefined): Message {
-  const stored = parseJson(asString(messageReply, 'message'), 'message');
+  return messageFrom(conversationId, parseJson(asString(messageReply, 'message'), 'message'), parseMyReactions(mineReply));
+}
+
+function messageFrom(conversationId: ConversationId, stored: unknown, myReactions: string[]): Message {
   if (!isObject(stored)) throw unexpected('message');
   if (typeof stored.id !== 'string' || typeof stored.system !== 'boolean') throw unexpected('message');
   return {
@@ -160,7 +170,7 @@ export function parseMessage(conversationId: ConversationId, messageReply: Reply
     deletedAt: nullableNumber(stored, 'deletedAt', 'message'),
     replyTo: nullableString(stored, 'replyTo', 'message') as MessageId | null,
     reactions: parseReactionCounts(stored.reactions),
-    myReactions: parseMyReactions(mineReply),
+    myReactions,
   };
 }
 
@@ -185,4 +195,121 @@ export function parseUser(tenantId: TenantId, reply: Reply | undefined): User | 
     createdAt: asInteger(createdAt, 'user.createdAt'),
     updatedAt: asInteger(updatedAt, 'user.updatedAt'),
   };
+}
+
+// ─── Events ────────────────────────────────────────────────────────────────────────────────
+// Events reach the engine as JSON written by the scripts (or by notify), from a stream entry or
+// a pub/sub message. Each is checked field by field and rebuilt, so a malformed one is refused
+// as a whole (the subscriber drops it) rather than passed on half-formed.
+
+function stringOf(source: Record<string, unknown>, field: string, what: string): string {
+  const value = source[field];
+  if (typeof value !== 'string') throw unexpected(`${what}.${field}`);
+  return value;
+}
+
+function conversationFrom(value: unknown): Conversation {
+  if (!isObject(value)) throw unexpected('event.conversation');
+  const what = 'event.conversation';
+  const type = value.type;
+  if (type !== 'direct' && type !== 'group') throw unexpected(`${what}.type`);
+  return {
+    tenantId: stringOf(value, 'tenantId', what) as TenantId,
+    id: stringOf(value, 'id', what) as ConversationId,
+    type,
+    title: nullableString(value, 'title', what),
+    createdAt: numberField(value, 'createdAt', what),
+    lastSeq: numberField(value, 'lastSeq', what),
+    lastActivityAt: numberField(value, 'lastActivityAt', what),
+    memberCount: numberField(value, 'memberCount', what),
+  };
+}
+
+/** A durable event, checked against its type. */
+export function parseConversationEvent(value: unknown): ConversationEvent {
+  if (!isObject(value)) throw unexpected('event');
+  const conversationId = stringOf(value, 'conversationId', 'event') as ConversationId;
+  const type = value.type;
+  switch (type) {
+    case 'message.created':
+    case 'message.updated':
+    case 'message.deleted': {
+      const message = messageFrom(conversationId, value.message, []);
+      return { type, conversationId, message };
+    }
+    case 'reaction.added':
+    case 'reaction.removed':
+      return {
+        type,
+        conversationId,
+        messageId: stringOf(value, 'messageId', 'event') as MessageId,
+        emoji: stringOf(value, 'emoji', 'event'),
+        userId: stringOf(value, 'userId', 'event') as UserId,
+      };
+    case 'conversation.created':
+    case 'conversation.updated':
+      return { type, conversationId, conversation: conversationFrom(value.conversation) };
+    case 'member.added':
+    case 'member.removed':
+    case 'member.updated':
+      return { type, conversationId, userId: stringOf(value, 'userId', 'event') as UserId, role: asRole(value.role, 'event.role') };
+    case 'read':
+      return { type, conversationId, userId: stringOf(value, 'userId', 'event') as UserId, seq: numberField(value, 'seq', 'event') };
+    default:
+      throw unexpected('event.type');
+  }
+}
+
+function eventIdOf(value: unknown, what: string): { id: EventId; at: number } {
+  const parsed = typeof value === 'string' ? parseEventId(value) : null;
+  if (parsed === null) throw unexpected(what);
+  return { id: value as EventId, at: parsed.at };
+}
+
+/** An envelope as published: JSON {id, at, event}. */
+export function parseEnvelope(value: unknown): EventEnvelope {
+  if (!isObject(value)) throw unexpected('envelope');
+  const { id, at } = eventIdOf(value.id, 'envelope.id');
+  if (value.at !== at) throw unexpected('envelope.at');
+  return { id, at, event: parseConversationEvent(value.event) };
+}
+
+/** Entries of a log as XRANGE returns them: [[id, ['event', json]], ...]. */
+export function parseLogEntries(reply: Reply | undefined): EventEnvelope[] {
+  return asArray(reply, 'events').map((entry) => {
+    const [id, fields] = asArray(entry, 'events.entry');
+    const record = asRecord(fields, 'events.entry.fields');
+    const parsed = eventIdOf(id, 'events.entry.id');
+    return { id: parsed.id, at: parsed.at, event: parseConversationEvent(parseJson(asString(record.event, 'events.entry.event'), 'event')) };
+  });
+}
+
+/** An ephemeral event, checked against its type. */
+export function parseEphemeralEvent(value: unknown): EphemeralEvent {
+  if (!isObject(value)) throw unexpected('ephemeral');
+  switch (value.type) {
+    case 'typing':
+      return {
+        type: 'typing',
+        conversationId: stringOf(value, 'conversationId', 'ephemeral') as ConversationId,
+        userId: stringOf(value, 'userId', 'ephemeral') as UserId,
+      };
+    case 'presence': {
+      const status = value.status;
+      if (status !== 'online' && status !== 'offline') throw unexpected('ephemeral.status');
+      return {
+        type: 'presence',
+        userId: stringOf(value, 'userId', 'ephemeral') as UserId,
+        status,
+        lastSeenAt: nullableNumber(value, 'lastSeenAt', 'ephemeral'),
+      };
+    }
+    default:
+      throw unexpected('ephemeral.type');
+  }
+}
+
+/** JSON text to a value; throws the engine's `unexpected` on bad text. */
+export function parseJsonText(text: string, what: string): unknown {
+  return parseJson(text, what);
 }

@@ -85,9 +85,9 @@ describe('redis engine user index', () => {
     for (let round = 0; round < 20; round += 1) {
       await Promise.all([
         engine.conversations.addMembers(tenant, id, [alice], 'member', T0, 100),
-        engine.conversations.removeMember(tenant, id, alice),
+        engine.conversations.removeMember(tenant, id, alice, T0, { keepOwner: false }),
         engine.conversations.addMembers(tenant, id, [alice], 'member', T0, 100),
-        ...(round % 2 === 0 ? [engine.conversations.removeMember(tenant, id, alice)] : []),
+        ...(round % 2 === 0 ? [engine.conversations.removeMember(tenant, id, alice, T0, { keepOwner: false })] : []),
       ]);
       const member = (await engine.conversations.getMembers(tenant, id, [alice])).length === 1;
       const indexed = (await admin.sismember(keys.userConversations(tenant, alice), id)) === 1;
@@ -141,7 +141,7 @@ describe('redis engine stored data', () => {
     const sent = await engine.messages.append(tenant, id, { id: 'm1' as MessageId, senderId: alice, system: false, text, replyTo: null, createdAt: T0, clientMessageId: null }, 1000);
     expect(sent).toMatchObject({ status: 'created', message: { text } });
     for (const emoji of ['1', '[]', '{}', '👍🏽', 'a:b']) {
-      await engine.messages.react(tenant, id, 'm1' as MessageId, alice, emoji, true, { maxEmojiPerMessage: 10, maxReactionsPerUser: 10 });
+      await engine.messages.react(tenant, id, 'm1' as MessageId, alice, emoji, true, { maxEmojiPerMessage: 10, maxReactionsPerUser: 10 }, T0);
     }
     const edited = await engine.messages.edit(tenant, id, 'm1' as MessageId, `${text} (edited)`, T0 + 1, alice);
     expect(edited).toMatchObject({

@@ -4,6 +4,10 @@
  * Each script is registered with ioredis `defineCommand`, which sends EVALSHA and falls back to
  * EVAL on NOSCRIPT, so scripts survive SCRIPT FLUSH, restarts and failovers without a load step.
  *
+ * Shared Lua: a line `--#include <name>` in a script is replaced by lua/lib/<name>.lua, so code
+ * several scripts need (the event log) is written once. Only whole lines are replaced, and a
+ * library uses no KEYS or ARGV itself, so each script's header still states all it takes.
+ *
  * Where the .lua files are: tsc compiles src/ to dist/ but does not copy them, so from
  * dist/engine/redis/ the scripts are read from the package's src/engine/redis/lua/. A runtime
  * image must therefore ship that folder (or a copy at dist/engine/redis/lua/, which wins).
@@ -18,21 +22,27 @@ import type { Cluster, Redis } from 'ioredis';
  * command set when they are created, so a command defined later is missing from a pending one.
  */
 const SCRIPT_KEY_COUNTS = {
-  'conversation-create': [3],
+  'conversation-create': [5],
   'conversation-get': [4],
-  'conversation-update': [1],
+  'conversation-update': [3],
   'direct-claim': [4],
-  'member-add': [3],
+  'event-read': [1],
+  'inbox-append': [2],
+  'member-add': [5],
   'member-page': [2],
-  'member-remove': [3],
-  'member-set-role': [1],
-  'message-append': [5, 6],
-  'message-delete': [4],
-  'message-edit': [3],
+  'member-remove': [5],
+  'member-set-role': [4],
+  'message-append': [7, 8],
+  'message-delete': [6],
+  'message-edit': [5],
   'message-get': [3],
   'message-history': [3],
-  'reaction-set': [4],
-  'read-mark': [2],
+  'presence-connect': [1],
+  'presence-disconnect': [1],
+  'presence-drop-node': [1],
+  'presence-node-claim': [1],
+  'reaction-set': [6],
+  'read-mark': [4],
   'refresh-create': [1],
   'refresh-rotate': [1],
   'signing-key-ensure': [2],
@@ -67,11 +77,17 @@ function luaDirectory(): URL {
 
 let cachedSources: ReadonlyMap<ScriptName, string> | undefined;
 
-/** The script sources, read once per process. */
+const INCLUDE_LINE = /^--#include ([a-z-]+)$/gm;
+
+function expandIncludes(source: string, directory: URL): string {
+  return source.replace(INCLUDE_LINE, (_, library: string) => readFileSync(new URL(`lib/${library}.lua`, directory), 'utf8').trimEnd());
+}
+
+/** The script sources, includes expanded, read once per process. */
 export function loadScriptSources(): ReadonlyMap<ScriptName, string> {
   if (!cachedSources) {
     const directory = luaDirectory();
-    cachedSources = new Map(SCRIPT_NAMES.map((name) => [name, readFileSync(new URL(`${name}.lua`, directory), 'utf8')]));
+    cachedSources = new Map(SCRIPT_NAMES.map((name) => [name, expandIncludes(readFileSync(new URL(`${name}.lua`, directory), 'utf8'), directory)]));
   }
   return cachedSources;
 }

@@ -2,24 +2,27 @@
 message-append: the one atomic step of sending. Checks that the conversation exists and the
 sender is a member, resolves the idempotency key, checks the reply target, assigns
 seq = lastSeq + 1, stores the message, moves lastActivityAt (never backwards) and the sender's
-read position. Refusals write nothing, so a refused send does not spend its idempotency key.
+read position, and logs message.created. Refusals and duplicates write and log nothing, so a
+refused send does not spend its idempotency key.
 The idempotency window is measured on the given times (the key holds "<seq>:<expiresAt>"), like
 every other time in the engine; the key's own expiry (PX) only reclaims memory.
 KEYS[1]  meta hash   KEYS[2] members hash   KEYS[3] messages hash   KEYS[4] message-ids hash
-KEYS[5]  my-reactions hash
-KEYS[6]  idempotency key of (sender, clientMessageId); absent when the send has none
-ARGV[1]  messageId   ARGV[2] senderId ('' for a system message)   ARGV[3] system '1'|'0'
-ARGV[4]  text   ARGV[5] replyTo ('' for none)   ARGV[6] createdAt   ARGV[7] idempotency TTL in ms
-ARGV[8]  end of the idempotency window (createdAt + TTL)
+KEYS[5]  my-reactions hash   KEYS[6] events stream   KEYS[7] topic channel
+KEYS[8]  idempotency key of (sender or the system scope, clientMessageId); absent when the send has none
+ARGV[1]  publish command ('PUBLISH' | 'SPUBLISH')   ARGV[2] max events   ARGV[3] max event age (ms)
+ARGV[4]  messageId   ARGV[5] senderId ('' for a message without sender)   ARGV[6] system '1'|'0'
+ARGV[7]  text   ARGV[8] replyTo ('' for none)   ARGV[9] createdAt   ARGV[10] idempotency TTL in ms
+ARGV[11] end of the idempotency window (createdAt + TTL)
 Returns  {'created', message JSON, nil, lastActivityAt}
          | {'duplicate', original message JSON, sender's emoji JSON | nil}
          | {'conversation_not_found'} | {'not_member'} | {'reply_not_found'}
          | {'id_taken'} (the message id is in use: a caller bug; nothing changed)
 ]]
+--#include event-log
 if redis.call('EXISTS', KEYS[1]) == 0 then
   return {'conversation_not_found'}
 end
-local sender = ARGV[2]
+local sender = ARGV[5]
 local member = nil
 if sender ~= '' then
   local raw = redis.call('HGET', KEYS[2], sender)
@@ -28,32 +31,36 @@ if sender ~= '' then
   end
   member = cjson.decode(raw)
 end
-local idempotency_key = KEYS[6]
+local idempotency_key = KEYS[8]
 if idempotency_key then
   local prior = redis.call('GET', idempotency_key)
   if prior then
     local prior_seq, expires_at = string.match(prior, '^(%d+):(%d+)$')
-    if prior_seq and tonumber(ARGV[6]) < tonumber(expires_at) then
-      return {'duplicate', redis.call('HGET', KEYS[3], prior_seq), redis.call('HGET', KEYS[5], prior_seq .. ':' .. sender)}
+    if prior_seq and tonumber(ARGV[9]) < tonumber(expires_at) then
+      local mine = false
+      if sender ~= '' then
+        mine = redis.call('HGET', KEYS[5], prior_seq .. ':' .. sender)
+      end
+      return {'duplicate', redis.call('HGET', KEYS[3], prior_seq), mine}
     end
   end
 end
-local reply_to = ARGV[5]
+local reply_to = ARGV[8]
 if reply_to ~= '' and redis.call('HEXISTS', KEYS[4], reply_to) == 0 then
   return {'reply_not_found'}
 end
-if redis.call('HEXISTS', KEYS[4], ARGV[1]) == 1 then
+if redis.call('HEXISTS', KEYS[4], ARGV[4]) == 1 then
   return {'id_taken'}
 end
 
 local seq = redis.call('HINCRBY', KEYS[1], 'lastSeq', 1)
-local created_at = tonumber(ARGV[6])
+local created_at = tonumber(ARGV[9])
 local message = cjson.encode({
-  id = ARGV[1],
+  id = ARGV[4],
   seq = seq,
   senderId = (sender ~= '' and sender) or cjson.null,
-  system = ARGV[3] == '1',
-  text = ARGV[4],
+  system = ARGV[6] == '1',
+  text = ARGV[7],
   createdAt = created_at,
   editedAt = cjson.null,
   deletedAt = cjson.null,
@@ -61,15 +68,17 @@ local message = cjson.encode({
   reactions = {},
 })
 redis.call('HSET', KEYS[3], seq, message)
-redis.call('HSET', KEYS[4], ARGV[1], seq)
+redis.call('HSET', KEYS[4], ARGV[4], seq)
 if created_at > tonumber(redis.call('HGET', KEYS[1], 'lastActivityAt')) then
-  redis.call('HSET', KEYS[1], 'lastActivityAt', ARGV[6])
+  redis.call('HSET', KEYS[1], 'lastActivityAt', ARGV[9])
 end
 if member then
   member.lastReadSeq = seq
   redis.call('HSET', KEYS[2], sender, cjson.encode(member))
 end
 if idempotency_key then
-  redis.call('SET', idempotency_key, seq .. ':' .. ARGV[8], 'PX', ARGV[7])
+  redis.call('SET', idempotency_key, seq .. ':' .. ARGV[11], 'PX', ARGV[10])
 end
+local log = event_log(KEYS[6], KEYS[7], ARGV[1], ARGV[2], ARGV[3])
+append_event(log, ARGV[9], message_event('message.created', redis.call('HGET', KEYS[1], 'id'), message))
 return {'created', message, false, redis.call('HGET', KEYS[1], 'lastActivityAt')}

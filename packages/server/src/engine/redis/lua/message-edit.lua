@@ -1,10 +1,15 @@
 --[[
-message-edit: replaces a message's text and sets editedAt, unless the message is deleted.
+message-edit: replaces a message's text and sets editedAt, unless the message is deleted, and
+logs message.updated.
 KEYS[1]  message-ids hash   KEYS[2] messages hash   KEYS[3] my-reactions hash
-ARGV[1]  messageId   ARGV[2] text   ARGV[3] now   ARGV[4] viewer userId ('' for none)
+KEYS[4]  events stream   KEYS[5] topic channel
+ARGV[1]  publish command ('PUBLISH' | 'SPUBLISH')   ARGV[2] max events   ARGV[3] max event age (ms)
+ARGV[4]  conversationId   ARGV[5] messageId   ARGV[6] text   ARGV[7] now
+ARGV[8]  viewer userId ('' for none)
 Returns  {'ok', message JSON, viewer's emoji JSON | nil} | {'not_found'} | {'deleted'}
 ]]
-local seq = redis.call('HGET', KEYS[1], ARGV[1])
+--#include event-log
+local seq = redis.call('HGET', KEYS[1], ARGV[5])
 if not seq then
   return {'not_found'}
 end
@@ -12,12 +17,14 @@ local message = cjson.decode(redis.call('HGET', KEYS[2], seq))
 if message.deletedAt ~= cjson.null then
   return {'deleted'}
 end
-message.text = ARGV[2]
-message.editedAt = tonumber(ARGV[3])
+message.text = ARGV[6]
+message.editedAt = tonumber(ARGV[7])
 local encoded = cjson.encode(message)
 redis.call('HSET', KEYS[2], seq, encoded)
+local log = event_log(KEYS[4], KEYS[5], ARGV[1], ARGV[2], ARGV[3])
+append_event(log, ARGV[7], message_event('message.updated', ARGV[4], encoded))
 local mine = false
-if ARGV[4] ~= '' then
-  mine = redis.call('HGET', KEYS[3], seq .. ':' .. ARGV[4])
+if ARGV[8] ~= '' then
+  mine = redis.call('HGET', KEYS[3], seq .. ':' .. ARGV[8])
 end
 return {'ok', encoded, mine}

@@ -1,17 +1,21 @@
 --[[
-reaction-set: adds or removes one user's reaction, idempotently and within the limits. Counts
+reaction-set: adds or removes one user's reaction, idempotently and within the limits, and logs
+reaction.added or reaction.removed when something changed. Counts
 live in the message JSON; each user's emoji in my-reactions ("<seq>:<userId>", never an empty
 list), and the users with any reaction in the message's reactors set (so delete can clear them).
 KEYS[1]  message-ids hash   KEYS[2] messages hash   KEYS[3] my-reactions hash
-KEYS[4]  reactors set of the message's seq
-ARGV[1]  messageId   ARGV[2] the message's seq (looked up by the caller; ids never move)
-ARGV[3]  userId   ARGV[4] emoji   ARGV[5] '1' add | '0' remove
-ARGV[6]  max distinct emoji per message   ARGV[7] max reactions per user per message
+KEYS[4]  reactors set of the message's seq   KEYS[5] events stream   KEYS[6] topic channel
+ARGV[1]  publish command ('PUBLISH' | 'SPUBLISH')   ARGV[2] max events   ARGV[3] max event age (ms)
+ARGV[4]  conversationId   ARGV[5] messageId
+ARGV[6]  the message's seq (looked up by the caller; ids never move)
+ARGV[7]  userId   ARGV[8] emoji   ARGV[9] '1' add | '0' remove
+ARGV[10] max distinct emoji per message   ARGV[11] max reactions per user per message   ARGV[12] now
 Returns  {'ok', changed 1|0, message JSON, the user's emoji JSON | nil}
          | {'not_found'} | {'deleted'} | {'too_many_reactions'}
 ]]
-local seq = redis.call('HGET', KEYS[1], ARGV[1])
-if seq ~= ARGV[2] then
+--#include event-log
+local seq = redis.call('HGET', KEYS[1], ARGV[5])
+if seq ~= ARGV[6] then
   return {'not_found'}
 end
 local raw = redis.call('HGET', KEYS[2], seq)
@@ -19,7 +23,7 @@ local message = cjson.decode(raw)
 if message.deletedAt ~= cjson.null then
   return {'deleted'}
 end
-local user, emoji, add = ARGV[3], ARGV[4], ARGV[5] == '1'
+local user, emoji, add = ARGV[7], ARGV[8], ARGV[9] == '1'
 local field = seq .. ':' .. user
 local stored = redis.call('HGET', KEYS[3], field)
 local mine = {}
@@ -38,7 +42,7 @@ end
 
 local counts = message.reactions
 if add then
-  if #mine >= tonumber(ARGV[7]) then
+  if #mine >= tonumber(ARGV[11]) then
     return {'too_many_reactions'}
   end
   if not counts[emoji] then
@@ -46,7 +50,7 @@ if add then
     for _ in pairs(counts) do
       distinct = distinct + 1
     end
-    if distinct >= tonumber(ARGV[6]) then
+    if distinct >= tonumber(ARGV[10]) then
       return {'too_many_reactions'}
     end
   end
@@ -71,4 +75,10 @@ else
   redis.call('HSET', KEYS[3], field, mine_json)
   redis.call('SADD', KEYS[4], user)
 end
+local log = event_log(KEYS[5], KEYS[6], ARGV[1], ARGV[2], ARGV[3])
+local event_type = 'reaction.removed'
+if add then
+  event_type = 'reaction.added'
+end
+append_event(log, ARGV[12], reaction_event(event_type, ARGV[4], ARGV[5], emoji, user))
 return {'ok', 1, encoded, mine_json}

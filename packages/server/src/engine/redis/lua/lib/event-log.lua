@@ -1,0 +1,103 @@
+-- event-log: shared by the scripts that log events (scripts.ts pastes it where a script says
+-- `--#include event-log`); not a script of its own. Uses no KEYS or ARGV: callers pass them in.
+--
+-- A log is a stream of durable events, entry id `<at>-<n>`, field `event` = the event JSON.
+-- JSON is assembled as text here rather than decoded and re-encoded: cjson keeps 14 significant
+-- digits and cannot tell [] from {}, so stored JSON is spliced, never round-tripped.
+
+-- The event log of one script call:
+--   {stream = key, topic = channel, publish = 'PUBLISH' | 'SPUBLISH', max_events = n, max_age = ms}
+local function event_log(stream, topic, publish, max_events, max_age)
+  if publish ~= 'PUBLISH' and publish ~= 'SPUBLISH' then
+    error('event-log: unknown publish command ' .. tostring(publish))
+  end
+  return {stream = stream, topic = topic, publish = publish, max_events = tonumber(max_events), max_age = tonumber(max_age)}
+end
+
+-- Appends `event` (JSON text) at time `at` (ms, made non-decreasing: at least the newest entry's),
+-- trims the log, publishes the envelope {"id","at","event"} once on the topic; returns the id.
+-- Retention, exact: entries older than max_age before the new one go (MINID), then the oldest
+-- beyond max_events (MAXLEN). The newest id dropped becomes the stream's max-deleted-entry-id
+-- (XSETID), which event-read compares with a reader's position to report a gap.
+local function append_event(log, at, event)
+  local ms = tonumber(at)
+  local newest = redis.call('XREVRANGE', log.stream, '+', '-', 'COUNT', 1)[1]
+  if newest then
+    local newest_ms = tonumber(string.match(newest[1], '^(%d+)-'))
+    if newest_ms > ms then
+      ms = newest_ms
+    end
+  end
+  local ms_text = string.format('%d', ms)
+  local id = redis.call('XADD', log.stream, ms_text .. '-*', 'event', event)
+  local dropped = false
+  local min_ms = ms - log.max_age
+  if min_ms > 0 then
+    local min_id = string.format('%d', min_ms) .. '-0'
+    local older = redis.call('XREVRANGE', log.stream, '(' .. min_id, '-', 'COUNT', 1)[1]
+    if older then
+      dropped = older[1]
+      redis.call('XTRIM', log.stream, 'MINID', min_id)
+    end
+  end
+  local excess = redis.call('XLEN', log.stream) - log.max_events
+  if excess > 0 then
+    local gone = redis.call('XRANGE', log.stream, '-', '+', 'COUNT', excess)
+    dropped = gone[#gone][1]
+    redis.call('XTRIM', log.stream, 'MAXLEN', log.max_events)
+  end
+  if dropped then
+    redis.call('XSETID', log.stream, id, 'MAXDELETEDID', dropped)
+  end
+  redis.call(log.publish, log.topic, '{"id":"' .. id .. '","at":' .. ms_text .. ',"event":' .. event .. '}')
+  return id
+end
+
+-- A JSON string.
+local function json_text(value)
+  return cjson.encode(value)
+end
+
+-- conversation.created / conversation.updated, with the Conversation read from its meta hash (as
+-- HGETALL; numbers are stored as decimal digits and pasted as they are).
+local function conversation_event(event_type, meta, tenant_id)
+  local fields = {}
+  for i = 1, #meta, 2 do
+    fields[meta[i]] = meta[i + 1]
+  end
+  local title = 'null'
+  if fields.title then
+    title = json_text(fields.title)
+  end
+  local id = json_text(fields.id)
+  return '{"type":"' .. event_type .. '","conversationId":' .. id ..
+    ',"conversation":{"tenantId":' .. json_text(tenant_id) .. ',"id":' .. id .. ',"type":' .. json_text(fields.type) ..
+    ',"title":' .. title .. ',"createdAt":' .. fields.createdAt .. ',"lastSeq":' .. fields.lastSeq ..
+    ',"lastActivityAt":' .. fields.lastActivityAt .. ',"memberCount":' .. fields.memberCount .. '}}'
+end
+
+-- message.created / message.updated / message.deleted, from the stored message JSON (an object
+-- without conversationId and myReactions, as cjson wrote it).
+local function message_event(event_type, conversation_id, stored)
+  local id = json_text(conversation_id)
+  return '{"type":"' .. event_type .. '","conversationId":' .. id .. ',"message":' ..
+    string.sub(stored, 1, -2) .. ',"conversationId":' .. id .. ',"myReactions":[]}}'
+end
+
+-- member.added / member.removed / member.updated.
+local function member_event(event_type, conversation_id, user_id, role)
+  return '{"type":"' .. event_type .. '","conversationId":' .. json_text(conversation_id) ..
+    ',"userId":' .. json_text(user_id) .. ',"role":' .. json_text(role) .. '}'
+end
+
+-- reaction.added / reaction.removed.
+local function reaction_event(event_type, conversation_id, message_id, emoji, user_id)
+  return '{"type":"' .. event_type .. '","conversationId":' .. json_text(conversation_id) ..
+    ',"messageId":' .. json_text(message_id) .. ',"emoji":' .. json_text(emoji) .. ',"userId":' .. json_text(user_id) .. '}'
+end
+
+-- read.
+local function read_event(conversation_id, user_id, seq)
+  return '{"type":"read","conversationId":' .. json_text(conversation_id) .. ',"userId":' .. json_text(user_id) ..
+    ',"seq":' .. string.format('%d', seq) .. '}'
+end
