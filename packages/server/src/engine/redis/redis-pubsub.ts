@@ -68,8 +68,8 @@ export class RedisPubSub implements PubSub {
     });
   }
 
-  createSubscriber(onMessage: (message: TopicMessage) => void): Subscriber {
-    const subscriber = new RedisSubscriber(this.client, this.keys, onMessage, () => this.subscribers.delete(subscriber));
+  createSubscriber(onMessage: (message: TopicMessage) => void, onInterrupted?: () => void): Subscriber {
+    const subscriber = new RedisSubscriber(this.client, this.keys, onMessage, () => this.subscribers.delete(subscriber), onInterrupted);
     this.subscribers.add(subscriber);
     return subscriber;
   }
@@ -91,6 +91,7 @@ class RedisSubscriber implements Subscriber {
     private readonly keys: RedisKeys,
     private readonly onMessage: (message: TopicMessage) => void,
     private readonly onClose: () => void,
+    onInterrupted?: () => void,
   ) {
     const deliver = (channel: string, text: string) => this.deliver(channel, text);
     // Auto-pipelining would batch (S)SUBSCRIBE like a data command; a subscriber sends them itself.
@@ -101,6 +102,11 @@ class RedisSubscriber implements Subscriber {
       this.connection = client.duplicate({ enableAutoPipelining: false });
       this.connection.on('message', deliver);
     }
+    // ioredis resubscribes after reconnecting, but what was published meanwhile is gone: say so.
+    // (On Cluster this sees the loss of the whole subscriber; a single shard's reconnect is not reported.)
+    this.connection.on('close', () => {
+      if (!this.closed) onInterrupted?.();
+    });
     // The same error reporting as the engine's own connection (e.g. the logger).
     for (const listener of client.listeners('error')) this.connection.on('error', listener as (error: Error) => void);
   }

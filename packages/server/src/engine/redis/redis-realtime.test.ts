@@ -5,11 +5,13 @@
  * dropped id; JSON assembled by Lua survives awkward text and the largest times; subscribers drop
  * what they cannot parse and let go of their connections; presence keeps its node sets tidy.
  */
-import type { Redis } from 'ioredis';
+import { Redis as IORedis, type Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { EventEnvelope, EventId, TopicMessage } from '../../domain/events.js';
 import type { ConversationId, Message, MessageId, TenantId, UserId } from '../../domain/types.js';
-import { createRedisTestEngine, createTestRedis } from '../../test-support/redis.js';
+import { createRedisTestEngine, createTestRedis, startLocalRedis, uniqueKeyPrefix } from '../../test-support/redis.js';
+import { createRedisClient } from './redis-connection.js';
+import { createRedisEngine } from './redis-engine.js';
 import type { Engine, EventRetention } from '../engine.js';
 import { RedisKeys } from './redis-keys.js';
 
@@ -237,6 +239,38 @@ describe('redis subscribers', () => {
       { kind: 'event', tenantId: tenant, conversationId: id, envelope: expect.objectContaining({ event: expect.objectContaining({ message: marker }) }) },
     ]);
     expect(first.seq).toBe(1);
+  });
+
+  it('report an interruption when their connection drops, then hear new events again', async () => {
+    // A private server: killing pub/sub clients on the shared one would disturb other test files.
+    const local = await startLocalRedis();
+    const keyPrefix = uniqueKeyPrefix();
+    const engine = createRedisEngine({ redis: createRedisClient({ url: local.url }), keyPrefix });
+    const channel = new RedisKeys(keyPrefix).conversationTopic(tenant, 'g1' as ConversationId);
+    const admin = new IORedis(local.url);
+    cleanups.push(async () => {
+      await admin.quit();
+      await engine.close();
+      await local.stop();
+    });
+    const id = await group(engine, 'g1');
+    const heard: TopicMessage[] = [];
+    let interruptions = 0;
+    const subscriber = engine.pubsub.createSubscriber(
+      (message) => heard.push(message),
+      () => (interruptions += 1),
+    );
+    await subscriber.subscribeConversations(tenant, [id]);
+    await admin.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
+    await until('the interruption', () => interruptions === 1);
+    // ioredis reconnects and subscribes again by itself; what is published then is heard.
+    const deadline = Date.now() + 5000;
+    while (Number(((await admin.pubsub('NUMSUB', channel)) as [string, number])[1]) !== 1 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const after = await send(engine, id, 'after the drop', T0 + 5);
+    await until('the event after reconnecting', () => heard.some((m) => m.kind === 'event' && JSON.stringify(m.envelope).includes(after.id)));
+    expect(interruptions).toBe(1);
   });
 
   it('hold one connection each, released by close() and by the engine’s close()', async () => {
