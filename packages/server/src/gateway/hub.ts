@@ -23,6 +23,9 @@ export interface HubDeps {
   onError: (error: unknown, context: string) => void;
 }
 
+/** Topic messages heard but not yet handed to connections. */
+const MAX_QUEUED_MESSAGES = 50_000;
+
 const key = (tenantId: TenantId, id: string) => `${tenantId}\u0000${id}`;
 
 export class Hub implements ConnectionHost {
@@ -33,6 +36,7 @@ export class Hub implements ConnectionHost {
   private readonly byUser = new Map<string, Set<Connection>>();
   private readonly byConversation = new Map<string, Set<Connection>>();
   private queue: Promise<void> = Promise.resolve();
+  private queued = 0;
 
   constructor(private readonly deps: HubDeps) {
     this.realtime = deps.realtime;
@@ -40,10 +44,12 @@ export class Hub implements ConnectionHost {
     this.settings = deps.settings;
     this.subscriber = deps.pubsub.createSubscriber(
       (message) => {
-        this.queue = this.queue.then(
-          () => this.dispatch(message),
-          () => this.dispatch(message),
-        );
+        // Bounded: a node that falls this far behind its topics lets its clients resume elsewhere
+        // (or here, later) from their cursors rather than queueing without limit.
+        // A dropped message would be a gap for whoever follows its topic, so they all go.
+        if (this.queued >= MAX_QUEUED_MESSAGES) return this.closeAll(CloseCodes.restart, 'node overloaded; resume with your cursor');
+        this.queued += 1;
+        this.queue = this.queue.then(() => this.dispatch(message)).finally(() => (this.queued -= 1));
       },
       // Events published while the subscription was down were not heard: every client resumes
       // from its cursor (on this node or another), which replays them from the logs.
