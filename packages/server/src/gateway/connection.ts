@@ -57,6 +57,11 @@ const isAboutSelfMembership = (envelope: EventEnvelope, userId: UserId) => {
   const { event } = envelope;
   return event.type === 'conversation.created' || ((event.type === 'member.added' || event.type === 'member.removed') && event.userId === userId);
 };
+/** Index of the user's first addition in a log's events; past the end when absent (nothing of it is theirs). */
+const firstSelfAddition = (events: EventEnvelope[], userId: UserId) => {
+  const index = events.findIndex(({ event }) => event.type === 'member.added' && event.userId === userId);
+  return index < 0 ? events.length : index;
+};
 const maxId = (a: EventId, b: EventId) => (compareEventIds(a, b) >= 0 ? a : b);
 
 export class Connection {
@@ -325,13 +330,28 @@ export class Connection {
     }
 
     const startOf = (conversationId: ConversationId) => cursor.positions.get(conversationId) ?? sinceWatermark;
+    // A member at the cursor who was removed since (and maybe added back): their first membership
+    // change since the cursor is a removal. Their log is replayed from the cursor, not from the
+    // latest join, so what came before the removal is not lost; the removal stops the replay of
+    // the conversation and the addition catches up from the join (see deliver).
+    const firstChange = new Map<ConversationId, string>();
+    for (const envelope of inboxEvents) {
+      const { conversationId, type } = envelope.event;
+      if (!firstChange.has(conversationId) && isAboutSelfMembership(envelope, this.userId)) firstChange.set(conversationId, type);
+    }
     const ranges = new Map<ConversationId, { after: EventId }>();
-    for (const m of memberships) ranges.set(m.conversationId, { after: maxId(startOf(m.conversationId), m.joinedEventId) });
+    for (const m of memberships) {
+      const after = firstChange.get(m.conversationId) === 'member.removed' ? startOf(m.conversationId) : maxId(startOf(m.conversationId), m.joinedEventId);
+      ranges.set(m.conversationId, { after });
+    }
+    // Joined and left since the cursor: its log is replayed from the user's addition, never from before.
+    const joinedSince = new Set<ConversationId>();
     for (const envelope of inboxEvents) {
       const { event } = envelope;
       // Left since the cursor: its events up to the removal were still the user's to see.
       if (event.type === 'member.removed' && !ranges.has(event.conversationId)) {
         ranges.set(event.conversationId, { after: startOf(event.conversationId) });
+        if (firstChange.get(event.conversationId) === 'member.added') joinedSince.add(event.conversationId);
       }
     }
 
@@ -347,11 +367,14 @@ export class Connection {
     );
     for (const [index, events] of logs.entries()) {
       if (events === 'trimmed') return 'trimmed';
-      const source: Source = { kind: 'conversation', conversationId: ids[index]! };
-      for (const envelope of events) collected.push({ source, envelope });
+      const conversationId = ids[index]!;
+      const source: Source = { kind: 'conversation', conversationId };
+      const from = joinedSince.has(conversationId) ? firstSelfAddition(events, this.userId) : 0;
+      for (const envelope of events.slice(from)) collected.push({ source, envelope });
     }
 
     collected.sort((a, b) => compareEventIds(a.envelope.id, b.envelope.id));
+    this.placeInboxRemovals(collected);
     const replay: Pending[] = [];
     for (const { source, envelope } of collected) replay.push({ source, presented: await this.host.present(this.tenantId, envelope) });
     // Conversations left before the cursor's end are followed only until their removal.
@@ -362,6 +385,38 @@ export class Connection {
       }
     }
     return replay;
+  }
+
+  /**
+   * An inbox removal is notified after the conversation logged the removal, but within one
+   * millisecond the ids of two logs do not tell which came first: an inbox removal sorted before
+   * its conversation's events of that millisecond would stop the conversation before them (and
+   * they would be lost). It goes right after the conversation's own removal event instead.
+   */
+  private placeInboxRemovals(collected: { source: Source; envelope: EventEnvelope }[]) {
+    for (let index = 0; index < collected.length; index++) {
+      const item = collected[index]!;
+      const { event, at } = item.envelope;
+      if (item.source.kind !== 'inbox' || event.type !== 'member.removed' || event.userId !== this.userId) continue;
+      let removal = -1;
+      for (let next = index + 1; next < collected.length && collected[next]!.envelope.at === at; next++) {
+        const other = collected[next]!;
+        const otherEvent = other.envelope.event;
+        if (
+          other.source.kind === 'conversation' &&
+          other.source.conversationId === event.conversationId &&
+          otherEvent.type === 'member.removed' &&
+          otherEvent.userId === this.userId
+        ) {
+          removal = next;
+          break;
+        }
+      }
+      if (removal < 0) continue;
+      collected.splice(index, 1);
+      collected.splice(removal, 0, item);
+      index -= 1;
+    }
   }
 
   private advanceWatermark(at: number) {

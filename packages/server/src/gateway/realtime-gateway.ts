@@ -88,6 +88,11 @@ export class RealtimeGateway {
       transport.close(CloseCodes.unauthorized, 'realtime needs a user token');
       return null;
     }
+    // A token already expired (the verifier allows some clock skew) gets no `ready` at all.
+    if (principal.expiresAt !== undefined && principal.expiresAt <= this.deps.clock()) {
+      transport.close(CloseCodes.unauthorized, 'token expired');
+      return null;
+    }
     const connection = new Connection(principal.tenantId, principal.userId, transport, this.hub);
     const session: Session = { connection, principal, typing: { windowStart: 0, count: 0 } };
     this.sessions.set(connection, session);

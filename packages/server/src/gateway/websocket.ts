@@ -67,6 +67,10 @@ export function attachWebSocket(app: FastifyInstance, gateway: RealtimeGateway, 
         server.handleUpgrade(request, socket, head, (ws) => {
           alive.set(ws, true);
           ws.on('pong', () => alive.set(ws, true));
+          // A protocol error from the client (frame too large, invalid UTF-8...): ws closes the
+          // socket itself (1009, 1007...) and emits 'error', which must not go unheard (an
+          // unhandled 'error' event would throw and take the process down).
+          ws.on('error', (error) => app.log.debug({ err: error }, 'realtime client protocol error'));
           const pendingFrames: string[] = [];
           let connection: Awaited<ReturnType<RealtimeGateway['open']>> | undefined;
           ws.on('message', (data, isBinary) => {
