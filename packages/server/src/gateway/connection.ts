@@ -15,7 +15,7 @@ import type { EventEnvelope, EventId } from '../domain/events.js';
 import { compareEventIds, endOfMillisecond, parseEventId } from '../domain/events.js';
 import type { ConversationId, TenantId, UserId } from '../domain/types.js';
 import type { Membership, RealtimeService } from '../services/realtime-service.js';
-import { encodeCursor, type Cursor } from './cursor.js';
+import { MAX_CURSOR_POSITIONS, conversationTag, encodeCursor, type Cursor } from './cursor.js';
 import type { PresentedEvent } from './wire-events.js';
 import { frameOf } from './wire-events.js';
 import { CloseCodes, type Transport } from './transport.js';
@@ -72,6 +72,7 @@ export class Connection {
   private newestAt = 0;
   private inbox: EventId | null = null;
   private readonly positions = new Map<ConversationId, { id: EventId; at: number }>();
+  private readonly tags = new Map<ConversationId, string>();
   private replaying = true;
   private pending: Pending[] = [];
   private readonly catchingUp = new Map<ConversationId, Pending[]>();
@@ -91,8 +92,17 @@ export class Connection {
 
   cursor(): string {
     const cursor: Cursor = { watermark: this.watermark, inbox: this.inbox, positions: new Map() };
-    for (const [conversationId, position] of this.positions) cursor.positions.set(conversationId, position.id);
+    for (const [conversationId, position] of this.positions) cursor.positions.set(this.tagOf(conversationId), position.id);
     return encodeCursor(cursor);
+  }
+
+  private tagOf(conversationId: ConversationId): string {
+    let tag = this.tags.get(conversationId);
+    if (tag === undefined) {
+      tag = conversationTag(conversationId);
+      this.tags.set(conversationId, tag);
+    }
+    return tag;
   }
 
   /**
@@ -100,21 +110,25 @@ export class Connection {
    * sends `ready`, replays what the cursor missed (nothing for a new client; resync.required for
    * a cursor too old or not ours), then goes live.
    */
-  async start(resumeFrom: Cursor | 'invalid' | null): Promise<void> {
+  async start(resumeFrom: { cursor: Cursor; text: string } | 'invalid' | null): Promise<void> {
     const memberships = await this.host.realtime.memberships(this.tenantId, this.userId);
     await this.host.follow(this, memberships.map((m) => m.conversationId));
     for (const m of memberships) this.following.set(m.conversationId, true);
     const now = this.host.clock();
-    if (resumeFrom === null || resumeFrom === 'invalid' || resumeFrom.watermark < now - this.host.settings.retentionMs) {
-      this.startFresh(now, resumeFrom !== null);
+    if (resumeFrom === null || resumeFrom === 'invalid' || resumeFrom.cursor.watermark < now - this.host.settings.retentionMs) {
+      await this.positionAtNow();
+      this.transport.sendControl(JSON.stringify({ type: 'ready', userId: this.userId, cursor: this.cursor() }));
+      if (resumeFrom !== null) this.transport.sendControl(JSON.stringify({ type: 'resync.required' }));
+      this.goLive();
       return;
     }
-    this.adopt(resumeFrom);
-    this.transport.sendControl(JSON.stringify({ type: 'ready', userId: this.userId, cursor: this.cursor() }));
-    const replay = await this.collectReplay(resumeFrom, memberships);
+    this.adopt(resumeFrom.cursor, memberships);
+    // The client's own cursor: it names conversations this connection may not resolve (left since).
+    this.transport.sendControl(JSON.stringify({ type: 'ready', userId: this.userId, cursor: resumeFrom.text }));
+    const replay = await this.collectReplay(resumeFrom.cursor, memberships);
     if (this.closed) return;
     if (replay === 'trimmed') {
-      this.resync();
+      await this.resync();
       return;
     }
     for (const item of replay) {
@@ -189,30 +203,50 @@ export class Connection {
     this.transport.close(code, reason);
   }
 
-  private startFresh(now: number, cursorTooOld: boolean) {
-    this.watermark = now;
-    this.transport.sendControl(JSON.stringify({ type: 'ready', userId: this.userId, cursor: this.cursor() }));
-    if (cursorTooOld) this.transport.sendControl(JSON.stringify({ type: 'resync.required' }));
-    this.goLive();
-  }
-
-  /** The cursor could not be honoured: the client reloads over REST and continues from now. */
-  private resync() {
-    this.watermark = this.host.clock();
+  /**
+   * A cursor for "from now on" that does not depend on this node's clock agreeing with the
+   * clocks that stamped events: the watermark sits a window in the past, and each conversation
+   * with an event inside the window is positioned at its newest event (read after following its
+   * topic, so anything later is heard live).
+   */
+  private async positionAtNow(): Promise<void> {
+    this.watermark = Math.max(0, this.host.clock() - this.host.settings.cursorWindowMs);
     this.newestAt = 0;
     this.inbox = null;
     this.positions.clear();
+    // The inbox likewise: positioned at its newest entry within the window.
+    let after: EventId = endOfMillisecond(this.watermark);
+    for (;;) {
+      const page = await this.host.realtime.readInbox(this.tenantId, this.userId, after, REPLAY_PAGE);
+      const last = page.events[page.events.length - 1];
+      if (last) this.inbox = after = last.id;
+      if (page.events.length < REPLAY_PAGE) break;
+    }
+    const ids = [...this.following.keys()];
+    const heads = ids.length > 0 ? await this.host.realtime.heads(this.tenantId, ids) : [];
+    heads.forEach((head, index) => {
+      const parsed = head ? parseEventId(head) : null;
+      if (head && parsed && parsed.at > this.watermark) this.positions.set(ids[index]!, { id: head, at: parsed.at });
+    });
+    this.boundPositions();
+  }
+
+  /** The cursor could not be honoured: the client reloads over REST and continues from now. */
+  private async resync(): Promise<void> {
     this.pending = [];
+    await this.positionAtNow();
     this.transport.sendControl(JSON.stringify({ type: 'resync.required' }));
     this.goLive();
   }
 
-  private adopt(cursor: Cursor) {
+  /** Takes over the client's cursor, its tags resolved among the user's current conversations. */
+  private adopt(cursor: Cursor, memberships: Membership[]) {
     this.watermark = cursor.watermark;
     this.inbox = cursor.inbox;
-    for (const [conversationId, id] of cursor.positions) {
-      const parsed = parseEventId(id);
-      if (parsed) this.positions.set(conversationId, { id, at: parsed.at });
+    for (const { conversationId } of memberships) {
+      const id = cursor.positions.get(this.tagOf(conversationId));
+      const parsed = id ? parseEventId(id) : null;
+      if (id && parsed) this.positions.set(conversationId, { id, at: parsed.at });
     }
   }
 
@@ -329,7 +363,7 @@ export class Connection {
       inboxFrom = page.events[page.events.length - 1]!.id;
     }
 
-    const startOf = (conversationId: ConversationId) => cursor.positions.get(conversationId) ?? sinceWatermark;
+    const startOf = (conversationId: ConversationId) => cursor.positions.get(this.tagOf(conversationId)) ?? sinceWatermark;
     // A member at the cursor who was removed since (and maybe added back): their first membership
     // change since the cursor is a removal. Their log is replayed from the cursor, not from the
     // latest join, so what came before the removal is not lost; the removal stops the replay of
@@ -421,11 +455,24 @@ export class Connection {
 
   private advanceWatermark(at: number) {
     if (at > this.newestAt) this.newestAt = at;
-    const floor = this.newestAt - this.host.settings.cursorWindowMs;
-    if (floor > this.watermark) {
-      this.watermark = floor;
-      for (const [conversationId, position] of this.positions) if (position.at <= floor) this.positions.delete(conversationId);
-    }
+    this.raiseWatermark(this.newestAt - this.host.settings.cursorWindowMs);
+    this.boundPositions();
+  }
+
+  private raiseWatermark(floor: number) {
+    if (floor <= this.watermark) return;
+    this.watermark = floor;
+    for (const [conversationId, position] of this.positions) if (position.at <= floor) this.positions.delete(conversationId);
+  }
+
+  /**
+   * A user busy in more conversations than a cursor names gets a narrower window: the watermark
+   * rises to just below the oldest position kept. The window still covers the newest events.
+   */
+  private boundPositions() {
+    if (this.positions.size <= MAX_CURSOR_POSITIONS) return;
+    const times = [...this.positions.values()].map((position) => position.at).sort((a, b) => a - b);
+    this.raiseWatermark(times[times.length - MAX_CURSOR_POSITIONS - 1]!);
   }
 
   private checkBuffer() {

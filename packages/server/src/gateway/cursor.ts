@@ -1,13 +1,18 @@
 /**
- * A realtime cursor: where a client is in the events it receives, compact enough for a query
- * string. It has three parts:
- *   - `watermark` (ms): every event of the user's conversations up to this time was delivered;
+ * A realtime cursor: where a client is in the events it receives, compact enough to ride on
+ * every frame and to come back in a query string. It has three parts:
+ *   - `watermark` (ms): every event of the user's conversations stamped at or before it was
+ *     delivered (or came before the connection);
  *   - `inbox`: the last inbox event delivered (null: none after the watermark);
- *   - `positions`: per conversation, the last event delivered, for events newer than the
- *     watermark (events of different conversations may arrive slightly out of time order, so
- *     the window between the watermark and now is tracked exactly).
- * Text form: `c1.<watermark>.<inbox|->[.<conversationId>~<eventId>]...`, URL-safe as it stands.
+ *   - `positions`: for conversations with events newer than the watermark, the last one
+ *     delivered. Events of different conversations are stamped by different nodes' clocks and
+ *     can arrive slightly out of time order, so the window above the watermark is tracked
+ *     exactly, per conversation.
+ * A conversation is named by an 8-character tag (a hash of its id: the server resolves it among
+ * the user's conversations), a position by its offset above the watermark.
+ * Text form: `c2.<watermark>.<inbox|->[.<tag><offset>-<n>]...`, numbers in base 36; URL-safe.
  */
+import { createHash } from 'node:crypto';
 import type { EventId } from '../domain/events.js';
 import { parseEventId } from '../domain/events.js';
 import type { ConversationId } from '../domain/types.js';
@@ -15,35 +20,55 @@ import type { ConversationId } from '../domain/types.js';
 export interface Cursor {
   watermark: number;
   inbox: EventId | null;
-  positions: Map<ConversationId, EventId>;
+  /** Conversation tag → last event delivered. */
+  positions: Map<string, EventId>;
 }
 
-const VERSION = 'c1';
-/** A cursor names at most this many conversations; more than that is not a cursor we made. */
-export const MAX_CURSOR_POSITIONS = 500;
-const CONVERSATION_ID = /^[A-Za-z0-9_-]{1,128}$/;
+const VERSION = 'c2';
+/** A cursor names at most this many conversations: the connection raises its watermark rather than grow it. */
+export const MAX_CURSOR_POSITIONS = 64;
+const TAG_LENGTH = 8;
+const BASE36 = /^[0-9a-z]{1,12}$/;
 
+/** The conversation's tag in cursors: 48 bits of its id's hash, collision-free in practice among one user's conversations. */
+export function conversationTag(conversationId: ConversationId): string {
+  return createHash('sha256').update(conversationId).digest('base64url').slice(0, TAG_LENGTH);
+}
+
+const idText = (id: EventId, base: number) => {
+  const parsed = parseEventId(id)!;
+  return `${(parsed.at - base).toString(36)}-${parsed.n.toString(36)}`;
+};
+
+function parseIdText(text: string, base: number): EventId | null {
+  const [offset, n, extra] = text.split('-');
+  if (extra !== undefined || !offset || !n || !BASE36.test(offset) || !BASE36.test(n)) return null;
+  const at = base + parseInt(offset, 36);
+  const sequence = parseInt(n, 36);
+  return Number.isSafeInteger(at) && Number.isSafeInteger(sequence) ? (`${at}-${sequence}` as EventId) : null;
+}
+
+/** Positions must be above the watermark (the connection keeps them so). */
 export function encodeCursor(cursor: Cursor): string {
-  let text = `${VERSION}.${cursor.watermark}.${cursor.inbox ?? '-'}`;
-  for (const [conversationId, eventId] of cursor.positions) text += `.${conversationId}~${eventId}`;
+  let text = `${VERSION}.${cursor.watermark.toString(36)}.${cursor.inbox === null ? '-' : idText(cursor.inbox, 0)}`;
+  for (const [tag, id] of cursor.positions) text += `.${tag}${idText(id, cursor.watermark)}`;
   return text;
 }
 
 /** The cursor, or null when the text is not one (the caller answers as for a cursor too old). */
 export function decodeCursor(text: string): Cursor | null {
   const parts = text.split('.');
-  if (parts.length < 3 || parts.length - 3 > MAX_CURSOR_POSITIONS || parts[0] !== VERSION) return null;
-  const watermark = Number(parts[1]);
-  if (!Number.isSafeInteger(watermark) || watermark < 0) return null;
-  const inbox = parts[2] === '-' ? null : parts[2]!;
-  if (inbox !== null && !parseEventId(inbox)) return null;
-  const positions = new Map<ConversationId, EventId>();
+  if (parts.length < 3 || parts.length - 3 > MAX_CURSOR_POSITIONS || parts[0] !== VERSION || !BASE36.test(parts[1]!)) return null;
+  const watermark = parseInt(parts[1]!, 36);
+  if (!Number.isSafeInteger(watermark)) return null;
+  const inbox = parts[2] === '-' ? null : parseIdText(parts[2]!, 0);
+  if (parts[2] !== '-' && inbox === null) return null;
+  const positions = new Map<string, EventId>();
   for (const part of parts.slice(3)) {
-    const [conversationId, eventId, extra] = part.split('~');
-    if (extra !== undefined || !conversationId || !eventId || !CONVERSATION_ID.test(conversationId) || !parseEventId(eventId)) {
-      return null;
-    }
-    positions.set(conversationId as ConversationId, eventId as EventId);
+    const tag = part.slice(0, TAG_LENGTH);
+    const id = parseIdText(part.slice(TAG_LENGTH), watermark);
+    if (tag.length !== TAG_LENGTH || !/^[A-Za-z0-9_-]+$/.test(tag) || id === null) return null;
+    positions.set(tag, id);
   }
-  return { watermark, inbox: inbox as EventId | null, positions };
+  return { watermark, inbox, positions };
 }

@@ -104,7 +104,8 @@ export class RealtimeGateway {
     try {
       await this.hub.register(connection);
       await this.deps.realtime.connected(principal.tenantId, principal.userId, this.nodeId);
-      await connection.start(cursorText === null ? null : (decodeCursor(cursorText) ?? 'invalid'));
+      const decoded = cursorText === null ? null : decodeCursor(cursorText);
+      await connection.start(cursorText === null ? null : decoded ? { cursor: decoded, text: cursorText } : 'invalid');
     } catch (error) {
       this.deps.log.error({ err: error }, 'realtime connection failed to start');
       connection.close(CloseCodes.restart, 'could not start; reconnect');
