@@ -127,7 +127,8 @@ export class Hub implements ConnectionHost {
     await this.subscriber.close();
   }
 
-  private closeAll(code: number, reason: string): void {
+  /** Closes every connection; clients resume from their cursors. */
+  closeAll(code: number, reason: string): void {
     for (const connections of [...this.byUser.values()]) for (const connection of [...connections]) connection.close(code, reason);
   }
 

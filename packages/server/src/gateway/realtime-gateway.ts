@@ -70,9 +70,17 @@ export class RealtimeGateway {
   async start(): Promise<void> {
     const { presenceIntervalMs, presenceTtlMs } = this.deps.settings;
     await this.deps.realtime.heartbeat(this.nodeId, presenceTtlMs);
+    let lastBeat = Date.now();
     this.timer = setInterval(() => {
       void (async () => {
+        // Silent for longer than the TTL (a stalled process, a Redis outage): other nodes may have
+        // swept this one and turned its users offline. Its clients reconnect, which counts them again.
+        if (Date.now() - lastBeat > presenceTtlMs) {
+          this.deps.log.warn({ silentMs: Date.now() - lastBeat }, 'presence heartbeat lapsed; reconnecting clients');
+          this.hub.closeAll(CloseCodes.restart, 'presence lapsed; reconnect');
+        }
         await this.deps.realtime.heartbeat(this.nodeId, presenceTtlMs);
+        lastBeat = Date.now();
         await this.deps.realtime.sweepDeadNodes();
       })().catch((error: unknown) => this.deps.log.warn({ err: error }, 'presence heartbeat failed'));
     }, presenceIntervalMs);
