@@ -71,7 +71,7 @@ export function createMessagesService({ engine, clock, ids, idempotencyTtlMs }: 
           text,
           replyTo: (input.replyTo as MessageId | undefined) ?? null,
           createdAt: clock(),
-          clientMessageId: senderId === null ? null : (input.clientMessageId ?? null),
+          clientMessageId: input.clientMessageId ?? null,
         },
         idempotencyTtlMs,
       );

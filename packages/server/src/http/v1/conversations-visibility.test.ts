@@ -146,6 +146,20 @@ describe.each(ENGINE_KINDS)('conversation visibility over HTTP (%s engine)', (ki
     expect(listed).toMatchObject({ unreadCount: 1, lastMessage: { seq: 2, senderId: null, system: true } });
   });
 
+  it('makes a tenant key’s sends idempotent by clientMessageId too (a retrying back end posts once)', async () => {
+    const conversation = await createGroup(api, owner.token, [member.id], 'Retries');
+    const body = { text: 'Scheduled maintenance', clientMessageId: 'crm-notice-1' };
+    const first = await api.post(`/v1/conversations/${conversation.id}/messages`, body, home.key);
+    const again = await api.post(`/v1/conversations/${conversation.id}/messages`, body, home.key);
+    expect(first.status).toBe(201);
+    expect(again.status).toBe(200);
+    expect(again.body).toMatchObject({ id: first.body.id, seq: first.body.seq, system: true });
+    // A user's clientMessageId of the same value is another scope.
+    const fromUser = await api.post(`/v1/conversations/${conversation.id}/messages`, body, member.token);
+    expect(fromUser.status).toBe(201);
+    expect((await historyOf(api, member.token, conversation.id)).map((message) => message.seq)).toEqual([1, 2]);
+  });
+
   it('lets a tenant key create conversations for its users: a group without owner, a direct for two', async () => {
     const [first, second] = (await home.users(['first', 'second'])) as [TenantUser, TenantUser];
     const group = await api.post('/v1/conversations', { type: 'group', title: 'By the back end', members: [first.id, second.id] }, home.key);
