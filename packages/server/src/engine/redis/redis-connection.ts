@@ -70,6 +70,19 @@ function clusterNode(entry: string): { host: string; port: number; credentials: 
   return { host: parsed.hostname.replace(/^\[(.*)\]$/, '$1'), port, credentials: credentialsFrom(url) };
 }
 
+/**
+ * Makes quit() also close the failover detector's sentinel subscriptions: in ioredis 6.0.0 only
+ * disconnect() does (redis/ioredis#1362), so each Sentinel client closed with quit() would leave
+ * one socket per sentinel open. Its duplicates (pub/sub subscribers) get the same treatment.
+ */
+function releaseSentinelSubscriptionsOnEnd(client: Redis): Redis {
+  // 'end': closed for good (retryStrategy never gives up, so only after quit or disconnect).
+  client.once('end', () => client.disconnect());
+  const duplicate = client.duplicate.bind(client);
+  client.duplicate = ((override?: Partial<RedisOptions>) => releaseSentinelSubscriptionsOnEnd(duplicate(override))) as typeof client.duplicate;
+  return client;
+}
+
 export function createRedisClient(config: RedisConnectionConfig): RedisClient {
   const client = openClient(config);
   if (config.onError) client.on('error', config.onError);
@@ -94,7 +107,7 @@ function openClient(config: RedisConnectionConfig): RedisClient {
   }
   if (config.sentinels && config.sentinels.length > 0) {
     const credentials = credentialsFrom(config.url);
-    return new Redis({
+    const client = new Redis({
       ...COMMON_OPTIONS,
       ...credentials,
       sentinels: config.sentinels,
@@ -103,7 +116,13 @@ function openClient(config: RedisConnectionConfig): RedisClient {
       ...(credentials.password ? { sentinelPassword: credentials.password } : {}),
       ...(credentials.tls ? { sentinelTLS: {}, enableTLSForSentinelMode: true } : {}),
       retryStrategy: reconnectDelay,
+      // Reconnect as soon as a sentinel announces +switch-master. Otherwise, on a failover that
+      // leaves the old primary running (SENTINEL FAILOVER, a partition that heals), the client
+      // stays on it until Sentinel demotes it, ~10 s later, and every write it acknowledged
+      // meanwhile is discarded then, its seqs handed out again by the new primary.
+      failoverDetector: true,
     });
+    return releaseSentinelSubscriptionsOnEnd(client);
   }
   if (config.url) {
     return new Redis(config.url, { ...COMMON_OPTIONS, retryStrategy: reconnectDelay });
