@@ -5,7 +5,7 @@
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -226,4 +226,143 @@ export async function startLocalCluster(masters = 3): Promise<LocalCluster> {
     throw error;
   }
   return { nodes: ports.map((port) => ({ host: '127.0.0.1', port })), stop };
+}
+
+// ─── A throwaway Sentinel deployment ────────────────────────────────────────────────────────
+
+export interface LocalSentinel {
+  /** The sentinels' addresses, for `createRedisClient({ sentinels, sentinelName })`. */
+  sentinels: { host: string; port: number }[];
+  /** The master name the sentinels monitor. */
+  name: string;
+  primaryPort: number;
+  replicaPort: number;
+  /** Kills the primary outright (SIGKILL, no shutdown) and waits until the process is gone. */
+  killPrimary(): Promise<void>;
+  /** Stops exactly the processes this deployment started (those still running) and removes their directory. */
+  stop(): Promise<void>;
+}
+
+/** `redis-server <config> --sentinel`: the config file first (Sentinel rewrites it, so it is writable). */
+function spawnSentinel(configPath: string): ChildProcess {
+  const child = spawn('redis-server', [configPath, '--sentinel'], { stdio: 'ignore' });
+  running.add(child);
+  child.once('exit', () => running.delete(child));
+  return child;
+}
+
+/** INFO <section> of the server on `port` as a field map. */
+async function infoFields(port: number, section: string): Promise<Map<string, string>> {
+  const text = await run('redis-cli', ['-p', String(port), 'info', section]);
+  return new Map(
+    text
+      .split(/\r?\n/)
+      .filter((line) => line.includes(':') && !line.startsWith('#'))
+      .map((line) => [line.slice(0, line.indexOf(':')), line.slice(line.indexOf(':') + 1)] as const),
+  );
+}
+
+/**
+ * A primary redis-server, one replica of it and `sentinelCount` sentinels (quorum 1, down after
+ * 1 s, failover timeout 5 s), every process on 127.0.0.1 on free private ports, without
+ * persistence, in a temp directory. Resolves when the replica is in sync and every sentinel knows
+ * the primary, the replica and (with several) the other sentinels, so a failover can start at once.
+ */
+export async function startLocalSentinel(options: { sentinels?: 1 | 3; name?: string } = {}): Promise<LocalSentinel> {
+  const sentinelCount = options.sentinels ?? 1;
+  const name = options.name ?? 'parley-test';
+  const [primaryPort, replicaPort, ...sentinelPorts] = await freePorts(2 + sentinelCount);
+  if (primaryPort === undefined || replicaPort === undefined) throw new Error('no free ports');
+  const directory = await mkdtemp(join(tmpdir(), 'parley-sentinel-'));
+  const processes: ChildProcess[] = [];
+  const stop = async () => {
+    await stopProcesses(processes);
+    await rm(directory, { recursive: true, force: true });
+  };
+  let primary: ChildProcess | undefined;
+  try {
+    // A directory each: a replica may write a sync file to its own.
+    for (const sub of ['primary', 'replica', ...sentinelPorts.map((port) => `sentinel-${port}`)]) await mkdir(join(directory, sub));
+    // Sync the replica at once (diskless syncs wait 5 s by default for more replicas to join).
+    primary = spawnRedisServer(primaryPort, join(directory, 'primary'), ['--repl-diskless-sync-delay', '0']);
+    processes.push(primary);
+    await waitForPing(primaryPort);
+    processes.push(
+      spawnRedisServer(replicaPort, join(directory, 'replica'), ['--replicaof', '127.0.0.1', String(primaryPort), '--repl-diskless-load', 'on-empty-db']),
+    );
+    await waitForPing(replicaPort);
+    await waitFor(`the replica on ${replicaPort} in sync`, async () => {
+      const [replica, master] = await Promise.all([infoFields(replicaPort, 'replication'), infoFields(primaryPort, 'replication')]);
+      return replica.get('master_link_status') === 'up' && [...master.values()].some((value) => value.includes(`port=${replicaPort},state=online`));
+    });
+    // "online" is not yet streaming: after a diskless sync the primary sends writes only once the
+    // replica's first REPLCONF ACK arrives (up to a second later). Wait for a probe write to arrive.
+    const probe = 'parley-test:sentinel-probe';
+    await run('redis-cli', ['-p', String(primaryPort), 'set', probe, '1']);
+    await waitFor('a write to reach the replica', async () => (await run('redis-cli', ['-p', String(replicaPort), 'get', probe])).trim() === '1');
+    await run('redis-cli', ['-p', String(primaryPort), 'del', probe]);
+    await waitFor('a delete to reach the replica', async () => (await run('redis-cli', ['-p', String(replicaPort), 'exists', probe])).trim() === '0');
+    for (const port of sentinelPorts) {
+      const sentinelDirectory = join(directory, `sentinel-${port}`);
+      const configPath = join(sentinelDirectory, 'sentinel.conf');
+      await writeFile(
+        configPath,
+        [
+          `port ${port}`,
+          'bind 127.0.0.1',
+          `dir ${sentinelDirectory}`,
+          'daemonize no',
+          'loglevel warning',
+          'sentinel resolve-hostnames no',
+          `sentinel monitor ${name} 127.0.0.1 ${primaryPort} 1`,
+          `sentinel down-after-milliseconds ${name} 1000`,
+          `sentinel failover-timeout ${name} 5000`,
+          `sentinel parallel-syncs ${name} 1`,
+          '',
+        ].join('\n'),
+      );
+      processes.push(spawnSentinel(configPath));
+    }
+    for (const port of sentinelPorts) {
+      await waitForPing(port);
+      const cli = (...args: string[]) => run('redis-cli', ['-p', String(port), 'sentinel', ...args]);
+      await waitFor(`sentinel ${port} to watch the primary and its replica`, async () => {
+        const address = (await cli('get-master-addr-by-name', name)).trim().split(/\s+/);
+        const replicas = await cli('replicas', name);
+        // The replica's own INFO reached the sentinel (link up), so it can be elected right away.
+        return (
+          address[1] === String(primaryPort) &&
+          replicas.includes(`127.0.0.1:${replicaPort}`) &&
+          /master-link-status\s+ok/.test(replicas) &&
+          !/disconnected|s_down/.test(replicas)
+        );
+      });
+      if (sentinelCount > 1) {
+        // Sentinels find each other through hello messages on the primary, every 2 s.
+        await waitFor(`sentinel ${port} to know the other sentinels`, async () => {
+          const master = await cli('master', name);
+          const lines = master.trim().split(/\r?\n/);
+          const index = lines.indexOf('num-other-sentinels');
+          return index >= 0 && Number(lines[index + 1]) === sentinelCount - 1;
+        });
+      }
+    }
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  const primaryProcess = primary;
+  return {
+    sentinels: sentinelPorts.map((port) => ({ host: '127.0.0.1', port })),
+    name,
+    primaryPort,
+    replicaPort,
+    killPrimary: () =>
+      new Promise<void>((resolve) => {
+        if (primaryProcess.exitCode !== null || primaryProcess.signalCode !== null) return resolve();
+        primaryProcess.once('exit', () => resolve());
+        primaryProcess.kill('SIGKILL');
+      }),
+    stop,
+  };
 }
