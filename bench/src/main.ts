@@ -1,0 +1,36 @@
+/**
+ * Parley's benchmark harness: `npm run bench [-- options]` (see bench/README.md). Runs the
+ * requested workloads of WORKLOADS.md against processes it starts itself on 127.0.0.1 and stops
+ * afterwards, printing one JSON line per run, step and summary.
+ */
+import { machineInfo } from './machine.js';
+import { parseOptions, USAGE } from './options.js';
+import { progress, result } from './report.js';
+import { runFanoutWorkload } from './workloads/fanout.js';
+import { runSendWorkload } from './workloads/send.js';
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  const options = parseOptions(argv);
+  if (options === null) {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  if (options.runs < 3) progress(`warning: --runs ${options.runs}; WORKLOADS.md asks for the median of at least 3`);
+  result({ kind: 'machine', ...machineInfo(argv), full: options.full, runs: options.runs, logLevel: options.logLevel });
+  const started = Date.now();
+  for (const workload of options.workloads) {
+    progress(`workload ${workload}: ${options.runs} runs${options.full ? ' (full durations)' : ''}`);
+    if (workload === 'send') await runSendWorkload(options);
+    else await runFanoutWorkload(options);
+  }
+  progress(`done in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    process.stderr.write(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,72 @@
+/**
+ * The setup half of the benchmark, through Parley's public API only: an operator creates a
+ * tenant, whose back end upserts users and mints their tokens (no password hashing, which is
+ * deliberately slow and not what these workloads measure), then users open conversations.
+ */
+import { randomBytes } from 'node:crypto';
+import { mapLimit } from './concurrency.js';
+
+/** Setup requests in flight at once: enough to be quick, few enough not to trip anything. */
+const SETUP_CONCURRENCY = 32;
+
+async function call(baseUrl: string, method: string, path: string, token: string, body: unknown, expected: number[]): Promise<any> {
+  const response = await fetch(`${baseUrl}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  const text = await response.text();
+  if (!expected.includes(response.status)) throw new Error(`${method} ${path}: ${response.status} ${text.slice(0, 300)}`);
+  return text === '' ? undefined : JSON.parse(text);
+}
+
+export interface BenchUser {
+  id: string;
+  token: string;
+}
+
+/** `count` users u0000, u0001, … of a fresh tenant, each with an access token valid for an hour. */
+export async function createUsers(baseUrl: string, adminKey: string, count: number): Promise<BenchUser[]> {
+  const tenantId = `bench-${randomBytes(4).toString('hex')}`;
+  const created = await call(baseUrl, 'POST', '/v1/tenants', adminKey, { id: tenantId, name: 'Benchmark' }, [201]);
+  const apiKey = created.apiKey as string;
+  const ids = Array.from({ length: count }, (_, i) => `u${String(i).padStart(4, '0')}`);
+  await mapLimit(ids, SETUP_CONCURRENCY, (id) => call(baseUrl, 'PUT', `/v1/users/${id}`, apiKey, { displayName: `User ${id}` }, [200, 201]));
+  return mapLimit(ids, SETUP_CONCURRENCY, async (id) => {
+    const minted = await call(baseUrl, 'POST', `/v1/users/${id}/tokens`, apiKey, { expiresIn: 3600 }, [201]);
+    return { id, token: minted.accessToken as string };
+  });
+}
+
+export interface DirectConversation {
+  id: string;
+  members: [BenchUser, BenchUser];
+}
+
+/** Pairs users (0,1), (2,3), …: one direct conversation per pair, opened by the first. */
+export function openDirectPairs(baseUrl: string, users: readonly BenchUser[]): Promise<DirectConversation[]> {
+  const pairs = Array.from({ length: Math.floor(users.length / 2) }, (_, i) => [users[2 * i]!, users[2 * i + 1]!] as [BenchUser, BenchUser]);
+  return mapLimit(pairs, SETUP_CONCURRENCY, async (pair) => {
+    const conversation = await call(baseUrl, 'POST', '/v1/conversations', pair[0].token, { type: 'direct', members: [pair[1].id] }, [200, 201]);
+    return { id: conversation.id as string, members: pair };
+  });
+}
+
+/** One group of every user, created by the first (the API takes up to 1,000 names per request). */
+export async function createGroup(baseUrl: string, users: readonly BenchUser[]): Promise<string> {
+  const [owner, ...others] = users;
+  if (!owner) throw new Error('a group needs at least one user');
+  const first = others.slice(0, 1000);
+  const conversation = await call(baseUrl, 'POST', '/v1/conversations', owner.token, { type: 'group', title: 'Benchmark', members: first.map((u) => u.id) }, [201]);
+  const id = conversation.id as string;
+  for (let start = 1000; start < others.length; start += 1000) {
+    const batch = others.slice(start, start + 1000).map((u) => u.id);
+    await call(baseUrl, 'POST', `/v1/conversations/${id}/members`, owner.token, { userIds: batch }, [200, 201, 204]);
+  }
+  return id;
+}
+
+/** The operator key for one benchmark run (the server requires at least 32 characters). */
+export function newAdminKey(): string {
+  return `bench-admin-${randomBytes(24).toString('hex')}`;
+}

@@ -1,0 +1,50 @@
+/**
+ * Starts Parley exactly as operators run it — `node packages/server/dist/main.js` with its
+ * configuration in environment variables — on a private loopback port.
+ */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { freePort } from './ports.js';
+import { startProcess, waitForHttp, type Managed } from './processes.js';
+
+/** The compiled server (bench/dist/ → repo root); `npm run bench` builds it first. */
+const MAIN_JS = fileURLToPath(new URL('../../packages/server/dist/main.js', import.meta.url));
+
+export interface ParleyNode {
+  readonly url: string;
+  readonly pid: number;
+  readonly process: Managed;
+  stop(): Promise<void>;
+}
+
+export interface ParleyOptions {
+  redisUrl: string;
+  adminKey: string;
+  /** The issuer of tokens: identical on every node, as behind one load balancer. */
+  publicUrl?: string;
+  port?: number;
+  logLevel: string;
+}
+
+export async function startParley(name: string, options: ParleyOptions): Promise<ParleyNode> {
+  if (!existsSync(MAIN_JS)) throw new Error(`${MAIN_JS} is missing: run \`npm run build\` first (npm run bench does)`);
+  const port = options.port ?? (await freePort());
+  const url = `http://127.0.0.1:${port}`;
+  const managed = startProcess(name, process.execPath, [MAIN_JS], {
+    HOST: '127.0.0.1',
+    PORT: String(port),
+    PUBLIC_URL: options.publicUrl ?? url,
+    REDIS_URL: options.redisUrl,
+    PARLEY_ADMIN_KEY: options.adminKey,
+    LOG_LEVEL: options.logLevel,
+    // Default 25 s: a node that is slow to drain should not stretch the benchmark's teardown.
+    SHUTDOWN_TIMEOUT_MS: '5000',
+  });
+  try {
+    await waitForHttp(managed, `${url}/health/ready`);
+  } catch (error) {
+    await managed.stop();
+    throw error;
+  }
+  return { url, pid: managed.pid, process: managed, stop: () => managed.stop() };
+}
