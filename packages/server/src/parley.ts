@@ -82,7 +82,7 @@ export async function createParley(config: Config, options: ParleyOptions = {}):
     defaultTenant: DEFAULT_TENANT,
     selfRegistrationTenants: config.selfRegistrationTenants,
   });
-  const authenticator = createAuthenticator({ engine, accessTokens });
+  const authenticator = createAuthenticator({ engine, accessTokens, clock });
   const adminKeyMatches = createAdminKeyCheck(config.adminKey ?? undefined);
   let draining = false;
   const startedAt = Date.now();

@@ -34,6 +34,33 @@ describe('authenticator', () => {
 
   const expectCode = (promise: Promise<unknown>, code: string) => expect(promise).rejects.toMatchObject({ name: 'ServiceError', code });
 
+  it('verifies a token once and remembers it only until it expires, and never a tampered copy', async () => {
+    let now = Date.now();
+    let verifications = 0;
+    const counting: AccessTokens = {
+      ...accessTokens,
+      issuer: accessTokens.issuer,
+      sign: (subject, options) => accessTokens.sign(subject, options),
+      verify: (token) => {
+        verifications += 1;
+        return accessTokens.verify(token);
+      },
+    };
+    const cached = createAuthenticator({ engine, accessTokens: counting, clock: () => now });
+    const { token } = await accessTokens.sign({ tenantId: acme, userId: bob }, { expiresInSeconds: 60 });
+    const first = await cached.authenticate(`Bearer ${token}`);
+    await expect(cached.authenticate(token)).resolves.toEqual(first);
+    expect(verifications).toBe(1);
+    // A different string (a flipped signature character) is verified, and refused.
+    const tampered = `${token.slice(0, -2)}${token.at(-2) === 'A' ? 'B' : 'A'}${token.at(-1)}`;
+    await expectCode(cached.authenticate(tampered), 'invalid_token');
+    expect(verifications).toBe(2);
+    // Past its expiry (by the authenticator's clock) the remembered answer is dropped: verified again.
+    now = first.kind === 'user' ? first.expiresAt! + 1 : now;
+    await cached.authenticate(token);
+    expect(verifications).toBe(3);
+  });
+
   it('needs a credential', async () => {
     for (const missing of [undefined, '', '   ', 'Bearer', 'Bearer   ']) await expectCode(auth.authenticate(missing), 'unauthorized');
     await expectCode(auth.authenticate(`Basic ${Buffer.from('a:b').toString('base64')}`), 'unauthorized');

@@ -48,7 +48,13 @@ export interface AuthenticatorDeps {
   accessTokens: AccessTokens;
   /** Further verifiers (external OIDC issuers), tried after the built-in ones. */
   externalVerifiers?: readonly CredentialVerifier[];
+  /** Milliseconds since the epoch (tests move it). */
+  clock?: () => number;
+  /** Verified user tokens remembered until they expire (0 turns the cache off). Default 10,000. */
+  cacheSize?: number;
 }
+
+type UserPrincipal = Extract<Principal, { kind: 'user' }>;
 
 export function createAuthenticator(deps: AuthenticatorDeps): Authenticator {
   const verifiers: readonly CredentialVerifier[] = [
@@ -56,15 +62,34 @@ export function createAuthenticator(deps: AuthenticatorDeps): Authenticator {
     createBuiltInTokenVerifier(deps.accessTokens),
     ...(deps.externalVerifiers ?? []),
   ];
+  const clock = deps.clock ?? Date.now;
+  const cacheSize = deps.cacheSize ?? 10_000;
+  // Verifying an Ed25519 signature is most of a request's CPU, and a client sends the same token
+  // for its whole lifetime. A token is only ever reused by the exact string that verified, and
+  // never past its expiry; tenant keys are not cached (their tenant's hash is read each time).
+  const verified = new Map<string, UserPrincipal>();
 
   return {
     async authenticate(value) {
       const token = extractToken(value);
       // No credential of ours comes close; refuse before any parsing.
       if (token.length > MAX_CREDENTIAL_LENGTH) throw new ServiceError('invalid_token');
+      const remembered = verified.get(token);
+      if (remembered) {
+        verified.delete(token);
+        if (remembered.expiresAt !== undefined && remembered.expiresAt > clock()) {
+          verified.set(token, remembered); // most recently used last
+          return remembered;
+        }
+      }
       const verifier = verifiers.find((v) => v.claims(token));
       if (!verifier) throw new ServiceError('invalid_token');
-      return verifier.verify(token);
+      const principal = await verifier.verify(token);
+      if (principal.kind === 'user' && principal.expiresAt !== undefined && cacheSize > 0) {
+        verified.set(token, principal);
+        if (verified.size > cacheSize) verified.delete(verified.keys().next().value!);
+      }
+      return principal;
     },
   };
 }
