@@ -106,12 +106,11 @@ export class Connection {
   }
 
   /**
-   * Starts the connection (its inbox topic already followed): follows the user's conversations,
+   * Starts the connection (its inbox topic already followed, then `memberships` read): follows the user's conversations,
    * sends `ready`, replays what the cursor missed (nothing for a new client; resync.required for
    * a cursor too old or not ours), then goes live.
    */
-  async start(resumeFrom: { cursor: Cursor; text: string } | 'invalid' | null): Promise<void> {
-    const memberships = await this.host.realtime.memberships(this.tenantId, this.userId);
+  async start(resumeFrom: { cursor: Cursor; text: string } | 'invalid' | null, memberships: Membership[]): Promise<void> {
     await this.host.follow(this, memberships.map((m) => m.conversationId));
     for (const m of memberships) this.following.set(m.conversationId, true);
     const now = this.host.clock();

@@ -111,9 +111,12 @@ export class RealtimeGateway {
     }
     try {
       await this.hub.register(connection);
-      await this.deps.realtime.connected(principal.tenantId, principal.userId, this.nodeId);
+      // Read once (after the inbox is followed, so no membership change slips between): the
+      // connection follows these conversations and presence is announced on them.
+      const memberships = await this.deps.realtime.memberships(principal.tenantId, principal.userId);
+      await this.deps.realtime.connected(principal.tenantId, principal.userId, this.nodeId, memberships);
       const decoded = cursorText === null ? null : decodeCursor(cursorText);
-      await connection.start(cursorText === null ? null : decoded ? { cursor: decoded, text: cursorText } : 'invalid');
+      await connection.start(cursorText === null ? null : decoded ? { cursor: decoded, text: cursorText } : 'invalid', memberships);
     } catch (error) {
       this.deps.log.error({ err: error }, 'realtime connection failed to start');
       connection.close(CloseCodes.restart, 'could not start; reconnect');

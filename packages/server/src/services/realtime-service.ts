@@ -37,9 +37,15 @@ export function createRealtimeService({ engine, clock, maxConversationsPerConnec
   }
 
   /** Publishes a presence change on every conversation of the user (their contacts' topics). */
-  async function announcePresence(tenantId: TenantId, userId: UserId, status: 'online' | 'offline', lastSeenAt: EpochMs | null) {
+  async function announcePresence(
+    tenantId: TenantId,
+    userId: UserId,
+    status: 'online' | 'offline',
+    lastSeenAt: EpochMs | null,
+    known?: readonly Membership[],
+  ) {
     const event: EphemeralEvent = { type: 'presence', userId, status, lastSeenAt };
-    const conversations = await memberships(tenantId, userId);
+    const conversations = known ?? (await memberships(tenantId, userId));
     await Promise.all(conversations.map((m) => engine.pubsub.publishEphemeral(tenantId, m.conversationId, event)));
   }
 
@@ -70,9 +76,9 @@ export function createRealtimeService({ engine, clock, maxConversationsPerConnec
     },
 
     /** A connection opened on this node; tells contacts when the user came online. */
-    async connected(tenantId: TenantId, userId: UserId, nodeId: string): Promise<void> {
+    async connected(tenantId: TenantId, userId: UserId, nodeId: string, known?: readonly Membership[]): Promise<void> {
       const { cameOnline } = await engine.presence.connect(tenantId, userId, nodeId, clock());
-      if (cameOnline) await announcePresence(tenantId, userId, 'online', null);
+      if (cameOnline) await announcePresence(tenantId, userId, 'online', null, known);
     },
 
     /** A connection closed on this node; tells contacts when it was the user's last one. */
