@@ -12,9 +12,10 @@ import type { Authenticator } from '../auth/authenticator.js';
 import { createRequestIdGenerator } from '../http/request-id.js';
 import { ServiceError } from '../services/service-error.js';
 import type { RealtimeGateway } from './realtime-gateway.js';
-import type { Transport } from './transport.js';
+import { CloseCodes, type Transport } from './transport.js';
 
 export const REALTIME_PATH = '/v1/realtime';
+const MAX_FRAMES_BEFORE_READY = 100;
 
 export interface WebSocketOptions {
   authenticator: Authenticator;
@@ -75,8 +76,10 @@ export function attachWebSocket(app: FastifyInstance, gateway: RealtimeGateway, 
           let connection: Awaited<ReturnType<RealtimeGateway['open']>> | undefined;
           ws.on('message', (data, isBinary) => {
             const text = isBinary ? '' : data.toString();
-            if (connection === undefined) pendingFrames.push(text);
-            else if (connection) void gateway.onClientFrame(connection, text);
+            if (connection === undefined) {
+              // Frames sent before the connection is live wait for it, within reason.
+              if (pendingFrames.push(text) > MAX_FRAMES_BEFORE_READY) ws.close(CloseCodes.badFrame, 'too many frames before ready');
+            } else if (connection) void gateway.onClientFrame(connection, text);
           });
           ws.on('close', () => {
             if (connection) void gateway.closed(connection);
