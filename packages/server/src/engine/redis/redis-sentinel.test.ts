@@ -71,17 +71,18 @@ describe('redis engine on Redis Sentinel', () => {
   });
 });
 
+/** Plain clients for probing a deployment; each describe closes them in its afterAll, whatever happened. */
+const clients: Redis[] = [];
+
+function plainClient(port: number): Redis {
+  const client = new Redis({ host: '127.0.0.1', port, maxRetriesPerRequest: 1, retryStrategy: () => null });
+  client.on('error', () => {});
+  clients.push(client);
+  return client;
+}
+
 describe('redis engine across a Sentinel failover', () => {
   let deployment: LocalSentinel | undefined;
-  /** Every plain client the test opens, closed in afterAll whatever happened. */
-  const clients: Redis[] = [];
-
-  function plainClient(port: number): Redis {
-    const client = new Redis({ host: '127.0.0.1', port, maxRetriesPerRequest: 1, retryStrategy: () => null });
-    client.on('error', () => {});
-    clients.push(client);
-    return client;
-  }
 
   beforeAll(async () => {
     // Three sentinels: the failover needs a leader elected by a majority of them, as in production.
@@ -89,7 +90,7 @@ describe('redis engine across a Sentinel failover', () => {
   }, 60_000);
 
   afterAll(async () => {
-    for (const client of clients) client.disconnect();
+    for (const client of clients.splice(0)) client.disconnect();
     await deployment?.stop();
   });
 
@@ -232,21 +233,13 @@ describe('redis engine across a Sentinel failover', () => {
 
 describe('redis engine across a Sentinel switchover', () => {
   let deployment: LocalSentinel | undefined;
-  const clients: Redis[] = [];
-
-  function plainClient(port: number): Redis {
-    const client = new Redis({ host: '127.0.0.1', port, maxRetriesPerRequest: 1, retryStrategy: () => null });
-    client.on('error', () => {});
-    clients.push(client);
-    return client;
-  }
 
   beforeAll(async () => {
     deployment = await startLocalSentinel({ sentinels: 1 });
   }, 60_000);
 
   afterAll(async () => {
-    for (const client of clients) client.disconnect();
+    for (const client of clients.splice(0)) client.disconnect();
     await deployment?.stop();
   });
 
