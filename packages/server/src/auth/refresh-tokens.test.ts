@@ -53,6 +53,19 @@ describe('refresh tokens', () => {
     await expectInvalid(tokens.rotate(second.token));
   });
 
+  it('ignores a forged token naming a spent generation: the family lives on', async () => {
+    const first = await tokens.issue(tenant, alice);
+    const second = await tokens.rotate(first.token);
+    const parsed = parseRefreshToken(first.token);
+    if (parsed === null) throw new Error('unparsable token');
+    // Someone who learned the family id (from logs, say) but not a secret forges generation 0.
+    const forged = formatRefreshToken({ ...parsed, secret: 'A'.repeat(43) });
+    await expectInvalid(tokens.rotate(forged));
+    // The legitimate holder is not logged out.
+    const third = await tokens.rotate(second.token);
+    expect(parseRefreshToken(third.token)?.generation).toBe(2);
+  });
+
   it('lets exactly one of two concurrent refreshes with one token succeed', async () => {
     const { token } = await tokens.issue(tenant, alice);
     const results = await Promise.allSettled([tokens.rotate(token), tokens.rotate(token)]);

@@ -9,8 +9,10 @@
  *   - Rotation: every successful `rotate` spends the presented token and returns the family's
  *     next generation; of concurrent rotations with one token exactly one succeeds (the store's
  *     compare-and-rotate is atomic).
- *   - Reuse detection: presenting a spent generation revokes the whole family, so the newest
- *     token (possibly held by a thief, possibly by the user) stops working too.
+ *   - Reuse detection: presenting a spent token (one of the family's last 16 generations, with
+ *     the secret it was issued with) revokes the whole family, so the newest token (possibly held
+ *     by a thief, possibly by the user) stops working too. A token naming a spent generation with
+ *     any other secret is forged, proves nothing and is merely invalid: it revokes nothing.
  *   - Sliding lifetime: each rotation extends the family to now + lifetime (default 30 days);
  *     a family unused that long expires.
  *   - Every failure (malformed, unknown, expired, revoked, reused, wrong secret) is the same
@@ -110,8 +112,8 @@ export function createRefreshTokens(options: RefreshTokensOptions): RefreshToken
       const parsed = parseRefreshToken(token);
       if (parsed === null) throw invalidRefreshToken();
       // The secret is not checked: the store has no check-without-rotate, and the 128-bit random
-      // family id is itself known only to holders of a token of that family (any of which could
-      // end the family anyway by replaying a spent generation).
+      // family id is itself known only to holders of a token of that family. (Rotation, unlike
+      // logout, does check: a forged spent generation does not revoke.)
       await store.revoke(parsed.tenantId, parsed.familyId);
     },
   };

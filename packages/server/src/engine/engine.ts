@@ -330,8 +330,9 @@ export interface MessageStore {
 
 /**
  * Refresh-token families. A family starts at login/registration; every refresh rotates it to the
- * next generation. Only the current generation's secret hash is kept, so storage per family is
- * constant however often it rotates.
+ * next generation. The current generation's secret hash is kept, and beside it the hashes of the
+ * last REFRESH_SPENT_GENERATIONS_KEPT spent generations (so that reuse is proven, not claimed), so
+ * storage per family is bounded however often it rotates.
  */
 export interface RefreshFamily {
   tenantId: TenantId;
@@ -344,10 +345,19 @@ export interface RefreshFamily {
 
 export type RotateResult =
   | { status: 'rotated'; family: RefreshFamily }
-  /** A spent generation was presented: the family is now revoked. */
+  /** A spent generation was presented with the secret it was issued with: the family is now revoked. */
   | { status: 'reused' }
-  /** Unknown, revoked or expired family, or a secret that does not match. */
+  /**
+   * Unknown, revoked or expired family, a generation from the future, or a secret that does not
+   * match the generation presented (current or spent). Nothing changes.
+   */
   | { status: 'invalid' };
+
+/**
+ * Spent generations whose secret hash a family remembers. A spent token older than this can no
+ * longer prove reuse: it is just `invalid` (its family has rotated this many times since).
+ */
+export const REFRESH_SPENT_GENERATIONS_KEPT = 16;
 
 export interface RefreshTokenStore {
   /** Stores a new family at generation 0. Expires on its own at `expiresAt`. */
@@ -355,8 +365,11 @@ export interface RefreshTokenStore {
   /**
    * Atomic compare-and-rotate. When `generation` is the current one and `secretHash` matches,
    * moves the family to generation+1 with `next.secretHash` and `next.expiresAt`: of concurrent
-   * rotations with one token exactly one gets `rotated`. When `generation` is older than the
-   * current one (a spent token), revokes the family and answers `reused`.
+   * rotations with one token exactly one gets `rotated`. When `generation` is one of the last
+   * REFRESH_SPENT_GENERATIONS_KEPT spent generations and `secretHash` is the hash that generation
+   * was issued with (a genuine spent token came back: someone holds a copy), revokes the family
+   * and answers `reused`. Any other mismatch, including a spent generation with a wrong secret
+   * (a forged token: the family id alone proves nothing), is `invalid` and changes nothing.
    */
   rotate(
     tenantId: TenantId,

@@ -1,7 +1,7 @@
 /** Contract of the identity stores: tenants, refresh-token families and signing keys. */
 import { describe, expect, it } from 'vitest';
 import type { TenantId } from '../../domain/types.js';
-import type { RefreshFamily, StoredSigningKey } from '../engine.js';
+import { REFRESH_SPENT_GENERATIONS_KEPT, type RefreshFamily, type StoredSigningKey } from '../engine.js';
 import { alice, HOUR, T0, TENANT, tally, type ContractContext } from './fixtures.contract.js';
 
 function family(overrides: Partial<RefreshFamily> = {}): RefreshFamily {
@@ -95,6 +95,37 @@ export function identityContract(context: ContractContext): void {
       expect(await refreshTokens.rotate(TENANT, 'fam-1', 0, 'hash-0', next(9), T0 + 2)).toEqual({ status: 'reused' });
       // Even the legitimate current token is dead now.
       expect(await refreshTokens.rotate(TENANT, 'fam-1', 1, 'hash-1', next(2), T0 + 3)).toEqual({ status: 'invalid' });
+    });
+
+    it('refuses a spent generation with a forged secret and revokes nothing', async () => {
+      const { refreshTokens } = context.engine;
+      await refreshTokens.create(family());
+      await refreshTokens.rotate(TENANT, 'fam-1', 0, 'hash-0', next(1), T0 + 1);
+      await refreshTokens.rotate(TENANT, 'fam-1', 1, 'hash-1', next(2), T0 + 2);
+      // Knowing the family id and guessing a spent generation proves nothing: no revocation.
+      expect(await refreshTokens.rotate(TENANT, 'fam-1', 0, 'forged', next(9), T0 + 3)).toEqual({ status: 'invalid' });
+      // Another spent generation's secret does not prove this one either.
+      expect(await refreshTokens.rotate(TENANT, 'fam-1', 1, 'hash-0', next(9), T0 + 3)).toEqual({ status: 'invalid' });
+      expect(await refreshTokens.rotate(TENANT, 'fam-1', 2, 'hash-2', next(3), T0 + 4)).toMatchObject({
+        status: 'rotated',
+        family: { generation: 3 },
+      });
+      // A genuine spent token (two generations old) still proves reuse.
+      expect(await refreshTokens.rotate(TENANT, 'fam-1', 1, 'hash-1', next(9), T0 + 5)).toEqual({ status: 'reused' });
+      expect(await refreshTokens.rotate(TENANT, 'fam-1', 3, 'hash-3', next(4), T0 + 6)).toEqual({ status: 'invalid' });
+    });
+
+    it(`remembers the last ${REFRESH_SPENT_GENERATIONS_KEPT} spent generations; an older one is just invalid`, async () => {
+      const { refreshTokens } = context.engine;
+      await refreshTokens.create(family());
+      const rotations = REFRESH_SPENT_GENERATIONS_KEPT + 1;
+      for (let generation = 0; generation < rotations; generation++) {
+        await refreshTokens.rotate(TENANT, 'fam-1', generation, `hash-${generation}`, next(generation + 1), T0 + 1 + generation);
+      }
+      const now = T0 + 1 + rotations;
+      // Generation 0 has been forgotten: it can no longer prove reuse, and revokes nothing.
+      expect(await refreshTokens.rotate(TENANT, 'fam-1', 0, 'hash-0', next(99), now)).toEqual({ status: 'invalid' });
+      expect(await refreshTokens.rotate(TENANT, 'fam-1', 1, 'hash-1', next(99), now + 1)).toEqual({ status: 'reused' });
     });
 
     it('refuses a wrong secret without revoking the family', async () => {

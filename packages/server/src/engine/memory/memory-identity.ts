@@ -1,12 +1,13 @@
 /** The identity stores in memory: tenants, refresh-token families and signing keys. */
 import type { EpochMs, Tenant, TenantId } from '../../domain/types.js';
-import type {
-  RefreshFamily,
-  RefreshTokenStore,
-  RotateResult,
-  SigningKeyStore,
-  StoredSigningKey,
-  TenantStore,
+import {
+  REFRESH_SPENT_GENERATIONS_KEPT,
+  type RefreshFamily,
+  type RefreshTokenStore,
+  type RotateResult,
+  type SigningKeyStore,
+  type StoredSigningKey,
+  type TenantStore,
 } from '../engine.js';
 import { ExpiryQueue } from './expiry-queue.js';
 import { TenantScoped } from './tenant-scoped.js';
@@ -30,17 +31,20 @@ export class MemoryTenantStore implements TenantStore {
   }
 }
 
+/** A family with the secret hashes of its last REFRESH_SPENT_GENERATIONS_KEPT spent generations. */
+type StoredFamily = RefreshFamily & { spent: Map<number, string> };
+
 /**
  * Families live until revoked, reused or expired. Without a clock of its own, the store learns
  * the time from `rotate(now)` and drops every family that expired by then, so storage is bounded
  * by the families still valid at the latest rotation.
  */
 export class MemoryRefreshTokenStore implements RefreshTokenStore {
-  private readonly families = new TenantScoped<Map<string, RefreshFamily>>(() => new Map());
+  private readonly families = new TenantScoped<Map<string, StoredFamily>>(() => new Map());
   private readonly expiry = new ExpiryQueue<{ tenantId: TenantId; familyId: string }>();
 
   async create(family: RefreshFamily): Promise<void> {
-    this.families.write(family.tenantId).set(family.familyId, { ...family });
+    this.families.write(family.tenantId).set(family.familyId, { ...family, spent: new Map() });
     this.expiry.push({ tenantId: family.tenantId, familyId: family.familyId }, family.expiresAt);
   }
 
@@ -57,20 +61,25 @@ export class MemoryRefreshTokenStore implements RefreshTokenStore {
     const family = families?.get(familyId);
     if (!families || !family || now >= family.expiresAt) return { status: 'invalid' };
     if (generation < family.generation) {
-      // A spent token came back: someone holds a copy. Revoke so neither copy works again.
+      // Only a genuine spent token proves that someone holds a copy; a forged one changes nothing.
+      if (family.spent.get(generation) !== secretHash) return { status: 'invalid' };
       families.delete(familyId);
       return { status: 'reused' };
     }
     if (generation > family.generation || secretHash !== family.secretHash) return { status: 'invalid' };
     const rotated: RefreshFamily = {
-      ...family,
+      tenantId: family.tenantId,
+      familyId: family.familyId,
+      userId: family.userId,
       generation: family.generation + 1,
       secretHash: next.secretHash,
       expiresAt: next.expiresAt,
     };
-    families.set(familyId, rotated);
+    const spent = new Map(family.spent).set(family.generation, family.secretHash);
+    spent.delete(family.generation - REFRESH_SPENT_GENERATIONS_KEPT);
+    families.set(familyId, { ...rotated, spent });
     this.expiry.push({ tenantId, familyId }, rotated.expiresAt);
-    return { status: 'rotated', family: { ...rotated } };
+    return { status: 'rotated', family: rotated };
   }
 
   async revoke(tenantId: TenantId, familyId: string): Promise<void> {

@@ -1,11 +1,13 @@
 /**
  * Refresh-token families: one hash per family in its own slot, which Redis expires at the
  * family's expiresAt. Validity is decided by comparing expiresAt with the `now` argument; the
- * key's expiry only reclaims memory. Revoking (or detecting reuse) deletes the family, which makes
+ * key's expiry only reclaims memory. The hash also keeps `spent:<generation>` secret hashes of the
+ * last REFRESH_SPENT_GENERATIONS_KEPT generations, so that reuse is proven by a genuine spent
+ * token. Revoking (or detecting reuse) deletes the family, which makes
  * every token of it `invalid` from then on.
  */
 import type { EpochMs, TenantId, UserId } from '../../domain/types.js';
-import type { RefreshFamily, RefreshTokenStore, RotateResult } from '../engine.js';
+import { REFRESH_SPENT_GENERATIONS_KEPT, type RefreshFamily, type RefreshTokenStore, type RotateResult } from '../engine.js';
 import type { RedisContext } from './redis-context.js';
 import { guard, requireCount, requireId, requireTime } from './redis-guard.js';
 import { asArray, asInteger, asString, unexpected } from './redis-replies.js';
@@ -43,7 +45,7 @@ export class RedisRefreshTokenStore implements RefreshTokenStore {
         await this.context.scripts.run(
           'refresh-rotate',
           [this.context.keys.refreshFamily(tenantId, familyId)],
-          [generation, secretHash, next.secretHash, next.expiresAt, now, ttlMs],
+          [generation, secretHash, next.secretHash, next.expiresAt, now, ttlMs, REFRESH_SPENT_GENERATIONS_KEPT],
         ),
         'refresh-rotate',
       );
