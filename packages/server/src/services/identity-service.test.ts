@@ -131,10 +131,17 @@ describe('identity service', () => {
       await expect(s.identity.login({ username: 'max', password: '\u{1F600}'.repeat(128) })).resolves.toBeTruthy();
     });
 
-    it('refuses an unknown tenant with tenant_not_found', async () => {
-      expect((await rejection(s.identity.register({ username: 'alice', password: 'password1', tenant: 'nowhere' }))).code).toBe(
-        'tenant_not_found',
-      );
+    it('refuses an unknown tenant exactly like a closed one, without hashing', async () => {
+      await s.identity.createTenant({ id: 'acme', name: 'Acme' });
+      const unknown = await rejection(s.identity.register({ username: 'alice', password: 'password1', tenant: 'nowhere' }));
+      const closed = await rejection(s.identity.register({ username: 'alice', password: 'password1', tenant: 'acme' }));
+      expect({ code: unknown.code, detail: unknown.detail }).toEqual({ code: 'forbidden', detail: 'This tenant does not allow self-registration' });
+      expect({ code: closed.code, detail: closed.detail }).toEqual({ code: unknown.code, detail: unknown.detail });
+      expect(s.calls.hash).toBe(0);
+      // Even a tenant the operator opened but never created answers the same.
+      const listed = setup({ selfRegistrationTenants: ['default', 'planned'] });
+      const planned = await rejection(listed.identity.register({ username: 'alice', password: 'password1', tenant: 'planned' }));
+      expect({ code: planned.code, detail: planned.detail }).toEqual({ code: unknown.code, detail: unknown.detail });
     });
 
     it('keeps tenants created by the operator closed to self-registration unless configured', async () => {

@@ -8,6 +8,8 @@
  *   - Login answers the same `invalid_credentials` after the same work whether the user is
  *     unknown, the tenant is unknown, or the password is wrong.
  *   - Secrets (passwords, tokens, keys) never appear in an error detail.
+ *   - Registration answers the same 403 `forbidden` after the same work whether the tenant is
+ *     closed to self-registration or does not exist.
  *   - Self-registration is open only in the tenants listed in `selfRegistrationTenants` (by
  *     default just `defaultTenant`). Tenants created through POST /v1/tenants are meant for B2B
  *     back ends that upsert their own users, so they are closed unless the operator lists them.
@@ -113,7 +115,7 @@ export function createIdentityService(deps: IdentityServiceDeps) {
   return {
     ensureDefaultTenant,
 
-    /** Creates a built-in user and signs them in. 409 username_taken, 404 tenant_not_found, 403 when closed. */
+    /** Creates a built-in user and signs them in. 409 username_taken; 403 forbidden when the tenant is closed or unknown. */
     async register(input: RegisterInput): Promise<AuthSession> {
       const username = requireString(input.username, 'username');
       if (!USERNAME.test(username)) throw invalid('username must be 3..32 characters of a-z, 0-9, _ . -');
@@ -121,9 +123,11 @@ export function createIdentityService(deps: IdentityServiceDeps) {
       const displayName = input.displayName === undefined ? username : requireLabel(input.displayName, 'displayName', DISPLAY_NAME_MAX_LENGTH);
       const tenantId = requireTenantId(input.tenant, defaultTenant);
 
+      // Unknown and closed tenants answer alike, after the same work (no lookup), so registration
+      // does not reveal which tenants exist.
+      if (!openTenants.has(tenantId)) throw registrationClosed();
       const tenant = tenantId === defaultTenant ? await ensureDefaultTenant() : await engine.tenants.get(tenantId);
-      if (!tenant) throw new ServiceError('tenant_not_found');
-      if (!openTenants.has(tenantId)) throw new ServiceError('forbidden', 'This tenant does not allow self-registration');
+      if (!tenant) throw registrationClosed();
 
       const passwordHash = await passwords.hash(password);
       const result = await engine.users.register(tenantId, {
@@ -234,6 +238,10 @@ export function createIdentityService(deps: IdentityServiceDeps) {
       };
     },
   };
+}
+
+function registrationClosed(): ServiceError {
+  return new ServiceError('forbidden', 'This tenant does not allow self-registration');
 }
 
 function invalid(detail: string): ServiceError {

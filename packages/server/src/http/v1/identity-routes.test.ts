@@ -209,11 +209,15 @@ describe.each(ENGINE_KINDS)('identity over HTTP (%s engine)', (kind) => {
       expect((await login({ username, password: 'the other password' })).status).toBe(401);
     });
 
-    it('answers an unknown tenant with 404 tenant_not_found and a malformed one with 400', async () => {
+    it('answers an unknown tenant exactly like a closed one (403) and a malformed one with 400', async () => {
       const username = uniqueName('nowhere');
       const unknown = await register({ username, password: PASSWORD, tenant: 'no-such-tenant' });
-      expect(unknown.status).toBe(404);
-      expect(unknown.body.code).toBe('tenant_not_found');
+      const closed = await register({ username, password: PASSWORD, tenant: CLOSED_TENANT });
+      expect(unknown.status).toBe(403);
+      expect(unknown.body).toMatchObject({ code: 'forbidden', detail: 'This tenant does not allow self-registration' });
+      // Same status, same body apart from nothing: which tenants exist is not revealed.
+      expect(closed.status).toBe(unknown.status);
+      expect(closed.body).toEqual(unknown.body);
       const malformed = await register({ username, password: PASSWORD, tenant: 'Not A Tenant' });
       expect(malformed.status).toBe(400);
       expect(malformed.body.code).toBe('validation_failed');
