@@ -5,12 +5,15 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Authenticator } from './auth/authenticator.js';
 import type { Engine } from './engine/engine.js';
 import { requireAuthentication } from './http/authentication.js';
-import { registerProblemHandlers, sendProblem } from './http/problems.js';
+import { answerFrameworkError, registerProblemHandlers, sendProblem } from './http/problems.js';
 import { problems } from './http/route-schemas.js';
 import type { RealtimeGateway } from './gateway/realtime-gateway.js';
 import { sseRoutes } from './gateway/sse-routes.js';
 import { createRequestIdGenerator, echoRequestId } from './http/request-id.js';
 import { createValidatorCompiler } from './http/validation.js';
+import { registerCors } from './http/cors.js';
+import { registerSecurityHeaders, swaggerUiCsp } from './http/security-headers.js';
+import type { HttpLimits } from './config.js';
 import { conversationsRoutes } from './http/v1/conversations-routes.js';
 import { identityRoutes, wellKnownRoutes } from './http/v1/identity-routes.js';
 import { messagesRoutes } from './http/v1/messages-routes.js';
@@ -44,7 +47,14 @@ export interface AppDeps {
   gateway: RealtimeGateway;
   logger: FastifyServerOptions['logger'];
   trustProxy?: boolean;
+  /** Browser origins allowed to call the API (CORS); empty: no CORS headers at all. */
+  corsOrigins: readonly string[];
+  http: HttpLimits;
 }
+
+const DOCS_PREFIX = '/docs';
+/** How often Node checks requests against their timeouts; at most a quarter of the timeout late. */
+const TIMEOUT_CHECK_INTERVAL_MS = 1000;
 
 /**
  * Builds the HTTP application with explicit registration (no autoload), the same way for main.ts
@@ -59,7 +69,19 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     requestIdHeader: false,
     // Ids may be 128 characters, percent-encoded ones three times that: schemas, not the router, refuse longer.
     routerOptions: { maxParamLength: 512 },
+    frameworkErrors: answerFrameworkError,
+    // A request still arriving after these is cut off (408), however slowly it trickles in. An SSE
+    // stream or a WebSocket is a request that has fully arrived, so these never end one.
+    requestTimeout: deps.http.requestTimeoutMs,
+    keepAliveTimeout: deps.http.keepAliveTimeoutMs,
+    http: {
+      requestTimeout: deps.http.requestTimeoutMs,
+      headersTimeout: deps.http.headersTimeoutMs,
+      connectionsCheckingInterval: Math.min(TIMEOUT_CHECK_INTERVAL_MS, Math.ceil(deps.http.headersTimeoutMs / 4)),
+    },
   }).withTypeProvider<TypeBoxTypeProvider>();
+  // Beyond this many open sockets Node drops new connections at once, before reading anything.
+  app.server.maxConnections = deps.http.maxConnections;
 
   app.setValidatorCompiler(createValidatorCompiler());
 
@@ -67,6 +89,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.removeContentTypeParser('text/plain');
   registerProblemHandlers(app);
   echoRequestId(app);
+  await registerSecurityHeaders(app, { publicUrl: deps.publicUrl, docsPrefix: DOCS_PREFIX });
+  await registerCors(app, deps.corsOrigins);
   // While draining, responses close their keep-alive connection so the server can finish closing.
   app.addHook('onSend', async (_request, reply) => {
     if (deps.isDraining()) reply.header('connection', 'close');
@@ -89,7 +113,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       },
     },
   });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
+  await app.register(swaggerUi, { routePrefix: DOCS_PREFIX, staticCSP: true, transformStaticCSP: swaggerUiCsp });
 
   await app.register(healthRoutes({ ...deps }));
   await app.register(wellKnownRoutes(deps.services.identity));

@@ -31,8 +31,25 @@ const Env = Type.Object({
   REALTIME_COMPRESSION: Type.Boolean({ default: false }),
   PRESENCE_INTERVAL_MS: Type.Integer({ minimum: 100, maximum: 60_000, default: 5_000 }),
   PRESENCE_TTL_MS: Type.Integer({ minimum: 300, maximum: 300_000, default: 15_000 }),
+  CORS_ORIGINS: Type.String({ pattern: '^$|^https?://[^/,\\s]+(,https?://[^/,\\s]+)*$', default: '' }),
+  HTTP_REQUEST_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 600_000, default: 30_000 }),
+  HTTP_HEADERS_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 600_000, default: 10_000 }),
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 600_000, default: 72_000 }),
+  HTTP_MAX_CONNECTIONS: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 10_000 }),
 });
 type Env = Static<typeof Env>;
+
+/** Limits of the HTTP server; long-lived streams (SSE, WebSocket) are not requests in progress. */
+export interface HttpLimits {
+  /** The whole request, headers and body, must arrive within this (else 408 and close). */
+  requestTimeoutMs: number;
+  /** The headers must arrive within this; never more than requestTimeoutMs. */
+  headersTimeoutMs: number;
+  /** An idle keep-alive connection is closed after this. */
+  keepAliveTimeoutMs: number;
+  /** Open connections (HTTP, SSE and WebSocket alike); beyond it new ones are dropped at once. */
+  maxConnections: number;
+}
 
 export interface Config {
   port: number;
@@ -50,6 +67,9 @@ export interface Config {
   idempotencyTtlSeconds: number;
   shutdownTimeoutMs: number;
   trustProxy: boolean;
+  /** Browser origins allowed to call the API (CORS); empty: none. */
+  corsOrigins: string[];
+  http: HttpLimits;
   eventRetention: { maxEvents: number; maxAgeMs: number };
   realtime: {
     heartbeatMs: number;
@@ -115,6 +135,13 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
     idempotencyTtlSeconds: env.IDEMPOTENCY_TTL_SECONDS,
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
     trustProxy: env.TRUST_PROXY,
+    corsOrigins: env.CORS_ORIGINS.split(',').filter(Boolean),
+    http: {
+      requestTimeoutMs: env.HTTP_REQUEST_TIMEOUT_MS,
+      headersTimeoutMs: Math.min(env.HTTP_HEADERS_TIMEOUT_MS, env.HTTP_REQUEST_TIMEOUT_MS),
+      keepAliveTimeoutMs: env.HTTP_KEEP_ALIVE_TIMEOUT_MS,
+      maxConnections: env.HTTP_MAX_CONNECTIONS,
+    },
     eventRetention: { maxEvents: env.EVENT_RETENTION_MAX_EVENTS, maxAgeMs: env.EVENT_RETENTION_SECONDS * 1000 },
     realtime: {
       heartbeatMs: env.REALTIME_HEARTBEAT_MS,

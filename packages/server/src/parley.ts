@@ -129,6 +129,8 @@ export async function createParley(config: Config, options: ParleyOptions = {}):
     isDraining: () => draining,
     logger: options.logger ?? false,
     trustProxy: config.trustProxy,
+    corsOrigins: config.corsOrigins,
+    http: config.http,
   });
 
   logConnectionError = (error) => app.log.warn({ err: error }, 'Redis connection error');

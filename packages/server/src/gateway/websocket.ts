@@ -10,6 +10,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { ERROR_CODES, type ErrorCode } from '@parley/protocol';
 import type { Authenticator } from '../auth/authenticator.js';
 import { createRequestIdGenerator } from '../http/request-id.js';
+import { BASELINE_HEADERS } from '../http/security-headers.js';
 import { ServiceError } from '../services/service-error.js';
 import type { RealtimeGateway } from './realtime-gateway.js';
 import { CloseCodes, type Transport } from './transport.js';
@@ -28,13 +29,17 @@ export interface WebSocketOptions {
   compression: boolean;
 }
 
+const BASELINE_HEADER_LINES = Object.entries(BASELINE_HEADERS)
+  .map(([name, value]) => `${name}: ${value}\r\n`)
+  .join('');
+
 /** The upgrade is refused with a bare HTTP response carrying a problem document. */
 function refuse(socket: Duplex, code: ErrorCode, requestId: string) {
   const { status, title } = ERROR_CODES[code];
   const body = JSON.stringify({ type: `urn:parley:problem:${code}`, title, status, detail: title, code });
   socket.end(
     `HTTP/1.1 ${status} ${title}\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
-      `X-Request-Id: ${requestId}\r\nConnection: close\r\n\r\n${body}`,
+      `X-Request-Id: ${requestId}\r\n${BASELINE_HEADER_LINES}Connection: close\r\n\r\n${body}`,
   );
 }
 

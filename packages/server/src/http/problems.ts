@@ -2,11 +2,14 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import { ERROR_CODES, type ErrorCode } from '@parley/protocol';
 import { EngineError } from '../engine/errors.js';
 import { ServiceError } from '../services/service-error.js';
+import { BASELINE_HEADERS } from './security-headers.js';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json; charset=utf-8';
 
 interface ProblemExtras {
   detail?: string;
+  /** False for a URL that must not be echoed (it could not even be parsed). */
+  instance?: boolean;
   errors?: { path: string; message: string }[];
   headers?: Record<string, string>;
 }
@@ -24,7 +27,7 @@ export function sendProblem(request: FastifyRequest, reply: FastifyReply, code: 
       status,
       detail: extras.detail ?? title,
       code,
-      instance: request.url.split('?')[0],
+      ...(extras.instance === false ? {} : { instance: request.url.split('?')[0] }),
       ...(extras.errors ? { errors: extras.errors } : {}),
     });
 }
@@ -54,6 +57,24 @@ const isStorageOutage = (error: Error) =>
   (error instanceof EngineError && error.code === 'storage_unavailable') ||
   error.name === 'MaxRetriesPerRequestError' ||
   /Connection is closed|ECONNREFUSED|Stream isn't writeable|CLUSTERDOWN/.test(error.message);
+
+/**
+ * Fastify's `frameworkErrors`: errors raised while routing, before any route (and so before the
+ * error handler) is chosen. A URL that does not decode or a path parameter beyond the router's
+ * limit is a problem+json like any other 400, and the URL is never echoed back.
+ */
+export function answerFrameworkError(error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
+  // No hook runs for these replies: the headers every response carries are set here.
+  reply.headers({ ...BASELINE_HEADERS, 'x-request-id': request.id });
+  if (error.code === 'FST_ERR_MAX_PARAM_LENGTH') {
+    return sendProblem(request, reply, 'bad_url', { instance: false, detail: 'A path segment is too long' });
+  }
+  if (error.code === 'FST_ERR_BAD_URL') {
+    return sendProblem(request, reply, 'bad_url', { instance: false, detail: 'The URL is not validly percent-encoded' });
+  }
+  request.log.error({ err: error }, 'routing error');
+  return sendProblem(request, reply, 'internal_error', { instance: false });
+}
 
 /**
  * One error handler for every route: service errors keep their code, schema violations become
