@@ -10,7 +10,7 @@ import { problems } from './http/route-schemas.js';
 import type { RealtimeGateway } from './gateway/realtime-gateway.js';
 import { sseRoutes } from './gateway/sse-routes.js';
 import { createRequestIdGenerator, echoRequestId } from './http/request-id.js';
-import { createValidatorCompiler } from './http/validation.js';
+import { createValidatorCompiler, refuseMalformedText } from './http/validation.js';
 import { registerCors } from './http/cors.js';
 import { registerSecurityHeaders, swaggerUiCsp } from './http/security-headers.js';
 import type { HttpLimits } from './config.js';
@@ -84,6 +84,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.server.maxConnections = deps.http.maxConnections;
 
   app.setValidatorCompiler(createValidatorCompiler());
+  refuseMalformedText(app);
 
   // JSON only: text/plain (Fastify's other default) would reach handlers as a string.
   app.removeContentTypeParser('text/plain');

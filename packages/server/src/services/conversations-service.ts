@@ -8,11 +8,11 @@ import {
   canRemoveMember,
   canUpdateConversation,
 } from '../domain/permissions.js';
-import { MEMBERS_IN_CONVERSATION_OBJECT, normalizeLabel } from '../domain/rules.js';
+import { labelViolation, MEMBERS_IN_CONVERSATION_OBJECT, normalizeLabel } from '../domain/rules.js';
 import type { Conversation, ConversationId, ConversationType, Member, Role, UserId } from '../domain/types.js';
 import { loadAccess, requireUser } from './conversation-access.js';
 import type { Clock, IdGenerator } from './ids.js';
-import { ServiceError } from './service-error.js';
+import { refuseViolation, ServiceError } from './service-error.js';
 
 /** A conversation with the first members, as the API shows it. */
 export interface ConversationDetail {
@@ -92,6 +92,7 @@ export function createConversationsService({ engine, clock, ids, maxGroupMembers
   async function createGroup(principal: Principal, title: string | undefined, memberIds: UserId[]) {
     const normalizedTitle = title === undefined ? null : normalizeLabel(title);
     if (normalizedTitle === null) throw new ServiceError('validation_failed', 'A group needs a non-blank title');
+    refuseViolation('title', labelViolation(normalizedTitle));
     const others = [...new Set(memberIds)].filter((id) => principal.kind !== 'user' || id !== principal.userId);
     const members: { userId: UserId; role: Role }[] = others.map((userId) => ({ userId, role: 'member' }));
     if (principal.kind === 'user') members.unshift({ userId: principal.userId, role: 'owner' });
@@ -146,6 +147,7 @@ export function createConversationsService({ engine, clock, ids, maxGroupMembers
       if (!canUpdateConversation(access, access.conversation)) throw new ServiceError('forbidden', 'Only owners and admins of a group change it');
       const title = normalizeLabel(changes.title);
       if (title === null) throw new ServiceError('validation_failed', 'The title must not be blank');
+      refuseViolation('title', labelViolation(title));
       const updated = await engine.conversations.update(principal.tenantId, id, { title }, clock());
       if (!updated) throw new ServiceError('conversation_not_found');
       return detail(updated);

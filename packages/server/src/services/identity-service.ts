@@ -23,9 +23,10 @@ import type { Principal } from '../auth/principal.js';
 import type { RefreshTokens } from '../auth/refresh-tokens.js';
 import { SIGNING_ALG, type PublicJwk, type SigningKeys } from '../auth/signing-keys.js';
 import type { Engine } from '../engine/engine.js';
+import { findMalformedString, isWellFormed, labelViolation } from '../domain/rules.js';
 import type { Tenant, TenantId, User, UserId } from '../domain/types.js';
 import type { Clock } from './ids.js';
-import { ServiceError } from './service-error.js';
+import { refuseViolation, ServiceError } from './service-error.js';
 
 export interface IdentityServiceDeps {
   engine: Pick<Engine, 'tenants' | 'users'>;
@@ -264,13 +265,16 @@ function requirePassword(value: unknown, forRegistration: boolean): string {
   // Login accepts any length a registration could have produced (and never hashes huge input).
   const min = forRegistration ? PASSWORD_MIN_LENGTH : 1;
   if (n < min || n > PASSWORD_MAX_LENGTH) throw invalid(`password must be ${min}..${PASSWORD_MAX_LENGTH} characters`);
+  // A lone surrogate has no UTF-8 form: two different passwords would hash alike.
+  if (!isWellFormed(password)) throw invalid('password must be well-formed Unicode (no lone surrogates)');
   return password;
 }
 
 function requireLabel(value: unknown, field: string, max: number): string {
   const trimmed = requireString(value, field).trim();
   const n = length(trimmed);
-  if (n < 1 || n > max || /\p{Cc}/u.test(trimmed)) throw invalid(`${field} must be 1..${max} characters without control characters`);
+  if (n < 1 || n > max) throw invalid(`${field} must be 1..${max} characters`);
+  refuseViolation(field, labelViolation(trimmed));
   return trimmed;
 }
 
@@ -303,6 +307,8 @@ function requireTenantPrincipal(principal: Principal, action: string): TenantId 
 function requireMetadata(value: unknown): Record<string, unknown> | null {
   if (value === undefined || value === null) return null;
   if (typeof value !== 'object' || Array.isArray(value)) throw invalid('metadata must be a JSON object');
+  const malformed = findMalformedString(value, 'metadata');
+  if (malformed !== null) throw invalid(`${malformed} must be well-formed Unicode (no lone surrogates)`);
   let serialized: string;
   try {
     serialized = JSON.stringify(value);

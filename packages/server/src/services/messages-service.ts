@@ -5,12 +5,13 @@ import {
   MAX_EMOJI_PER_MESSAGE,
   MAX_REACTIONS_PER_USER_PER_MESSAGE,
   isValidEmoji,
+  messageTextViolation,
   normalizeMessageText,
 } from '../domain/rules.js';
 import type { ConversationId, Message, MessageId, UserId } from '../domain/types.js';
 import { loadAccess, type Access } from './conversation-access.js';
 import type { Clock, IdGenerator } from './ids.js';
-import { ServiceError } from './service-error.js';
+import { refuseViolation, ServiceError } from './service-error.js';
 
 export interface MessagesServiceDeps {
   engine: Engine;
@@ -26,6 +27,7 @@ const viewerOf = (principal: Principal): UserId | null => (principal.kind === 'u
 const requireText = (text: string): string => {
   const normalized = normalizeMessageText(text);
   if (normalized === null) throw new ServiceError('validation_failed', 'text must be 1..4000 characters after trimming');
+  refuseViolation('text', messageTextViolation(normalized));
   return normalized;
 };
 
@@ -128,7 +130,7 @@ export function createMessagesService({ engine, clock, ids, idempotencyTtlMs }: 
       emoji: string,
       add: boolean,
     ): Promise<{ message: Message; changed: boolean }> {
-      if (!isValidEmoji(emoji)) throw new ServiceError('validation_failed', 'emoji must be one emoji of at most 8 code points');
+      if (!isValidEmoji(emoji)) throw new ServiceError('validation_failed', 'emoji must be a single emoji');
       const access = await loadAccess(engine, principal, conversationId);
       if (!canReact(access) || principal.kind !== 'user') throw new ServiceError('forbidden', 'Reactions belong to users, not tenant keys');
       const result = await engine.messages.react(principal.tenantId, conversationId, messageId, principal.userId, emoji, add, {

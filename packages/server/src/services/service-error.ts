@@ -16,3 +16,8 @@ export class ServiceError extends Error {
     this.status = ERROR_CODES[code].status;
   }
 }
+
+/** Throws validation_failed naming the field when a domain rule reported a violation ("must …"). */
+export function refuseViolation(field: string, violation: string | null): void {
+  if (violation !== null) throw new ServiceError('validation_failed', `${field} ${violation}`);
+}

@@ -1,10 +1,10 @@
 import type { Principal } from '../auth/principal.js';
 import type { Engine, Presence } from '../engine/engine.js';
-import { normalizeLabel } from '../domain/rules.js';
+import { labelViolation, normalizeLabel } from '../domain/rules.js';
 import type { User, UserId } from '../domain/types.js';
 import { requireUser } from './conversation-access.js';
 import type { Clock } from './ids.js';
-import { ServiceError } from './service-error.js';
+import { refuseViolation, ServiceError } from './service-error.js';
 
 export interface UsersServiceDeps {
   engine: Engine;
@@ -38,7 +38,7 @@ export function createUsersService({ engine, clock }: UsersServiceDeps) {
         const displayName = normalizeLabel(changes.displayName);
         if (displayName === null) throw new ServiceError('validation_failed', 'displayName must not be blank');
         // The same rule as at registration and upsert (identity-service requireLabel).
-        if (/\p{Cc}/u.test(displayName)) throw new ServiceError('validation_failed', 'displayName must not contain control characters');
+        refuseViolation('displayName', labelViolation(displayName));
         update.displayName = displayName;
       }
       const user = await engine.users.update(caller.tenantId, caller.userId, update, clock());
