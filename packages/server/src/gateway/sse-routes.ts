@@ -41,6 +41,9 @@ export const sseRoutes =
 
         reply.hijack();
         const raw = reply.raw;
+        // Hijacked replies skip Fastify's header handling: carry over what the hooks set (security
+        // headers, CORS for a browser's EventSource).
+        for (const [name, value] of Object.entries(reply.getHeaders())) if (value !== undefined) raw.setHeader(name, value);
         raw.writeHead(200, {
           'content-type': 'text/event-stream; charset=utf-8',
           'cache-control': 'no-store',

@@ -45,6 +45,22 @@ describe('CORS with CORS_ORIGINS set', () => {
     expect(problem.headers.get('access-control-allow-origin')).toBe(ALLOWED);
   });
 
+  it('lets an allowed origin read the SSE stream (EventSource), with the security headers', async () => {
+    const response = await fetch(new URL('/v1/events', server.url), {
+      headers: { origin: ALLOWED, accept: 'text/event-stream', authorization: `Bearer ${alice.token}` },
+    });
+    try {
+      expect(response.status).toBe(200);
+      expect(response.headers.get('content-type')).toContain('text/event-stream');
+      expect(response.headers.get('access-control-allow-origin')).toBe(ALLOWED);
+      expect(response.headers.get('x-content-type-options')).toBe('nosniff');
+      expect(response.headers.get('cache-control')).toBe('no-store');
+      expect(response.headers.get('x-request-id')).toBeTruthy();
+    } finally {
+      await response.body?.cancel();
+    }
+  });
+
   it('gives a disallowed origin no CORS headers at all, on preflights and requests', async () => {
     const refused = await preflight(server, OTHER);
     expect(refused.status).toBe(404);
