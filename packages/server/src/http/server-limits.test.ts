@@ -89,6 +89,21 @@ describe('HTTP server limits', () => {
     expect((await history()).map((message: { text: string }) => message.text)).toContain('slow but on time');
   });
 
+  it('serves the next request of a keep-alive connection that idled longer than the timeouts', async () => {
+    const client = await rawConnection(server.url);
+    const request = 'GET /health/live HTTP/1.1\r\nHost: x\r\n\r\n';
+    client.socket.write(request);
+    await sleep(100);
+    expect(client.received()).toMatch(/^HTTP\/1\.1 200 /);
+    // Idle between requests is the keep-alive timeout's business (72 s), not the request timeout's.
+    await sleep(2.5 * TIMEOUT_MS);
+    client.socket.write(request);
+    await sleep(100);
+    expect(client.received().match(/HTTP\/1\.1 200 /g)).toHaveLength(2);
+    expect(client.received()).not.toContain('408');
+    client.socket.destroy();
+  });
+
   it('keeps an SSE stream and a WebSocket open well beyond the request timeout', async () => {
     const stream = await connectSse(server.url, { token: alice.token });
     const socket = await connectReady(server.url, alice.token, alice.id);
