@@ -112,6 +112,10 @@ describe('identity service', () => {
       ['display name blank', { username: 'alice', password: 'password1', displayName: '   ' }],
       ['display name too long', { username: 'alice', password: 'password1', displayName: 'd'.repeat(65) }],
       ['display name with control characters', { username: 'alice', password: 'password1', displayName: 'a\u0000b' }],
+      ['display name with a bidi override', { username: 'alice', password: 'password1', displayName: 'Bob\u202Egnirts' }],
+      ['display name with a bidi isolate', { username: 'alice', password: 'password1', displayName: 'Bob\u2067x\u2069' }],
+      ['display name with a lone surrogate', { username: 'alice', password: 'password1', displayName: 'Bob\uD800' }],
+      ['password with a lone surrogate', { username: 'alice', password: 'password1\uDC00' }],
       ['tenant malformed', { username: 'alice', password: 'password1', tenant: 'Not_A_Tenant' }],
     ];
     for (const [name, input] of invalidInputs) {
@@ -305,10 +309,14 @@ describe('identity service', () => {
         ['ok', { displayName: 'x', metadata: ['an', 'array'] }],
         ['ok', { displayName: 'x', metadata: 'text' }],
         ['ok', { displayName: 'x', metadata: { blob: 'b'.repeat(8 * 1024) } }],
+        ['ok', { displayName: 'x\u202E' }],
+        ['ok', { displayName: 'x', metadata: { nested: { list: ['fine', 'lone \uD800'] } } }],
       ];
       for (const [userId, input] of cases) {
         expect((await rejection(s.identity.upsertUser(acme, userId, input as never))).code).toBe('validation_failed');
       }
+      const malformed = await rejection(s.identity.upsertUser(acme, 'ok', { displayName: 'x', metadata: { nested: { list: ['lone \uD800'] } } }));
+      expect(malformed.detail).toBe('metadata.nested.list[0] must be well-formed Unicode (no lone surrogates)');
       expect(await s.engine.users.get('acme' as TenantId, 'ok' as UserId)).toBeNull();
       // Exactly at the limit is fine.
       const blob = 'b'.repeat(8 * 1024 - JSON.stringify({ blob: '' }).length);
