@@ -53,7 +53,7 @@ export interface AppDeps {
 }
 
 const DOCS_PREFIX = '/docs';
-/** How often Node checks requests against their timeouts; at most a quarter of the timeout late. */
+/** How often Node checks requests against their timeouts: a cut comes at most this (or a quarter of the headers timeout) late. */
 const TIMEOUT_CHECK_INTERVAL_MS = 1000;
 
 /**
