@@ -48,6 +48,8 @@ export function conversationsContract(context: ContractContext): void {
       expect(await conversations.getWithMember(TENANT, id, bob)).toEqual({
         conversation: expected,
         member: { userId: bob, role: 'admin', lastReadSeq: 0, joinedAt: T0, joinedEventId: await headOf(context.engine, id) },
+        mute: null,
+        otherMember: null,
       });
     });
 
