@@ -10,7 +10,7 @@ import type { ModerationStore, Page } from '../engine.js';
 import { removeMemberScript } from './redis-conversations.js';
 import type { RedisContext } from './redis-context.js';
 import { decodeUserIdCursor, encodeUserIdCursor } from './redis-cursors.js';
-import { guard, invalid, requireId, requireLimit, requireTime } from './redis-guard.js';
+import { guard, requireId, requireLimit, requireTime } from './redis-guard.js';
 import { asArray, asInteger, asString, parseBan, parseMute } from './redis-replies.js';
 import type { UserConversationIndex } from './redis-user-index.js';
 
