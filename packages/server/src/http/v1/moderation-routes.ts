@@ -22,13 +22,17 @@ export const moderationRoutes =
           ...AUTHENTICATED,
           summary: "Mute a user: their sends, edits and reactions here are refused until `until` (or until lifted)",
           params: MemberParams,
-          body: Type.Optional(MuteBody),
+          body: MuteBody,
           response: { 204: Type.Null(), ...problems(400, 401, 403, 404, 413, 415) },
+        },
+        // The body is optional (no body: muted until lifted); validation then sees an empty object.
+        preValidation: async (request) => {
+          request.body ??= {};
         },
       },
       async (request, reply) => {
         const { id, userId } = request.params;
-        await moderation.mute(principalOf(request), id as ConversationId, userId as UserId, request.body?.until);
+        await moderation.mute(principalOf(request), id as ConversationId, userId as UserId, request.body.until);
         return reply.code(204).send(null);
       },
     );
