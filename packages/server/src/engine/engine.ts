@@ -204,7 +204,8 @@ export interface ConversationStore {
   removeMember(tenantId: TenantId, id: ConversationId, userId: UserId, now: EpochMs): Promise<'removed' | 'not_found'>;
   /**
    * Changes a member's role, logging member.updated when it changed. With `keepOwner`, refuses
-   * (`last_owner`) to demote the only owner, atomically as in removeMember.
+   * (`last_owner`, nothing changes) to demote the only owner of a group; the owner count is read
+   * and changed in the same atomic step, as in removeMember.
    */
   setRole(
     tenantId: TenantId,

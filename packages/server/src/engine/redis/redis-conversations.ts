@@ -1,8 +1,8 @@
 /**
  * Conversations and their members. Every change to one conversation is one script on its own
  * slot, which also logs and publishes the change's event (lua/lib/event-log.lua); the owner count
- * that keepOwner checks is a field of the conversation's meta hash (ownerCount), kept by every
- * script that changes roles or membership. The per-user indexes in the tenant slot are kept
+ * that setRole's keepOwner and removeMember's hand-over read is a field of the conversation's meta
+ * hash (ownerCount), kept by every script that changes roles or membership. The per-user indexes in the tenant slot are kept
  * around it by UserConversationIndex (superset rule: see there), and listForUser reads through
  * redis-conversation-list.ts.
  */
