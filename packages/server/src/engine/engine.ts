@@ -140,6 +140,13 @@ export interface Page<T> {
   nextCursor: string | null;
 }
 
+export type AddMembersResult =
+  | { status: 'ok'; added: UserId[]; conversation: Conversation }
+  | { status: 'not_found' }
+  | { status: 'too_many_members' }
+  /** `userId`: the first of the users who is banned from the conversation. */
+  | { status: 'banned'; userId: UserId };
+
 export interface ConversationStore {
   /** Creates a group conversation with its members. Atomic: visible whole or not at all. Logs conversation.created. */
   createGroup(tenantId: TenantId, input: NewConversation): Promise<Conversation>;
@@ -188,12 +195,7 @@ export interface ConversationStore {
     role: Role,
     now: EpochMs,
     maxMembers: number,
-  ): Promise<
-    | { status: 'ok'; added: UserId[]; conversation: Conversation }
-    | { status: 'not_found' }
-    | { status: 'too_many_members' }
-    | { status: 'banned'; userId: UserId }
-  >;
+  ): Promise<AddMembersResult>;
   /**
    * Removes the member and logs member.removed. `not_found` (logging nothing) when absent.
    * A group keeps an owner while it has members: when the only owner goes, the longest-standing

@@ -51,6 +51,12 @@ export function createModerationService({ engine, clock }: ModerationServiceDeps
     if (!exists) throw new ServiceError('conversation_not_found');
   };
 
+  /** Lifts a mute or a ban: the same people may lift it as may set it. */
+  async function lift(principal: Principal, id: ConversationId, userId: UserId, may: typeof canMute, remove: () => Promise<boolean>) {
+    await requireTarget(await managerAccess(principal, id), userId, may);
+    found(await remove());
+  }
+
   return {
     /** Mutes the user until `until` (RFC 3339, in the future) or until lifted; replaces an earlier mute. */
     async mute(principal: Principal, id: ConversationId, userId: UserId, until: string | undefined): Promise<void> {
@@ -65,11 +71,8 @@ export function createModerationService({ engine, clock }: ModerationServiceDeps
     },
 
     /** Idempotent. */
-    async unmute(principal: Principal, id: ConversationId, userId: UserId): Promise<void> {
-      const access = await managerAccess(principal, id);
-      await requireTarget(access, userId, canMute);
-      found(await engine.moderation.unmute(principal.tenantId, id, userId));
-    },
+    unmute: (principal: Principal, id: ConversationId, userId: UserId): Promise<void> =>
+      lift(principal, id, userId, canMute, () => engine.moderation.unmute(principal.tenantId, id, userId)),
 
     async listMutes(principal: Principal, id: ConversationId, page: { cursor?: string; limit: number }): Promise<Page<Mute>> {
       await managerAccess(principal, id);
@@ -87,11 +90,8 @@ export function createModerationService({ engine, clock }: ModerationServiceDeps
     },
 
     /** Idempotent. The user is not re-added: they may be added again. */
-    async unban(principal: Principal, id: ConversationId, userId: UserId): Promise<void> {
-      const access = await managerAccess(principal, id);
-      await requireTarget(access, userId, canBan);
-      found(await engine.moderation.unban(principal.tenantId, id, userId));
-    },
+    unban: (principal: Principal, id: ConversationId, userId: UserId): Promise<void> =>
+      lift(principal, id, userId, canBan, () => engine.moderation.unban(principal.tenantId, id, userId)),
 
     async listBans(principal: Principal, id: ConversationId, page: { cursor?: string; limit: number }): Promise<Page<Ban>> {
       await managerAccess(principal, id);

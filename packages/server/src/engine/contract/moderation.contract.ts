@@ -17,6 +17,7 @@ import {
   eventsOf,
   expectEngineError,
   headOf,
+  newDirect,
   newMessage,
   send,
   T0,
@@ -30,18 +31,7 @@ const MINUTE = 60_000;
 
 export function moderationContract(context: ContractContext): void {
   const direct = async (id: string, first: UserId, second: UserId): Promise<ConversationId> =>
-    (
-      await context.engine.conversations.getOrCreateDirect(TENANT, {
-        id: id as ConversationId,
-        type: 'direct',
-        title: null,
-        createdAt: T0,
-        members: [
-          { userId: first, role: 'member' },
-          { userId: second, role: 'member' },
-        ],
-      })
-    ).conversation.id;
+    (await context.engine.conversations.getOrCreateDirect(TENANT, newDirect(id, first, second))).conversation.id;
 
   describe('mutes', () => {
     it('refuses a muted user’s send, edit and reaction until the mute ends, changing and logging nothing', async () => {

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { ConversationId, Role, UserId } from '../../domain/types.js';
-import { alice, bob, carol, createGroup, dave, eventsOf, headOf, T0, TENANT, type ContractContext } from './fixtures.contract.js';
+import { alice, bob, carol, createGroup, dave, eventsOf, headOf, newDirect, T0, TENANT, type ContractContext } from './fixtures.contract.js';
 
 const keepOwner = { keepOwner: true };
 
@@ -141,16 +141,7 @@ export function ownersContract(context: ContractContext): void {
 
     it('applies to groups only: a member of a direct conversation leaves and nobody becomes owner', async () => {
       const { conversations } = context.engine;
-      const { conversation } = await conversations.getOrCreateDirect(TENANT, {
-        id: 'd1' as ConversationId,
-        type: 'direct',
-        title: null,
-        createdAt: T0,
-        members: [
-          { userId: alice, role: 'member' },
-          { userId: bob, role: 'member' },
-        ],
-      });
+      const { conversation } = await conversations.getOrCreateDirect(TENANT, newDirect('d1', alice, bob));
       expect(await conversations.removeMember(TENANT, conversation.id, alice, T0 + 1)).toBe('removed');
       expect(await owners(conversation.id)).toEqual([]);
     });

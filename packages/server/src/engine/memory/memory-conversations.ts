@@ -5,7 +5,7 @@
  */
 import { successorOf } from '../../domain/moderation.js';
 import type { Conversation, ConversationId, EpochMs, Member, Mute, Role, TenantId, UserId } from '../../domain/types.js';
-import type { ConversationStore, ConversationView, NewConversation, Page } from '../engine.js';
+import type { AddMembersResult, ConversationStore, ConversationView, NewConversation, Page } from '../engine.js';
 import { EngineError } from '../errors.js';
 import { decodeCursor, encodeCursor, requireLimit } from './arguments.js';
 import {
@@ -160,12 +160,7 @@ export class MemoryConversationStore implements ConversationStore {
     role: Role,
     now: EpochMs,
     maxMembers: number,
-  ): Promise<
-    | { status: 'ok'; added: UserId[]; conversation: Conversation }
-    | { status: 'not_found' }
-    | { status: 'too_many_members' }
-    | { status: 'banned'; userId: UserId }
-  > {
+  ): Promise<AddMembersResult> {
     requireEventTime('now', now);
     const tables = this.tables.read(tenantId);
     const record = tables?.byId.get(id);

@@ -17,7 +17,7 @@ import {
   type TenantId,
   type UserId,
 } from '../../domain/types.js';
-import type { ConversationStore, ConversationView, NewConversation, Page } from '../engine.js';
+import type { AddMembersResult, ConversationStore, ConversationView, NewConversation, Page } from '../engine.js';
 import { logArgs, type RedisContext } from './redis-context.js';
 import { listConversationsForUser, readConversation } from './redis-conversation-list.js';
 import { decodeMemberCursor, encodeMemberCursor } from './redis-cursors.js';
@@ -171,12 +171,7 @@ export class RedisConversationStore implements ConversationStore {
     role: Role,
     now: EpochMs,
     maxMembers: number,
-  ): Promise<
-    | { status: 'ok'; added: UserId[]; conversation: Conversation }
-    | { status: 'not_found' }
-    | { status: 'too_many_members' }
-    | { status: 'banned'; userId: UserId }
-  > {
+  ): Promise<AddMembersResult> {
     return guard(async () => {
       requireRole(role);
       requireTime(now, 'now');
