@@ -12,7 +12,7 @@ import {
   refusalToAct,
   successorOf,
 } from './moderation.js';
-import type { Standing } from './permissions.js';
+import { canRemoveMember, type Standing } from './permissions.js';
 import type { EventId } from './events.js';
 import type { Conversation, ConversationId, EpochMs, Mute, Role, TenantId, UserId } from './types.js';
 
@@ -84,6 +84,24 @@ describe('canModerateTarget / canMute / canBan', () => {
     [null, false],
   ] as const)('a %s manages (lists) a group’s mutes and bans: %s', (caller, expected) => {
     expect(canManageModeration(standing(caller), group)).toBe(expected);
+  });
+});
+
+describe('canRemoveMember follows the same rule, and anyone may leave', () => {
+  const member = (userId: UserId, role: Role) => ({ userId, role, lastReadSeq: 0, joinedAt: T, joinedEventId: '0-0' as EventId });
+  it.each([
+    ['tenant', 'owner', false, true],
+    ['owner', 'owner', false, true],
+    ['owner', 'owner', true, true],
+    ['admin', 'owner', false, false],
+    ['admin', 'admin', false, false],
+    ['admin', 'admin', true, true],
+    ['admin', 'member', false, true],
+    ['member', 'member', false, false],
+    ['member', 'member', true, true],
+  ] as const)('a %s removing a %s (self: %s) → %s', (caller, targetRole, self, expected) => {
+    expect(canRemoveMember(standing(caller), group, member(self ? me : other, targetRole))).toBe(expected);
+    expect(canRemoveMember(standing(caller), direct, member(self ? me : other, targetRole))).toBe(false);
   });
 });
 
