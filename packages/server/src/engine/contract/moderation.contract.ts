@@ -76,10 +76,14 @@ export function moderationContract(context: ContractContext): void {
 
     it('replaces an earlier mute, answers false for an unknown conversation, and stays in its tenant', async () => {
       const { engine } = context;
-      const id = await createGroup(engine, 'g1', [alice, bob]);
+      const id = await createGroup(engine, 'g1', [alice, bob, carol]);
       await engine.moderation.mute(TENANT, id, { userId: bob, until: null, createdAt: T0 });
       await engine.moderation.mute(TENANT, id, { userId: bob, until: T0 + MINUTE, createdAt: T0 + 1 });
       expect((await engine.conversations.getWithMember(TENANT, id, bob))?.mute).toEqual({ userId: bob, until: T0 + MINUTE, createdAt: T0 + 1 });
+      const lastRfc3339Instant = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+      await engine.moderation.mute(TENANT, id, { userId: carol, until: lastRfc3339Instant, createdAt: T0 });
+      expect((await engine.conversations.getWithMember(TENANT, id, carol))?.mute?.until).toBe(lastRfc3339Instant);
+      expect(await engine.messages.append(TENANT, id, newMessage(carol, { createdAt: T0 + 1 }), DEFAULT_TTL_MS)).toEqual({ status: 'muted' });
       expect(await engine.moderation.mute(TENANT, 'nope' as ConversationId, { userId: bob, until: null, createdAt: T0 })).toBe(false);
       expect(await engine.moderation.unmute(TENANT, 'nope' as ConversationId, bob)).toBe(false);
       expect(await engine.moderation.mute(OTHER_TENANT, id, { userId: bob, until: null, createdAt: T0 })).toBe(false);

@@ -10,7 +10,7 @@ import type { ModerationStore, Page } from '../engine.js';
 import { removeMemberScript } from './redis-conversations.js';
 import type { RedisContext } from './redis-context.js';
 import { decodeUserIdCursor, encodeUserIdCursor } from './redis-cursors.js';
-import { guard, requireId, requireLimit, requireTime } from './redis-guard.js';
+import { guard, requireCount, requireId, requireLimit, requireTime } from './redis-guard.js';
 import { asArray, asInteger, asString, parseBan, parseMute } from './redis-replies.js';
 import type { UserConversationIndex } from './redis-user-index.js';
 
@@ -25,7 +25,8 @@ export class RedisModerationStore implements ModerationStore {
   mute(tenantId: TenantId, id: ConversationId, mute: Mute): Promise<boolean> {
     return guard(async () => {
       requireTime(mute.createdAt, 'createdAt');
-      if (mute.until !== null) requireTime(mute.until, 'until');
+      // Any RFC 3339 end up to year 9999: beyond requireTime's range, and only compared, never re-encoded, in Lua.
+      if (mute.until !== null) requireCount(mute.until, 'until');
       const json = JSON.stringify({ until: mute.until, createdAt: mute.createdAt });
       return this.set(tenantId, id, 'mutes', mute.userId, json);
     });
