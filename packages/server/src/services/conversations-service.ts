@@ -64,7 +64,6 @@ export function createConversationsService({ engine, clock, ids, maxGroupMembers
     if (missing !== undefined) throw new ServiceError('user_not_found', `No user '${missing}' in this tenant`);
   };
 
-
   async function createDirect(principal: Principal, memberIds: UserId[]) {
     // A user names the other party; a tenant back end names both.
     const pair = principal.kind === 'user' ? [principal.userId, ...memberIds] : memberIds;
