@@ -87,6 +87,16 @@ describe.each(ENGINE_KINDS)('moderation over HTTP (%s engine)', (kind) => {
       expectProblem(await api.post(`/v1/conversations/${id}/messages`, { text: 'again' }, member.token), 403, 'muted');
     });
 
+    it('ends a mute on its own at `until`', async () => {
+      const { owner, member, id } = await team();
+      const until = new Date(Date.now() + 1000).toISOString();
+      expect((await api.put(mutePath(id, member.id), { until }, owner.token)).status).toBe(204);
+      expectProblem(await api.post(`/v1/conversations/${id}/messages`, { text: 'too soon' }, member.token), 403, 'muted');
+      await new Promise((resolve) => setTimeout(resolve, Date.parse(until) - Date.now() + 50));
+      await sendMessage(api, member.token, id, 'free again');
+      expect((await api.get(`/v1/conversations/${id}/mutes`, owner.token)).body.items).toEqual([]);
+    });
+
     it('lets only an owner act on an owner, admins on members only, nobody on themselves', async () => {
       const { owner, admin, member, other, id } = await team();
       const stranger = await registerUser(api);
