@@ -13,6 +13,8 @@ export const ERROR_CODES = {
   invalid_refresh_token: { status: 401, title: 'The refresh token is not valid' },
   forbidden: { status: 403, title: 'Not allowed' },
   blocked: { status: 403, title: 'The other user does not accept this' },
+  muted: { status: 403, title: 'You are muted in this conversation' },
+  banned: { status: 403, title: 'The user is banned from this conversation' },
   not_found: { status: 404, title: 'Not found' },
   tenant_not_found: { status: 404, title: 'No such tenant' },
   user_not_found: { status: 404, title: 'No such user' },

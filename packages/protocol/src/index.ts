@@ -4,3 +4,4 @@ export * from './schemas/identity.js';
 export * from './schemas/users.js';
 export * from './schemas/conversations.js';
 export * from './schemas/messages.js';
+export * from './schemas/moderation.js';

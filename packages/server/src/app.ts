@@ -17,6 +17,7 @@ import type { HttpLimits } from './config.js';
 import { conversationsRoutes } from './http/v1/conversations-routes.js';
 import { identityRoutes, wellKnownRoutes } from './http/v1/identity-routes.js';
 import { messagesRoutes } from './http/v1/messages-routes.js';
+import { moderationRoutes } from './http/v1/moderation-routes.js';
 import { usersRoutes } from './http/v1/users-routes.js';
 import { healthRoutes } from './observability/health-routes.js';
 import type { Metrics } from './observability/metrics.js';
@@ -24,6 +25,7 @@ import { recordHttpMetrics } from './observability/metrics.js';
 import type { ConversationsService } from './services/conversations-service.js';
 import type { IdentityService } from './services/identity-service.js';
 import type { MessagesService } from './services/messages-service.js';
+import type { ModerationService } from './services/moderation-service.js';
 import type { UsersService } from './services/users-service.js';
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
@@ -37,6 +39,7 @@ export interface AppDeps {
     users: UsersService;
     conversations: ConversationsService;
     messages: MessagesService;
+    moderation: ModerationService;
   };
   metrics: Metrics;
   version: string;
@@ -127,6 +130,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         await authenticated.register(usersRoutes(deps.services.users));
         await authenticated.register(conversationsRoutes(deps.services.conversations));
         await authenticated.register(messagesRoutes(deps.services.messages));
+        await authenticated.register(moderationRoutes(deps.services.moderation));
       });
       await v1.register(sseRoutes(deps.gateway, { authenticator: deps.authenticator, keepAliveMs: 15_000 }));
       v1.get(

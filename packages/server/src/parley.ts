@@ -15,6 +15,7 @@ import { createConversationsService } from './services/conversations-service.js'
 import { createIdentityService } from './services/identity-service.js';
 import { systemClock, createIdGenerator, type Clock } from './services/ids.js';
 import { createMessagesService } from './services/messages-service.js';
+import { createModerationService } from './services/moderation-service.js';
 import { createUsersService } from './services/users-service.js';
 import { createRealtimeService } from './services/realtime-service.js';
 import { DEFAULT_GATEWAY_SETTINGS, RealtimeGateway, type RealtimeGatewayDeps } from './gateway/realtime-gateway.js';
@@ -121,6 +122,7 @@ export async function createParley(config: Config, options: ParleyOptions = {}):
       users: createUsersService({ engine, clock }),
       conversations: createConversationsService({ engine, clock, ids, maxGroupMembers: config.maxGroupMembers }),
       messages: createMessagesService({ engine, clock, ids, idempotencyTtlMs: config.idempotencyTtlSeconds * 1000 }),
+      moderation: createModerationService({ engine, clock }),
     },
     metrics,
     version: VERSION,

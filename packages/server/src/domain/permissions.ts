@@ -7,6 +7,7 @@
  * moderates every conversation of its tenant and passes every check.
  */
 import type { Principal } from '../auth/principal.js';
+import { canModerateTarget } from './moderation.js';
 import type { Conversation, Member, Message } from './types.js';
 
 /** The caller's standing in one conversation: the member record for users, null for a tenant key. */
@@ -34,16 +35,14 @@ export const canUpdateConversation = (standing: Standing, conversation: Conversa
 export const canAddMembers = canUpdateConversation;
 
 /**
- * Owners and admins remove members; an admin cannot remove an owner or another admin; anyone
- * may leave a group. Direct conversations keep their two members.
+ * Anyone may leave a group; removing someone else follows the moderation rule (canModerateTarget:
+ * owners remove anyone, admins plain members only). Direct conversations keep their two members.
  */
 export const canRemoveMember = (standing: Standing, conversation: Conversation, target: Member): boolean => {
   if (conversation.type !== 'group') return false;
-  const { principal, member } = standing;
-  if (principal.kind === 'tenant') return true;
-  if (target.userId === principal.userId) return true;
-  if (member?.role === 'owner') return true;
-  return member?.role === 'admin' && target.role === 'member';
+  const { principal } = standing;
+  if (principal.kind === 'user' && target.userId === principal.userId) return true;
+  return canModerateTarget(standing, target);
 };
 
 export const canChangeRole = ({ principal, member }: Standing, conversation: Conversation): boolean =>

@@ -52,6 +52,22 @@ export interface Conversation {
   memberCount: number;
 }
 
+/**
+ * A user's mute in one conversation: until `until` (null: until lifted) their sends, edits and
+ * reactions there are refused. Kept apart from membership, so it outlives leaving and re-joining.
+ */
+export interface Mute {
+  userId: UserId;
+  until: EpochMs | null;
+  createdAt: EpochMs;
+}
+
+/** A user's ban from one conversation: removed if a member, and not added again until lifted. */
+export interface Ban {
+  userId: UserId;
+  createdAt: EpochMs;
+}
+
 export interface Member {
   userId: UserId;
   role: Role;

@@ -22,6 +22,7 @@ import { identityContract } from './contract/identity.contract.js';
 import { listForUserContract } from './contract/list-for-user.contract.js';
 import { membersContract } from './contract/members.contract.js';
 import { messagesContract } from './contract/messages.contract.js';
+import { moderationContract } from './contract/moderation.contract.js';
 import { mutationsContract } from './contract/mutations.contract.js';
 import { ownersContract } from './contract/owners.contract.js';
 import { presenceContract } from './contract/presence.contract.js';
@@ -99,5 +100,6 @@ export function runEngineContract(name: string, setup: EngineSetup): void {
     pubsubContract(context);
     presenceContract(context);
     ownersContract(context);
+    moderationContract(context);
   });
 }

@@ -20,6 +20,7 @@
  */
 import type { ConversationEvent, EphemeralEvent, EventEnvelope, EventId, TopicMessage } from '../domain/events.js';
 import type {
+  Ban,
   Conversation,
   ConversationId,
   ConversationType,
@@ -27,6 +28,7 @@ import type {
   Member,
   Message,
   MessageId,
+  Mute,
   Role,
   Tenant,
   TenantId,
@@ -40,6 +42,7 @@ export interface Engine {
   readonly users: UserStore;
   readonly conversations: ConversationStore;
   readonly messages: MessageStore;
+  readonly moderation: ModerationStore;
   readonly refreshTokens: RefreshTokenStore;
   readonly signingKeys: SigningKeyStore;
   readonly events: EventStore;
@@ -104,6 +107,10 @@ export interface UserStore {
   unblock(tenantId: TenantId, blocker: UserId, blocked: UserId): Promise<void>;
   /** True when `blocker` has blocked `blocked` (one direction only). */
   isBlocked(tenantId: TenantId, blocker: UserId, blocked: UserId): Promise<boolean>;
+  /** The users among `candidates` who blocked `blocked`, in the order of `candidates`. One round trip. */
+  blockersAmong(tenantId: TenantId, blocked: UserId, candidates: readonly UserId[]): Promise<UserId[]>;
+  /** Every user `blocker` has blocked, in no particular order. */
+  listBlocked(tenantId: TenantId, blocker: UserId): Promise<UserId[]>;
 }
 
 // ─── Conversations ──────────────────────────────────────────────────────────────────────────
@@ -133,6 +140,13 @@ export interface Page<T> {
   nextCursor: string | null;
 }
 
+export type AddMembersResult =
+  | { status: 'ok'; added: UserId[]; conversation: Conversation }
+  | { status: 'not_found' }
+  | { status: 'too_many_members' }
+  /** `userId`: the first of the users who is banned from the conversation. */
+  | { status: 'banned'; userId: UserId };
+
 export interface ConversationStore {
   /** Creates a group conversation with its members. Atomic: visible whole or not at all. Logs conversation.created. */
   createGroup(tenantId: TenantId, input: NewConversation): Promise<Conversation>;
@@ -146,12 +160,21 @@ export interface ConversationStore {
     input: NewConversation & { type: 'direct' },
   ): Promise<{ conversation: Conversation; created: boolean }>;
   get(tenantId: TenantId, id: ConversationId): Promise<Conversation | null>;
-  /** The conversation and the user's membership in it, read together in one step. */
+  /**
+   * The conversation and the user's standing in it, read together in one step: their membership,
+   * their mute (as stored, possibly ended: the caller judges it against its clock), and in a
+   * direct conversation the other member (null in groups), so that one read tells whether the
+   * user may act there.
+   */
   getWithMember(
     tenantId: TenantId,
     id: ConversationId,
     userId: UserId,
-  ): Promise<{ conversation: Conversation; member: Member | null } | null>;
+  ): Promise<{ conversation: Conversation; member: Member | null; mute: Mute | null; otherMember: UserId | null } | null>;
+  /** The direct conversation of the pair (either order), or null when they have none. */
+  findDirect(tenantId: TenantId, first: UserId, second: UserId): Promise<ConversationId | null>;
+  /** True when both users are members of at least one common conversation now. */
+  sharesConversation(tenantId: TenantId, first: UserId, second: UserId): Promise<boolean>;
   /** Returns the updated conversation, or null when absent. Logs conversation.updated at `now`. */
   update(tenantId: TenantId, id: ConversationId, changes: { title?: string }, now: EpochMs): Promise<Conversation | null>;
   /** Members in the order they joined; `limit` 1..1000. */
@@ -160,7 +183,8 @@ export interface ConversationStore {
   getMembers(tenantId: TenantId, id: ConversationId, userIds: readonly UserId[]): Promise<Member[]>;
   /**
    * Adds users as members with `role`. Atomic: existing members are left as they are (not
-   * re-added, role unchanged) and when the result would exceed `maxMembers` nothing is added.
+   * re-added, role unchanged); when the result would exceed `maxMembers`, or when one of the users
+   * is banned from the conversation (`banned` names the first such user), nothing is added.
    * Logs one member.added per added user, in the order of `userIds`. A new member's read
    * position starts at the conversation's lastSeq: history from before joining is not unread.
    */
@@ -171,22 +195,19 @@ export interface ConversationStore {
     role: Role,
     now: EpochMs,
     maxMembers: number,
-  ): Promise<{ status: 'ok'; added: UserId[]; conversation: Conversation } | { status: 'not_found' } | { status: 'too_many_members' }>;
+  ): Promise<AddMembersResult>;
   /**
-   * Removes the member and logs member.removed. `not_found` (logging nothing) when absent. With
-   * `keepOwner`, refuses (`last_owner`, nothing changes) to remove the only owner of a group; the
-   * owner count is checked in the same atomic step, so two owners leaving at once cannot both go.
+   * Removes the member and logs member.removed. `not_found` (logging nothing) when absent.
+   * A group keeps an owner while it has members: when the only owner goes, the longest-standing
+   * admin (else the longest-standing member) becomes owner in the same atomic step, logging
+   * member.updated after member.removed. The owner count is read and changed inside that step, so
+   * owners leaving at once all go and exactly the last one hands over.
    */
-  removeMember(
-    tenantId: TenantId,
-    id: ConversationId,
-    userId: UserId,
-    now: EpochMs,
-    options: { keepOwner: boolean },
-  ): Promise<'removed' | 'not_found' | 'last_owner'>;
+  removeMember(tenantId: TenantId, id: ConversationId, userId: UserId, now: EpochMs): Promise<'removed' | 'not_found'>;
   /**
    * Changes a member's role, logging member.updated when it changed. With `keepOwner`, refuses
-   * (`last_owner`) to demote the only owner, atomically as in removeMember.
+   * (`last_owner`, nothing changes) to demote the only owner of a group; the owner count is read
+   * and changed in the same atomic step, as in removeMember.
    */
   setRole(
     tenantId: TenantId,
@@ -240,6 +261,8 @@ export type AppendResult =
   | { status: 'conversation_not_found' }
   /** The sender is not (or no longer) a member. */
   | { status: 'not_member' }
+  /** The sender is muted in this conversation at `createdAt`. */
+  | { status: 'muted' }
   /** `replyTo` names no message of this conversation. */
   | { status: 'reply_not_found' };
 
@@ -254,8 +277,8 @@ export interface HistoryQuery {
 
 export interface MessageStore {
   /**
-   * Appends a message. One atomic step: checks the conversation exists and the sender is a
-   * member, resolves the idempotency key `(conversation, sender, clientMessageId)` (kept for
+   * Appends a message. One atomic step: checks the conversation exists, the sender is a
+   * member and not muted at `createdAt` (see ModerationStore), resolves the idempotency key `(conversation, sender, clientMessageId)` (kept for
    * `idempotencyTtlMs`), assigns seq = lastSeq + 1, stores the message, sets lastSeq and
    * lastActivityAt, and moves the sender's read position to the new seq.
    * Seqs of one conversation are 1, 2, 3... with no gap and no duplicate under any concurrency.
@@ -281,7 +304,8 @@ export interface MessageStore {
   get(tenantId: TenantId, conversationId: ConversationId, messageId: MessageId, viewer: UserId | null): Promise<Message | null>;
   /**
    * Replaces the text and sets editedAt. Atomic. `not_found` when absent, `deleted` when the
-   * message was deleted (nothing changes). Logs message.updated.
+   * message was deleted, `muted` when `viewer` (the editor) is muted at `now` (nothing changes).
+   * Logs message.updated.
    */
   edit(
     tenantId: TenantId,
@@ -290,7 +314,7 @@ export interface MessageStore {
     text: string,
     now: EpochMs,
     viewer: UserId | null,
-  ): Promise<{ status: 'ok'; message: Message } | { status: 'not_found' } | { status: 'deleted' }>;
+  ): Promise<{ status: 'ok'; message: Message } | { status: 'not_found' } | { status: 'deleted' } | { status: 'muted' }>;
   /**
    * Tombstones the message: text becomes null, deletedAt is set, reactions are cleared; its seq
    * stays in history. Idempotent: deleting a deleted message returns it unchanged. Logs
@@ -306,7 +330,8 @@ export interface MessageStore {
    * Adds or removes `userId`'s reaction `emoji`. Atomic and idempotent: adding twice counts once,
    * removing an absent reaction changes nothing. `changed` tells whether anything moved.
    * `too_many_reactions` when adding would exceed `limits` (distinct emoji per message,
-   * reactions per user per message); `deleted` for a deleted message. Logs reaction.added or
+   * reactions per user per message); `deleted` for a deleted message; `muted` (nothing changes)
+   * when `userId` is muted at `now`. Logs reaction.added or
    * reaction.removed when `changed`.
    */
   react(
@@ -323,7 +348,42 @@ export interface MessageStore {
     | { status: 'not_found' }
     | { status: 'deleted' }
     | { status: 'too_many_reactions' }
+    | { status: 'muted' }
   >;
+}
+
+// ─── Moderation ─────────────────────────────────────────────────────────────────────────────
+
+/**
+ * Mutes and bans of one conversation. They are stored with the conversation (in Redis, in its
+ * slot), apart from membership: a mute outlives leaving and re-joining, a ban may precede
+ * membership. The checks happen inside the atomic steps they guard: append, edit and react refuse
+ * a muted user (`muted`), addMembers refuses a banned one (`banned`). Lists page in user id order.
+ */
+export interface ModerationStore {
+  /**
+   * Mutes the user, replacing any earlier mute of theirs. Atomic. False (nothing stored) when the
+   * conversation is absent.
+   */
+  mute(tenantId: TenantId, id: ConversationId, mute: Mute): Promise<boolean>;
+  /** Lifts the user's mute. Idempotent. False when the conversation is absent. */
+  unmute(tenantId: TenantId, id: ConversationId, userId: UserId): Promise<boolean>;
+  /** Mutes in force at `now` (ended ones are left out), by user id; `limit` 1..1000. */
+  listMutes(tenantId: TenantId, id: ConversationId, page: { cursor?: string; limit: number }, now: EpochMs): Promise<Page<Mute>>;
+  /**
+   * Bans the user: one atomic step records the ban and, when they are a member, removes them
+   * exactly as removeMember does (member.removed, owner hand-over). `removedRole` is the role they
+   * had, null when they were not a member. Banning again keeps the first ban's createdAt.
+   */
+  ban(
+    tenantId: TenantId,
+    id: ConversationId,
+    ban: Ban,
+  ): Promise<{ status: 'ok'; removedRole: Role | null } | { status: 'not_found' }>;
+  /** Lifts the ban. Idempotent. False when the conversation is absent. */
+  unban(tenantId: TenantId, id: ConversationId, userId: UserId): Promise<boolean>;
+  /** Bans by user id; `limit` 1..1000. */
+  listBans(tenantId: TenantId, id: ConversationId, page: { cursor?: string; limit: number }): Promise<Page<Ban>>;
 }
 
 // ─── Identity storage ───────────────────────────────────────────────────────────────────────

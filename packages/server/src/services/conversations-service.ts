@@ -1,6 +1,5 @@
 import type { Principal } from '../auth/principal.js';
 import type { ConversationView, Engine, Page } from '../engine/engine.js';
-import { EngineError } from '../engine/errors.js';
 import {
   canAddMembers,
   canChangeRole,
@@ -10,8 +9,9 @@ import {
 } from '../domain/permissions.js';
 import { labelViolation, MEMBERS_IN_CONVERSATION_OBJECT, normalizeLabel } from '../domain/rules.js';
 import type { Conversation, ConversationId, ConversationType, Member, Role, UserId } from '../domain/types.js';
-import { loadAccess, requireUser } from './conversation-access.js';
+import { loadAccess, notifyRemoved, requireUser } from './conversation-access.js';
 import type { Clock, IdGenerator } from './ids.js';
+import { pageOf } from './pages.js';
 import { refuseViolation, ServiceError } from './service-error.js';
 
 /** A conversation with the first members, as the API shows it. */
@@ -29,7 +29,7 @@ export interface ConversationsServiceDeps {
 
 export type ConversationsService = ReturnType<typeof createConversationsService>;
 
-const LAST_OWNER = 'The last owner must name another owner first';
+const LAST_OWNER = 'The only owner must name another owner before stepping down';
 
 /** Creating, reading and managing conversations and their members. */
 export function createConversationsService({ engine, clock, ids, maxGroupMembers }: ConversationsServiceDeps) {
@@ -50,20 +50,18 @@ export function createConversationsService({ engine, clock, ids, maxGroupMembers
       conversation.createdAt,
     );
 
+  /** A user may not put into a group anyone who blocked them (403 blocked). */
+  const refuseBlockers = async (principal: Principal, userIds: readonly UserId[]) => {
+    if (principal.kind !== 'user' || userIds.length === 0) return;
+    const [blocker] = await engine.users.blockersAmong(principal.tenantId, principal.userId, userIds);
+    if (blocker !== undefined) throw new ServiceError('blocked', `User '${blocker}' does not accept this`);
+  };
+
   /** Fails with 404 user_not_found naming the first id that is not a user of the tenant. */
   const requireUsers = async (principal: Principal, userIds: readonly UserId[]) => {
     const users = await engine.users.getMany(principal.tenantId, userIds);
     const missing = userIds.find((_, index) => users[index] === null);
     if (missing !== undefined) throw new ServiceError('user_not_found', `No user '${missing}' in this tenant`);
-  };
-
-  const pageOf = async <T>(read: () => Promise<Page<T>>): Promise<Page<T>> => {
-    try {
-      return await read();
-    } catch (error) {
-      if (error instanceof EngineError && error.code === 'invalid_cursor') throw new ServiceError('invalid_cursor');
-      throw error;
-    }
   };
 
   async function createDirect(principal: Principal, memberIds: UserId[]) {
@@ -101,6 +99,7 @@ export function createConversationsService({ engine, clock, ids, maxGroupMembers
       throw new ServiceError('too_many_members', `A group holds at most ${maxGroupMembers} members`);
     }
     await requireUsers(principal, others);
+    await refuseBlockers(principal, others);
     const conversation = await engine.conversations.createGroup(principal.tenantId, {
       id: ids.conversation(),
       type: 'group',
@@ -163,8 +162,10 @@ export function createConversationsService({ engine, clock, ids, maxGroupMembers
       if (!canAddMembers(access, access.conversation)) throw new ServiceError('forbidden', 'Only owners and admins add members to a group');
       const distinct = [...new Set(userIds)] as UserId[];
       await requireUsers(principal, distinct);
+      await refuseBlockers(principal, distinct);
       const result = await engine.conversations.addMembers(principal.tenantId, id, distinct, 'member', clock(), maxGroupMembers);
       if (result.status === 'not_found') throw new ServiceError('conversation_not_found');
+      if (result.status === 'banned') throw new ServiceError('banned', `User '${result.userId}' is banned from this conversation`);
       if (result.status === 'too_many_members') {
         throw new ServiceError('too_many_members', `A group holds at most ${maxGroupMembers} members`);
       }
@@ -181,11 +182,10 @@ export function createConversationsService({ engine, clock, ids, maxGroupMembers
       const [target] = await engine.conversations.getMembers(principal.tenantId, id, [userId]);
       if (!target) throw new ServiceError('member_not_found');
       if (!canRemoveMember(access, access.conversation, target)) throw new ServiceError('forbidden', 'You may not remove this member');
-      const outcome = await engine.conversations.removeMember(principal.tenantId, id, userId, clock(), { keepOwner: true });
+      // The last owner leaving (or removed by the tenant key) hands ownership on in the same step.
+      const outcome = await engine.conversations.removeMember(principal.tenantId, id, userId, clock());
       if (outcome === 'not_found') throw new ServiceError('member_not_found');
-      if (outcome === 'last_owner') throw new ServiceError('forbidden', LAST_OWNER);
-      // The removed user hears it through their inbox: they no longer follow the conversation.
-      await engine.events.notify(principal.tenantId, [userId], { type: 'member.removed', conversationId: id, userId, role: target.role }, clock());
+      await notifyRemoved(engine, principal.tenantId, id, userId, target.role, clock());
     },
 
     async setRole(principal: Principal, id: ConversationId, userId: UserId, role: Role): Promise<Member> {

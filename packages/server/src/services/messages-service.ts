@@ -9,7 +9,7 @@ import {
   normalizeMessageText,
 } from '../domain/rules.js';
 import type { ConversationId, Message, MessageId, UserId } from '../domain/types.js';
-import { loadAccess, type Access } from './conversation-access.js';
+import { loadAccess, refuseIfRestricted, type Access } from './conversation-access.js';
 import type { Clock, IdGenerator } from './ids.js';
 import { refuseViolation, ServiceError } from './service-error.js';
 
@@ -33,17 +33,6 @@ const requireText = (text: string): string => {
 
 /** Sending, reading, editing, deleting and reacting to messages. */
 export function createMessagesService({ engine, clock, ids, idempotencyTtlMs }: MessagesServiceDeps) {
-  /** A blocked user may not send into the direct conversation of the user who blocked them. */
-  async function refuseIfBlocked(access: Access): Promise<void> {
-    const { principal, conversation } = access;
-    if (principal.kind !== 'user' || conversation.type !== 'direct') return;
-    const page = await engine.conversations.listMembers(principal.tenantId, conversation.id, { limit: 2 });
-    const other = page.items.find((member) => member.userId !== principal.userId);
-    if (other && (await engine.users.isBlocked(principal.tenantId, other.userId, principal.userId))) {
-      throw new ServiceError('blocked');
-    }
-  }
-
   async function loadMessage(access: Access, messageId: MessageId): Promise<Message> {
     const { principal, conversation } = access;
     const message = await engine.messages.get(principal.tenantId, conversation.id, messageId, viewerOf(principal));
@@ -61,7 +50,8 @@ export function createMessagesService({ engine, clock, ids, idempotencyTtlMs }: 
       const text = requireText(input.text);
       const access = await loadAccess(engine, principal, conversationId);
       if (!canPost(access)) throw new ServiceError('conversation_not_found');
-      await refuseIfBlocked(access);
+      const createdAt = clock();
+      await refuseIfRestricted(engine, access, createdAt);
       const senderId = viewerOf(principal);
       const result = await engine.messages.append(
         principal.tenantId,
@@ -72,7 +62,7 @@ export function createMessagesService({ engine, clock, ids, idempotencyTtlMs }: 
           system: senderId === null,
           text,
           replyTo: (input.replyTo as MessageId | undefined) ?? null,
-          createdAt: clock(),
+          createdAt,
           clientMessageId: input.clientMessageId ?? null,
         },
         idempotencyTtlMs,
@@ -84,6 +74,8 @@ export function createMessagesService({ engine, clock, ids, idempotencyTtlMs }: 
           return { message: result.message, created: false };
         case 'reply_not_found':
           throw new ServiceError('message_not_found', 'replyTo names no message of this conversation');
+        case 'muted':
+          throw new ServiceError('muted');
         // Removed or deleted between the access check and the append: the same 404 as before.
         case 'not_member':
         case 'conversation_not_found':
@@ -108,9 +100,12 @@ export function createMessagesService({ engine, clock, ids, idempotencyTtlMs }: 
       const access = await loadAccess(engine, principal, conversationId);
       const message = await loadMessage(access, messageId);
       if (!canEditMessage(access, message)) throw new ServiceError('forbidden', 'Only the sender edits a message');
-      const result = await engine.messages.edit(principal.tenantId, conversationId, messageId, normalized, clock(), viewerOf(principal));
+      const now = clock();
+      await refuseIfRestricted(engine, access, now);
+      const result = await engine.messages.edit(principal.tenantId, conversationId, messageId, normalized, now, viewerOf(principal));
       if (result.status === 'not_found') throw new ServiceError('message_not_found');
       if (result.status === 'deleted') throw new ServiceError('message_deleted');
+      if (result.status === 'muted') throw new ServiceError('muted');
       return result.message;
     },
 
@@ -133,10 +128,12 @@ export function createMessagesService({ engine, clock, ids, idempotencyTtlMs }: 
       if (!isValidEmoji(emoji)) throw new ServiceError('validation_failed', 'emoji must be a single emoji');
       const access = await loadAccess(engine, principal, conversationId);
       if (!canReact(access) || principal.kind !== 'user') throw new ServiceError('forbidden', 'Reactions belong to users, not tenant keys');
+      const now = clock();
+      await refuseIfRestricted(engine, access, now);
       const result = await engine.messages.react(principal.tenantId, conversationId, messageId, principal.userId, emoji, add, {
         maxEmojiPerMessage: MAX_EMOJI_PER_MESSAGE,
         maxReactionsPerUser: MAX_REACTIONS_PER_USER_PER_MESSAGE,
-      }, clock());
+      }, now);
       switch (result.status) {
         case 'ok':
           return { message: result.message, changed: result.changed };
@@ -146,6 +143,8 @@ export function createMessagesService({ engine, clock, ids, idempotencyTtlMs }: 
           throw new ServiceError('message_deleted');
         case 'too_many_reactions':
           throw new ServiceError('too_many_reactions');
+        case 'muted':
+          throw new ServiceError('muted');
       }
     },
   };

@@ -3,7 +3,7 @@ import type { Engine } from '../engine/engine.js';
 import type { EphemeralEvent, EventId } from '../domain/events.js';
 import type { ConversationId, EpochMs, Member, TenantId, UserId } from '../domain/types.js';
 import { MEMBERS_IN_CONVERSATION_OBJECT } from '../domain/rules.js';
-import { loadAccess, requireUser } from './conversation-access.js';
+import { loadAccess, refuseIfRestricted, requireUser } from './conversation-access.js';
 import type { Clock } from './ids.js';
 
 export interface RealtimeServiceDeps {
@@ -36,7 +36,17 @@ export function createRealtimeService({ engine, clock, maxConversationsPerConnec
     return found.slice(0, maxConversationsPerConnection);
   }
 
-  /** Publishes a presence change on every conversation of the user (their contacts' topics). */
+  /**
+   * The direct conversations of the user with users they blocked: their presence is not published
+   * there. (Groups still carry it: a group topic is shared by all its members; see docs/security.md.)
+   */
+  async function directsWithBlocked(tenantId: TenantId, userId: UserId): Promise<Set<ConversationId>> {
+    const blocked = await engine.users.listBlocked(tenantId, userId);
+    const directs = await Promise.all(blocked.map((other) => engine.conversations.findDirect(tenantId, userId, other)));
+    return new Set(directs.filter((id): id is ConversationId => id !== null));
+  }
+
+  /** Publishes a presence change on every conversation of the user (their contacts' topics), but see directsWithBlocked. */
   async function announcePresence(
     tenantId: TenantId,
     userId: UserId,
@@ -45,8 +55,12 @@ export function createRealtimeService({ engine, clock, maxConversationsPerConnec
     known?: readonly Membership[],
   ) {
     const event: EphemeralEvent = { type: 'presence', userId, status, lastSeenAt };
-    const conversations = known ?? (await memberships(tenantId, userId));
-    await Promise.all(conversations.map((m) => engine.pubsub.publishEphemeral(tenantId, m.conversationId, event)));
+    const [conversations, hidden] = await Promise.all([known ?? memberships(tenantId, userId), directsWithBlocked(tenantId, userId)]);
+    await Promise.all(
+      conversations
+        .filter((m) => !hidden.has(m.conversationId))
+        .map((m) => engine.pubsub.publishEphemeral(tenantId, m.conversationId, event)),
+    );
   }
 
   return {
@@ -68,10 +82,15 @@ export function createRealtimeService({ engine, clock, maxConversationsPerConnec
       engine.events.readInbox(tenantId, userId, after, limit),
     heads: (tenantId: TenantId, conversationIds: readonly ConversationId[]) => engine.events.heads(tenantId, conversationIds),
 
-    /** Tells the other members that the caller is typing. Members only; nothing is stored. */
+    /**
+     * Tells the other members that the caller is typing. Members only; nothing is stored. A muted
+     * user, or one blocked by the other member of a direct conversation, is refused like a send
+     * (the gateway answers with an error frame) and nobody hears the typing.
+     */
     async typing(principal: Principal, conversationId: ConversationId): Promise<void> {
       const user = requireUser(principal, 'Typing');
-      await loadAccess(engine, principal, conversationId);
+      const access = await loadAccess(engine, principal, conversationId);
+      await refuseIfRestricted(engine, access, clock());
       await engine.pubsub.publishEphemeral(user.tenantId, conversationId, { type: 'typing', conversationId, userId: user.userId });
     },
 

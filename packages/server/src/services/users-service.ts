@@ -1,5 +1,6 @@
 import type { Principal } from '../auth/principal.js';
 import type { Engine, Presence } from '../engine/engine.js';
+import { canSeePresence } from '../domain/moderation.js';
 import { labelViolation, normalizeLabel } from '../domain/rules.js';
 import type { User, UserId } from '../domain/types.js';
 import { requireUser } from './conversation-access.js';
@@ -46,9 +47,20 @@ export function createUsersService({ engine, clock }: UsersServiceDeps) {
       return user;
     },
 
-    /** Online while the user has a connection on a live node; offline with when they were last seen. */
+    /**
+     * Online while the user has a connection on a live node; offline with when they were last seen.
+     * Only for users who share a conversation with the caller and have not blocked them (or for
+     * the tenant key); anyone else gets the 404 of an unknown id, so presence reveals nothing.
+     */
     async presence(principal: Principal, userId: UserId): Promise<Presence> {
       await requireExisting(principal, userId);
+      if (principal.kind === 'user' && principal.userId !== userId) {
+        const [blockedByTarget, sharesConversation] = await Promise.all([
+          engine.users.isBlocked(principal.tenantId, userId, principal.userId),
+          engine.conversations.sharesConversation(principal.tenantId, principal.userId, userId),
+        ]);
+        if (!canSeePresence({ principal }, userId, { blockedByTarget, sharesConversation })) throw new ServiceError('user_not_found');
+      }
       const [presence] = await engine.presence.get(principal.tenantId, [userId], clock());
       return presence ?? { status: 'offline', lastSeenAt: null };
     },

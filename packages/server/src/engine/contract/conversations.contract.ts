@@ -1,21 +1,7 @@
 /** Contract of conversation creation and lookup: groups, the one direct per pair, updates. */
 import { describe, expect, it } from 'vitest';
-import type { ConversationId, UserId } from '../../domain/types.js';
-import type { NewConversation } from '../engine.js';
-import { alice, bob, carol, createGroup, headOf, T0, TENANT, type ContractContext } from './fixtures.contract.js';
-
-function direct(id: string, first: UserId, second: UserId): NewConversation & { type: 'direct' } {
-  return {
-    id: id as ConversationId,
-    type: 'direct',
-    title: null,
-    createdAt: T0,
-    members: [
-      { userId: first, role: 'member' },
-      { userId: second, role: 'member' },
-    ],
-  };
-}
+import type { ConversationId } from '../../domain/types.js';
+import { alice, bob, carol, createGroup, headOf, newDirect as direct, T0, TENANT, type ContractContext } from './fixtures.contract.js';
 
 export function conversationsContract(context: ContractContext): void {
   describe('conversations', () => {
@@ -48,6 +34,8 @@ export function conversationsContract(context: ContractContext): void {
       expect(await conversations.getWithMember(TENANT, id, bob)).toEqual({
         conversation: expected,
         member: { userId: bob, role: 'admin', lastReadSeq: 0, joinedAt: T0, joinedEventId: await headOf(context.engine, id) },
+        mute: null,
+        otherMember: null,
       });
     });
 

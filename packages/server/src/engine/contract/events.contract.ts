@@ -137,10 +137,10 @@ export function eventsContract(context: ContractContext): void {
       const id = await createGroup(context.engine, 'g1', [alice, bob, carol]);
       await conversations.setRole(TENANT, id, carol, 'admin', T0 + 1, keep);
       const before = await headOf(context.engine, id);
-      expect(await conversations.removeMember(TENANT, id, carol, T0 + 30, keep)).toBe('removed');
-      expect(await conversations.removeMember(TENANT, id, bob, T0 + 31, keep)).toBe('removed');
-      expect(await conversations.removeMember(TENANT, id, bob, T0 + 32, keep)).toBe('not_found');
-      expect(await conversations.removeMember(TENANT, id, dave, T0 + 33, keep)).toBe('not_found');
+      expect(await conversations.removeMember(TENANT, id, carol, T0 + 30)).toBe('removed');
+      expect(await conversations.removeMember(TENANT, id, bob, T0 + 31)).toBe('removed');
+      expect(await conversations.removeMember(TENANT, id, bob, T0 + 32)).toBe('not_found');
+      expect(await conversations.removeMember(TENANT, id, dave, T0 + 33)).toBe('not_found');
       const log = await readLog(context.engine, id, { after: before });
       expect(log).toEqual([
         { id: expect.any(String), at: T0 + 30, event: { type: 'member.removed', conversationId: id, userId: carol, role: 'admin' } },

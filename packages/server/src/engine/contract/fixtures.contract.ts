@@ -5,7 +5,7 @@
 import { expect } from 'vitest';
 import { compareEventIds, type ConversationEvent, type EventEnvelope, type EventId, type TopicMessage } from '../../domain/events.js';
 import type { ConversationId, EpochMs, Message, MessageId, Role, TenantId, UserId } from '../../domain/types.js';
-import type { Engine, EventRetention, NewMessage, Subscriber } from '../engine.js';
+import type { Engine, EventRetention, NewConversation, NewMessage, Subscriber } from '../engine.js';
 import { EngineError, type EngineErrorCode } from '../errors.js';
 
 /** What a test may ask of the engine factory beyond an empty engine. */
@@ -62,6 +62,20 @@ export function newMessage(senderId: UserId | null, overrides: Partial<NewMessag
     createdAt: T0,
     clientMessageId: null,
     ...overrides,
+  };
+}
+
+/** The input of a direct conversation of the pair, created at T0. */
+export function newDirect(id: string, first: UserId, second: UserId): NewConversation & { type: 'direct' } {
+  return {
+    id: id as ConversationId,
+    type: 'direct',
+    title: null,
+    createdAt: T0,
+    members: [
+      { userId: first, role: 'member' },
+      { userId: second, role: 'member' },
+    ],
   };
 }
 

@@ -74,7 +74,7 @@ export function listForUserContract(context: ContractContext): void {
       const kept = await createGroup(context.engine, 'c-kept', [alice, bob]);
       const left = await createGroup(context.engine, 'c-left', [alice, bob]);
       await createGroup(context.engine, 'c-foreign', [bob, carol]);
-      await context.engine.conversations.removeMember(TENANT, left, alice, T0, { keepOwner: false });
+      await context.engine.conversations.removeMember(TENANT, left, alice, T0);
       expect(idsOf((await listAll(100)).pages.flat())).toEqual([kept]);
       expect(await context.engine.conversations.listForUser(TENANT, 'u-nobody' as UserId, { limit: 10 })).toEqual({
         items: [],

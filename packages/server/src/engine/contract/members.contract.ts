@@ -144,10 +144,9 @@ export function membersContract(context: ContractContext): void {
     it('removes a member, who then cannot post, and re-adding puts them at the end, read up to lastSeq', async () => {
       const { conversations, messages } = context.engine;
       const id = await createGroup(context.engine, 'g1', [alice, bob, carol]);
-      const keep = { keepOwner: false };
-      expect(await conversations.removeMember(TENANT, id, bob, T0 + 1, keep)).toBe('removed');
-      expect(await conversations.removeMember(TENANT, id, bob, T0 + 2, keep)).toBe('not_found');
-      expect(await conversations.removeMember(TENANT, 'nope' as ConversationId, alice, T0 + 3, keep)).toBe('not_found');
+      expect(await conversations.removeMember(TENANT, id, bob, T0 + 1)).toBe('removed');
+      expect(await conversations.removeMember(TENANT, id, bob, T0 + 2)).toBe('not_found');
+      expect(await conversations.removeMember(TENANT, 'nope' as ConversationId, alice, T0 + 3)).toBe('not_found');
       expect(await conversations.get(TENANT, id)).toMatchObject({ memberCount: 2 });
       expect(await conversations.getWithMember(TENANT, id, bob)).toMatchObject({ member: null });
       expect(await messages.append(TENANT, id, newMessage(bob), 1000)).toEqual({ status: 'not_member' });

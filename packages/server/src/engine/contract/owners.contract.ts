@@ -1,11 +1,12 @@
 /**
- * Contract of keepOwner: a group never loses its last owner through removeMember or setRole
- * with keepOwner, even when owners leave or are demoted at the same time, and a refusal changes
- * and logs nothing.
+ * Contract of owners: a group with members always has an owner. removeMember hands ownership on
+ * when the only owner goes (longest-standing admin, else member, in the same step); setRole with
+ * keepOwner refuses to demote the only owner, changing and logging nothing. Both hold when owners
+ * leave or are demoted at the same time.
  */
 import { describe, expect, it } from 'vitest';
 import type { ConversationId, Role, UserId } from '../../domain/types.js';
-import { alice, bob, carol, createGroup, eventsOf, headOf, T0, TENANT, tally, type ContractContext } from './fixtures.contract.js';
+import { alice, bob, carol, createGroup, dave, eventsOf, headOf, newDirect, T0, TENANT, type ContractContext } from './fixtures.contract.js';
 
 const keepOwner = { keepOwner: true };
 
@@ -28,32 +29,53 @@ export function ownersContract(context: ContractContext): void {
   }
 
   describe('keeping an owner', () => {
-    it('refuses to remove the only owner with keepOwner, changing and logging nothing', async () => {
+    it('hands ownership to the longest-standing admin when the only owner leaves, in one step', async () => {
       const { conversations } = context.engine;
-      const id = await createGroup(context.engine, 'g1', [alice, bob]);
+      const id = await groupWithRoles('g1', [
+        [alice, 'owner'],
+        [bob, 'member'],
+        [carol, 'admin'],
+        [dave, 'admin'],
+      ]);
       const head = await headOf(context.engine, id);
-      expect(await conversations.removeMember(TENANT, id, alice, T0 + 1, keepOwner)).toBe('last_owner');
-      expect(await owners(id)).toEqual([alice]);
-      expect(await conversations.get(TENANT, id)).toMatchObject({ memberCount: 2 });
-      expect(await eventsOf(context.engine, id, { after: head })).toEqual([]);
-      // Others leave freely; an unknown member is not_found, not last_owner.
-      expect(await conversations.removeMember(TENANT, id, carol, T0 + 2, keepOwner)).toBe('not_found');
-      expect(await conversations.removeMember(TENANT, id, bob, T0 + 3, keepOwner)).toBe('removed');
-      // Without keepOwner the last owner may go.
-      expect(await conversations.removeMember(TENANT, id, alice, T0 + 4, { keepOwner: false })).toBe('removed');
-      expect(await conversations.get(TENANT, id)).toMatchObject({ memberCount: 0 });
+      expect(await conversations.removeMember(TENANT, id, alice, T0 + 1)).toBe('removed');
+      expect(await owners(id)).toEqual([carol]);
+      expect(await eventsOf(context.engine, id, { after: head })).toEqual([
+        { type: 'member.removed', conversationId: id, userId: alice, role: 'owner' },
+        { type: 'member.updated', conversationId: id, userId: carol, role: 'owner' },
+      ]);
+      expect(await conversations.get(TENANT, id)).toMatchObject({ memberCount: 3 });
     });
 
-    it('lets an owner leave with keepOwner while another owner stays', async () => {
+    it('hands ownership to the longest-standing member when there is no admin', async () => {
+      const { conversations } = context.engine;
+      const id = await createGroup(context.engine, 'g1', [alice, bob, carol]);
+      // Re-joining puts a member at the end of the line: carol now stands longer than bob.
+      expect(await conversations.removeMember(TENANT, id, bob, T0 + 1)).toBe('removed');
+      await conversations.addMembers(TENANT, id, [bob], 'member', T0 + 2, 100);
+      expect(await conversations.removeMember(TENANT, id, alice, T0 + 3)).toBe('removed');
+      expect(await owners(id)).toEqual([carol]);
+      // The new owner leaving hands on again; the last member leaving leaves an empty group.
+      expect(await conversations.removeMember(TENANT, id, carol, T0 + 4)).toBe('removed');
+      expect(await owners(id)).toEqual([bob]);
+      const head = await headOf(context.engine, id);
+      expect(await conversations.removeMember(TENANT, id, bob, T0 + 5)).toBe('removed');
+      expect(await conversations.get(TENANT, id)).toMatchObject({ memberCount: 0 });
+      expect((await eventsOf(context.engine, id, { after: head })).map((event) => event.type)).toEqual(['member.removed']);
+      expect(await conversations.removeMember(TENANT, id, dave, T0 + 6)).toBe('not_found');
+    });
+
+    it('hands nothing on while another owner stays', async () => {
       const { conversations } = context.engine;
       const id = await groupWithRoles('g1', [
         [alice, 'owner'],
         [bob, 'owner'],
-        [carol, 'member'],
+        [carol, 'admin'],
       ]);
-      expect(await conversations.removeMember(TENANT, id, alice, T0 + 1, keepOwner)).toBe('removed');
+      const head = await headOf(context.engine, id);
+      expect(await conversations.removeMember(TENANT, id, alice, T0 + 1)).toBe('removed');
       expect(await owners(id)).toEqual([bob]);
-      expect(await conversations.removeMember(TENANT, id, bob, T0 + 2, keepOwner)).toBe('last_owner');
+      expect((await eventsOf(context.engine, id, { after: head })).map((event) => event.type)).toEqual(['member.removed']);
     });
 
     it('refuses to demote the only owner with keepOwner, changing and logging nothing', async () => {
@@ -77,23 +99,24 @@ export function ownersContract(context: ContractContext): void {
       expect(await owners(id)).toEqual([]);
     });
 
-    it('lets exactly one of two owners leave when both leave at once', async () => {
+    it('lets both of two owners leave at once, ownership passing on exactly once', async () => {
       const { conversations } = context.engine;
       for (let round = 0; round < 5; round += 1) {
         const id = await groupWithRoles(`race-${round}`, [
           [alice, 'owner'],
           [bob, 'owner'],
           [carol, 'member'],
+          [dave, 'member'],
         ]);
         const head = await headOf(context.engine, id);
         const results = await Promise.all([
-          conversations.removeMember(TENANT, id, alice, T0 + 1, keepOwner),
-          conversations.removeMember(TENANT, id, bob, T0 + 1, keepOwner),
+          conversations.removeMember(TENANT, id, alice, T0 + 1),
+          conversations.removeMember(TENANT, id, bob, T0 + 1),
         ]);
-        expect(tally(results)).toEqual({ removed: 1, last_owner: 1 });
-        expect(await owners(id)).toHaveLength(1);
+        expect(results).toEqual(['removed', 'removed']);
+        expect(await owners(id)).toEqual([carol]);
         const logged = await eventsOf(context.engine, id, { after: head });
-        expect(logged.map((event) => event.type)).toEqual(['member.removed']);
+        expect(logged.map((event) => event.type)).toEqual(['member.removed', 'member.removed', 'member.updated']);
       }
     });
 
@@ -105,28 +128,22 @@ export function ownersContract(context: ContractContext): void {
           [bob, 'owner'],
         ]);
         const [left, demoted] = await Promise.all([
-          conversations.removeMember(TENANT, id, alice, T0 + 1, keepOwner),
+          conversations.removeMember(TENANT, id, alice, T0 + 1),
           conversations.setRole(TENANT, id, bob, 'admin', T0 + 1, keepOwner),
         ]);
-        expect([left === 'removed', demoted.status === 'ok'].filter(Boolean)).toHaveLength(1);
-        expect([left, demoted.status]).toContain('last_owner');
-        expect(await owners(id)).toHaveLength(1);
+        // Either bob stepped down first (then alice, the last owner, handed ownership back to him),
+        // or alice left first (then bob, now the only owner, may not step down).
+        expect(left).toBe('removed');
+        expect(await owners(id)).toEqual([bob]);
+        expect(['ok', 'last_owner']).toContain(demoted.status);
       }
     });
 
-    it('applies to groups only: a member of a direct conversation leaves with keepOwner', async () => {
+    it('applies to groups only: a member of a direct conversation leaves and nobody becomes owner', async () => {
       const { conversations } = context.engine;
-      const { conversation } = await conversations.getOrCreateDirect(TENANT, {
-        id: 'd1' as ConversationId,
-        type: 'direct',
-        title: null,
-        createdAt: T0,
-        members: [
-          { userId: alice, role: 'member' },
-          { userId: bob, role: 'member' },
-        ],
-      });
-      expect(await conversations.removeMember(TENANT, conversation.id, alice, T0 + 1, keepOwner)).toBe('removed');
+      const { conversation } = await conversations.getOrCreateDirect(TENANT, newDirect('d1', alice, bob));
+      expect(await conversations.removeMember(TENANT, conversation.id, alice, T0 + 1)).toBe('removed');
+      expect(await owners(conversation.id)).toEqual([]);
     });
   });
 }

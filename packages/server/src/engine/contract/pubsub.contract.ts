@@ -68,7 +68,7 @@ export function pubsubContract(context: ContractContext): void {
       await conversations.update(TENANT, id, { title: 'Renamed' }, T0 + 6);
       await conversations.addMembers(TENANT, id, [carol], 'member', T0 + 7, 100);
       await conversations.setRole(TENANT, id, carol, 'admin', T0 + 8, { keepOwner: false });
-      await conversations.removeMember(TENANT, id, carol, T0 + 9, { keepOwner: false });
+      await conversations.removeMember(TENANT, id, carol, T0 + 9);
       await messages.delete(TENANT, id, first.id, T0 + 10);
 
       const logged = await readLog(context.engine, id, { after: before });

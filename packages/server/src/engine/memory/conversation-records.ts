@@ -6,6 +6,7 @@
  */
 import type { EventId } from '../../domain/events.js';
 import type {
+  Ban,
   Conversation,
   ConversationId,
   ConversationType,
@@ -13,6 +14,7 @@ import type {
   Member,
   Message,
   MessageId,
+  Mute,
   Role,
   TenantId,
   UserId,
@@ -73,6 +75,9 @@ export interface ConversationRecord {
   idempotencyExpiry: ExpiryQueue<string>;
   /** The conversation's durable events (memory-events.ts writes it). */
   events: EventLog;
+  /** user → their mute, kept across leaving and re-joining; ended mutes stay until replaced or lifted. */
+  mutes: Map<UserId, Mute>;
+  bans: Map<UserId, Ban>;
 }
 
 export interface TenantConversations {
@@ -138,6 +143,8 @@ export function newConversationRecord(
     idempotencyKeys: new Map(),
     idempotencyExpiry: new ExpiryQueue(),
     events,
+    mutes: new Map(),
+    bans: new Map(),
   };
 }
 
@@ -205,6 +212,19 @@ export function firstJoinedAfter(members: readonly MemberRecord[], joinOrder: nu
     else high = middle;
   }
   return low;
+}
+
+/** The user's mute as stored (possibly ended), or null. */
+export function muteOf(record: ConversationRecord, userId: UserId | null): Mute | null {
+  const mute = userId === null ? undefined : record.mutes.get(userId);
+  return mute ? { ...mute } : null;
+}
+
+/** A direct conversation's member other than `userId`; null in groups. */
+export function otherMemberOf(record: ConversationRecord, userId: UserId): UserId | null {
+  if (record.type !== 'direct') return null;
+  for (const memberId of record.members.keys()) if (memberId !== userId) return memberId;
+  return null;
 }
 
 export function toConversation(record: ConversationRecord): Conversation {

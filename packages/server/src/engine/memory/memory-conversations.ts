@@ -3,15 +3,18 @@
  * between, which is what makes it atomic in a single-threaded process; a change and the event it
  * logs (memory-events.ts) happen in that same section.
  */
-import type { Conversation, ConversationId, EpochMs, Member, Role, TenantId, UserId } from '../../domain/types.js';
-import type { ConversationStore, ConversationView, NewConversation, Page } from '../engine.js';
+import { successorOf } from '../../domain/moderation.js';
+import type { Conversation, ConversationId, EpochMs, Member, Mute, Role, TenantId, UserId } from '../../domain/types.js';
+import type { AddMembersResult, ConversationStore, ConversationView, NewConversation, Page } from '../engine.js';
 import { EngineError } from '../errors.js';
 import { decodeCursor, encodeCursor, requireLimit } from './arguments.js';
 import {
   addMember,
   changeRole,
   firstJoinedAfter,
+  muteOf,
   newConversationRecord,
+  otherMemberOf,
   pairKey,
   removeMember,
   toConversation,
@@ -77,11 +80,30 @@ export class MemoryConversationStore implements ConversationStore {
     tenantId: TenantId,
     id: ConversationId,
     userId: UserId,
-  ): Promise<{ conversation: Conversation; member: Member | null } | null> {
+  ): Promise<{ conversation: Conversation; member: Member | null; mute: Mute | null; otherMember: UserId | null } | null> {
     const record = this.tables.find(tenantId, id);
     if (!record) return null;
     const member = record.members.get(userId);
-    return { conversation: toConversation(record), member: member ? toMember(member) : null };
+    return {
+      conversation: toConversation(record),
+      member: member ? toMember(member) : null,
+      mute: muteOf(record, userId),
+      otherMember: otherMemberOf(record, userId),
+    };
+  }
+
+  async findDirect(tenantId: TenantId, first: UserId, second: UserId): Promise<ConversationId | null> {
+    return this.tables.read(tenantId)?.directByPair.get(pairKey(first, second)) ?? null;
+  }
+
+  async sharesConversation(tenantId: TenantId, first: UserId, second: UserId): Promise<boolean> {
+    const tables = this.tables.read(tenantId);
+    const mine = tables?.byMember.get(first);
+    const theirs = tables?.byMember.get(second);
+    if (!mine || !theirs) return false;
+    const [smaller, larger] = mine.size <= theirs.size ? [mine, theirs] : [theirs, mine];
+    for (const id of smaller) if (larger.has(id)) return true;
+    return false;
   }
 
   /** Logs conversation.updated only when a field takes a new value: a no-op update logs nothing. */
@@ -138,14 +160,14 @@ export class MemoryConversationStore implements ConversationStore {
     role: Role,
     now: EpochMs,
     maxMembers: number,
-  ): Promise<
-    { status: 'ok'; added: UserId[]; conversation: Conversation } | { status: 'not_found' } | { status: 'too_many_members' }
-  > {
+  ): Promise<AddMembersResult> {
     requireEventTime('now', now);
     const tables = this.tables.read(tenantId);
     const record = tables?.byId.get(id);
     if (!tables || !record) return { status: 'not_found' };
     const newcomers = [...new Set(userIds)].filter((userId) => !record.members.has(userId));
+    const banned = newcomers.find((userId) => record.bans.has(userId));
+    if (banned !== undefined) return { status: 'banned', userId: banned };
     if (record.members.size + newcomers.length > maxMembers) return { status: 'too_many_members' };
     for (const userId of newcomers) {
       const member = addMember(tables, record, userId, role, now);
@@ -159,17 +181,12 @@ export class MemoryConversationStore implements ConversationStore {
     id: ConversationId,
     userId: UserId,
     now: EpochMs,
-    options: { keepOwner: boolean },
-  ): Promise<'removed' | 'not_found' | 'last_owner'> {
+  ): Promise<'removed' | 'not_found'> {
     requireEventTime('now', now);
     const tables = this.tables.read(tenantId);
     const record = tables?.byId.get(id);
-    const member = record?.members.get(userId);
-    if (!tables || !record || !member) return 'not_found';
-    if (options.keepOwner && isLastOwner(record, member.role)) return 'last_owner';
-    removeMember(tables, record, userId);
-    this.events.log(record, { type: 'member.removed', conversationId: id, userId, role: member.role }, now);
-    return 'removed';
+    if (!tables || !record) return 'not_found';
+    return removeHandingOver(tables, record, userId, now, this.events) === null ? 'not_found' : 'removed';
   }
 
   /** Setting the role a member already has is `ok` and logs nothing, with or without keepOwner. */
@@ -277,6 +294,32 @@ export class MemoryConversationStore implements ConversationStore {
     for (const member of record.membersInJoinOrder) member.joinedEventId = created.id;
     return record;
   }
+}
+
+/**
+ * Removes the member, logging member.removed, and when they were a group's only owner hands
+ * ownership to successorOf the remaining members (logging member.updated), all in one synchronous
+ * section. Returns the role the member had, or null when not a member.
+ */
+export function removeHandingOver(
+  tables: TenantConversations,
+  record: ConversationRecord,
+  userId: UserId,
+  now: EpochMs,
+  events: ConversationEvents,
+): Role | null {
+  const member = record.members.get(userId);
+  if (!member) return null;
+  removeMember(tables, record, userId);
+  events.log(record, { type: 'member.removed', conversationId: record.id, userId, role: member.role }, now);
+  if (record.type === 'group' && member.role === 'owner' && record.ownerCount === 0) {
+    const successor = successorOf(record.membersInJoinOrder);
+    if (successor) {
+      changeRole(record, successor, 'owner');
+      events.log(record, { type: 'member.updated', conversationId: record.id, userId: successor.userId, role: 'owner' }, now);
+    }
+  }
+  return member.role;
 }
 
 /** True when a member with `role` is the only owner of a group (whom keepOwner keeps). */

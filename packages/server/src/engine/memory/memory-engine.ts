@@ -16,6 +16,7 @@ import { MemoryConversationStore } from './memory-conversations.js';
 import { ConversationEvents, MemoryEventStore } from './memory-events.js';
 import { MemoryRefreshTokenStore, MemorySigningKeyStore, MemoryTenantStore } from './memory-identity.js';
 import { MemoryMessageStore } from './memory-messages.js';
+import { MemoryModerationStore } from './memory-moderation.js';
 import { MemoryPresenceStore } from './memory-presence.js';
 import { MemoryBus } from './memory-pubsub.js';
 import { MemoryUserStore } from './memory-users.js';
@@ -31,6 +32,7 @@ export class MemoryEngine implements Engine {
   readonly users = new MemoryUserStore();
   readonly conversations: MemoryConversationStore;
   readonly messages: MemoryMessageStore;
+  readonly moderation: MemoryModerationStore;
   readonly refreshTokens = new MemoryRefreshTokenStore();
   readonly signingKeys = new MemorySigningKeyStore();
   readonly events: MemoryEventStore;
@@ -48,6 +50,7 @@ export class MemoryEngine implements Engine {
     const events = new ConversationEvents(retention, this.pubsub);
     this.conversations = new MemoryConversationStore(tables, events);
     this.messages = new MemoryMessageStore(tables, events);
+    this.moderation = new MemoryModerationStore(tables, events);
     this.events = new MemoryEventStore(tables, events, this.pubsub);
   }
 

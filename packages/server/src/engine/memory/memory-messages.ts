@@ -7,8 +7,10 @@ import type { ConversationId, EpochMs, Message, MessageId, TenantId, UserId } fr
 import type { AppendResult, HistoryQuery, MessageStore, NewMessage } from '../engine.js';
 import { EngineError } from '../errors.js';
 import { requireLimit, requireNonNegativeInteger } from './arguments.js';
+import { isMuted } from '../../domain/moderation.js';
 import {
   findMessage,
+  muteOf,
   idempotencyKey,
   toMessage,
   type ConversationRecord,
@@ -40,6 +42,7 @@ export class MemoryMessageStore implements MessageStore {
     if (!record) return { status: 'conversation_not_found' };
     const sender = input.senderId === null ? null : record.members.get(input.senderId);
     if (sender === undefined) return { status: 'not_member' };
+    if (isMuted(muteOf(record, input.senderId), input.createdAt)) return { status: 'muted' };
 
     dropExpiredKeys(record, input.createdAt);
     const key = input.clientMessageId === null ? null : idempotencyKey(input.senderId, input.clientMessageId);
@@ -128,12 +131,13 @@ export class MemoryMessageStore implements MessageStore {
     text: string,
     now: EpochMs,
     viewer: UserId | null,
-  ): Promise<{ status: 'ok'; message: Message } | { status: 'not_found' } | { status: 'deleted' }> {
+  ): Promise<{ status: 'ok'; message: Message } | { status: 'not_found' } | { status: 'deleted' } | { status: 'muted' }> {
     requireEventTime('now', now);
     const record = this.tables.find(tenantId, conversationId);
     const message = record && findMessage(record, messageId);
     if (!record || !message) return { status: 'not_found' };
     if (message.deletedAt !== null) return { status: 'deleted' };
+    if (isMuted(muteOf(record, viewer), now)) return { status: 'muted' };
     message.text = text;
     message.editedAt = now;
     this.events.log(record, { type: 'message.updated', conversationId, message: toMessage(record.id, message, null) }, now);
@@ -173,12 +177,14 @@ export class MemoryMessageStore implements MessageStore {
     | { status: 'not_found' }
     | { status: 'deleted' }
     | { status: 'too_many_reactions' }
+    | { status: 'muted' }
   > {
     requireEventTime('now', now);
     const record = this.tables.find(tenantId, conversationId);
     const message = record && findMessage(record, messageId);
     if (!record || !message) return { status: 'not_found' };
     if (message.deletedAt !== null) return { status: 'deleted' };
+    if (isMuted(muteOf(record, userId), now)) return { status: 'muted' };
 
     const reactors = message.reactions.get(emoji);
     let changed = false;

@@ -122,4 +122,13 @@ export class MemoryUserStore implements UserStore {
   async isBlocked(tenantId: TenantId, blocker: UserId, blocked: UserId): Promise<boolean> {
     return this.tenants.read(tenantId)?.blocked.get(blocker)?.has(blocked) ?? false;
   }
+
+  async blockersAmong(tenantId: TenantId, blocked: UserId, candidates: readonly UserId[]): Promise<UserId[]> {
+    const users = this.tenants.read(tenantId);
+    return candidates.filter((candidate) => users?.blocked.get(candidate)?.has(blocked) ?? false);
+  }
+
+  async listBlocked(tenantId: TenantId, blocker: UserId): Promise<UserId[]> {
+    return [...(this.tenants.read(tenantId)?.blocked.get(blocker) ?? [])];
+  }
 }

@@ -12,11 +12,11 @@
  * last conversation returned; pages are stable as long as no conversation gains activity in
  * between (one that does moves to the front, as in any activity-ordered list).
  */
-import type { Conversation, ConversationId, Member, TenantId, UserId } from '../../domain/types.js';
+import type { Conversation, ConversationId, Member, Mute, TenantId, UserId } from '../../domain/types.js';
 import type { ConversationView, Page } from '../engine.js';
 import type { RedisContext } from './redis-context.js';
 import { decodeActivityCursor, encodeActivityCursor, type ActivityPosition } from './redis-cursors.js';
-import { asArray, parseConversation, parseMember, parseMessage } from './redis-replies.js';
+import { asArray, parseConversation, parseMember, parseMessage, parseMute } from './redis-replies.js';
 import type { IndexedConversation, UserConversationIndex } from './redis-user-index.js';
 
 export interface ConversationRead {
@@ -24,6 +24,9 @@ export interface ConversationRead {
   member: Member | null;
   lastMessageJson: string | null;
   mine: string | null;
+  mute: Mute | null;
+  /** Direct conversations: the member other than the user read for; null in groups. */
+  otherMember: UserId | null;
 }
 
 /** One conversation with a user's membership (and optionally its newest message), read in one step. */
@@ -37,16 +40,18 @@ export async function readConversation(
   const keys = context.keys.conversation(tenantId, id);
   const reply = await context.scripts.run(
     'conversation-get',
-    [keys.meta, keys.members, keys.messages, keys.myReactions],
+    [keys.meta, keys.members, keys.messages, keys.myReactions, keys.mutes],
     [userId, withLastMessage ? '1' : '0'],
   );
   if (reply === null) return null;
-  const [meta, member, last, mine] = asArray(reply, 'conversation-get');
+  const [meta, member, last, mine, mute, other] = asArray(reply, 'conversation-get');
   return {
     conversation: parseConversation(tenantId, meta),
     member: typeof member === 'string' ? parseMember(userId, member) : null,
     lastMessageJson: typeof last === 'string' ? last : null,
     mine: typeof mine === 'string' ? mine : null,
+    mute: typeof mute === 'string' ? parseMute(userId, mute) : null,
+    otherMember: typeof other === 'string' ? (other as UserId) : null,
   };
 }
 

@@ -1,13 +1,23 @@
 /**
  * Conversations and their members. Every change to one conversation is one script on its own
  * slot, which also logs and publishes the change's event (lua/lib/event-log.lua); the owner count
- * that keepOwner checks is a field of the conversation's meta hash (ownerCount), kept by every
- * script that changes roles or membership. The per-user indexes in the tenant slot are kept
+ * that setRole's keepOwner and removeMember's hand-over read is a field of the conversation's meta
+ * hash (ownerCount), kept by every script that changes roles or membership. The per-user indexes in the tenant slot are kept
  * around it by UserConversationIndex (superset rule: see there), and listForUser reads through
  * redis-conversation-list.ts.
  */
-import { ROLES, type Conversation, type ConversationId, type EpochMs, type Member, type Role, type TenantId, type UserId } from '../../domain/types.js';
-import type { ConversationStore, ConversationView, NewConversation, Page } from '../engine.js';
+import {
+  ROLES,
+  type Conversation,
+  type ConversationId,
+  type EpochMs,
+  type Member,
+  type Mute,
+  type Role,
+  type TenantId,
+  type UserId,
+} from '../../domain/types.js';
+import type { AddMembersResult, ConversationStore, ConversationView, NewConversation, Page } from '../engine.js';
 import { logArgs, type RedisContext } from './redis-context.js';
 import { listConversationsForUser, readConversation } from './redis-conversation-list.js';
 import { decodeMemberCursor, encodeMemberCursor } from './redis-cursors.js';
@@ -17,6 +27,8 @@ import type { UserConversationIndex } from './redis-user-index.js';
 
 const MAX_MEMBER_PAGE = 1000;
 const MAX_CONVERSATION_PAGE = 100;
+/** Candidate conversations confirmed per round trip by sharesConversation. */
+const SHARED_CHECK_BATCH = 50;
 
 function requireRole(role: Role): void {
   if (!ROLES.includes(role)) throw invalid(`unknown role ${String(role)}`);
@@ -76,10 +88,32 @@ export class RedisConversationStore implements ConversationStore {
     tenantId: TenantId,
     id: ConversationId,
     userId: UserId,
-  ): Promise<{ conversation: Conversation; member: Member | null } | null> {
+  ): Promise<{ conversation: Conversation; member: Member | null; mute: Mute | null; otherMember: UserId | null } | null> {
     return guard(async () => {
       const view = await readConversation(this.context, tenantId, id, userId, false);
-      return view && { conversation: view.conversation, member: view.member };
+      return view && { conversation: view.conversation, member: view.member, mute: view.mute, otherMember: view.otherMember };
+    });
+  }
+
+  findDirect(tenantId: TenantId, first: UserId, second: UserId): Promise<ConversationId | null> {
+    return guard(() => this.index.findDirect(tenantId, first, second));
+  }
+
+  /**
+   * The per-user sets are a superset of membership, so each common candidate is confirmed in its
+   * own slot, a batch at a time, stopping at the first real one.
+   */
+  sharesConversation(tenantId: TenantId, first: UserId, second: UserId): Promise<boolean> {
+    return guard(async () => {
+      const candidates = await this.index.common(tenantId, first, second);
+      for (let start = 0; start < candidates.length; start += SHARED_CHECK_BATCH) {
+        const batch = candidates.slice(start, start + SHARED_CHECK_BATCH);
+        const memberships = await Promise.all(
+          batch.map((id) => this.context.redis.hmget(this.context.keys.conversation(tenantId, id).members, first, second)),
+        );
+        if (memberships.some(([a, b]) => a !== null && b !== null)) return true;
+      }
+      return false;
     });
   }
 
@@ -137,7 +171,7 @@ export class RedisConversationStore implements ConversationStore {
     role: Role,
     now: EpochMs,
     maxMembers: number,
-  ): Promise<{ status: 'ok'; added: UserId[]; conversation: Conversation } | { status: 'not_found' } | { status: 'too_many_members' }> {
+  ): Promise<AddMembersResult> {
     return guard(async () => {
       requireRole(role);
       requireTime(now, 'now');
@@ -148,7 +182,7 @@ export class RedisConversationStore implements ConversationStore {
       const reply = asArray(
         await this.context.scripts.run(
           'member-add',
-          [keys.meta, keys.members, keys.memberOrder, keys.events, this.context.keys.conversationTopic(tenantId, id)],
+          [keys.meta, keys.members, keys.memberOrder, keys.events, this.context.keys.conversationTopic(tenantId, id), keys.bans],
           [...logArgs(this.context), role, now, maxMembers, ...userIds],
         ),
         'member-add',
@@ -158,6 +192,7 @@ export class RedisConversationStore implements ConversationStore {
         // Nobody joined: take back the index entries written in advance.
         await this.index.dropUnlessMembers(tenantId, id, [...new Set(userIds)]);
         if (status === 'not_found' || status === 'too_many_members') return { status };
+        if (status === 'banned') return { status, userId: asString(reply[1], 'member-add.banned') as UserId };
         throw unexpected('member-add');
       }
       const added = asArray(reply[1], 'member-add.added').map((userId) => asString(userId, 'member-add.added') as UserId);
@@ -171,20 +206,10 @@ export class RedisConversationStore implements ConversationStore {
     id: ConversationId,
     userId: UserId,
     now: EpochMs,
-    options: { keepOwner: boolean },
-  ): Promise<'removed' | 'not_found' | 'last_owner'> {
+  ): Promise<'removed' | 'not_found'> {
     return guard(async () => {
-      requireId(userId, 'userId');
-      requireTime(now, 'now');
-      const keys = this.context.keys.conversation(tenantId, id);
-      const reply = await this.context.scripts.run(
-        'member-remove',
-        [keys.meta, keys.members, keys.memberOrder, keys.events, this.context.keys.conversationTopic(tenantId, id)],
-        [...logArgs(this.context), userId, now, options.keepOwner ? '1' : '0'],
-      );
-      if (reply === 'removed') await this.index.dropUnlessMembers(tenantId, id, [userId]);
-      if (reply === 'removed' || reply === 'not_found' || reply === 'last_owner') return reply;
-      throw unexpected('member-remove');
+      const removed = await removeMemberScript(this.context, this.index, tenantId, id, userId, now, null);
+      return removed.status === 'removed' ? 'removed' : 'not_found';
     });
   }
 
@@ -277,4 +302,33 @@ export class RedisConversationStore implements ConversationStore {
     if (created) await this.index.add(tenantId, id, userIds, input.createdAt);
     return { conversation: parseConversation(tenantId, reply[1]), created };
   }
+}
+
+/**
+ * Runs member-remove (removal with owner hand-over, and with `banJson` the ban in the same step),
+ * then takes the conversation out of the user's index. Shared by removeMember and ban.
+ */
+export async function removeMemberScript(
+  context: RedisContext,
+  index: UserConversationIndex,
+  tenantId: TenantId,
+  id: ConversationId,
+  userId: UserId,
+  now: EpochMs,
+  banJson: string | null,
+): Promise<{ status: 'removed'; role: Role } | { status: 'not_member' } | { status: 'not_found' }> {
+  requireId(userId, 'userId');
+  requireTime(now, 'now');
+  const keys = context.keys.conversation(tenantId, id);
+  const scriptKeys = [keys.meta, keys.members, keys.memberOrder, keys.events, context.keys.conversationTopic(tenantId, id)];
+  if (banJson !== null) scriptKeys.push(keys.bans, keys.banOrder);
+  const reply = await context.scripts.run('member-remove', scriptKeys, [...logArgs(context), userId, now, banJson ?? '']);
+  if (reply === 'not_found') return { status: 'not_found' };
+  const [status, role] = asArray(reply, 'member-remove');
+  if (status === 'not_member') return { status };
+  if (status !== 'removed') throw unexpected('member-remove');
+  await index.dropUnlessMembers(tenantId, id, [userId]);
+  const removedRole = asString(role, 'member-remove.role') as Role;
+  requireRole(removedRole);
+  return { status, role: removedRole };
 }

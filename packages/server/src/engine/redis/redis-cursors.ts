@@ -51,3 +51,14 @@ export function decodeActivityCursor(cursor: string): ActivityPosition {
   }
   return { activity, conversationId };
 }
+
+/** Mutes and bans: the user id of the last entry returned, under the list's own kind. */
+export function encodeUserIdCursor(kind: 'mutes' | 'bans', userId: string): string {
+  return encode([kind, userId]);
+}
+
+export function decodeUserIdCursor(kind: 'mutes' | 'bans', cursor: string): string {
+  const [, userId] = decode(cursor, kind);
+  if (typeof userId !== 'string' || userId.length === 0) throw invalidCursor();
+  return userId;
+}

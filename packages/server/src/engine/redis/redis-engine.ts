@@ -19,6 +19,7 @@ import { RedisConversationStore } from './redis-conversations.js';
 import { RedisEventStore } from './redis-events.js';
 import { RedisKeys } from './redis-keys.js';
 import { RedisMessageStore } from './redis-messages.js';
+import { RedisModerationStore } from './redis-moderation.js';
 import { RedisPresenceStore } from './redis-presence.js';
 import { RedisPubSub } from './redis-pubsub.js';
 import { RedisRefreshTokenStore } from './redis-refresh-tokens.js';
@@ -50,6 +51,7 @@ export class RedisEngine implements Engine {
   readonly users: RedisUserStore;
   readonly conversations: RedisConversationStore;
   readonly messages: RedisMessageStore;
+  readonly moderation: RedisModerationStore;
   readonly refreshTokens: RedisRefreshTokenStore;
   readonly signingKeys: RedisSigningKeyStore;
   readonly events: RedisEventStore;
@@ -76,6 +78,7 @@ export class RedisEngine implements Engine {
     this.users = new RedisUserStore(context);
     this.conversations = new RedisConversationStore(context, index);
     this.messages = new RedisMessageStore(context, index);
+    this.moderation = new RedisModerationStore(context, index);
     this.refreshTokens = new RedisRefreshTokenStore(context);
     this.signingKeys = new RedisSigningKeyStore(context);
     this.events = new RedisEventStore(context);

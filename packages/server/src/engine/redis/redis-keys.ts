@@ -22,6 +22,10 @@
  *     reactors:<seq>         set     users with a reaction on message <seq> (cleared on delete)
  *     idem:<sender>:<cmid>   string  "<seq>:<window end>", expires after the idempotency window
  *     idem-system:<cmid>     string  the same for messages without a sender (one scope per conversation)
+ *     mutes                  hash    userId → JSON {until, createdAt} (kept across leave and re-join)
+ *     mute-order             zset    userId at score 0 (pages mutes in user id order)
+ *     bans                   hash    userId → JSON {createdAt}
+ *     ban-order              zset    userId at score 0 (pages bans in user id order)
  *     events                 stream  the conversation's event log: id `<at>-<n>`, field `event` → event JSON;
  *                                    trimmed on every append (see lua/lib/event-log.lua)
  *     topic                  channel (not a key) the conversation's durable and ephemeral events
@@ -72,6 +76,10 @@ export interface ConversationKeys {
   messageIds: string;
   myReactions: string;
   events: string;
+  mutes: string;
+  muteOrder: string;
+  bans: string;
+  banOrder: string;
 }
 
 /** The inverse of segment(); null for text segment() cannot have produced. */
@@ -139,6 +147,10 @@ export class RedisKeys {
       messageIds: `${slot}:message-ids`,
       myReactions: `${slot}:my-reactions`,
       events: `${slot}:events`,
+      mutes: `${slot}:mutes`,
+      muteOrder: `${slot}:mute-order`,
+      bans: `${slot}:bans`,
+      banOrder: `${slot}:ban-order`,
     };
   }
 

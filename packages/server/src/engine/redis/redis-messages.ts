@@ -17,12 +17,13 @@ import type { UserConversationIndex } from './redis-user-index.js';
 
 const MAX_HISTORY_PAGE = 100;
 
-type EditResult = { status: 'ok'; message: Message } | { status: 'not_found' } | { status: 'deleted' };
+type EditResult = { status: 'ok'; message: Message } | { status: 'not_found' } | { status: 'deleted' } | { status: 'muted' };
 type ReactResult =
   | { status: 'ok'; message: Message; changed: boolean }
   | { status: 'not_found' }
   | { status: 'deleted' }
-  | { status: 'too_many_reactions' };
+  | { status: 'too_many_reactions' }
+  | { status: 'muted' };
 
 export class RedisMessageStore implements MessageStore {
   constructor(
@@ -48,6 +49,7 @@ export class RedisMessageStore implements MessageStore {
         conversation.myReactions,
         conversation.events,
         keys.conversationTopic(tenantId, conversationId),
+        conversation.mutes,
       ];
       // A send without a sender is idempotent in the conversation's system scope; a window of 0 ms
       // holds nothing.
@@ -84,6 +86,7 @@ export class RedisMessageStore implements MessageStore {
           return { status, message: parseMessage(conversationId, json, mine) };
         case 'conversation_not_found':
         case 'not_member':
+        case 'muted':
         case 'reply_not_found':
           return { status };
         case 'id_taken':
@@ -143,14 +146,14 @@ export class RedisMessageStore implements MessageStore {
       const reply = asArray(
         await this.context.scripts.run(
           'message-edit',
-          [keys.messageIds, keys.messages, keys.myReactions, keys.events, this.context.keys.conversationTopic(tenantId, conversationId)],
+          [keys.messageIds, keys.messages, keys.myReactions, keys.events, this.context.keys.conversationTopic(tenantId, conversationId), keys.mutes],
           [...logArgs(this.context), conversationId, messageId, text, now, viewer ?? ''],
         ),
         'message-edit',
       );
       const [status, json, mine] = reply;
       if (status === 'ok') return { status, message: parseMessage(conversationId, json, mine) };
-      if (status === 'not_found' || status === 'deleted') return { status };
+      if (status === 'not_found' || status === 'deleted' || status === 'muted') return { status };
       throw unexpected('message-edit');
     });
   }
@@ -206,6 +209,7 @@ export class RedisMessageStore implements MessageStore {
             this.context.keys.reactors(tenantId, conversationId, seq),
             keys.events,
             this.context.keys.conversationTopic(tenantId, conversationId),
+            keys.mutes,
           ],
           [...logArgs(this.context), conversationId, messageId, seq, userId, emoji, add ? '1' : '0', limits.maxEmojiPerMessage, limits.maxReactionsPerUser, now],
         ),
@@ -215,7 +219,7 @@ export class RedisMessageStore implements MessageStore {
       if (status === 'ok') {
         return { status, changed: asInteger(changed, 'reaction-set.changed') === 1, message: parseMessage(conversationId, json, mine) };
       }
-      if (status === 'not_found' || status === 'deleted' || status === 'too_many_reactions') return { status };
+      if (status === 'not_found' || status === 'deleted' || status === 'too_many_reactions' || status === 'muted') return { status };
       throw unexpected('reaction-set');
     });
   }

@@ -5,12 +5,14 @@
  */
 import { parseEventId, type ConversationEvent, type EphemeralEvent, type EventEnvelope, type EventId } from '../../domain/events.js';
 import type {
+  Ban,
   Conversation,
   ConversationId,
   ConversationType,
   Member,
   Message,
   MessageId,
+  Mute,
   ReactionCounts,
   Role,
   TenantId,
@@ -124,6 +126,22 @@ export function parseMember(userId: UserId, json: string): Member {
     joinedAt: numberField(stored, 'joinedAt', 'member'),
     joinedEventId: joinedEventId as EventId,
   };
+}
+
+/** A mute as stored in a conversation's mutes hash: JSON {until (null: until lifted), createdAt}. */
+export function parseMute(userId: UserId, json: string): Mute {
+  const stored = parseJson(json, 'mute');
+  if (!isObject(stored)) throw unexpected('mute');
+  const until = stored.until ?? null;
+  if (until !== null && typeof until !== 'number') throw unexpected('mute.until');
+  return { userId, until, createdAt: numberField(stored, 'createdAt', 'mute') };
+}
+
+/** A ban as stored in a conversation's bans hash: JSON {createdAt}. */
+export function parseBan(userId: UserId, json: string): Ban {
+  const stored = parseJson(json, 'ban');
+  if (!isObject(stored)) throw unexpected('ban');
+  return { userId, createdAt: numberField(stored, 'createdAt', 'ban') };
 }
 
 // ─── Messages ──────────────────────────────────────────────────────────────────────────────

@@ -85,9 +85,9 @@ describe('redis engine user index', () => {
     for (let round = 0; round < 20; round += 1) {
       await Promise.all([
         engine.conversations.addMembers(tenant, id, [alice], 'member', T0, 100),
-        engine.conversations.removeMember(tenant, id, alice, T0, { keepOwner: false }),
+        engine.conversations.removeMember(tenant, id, alice, T0),
         engine.conversations.addMembers(tenant, id, [alice], 'member', T0, 100),
-        ...(round % 2 === 0 ? [engine.conversations.removeMember(tenant, id, alice, T0, { keepOwner: false })] : []),
+        ...(round % 2 === 0 ? [engine.conversations.removeMember(tenant, id, alice, T0)] : []),
       ]);
       const member = (await engine.conversations.getMembers(tenant, id, [alice])).length === 1;
       const indexed = (await admin.sismember(keys.userConversations(tenant, alice), id)) === 1;

@@ -77,6 +77,18 @@ export class UserConversationIndex {
     return asString(reply, 'direct-claim') as ConversationId;
   }
 
+  /** The conversation id the pair (either order) maps to, or null: no direct conversation was claimed. */
+  async findDirect(tenantId: TenantId, first: UserId, second: UserId): Promise<ConversationId | null> {
+    const [low, high] = first < second ? [first, second] : [second, first];
+    return (await this.context.redis.hget(this.context.keys.directPairs(tenantId), JSON.stringify([low, high]))) as ConversationId | null;
+  }
+
+  /** Conversations indexed for both users: a superset of those they share (filter by membership). */
+  async common(tenantId: TenantId, first: UserId, second: UserId): Promise<ConversationId[]> {
+    const { keys, redis } = this.context;
+    return (await redis.sinter(keys.userConversations(tenantId, first), keys.userConversations(tenantId, second))) as ConversationId[];
+  }
+
   /** Up to `count` of the user's indexed conversations strictly after `after`, newest first. */
   async page(tenantId: TenantId, userId: UserId, after: ActivityPosition | null, count: number): Promise<IndexedConversation[]> {
     const { keys, scripts } = this.context;

@@ -102,6 +102,18 @@ export class RedisUserStore implements UserStore {
     });
   }
 
+  /** One SISMEMBER per candidate; all in the tenant slot, so auto-pipelining sends them together. */
+  blockersAmong(tenantId: TenantId, blocked: UserId, candidates: readonly UserId[]): Promise<UserId[]> {
+    return guard(async () => {
+      const answers = await Promise.all(candidates.map((candidate) => this.context.redis.sismember(this.context.keys.blocks(tenantId, candidate), blocked)));
+      return candidates.filter((_, i) => answers[i] === 1);
+    });
+  }
+
+  listBlocked(tenantId: TenantId, blocker: UserId): Promise<UserId[]> {
+    return guard(async () => (await this.context.redis.smembers(this.context.keys.blocks(tenantId, blocker))) as UserId[]);
+  }
+
   isBlocked(tenantId: TenantId, blocker: UserId, blocked: UserId): Promise<boolean> {
     return guard(async () => (await this.context.redis.sismember(this.context.keys.blocks(tenantId, blocker), blocked)) === 1);
   }

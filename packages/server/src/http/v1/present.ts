@@ -5,7 +5,7 @@
 import type { Static } from 'typebox';
 import type * as wire from '@parley/protocol';
 import type { ConversationView } from '../../engine/engine.js';
-import type { Conversation, EpochMs, Member, Message, Tenant, User } from '../../domain/types.js';
+import type { Ban, Conversation, EpochMs, Member, Message, Mute, Tenant, User } from '../../domain/types.js';
 
 const time = (ms: EpochMs): string => new Date(ms).toISOString();
 const maybeTime = (ms: EpochMs | null): string | null => (ms === null ? null : time(ms));
@@ -30,6 +30,14 @@ export function presentTenant(tenant: Tenant): Static<typeof wire.Tenant> {
 
 export function presentMember(member: Member): Static<typeof wire.Member> {
   return { userId: member.userId, role: member.role, lastReadSeq: member.lastReadSeq, joinedAt: time(member.joinedAt) };
+}
+
+export function presentMute(mute: Mute): Static<typeof wire.Mute> {
+  return { userId: mute.userId, until: maybeTime(mute.until), createdAt: time(mute.createdAt) };
+}
+
+export function presentBan(ban: Ban): Static<typeof wire.Ban> {
+  return { userId: ban.userId, createdAt: time(ban.createdAt) };
 }
 
 export function presentMessage(message: Message): Static<typeof wire.Message> {

@@ -1,13 +1,13 @@
 --[[
 member-add: adds users as members with one role, all or nothing, logging member.added for each
 added user in input order. Existing members are left as they are; when the new total would
-exceed the cap nothing is added. A new member's read position starts at the conversation's
+exceed the cap, or one of the users is banned from the conversation, nothing is added. A new member's read position starts at the conversation's
 lastSeq (history from before joining is not unread).
 KEYS[1]  meta hash   KEYS[2] members hash   KEYS[3] member-order zset   KEYS[4] events stream
-KEYS[5]  topic channel
+KEYS[5]  topic channel   KEYS[6] bans hash
 ARGV[1]  publish command ('PUBLISH' | 'SPUBLISH')   ARGV[2] max events   ARGV[3] max event age (ms)
 ARGV[4]  role   ARGV[5] joinedAt   ARGV[6] maxMembers   ARGV[7..] userIds (may repeat)
-Returns  {'not_found'} | {'too_many_members'} | {'ok', {added userIds in input order}, meta as HGETALL}
+Returns  {'not_found'} | {'too_many_members'} | {'banned', first banned userId} | {'ok', {added userIds in input order}, meta as HGETALL}
 ]]
 --#include event-log
 if redis.call('EXISTS', KEYS[1]) == 0 then
@@ -19,6 +19,9 @@ for i = 7, #ARGV do
   if not seen[user] then
     seen[user] = true
     if redis.call('HEXISTS', KEYS[2], user) == 0 then
+      if redis.call('HEXISTS', KEYS[6], user) == 1 then
+        return {'banned', user}
+      end
       fresh[#fresh + 1] = user
     end
   end

@@ -1,6 +1,6 @@
 --[[
 message-append: the one atomic step of sending. Checks that the conversation exists and the
-sender is a member, resolves the idempotency key, checks the reply target, assigns
+sender is a member and not muted at createdAt, resolves the idempotency key, checks the reply target, assigns
 seq = lastSeq + 1, stores the message, moves lastActivityAt (never backwards) and the sender's
 read position, and logs message.created. Refusals and duplicates write and log nothing, so a
 refused send does not spend its idempotency key.
@@ -8,17 +8,19 @@ The idempotency window is measured on the given times (the key holds "<seq>:<exp
 every other time in the engine; the key's own expiry (PX) only reclaims memory.
 KEYS[1]  meta hash   KEYS[2] members hash   KEYS[3] messages hash   KEYS[4] message-ids hash
 KEYS[5]  my-reactions hash   KEYS[6] events stream   KEYS[7] topic channel
-KEYS[8]  idempotency key of (sender or the system scope, clientMessageId); absent when the send has none
+KEYS[8]  mutes hash
+KEYS[9]  idempotency key of (sender or the system scope, clientMessageId); absent when the send has none
 ARGV[1]  publish command ('PUBLISH' | 'SPUBLISH')   ARGV[2] max events   ARGV[3] max event age (ms)
 ARGV[4]  messageId   ARGV[5] senderId ('' for a message without sender)   ARGV[6] system '1'|'0'
 ARGV[7]  text   ARGV[8] replyTo ('' for none)   ARGV[9] createdAt   ARGV[10] idempotency TTL in ms
 ARGV[11] end of the idempotency window (createdAt + TTL)
 Returns  {'created', message JSON, nil, lastActivityAt}
          | {'duplicate', original message JSON, sender's emoji JSON | nil}
-         | {'conversation_not_found'} | {'not_member'} | {'reply_not_found'}
+         | {'conversation_not_found'} | {'not_member'} | {'muted'} | {'reply_not_found'}
          | {'id_taken'} (the message id is in use: a caller bug; nothing changed)
 ]]
 --#include event-log
+--#include mute
 if redis.call('EXISTS', KEYS[1]) == 0 then
   return {'conversation_not_found'}
 end
@@ -31,7 +33,10 @@ if sender ~= '' then
   end
   member = cjson.decode(raw)
 end
-local idempotency_key = KEYS[8]
+if is_muted(KEYS[8], sender, ARGV[9]) then
+  return {'muted'}
+end
+local idempotency_key = KEYS[9]
 if idempotency_key then
   local prior = redis.call('GET', idempotency_key)
   if prior then

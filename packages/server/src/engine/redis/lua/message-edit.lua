@@ -1,14 +1,15 @@
 --[[
-message-edit: replaces a message's text and sets editedAt, unless the message is deleted, and
-logs message.updated.
+message-edit: replaces a message's text and sets editedAt, unless the message is deleted or the
+editor (the viewer) is muted at now, and logs message.updated.
 KEYS[1]  message-ids hash   KEYS[2] messages hash   KEYS[3] my-reactions hash
-KEYS[4]  events stream   KEYS[5] topic channel
+KEYS[4]  events stream   KEYS[5] topic channel   KEYS[6] mutes hash
 ARGV[1]  publish command ('PUBLISH' | 'SPUBLISH')   ARGV[2] max events   ARGV[3] max event age (ms)
 ARGV[4]  conversationId   ARGV[5] messageId   ARGV[6] text   ARGV[7] now
 ARGV[8]  viewer userId ('' for none)
-Returns  {'ok', message JSON, viewer's emoji JSON | nil} | {'not_found'} | {'deleted'}
+Returns  {'ok', message JSON, viewer's emoji JSON | nil} | {'not_found'} | {'deleted'} | {'muted'}
 ]]
 --#include event-log
+--#include mute
 local seq = redis.call('HGET', KEYS[1], ARGV[5])
 if not seq then
   return {'not_found'}
@@ -16,6 +17,9 @@ end
 local message = cjson.decode(redis.call('HGET', KEYS[2], seq))
 if message.deletedAt ~= cjson.null then
   return {'deleted'}
+end
+if is_muted(KEYS[6], ARGV[8], ARGV[7]) then
+  return {'muted'}
 end
 message.text = ARGV[6]
 message.editedAt = tonumber(ARGV[7])

@@ -1,19 +1,21 @@
 --[[
 reaction-set: adds or removes one user's reaction, idempotently and within the limits, and logs
-reaction.added or reaction.removed when something changed. Counts
+reaction.added or reaction.removed when something changed; a user muted at now changes nothing. Counts
 live in the message JSON; each user's emoji in my-reactions ("<seq>:<userId>", never an empty
 list), and the users with any reaction in the message's reactors set (so delete can clear them).
 KEYS[1]  message-ids hash   KEYS[2] messages hash   KEYS[3] my-reactions hash
 KEYS[4]  reactors set of the message's seq   KEYS[5] events stream   KEYS[6] topic channel
+KEYS[7]  mutes hash
 ARGV[1]  publish command ('PUBLISH' | 'SPUBLISH')   ARGV[2] max events   ARGV[3] max event age (ms)
 ARGV[4]  conversationId   ARGV[5] messageId
 ARGV[6]  the message's seq (looked up by the caller; ids never move)
 ARGV[7]  userId   ARGV[8] emoji   ARGV[9] '1' add | '0' remove
 ARGV[10] max distinct emoji per message   ARGV[11] max reactions per user per message   ARGV[12] now
 Returns  {'ok', changed 1|0, message JSON, the user's emoji JSON | nil}
-         | {'not_found'} | {'deleted'} | {'too_many_reactions'}
+         | {'not_found'} | {'deleted'} | {'too_many_reactions'} | {'muted'}
 ]]
 --#include event-log
+--#include mute
 local seq = redis.call('HGET', KEYS[1], ARGV[5])
 if seq ~= ARGV[6] then
   return {'not_found'}
@@ -22,6 +24,9 @@ local raw = redis.call('HGET', KEYS[2], seq)
 local message = cjson.decode(raw)
 if message.deletedAt ~= cjson.null then
   return {'deleted'}
+end
+if is_muted(KEYS[7], ARGV[7], ARGV[12]) then
+  return {'muted'}
 end
 local user, emoji, add = ARGV[7], ARGV[8], ARGV[9] == '1'
 local field = seq .. ':' .. user
