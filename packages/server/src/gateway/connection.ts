@@ -288,7 +288,7 @@ export class Connection {
       this.inbox = envelope.id;
       if (event.type === 'member.removed' && event.userId === this.userId) this.stopFollowing(event.conversationId);
       if (event.type === 'conversation.created' || (event.type === 'member.added' && event.userId === this.userId)) {
-        void this.catchUp(event.conversationId);
+        this.catchUp(event.conversationId).catch(() => this.close(CloseCodes.restart, 'could not follow a conversation; reconnect'));
       }
     }
     this.advanceWatermark(envelope.at);
@@ -304,32 +304,31 @@ export class Connection {
     this.host.unfollow(this, conversationId);
   }
 
-  /** After joining: follow the conversation's topic, then send its log from the join on. */
+  /**
+   * After joining: follow the conversation's topic, then send its log from the join on. Rejects
+   * when the storage fails (the caller then closes the connection: the client resumes with its cursor).
+   */
   private async catchUp(conversationId: ConversationId): Promise<void> {
     if (this.following.get(conversationId) || this.catchingUp.has(conversationId)) return;
     this.catchingUp.set(conversationId, []);
     this.following.set(conversationId, false);
-    try {
-      await this.host.follow(this, [conversationId]);
-      const member = await this.host.realtime.membership(this.tenantId, conversationId, this.userId);
-      if (this.closed || !this.catchingUp.has(conversationId)) return;
-      if (!member) {
-        this.stopFollowing(conversationId);
-        return;
-      }
-      const start = maxId(member.joinedEventId, this.positions.get(conversationId)?.id ?? member.joinedEventId);
-      const events = await this.readAll(conversationId, start);
-      if (this.closed || !this.catchingUp.has(conversationId)) return;
-      const held = this.catchingUp.get(conversationId) ?? [];
-      this.catchingUp.delete(conversationId);
-      this.following.set(conversationId, true);
-      if (events === 'trimmed') return this.resync();
-      const source: Source = { kind: 'conversation', conversationId };
-      for (const envelope of events) this.deliver(source, await this.host.present(this.tenantId, envelope));
-      for (const item of held) this.deliver(item.source, item.presented);
-    } catch {
-      this.close(CloseCodes.restart, 'could not follow a conversation; reconnect');
+    await this.host.follow(this, [conversationId]);
+    const member = await this.host.realtime.membership(this.tenantId, conversationId, this.userId);
+    if (this.closed || !this.catchingUp.has(conversationId)) return;
+    if (!member) {
+      this.stopFollowing(conversationId);
+      return;
     }
+    const start = maxId(member.joinedEventId, this.positions.get(conversationId)?.id ?? member.joinedEventId);
+    const events = await this.readAll(conversationId, start);
+    if (this.closed || !this.catchingUp.has(conversationId)) return;
+    const held = this.catchingUp.get(conversationId) ?? [];
+    this.catchingUp.delete(conversationId);
+    this.following.set(conversationId, true);
+    if (events === 'trimmed') return this.resync();
+    const source: Source = { kind: 'conversation', conversationId };
+    for (const envelope of events) this.deliver(source, await this.host.present(this.tenantId, envelope));
+    for (const item of held) this.deliver(item.source, item.presented);
   }
 
   private async readAll(conversationId: ConversationId, after: EventId): Promise<EventEnvelope[] | 'trimmed'> {

@@ -3,6 +3,7 @@
  * keeps presence (heartbeats, sweeping crashed nodes) and closes everything on shutdown.
  */
 import { randomUUID } from 'node:crypto';
+import { ERROR_CODES } from '@parley/protocol';
 import type { Principal } from '../auth/principal.js';
 import type { Engine } from '../engine/engine.js';
 import type { ConversationId } from '../domain/types.js';
@@ -139,7 +140,11 @@ export class RealtimeGateway {
     }
   }
 
-  /** A frame from the client: `ping` or `typing`; anything else closes with 4400. */
+  /**
+   * A frame from the client: `ping` or `typing`; anything else closes with 4400. Never rejects:
+   * a refusal is sent to the client as an `error` frame, and so is a storage failure (a Redis
+   * stall), which is logged — a client's frame must not be able to take the node down.
+   */
   async onClientFrame(connection: Connection, text: string): Promise<void> {
     const session = this.sessions.get(connection);
     if (!session) return;
@@ -160,8 +165,13 @@ export class RealtimeGateway {
       try {
         await this.deps.realtime.typing(session.principal, conversationId as ConversationId);
       } catch (error) {
-        if (!(error instanceof ServiceError)) throw error;
-        connection.sendControl(JSON.stringify({ type: 'error', code: error.code, detail: error.detail }));
+        if (error instanceof ServiceError) {
+          connection.sendControl(JSON.stringify({ type: 'error', code: error.code, detail: error.detail }));
+          return;
+        }
+        this.deps.log.warn({ err: error }, 'typing frame failed');
+        const { title } = ERROR_CODES.storage_unavailable;
+        connection.sendControl(JSON.stringify({ type: 'error', code: 'storage_unavailable', detail: title }));
       }
       return;
     }

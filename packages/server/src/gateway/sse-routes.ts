@@ -66,7 +66,7 @@ export const sseRoutes =
         const finish = () => {
           ended = true;
           clearInterval(keepAlive);
-          if (connection) void gateway.closed(connection);
+          if (connection) gateway.closed(connection).catch((error: unknown) => request.log.error({ err: error }, 'realtime close failed'));
         };
         if (raw.destroyed || raw.writableEnded) finish();
         else raw.on('close', finish);

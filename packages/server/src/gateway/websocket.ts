@@ -56,6 +56,11 @@ export function attachWebSocket(app: FastifyInstance, gateway: RealtimeGateway, 
   const newRequestId = createRequestIdGenerator();
   const server = new WebSocketServer({ noServer: true, perMessageDeflate: options.compression, maxPayload: options.maxFrameBytes });
   const alive = new WeakMap<WebSocket, boolean>();
+  // The gateway's methods handle their own failures; this is the last line, so that a failure
+  // nobody foresaw is logged instead of ending the process as an unhandled rejection.
+  const logFailure = (promise: Promise<unknown>, message: string) => {
+    promise.catch((error: unknown) => app.log.error({ err: error }, message));
+  };
 
   const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
     const requestId = newRequestId(request);
@@ -79,17 +84,18 @@ export function attachWebSocket(app: FastifyInstance, gateway: RealtimeGateway, 
             if (connection === undefined) {
               // Frames sent before the connection is live wait for it, within reason.
               if (pendingFrames.push(text) > MAX_FRAMES_BEFORE_READY) ws.close(CloseCodes.badFrame, 'too many frames before ready');
-            } else if (connection) void gateway.onClientFrame(connection, text);
+            } else if (connection) logFailure(gateway.onClientFrame(connection, text), 'realtime client frame failed');
           });
           ws.on('close', () => {
-            if (connection) void gateway.closed(connection);
+            if (connection) logFailure(gateway.closed(connection), 'realtime close failed');
           });
-          void gateway.open(principal, transportOf(ws), url.searchParams.get('cursor')).then((opened) => {
+          const opening = gateway.open(principal, transportOf(ws), url.searchParams.get('cursor')).then(async (opened) => {
             connection = opened;
             if (!opened) return;
-            if (ws.readyState !== ws.OPEN) return void gateway.closed(opened);
-            for (const text of pendingFrames.splice(0)) void gateway.onClientFrame(opened, text);
+            if (ws.readyState !== ws.OPEN) return gateway.closed(opened);
+            for (const text of pendingFrames.splice(0)) await gateway.onClientFrame(opened, text);
           });
+          logFailure(opening, 'realtime connection failed to open');
         });
       },
       (error: unknown) => {

@@ -213,10 +213,14 @@ export async function connectSse(baseUrl: string, options: SseOptions = {}): Pro
     }
   })();
   let finished = false;
-  void ended.then(() => {
-    finished = true;
-    notify();
-  });
+  // `ended` never rejects: its reading loop catches the abort.
+  ended.then(
+    () => {
+      finished = true;
+      notify();
+    },
+    () => undefined,
+  );
 
   const waitForCount = (predicate: (event: SseEvent) => boolean, count: number, timeoutMs = 10_000) =>
     new Promise<SseEvent[]>((resolve, reject) => {
