@@ -22,8 +22,6 @@ import { attachWebSocket } from './gateway/websocket.js';
 import { VERSION } from './version.js';
 
 export const DEFAULT_TENANT = 'default' as TenantId;
-/** Conversations one realtime connection follows at most (the rest are reachable over REST). */
-const MAX_CONVERSATIONS_FOLLOWED = 10_000;
 /** Client frames are typing and ping: tiny. */
 const MAX_CLIENT_FRAME_BYTES = 4096;
 
@@ -92,7 +90,12 @@ export async function createParley(config: Config, options: ParleyOptions = {}):
   await identity.ensureDefaultTenant();
   await signingKeys.current();
 
-  const realtime = createRealtimeService({ engine, clock, maxConversationsPerConnection: MAX_CONVERSATIONS_FOLLOWED });
+  const realtime = createRealtimeService({
+    engine,
+    clock,
+    // A connection follows every conversation of its user: the cap on conversations bounds it.
+    maxConversationsPerConnection: config.maxConversationsPerUser,
+  });
   let log: RealtimeGatewayDeps['log'] = { warn: () => undefined, error: () => undefined };
   const gateway = new RealtimeGateway({
     engine,
@@ -119,7 +122,13 @@ export async function createParley(config: Config, options: ParleyOptions = {}):
     services: {
       identity,
       users: createUsersService({ engine, clock }),
-      conversations: createConversationsService({ engine, clock, ids, maxGroupMembers: config.maxGroupMembers }),
+      conversations: createConversationsService({
+        engine,
+        clock,
+        ids,
+        maxGroupMembers: config.maxGroupMembers,
+        maxConversationsPerUser: config.maxConversationsPerUser,
+      }),
       messages: createMessagesService({ engine, clock, ids, idempotencyTtlMs: config.idempotencyTtlSeconds * 1000 }),
     },
     metrics,
