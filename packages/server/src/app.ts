@@ -44,6 +44,8 @@ export interface AppDeps {
   gateway: RealtimeGateway;
   logger: FastifyServerOptions['logger'];
   trustProxy?: boolean;
+  /** Browser origins allowed on the realtime endpoints; null or absent: any. */
+  realtimeOrigins?: readonly string[] | null;
 }
 
 /**
@@ -103,7 +105,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         await authenticated.register(conversationsRoutes(deps.services.conversations));
         await authenticated.register(messagesRoutes(deps.services.messages));
       });
-      await v1.register(sseRoutes(deps.gateway, { authenticator: deps.authenticator, keepAliveMs: 15_000 }));
+      await v1.register(sseRoutes(deps.gateway, { authenticator: deps.authenticator, keepAliveMs: 15_000, allowedOrigins: deps.realtimeOrigins ?? null }));
       v1.get(
         '/realtime',
         {

@@ -109,6 +109,7 @@ export async function createParley(config: Config, options: ParleyOptions = {}):
       retentionMs: config.eventRetention.maxAgeMs,
       presenceIntervalMs: config.realtime.presenceIntervalMs,
       presenceTtlMs: config.realtime.presenceTtlMs,
+      maxConnectionsPerUser: config.realtime.maxConnectionsPerUser,
     },
   });
 
@@ -138,6 +139,7 @@ export async function createParley(config: Config, options: ParleyOptions = {}):
     isDraining: () => draining,
     logger: options.logger ?? false,
     trustProxy: config.trustProxy,
+    realtimeOrigins: config.realtime.origins,
   });
 
   logConnectionError = (error) => app.log.warn({ err: error }, 'Redis connection error');
@@ -148,6 +150,7 @@ export async function createParley(config: Config, options: ParleyOptions = {}):
     heartbeatIntervalMs: config.realtime.heartbeatMs,
     maxFrameBytes: MAX_CLIENT_FRAME_BYTES,
     compression: config.realtime.compression,
+    allowedOrigins: config.realtime.origins,
   });
   await gateway.start();
 

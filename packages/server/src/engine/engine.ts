@@ -486,8 +486,12 @@ export interface Presence {
 export interface PresenceStore {
   /** Records that `nodeId` is alive until `expiresAt`. */
   heartbeat(nodeId: string, expiresAt: EpochMs): Promise<void>;
-  /** One more connection of the user on the node. `cameOnline`: the user was offline before. Atomic per user. */
-  connect(tenantId: TenantId, userId: UserId, nodeId: string, now: EpochMs): Promise<{ cameOnline: boolean }>;
+  /**
+   * One more connection of the user on the node. `cameOnline`: the user was offline before.
+   * `connections`: the user's connections now, this one included, on every node not yet swept
+   * (a crashed node's count until a sweep removes it). Atomic per user.
+   */
+  connect(tenantId: TenantId, userId: UserId, nodeId: string, now: EpochMs): Promise<{ cameOnline: boolean; connections: number }>;
   /**
    * One connection fewer. When the user has no connection left on any live node: offline with
    * lastSeenAt = now, and `wentOffline` is true. Atomic per user.

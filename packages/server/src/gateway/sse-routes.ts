@@ -8,6 +8,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { Authenticator } from '../auth/authenticator.js';
 import { problems } from '../http/route-schemas.js';
+import { requireAllowedOrigin } from './origins.js';
 import type { RealtimeGateway } from './realtime-gateway.js';
 import type { Transport } from './transport.js';
 
@@ -15,10 +16,12 @@ export interface SseOptions {
   authenticator: Authenticator;
   /** Comment lines that keep proxies from closing an idle stream. */
   keepAliveMs: number;
+  /** Browser origins allowed to connect (see origins.ts); null: any. */
+  allowedOrigins: readonly string[] | null;
 }
 
 export const sseRoutes =
-  (gateway: RealtimeGateway, { authenticator, keepAliveMs }: SseOptions): FastifyPluginAsyncTypebox =>
+  (gateway: RealtimeGateway, { authenticator, keepAliveMs, allowedOrigins }: SseOptions): FastifyPluginAsyncTypebox =>
   async (app) => {
     app.get(
       '/events',
@@ -31,10 +34,11 @@ export const sseRoutes =
             cursor: Type.Optional(Type.String({ maxLength: 65_536 })),
             access_token: Type.Optional(Type.String({ maxLength: 8192 })),
           }),
-          response: problems(401),
+          response: problems(401, 403),
         },
       },
       async (request, reply) => {
+        requireAllowedOrigin(allowedOrigins, request.headers.origin);
         const principal = await authenticator.authenticate(request.headers.authorization ?? request.query.access_token);
         const lastEventId = request.headers['last-event-id'];
         const cursor = (typeof lastEventId === 'string' && lastEventId !== '' ? lastEventId : request.query.cursor) ?? null;

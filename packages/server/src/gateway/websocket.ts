@@ -11,6 +11,7 @@ import { ERROR_CODES, type ErrorCode } from '@parley/protocol';
 import type { Authenticator } from '../auth/authenticator.js';
 import { createRequestIdGenerator } from '../http/request-id.js';
 import { ServiceError } from '../services/service-error.js';
+import { isOriginAllowed } from './origins.js';
 import type { RealtimeGateway } from './realtime-gateway.js';
 import { CloseCodes, type Transport } from './transport.js';
 
@@ -26,6 +27,8 @@ export interface WebSocketOptions {
   maxFrameBytes: number;
   /** permessage-deflate costs CPU and memory per socket: off unless the operator wants it. */
   compression: boolean;
+  /** Browser origins allowed to connect (see origins.ts); null: any. */
+  allowedOrigins: readonly string[] | null;
 }
 
 /** The upgrade is refused with a bare HTTP response carrying a problem document. */
@@ -67,6 +70,7 @@ export function attachWebSocket(app: FastifyInstance, gateway: RealtimeGateway, 
     const url = new URL(request.url ?? '/', 'http://localhost');
     if (url.pathname !== REALTIME_PATH) return refuse(socket, 'not_found', requestId);
     if (options.isDraining()) return refuse(socket, 'storage_unavailable', requestId);
+    if (!isOriginAllowed(options.allowedOrigins, request.headers.origin)) return refuse(socket, 'forbidden', requestId);
     const credential = request.headers.authorization ?? url.searchParams.get('access_token') ?? undefined;
     options.authenticator.authenticate(credential).then(
       (principal) => {

@@ -66,10 +66,14 @@ export function createRealtimeService({ engine, clock, maxConversationsPerConnec
       await engine.pubsub.publishEphemeral(user.tenantId, conversationId, { type: 'typing', conversationId, userId: user.userId });
     },
 
-    /** A connection opened on this node; tells contacts when the user came online. */
-    async connected(tenantId: TenantId, userId: UserId, nodeId: string, known?: readonly Membership[]): Promise<void> {
-      const { cameOnline } = await engine.presence.connect(tenantId, userId, nodeId, clock());
+    /**
+     * A connection opened on this node; tells contacts when the user came online. Resolves with
+     * the user's open connections across nodes, this one included.
+     */
+    async connected(tenantId: TenantId, userId: UserId, nodeId: string, known?: readonly Membership[]): Promise<number> {
+      const { cameOnline, connections } = await engine.presence.connect(tenantId, userId, nodeId, clock());
       if (cameOnline) await announcePresence(tenantId, userId, 'online', null, known);
+      return connections;
     },
 
     /** A connection closed on this node; tells contacts when it was the user's last one. */
