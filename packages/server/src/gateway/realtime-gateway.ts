@@ -31,6 +31,7 @@ export const DEFAULT_GATEWAY_SETTINGS: GatewaySettings = {
   maxBufferedBytes: 1024 * 1024,
   retentionMs: 24 * 60 * 60 * 1000,
   maxPendingEvents: 10_000,
+  replayBudget: 1000,
   presenceIntervalMs: 5_000,
   presenceTtlMs: 15_000,
   typingLimit: 10,
