@@ -64,7 +64,8 @@ export const sseRoutes =
             raw.end(`event: close\ndata: ${JSON.stringify({ code, reason })}\n\n`);
           },
         };
-        const keepAlive = setInterval(() => raw.write(': keep-alive\n\n'), keepAliveMs);
+        // Not after the end: a write after end is an 'error' event on the response.
+        const keepAlive = setInterval(() => ended || raw.write(': keep-alive\n\n'), keepAliveMs);
         keepAlive.unref();
         const connection = await gateway.open(principal, transport, cursor);
         const finish = () => {
