@@ -29,4 +29,9 @@ app.post<{ Params: { conversationId: string }; Body: { text?: unknown } }>('/v1/
 app.get('/health/ready', async () => ({ status: 'ok' }));
 
 await app.listen({ host: '127.0.0.1', port });
-process.once('SIGTERM', () => void app.close().then(() => process.exit(0)));
+process.once('SIGTERM', () => {
+  app.close().then(
+    () => process.exit(0),
+    () => process.exit(1),
+  );
+});

@@ -41,15 +41,19 @@ const io = new Server(http, {
   adapter: createAdapter(publisher, subscriber),
 });
 io.on('connection', (socket) => {
-  void socket.join(ROOM);
   // Tells the client it is in the room (the first frame every target sends is a `ready`).
-  socket.emit('ready');
+  Promise.resolve(socket.join(ROOM)).then(
+    () => socket.emit('ready'),
+    () => socket.disconnect(true),
+  );
 });
 
 http.listen(port, '127.0.0.1');
 process.once('SIGTERM', () => {
-  io.close();
-  publisher.disconnect();
-  subscriber.disconnect();
-  process.exit(0);
+  const exit = () => {
+    publisher.disconnect();
+    subscriber.disconnect();
+    process.exit(0);
+  };
+  io.close().then(exit, exit);
 });

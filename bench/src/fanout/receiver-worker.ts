@@ -172,7 +172,7 @@ async function closeAll(): Promise<void> {
   );
 }
 
-port.on('message', async (request: Request) => {
+async function answer(request: Request): Promise<void> {
   let reply: unknown;
   const transfer: ArrayBuffer[] = [];
   switch (request.op) {
@@ -215,4 +215,12 @@ port.on('message', async (request: Request) => {
       break;
   }
   port.postMessage({ id: request.id, reply }, transfer);
+}
+
+port.on('message', (request: Request) => {
+  answer(request).catch((error: unknown) => {
+    // In a worker this ends the worker only; the parent then fails every pending request.
+    console.error(error);
+    process.exit(1);
+  });
 });

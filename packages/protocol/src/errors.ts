@@ -27,6 +27,7 @@ export const ERROR_CODES = {
   message_deleted: { status: 409, title: 'The message was deleted' },
   too_many_members: { status: 409, title: 'The conversation would exceed its member limit' },
   too_many_reactions: { status: 409, title: 'The message has too many reactions' },
+  too_many_conversations: { status: 409, title: 'A user would exceed their conversation limit' },
   payload_too_large: { status: 413, title: 'The request body is too large' },
   upgrade_required: { status: 426, title: 'Use a WebSocket upgrade for this endpoint' },
   unsupported_media_type: { status: 415, title: 'The request body must be application/json' },

@@ -53,6 +53,8 @@ export interface AppDeps {
   /** Browser origins allowed to call the API (CORS); empty: no CORS headers at all. */
   corsOrigins: readonly string[];
   http: HttpLimits;
+  /** Browser origins allowed on the realtime endpoints; null or absent: any. */
+  realtimeOrigins?: readonly string[] | null;
 }
 
 const DOCS_PREFIX = '/docs';
@@ -72,6 +74,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     requestIdHeader: false,
     // Ids may be 128 characters, percent-encoded ones three times that: schemas, not the router, refuse longer.
     routerOptions: { maxParamLength: 512 },
+    // The reply it returns is thenable, but the answer is written synchronously: nothing to await.
+    // eslint-disable-next-line @typescript-eslint/no-misused-promises
     frameworkErrors: answerFrameworkError,
     // A request still arriving after these is cut off (408), however slowly it trickles in. An SSE
     // stream or a WebSocket is a request that has fully arrived, so these never end one.
@@ -132,7 +136,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         await authenticated.register(messagesRoutes(deps.services.messages));
         await authenticated.register(moderationRoutes(deps.services.moderation));
       });
-      await v1.register(sseRoutes(deps.gateway, { authenticator: deps.authenticator, keepAliveMs: 15_000 }));
+      await v1.register(sseRoutes(deps.gateway, { authenticator: deps.authenticator, keepAliveMs: 15_000, allowedOrigins: deps.realtimeOrigins ?? null }));
       v1.get(
         '/realtime',
         {

@@ -20,6 +20,7 @@ const Env = Type.Object({
   ACCESS_TOKEN_TTL_SECONDS: Type.Integer({ minimum: 60, maximum: 86_400, default: 900 }),
   REFRESH_TOKEN_TTL_SECONDS: Type.Integer({ minimum: 3600, maximum: 31_536_000, default: 2_592_000 }),
   MAX_GROUP_MEMBERS: Type.Integer({ minimum: 2, maximum: 100_000, default: 10_000 }),
+  MAX_CONVERSATIONS_PER_USER: Type.Integer({ minimum: 1, maximum: 100_000, default: 10_000 }),
   IDEMPOTENCY_TTL_SECONDS: Type.Integer({ minimum: 60, maximum: 604_800, default: 86_400 }),
   SHUTDOWN_TIMEOUT_MS: Type.Integer({ minimum: 0, maximum: 600_000, default: 25_000 }),
   TRUST_PROXY: Type.Boolean({ default: false }),
@@ -29,6 +30,8 @@ const Env = Type.Object({
   REALTIME_MAX_BUFFERED_BYTES: Type.Integer({ minimum: 16_384, maximum: 268_435_456, default: 1_048_576 }),
   REALTIME_CURSOR_WINDOW_MS: Type.Integer({ minimum: 1000, maximum: 3_600_000, default: 30_000 }),
   REALTIME_COMPRESSION: Type.Boolean({ default: false }),
+  REALTIME_MAX_CONNECTIONS_PER_USER: Type.Integer({ minimum: 1, maximum: 10_000, default: 20 }),
+  REALTIME_ORIGINS: Type.Optional(Type.String({ pattern: '^https?://[^\\s,]+(,https?://[^\\s,]+)*$' })),
   PRESENCE_INTERVAL_MS: Type.Integer({ minimum: 100, maximum: 60_000, default: 5_000 }),
   PRESENCE_TTL_MS: Type.Integer({ minimum: 300, maximum: 300_000, default: 15_000 }),
   CORS_ORIGINS: Type.String({ pattern: '^$|^https?://[^/,\\s]+(,https?://[^/,\\s]+)*$', default: '' }),
@@ -64,6 +67,8 @@ export interface Config {
   accessTokenTtlSeconds: number;
   refreshTokenTtlSeconds: number;
   maxGroupMembers: number;
+  /** Conversations one user may be a member of; a realtime connection follows them all. */
+  maxConversationsPerUser: number;
   idempotencyTtlSeconds: number;
   shutdownTimeoutMs: number;
   trustProxy: boolean;
@@ -76,6 +81,10 @@ export interface Config {
     maxBufferedBytes: number;
     cursorWindowMs: number;
     compression: boolean;
+    /** Open realtime connections of one user, across all nodes (the oldest on the node goes first). */
+    maxConnectionsPerUser: number;
+    /** Browser origins allowed to open realtime connections; null: no check. */
+    origins: string[] | null;
     presenceIntervalMs: number;
     presenceTtlMs: number;
   };
@@ -132,6 +141,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
     accessTokenTtlSeconds: env.ACCESS_TOKEN_TTL_SECONDS,
     refreshTokenTtlSeconds: env.REFRESH_TOKEN_TTL_SECONDS,
     maxGroupMembers: env.MAX_GROUP_MEMBERS,
+    maxConversationsPerUser: env.MAX_CONVERSATIONS_PER_USER,
     idempotencyTtlSeconds: env.IDEMPOTENCY_TTL_SECONDS,
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
     trustProxy: env.TRUST_PROXY,
@@ -148,6 +158,8 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
       maxBufferedBytes: env.REALTIME_MAX_BUFFERED_BYTES,
       cursorWindowMs: env.REALTIME_CURSOR_WINDOW_MS,
       compression: env.REALTIME_COMPRESSION,
+      maxConnectionsPerUser: env.REALTIME_MAX_CONNECTIONS_PER_USER,
+      origins: env.REALTIME_ORIGINS === undefined ? null : env.REALTIME_ORIGINS.split(',').map((origin) => origin.replace(/\/+$/, '')),
       presenceIntervalMs: env.PRESENCE_INTERVAL_MS,
       presenceTtlMs: env.PRESENCE_TTL_MS,
     },

@@ -23,8 +23,6 @@ import { attachWebSocket } from './gateway/websocket.js';
 import { VERSION } from './version.js';
 
 export const DEFAULT_TENANT = 'default' as TenantId;
-/** Conversations one realtime connection follows at most (the rest are reachable over REST). */
-const MAX_CONVERSATIONS_FOLLOWED = 10_000;
 /** Client frames are typing and ping: tiny. */
 const MAX_CLIENT_FRAME_BYTES = 4096;
 
@@ -93,7 +91,12 @@ export async function createParley(config: Config, options: ParleyOptions = {}):
   await identity.ensureDefaultTenant();
   await signingKeys.current();
 
-  const realtime = createRealtimeService({ engine, clock, maxConversationsPerConnection: MAX_CONVERSATIONS_FOLLOWED });
+  const realtime = createRealtimeService({
+    engine,
+    clock,
+    // A connection follows every conversation of its user: the cap on conversations bounds it.
+    maxConversationsPerConnection: config.maxConversationsPerUser,
+  });
   let log: RealtimeGatewayDeps['log'] = { warn: () => undefined, error: () => undefined };
   const gateway = new RealtimeGateway({
     engine,
@@ -107,6 +110,7 @@ export async function createParley(config: Config, options: ParleyOptions = {}):
       retentionMs: config.eventRetention.maxAgeMs,
       presenceIntervalMs: config.realtime.presenceIntervalMs,
       presenceTtlMs: config.realtime.presenceTtlMs,
+      maxConnectionsPerUser: config.realtime.maxConnectionsPerUser,
     },
   });
 
@@ -120,7 +124,13 @@ export async function createParley(config: Config, options: ParleyOptions = {}):
     services: {
       identity,
       users: createUsersService({ engine, clock }),
-      conversations: createConversationsService({ engine, clock, ids, maxGroupMembers: config.maxGroupMembers }),
+      conversations: createConversationsService({
+        engine,
+        clock,
+        ids,
+        maxGroupMembers: config.maxGroupMembers,
+        maxConversationsPerUser: config.maxConversationsPerUser,
+      }),
       messages: createMessagesService({ engine, clock, ids, idempotencyTtlMs: config.idempotencyTtlSeconds * 1000 }),
       moderation: createModerationService({ engine, clock }),
     },
@@ -133,6 +143,7 @@ export async function createParley(config: Config, options: ParleyOptions = {}):
     trustProxy: config.trustProxy,
     corsOrigins: config.corsOrigins,
     http: config.http,
+    realtimeOrigins: config.realtime.origins,
   });
 
   logConnectionError = (error) => app.log.warn({ err: error }, 'Redis connection error');
@@ -143,6 +154,7 @@ export async function createParley(config: Config, options: ParleyOptions = {}):
     heartbeatIntervalMs: config.realtime.heartbeatMs,
     maxFrameBytes: MAX_CLIENT_FRAME_BYTES,
     compression: config.realtime.compression,
+    allowedOrigins: config.realtime.origins,
   });
   await gateway.start();
 

@@ -21,6 +21,7 @@ import { historyContract } from './contract/history.contract.js';
 import { identityContract } from './contract/identity.contract.js';
 import { listForUserContract } from './contract/list-for-user.contract.js';
 import { membersContract } from './contract/members.contract.js';
+import { membershipsContract } from './contract/memberships.contract.js';
 import { messagesContract } from './contract/messages.contract.js';
 import { moderationContract } from './contract/moderation.contract.js';
 import { mutationsContract } from './contract/mutations.contract.js';
@@ -91,6 +92,7 @@ export function runEngineContract(name: string, setup: EngineSetup): void {
     conversationsContract(context);
     membersContract(context);
     listForUserContract(context);
+    membershipsContract(context);
     messagesContract(context);
     historyContract(context);
     mutationsContract(context);

@@ -124,6 +124,15 @@ export interface NewConversation {
   members: readonly { userId: UserId; role: Role }[];
 }
 
+/** Where one user's membership of one conversation began in that conversation's event log. */
+export interface Membership {
+  conversationId: ConversationId;
+  joinedEventId: EventId;
+}
+
+/** The most memberships one listMemberships call returns. */
+export const MAX_MEMBERSHIPS_LISTED = 100_000;
+
 /** A conversation seen by one of its members. */
 export interface ConversationView {
   conversation: Conversation;
@@ -235,6 +244,20 @@ export interface ConversationStore {
    * user's membership, last message and unread count. `limit` 1..100.
    */
   listForUser(tenantId: TenantId, userId: UserId, page: { cursor?: string; limit: number }): Promise<Page<ConversationView>>;
+  /**
+   * Every conversation the user is a member of, with the event that began each membership, in no
+   * particular order. One indexed pass over the user's memberships, linear in their number (no
+   * ordering by activity, which costs more: listForUser gives that). At most `limit`
+   * (1..MAX_MEMBERSHIPS_LISTED); for a user in more, which ones are returned is unspecified.
+   */
+  listMemberships(tenantId: TenantId, userId: UserId, limit: number): Promise<Membership[]>;
+  /**
+   * How many conversations each user is a member of, in `userIds` order, each in constant time.
+   * Never less than the truth; may count, until a read of the user's memberships or conversations
+   * prunes it, a conversation whose leave failed midway (the Redis engine keeps its per-user
+   * index a superset of membership).
+   */
+  countMemberships(tenantId: TenantId, userIds: readonly UserId[]): Promise<number[]>;
 }
 
 // ─── Messages ───────────────────────────────────────────────────────────────────────────────
@@ -536,8 +559,12 @@ export interface Presence {
 export interface PresenceStore {
   /** Records that `nodeId` is alive until `expiresAt`. */
   heartbeat(nodeId: string, expiresAt: EpochMs): Promise<void>;
-  /** One more connection of the user on the node. `cameOnline`: the user was offline before. Atomic per user. */
-  connect(tenantId: TenantId, userId: UserId, nodeId: string, now: EpochMs): Promise<{ cameOnline: boolean }>;
+  /**
+   * One more connection of the user on the node. `cameOnline`: the user was offline before.
+   * `connections`: the user's connections now, this one included, on every node not yet swept
+   * (a crashed node's count until a sweep removes it). Atomic per user.
+   */
+  connect(tenantId: TenantId, userId: UserId, nodeId: string, now: EpochMs): Promise<{ cameOnline: boolean; connections: number }>;
   /**
    * One connection fewer. When the user has no connection left on any live node: offline with
    * lastSeenAt = now, and `wentOffline` is true. Atomic per user.

@@ -28,6 +28,11 @@ export interface ConnectionSettings {
   retentionMs: number;
   /** Live events held while a replay runs; more means the client is too far behind. */
   maxPendingEvents: number;
+  /**
+   * Events a resuming connection reads from the logs and holds at once, shared among the logs it
+   * replays (each gets at least MIN_REPLAY_PAGE): what bounds a replay's memory.
+   */
+  replayBudget: number;
 }
 
 /** What a connection needs from its node. */
@@ -47,7 +52,31 @@ interface Pending {
   presented: PresentedEvent;
 }
 
+/** One log a replay reads page by page, holding at most one page of it. */
+interface ReplayStream {
+  source: Source;
+  page: EventEnvelope[];
+  /** Index in `page` of the next event to send. */
+  next: number;
+  /** Where the next page starts (the last event read). */
+  after: EventId;
+  exhausted: boolean;
+  /** Joined (and left) since the cursor: nothing of this log is the user's before their first addition. */
+  skipUntilAdded: boolean;
+  /** `at` of the last removal of the user sent from this log, to place the inbox's removal after it. */
+  removedAt: number | null;
+}
+
+/** What a cursor has not seen: the inbox since it, and from where each conversation's log is owed. */
+interface ReplayPlan {
+  inboxEvents: EventEnvelope[];
+  ranges: Map<ConversationId, EventId>;
+  joinedSince: Set<ConversationId>;
+}
+
 const REPLAY_PAGE = 1000;
+/** The smallest page a replay reads from one log, however many logs share the budget. */
+const MIN_REPLAY_PAGE = 20;
 const MAX_PRESENCE_REMEMBERED = 1000;
 /** How long a replay waits for a client to read what it was sent before giving up on it. */
 const DRAIN_GRACE_MS = 10_000;
@@ -74,6 +103,8 @@ export class Connection {
   private readonly positions = new Map<ConversationId, { id: EventId; at: number }>();
   private readonly tags = new Map<ConversationId, string>();
   private replaying = true;
+  /** Events read from the logs by the running replay and not yet sent. */
+  private replayHeld = 0;
   private pending: Pending[] = [];
   private readonly catchingUp = new Map<ConversationId, Pending[]>();
   private closed = false;
@@ -88,6 +119,11 @@ export class Connection {
 
   get isClosed(): boolean {
     return this.closed;
+  }
+
+  /** Events a running replay holds in memory (read from the logs, not yet sent): at most about `replayBudget`. */
+  get heldReplayEvents(): number {
+    return this.replayHeld;
   }
 
   cursor(): string {
@@ -124,19 +160,15 @@ export class Connection {
     this.adopt(resumeFrom.cursor, memberships);
     // The client's own cursor: it names conversations this connection may not resolve (left since).
     this.transport.sendControl(JSON.stringify({ type: 'ready', userId: this.userId, cursor: resumeFrom.text }));
-    const replay = await this.collectReplay(resumeFrom.cursor, memberships);
+    const plan = await this.planReplay(resumeFrom.cursor, memberships);
+    const outcome = plan === 'trimmed' ? 'trimmed' : await this.streamReplay(plan);
+    this.replayHeld = 0;
     if (this.closed) return;
-    if (replay === 'trimmed') {
+    if (outcome === 'trimmed') {
       await this.resync();
       return;
     }
-    for (const item of replay) {
-      this.deliver(item.source, item.presented);
-      // A long replay is paced by the client's reading speed instead of tripping the limit.
-      if (this.transport.bufferedBytes() > this.host.settings.maxBufferedBytes / 2 && !(await this.drained())) {
-        return this.close(CloseCodes.tooSlow, 'client too slow to replay');
-      }
-    }
+    if (outcome === 'too slow') return this.close(CloseCodes.tooSlow, 'client too slow to replay');
     this.goLive();
   }
 
@@ -288,7 +320,7 @@ export class Connection {
       this.inbox = envelope.id;
       if (event.type === 'member.removed' && event.userId === this.userId) this.stopFollowing(event.conversationId);
       if (event.type === 'conversation.created' || (event.type === 'member.added' && event.userId === this.userId)) {
-        void this.catchUp(event.conversationId);
+        this.catchUp(event.conversationId).catch(() => this.close(CloseCodes.restart, 'could not follow a conversation; reconnect'));
       }
     }
     this.advanceWatermark(envelope.at);
@@ -304,32 +336,31 @@ export class Connection {
     this.host.unfollow(this, conversationId);
   }
 
-  /** After joining: follow the conversation's topic, then send its log from the join on. */
+  /**
+   * After joining: follow the conversation's topic, then send its log from the join on. Rejects
+   * when the storage fails (the caller then closes the connection: the client resumes with its cursor).
+   */
   private async catchUp(conversationId: ConversationId): Promise<void> {
     if (this.following.get(conversationId) || this.catchingUp.has(conversationId)) return;
     this.catchingUp.set(conversationId, []);
     this.following.set(conversationId, false);
-    try {
-      await this.host.follow(this, [conversationId]);
-      const member = await this.host.realtime.membership(this.tenantId, conversationId, this.userId);
-      if (this.closed || !this.catchingUp.has(conversationId)) return;
-      if (!member) {
-        this.stopFollowing(conversationId);
-        return;
-      }
-      const start = maxId(member.joinedEventId, this.positions.get(conversationId)?.id ?? member.joinedEventId);
-      const events = await this.readAll(conversationId, start);
-      if (this.closed || !this.catchingUp.has(conversationId)) return;
-      const held = this.catchingUp.get(conversationId) ?? [];
-      this.catchingUp.delete(conversationId);
-      this.following.set(conversationId, true);
-      if (events === 'trimmed') return this.resync();
-      const source: Source = { kind: 'conversation', conversationId };
-      for (const envelope of events) this.deliver(source, await this.host.present(this.tenantId, envelope));
-      for (const item of held) this.deliver(item.source, item.presented);
-    } catch {
-      this.close(CloseCodes.restart, 'could not follow a conversation; reconnect');
+    await this.host.follow(this, [conversationId]);
+    const member = await this.host.realtime.membership(this.tenantId, conversationId, this.userId);
+    if (this.closed || !this.catchingUp.has(conversationId)) return;
+    if (!member) {
+      this.stopFollowing(conversationId);
+      return;
     }
+    const start = maxId(member.joinedEventId, this.positions.get(conversationId)?.id ?? member.joinedEventId);
+    const events = await this.readAll(conversationId, start);
+    if (this.closed || !this.catchingUp.has(conversationId)) return;
+    const held = this.catchingUp.get(conversationId) ?? [];
+    this.catchingUp.delete(conversationId);
+    this.following.set(conversationId, true);
+    if (events === 'trimmed') return this.resync();
+    const source: Source = { kind: 'conversation', conversationId };
+    for (const envelope of events) this.deliver(source, await this.host.present(this.tenantId, envelope));
+    for (const item of held) this.deliver(item.source, item.presented);
   }
 
   private async readAll(conversationId: ConversationId, after: EventId): Promise<EventEnvelope[] | 'trimmed'> {
@@ -345,11 +376,12 @@ export class Connection {
   }
 
   /**
-   * Everything the cursor has not seen, in time order: the inbox since the cursor, then each
-   * conversation's log from the cursor's position (or the watermark, or the join, whichever is
-   * later), including conversations left since, up to the event that removed the user.
+   * What the cursor has not seen: the inbox since the cursor (read whole: it holds only the
+   * user's own membership changes, and decides what else is owed), then for each conversation
+   * the point of its log the replay starts after — the cursor's position (or the watermark, or
+   * the join, whichever is later) — including conversations left since, up to their removal.
    */
-  private async collectReplay(cursor: Cursor, memberships: Membership[]): Promise<Pending[] | 'trimmed'> {
+  private async planReplay(cursor: Cursor, memberships: Membership[]): Promise<ReplayPlan | 'trimmed'> {
     const { realtime } = this.host;
     const sinceWatermark = endOfMillisecond(cursor.watermark);
     const inboxEvents: EventEnvelope[] = [];
@@ -372,10 +404,10 @@ export class Connection {
       const { conversationId, type } = envelope.event;
       if (!firstChange.has(conversationId) && isAboutSelfMembership(envelope, this.userId)) firstChange.set(conversationId, type);
     }
-    const ranges = new Map<ConversationId, { after: EventId }>();
+    const ranges = new Map<ConversationId, EventId>();
     for (const m of memberships) {
       const after = firstChange.get(m.conversationId) === 'member.removed' ? startOf(m.conversationId) : maxId(startOf(m.conversationId), m.joinedEventId);
-      ranges.set(m.conversationId, { after });
+      ranges.set(m.conversationId, after);
     }
     // Joined and left since the cursor: its log is replayed from the user's addition, never from before.
     const joinedSince = new Set<ConversationId>();
@@ -383,73 +415,113 @@ export class Connection {
       const { event } = envelope;
       // Left since the cursor: its events up to the removal were still the user's to see.
       if (event.type === 'member.removed' && !ranges.has(event.conversationId)) {
-        ranges.set(event.conversationId, { after: startOf(event.conversationId) });
+        ranges.set(event.conversationId, startOf(event.conversationId));
         if (firstChange.get(event.conversationId) === 'member.added') joinedSince.add(event.conversationId);
       }
     }
-
-    const ids = [...ranges.keys()];
-    const heads = await realtime.heads(this.tenantId, ids);
-    const collected: { source: Source; envelope: EventEnvelope }[] = inboxEvents.map((envelope) => ({ source: { kind: 'inbox' }, envelope }));
-    const logs = await Promise.all(
-      ids.map(async (conversationId, index) => {
-        const head = heads[index];
-        const { after } = ranges.get(conversationId)!;
-        return !head || compareEventIds(head, after) <= 0 ? [] : this.readAll(conversationId, after);
-      }),
-    );
-    for (const [index, events] of logs.entries()) {
-      if (events === 'trimmed') return 'trimmed';
-      const conversationId = ids[index]!;
-      const source: Source = { kind: 'conversation', conversationId };
-      const from = joinedSince.has(conversationId) ? firstSelfAddition(events, this.userId) : 0;
-      for (const envelope of events.slice(from)) collected.push({ source, envelope });
-    }
-
-    collected.sort((a, b) => compareEventIds(a.envelope.id, b.envelope.id));
-    this.placeInboxRemovals(collected);
-    const replay: Pending[] = [];
-    for (const { source, envelope } of collected) replay.push({ source, presented: await this.host.present(this.tenantId, envelope) });
-    // Conversations left before the cursor's end are followed only until their removal.
-    for (const item of replay) {
-      if (item.source.kind === 'conversation' && !this.following.has(item.source.conversationId)) {
-        this.following.set(item.source.conversationId, true);
-        this.host.unfollow(this, item.source.conversationId);
-      }
-    }
-    return replay;
+    return { inboxEvents, ranges, joinedSince };
   }
 
   /**
-   * An inbox removal is notified after the conversation logged the removal, but within one
-   * millisecond the ids of two logs do not tell which came first: an inbox removal sorted before
-   * its conversation's events of that millisecond would stop the conversation before them (and
-   * they would be lost). It goes right after the conversation's own removal event instead.
+   * Sends what the plan owes in time order, merging the logs as it reads them page by page:
+   * memory holds about `replayBudget` events, however many were missed. Paced by the client's
+   * reading speed instead of tripping the buffer limit.
    */
-  private placeInboxRemovals(collected: { source: Source; envelope: EventEnvelope }[]) {
-    for (let index = 0; index < collected.length; index++) {
-      const item = collected[index]!;
-      const { event, at } = item.envelope;
-      if (item.source.kind !== 'inbox' || event.type !== 'member.removed' || event.userId !== this.userId) continue;
-      let removal = -1;
-      for (let next = index + 1; next < collected.length && collected[next]!.envelope.at === at; next++) {
-        const other = collected[next]!;
-        const otherEvent = other.envelope.event;
-        if (
-          other.source.kind === 'conversation' &&
-          other.source.conversationId === event.conversationId &&
-          otherEvent.type === 'member.removed' &&
-          otherEvent.userId === this.userId
-        ) {
-          removal = next;
-          break;
-        }
+  private async streamReplay(plan: ReplayPlan): Promise<'done' | 'trimmed' | 'too slow'> {
+    const ids = [...plan.ranges.keys()];
+    const heads = ids.length > 0 ? await this.host.realtime.heads(this.tenantId, ids) : [];
+    const owed = ids.filter((conversationId, index) => {
+      const head = heads[index];
+      return head && compareEventIds(head, plan.ranges.get(conversationId)!) > 0;
+    });
+    const pageSize = Math.max(MIN_REPLAY_PAGE, Math.floor(this.host.settings.replayBudget / Math.max(1, owed.length)));
+    const streams: ReplayStream[] = owed.map((conversationId) => ({
+      source: { kind: 'conversation', conversationId },
+      page: [],
+      next: 0,
+      after: plan.ranges.get(conversationId)!,
+      exhausted: false,
+      skipUntilAdded: plan.joinedSince.has(conversationId),
+      removedAt: null,
+    }));
+    const byConversation = new Map(streams.map((stream) => [(stream.source as { conversationId: ConversationId }).conversationId, stream]));
+    for (const stream of streams) if ((await this.readPage(stream, pageSize)) === 'trimmed') return 'trimmed';
+    const inbox: ReplayStream = {
+      source: { kind: 'inbox' },
+      page: plan.inboxEvents,
+      next: 0,
+      after: plan.inboxEvents.at(-1)?.id ?? ('0-0' as EventId),
+      exhausted: true,
+      skipUntilAdded: false,
+      removedAt: null,
+    };
+    streams.push(inbox);
+    this.replayHeld += plan.inboxEvents.length;
+    // Conversations left before the cursor's end are followed only until their removal.
+    for (const conversationId of owed) {
+      if (!this.following.has(conversationId)) {
+        this.following.set(conversationId, true);
+        this.host.unfollow(this, conversationId);
       }
-      if (removal < 0) continue;
-      collected.splice(index, 1);
-      collected.splice(removal, 0, item);
-      index -= 1;
     }
+
+    for (;;) {
+      if (this.closed) return 'done';
+      const stream = this.nextToSend(streams, byConversation);
+      if (!stream) return 'done';
+      const envelope = stream.page[stream.next]!;
+      stream.next += 1;
+      this.replayHeld -= 1;
+      const { event } = envelope;
+      if (stream.source.kind === 'conversation' && event.type === 'member.removed' && event.userId === this.userId) stream.removedAt = envelope.at;
+      this.deliver(stream.source, await this.host.present(this.tenantId, envelope));
+      if (stream.next >= stream.page.length && (await this.readPage(stream, pageSize)) === 'trimmed') return 'trimmed';
+      if (this.transport.bufferedBytes() > this.host.settings.maxBufferedBytes / 2 && !(await this.drained())) return 'too slow';
+    }
+  }
+
+  /** Replaces a conversation stream's spent page with the next one of its log (none once exhausted). */
+  private async readPage(stream: ReplayStream, pageSize: number): Promise<'ok' | 'trimmed'> {
+    if (stream.source.kind !== 'conversation') return 'ok';
+    const { conversationId } = stream.source;
+    stream.page = [];
+    stream.next = 0;
+    while (stream.page.length === 0 && !stream.exhausted) {
+      const page = await this.host.realtime.readLog(this.tenantId, conversationId, stream.after, pageSize);
+      if (page.trimmed) return 'trimmed';
+      const last = page.events[page.events.length - 1];
+      if (last) stream.after = last.id;
+      if (page.events.length < pageSize) stream.exhausted = true;
+      let from = 0;
+      if (stream.skipUntilAdded) {
+        from = firstSelfAddition(page.events, this.userId);
+        if (from < page.events.length) stream.skipUntilAdded = false;
+      }
+      stream.page = from === 0 ? page.events : page.events.slice(from);
+    }
+    this.replayHeld += stream.page.length;
+    return 'ok';
+  }
+
+  /**
+   * The stream whose next event comes first (event ids order the logs' events in time). One
+   * exception: an inbox removal is notified after the conversation logged the removal, but
+   * within one millisecond the ids of two logs do not tell which came first. An inbox removal
+   * sent before its conversation's events of that millisecond would stop the conversation before
+   * them (and they would be lost): it waits until the conversation's own removal is sent.
+   */
+  private nextToSend(streams: ReplayStream[], byConversation: Map<ConversationId, ReplayStream>): ReplayStream | null {
+    let first: ReplayStream | null = null;
+    for (const stream of streams) {
+      const head = stream.page[stream.next];
+      if (head && (!first || compareEventIds(head.id, first.page[first.next]!.id) < 0)) first = stream;
+    }
+    if (first?.source.kind !== 'inbox') return first;
+    const { event, at } = first.page[first.next]!;
+    if (event.type !== 'member.removed' || event.userId !== this.userId) return first;
+    const own = byConversation.get(event.conversationId);
+    const ownHead = own?.page[own.next];
+    return own && ownHead && ownHead.at === at && own.removedAt !== at ? own : first;
   }
 
   private advanceWatermark(at: number) {

@@ -3,6 +3,7 @@
  * keeps presence (heartbeats, sweeping crashed nodes) and closes everything on shutdown.
  */
 import { randomUUID } from 'node:crypto';
+import { ERROR_CODES } from '@parley/protocol';
 import type { Principal } from '../auth/principal.js';
 import type { Engine } from '../engine/engine.js';
 import type { ConversationId } from '../domain/types.js';
@@ -21,6 +22,8 @@ export interface GatewaySettings extends ConnectionSettings {
   /** Typing frames one connection may send per `typingWindowMs`; more are dropped. */
   typingLimit: number;
   typingWindowMs: number;
+  /** Open connections of one user across nodes; see `open` for how the limit is kept. */
+  maxConnectionsPerUser: number;
 }
 
 export const DEFAULT_GATEWAY_SETTINGS: GatewaySettings = {
@@ -28,10 +31,12 @@ export const DEFAULT_GATEWAY_SETTINGS: GatewaySettings = {
   maxBufferedBytes: 1024 * 1024,
   retentionMs: 24 * 60 * 60 * 1000,
   maxPendingEvents: 10_000,
+  replayBudget: 1000,
   presenceIntervalMs: 5_000,
   presenceTtlMs: 15_000,
   typingLimit: 10,
   typingWindowMs: 10_000,
+  maxConnectionsPerUser: 20,
 };
 
 export interface RealtimeGatewayDeps {
@@ -90,6 +95,12 @@ export class RealtimeGateway {
   /**
    * Opens a connection for an authenticated user over `transport`, resuming from `cursorText`
    * when given. Resolves once the connection is live (or closed).
+   *
+   * Connections per user: when this one puts the user above `maxConnectionsPerUser` (counted
+   * across nodes), their oldest connections on this node are closed with 4009 — never the new
+   * one, so a phone reconnecting is not locked out by its own half-dead sockets (found dead by
+   * protocol pings only later). A node holding none of the user's other connections lets the new
+   * one in, so a user spread over several nodes may exceed the limit by at most one per node.
    */
   async open(principal: Principal, transport: Transport, cursorText: string | null): Promise<Connection | null> {
     if (principal.kind !== 'user') {
@@ -114,7 +125,8 @@ export class RealtimeGateway {
       // Read once (after the inbox is followed, so no membership change slips between): the
       // connection follows these conversations and presence is announced on them.
       const memberships = await this.deps.realtime.memberships(principal.tenantId, principal.userId);
-      await this.deps.realtime.connected(principal.tenantId, principal.userId, this.nodeId, memberships);
+      const connections = await this.deps.realtime.connected(principal.tenantId, principal.userId, this.nodeId, memberships);
+      this.closeOldest(connection, connections - this.deps.settings.maxConnectionsPerUser);
       const decoded = cursorText === null ? null : decodeCursor(cursorText);
       await connection.start(cursorText === null ? null : decoded ? { cursor: decoded, text: cursorText } : 'invalid', memberships);
     } catch (error) {
@@ -139,7 +151,11 @@ export class RealtimeGateway {
     }
   }
 
-  /** A frame from the client: `ping` or `typing`; anything else closes with 4400. */
+  /**
+   * A frame from the client: `ping` or `typing`; anything else closes with 4400. Never rejects:
+   * a refusal is sent to the client as an `error` frame, and so is a storage failure (a Redis
+   * stall), which is logged — a client's frame must not be able to take the node down.
+   */
   async onClientFrame(connection: Connection, text: string): Promise<void> {
     const session = this.sessions.get(connection);
     if (!session) return;
@@ -160,8 +176,13 @@ export class RealtimeGateway {
       try {
         await this.deps.realtime.typing(session.principal, conversationId as ConversationId);
       } catch (error) {
-        if (!(error instanceof ServiceError)) throw error;
-        connection.sendControl(JSON.stringify({ type: 'error', code: error.code, detail: error.detail }));
+        if (error instanceof ServiceError) {
+          connection.sendControl(JSON.stringify({ type: 'error', code: error.code, detail: error.detail }));
+          return;
+        }
+        this.deps.log.warn({ err: error }, 'typing frame failed');
+        const { title } = ERROR_CODES.storage_unavailable;
+        connection.sendControl(JSON.stringify({ type: 'error', code: 'storage_unavailable', detail: title }));
       }
       return;
     }
@@ -176,6 +197,16 @@ export class RealtimeGateway {
     for (const session of this.sessions.values()) clearTimeout(session.expiry);
     await this.hub.close(CloseCodes.restart, 'server shutting down');
     await this.deps.realtime.leave(this.nodeId).catch((error: unknown) => this.deps.log.warn({ err: error }, 'presence leave failed'));
+  }
+
+  /** Closes up to `excess` of the user's connections on this node, oldest first, never `newest`. */
+  private closeOldest(newest: Connection, excess: number): void {
+    for (const { connection } of this.sessions.values()) {
+      if (excess <= 0) return;
+      if (connection === newest || connection.isClosed || connection.userId !== newest.userId || connection.tenantId !== newest.tenantId) continue;
+      connection.close(CloseCodes.tooManyConnections, 'too many connections; this was the oldest');
+      excess -= 1;
+    }
   }
 
   private allowTyping(session: Session): boolean {

@@ -8,6 +8,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { Authenticator } from '../auth/authenticator.js';
 import { problems } from '../http/route-schemas.js';
+import { requireAllowedOrigin } from './origins.js';
 import type { RealtimeGateway } from './realtime-gateway.js';
 import type { Transport } from './transport.js';
 
@@ -15,10 +16,12 @@ export interface SseOptions {
   authenticator: Authenticator;
   /** Comment lines that keep proxies from closing an idle stream. */
   keepAliveMs: number;
+  /** Browser origins allowed to connect (see origins.ts); null: any. */
+  allowedOrigins: readonly string[] | null;
 }
 
 export const sseRoutes =
-  (gateway: RealtimeGateway, { authenticator, keepAliveMs }: SseOptions): FastifyPluginAsyncTypebox =>
+  (gateway: RealtimeGateway, { authenticator, keepAliveMs, allowedOrigins }: SseOptions): FastifyPluginAsyncTypebox =>
   async (app) => {
     app.get(
       '/events',
@@ -31,10 +34,11 @@ export const sseRoutes =
             cursor: Type.Optional(Type.String({ maxLength: 65_536 })),
             access_token: Type.Optional(Type.String({ maxLength: 8192 })),
           }),
-          response: problems(401),
+          response: problems(401, 403),
         },
       },
       async (request, reply) => {
+        requireAllowedOrigin(allowedOrigins, request.headers.origin);
         const principal = await authenticator.authenticate(request.headers.authorization ?? request.query.access_token);
         const lastEventId = request.headers['last-event-id'];
         const cursor = (typeof lastEventId === 'string' && lastEventId !== '' ? lastEventId : request.query.cursor) ?? null;
@@ -63,13 +67,14 @@ export const sseRoutes =
             raw.end(`event: close\ndata: ${JSON.stringify({ code, reason })}\n\n`);
           },
         };
-        const keepAlive = setInterval(() => raw.write(': keep-alive\n\n'), keepAliveMs);
+        // Not after the end: a write after end is an 'error' event on the response.
+        const keepAlive = setInterval(() => ended || raw.write(': keep-alive\n\n'), keepAliveMs);
         keepAlive.unref();
         const connection = await gateway.open(principal, transport, cursor);
         const finish = () => {
           ended = true;
           clearInterval(keepAlive);
-          if (connection) void gateway.closed(connection);
+          if (connection) gateway.closed(connection).catch((error: unknown) => request.log.error({ err: error }, 'realtime close failed'));
         };
         if (raw.destroyed || raw.writableEnded) finish();
         else raw.on('close', finish);

@@ -18,6 +18,8 @@ export const CloseCodes = {
   unauthorized: 4001,
   /** The client did not keep up: its buffer passed the limit. Reconnect with the cursor. */
   tooSlow: 4008,
+  /** The user opened more connections than allowed: this one was their oldest on the node. */
+  tooManyConnections: 4009,
   /** A frame the server cannot understand (not JSON, unknown type, too large). */
   badFrame: 4400,
 } as const;

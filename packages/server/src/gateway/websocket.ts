@@ -12,6 +12,7 @@ import type { Authenticator } from '../auth/authenticator.js';
 import { createRequestIdGenerator } from '../http/request-id.js';
 import { BASELINE_HEADERS } from '../http/security-headers.js';
 import { ServiceError } from '../services/service-error.js';
+import { isOriginAllowed } from './origins.js';
 import type { RealtimeGateway } from './realtime-gateway.js';
 import { CloseCodes, type Transport } from './transport.js';
 
@@ -27,6 +28,8 @@ export interface WebSocketOptions {
   maxFrameBytes: number;
   /** permessage-deflate costs CPU and memory per socket: off unless the operator wants it. */
   compression: boolean;
+  /** Browser origins allowed to connect (see origins.ts); null: any. */
+  allowedOrigins: readonly string[] | null;
 }
 
 const BASELINE_HEADER_LINES = Object.entries(BASELINE_HEADERS)
@@ -61,12 +64,18 @@ export function attachWebSocket(app: FastifyInstance, gateway: RealtimeGateway, 
   const newRequestId = createRequestIdGenerator();
   const server = new WebSocketServer({ noServer: true, perMessageDeflate: options.compression, maxPayload: options.maxFrameBytes });
   const alive = new WeakMap<WebSocket, boolean>();
+  // The gateway's methods handle their own failures; this is the last line, so that a failure
+  // nobody foresaw is logged instead of ending the process as an unhandled rejection.
+  const logFailure = (promise: Promise<unknown>, message: string) => {
+    promise.catch((error: unknown) => app.log.error({ err: error }, message));
+  };
 
   const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
     const requestId = newRequestId(request);
     const url = new URL(request.url ?? '/', 'http://localhost');
     if (url.pathname !== REALTIME_PATH) return refuse(socket, 'not_found', requestId);
     if (options.isDraining()) return refuse(socket, 'storage_unavailable', requestId);
+    if (!isOriginAllowed(options.allowedOrigins, request.headers.origin)) return refuse(socket, 'forbidden', requestId);
     const credential = request.headers.authorization ?? url.searchParams.get('access_token') ?? undefined;
     options.authenticator.authenticate(credential).then(
       (principal) => {
@@ -84,17 +93,18 @@ export function attachWebSocket(app: FastifyInstance, gateway: RealtimeGateway, 
             if (connection === undefined) {
               // Frames sent before the connection is live wait for it, within reason.
               if (pendingFrames.push(text) > MAX_FRAMES_BEFORE_READY) ws.close(CloseCodes.badFrame, 'too many frames before ready');
-            } else if (connection) void gateway.onClientFrame(connection, text);
+            } else if (connection) logFailure(gateway.onClientFrame(connection, text), 'realtime client frame failed');
           });
           ws.on('close', () => {
-            if (connection) void gateway.closed(connection);
+            if (connection) logFailure(gateway.closed(connection), 'realtime close failed');
           });
-          void gateway.open(principal, transportOf(ws), url.searchParams.get('cursor')).then((opened) => {
+          const opening = gateway.open(principal, transportOf(ws), url.searchParams.get('cursor')).then(async (opened) => {
             connection = opened;
             if (!opened) return;
-            if (ws.readyState !== ws.OPEN) return void gateway.closed(opened);
-            for (const text of pendingFrames.splice(0)) void gateway.onClientFrame(opened, text);
+            if (ws.readyState !== ws.OPEN) return gateway.closed(opened);
+            for (const text of pendingFrames.splice(0)) await gateway.onClientFrame(opened, text);
           });
+          logFailure(opening, 'realtime connection failed to open');
         });
       },
       (error: unknown) => {

@@ -25,6 +25,8 @@ export interface ConversationsServiceDeps {
   clock: Clock;
   ids: IdGenerator;
   maxGroupMembers: number;
+  /** Conversations one user may be a member of. */
+  maxConversationsPerUser: number;
 }
 
 export type ConversationsService = ReturnType<typeof createConversationsService>;
@@ -32,7 +34,7 @@ export type ConversationsService = ReturnType<typeof createConversationsService>
 const LAST_OWNER = 'The only owner must name another owner before stepping down';
 
 /** Creating, reading and managing conversations and their members. */
-export function createConversationsService({ engine, clock, ids, maxGroupMembers }: ConversationsServiceDeps) {
+export function createConversationsService({ engine, clock, ids, maxGroupMembers, maxConversationsPerUser }: ConversationsServiceDeps) {
   const firstMembers = async (conversation: Conversation) =>
     (await engine.conversations.listMembers(conversation.tenantId, conversation.id, { limit: MEMBERS_IN_CONVERSATION_OBJECT })).items;
 
@@ -64,6 +66,25 @@ export function createConversationsService({ engine, clock, ids, maxGroupMembers
     if (missing !== undefined) throw new ServiceError('user_not_found', `No user '${missing}' in this tenant`);
   };
 
+  /**
+   * Fails with 409 too_many_conversations naming the first of `userIds` already in
+   * `maxConversationsPerUser` conversations (other than `conversationId`, which they would not
+   * join twice). Counted before the change, not in the same atomic step (the counts live apart
+   * from the conversation, in another Redis slot): concurrent additions may overshoot the limit
+   * by as many as run at once.
+   */
+  const requireRoomFor = async (principal: Principal, userIds: readonly UserId[], conversationId?: ConversationId) => {
+    const counts = await engine.conversations.countMemberships(principal.tenantId, userIds);
+    let full = userIds.filter((_, index) => (counts[index] ?? 0) >= maxConversationsPerUser);
+    if (full.length > 0 && conversationId !== undefined) {
+      const already = new Set((await engine.conversations.getMembers(principal.tenantId, conversationId, full)).map((m) => m.userId));
+      full = full.filter((userId) => !already.has(userId));
+    }
+    if (full.length > 0) {
+      throw new ServiceError('too_many_conversations', `User '${full[0]}' is in ${maxConversationsPerUser} conversations, the most allowed`);
+    }
+  };
+
   async function createDirect(principal: Principal, memberIds: UserId[]) {
     // A user names the other party; a tenant back end names both.
     const pair = principal.kind === 'user' ? [principal.userId, ...memberIds] : memberIds;
@@ -76,6 +97,7 @@ export function createConversationsService({ engine, clock, ids, maxGroupMembers
     if (principal.kind === 'user' && (await engine.users.isBlocked(principal.tenantId, second, first))) {
       throw new ServiceError('blocked');
     }
+    await requireRoomFor(principal, pair);
     const { conversation, created } = await engine.conversations.getOrCreateDirect(principal.tenantId, {
       id: ids.conversation(),
       type: 'direct',
@@ -100,6 +122,7 @@ export function createConversationsService({ engine, clock, ids, maxGroupMembers
     }
     await requireUsers(principal, others);
     await refuseBlockers(principal, others);
+    await requireRoomFor(principal, members.map((member) => member.userId));
     const conversation = await engine.conversations.createGroup(principal.tenantId, {
       id: ids.conversation(),
       type: 'group',
@@ -163,6 +186,7 @@ export function createConversationsService({ engine, clock, ids, maxGroupMembers
       const distinct = [...new Set(userIds)] as UserId[];
       await requireUsers(principal, distinct);
       await refuseBlockers(principal, distinct);
+      await requireRoomFor(principal, distinct, id);
       const result = await engine.conversations.addMembers(principal.tenantId, id, distinct, 'member', clock(), maxGroupMembers);
       if (result.status === 'not_found') throw new ServiceError('conversation_not_found');
       if (result.status === 'banned') throw new ServiceError('banned', `User '${result.userId}' is banned from this conversation`);

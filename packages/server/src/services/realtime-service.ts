@@ -1,5 +1,5 @@
 import type { Principal } from '../auth/principal.js';
-import type { Engine } from '../engine/engine.js';
+import type { Engine, Membership } from '../engine/engine.js';
 import type { EphemeralEvent, EventId } from '../domain/events.js';
 import type { ConversationId, EpochMs, Member, TenantId, UserId } from '../domain/types.js';
 import { MEMBERS_IN_CONVERSATION_OBJECT } from '../domain/rules.js';
@@ -13,27 +13,18 @@ export interface RealtimeServiceDeps {
   maxConversationsPerConnection: number;
 }
 
-export interface Membership {
-  conversationId: ConversationId;
-  joinedEventId: EventId;
-}
+export type { Membership };
 
 export type RealtimeService = ReturnType<typeof createRealtimeService>;
 
-const PAGE = 100;
-
 /** What the realtime gateway needs from the core: memberships, event logs, typing and presence. */
 export function createRealtimeService({ engine, clock, maxConversationsPerConnection }: RealtimeServiceDeps) {
-  /** Every conversation the user is a member of, with where their membership began in its log. */
-  async function memberships(tenantId: TenantId, userId: UserId): Promise<Membership[]> {
-    const found: Membership[] = [];
-    let cursor: string | undefined;
-    do {
-      const page = await engine.conversations.listForUser(tenantId, userId, { limit: PAGE, ...(cursor ? { cursor } : {}) });
-      for (const view of page.items) found.push({ conversationId: view.conversation.id, joinedEventId: view.member.joinedEventId });
-      cursor = page.nextCursor ?? undefined;
-    } while (cursor && found.length < maxConversationsPerConnection);
-    return found.slice(0, maxConversationsPerConnection);
+  /**
+   * Every conversation the user is a member of (up to the per-connection limit), with where their
+   * membership began in its log: one indexed pass, linear in the user's conversations.
+   */
+  function memberships(tenantId: TenantId, userId: UserId): Promise<Membership[]> {
+    return engine.conversations.listMemberships(tenantId, userId, maxConversationsPerConnection);
   }
 
   /**
@@ -94,10 +85,14 @@ export function createRealtimeService({ engine, clock, maxConversationsPerConnec
       await engine.pubsub.publishEphemeral(user.tenantId, conversationId, { type: 'typing', conversationId, userId: user.userId });
     },
 
-    /** A connection opened on this node; tells contacts when the user came online. */
-    async connected(tenantId: TenantId, userId: UserId, nodeId: string, known?: readonly Membership[]): Promise<void> {
-      const { cameOnline } = await engine.presence.connect(tenantId, userId, nodeId, clock());
+    /**
+     * A connection opened on this node; tells contacts when the user came online. Resolves with
+     * the user's open connections across nodes, this one included.
+     */
+    async connected(tenantId: TenantId, userId: UserId, nodeId: string, known?: readonly Membership[]): Promise<number> {
+      const { cameOnline, connections } = await engine.presence.connect(tenantId, userId, nodeId, clock());
       if (cameOnline) await announcePresence(tenantId, userId, 'online', null, known);
+      return connections;
     },
 
     /** A connection closed on this node; tells contacts when it was the user's last one. */

@@ -40,7 +40,7 @@ describe('text rules in the services', () => {
     const clock = () => T0;
     const ids = createIdGenerator();
     users = createUsersService({ engine, clock });
-    conversations = createConversationsService({ engine, clock, ids, maxGroupMembers: 100 });
+    conversations = createConversationsService({ engine, clock, ids, maxGroupMembers: 100, maxConversationsPerUser: 10_000 });
     messages = createMessagesService({ engine, clock, ids, idempotencyTtlMs: 60_000 });
     for (const id of ['alice', 'bob']) await engine.users.upsert(TENANT, { id: id as UserId, displayName: id, metadata: null }, T0);
     group = (await conversations.create(alice, { type: 'group', title: 'Team', members: ['bob'] })).conversation.id;

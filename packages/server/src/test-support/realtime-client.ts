@@ -27,6 +27,8 @@ export interface ConnectOptions {
   cursor?: string;
   /** Send the token as `access_token` instead of the Authorization header. */
   tokenInQuery?: boolean;
+  /** More request headers (an Origin, as a browser sends). */
+  headers?: Record<string, string>;
 }
 
 /** Opens a realtime connection; resolves once the socket is open (not necessarily `ready`). */
@@ -34,7 +36,7 @@ export async function connectRealtime(baseUrl: string, options: ConnectOptions =
   const url = new URL('/v1/realtime', baseUrl.replace(/^http/, 'ws'));
   if (options.cursor) url.searchParams.set('cursor', options.cursor);
   if (options.token && options.tokenInQuery) url.searchParams.set('access_token', options.token);
-  const headers: Record<string, string> = {};
+  const headers: Record<string, string> = { ...options.headers };
   if (options.token && !options.tokenInQuery) headers.authorization = `Bearer ${options.token}`;
   const socket = new WebSocket(url, { headers, perMessageDeflate: false });
   const frames: Frame[] = [];

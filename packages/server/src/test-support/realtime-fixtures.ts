@@ -151,6 +151,8 @@ export interface SseOptions {
   tokenInQuery?: boolean;
   lastEventId?: string;
   cursor?: string;
+  /** More request headers (an Origin, as a browser sends). */
+  headers?: Record<string, string>;
 }
 
 /** Opens GET /v1/events. When the answer is not 200 the client has no events, `ended` resolves and the body is left unread. */
@@ -158,7 +160,7 @@ export async function connectSse(baseUrl: string, options: SseOptions = {}): Pro
   const url = new URL('/v1/events', baseUrl);
   if (options.token && options.tokenInQuery) url.searchParams.set('access_token', options.token);
   if (options.cursor) url.searchParams.set('cursor', options.cursor);
-  const headers: Record<string, string> = { accept: 'text/event-stream' };
+  const headers: Record<string, string> = { accept: 'text/event-stream', ...options.headers };
   if (options.token && !options.tokenInQuery) headers.authorization = `Bearer ${options.token}`;
   if (options.lastEventId) headers['last-event-id'] = options.lastEventId;
   const abort = new AbortController();
@@ -213,10 +215,14 @@ export async function connectSse(baseUrl: string, options: SseOptions = {}): Pro
     }
   })();
   let finished = false;
-  void ended.then(() => {
-    finished = true;
-    notify();
-  });
+  // `ended` never rejects: its reading loop catches the abort.
+  ended.then(
+    () => {
+      finished = true;
+      notify();
+    },
+    () => undefined,
+  );
 
   const waitForCount = (predicate: (event: SseEvent) => boolean, count: number, timeoutMs = 10_000) =>
     new Promise<SseEvent[]>((resolve, reject) => {

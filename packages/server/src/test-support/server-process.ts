@@ -43,9 +43,9 @@ export async function startServerProcess(env: Record<string, string>, timeoutMs 
         resolve(entry.url);
       }
     });
-    void exited.then((code) => {
+    child.once('exit', (code, signal) => {
       clearTimeout(timer);
-      reject(new Error(`server exited (${code}) before listening: ${stderr}`));
+      reject(new Error(`server exited (${code ?? signal}) before listening: ${stderr}`));
     });
   });
   return {

@@ -25,14 +25,14 @@ export function presenceContract(context: ContractContext): void {
       const { presence } = context.engine;
       await presence.heartbeat(N1, T0 + HOUR);
       expect(await presence.get(TENANT, [alice], T0)).toEqual([{ status: 'offline', lastSeenAt: null }]);
-      expect(await presence.connect(TENANT, alice, N1, T0 + 1)).toEqual({ cameOnline: true });
-      expect(await presence.connect(TENANT, alice, N1, T0 + 2)).toEqual({ cameOnline: false });
+      expect(await presence.connect(TENANT, alice, N1, T0 + 1)).toEqual({ cameOnline: true, connections: 1 });
+      expect(await presence.connect(TENANT, alice, N1, T0 + 2)).toEqual({ cameOnline: false, connections: 2 });
       expect(await presence.get(TENANT, [alice], T0 + 2)).toEqual([{ status: 'online', lastSeenAt: null }]);
       expect(await presence.disconnect(TENANT, alice, N1, T0 + 3)).toEqual({ wentOffline: false });
       expect(await presence.get(TENANT, [alice], T0 + 3)).toEqual([{ status: 'online', lastSeenAt: null }]);
       expect(await presence.disconnect(TENANT, alice, N1, T0 + 4)).toEqual({ wentOffline: true });
       expect(await presence.get(TENANT, [alice], T0 + 5)).toEqual([{ status: 'offline', lastSeenAt: T0 + 4 }]);
-      expect(await presence.connect(TENANT, alice, N1, T0 + 6)).toEqual({ cameOnline: true });
+      expect(await presence.connect(TENANT, alice, N1, T0 + 6)).toEqual({ cameOnline: true, connections: 1 });
       expect(await presence.get(TENANT, [alice], T0 + 6)).toEqual([{ status: 'online', lastSeenAt: null }]);
     });
 
@@ -40,8 +40,8 @@ export function presenceContract(context: ContractContext): void {
       const { presence } = context.engine;
       await presence.heartbeat(N1, T0 + HOUR);
       await presence.heartbeat(N2, T0 + HOUR);
-      expect(await presence.connect(TENANT, alice, N1, T0 + 1)).toEqual({ cameOnline: true });
-      expect(await presence.connect(TENANT, alice, N2, T0 + 2)).toEqual({ cameOnline: false });
+      expect(await presence.connect(TENANT, alice, N1, T0 + 1)).toEqual({ cameOnline: true, connections: 1 });
+      expect(await presence.connect(TENANT, alice, N2, T0 + 2)).toEqual({ cameOnline: false, connections: 2 });
       expect(await presence.disconnect(TENANT, alice, N1, T0 + 3)).toEqual({ wentOffline: false });
       expect(await presence.get(TENANT, [alice], T0 + 3)).toEqual([{ status: 'online', lastSeenAt: null }]);
       expect(await presence.disconnect(TENANT, alice, N2, T0 + 4)).toEqual({ wentOffline: true });
@@ -56,6 +56,8 @@ export function presenceContract(context: ContractContext): void {
         Array.from({ length: 10 }, (_, i) => presence.connect(TENANT, alice, i % 2 === 0 ? N1 : N2, T0 + 1)),
       );
       expect(connected.filter((result) => result.cameOnline)).toHaveLength(1);
+      // Each call counts every connection made before it: 1..10, whatever the nodes.
+      expect(connected.map((result) => result.connections).sort((a, b) => a - b)).toEqual(Array.from({ length: 10 }, (_, i) => i + 1));
       const disconnected = await Promise.all(
         Array.from({ length: 10 }, (_, i) => presence.disconnect(TENANT, alice, i % 2 === 0 ? N1 : N2, T0 + 2)),
       );
@@ -79,7 +81,7 @@ export function presenceContract(context: ContractContext): void {
         { status: 'offline', lastSeenAt: null },
         { status: 'offline', lastSeenAt: null },
       ]);
-      expect(await presence.connect(OTHER_TENANT, alice, N1, T0 + 4)).toEqual({ cameOnline: true });
+      expect(await presence.connect(OTHER_TENANT, alice, N1, T0 + 4)).toEqual({ cameOnline: true, connections: 1 });
       expect(await presence.disconnect(OTHER_TENANT, alice, N1, T0 + 5)).toEqual({ wentOffline: true });
       expect(await presence.get(TENANT, [alice], T0 + 6)).toEqual([{ status: 'online', lastSeenAt: null }]);
     });
@@ -120,7 +122,7 @@ export function presenceContract(context: ContractContext): void {
       // The node comes back (a restart): its old connections are gone for good.
       await presence.heartbeat(N1, T0 + 3 * HOUR);
       expect(await presence.get(TENANT, [alice], later + 2)).toEqual([{ status: 'offline', lastSeenAt: later }]);
-      expect(await presence.connect(TENANT, alice, N1, later + 3)).toEqual({ cameOnline: true });
+      expect(await presence.connect(TENANT, alice, N1, later + 3)).toMatchObject({ cameOnline: true });
 
       // N2 expires too: bob and carol go, alice stays (on the restarted N1).
       const evenLater = T0 + 2 * HOUR + 1;

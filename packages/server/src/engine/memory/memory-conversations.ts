@@ -5,7 +5,15 @@
  */
 import { successorOf } from '../../domain/moderation.js';
 import type { Conversation, ConversationId, EpochMs, Member, Mute, Role, TenantId, UserId } from '../../domain/types.js';
-import type { AddMembersResult, ConversationStore, ConversationView, NewConversation, Page } from '../engine.js';
+import {
+  MAX_MEMBERSHIPS_LISTED,
+  type AddMembersResult,
+  type ConversationStore,
+  type ConversationView,
+  type Membership,
+  type NewConversation,
+  type Page,
+} from '../engine.js';
 import { EngineError } from '../errors.js';
 import { decodeCursor, encodeCursor, requireLimit } from './arguments.js';
 import {
@@ -263,6 +271,23 @@ export class MemoryConversationStore implements ConversationStore {
           ? encodeCursor('conversations', { lastActivityAt: last.lastActivityAt, id: last.id })
           : null,
     };
+  }
+
+  async listMemberships(tenantId: TenantId, userId: UserId, limit: number): Promise<Membership[]> {
+    requireLimit(limit, MAX_MEMBERSHIPS_LISTED);
+    const tables = this.tables.read(tenantId);
+    const found: Membership[] = [];
+    for (const conversationId of tables?.byMember.get(userId) ?? []) {
+      const member = tables?.byId.get(conversationId)?.members.get(userId);
+      if (member) found.push({ conversationId, joinedEventId: member.joinedEventId });
+      if (found.length >= limit) break;
+    }
+    return found;
+  }
+
+  async countMemberships(tenantId: TenantId, userIds: readonly UserId[]): Promise<number[]> {
+    const tables = this.tables.read(tenantId);
+    return userIds.map((userId) => tables?.byMember.get(userId)?.size ?? 0);
   }
 
   private view(record: ConversationRecord, userId: UserId): ConversationView {

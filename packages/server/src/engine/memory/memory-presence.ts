@@ -42,7 +42,7 @@ export class MemoryPresenceStore implements PresenceStore {
   }
 
   /** `cameOnline` when the user was announced offline and the connection is on a live node. */
-  async connect(tenantId: TenantId, userId: UserId, nodeId: string, now: EpochMs): Promise<{ cameOnline: boolean }> {
+  async connect(tenantId: TenantId, userId: UserId, nodeId: string, now: EpochMs): Promise<{ cameOnline: boolean; connections: number }> {
     const key = userKey(tenantId, userId);
     let user = this.users.get(key);
     if (!user) {
@@ -56,9 +56,11 @@ export class MemoryPresenceStore implements PresenceStore {
       this.usersByNode.set(nodeId, onNode);
     }
     onNode.add(key);
-    if (user.online || !this.isLive(nodeId, now)) return { cameOnline: false };
+    let connections = 0;
+    for (const count of user.connections.values()) connections += count;
+    if (user.online || !this.isLive(nodeId, now)) return { cameOnline: false, connections };
     user.online = true;
-    return { cameOnline: true };
+    return { cameOnline: true, connections };
   }
 
   /** A disconnect without a connection on the node changes nothing. */

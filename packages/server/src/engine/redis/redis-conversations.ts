@@ -17,7 +17,15 @@ import {
   type TenantId,
   type UserId,
 } from '../../domain/types.js';
-import type { AddMembersResult, ConversationStore, ConversationView, NewConversation, Page } from '../engine.js';
+import {
+  MAX_MEMBERSHIPS_LISTED,
+  type AddMembersResult,
+  type ConversationStore,
+  type ConversationView,
+  type Membership,
+  type NewConversation,
+  type Page,
+} from '../engine.js';
 import { logArgs, type RedisContext } from './redis-context.js';
 import { listConversationsForUser, readConversation } from './redis-conversation-list.js';
 import { decodeMemberCursor, encodeMemberCursor } from './redis-cursors.js';
@@ -29,6 +37,8 @@ const MAX_MEMBER_PAGE = 1000;
 const MAX_CONVERSATION_PAGE = 100;
 /** Candidate conversations confirmed per round trip by sharesConversation. */
 const SHARED_CHECK_BATCH = 50;
+/** Membership reads sent together by listMemberships (one auto-pipelined batch each). */
+const MEMBERSHIP_READ_CHUNK = 1000;
 
 function requireRole(role: Role): void {
   if (!ROLES.includes(role)) throw invalid(`unknown role ${String(role)}`);
@@ -269,6 +279,35 @@ export class RedisConversationStore implements ConversationStore {
       requireLimit(page.limit, MAX_CONVERSATION_PAGE);
       return listConversationsForUser(this.context, this.index, tenantId, userId, page);
     });
+  }
+
+  /**
+   * The user's index set (one SMEMBERS, no intersection with the activity zset), then the user's
+   * field of each candidate's members hash (one HGET each, pipelined, in chunks so that a user
+   * far over `limit` costs no more than needed). Candidates the user is not a member of are pruned.
+   */
+  listMemberships(tenantId: TenantId, userId: UserId, limit: number): Promise<Membership[]> {
+    return guard(async () => {
+      requireLimit(limit, MAX_MEMBERSHIPS_LISTED);
+      const candidates = await this.index.all(tenantId, userId);
+      const found: Membership[] = [];
+      const stale: ConversationId[] = [];
+      for (let start = 0; start < candidates.length && found.length < limit; start += MEMBERSHIP_READ_CHUNK) {
+        const chunk = candidates.slice(start, start + MEMBERSHIP_READ_CHUNK);
+        const members = await Promise.all(chunk.map((id) => this.context.redis.hget(this.context.keys.conversation(tenantId, id).members, userId)));
+        chunk.forEach((conversationId, i) => {
+          const json = members[i];
+          if (typeof json !== 'string') stale.push(conversationId);
+          else if (found.length < limit) found.push({ conversationId, joinedEventId: parseMember(userId, json).joinedEventId });
+        });
+      }
+      await Promise.all(stale.map((id) => this.index.dropUnlessMembers(tenantId, id, [userId])));
+      return found;
+    });
+  }
+
+  countMemberships(tenantId: TenantId, userIds: readonly UserId[]): Promise<number[]> {
+    return guard(() => this.index.counts(tenantId, userIds));
   }
 
   /** Creates the conversation under `id` (idempotent), indexing its members before and after. */

@@ -49,7 +49,7 @@ export class RedisPresenceStore implements PresenceStore {
     });
   }
 
-  connect(tenantId: TenantId, userId: UserId, nodeId: string, now: EpochMs): Promise<{ cameOnline: boolean }> {
+  connect(tenantId: TenantId, userId: UserId, nodeId: string, now: EpochMs): Promise<{ cameOnline: boolean; connections: number }> {
     return guard(async () => {
       requireId(userId, 'userId');
       requireId(nodeId, 'nodeId');
@@ -61,7 +61,8 @@ export class RedisPresenceStore implements PresenceStore {
         redis.sadd(keys.nodeUsers(nodeId), keys.nodeUserMember(tenantId, userId)),
       ]);
       const reply = await scripts.run('presence-connect', [keys.presence(tenantId, userId)], [nodeId, now, expiresAt ?? '']);
-      return { cameOnline: asInteger(reply, 'presence-connect') === 1 };
+      const [cameOnline, connections] = asArray(reply, 'presence-connect');
+      return { cameOnline: asInteger(cameOnline, 'presence-connect.cameOnline') === 1, connections: asInteger(connections, 'presence-connect.connections') };
     });
   }
 

@@ -65,6 +65,19 @@ describe('redis engine user index', () => {
     expect(await admin.scard(keys.userConversations(tenant, bob))).toBe(6);
   });
 
+  it('lists memberships without stale entries, pruning them, and counts them only until then', async () => {
+    const { engine, keys, admin } = await setup();
+    await group(engine, 'real', [alice]);
+    await group(engine, 'foreign', [bob]);
+    // As a crash midway through a leave can leave them.
+    await admin.sadd(keys.userConversations(tenant, alice), 'foreign', 'never-created');
+    expect(await engine.conversations.countMemberships(tenant, [alice])).toEqual([3]);
+    const listed = await engine.conversations.listMemberships(tenant, alice, 10);
+    expect(listed.map((m) => m.conversationId)).toEqual(['real']);
+    expect(await engine.conversations.countMemberships(tenant, [alice])).toEqual([1]);
+    expect(await admin.smembers(keys.userConversations(tenant, bob))).toEqual(['foreign']);
+  });
+
   it('repairs the activity order an interrupted append left behind', async () => {
     const { engine, keys, admin } = await setup();
     await group(engine, 'a', [alice], T0);

@@ -110,6 +110,17 @@ export class UserConversationIndex {
     return entries;
   }
 
+  /** Every conversation indexed for the user (a superset of their memberships), unordered: one SMEMBERS. */
+  async all(tenantId: TenantId, userId: UserId): Promise<ConversationId[]> {
+    return (await this.context.redis.smembers(this.context.keys.userConversations(tenantId, userId))) as ConversationId[];
+  }
+
+  /** How many conversations are indexed for each user: one SCARD each, pipelined. */
+  async counts(tenantId: TenantId, userIds: readonly UserId[]): Promise<number[]> {
+    const { keys, redis } = this.context;
+    return Promise.all(userIds.map((userId) => redis.scard(keys.userConversations(tenantId, userId))));
+  }
+
   /** Moves the conversation's activity forward (never back). */
   async touch(tenantId: TenantId, conversationId: ConversationId, activity: EpochMs): Promise<void> {
     await this.context.redis.zadd(this.context.keys.conversationActivity(tenantId), 'GT', activity, conversationId);
