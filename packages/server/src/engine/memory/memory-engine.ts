@@ -17,6 +17,7 @@ import { ConversationEvents, MemoryEventStore } from './memory-events.js';
 import { MemoryRefreshTokenStore, MemorySigningKeyStore, MemoryTenantStore } from './memory-identity.js';
 import { MemoryMessageStore } from './memory-messages.js';
 import { MemoryPresenceStore } from './memory-presence.js';
+import { MemoryRateLimitStore } from './memory-rate-limits.js';
 import { MemoryBus } from './memory-pubsub.js';
 import { MemoryUserStore } from './memory-users.js';
 
@@ -36,6 +37,7 @@ export class MemoryEngine implements Engine {
   readonly events: MemoryEventStore;
   readonly pubsub: MemoryBus;
   readonly presence = new MemoryPresenceStore();
+  readonly rateLimits = new MemoryRateLimitStore();
   private closed = false;
 
   constructor(options: MemoryEngineOptions = {}) {

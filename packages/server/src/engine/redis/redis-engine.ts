@@ -21,6 +21,7 @@ import { RedisKeys } from './redis-keys.js';
 import { RedisMessageStore } from './redis-messages.js';
 import { RedisPresenceStore } from './redis-presence.js';
 import { RedisPubSub } from './redis-pubsub.js';
+import { RedisRateLimitStore } from './redis-rate-limits.js';
 import { RedisRefreshTokenStore } from './redis-refresh-tokens.js';
 import { RedisSigningKeyStore } from './redis-signing-keys.js';
 import { RedisTenantStore } from './redis-tenants.js';
@@ -55,6 +56,7 @@ export class RedisEngine implements Engine {
   readonly events: RedisEventStore;
   readonly pubsub: RedisPubSub;
   readonly presence: RedisPresenceStore;
+  readonly rateLimits: RedisRateLimitStore;
   private readonly client: RedisClient;
 
   constructor(options: RedisEngineOptions) {
@@ -81,6 +83,7 @@ export class RedisEngine implements Engine {
     this.events = new RedisEventStore(context);
     this.pubsub = new RedisPubSub(options.redis, this.keys);
     this.presence = new RedisPresenceStore(context);
+    this.rateLimits = new RedisRateLimitStore(context);
   }
 
   ping(): Promise<void> {

@@ -41,6 +41,7 @@ const SCRIPT_KEY_COUNTS = {
   'presence-disconnect': [1],
   'presence-drop-node': [1],
   'presence-node-claim': [1],
+  'rate-limit-consume': [1],
   'reaction-set': [6],
   'read-mark': [4],
   'refresh-create': [1],
