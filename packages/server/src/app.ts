@@ -6,6 +6,7 @@ import type { Authenticator } from './auth/authenticator.js';
 import type { Engine } from './engine/engine.js';
 import { requireAuthentication } from './http/authentication.js';
 import { registerProblemHandlers, sendProblem } from './http/problems.js';
+import { registerRateLimitHeaders } from './http/rate-limit-headers.js';
 import { problems } from './http/route-schemas.js';
 import type { RealtimeGateway } from './gateway/realtime-gateway.js';
 import { sseRoutes } from './gateway/sse-routes.js';
@@ -21,6 +22,7 @@ import { recordHttpMetrics } from './observability/metrics.js';
 import type { ConversationsService } from './services/conversations-service.js';
 import type { IdentityService } from './services/identity-service.js';
 import type { MessagesService } from './services/messages-service.js';
+import type { RateLimiter } from './services/rate-limiter.js';
 import type { UsersService } from './services/users-service.js';
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
@@ -28,6 +30,8 @@ export const BODY_LIMIT_BYTES = 1024 * 1024;
 export interface AppDeps {
   engine: Engine;
   authenticator: Authenticator;
+  /** The named rate limits; SSE connects count against REALTIME_CONNECT. */
+  rateLimiter: RateLimiter;
   isAdmin: (authorization: string | undefined) => boolean;
   services: {
     identity: IdentityService;
@@ -66,6 +70,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // JSON only: text/plain (Fastify's other default) would reach handlers as a string.
   app.removeContentTypeParser('text/plain');
   registerProblemHandlers(app);
+  registerRateLimitHeaders(app);
   echoRequestId(app);
   // While draining, responses close their keep-alive connection so the server can finish closing.
   app.addHook('onSend', async (_request, reply) => {
@@ -103,7 +108,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         await authenticated.register(conversationsRoutes(deps.services.conversations));
         await authenticated.register(messagesRoutes(deps.services.messages));
       });
-      await v1.register(sseRoutes(deps.gateway, { authenticator: deps.authenticator, keepAliveMs: 15_000 }));
+      await v1.register(sseRoutes(deps.gateway, { authenticator: deps.authenticator, rateLimiter: deps.rateLimiter, keepAliveMs: 15_000 }));
       v1.get(
         '/realtime',
         {

@@ -15,6 +15,7 @@ import { createConversationsService } from './services/conversations-service.js'
 import { createIdentityService } from './services/identity-service.js';
 import { systemClock, createIdGenerator, type Clock } from './services/ids.js';
 import { createMessagesService } from './services/messages-service.js';
+import { createRateLimiter } from './services/rate-limiter.js';
 import { createUsersService } from './services/users-service.js';
 import { createRealtimeService } from './services/realtime-service.js';
 import { DEFAULT_GATEWAY_SETTINGS, RealtimeGateway, type RealtimeGatewayDeps } from './gateway/realtime-gateway.js';
@@ -71,6 +72,8 @@ export async function createParley(config: Config, options: ParleyOptions = {}):
     lifetimeSeconds: config.accessTokenTtlSeconds,
   });
   const refreshTokens = createRefreshTokens({ engine, clock, lifetimeMs: config.refreshTokenTtlSeconds * 1000 });
+  // Counted in the engine, so every node on the same storage shares the limits.
+  const rateLimiter = createRateLimiter({ store: engine.rateLimits, settings: config.rateLimits, clock });
   const identity = createIdentityService({
     engine,
     passwords: createPasswordHasher({ cost: options.passwordCost ?? 'production' }),
@@ -78,11 +81,12 @@ export async function createParley(config: Config, options: ParleyOptions = {}):
     refreshTokens,
     signingKeys,
     clock,
+    rateLimiter,
     ids,
     defaultTenant: DEFAULT_TENANT,
     selfRegistrationTenants: config.selfRegistrationTenants,
   });
-  const authenticator = createAuthenticator({ engine, accessTokens, clock });
+  const authenticator = createAuthenticator({ engine, accessTokens, rateLimiter, clock });
   const adminKeyMatches = createAdminKeyCheck(config.adminKey ?? undefined);
   let draining = false;
   const startedAt = Date.now();
@@ -115,12 +119,13 @@ export async function createParley(config: Config, options: ParleyOptions = {}):
     gateway,
     engine,
     authenticator,
+    rateLimiter,
     isAdmin: (authorization) => adminKeyMatches(authorization?.replace(/^Bearer\s+/i, '')),
     services: {
       identity,
       users: createUsersService({ engine, clock }),
       conversations: createConversationsService({ engine, clock, ids, maxGroupMembers: config.maxGroupMembers }),
-      messages: createMessagesService({ engine, clock, ids, idempotencyTtlMs: config.idempotencyTtlSeconds * 1000 }),
+      messages: createMessagesService({ engine, clock, rateLimiter, ids, idempotencyTtlMs: config.idempotencyTtlSeconds * 1000 }),
     },
     metrics,
     version: VERSION,
@@ -135,6 +140,7 @@ export async function createParley(config: Config, options: ParleyOptions = {}):
   log = app.log;
   const websocket = attachWebSocket(app, gateway, {
     authenticator,
+    rateLimiter,
     isDraining: () => draining,
     heartbeatIntervalMs: config.realtime.heartbeatMs,
     maxFrameBytes: MAX_CLIENT_FRAME_BYTES,

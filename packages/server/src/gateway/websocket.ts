@@ -10,7 +10,9 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { ERROR_CODES, type ErrorCode } from '@parley/protocol';
 import type { Authenticator } from '../auth/authenticator.js';
 import { createRequestIdGenerator } from '../http/request-id.js';
+import type { RateLimiter } from '../services/rate-limiter.js';
 import { ServiceError } from '../services/service-error.js';
+import { admitRealtimeConnection } from './realtime-admission.js';
 import type { RealtimeGateway } from './realtime-gateway.js';
 import { CloseCodes, type Transport } from './transport.js';
 
@@ -19,6 +21,8 @@ const MAX_FRAMES_BEFORE_READY = 100;
 
 export interface WebSocketOptions {
   authenticator: Authenticator;
+  /** Counts REALTIME_CONNECT per user at the upgrade. */
+  rateLimiter: RateLimiter;
   isDraining: () => boolean;
   /** Protocol ping interval; a peer that has not answered the previous ping is dropped. */
   heartbeatIntervalMs: number;
@@ -28,13 +32,19 @@ export interface WebSocketOptions {
   compression: boolean;
 }
 
-/** The upgrade is refused with a bare HTTP response carrying a problem document. */
-function refuse(socket: Duplex, code: ErrorCode, requestId: string) {
+/**
+ * The upgrade is refused with a bare HTTP response carrying a problem document, and the headers
+ * of the refusal (Retry-After and the RateLimit fields of a rate-limited upgrade).
+ */
+function refuse(socket: Duplex, code: ErrorCode, requestId: string, headers: Record<string, string> = {}) {
   const { status, title } = ERROR_CODES[code];
   const body = JSON.stringify({ type: `urn:parley:problem:${code}`, title, status, detail: title, code });
+  const extra = Object.entries(headers)
+    .map(([name, value]) => `${name}: ${value}\r\n`)
+    .join('');
   socket.end(
     `HTTP/1.1 ${status} ${title}\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
-      `X-Request-Id: ${requestId}\r\nConnection: close\r\n\r\n${body}`,
+      `X-Request-Id: ${requestId}\r\n${extra}Connection: close\r\n\r\n${body}`,
   );
 }
 
@@ -63,7 +73,7 @@ export function attachWebSocket(app: FastifyInstance, gateway: RealtimeGateway, 
     if (url.pathname !== REALTIME_PATH) return refuse(socket, 'not_found', requestId);
     if (options.isDraining()) return refuse(socket, 'storage_unavailable', requestId);
     const credential = request.headers.authorization ?? url.searchParams.get('access_token') ?? undefined;
-    options.authenticator.authenticate(credential).then(
+    admitRealtimeConnection(options.authenticator, options.rateLimiter, credential).then(
       (principal) => {
         server.handleUpgrade(request, socket, head, (ws) => {
           alive.set(ws, true);
@@ -93,7 +103,7 @@ export function attachWebSocket(app: FastifyInstance, gateway: RealtimeGateway, 
         });
       },
       (error: unknown) => {
-        if (error instanceof ServiceError) return refuse(socket, error.code, requestId);
+        if (error instanceof ServiceError) return refuse(socket, error.code, requestId, error.headers);
         app.log.error({ err: error }, 'realtime authentication failed');
         refuse(socket, 'storage_unavailable', requestId);
       },

@@ -8,6 +8,10 @@
  *   - Login answers the same `invalid_credentials` after the same work whether the user is
  *     unknown, the tenant is unknown, or the password is wrong.
  *   - Secrets (passwords, tokens, keys) never appear in an error detail.
+ *   - Rate limits (rate-limiter.ts): failed logins count per tenant+username and per client IP;
+ *     while either limit is exceeded every login of that account or from that IP answers 429,
+ *     the right password too (checked alongside the credential lookup, before any hashing).
+ *     Registrations count per client IP. Hashing waits in a line fair between client IPs.
  *   - Self-registration is open only in the tenants listed in `selfRegistrationTenants` (by
  *     default just `defaultTenant`). Tenants created through POST /v1/tenants are meant for B2B
  *     back ends that upsert their own users, so they are closed unless the operator lists them.
@@ -22,7 +26,9 @@ import type { RefreshTokens } from '../auth/refresh-tokens.js';
 import { SIGNING_ALG, type PublicJwk, type SigningKeys } from '../auth/signing-keys.js';
 import type { Engine } from '../engine/engine.js';
 import type { Tenant, TenantId, User, UserId } from '../domain/types.js';
+import { clientSubject } from './client-address.js';
 import type { Clock } from './ids.js';
+import type { QuotaListener, RateLimiter, RateLimitName, RateLimitSubject } from './rate-limiter.js';
 import { ServiceError } from './service-error.js';
 
 export interface IdentityServiceDeps {
@@ -32,6 +38,7 @@ export interface IdentityServiceDeps {
   refreshTokens: RefreshTokens;
   signingKeys: SigningKeys;
   clock: Clock;
+  rateLimiter: RateLimiter;
   ids: { user(): UserId };
   /** The tenant of requests that name none; created on first registration if absent. */
   defaultTenant: TenantId;
@@ -59,6 +66,13 @@ export interface LoginInput {
   username: string;
   password: string;
   tenant?: string;
+}
+
+/** Who is asking, as far as the transport knows; per-IP limits apply only when `ip` is known. */
+export interface ClientContext {
+  ip?: string;
+  /** Receives every rate limit decision taken for the call (to advertise quotas in responses). */
+  onQuota?: QuotaListener;
 }
 
 export interface UpsertUserInput {
@@ -90,7 +104,7 @@ const TENANT_ID = new RegExp(TENANT_ID_PATTERN);
 export type IdentityService = ReturnType<typeof createIdentityService>;
 
 export function createIdentityService(deps: IdentityServiceDeps) {
-  const { engine, passwords, accessTokens, refreshTokens, signingKeys, clock, ids, defaultTenant } = deps;
+  const { engine, passwords, accessTokens, refreshTokens, signingKeys, clock, rateLimiter, ids, defaultTenant } = deps;
   const openTenants = new Set<string>(deps.selfRegistrationTenants ?? [defaultTenant]);
 
   /** Signs an access token and starts a refresh family for a user who just proved who they are. */
@@ -114,18 +128,23 @@ export function createIdentityService(deps: IdentityServiceDeps) {
     ensureDefaultTenant,
 
     /** Creates a built-in user and signs them in. 409 username_taken, 404 tenant_not_found, 403 when closed. */
-    async register(input: RegisterInput): Promise<AuthSession> {
+    async register(input: RegisterInput, client: ClientContext = {}): Promise<AuthSession> {
       const username = requireString(input.username, 'username');
       if (!USERNAME.test(username)) throw invalid('username must be 3..32 characters of a-z, 0-9, _ . -');
       const password = requirePassword(input.password, true);
       const displayName = input.displayName === undefined ? username : requireLabel(input.displayName, 'displayName', DISPLAY_NAME_MAX_LENGTH);
       const tenantId = requireTenantId(input.tenant, defaultTenant);
 
-      const tenant = tenantId === defaultTenant ? await ensureDefaultTenant() : await engine.tenants.get(tenantId);
+      const source = client.ip === undefined ? undefined : clientSubject(client.ip);
+      // Every attempt counts, alongside the tenant read (one round trip for both).
+      const [tenant] = await Promise.all([
+        tenantId === defaultTenant ? ensureDefaultTenant() : engine.tenants.get(tenantId),
+        source === undefined ? null : rateLimiter.consume('REGISTER_IP', { tenantId: null, subject: source }, client.onQuota),
+      ]);
       if (!tenant) throw new ServiceError('tenant_not_found');
       if (!openTenants.has(tenantId)) throw new ServiceError('forbidden', 'This tenant does not allow self-registration');
 
-      const passwordHash = await passwords.hash(password);
+      const passwordHash = await passwords.hash(password, source);
       const result = await engine.users.register(tenantId, {
         id: ids.user(),
         username,
@@ -138,17 +157,27 @@ export function createIdentityService(deps: IdentityServiceDeps) {
     },
 
     /** Signs a built-in user in. Every credential failure is the same 401 after the same work. */
-    async login(input: LoginInput): Promise<AuthSession> {
+    async login(input: LoginInput, client: ClientContext = {}): Promise<AuthSession> {
       const username = requireString(input.username, 'username');
       const password = requirePassword(input.password, false);
       const tenantId = requireTenantId(input.tenant, defaultTenant);
+      const source = client.ip === undefined ? undefined : clientSubject(client.ip);
+      const limited: [RateLimitName, RateLimitSubject][] = [['LOGIN_FAILURES_ACCOUNT', { tenantId, subject: username }]];
+      if (source !== undefined) limited.push(['LOGIN_FAILURES_IP', { tenantId: null, subject: source }]);
 
       // A username no one can have registered still costs a hash, so shape reveals nothing either.
-      const credentials = USERNAME.test(username) ? await engine.users.findCredentials(tenantId, username) : null;
+      // The failure limits are checked alongside the lookup: an exceeded one refuses before hashing.
+      const [credentials] = await Promise.all([
+        USERNAME.test(username) ? engine.users.findCredentials(tenantId, username) : null,
+        ...limited.map(([name, who]) => rateLimiter.peek(name, who, client.onQuota)),
+      ]);
       const matches = credentials
-        ? await passwords.verify(password, credentials.passwordHash)
-        : await passwords.verifyAgainstDummy(password);
-      if (!credentials || !matches) throw new ServiceError('invalid_credentials');
+        ? await passwords.verify(password, credentials.passwordHash, source)
+        : await passwords.verifyAgainstDummy(password, source);
+      if (!credentials || !matches) {
+        await Promise.all(limited.map(([name, who]) => rateLimiter.consume(name, who, client.onQuota)));
+        throw new ServiceError('invalid_credentials');
+      }
       return startSession(credentials.user);
     },
 

@@ -134,3 +134,15 @@ export function createRateLimiter({ store, settings, clock }: RateLimiterDeps): 
     peek: (name, who, onQuota) => decide(name, who, onQuota, (policy, now) => store.peek(keyOf(name, who), policy, now)),
   };
 }
+
+/**
+ * Awaits two steps started together (so ioredis auto-pipelining sends them in one round trip)
+ * and settles like a sequence of `first` then `second`: `first`'s error wins over `second`'s.
+ * Both are awaited, so neither rejection goes unhandled.
+ */
+export async function bothInOrder<A, B>(first: Promise<A>, second: Promise<B>): Promise<[A, B]> {
+  const [a, b] = await Promise.allSettled([first, second]);
+  if (a.status === 'rejected') throw a.reason;
+  if (b.status === 'rejected') throw b.reason;
+  return [a.value, b.value];
+}
