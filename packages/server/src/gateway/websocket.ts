@@ -10,7 +10,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { ERROR_CODES, type ErrorCode } from '@parley/protocol';
 import type { Authenticator } from '../auth/authenticator.js';
 import { createRequestIdGenerator } from '../http/request-id.js';
-import type { RateLimiter } from '../services/rate-limiter.js';
+import { rateLimitHeaders, type RateLimiter, type RateLimitQuota } from '../services/rate-limiter.js';
 import { ServiceError } from '../services/service-error.js';
 import { admitRealtimeConnection } from './realtime-admission.js';
 import type { RealtimeGateway } from './realtime-gateway.js';
@@ -66,6 +66,11 @@ export function attachWebSocket(app: FastifyInstance, gateway: RealtimeGateway, 
   const newRequestId = createRequestIdGenerator();
   const server = new WebSocketServer({ noServer: true, perMessageDeflate: options.compression, maxPayload: options.maxFrameBytes });
   const alive = new WeakMap<WebSocket, boolean>();
+  // The RateLimit fields of an accepted upgrade, added to its 101 response.
+  const quotaHeaders = new WeakMap<IncomingMessage, Record<string, string>>();
+  server.on('headers', (headers, request) => {
+    for (const [name, value] of Object.entries(quotaHeaders.get(request) ?? {})) headers.push(`${name}: ${value}`);
+  });
 
   const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
     const requestId = newRequestId(request);
@@ -73,8 +78,10 @@ export function attachWebSocket(app: FastifyInstance, gateway: RealtimeGateway, 
     if (url.pathname !== REALTIME_PATH) return refuse(socket, 'not_found', requestId);
     if (options.isDraining()) return refuse(socket, 'storage_unavailable', requestId);
     const credential = request.headers.authorization ?? url.searchParams.get('access_token') ?? undefined;
-    admitRealtimeConnection(options.authenticator, options.rateLimiter, credential).then(
+    const quotas: RateLimitQuota[] = [];
+    admitRealtimeConnection(options.authenticator, options.rateLimiter, credential, (quota) => quotas.push(quota)).then(
       (principal) => {
+        quotaHeaders.set(request, rateLimitHeaders(quotas));
         server.handleUpgrade(request, socket, head, (ws) => {
           alive.set(ws, true);
           ws.on('pong', () => alive.set(ws, true));

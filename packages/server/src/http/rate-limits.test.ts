@@ -4,7 +4,9 @@
  * who is counted (user, account, client IP under TRUST_PROXY or not, tenant key), and that the
  * defaults leave normal bursts alone. Time moves by a clock offset, never by sleeping.
  */
+import type { IncomingMessage } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
 import { RATE_LIMITS, RATE_LIMIT_NAMES } from '../services/rate-limiter.js';
 import type { ApiResponse } from '../test-support/api-client.js';
 import { createTestTenant, expectProblem, openDirect, sendMessage } from '../test-support/conversations.js';
@@ -143,7 +145,12 @@ describe.each(ENGINE_KINDS)('rate limits (%s engine)', (kind) => {
   it('REALTIME_CONNECT: WebSocket and SSE opens count per user; a refused upgrade is a 429 problem with Retry-After', async () => {
     const { server, api } = await serverWith(kind, { RATE_LIMIT_REALTIME_CONNECT: '2/1m' });
     const [alice, bob] = await Promise.all([registerUser(api), registerUser(api)]);
-    const socket = await connectReady(server.url, alice.token, alice.id);
+    const upgraded = new WebSocket(new URL('/v1/realtime', server.url.replace(/^http/, 'ws')), { headers: { authorization: `Bearer ${alice.token}` } });
+    const upgrade = await new Promise<IncomingMessage>((resolve, reject) => {
+      upgraded.once('upgrade', resolve);
+      upgraded.once('error', reject);
+    });
+    expect(upgrade.headers['ratelimit']).toBe('"realtime-connect";r=1;t=30');
     const stream = await connectSse(server.url, { token: alice.token });
     expect(stream.response.status).toBe(200);
     expect(stream.response.headers.get('ratelimit')).toBe('"realtime-connect";r=0;t=60');
@@ -160,7 +167,7 @@ describe.each(ENGINE_KINDS)('rate limits (%s engine)', (kind) => {
     // Bob is counted apart; alice's open connections are not affected.
     const bobSocket = await connectReady(server.url, bob.token, bob.id);
     await bobSocket.close();
-    await socket.close();
+    upgraded.close();
     await stream.close();
   });
 
