@@ -498,7 +498,10 @@ export interface RateLimitPolicy {
 export interface RateLimitKey {
   /** The limit's name (`send`, `login-failures-ip`...): two limits never share a counter. */
   limit: string;
-  /** The tenant of the subject; null for deployment-wide subjects (a client IP). */
+  /**
+   * The tenant of the subject; null for deployment-wide subjects (a client IP may try any
+   * tenant, and its limit counts all of them): the one exception to tenant isolation here.
+   */
   tenantId: TenantId | null;
   /** Who is counted within the tenant: a user id, a username, an IP, a key id. */
   subject: string;

@@ -62,7 +62,7 @@ describe.each(ENGINE_KINDS)('rate limits (%s engine)', (kind) => {
     expect((await api.put(`${path}/${first.body.id}/reactions/${encodeURIComponent('👍')}`, {}, alice.token)).status).toBe(204);
 
     const retryAfter = expectRateLimited(await api.post(path, { text: 'three' }, alice.token), 'send', 4, 10);
-    expect(retryAfter).toBe(3); // one unit every 2.5 s, rounded up
+    expect(retryAfter).toBeLessThanOrEqual(3); // one unit every 2.5 s, less what passed since the first send
     expectRateLimited(await api.patch(`${path}/${first.body.id}`, { text: 'again' }, alice.token), 'send', 4, 10);
     expectRateLimited(await api.delete(`${path}/${first.body.id}/reactions/${encodeURIComponent('👍')}`, alice.token), 'send', 4, 10);
     // Bob keeps sending; alice's refused send stored nothing.

@@ -28,7 +28,7 @@ import type { Engine } from '../engine/engine.js';
 import type { Tenant, TenantId, User, UserId } from '../domain/types.js';
 import { clientSubject } from './client-address.js';
 import type { Clock } from './ids.js';
-import type { QuotaListener, RateLimiter, RateLimitName, RateLimitSubject } from './rate-limiter.js';
+import { bothInOrder, type QuotaListener, type RateLimiter, type RateLimitName, type RateLimitSubject } from './rate-limiter.js';
 import { ServiceError } from './service-error.js';
 
 export interface IdentityServiceDeps {
@@ -136,11 +136,11 @@ export function createIdentityService(deps: IdentityServiceDeps) {
       const tenantId = requireTenantId(input.tenant, defaultTenant);
 
       const source = client.ip === undefined ? undefined : clientSubject(client.ip);
-      // Every attempt counts, alongside the tenant read (one round trip for both).
-      const [tenant] = await Promise.all([
+      // Every attempt counts, alongside the tenant read (one round trip for both); over the limit is 429 first.
+      const [, tenant] = await bothInOrder(
+        source === undefined ? Promise.resolve(null) : rateLimiter.consume('REGISTER_IP', { tenantId: null, subject: source }, client.onQuota),
         tenantId === defaultTenant ? ensureDefaultTenant() : engine.tenants.get(tenantId),
-        source === undefined ? null : rateLimiter.consume('REGISTER_IP', { tenantId: null, subject: source }, client.onQuota),
-      ]);
+      );
       if (!tenant) throw new ServiceError('tenant_not_found');
       if (!openTenants.has(tenantId)) throw new ServiceError('forbidden', 'This tenant does not allow self-registration');
 
