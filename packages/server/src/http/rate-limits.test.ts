@@ -99,10 +99,16 @@ describe.each(ENGINE_KINDS)('rate limits (%s engine)', (kind) => {
   });
 
   it('LOGIN_FAILURES_IP: counts failures per client IP; with TRUST_PROXY, X-Forwarded-For names the client', async () => {
-    const { api } = await serverWith(kind, { RATE_LIMIT_LOGIN_FAILURES_IP: '3/1h', TRUST_PROXY: 'true' });
+    const { api } = await serverWith(kind, { RATE_LIMIT_LOGIN_FAILURES_IP: '3/1h', RATE_LIMIT_LOGIN_FAILURES_ACCOUNT: '100000/1d', TRUST_PROXY: 'true' });
     const alice = await registerUser(api);
     // Different usernames: only the per-IP limit can add them up.
-    for (let i = 0; i < 3; i += 1) expectProblem(await login(api, `nobody${i}`, 'wrong password', '203.0.113.1'), 401, 'invalid_credentials');
+    for (let i = 0; i < 3; i += 1) {
+      const wrong = await login(api, `nobody${i}`, 'wrong password', '203.0.113.1');
+      expectProblem(wrong, 401, 'invalid_credentials');
+      // Both limits of a login, as one list per field.
+      expect(wrong.headers.get('ratelimit-policy')).toBe('"login-failures-account";q=100000;w=86400, "login-failures-ip";q=3;w=3600');
+      expect(wrong.headers.get('ratelimit')).toMatch(new RegExp(`^"login-failures-account";r=99999;t=1, "login-failures-ip";r=${2 - i};t=[0-9]+$`));
+    }
     expectRateLimited(await login(api, 'nobody9', 'wrong password', '203.0.113.1'), 'login-failures-ip', 3, 3600);
     expectRateLimited(await login(api, alice.username, PASSWORD, '203.0.113.1'), 'login-failures-ip', 3, 3600);
     expect((await login(api, alice.username, PASSWORD, '203.0.113.2')).status).toBe(200);
