@@ -6,6 +6,7 @@ import type { Authenticator } from './auth/authenticator.js';
 import type { Engine } from './engine/engine.js';
 import { requireAuthentication } from './http/authentication.js';
 import { answerFrameworkError, registerProblemHandlers, sendProblem } from './http/problems.js';
+import { registerRateLimitHeaders } from './http/rate-limit-headers.js';
 import { problems } from './http/route-schemas.js';
 import type { RealtimeGateway } from './gateway/realtime-gateway.js';
 import { sseRoutes } from './gateway/sse-routes.js';
@@ -26,6 +27,7 @@ import type { ConversationsService } from './services/conversations-service.js';
 import type { IdentityService } from './services/identity-service.js';
 import type { MessagesService } from './services/messages-service.js';
 import type { ModerationService } from './services/moderation-service.js';
+import type { RateLimiter } from './services/rate-limiter.js';
 import type { UsersService } from './services/users-service.js';
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
@@ -33,6 +35,8 @@ export const BODY_LIMIT_BYTES = 1024 * 1024;
 export interface AppDeps {
   engine: Engine;
   authenticator: Authenticator;
+  /** The named rate limits; SSE connects count against REALTIME_CONNECT. */
+  rateLimiter: RateLimiter;
   isAdmin: (authorization: string | undefined) => boolean;
   services: {
     identity: IdentityService;
@@ -96,6 +100,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // JSON only: text/plain (Fastify's other default) would reach handlers as a string.
   app.removeContentTypeParser('text/plain');
   registerProblemHandlers(app);
+  registerRateLimitHeaders(app);
   echoRequestId(app);
   await registerSecurityHeaders(app, { publicUrl: deps.publicUrl, docsPrefix: DOCS_PREFIX });
   await registerCors(app, deps.corsOrigins);
@@ -136,7 +141,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         await authenticated.register(messagesRoutes(deps.services.messages));
         await authenticated.register(moderationRoutes(deps.services.moderation));
       });
-      await v1.register(sseRoutes(deps.gateway, { authenticator: deps.authenticator, keepAliveMs: 15_000, allowedOrigins: deps.realtimeOrigins ?? null }));
+      await v1.register(
+        sseRoutes(deps.gateway, {
+          authenticator: deps.authenticator,
+          rateLimiter: deps.rateLimiter,
+          keepAliveMs: 15_000,
+          allowedOrigins: deps.realtimeOrigins ?? null,
+        }),
+      );
       v1.get(
         '/realtime',
         {

@@ -58,4 +58,32 @@ describe('loadConfig', () => {
     });
     expect(() => loadConfig({ HTTP_MAX_CONNECTIONS: '0' })).toThrow(/HTTP_MAX_CONNECTIONS/);
   });
+
+  it('reads each rate limit as <count>/<window> or off, with the documented defaults', () => {
+    expect(loadConfig({}).rateLimits).toEqual({
+      SEND: { count: 100, windowMs: 10_000 },
+      LOGIN_FAILURES_ACCOUNT: { count: 20, windowMs: 900_000 },
+      LOGIN_FAILURES_IP: { count: 100, windowMs: 900_000 },
+      REGISTER_IP: { count: 100, windowMs: 3_600_000 },
+      SERVER_KEY: { count: 2000, windowMs: 10_000 },
+      REALTIME_CONNECT: { count: 60, windowMs: 60_000 },
+    });
+    const config = loadConfig({ RATE_LIMIT_SEND: 'off', RATE_LIMIT_REGISTER_IP: '3/2s', RATE_LIMIT_SERVER_KEY: '5000/1d' });
+    expect(config.rateLimits).toMatchObject({ SEND: null, REGISTER_IP: { count: 3, windowMs: 2000 }, SERVER_KEY: { count: 5000, windowMs: 86_400_000 } });
+  });
+
+  it('refuses a malformed rate limit at start, naming the variable', () => {
+    for (const [value, reason] of [
+      ['100', '<count>/<window>'],
+      ['100/10', '<count>/<window>'],
+      ['0/10s', '<count>/<window>'],
+      ['ten/1m', '<count>/<window>'],
+      ['100/10w', '<count>/<window>'],
+      ['5000/1s', 'more than one per millisecond'],
+    ] as const) {
+      expect(() => loadConfig({ RATE_LIMIT_LOGIN_FAILURES_IP: value })).toThrow(
+        new RegExp(`RATE_LIMIT_LOGIN_FAILURES_IP=${JSON.stringify(value).replaceAll('/', '\\/')}: .*${reason}`),
+      );
+    }
+  });
 });

@@ -1,5 +1,11 @@
 import { Type, type Static } from 'typebox';
 import { Value } from 'typebox/value';
+import {
+  RATE_LIMIT_NAMES,
+  RATE_LIMITS,
+  parseRateLimitSetting,
+  type RateLimitSettings,
+} from './services/rate-limiter.js';
 
 /**
  * Every setting Parley reads, from environment variables (twelve-factor). One schema is both the
@@ -39,6 +45,13 @@ const Env = Type.Object({
   HTTP_HEADERS_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 600_000, default: 10_000 }),
   HTTP_KEEP_ALIVE_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 600_000, default: 72_000 }),
   HTTP_MAX_CONNECTIONS: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 10_000 }),
+  // RATE_LIMIT_SEND, RATE_LIMIT_LOGIN_FAILURES_ACCOUNT...: `<count>/<window>` or `off`, read below.
+  ...Object.fromEntries(
+    RATE_LIMIT_NAMES.map((name) => [
+      `RATE_LIMIT_${name}`,
+      Type.String({ default: RATE_LIMITS[name].default }),
+    ]),
+  ),
 });
 type Env = Static<typeof Env>;
 
@@ -88,6 +101,8 @@ export interface Config {
     presenceIntervalMs: number;
     presenceTtlMs: number;
   };
+  /** Each named limit (API.md *Limits and moderation*); null when set to `off`. */
+  rateLimits: RateLimitSettings;
 }
 
 export class ConfigError extends Error {
@@ -115,6 +130,15 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
     const shown = SECRET_VARIABLES.has(name) ? '(hidden)' : JSON.stringify(raw[name]);
     return [`${name}=${shown}: ${first?.message ?? 'invalid'}`];
   });
+  const rateLimits = {} as RateLimitSettings;
+  for (const name of RATE_LIMIT_NAMES) {
+    const variable = `RATE_LIMIT_${name}`;
+    const text = (env as Record<string, unknown>)[variable];
+    if (typeof text !== 'string') continue;
+    const parsed = parseRateLimitSetting(text);
+    if (parsed !== null && 'error' in parsed) problems.push(`${variable}=${JSON.stringify(text)}: ${parsed.error}`);
+    else rateLimits[name] = parsed;
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   const hostPorts = (list: string) =>
     list.split(',').map((entry) => {
@@ -163,5 +187,6 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
       presenceIntervalMs: env.PRESENCE_INTERVAL_MS,
       presenceTtlMs: env.PRESENCE_TTL_MS,
     },
+    rateLimits,
   };
 }

@@ -16,6 +16,7 @@ import { createIdentityService } from './services/identity-service.js';
 import { systemClock, createIdGenerator, type Clock } from './services/ids.js';
 import { createMessagesService } from './services/messages-service.js';
 import { createModerationService } from './services/moderation-service.js';
+import { createRateLimiter } from './services/rate-limiter.js';
 import { createUsersService } from './services/users-service.js';
 import { createRealtimeService } from './services/realtime-service.js';
 import { DEFAULT_GATEWAY_SETTINGS, RealtimeGateway, type RealtimeGatewayDeps } from './gateway/realtime-gateway.js';
@@ -70,6 +71,8 @@ export async function createParley(config: Config, options: ParleyOptions = {}):
     lifetimeSeconds: config.accessTokenTtlSeconds,
   });
   const refreshTokens = createRefreshTokens({ engine, clock, lifetimeMs: config.refreshTokenTtlSeconds * 1000 });
+  // Counted in the engine, so every node on the same storage shares the limits.
+  const rateLimiter = createRateLimiter({ store: engine.rateLimits, settings: config.rateLimits, clock });
   const identity = createIdentityService({
     engine,
     passwords: createPasswordHasher({ cost: options.passwordCost ?? 'production' }),
@@ -77,11 +80,12 @@ export async function createParley(config: Config, options: ParleyOptions = {}):
     refreshTokens,
     signingKeys,
     clock,
+    rateLimiter,
     ids,
     defaultTenant: DEFAULT_TENANT,
     selfRegistrationTenants: config.selfRegistrationTenants,
   });
-  const authenticator = createAuthenticator({ engine, accessTokens, clock });
+  const authenticator = createAuthenticator({ engine, accessTokens, rateLimiter, clock });
   const adminKeyMatches = createAdminKeyCheck(config.adminKey ?? undefined);
   let draining = false;
   const startedAt = Date.now();
@@ -120,6 +124,7 @@ export async function createParley(config: Config, options: ParleyOptions = {}):
     gateway,
     engine,
     authenticator,
+    rateLimiter,
     isAdmin: (authorization) => adminKeyMatches(authorization?.replace(/^Bearer\s+/i, '')),
     services: {
       identity,
@@ -131,7 +136,7 @@ export async function createParley(config: Config, options: ParleyOptions = {}):
         maxGroupMembers: config.maxGroupMembers,
         maxConversationsPerUser: config.maxConversationsPerUser,
       }),
-      messages: createMessagesService({ engine, clock, ids, idempotencyTtlMs: config.idempotencyTtlSeconds * 1000 }),
+      messages: createMessagesService({ engine, clock, rateLimiter, ids, idempotencyTtlMs: config.idempotencyTtlSeconds * 1000 }),
       moderation: createModerationService({ engine, clock }),
     },
     metrics,
@@ -150,6 +155,7 @@ export async function createParley(config: Config, options: ParleyOptions = {}):
   log = app.log;
   const websocket = attachWebSocket(app, gateway, {
     authenticator,
+    rateLimiter,
     isDraining: () => draining,
     heartbeatIntervalMs: config.realtime.heartbeatMs,
     maxFrameBytes: MAX_CLIENT_FRAME_BYTES,

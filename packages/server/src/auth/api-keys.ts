@@ -49,6 +49,14 @@ export function hashApiKey(apiKey: string): string {
   return HASH_PREFIX + createHash('sha256').update(apiKey, 'utf8').digest('base64url');
 }
 
+/**
+ * A short public id of a key (the first 96 bits of its hash): names the key in rate limit
+ * counters and logs without revealing anything of the secret.
+ */
+export function apiKeyId(apiKey: string): string {
+  return hashApiKey(apiKey).slice(HASH_PREFIX.length, HASH_PREFIX.length + 16);
+}
+
 /** True when `apiKey` hashes to `storedHash`; constant-time in the key's content. */
 export function apiKeyMatches(apiKey: string, storedHash: string): boolean {
   const actual = Buffer.from(hashApiKey(apiKey), 'utf8');

@@ -7,6 +7,7 @@ import { createAccessTokens, type AccessTokens } from './access-tokens.js';
 import { generateApiKey } from './api-keys.js';
 import { createAuthenticator, unverifiedIssuer, type Authenticator, type CredentialVerifier } from './authenticator.js';
 import { createSigningKeys } from './signing-keys.js';
+import { createTestRateLimiter } from '../test-support/rate-limits.js';
 
 const ISSUER = 'https://chat.example.com';
 const acme = 'acme' as TenantId;
@@ -23,7 +24,7 @@ describe('authenticator', () => {
   beforeEach(async () => {
     engine = createMemoryEngine();
     accessTokens = createAccessTokens({ signingKeys: createSigningKeys({ engine, clock: Date.now }), issuer: ISSUER, clock: Date.now });
-    auth = createAuthenticator({ engine, accessTokens });
+    auth = createAuthenticator({ engine, accessTokens, rateLimiter: createTestRateLimiter() });
     const a = generateApiKey(acme);
     const g = generateApiKey(globex);
     await engine.tenants.create({ id: acme, name: 'Acme', createdAt: 0 }, a.hash);
@@ -46,7 +47,7 @@ describe('authenticator', () => {
         return accessTokens.verify(token);
       },
     };
-    const cached = createAuthenticator({ engine, accessTokens: counting, clock: () => now });
+    const cached = createAuthenticator({ engine, accessTokens: counting, rateLimiter: createTestRateLimiter(), clock: () => now });
     const { token } = await accessTokens.sign({ tenantId: acme, userId: bob }, { expiresInSeconds: 60 });
     const first = await cached.authenticate(`Bearer ${token}`);
     await expect(cached.authenticate(token)).resolves.toEqual(first);
@@ -116,7 +117,7 @@ describe('authenticator', () => {
       claims: (token) => unverifiedIssuer(token) === 'https://idp.example.org',
       verify: async () => ({ kind: 'user', tenantId: globex, userId: 'ext-user' as UserId }),
     };
-    const extended = createAuthenticator({ engine, accessTokens, externalVerifiers: [external] });
+    const extended = createAuthenticator({ engine, accessTokens, rateLimiter: createTestRateLimiter(), externalVerifiers: [external] });
     const foreign = createAccessTokens({ signingKeys: createSigningKeys({ engine: createMemoryEngine(), clock: Date.now }), issuer: 'https://idp.example.org', clock: Date.now });
     const { token } = await foreign.sign({ tenantId: acme, userId: bob });
     await expect(extended.authenticate(`Bearer ${token}`)).resolves.toEqual({ kind: 'user', tenantId: globex, userId: 'ext-user' });
@@ -128,6 +129,7 @@ describe('authenticator', () => {
     const broken = createAuthenticator({
       engine: { tenants: { ...engine.tenants, getApiKeyHash: () => Promise.reject(new Error('storage down')) } },
       accessTokens,
+      rateLimiter: createTestRateLimiter(),
     });
     const error = await broken.authenticate(`Bearer ${acmeKey}`).catch((e: unknown) => e);
     expect(error).not.toBeInstanceOf(ServiceError);

@@ -11,7 +11,8 @@
  *     fails verification → ServiceError('invalid_token'), with a generic detail in every case.
  *   - Storage failures are not turned into 401s: they propagate (the HTTP layer answers 503).
  *   - A tenant key authenticates only if its tenant exists and the key's hash matches the stored
- *     one (one engine read).
+ *     one (one engine read), and counts one unit of SERVER_KEY for that key (by its apiKeyId,
+ *     never the secret) in the same round trip; a valid key over its limit is 429.
  *   - A built-in access token is trusted on its signature and claims alone: the user is not
  *     re-read per request. Users cannot be deleted (the engine has no such operation), tokens
  *     live 15 minutes by default, and the services that need the user record read it anyway.
@@ -20,9 +21,10 @@
  */
 import { decodeJwt } from 'jose';
 import type { Engine } from '../engine/engine.js';
+import type { QuotaListener, RateLimiter } from '../services/rate-limiter.js';
 import { ServiceError } from '../services/service-error.js';
 import type { AccessTokens } from './access-tokens.js';
-import { apiKeyMatches, parseApiKey } from './api-keys.js';
+import { apiKeyId, apiKeyMatches, parseApiKey } from './api-keys.js';
 import type { Principal } from './principal.js';
 
 const MAX_CREDENTIAL_LENGTH = 8 * 1024;
@@ -31,8 +33,11 @@ const MAX_CREDENTIAL_LENGTH = 8 * 1024;
 export interface CredentialVerifier {
   /** True when the token is of this verifier's kind. Cheap, no I/O, no trust in the content. */
   claims(token: string): boolean;
-  /** Verifies a token it claimed; throws ServiceError('invalid_token') when it does not verify. */
-  verify(token: string): Promise<Principal>;
+  /**
+   * Verifies a token it claimed; throws ServiceError('invalid_token') when it does not verify.
+   * Rate limit decisions taken for the credential go to `onQuota`.
+   */
+  verify(token: string, onQuota?: QuotaListener): Promise<Principal>;
 }
 
 export interface Authenticator {
@@ -40,12 +45,14 @@ export interface Authenticator {
    * Accepts an `Authorization` header value (`Bearer <token>`, scheme case-insensitive) or a bare
    * token (e.g. the realtime `access_token` query parameter), or undefined when none was sent.
    */
-  authenticate(authorizationHeaderValueOrToken: string | undefined): Promise<Principal>;
+  authenticate(authorizationHeaderValueOrToken: string | undefined, onQuota?: QuotaListener): Promise<Principal>;
 }
 
 export interface AuthenticatorDeps {
   engine: Pick<Engine, 'tenants'>;
   accessTokens: AccessTokens;
+  /** Counts SERVER_KEY for tenant keys. */
+  rateLimiter: RateLimiter;
   /** Further verifiers (external OIDC issuers), tried after the built-in ones. */
   externalVerifiers?: readonly CredentialVerifier[];
   /** Milliseconds since the epoch (tests move it). */
@@ -58,7 +65,7 @@ type UserPrincipal = Extract<Principal, { kind: 'user' }>;
 
 export function createAuthenticator(deps: AuthenticatorDeps): Authenticator {
   const verifiers: readonly CredentialVerifier[] = [
-    createApiKeyVerifier(deps.engine),
+    createApiKeyVerifier(deps.engine, deps.rateLimiter),
     createBuiltInTokenVerifier(deps.accessTokens),
     ...(deps.externalVerifiers ?? []),
   ];
@@ -70,7 +77,7 @@ export function createAuthenticator(deps: AuthenticatorDeps): Authenticator {
   const verified = new Map<string, UserPrincipal>();
 
   return {
-    async authenticate(value) {
+    async authenticate(value, onQuota) {
       const token = extractToken(value);
       // No credential of ours comes close; refuse before any parsing.
       if (token.length > MAX_CREDENTIAL_LENGTH) throw new ServiceError('invalid_token');
@@ -84,7 +91,7 @@ export function createAuthenticator(deps: AuthenticatorDeps): Authenticator {
       }
       const verifier = verifiers.find((v) => v.claims(token));
       if (!verifier) throw new ServiceError('invalid_token');
-      const principal = await verifier.verify(token);
+      const principal = await verifier.verify(token, onQuota);
       if (principal.kind === 'user' && principal.expiresAt !== undefined && cacheSize > 0) {
         verified.set(token, principal);
         if (verified.size > cacheSize) verified.delete(verified.keys().next().value!);
@@ -95,14 +102,21 @@ export function createAuthenticator(deps: AuthenticatorDeps): Authenticator {
 }
 
 /** Tenant back ends: `sk_<tenant>_<secret>` → a tenant principal. */
-export function createApiKeyVerifier(engine: Pick<Engine, 'tenants'>): CredentialVerifier {
+export function createApiKeyVerifier(engine: Pick<Engine, 'tenants'>, rateLimiter: RateLimiter): CredentialVerifier {
   return {
     claims: (token) => token.startsWith('sk_'),
-    async verify(token) {
+    async verify(token, onQuota) {
       const parsed = parseApiKey(token);
       if (parsed === null) throw new ServiceError('invalid_token');
-      const storedHash = await engine.tenants.getApiKeyHash(parsed.tenantId);
-      if (storedHash === null || !apiKeyMatches(token, storedHash)) throw new ServiceError('invalid_token');
+      // Read and count together (one round trip); a key that does not verify is 401 whatever its count.
+      const [stored, counted] = await Promise.allSettled([
+        engine.tenants.getApiKeyHash(parsed.tenantId),
+        rateLimiter.consume('SERVER_KEY', { tenantId: parsed.tenantId, subject: apiKeyId(token) }),
+      ]);
+      if (stored.status === 'rejected') throw stored.reason;
+      if (stored.value === null || !apiKeyMatches(token, stored.value)) throw new ServiceError('invalid_token');
+      if (counted.status === 'rejected') throw counted.reason;
+      if (counted.value) onQuota?.(counted.value);
       return { kind: 'tenant', tenantId: parsed.tenantId };
     },
   };

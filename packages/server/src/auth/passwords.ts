@@ -14,9 +14,12 @@
  *   - Bounded memory: at most `maxConcurrent` hashes run at once (each holds 128 MiB), and at
  *     most `maxQueued` wait; beyond that the call fails fast with `rate_limited` instead of
  *     queueing without bound under a login flood.
+ *   - Fair: every call names its source (the client's address); waiting hashes start
+ *     round-robin across sources and one source holds at most `maxQueuedPerSource` places in the
+ *     line, so a flood from one client cannot make everyone else's login or registration fail.
  */
 import { randomBytes, scrypt as scryptCallback, timingSafeEqual, type ScryptOptions } from 'node:crypto';
-import { ServiceError } from '../services/service-error.js';
+import { createFairLimiter, UNKNOWN_SOURCE } from './fair-limiter.js';
 
 export interface ScryptParameters {
   /** CPU/memory cost; a power of two. */
@@ -48,18 +51,21 @@ const MAX_MEMORY_BYTES = 1024 * 1024 * 1024;
 export interface PasswordHasher {
   /** The parameters new hashes are made with. */
   readonly parameters: Readonly<ScryptParameters>;
-  /** Hashes a password with a fresh random salt; returns the self-describing encoded form. */
-  hash(password: string): Promise<string>;
+  /**
+   * Hashes a password with a fresh random salt; returns the self-describing encoded form.
+   * `source` (every method): who asks, e.g. the client address, for the fair waiting line.
+   */
+  hash(password: string, source?: string): Promise<string>;
   /**
    * True when `password` matches `encoded`. A malformed or unsupported `encoded` answers false
    * (it never throws for bad stored data), after doing the same work as a real check.
    */
-  verify(password: string, encoded: string): Promise<boolean>;
+  verify(password: string, encoded: string, source?: string): Promise<boolean>;
   /**
    * Does the work of `verify` against a hash no password matches, and answers false. Call it
    * when the user does not exist so that answer takes as long as a wrong password.
    */
-  verifyAgainstDummy(password: string): Promise<false>;
+  verifyAgainstDummy(password: string, source?: string): Promise<false>;
   /** True when `encoded` was made with parameters other than the current ones. */
   needsRehash(encoded: string): boolean;
 }
@@ -71,41 +77,47 @@ export interface PasswordHasherOptions {
   maxConcurrent?: number;
   /** Hashes allowed to wait for a slot before calls fail with `rate_limited`. Default 64. */
   maxQueued?: number;
+  /** Of those, how many one source may hold. Default 4. */
+  maxQueuedPerSource?: number;
 }
 
 export function createPasswordHasher(options: PasswordHasherOptions = {}): PasswordHasher {
   const parameters = options.cost === 'test' ? TEST_SCRYPT : PRODUCTION_SCRYPT;
-  const limit = createLimiter(options.maxConcurrent ?? 2, options.maxQueued ?? 64);
+  const limit = createFairLimiter({
+    maxConcurrent: options.maxConcurrent ?? 2,
+    maxQueued: options.maxQueued ?? 64,
+    maxQueuedPerSource: options.maxQueuedPerSource ?? 4,
+  });
 
-  const derive = (password: string, salt: Buffer, params: ScryptParameters, keyLength: number) =>
-    limit(() => scryptAsync(normalize(password), salt, keyLength, params));
+  const derive = (source: string, password: string, salt: Buffer, params: ScryptParameters, keyLength: number) =>
+    limit(source, () => scryptAsync(normalize(password), salt, keyLength, params));
 
-  async function verifyDecoded(password: string, decoded: DecodedHash): Promise<boolean> {
-    const actual = await derive(password, decoded.salt, decoded.params, decoded.key.length);
+  async function verifyDecoded(source: string, password: string, decoded: DecodedHash): Promise<boolean> {
+    const actual = await derive(source, password, decoded.salt, decoded.params, decoded.key.length);
     return timingSafeEqual(actual, decoded.key);
   }
 
   return {
     parameters,
 
-    async hash(password) {
+    async hash(password, source = UNKNOWN_SOURCE) {
       const salt = randomBytes(SALT_BYTES);
-      const key = await derive(password, salt, parameters, KEY_BYTES);
+      const key = await derive(source, password, salt, parameters, KEY_BYTES);
       return encode(parameters, salt, key);
     },
 
-    async verify(password, encoded) {
+    async verify(password, encoded, source = UNKNOWN_SOURCE) {
       const decoded = decode(encoded);
       if (decoded === null) {
         // Same work as a real check, so bad stored data is not distinguishable by timing either.
-        await verifyDecoded(password, dummyHash(parameters));
+        await verifyDecoded(source, password, dummyHash(parameters));
         return false;
       }
-      return verifyDecoded(password, decoded);
+      return verifyDecoded(source, password, decoded);
     },
 
-    async verifyAgainstDummy(password) {
-      await verifyDecoded(password, dummyHash(parameters));
+    async verifyAgainstDummy(password, source = UNKNOWN_SOURCE) {
+      await verifyDecoded(source, password, dummyHash(parameters));
       return false;
     },
 
@@ -190,28 +202,4 @@ function scryptAsync(password: Buffer, salt: Buffer, keyLength: number, params: 
   return new Promise((resolve, reject) => {
     scryptCallback(password, salt, keyLength, options, (error, key) => (error ? reject(error) : resolve(key)));
   });
-}
-
-/** A semaphore with a bounded waiting line. */
-function createLimiter(maxConcurrent: number, maxQueued: number) {
-  let running = 0;
-  const waiting: (() => void)[] = [];
-  return async function limit<T>(task: () => Promise<T>): Promise<T> {
-    if (running >= maxConcurrent) {
-      if (waiting.length >= maxQueued) {
-        throw new ServiceError('rate_limited', 'Too many password checks in progress; retry shortly', { 'Retry-After': '1' });
-      }
-      await new Promise<void>((resolve) => waiting.push(resolve));
-    } else {
-      running += 1;
-    }
-    try {
-      return await task();
-    } finally {
-      // Hand the slot straight to the next waiter (running stays the same) or free it.
-      const next = waiting.shift();
-      if (next) next();
-      else running -= 1;
-    }
-  };
 }

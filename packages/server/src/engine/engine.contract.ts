@@ -28,6 +28,7 @@ import { mutationsContract } from './contract/mutations.contract.js';
 import { ownersContract } from './contract/owners.contract.js';
 import { presenceContract } from './contract/presence.contract.js';
 import { pubsubContract } from './contract/pubsub.contract.js';
+import { rateLimitsContract } from './contract/rate-limits.contract.js';
 import { retentionContract } from './contract/retention.contract.js';
 import { tenancyContract } from './contract/tenancy.contract.js';
 import { usersContract } from './contract/users.contract.js';
@@ -103,5 +104,6 @@ export function runEngineContract(name: string, setup: EngineSetup): void {
     presenceContract(context);
     ownersContract(context);
     moderationContract(context);
+    rateLimitsContract(context);
   });
 }

@@ -48,6 +48,7 @@ export interface Engine {
   readonly events: EventStore;
   readonly pubsub: PubSub;
   readonly presence: PresenceStore;
+  readonly rateLimits: RateLimitStore;
   /** Resolves when the storage answers; rejects otherwise. Used by readiness checks. */
   ping(): Promise<void>;
   /** Releases connections. In-flight calls complete or reject; no call may be made afterwards. */
@@ -579,6 +580,61 @@ export interface PresenceStore {
   sweepDeadNodes(now: EpochMs): Promise<{ tenantId: TenantId; userId: UserId; lastSeenAt: EpochMs }[]>;
   /** Removes a node that shuts down cleanly, like a sweep of that one node. */
   removeNode(nodeId: string, now: EpochMs): Promise<{ tenantId: TenantId; userId: UserId; lastSeenAt: EpochMs }[]>;
+}
+
+// ─── Rate limits ────────────────────────────────────────────────────────────────────────────
+
+/**
+ * A limit: at most `count` in any burst, refilled continuously at `count` per `windowMs`.
+ * `windowMs / count` (the emission interval) is rounded up to a whole millisecond, so a limit
+ * never admits more than it says; RATE_LIMIT_* settings keep count <= windowMs.
+ */
+export interface RateLimitPolicy {
+  count: number;
+  windowMs: number;
+}
+
+/** What is limited: a named limit and the subject it counts for. */
+export interface RateLimitKey {
+  /** The limit's name (`send`, `login-failures-ip`...): two limits never share a counter. */
+  limit: string;
+  /**
+   * The tenant of the subject; null for deployment-wide subjects (a client IP may try any
+   * tenant, and its limit counts all of them): the one exception to tenant isolation here.
+   */
+  tenantId: TenantId | null;
+  /** Who is counted within the tenant: a user id, a username, an IP, a key id. */
+  subject: string;
+}
+
+export interface RateLimitDecision {
+  /** consume: this unit was counted; peek: a consume now would be. */
+  allowed: boolean;
+  /** Units left in the burst after this decision (0 when refused). */
+  remaining: number;
+  /** Milliseconds until the full burst is available again (0 when nothing is counted). */
+  resetMs: number;
+  /** Refused: milliseconds until a consume is allowed again, exactly; allowed: 0. */
+  retryAfterMs: number;
+}
+
+/**
+ * Rate limit counters shared by every node on the same store (GCRA: one number per key, the
+ * theoretical arrival time, so a counter is a few bytes whatever its limit).
+ *
+ *   - Atomic per key: concurrent consumes of one key, from any node, never admit more than the
+ *     policy allows; keys are independent of each other (and tenants of each other).
+ *   - Time is passed in (`now`); the decision depends only on the stored state and `now`.
+ *   - Bounded memory: a key forgets itself once its burst is full again (resetMs after the last
+ *     consume), which is the same as never having been counted.
+ *   - A refused consume changes nothing (it does not push the retry time further away).
+ * `policy` is the caller's setting for `key.limit`; a key is always used with one policy.
+ */
+export interface RateLimitStore {
+  /** Counts one unit if the policy allows it now. */
+  consume(key: RateLimitKey, policy: RateLimitPolicy, now: EpochMs): Promise<RateLimitDecision>;
+  /** What a consume would decide now, without counting anything. */
+  peek(key: RateLimitKey, policy: RateLimitPolicy, now: EpochMs): Promise<RateLimitDecision>;
 }
 
 /** Retention of event logs and inboxes; passed to engine factories. */

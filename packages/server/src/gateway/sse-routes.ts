@@ -7,13 +7,18 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { Authenticator } from '../auth/authenticator.js';
+import { quotasOf, rateLimitHeadersOf } from '../http/rate-limit-headers.js';
 import { problems } from '../http/route-schemas.js';
 import { requireAllowedOrigin } from './origins.js';
+import type { RateLimiter } from '../services/rate-limiter.js';
+import { admitRealtimeConnection } from './realtime-admission.js';
 import type { RealtimeGateway } from './realtime-gateway.js';
 import type { Transport } from './transport.js';
 
 export interface SseOptions {
   authenticator: Authenticator;
+  /** Counts REALTIME_CONNECT per user before the stream starts. */
+  rateLimiter: RateLimiter;
   /** Comment lines that keep proxies from closing an idle stream. */
   keepAliveMs: number;
   /** Browser origins allowed to connect (see origins.ts); null: any. */
@@ -21,7 +26,7 @@ export interface SseOptions {
 }
 
 export const sseRoutes =
-  (gateway: RealtimeGateway, { authenticator, keepAliveMs, allowedOrigins }: SseOptions): FastifyPluginAsyncTypebox =>
+  (gateway: RealtimeGateway, { authenticator, rateLimiter, keepAliveMs, allowedOrigins }: SseOptions): FastifyPluginAsyncTypebox =>
   async (app) => {
     app.get(
       '/events',
@@ -34,12 +39,17 @@ export const sseRoutes =
             cursor: Type.Optional(Type.String({ maxLength: 65_536 })),
             access_token: Type.Optional(Type.String({ maxLength: 8192 })),
           }),
-          response: problems(401, 403),
+          response: problems(401, 403, 429),
         },
       },
       async (request, reply) => {
         requireAllowedOrigin(allowedOrigins, request.headers.origin);
-        const principal = await authenticator.authenticate(request.headers.authorization ?? request.query.access_token);
+        const principal = await admitRealtimeConnection(
+          authenticator,
+          rateLimiter,
+          request.headers.authorization ?? request.query.access_token,
+          quotasOf(request),
+        );
         const lastEventId = request.headers['last-event-id'];
         const cursor = (typeof lastEventId === 'string' && lastEventId !== '' ? lastEventId : request.query.cursor) ?? null;
 
@@ -54,6 +64,7 @@ export const sseRoutes =
           connection: 'keep-alive',
           'x-accel-buffering': 'no',
           'x-request-id': request.id,
+          ...rateLimitHeadersOf(request),
         });
         raw.write(': parley\n\n');
         let ended = false;

@@ -11,8 +11,10 @@ import { ERROR_CODES, type ErrorCode } from '@parley/protocol';
 import type { Authenticator } from '../auth/authenticator.js';
 import { createRequestIdGenerator } from '../http/request-id.js';
 import { BASELINE_HEADERS } from '../http/security-headers.js';
+import { rateLimitHeaders, type RateLimiter, type RateLimitQuota } from '../services/rate-limiter.js';
 import { ServiceError } from '../services/service-error.js';
 import { isOriginAllowed } from './origins.js';
+import { admitRealtimeConnection } from './realtime-admission.js';
 import type { RealtimeGateway } from './realtime-gateway.js';
 import { CloseCodes, type Transport } from './transport.js';
 
@@ -21,6 +23,8 @@ const MAX_FRAMES_BEFORE_READY = 100;
 
 export interface WebSocketOptions {
   authenticator: Authenticator;
+  /** Counts REALTIME_CONNECT per user at the upgrade. */
+  rateLimiter: RateLimiter;
   isDraining: () => boolean;
   /** Protocol ping interval; a peer that has not answered the previous ping is dropped. */
   heartbeatIntervalMs: number;
@@ -36,13 +40,19 @@ const BASELINE_HEADER_LINES = Object.entries(BASELINE_HEADERS)
   .map(([name, value]) => `${name}: ${value}\r\n`)
   .join('');
 
-/** The upgrade is refused with a bare HTTP response carrying a problem document. */
-function refuse(socket: Duplex, code: ErrorCode, requestId: string) {
+/**
+ * The upgrade is refused with a bare HTTP response carrying a problem document, and the headers
+ * of the refusal (Retry-After and the RateLimit fields of a rate-limited upgrade).
+ */
+function refuse(socket: Duplex, code: ErrorCode, requestId: string, headers: Record<string, string> = {}) {
   const { status, title } = ERROR_CODES[code];
   const body = JSON.stringify({ type: `urn:parley:problem:${code}`, title, status, detail: title, code });
+  const extra = Object.entries(headers)
+    .map(([name, value]) => `${name}: ${value}\r\n`)
+    .join('');
   socket.end(
     `HTTP/1.1 ${status} ${title}\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
-      `X-Request-Id: ${requestId}\r\n${BASELINE_HEADER_LINES}Connection: close\r\n\r\n${body}`,
+      `X-Request-Id: ${requestId}\r\n${BASELINE_HEADER_LINES}${extra}Connection: close\r\n\r\n${body}`,
   );
 }
 
@@ -69,6 +79,11 @@ export function attachWebSocket(app: FastifyInstance, gateway: RealtimeGateway, 
   const logFailure = (promise: Promise<unknown>, message: string) => {
     promise.catch((error: unknown) => app.log.error({ err: error }, message));
   };
+  // The RateLimit fields of an accepted upgrade, added to its 101 response.
+  const quotaHeaders = new WeakMap<IncomingMessage, Record<string, string>>();
+  server.on('headers', (headers, request) => {
+    for (const [name, value] of Object.entries(quotaHeaders.get(request) ?? {})) headers.push(`${name}: ${value}`);
+  });
 
   const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
     const requestId = newRequestId(request);
@@ -77,8 +92,10 @@ export function attachWebSocket(app: FastifyInstance, gateway: RealtimeGateway, 
     if (options.isDraining()) return refuse(socket, 'storage_unavailable', requestId);
     if (!isOriginAllowed(options.allowedOrigins, request.headers.origin)) return refuse(socket, 'forbidden', requestId);
     const credential = request.headers.authorization ?? url.searchParams.get('access_token') ?? undefined;
-    options.authenticator.authenticate(credential).then(
+    const quotas: RateLimitQuota[] = [];
+    admitRealtimeConnection(options.authenticator, options.rateLimiter, credential, (quota) => quotas.push(quota)).then(
       (principal) => {
+        quotaHeaders.set(request, rateLimitHeaders(quotas));
         server.handleUpgrade(request, socket, head, (ws) => {
           alive.set(ws, true);
           ws.on('pong', () => alive.set(ws, true));
@@ -108,7 +125,7 @@ export function attachWebSocket(app: FastifyInstance, gateway: RealtimeGateway, 
         });
       },
       (error: unknown) => {
-        if (error instanceof ServiceError) return refuse(socket, error.code, requestId);
+        if (error instanceof ServiceError) return refuse(socket, error.code, requestId, error.headers);
         app.log.error({ err: error }, 'realtime authentication failed');
         refuse(socket, 'storage_unavailable', requestId);
       },

@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Authenticator } from '../auth/authenticator.js';
 import type { Principal } from '../auth/principal.js';
 import { ServiceError } from '../services/service-error.js';
+import { quotasOf } from './rate-limit-headers.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -16,7 +17,7 @@ declare module 'fastify' {
  */
 export function requireAuthentication(scope: FastifyInstance, authenticator: Authenticator): void {
   scope.addHook('onRequest', async (request) => {
-    request.principal = await authenticator.authenticate(request.headers.authorization);
+    request.principal = await authenticator.authenticate(request.headers.authorization, quotasOf(request));
   });
 }
 

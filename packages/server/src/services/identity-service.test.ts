@@ -9,6 +9,7 @@ import { createSigningKeys } from '../auth/signing-keys.js';
 import type { TenantId, UserId } from '../domain/types.js';
 import type { Engine } from '../engine/engine.js';
 import { createMemoryEngine } from '../engine/memory/memory-engine.js';
+import { createTestRateLimiter } from '../test-support/rate-limits.js';
 import { createRedisTestEngine } from '../test-support/redis.js';
 import { createIdentityService, type IdentityService } from './identity-service.js';
 import { ServiceError } from './service-error.js';
@@ -48,6 +49,7 @@ function setup(options: { passwords?: PasswordHasher; selfRegistrationTenants?: 
     refreshTokens: createRefreshTokens({ engine, clock }),
     signingKeys,
     clock,
+    rateLimiter: createTestRateLimiter({ store: engine.rateLimits, clock }),
     ids: { user: () => `user-${++n}` as UserId },
     defaultTenant: DEFAULT,
     ...(options.selfRegistrationTenants ? { selfRegistrationTenants: options.selfRegistrationTenants } : {}),
@@ -267,7 +269,7 @@ describe('identity service', () => {
     it('stores only the hash of the API key, which then authenticates', async () => {
       expect(acmeKey).toMatch(/^sk_acme_/);
       expect(await s.engine.tenants.getApiKeyHash('acme' as TenantId)).toBe(hashApiKey(acmeKey));
-      const auth = createAuthenticator({ engine: s.engine, accessTokens: s.accessTokens });
+      const auth = createAuthenticator({ engine: s.engine, accessTokens: s.accessTokens, rateLimiter: createTestRateLimiter() });
       await expect(auth.authenticate(`Bearer ${acmeKey}`)).resolves.toEqual(acme);
     });
 
@@ -330,7 +332,7 @@ describe('identity service', () => {
       const verified = await s.accessTokens.verify(minted.accessToken);
       expect(verified).toMatchObject({ tenantId: 'acme', userId: 'u1' });
       expect(verified.expiresAt - verified.issuedAt).toBe(3600);
-      const auth = createAuthenticator({ engine: s.engine, accessTokens: s.accessTokens });
+      const auth = createAuthenticator({ engine: s.engine, accessTokens: s.accessTokens, rateLimiter: createTestRateLimiter() });
       await expect(auth.authenticate(`Bearer ${minted.accessToken}`)).resolves.toEqual({ kind: 'user', tenantId: 'acme', userId: 'u1', expiresAt: expect.any(Number) });
       expect((await s.identity.mintToken(acme, 'u1')).expiresIn).toBe(900);
     });
@@ -418,7 +420,7 @@ describe('identity service on the redis engine', () => {
     expect((await nodeB.identity.jwks()).keys).toEqual((await s.identity.jwks()).keys);
 
     const { tenant, apiKey } = await s.identity.createTenant({ id: 'acme', name: 'Acme' });
-    const auth = createAuthenticator({ engine: redis.engine, accessTokens: nodeB.accessTokens });
+    const auth = createAuthenticator({ engine: redis.engine, accessTokens: nodeB.accessTokens, rateLimiter: createTestRateLimiter() });
     const principal = await auth.authenticate(`Bearer ${apiKey}`);
     expect(principal).toEqual({ kind: 'tenant', tenantId: tenant.id });
     await s.identity.upsertUser(principal, 'crm-7', { displayName: 'Seven', metadata: { tier: 2 } });

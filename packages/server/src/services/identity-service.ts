@@ -10,6 +10,10 @@
  *   - Secrets (passwords, tokens, keys) never appear in an error detail.
  *   - Registration answers the same 403 `forbidden` after the same work whether the tenant is
  *     closed to self-registration or does not exist.
+ *   - Rate limits (rate-limiter.ts): failed logins count per tenant+username and per client IP;
+ *     while either limit is exceeded every login of that account or from that IP answers 429,
+ *     the right password too (checked alongside the credential lookup, before any hashing).
+ *     Registrations count per client IP. Hashing waits in a line fair between client IPs.
  *   - Self-registration is open only in the tenants listed in `selfRegistrationTenants` (by
  *     default just `defaultTenant`). Tenants created through POST /v1/tenants are meant for B2B
  *     back ends that upsert their own users, so they are closed unless the operator lists them.
@@ -25,7 +29,9 @@ import { SIGNING_ALG, type PublicJwk, type SigningKeys } from '../auth/signing-k
 import type { Engine } from '../engine/engine.js';
 import { findMalformedString, isWellFormed, labelViolation } from '../domain/rules.js';
 import type { Tenant, TenantId, User, UserId } from '../domain/types.js';
+import { clientSubject } from './client-address.js';
 import type { Clock } from './ids.js';
+import { bothInOrder, type QuotaListener, type RateLimiter, type RateLimitName, type RateLimitSubject } from './rate-limiter.js';
 import { refuseViolation, ServiceError } from './service-error.js';
 
 export interface IdentityServiceDeps {
@@ -35,6 +41,7 @@ export interface IdentityServiceDeps {
   refreshTokens: RefreshTokens;
   signingKeys: SigningKeys;
   clock: Clock;
+  rateLimiter: RateLimiter;
   ids: { user(): UserId };
   /** The tenant of requests that name none; created on first registration if absent. */
   defaultTenant: TenantId;
@@ -62,6 +69,13 @@ export interface LoginInput {
   username: string;
   password: string;
   tenant?: string;
+}
+
+/** Who is asking, as far as the transport knows; per-IP limits apply only when `ip` is known. */
+export interface ClientContext {
+  ip?: string;
+  /** Receives every rate limit decision taken for the call (to advertise quotas in responses). */
+  onQuota?: QuotaListener;
 }
 
 export interface UpsertUserInput {
@@ -93,7 +107,7 @@ const TENANT_ID = new RegExp(TENANT_ID_PATTERN);
 export type IdentityService = ReturnType<typeof createIdentityService>;
 
 export function createIdentityService(deps: IdentityServiceDeps) {
-  const { engine, passwords, accessTokens, refreshTokens, signingKeys, clock, ids, defaultTenant } = deps;
+  const { engine, passwords, accessTokens, refreshTokens, signingKeys, clock, rateLimiter, ids, defaultTenant } = deps;
   const openTenants = new Set<string>(deps.selfRegistrationTenants ?? [defaultTenant]);
 
   /** Signs an access token and starts a refresh family for a user who just proved who they are. */
@@ -117,20 +131,26 @@ export function createIdentityService(deps: IdentityServiceDeps) {
     ensureDefaultTenant,
 
     /** Creates a built-in user and signs them in. 409 username_taken; 403 forbidden when the tenant is closed or unknown. */
-    async register(input: RegisterInput): Promise<AuthSession> {
+    async register(input: RegisterInput, client: ClientContext = {}): Promise<AuthSession> {
       const username = requireString(input.username, 'username');
       if (!USERNAME.test(username)) throw invalid('username must be 3..32 characters of a-z, 0-9, _ . -');
       const password = requirePassword(input.password, true);
       const displayName = input.displayName === undefined ? username : requireLabel(input.displayName, 'displayName', DISPLAY_NAME_MAX_LENGTH);
       const tenantId = requireTenantId(input.tenant, defaultTenant);
 
+      const source = client.ip === undefined ? undefined : clientSubject(client.ip);
+      // Every attempt counts, alongside the tenant read (one round trip for both); over the limit is 429 first.
+      const counted = source === undefined ? Promise.resolve(null) : rateLimiter.consume('REGISTER_IP', { tenantId: null, subject: source }, client.onQuota);
       // Unknown and closed tenants answer alike, after the same work (no lookup), so registration
       // does not reveal which tenants exist.
-      if (!openTenants.has(tenantId)) throw registrationClosed();
-      const tenant = tenantId === defaultTenant ? await ensureDefaultTenant() : await engine.tenants.get(tenantId);
+      if (!openTenants.has(tenantId)) {
+        await counted;
+        throw registrationClosed();
+      }
+      const [, tenant] = await bothInOrder(counted, tenantId === defaultTenant ? ensureDefaultTenant() : engine.tenants.get(tenantId));
       if (!tenant) throw registrationClosed();
 
-      const passwordHash = await passwords.hash(password);
+      const passwordHash = await passwords.hash(password, source);
       const result = await engine.users.register(tenantId, {
         id: ids.user(),
         username,
@@ -143,17 +163,27 @@ export function createIdentityService(deps: IdentityServiceDeps) {
     },
 
     /** Signs a built-in user in. Every credential failure is the same 401 after the same work. */
-    async login(input: LoginInput): Promise<AuthSession> {
+    async login(input: LoginInput, client: ClientContext = {}): Promise<AuthSession> {
       const username = requireString(input.username, 'username');
       const password = requirePassword(input.password, false);
       const tenantId = requireTenantId(input.tenant, defaultTenant);
+      const source = client.ip === undefined ? undefined : clientSubject(client.ip);
+      const limited: [RateLimitName, RateLimitSubject][] = [['LOGIN_FAILURES_ACCOUNT', { tenantId, subject: username }]];
+      if (source !== undefined) limited.push(['LOGIN_FAILURES_IP', { tenantId: null, subject: source }]);
 
       // A username no one can have registered still costs a hash, so shape reveals nothing either.
-      const credentials = USERNAME.test(username) ? await engine.users.findCredentials(tenantId, username) : null;
+      // The failure limits are checked alongside the lookup: an exceeded one refuses before hashing.
+      const [credentials] = await Promise.all([
+        USERNAME.test(username) ? engine.users.findCredentials(tenantId, username) : null,
+        ...limited.map(([name, who]) => rateLimiter.peek(name, who, client.onQuota)),
+      ]);
       const matches = credentials
-        ? await passwords.verify(password, credentials.passwordHash)
-        : await passwords.verifyAgainstDummy(password);
-      if (!credentials || !matches) throw new ServiceError('invalid_credentials');
+        ? await passwords.verify(password, credentials.passwordHash, source)
+        : await passwords.verifyAgainstDummy(password, source);
+      if (!credentials || !matches) {
+        await Promise.all(limited.map(([name, who]) => rateLimiter.consume(name, who, client.onQuota)));
+        throw new ServiceError('invalid_credentials');
+      }
       return startSession(credentials.user);
     },
 

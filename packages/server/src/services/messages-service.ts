@@ -11,11 +11,14 @@ import {
 import type { ConversationId, Message, MessageId, UserId } from '../domain/types.js';
 import { loadAccess, refuseIfRestricted, type Access } from './conversation-access.js';
 import type { Clock, IdGenerator } from './ids.js';
+import { bothInOrder, type QuotaListener, type RateLimiter } from './rate-limiter.js';
 import { refuseViolation, ServiceError } from './service-error.js';
 
 export interface MessagesServiceDeps {
   engine: Engine;
   clock: Clock;
+  /** Counts SEND per user for sends, edits and reactions (tenant keys count SERVER_KEY instead). */
+  rateLimiter: RateLimiter;
   ids: IdGenerator;
   idempotencyTtlMs: number;
 }
@@ -32,7 +35,19 @@ const requireText = (text: string): string => {
 };
 
 /** Sending, reading, editing, deleting and reacting to messages. */
-export function createMessagesService({ engine, clock, ids, idempotencyTtlMs }: MessagesServiceDeps) {
+export function createMessagesService({ engine, clock, rateLimiter, ids, idempotencyTtlMs }: MessagesServiceDeps) {
+  /**
+   * The access check with the caller's SEND unit counted alongside it (one round trip for both,
+   * auto-pipelined). An exceeded limit answers 429 before anything is written; a unit counts
+   * even when the access check then refuses, like any other attempt.
+   */
+  async function loadAccessCountingSend(principal: Principal, conversationId: ConversationId, onQuota: QuotaListener | undefined): Promise<Access> {
+    if (principal.kind !== 'user') return loadAccess(engine, principal, conversationId);
+    const counted = rateLimiter.consume('SEND', { tenantId: principal.tenantId, subject: principal.userId }, onQuota);
+    const [, access] = await bothInOrder(counted, loadAccess(engine, principal, conversationId));
+    return access;
+  }
+
   async function loadMessage(access: Access, messageId: MessageId): Promise<Message> {
     const { principal, conversation } = access;
     const message = await engine.messages.get(principal.tenantId, conversation.id, messageId, viewerOf(principal));
@@ -46,9 +61,10 @@ export function createMessagesService({ engine, clock, ids, idempotencyTtlMs }: 
       principal: Principal,
       conversationId: ConversationId,
       input: { text: string; clientMessageId?: string; replyTo?: string },
+      onQuota?: QuotaListener,
     ): Promise<{ message: Message; created: boolean }> {
       const text = requireText(input.text);
-      const access = await loadAccess(engine, principal, conversationId);
+      const access = await loadAccessCountingSend(principal, conversationId, onQuota);
       if (!canPost(access)) throw new ServiceError('conversation_not_found');
       const createdAt = clock();
       await refuseIfRestricted(engine, access, createdAt);
@@ -95,9 +111,15 @@ export function createMessagesService({ engine, clock, ids, idempotencyTtlMs }: 
       return engine.messages.history(principal.tenantId, conversationId, query, viewerOf(principal));
     },
 
-    async edit(principal: Principal, conversationId: ConversationId, messageId: MessageId, text: string): Promise<Message> {
+    async edit(
+      principal: Principal,
+      conversationId: ConversationId,
+      messageId: MessageId,
+      text: string,
+      onQuota?: QuotaListener,
+    ): Promise<Message> {
       const normalized = requireText(text);
-      const access = await loadAccess(engine, principal, conversationId);
+      const access = await loadAccessCountingSend(principal, conversationId, onQuota);
       const message = await loadMessage(access, messageId);
       if (!canEditMessage(access, message)) throw new ServiceError('forbidden', 'Only the sender edits a message');
       const now = clock();
@@ -124,9 +146,10 @@ export function createMessagesService({ engine, clock, ids, idempotencyTtlMs }: 
       messageId: MessageId,
       emoji: string,
       add: boolean,
+      onQuota?: QuotaListener,
     ): Promise<{ message: Message; changed: boolean }> {
       if (!isValidEmoji(emoji)) throw new ServiceError('validation_failed', 'emoji must be a single emoji');
-      const access = await loadAccess(engine, principal, conversationId);
+      const access = await loadAccessCountingSend(principal, conversationId, onQuota);
       if (!canReact(access) || principal.kind !== 'user') throw new ServiceError('forbidden', 'Reactions belong to users, not tenant keys');
       const now = clock();
       await refuseIfRestricted(engine, access, now);

@@ -8,6 +8,7 @@ import type { Principal } from '../auth/principal.js';
 import type { ConversationId, TenantId, UserId } from '../domain/types.js';
 import type { Engine } from '../engine/engine.js';
 import { createMemoryEngine } from '../engine/memory/memory-engine.js';
+import { createTestRateLimiter } from '../test-support/rate-limits.js';
 import { createConversationsService, type ConversationsService } from './conversations-service.js';
 import { createIdGenerator } from './ids.js';
 import { createMessagesService, type MessagesService } from './messages-service.js';
@@ -41,7 +42,7 @@ describe('text rules in the services', () => {
     const ids = createIdGenerator();
     users = createUsersService({ engine, clock });
     conversations = createConversationsService({ engine, clock, ids, maxGroupMembers: 100, maxConversationsPerUser: 10_000 });
-    messages = createMessagesService({ engine, clock, ids, idempotencyTtlMs: 60_000 });
+    messages = createMessagesService({ engine, clock, rateLimiter: createTestRateLimiter({ store: engine.rateLimits, clock }), ids, idempotencyTtlMs: 60_000 });
     for (const id of ['alice', 'bob']) await engine.users.upsert(TENANT, { id: id as UserId, displayName: id, metadata: null }, T0);
     group = (await conversations.create(alice, { type: 'group', title: 'Team', members: ['bob'] })).conversation.id;
   });

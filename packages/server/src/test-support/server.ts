@@ -3,6 +3,7 @@ import type { Engine } from '../engine/engine.js';
 import { createParley, type Parley } from '../parley.js';
 import { createApiClient, type ApiClient } from './api-client.js';
 import { createTestEngine, type EngineKind } from './engines.js';
+import { GENEROUS_RATE_LIMITS } from './rate-limits.js';
 
 export const ADMIN_KEY = 'test-admin-key-0123456789abcdef0123456789';
 
@@ -17,15 +18,26 @@ export interface TestServer {
 /**
  * Starts a real Parley on an ephemeral port of 127.0.0.1, on a fresh engine of `kind` (Redis: a
  * unique key prefix on the test Redis) unless `engine` is given. Password hashing uses the test
- * cost; everything else is production wiring.
+ * cost and rate limits are generous (GENEROUS_RATE_LIMITS) unless `env` sets them; everything
+ * else is production wiring.
  */
 export async function startTestServer(
-  options: { kind?: EngineKind; engine?: Engine; env?: Record<string, string>; clock?: () => number } = {},
+  options: {
+    kind?: EngineKind;
+    engine?: Engine;
+    env?: Record<string, string>;
+    clock?: () => number;
+    passwordCost?: 'production' | 'test';
+  } = {},
 ): Promise<TestServer> {
   const owned = options.engine ? null : await createTestEngine(options.kind ?? 'memory');
   const engine = options.engine ?? owned!.engine;
-  const config = loadConfig({ PARLEY_ADMIN_KEY: ADMIN_KEY, PORT: '0', ...options.env });
-  const parley = await createParley(config, { engine, passwordCost: 'test', ...(options.clock ? { clock: options.clock } : {}) });
+  const config = loadConfig({ PARLEY_ADMIN_KEY: ADMIN_KEY, PORT: '0', ...GENEROUS_RATE_LIMITS, ...options.env });
+  const parley = await createParley(config, {
+    engine,
+    passwordCost: options.passwordCost ?? 'test',
+    ...(options.clock ? { clock: options.clock } : {}),
+  });
   const url = await parley.listen(0, '127.0.0.1');
   return {
     url,

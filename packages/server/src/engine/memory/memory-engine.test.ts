@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { ConversationId, MessageId, TenantId, UserId } from '../../domain/types.js';
 import { runEngineContract } from '../engine.contract.js';
 import type { NewMessage } from '../engine.js';
-import { createMemoryEngine } from './memory-engine.js';
+import { createMemoryEngine, MemoryEngine } from './memory-engine.js';
 
 runEngineContract('memory engine', async (options) => {
   const engine = createMemoryEngine({ retention: options?.retention });
@@ -151,5 +151,18 @@ describe('memory engine expiry by the given times', () => {
     const engine = createMemoryEngine();
     await engine.close();
     await expect(engine.ping()).rejects.toMatchObject({ code: 'storage_unavailable' });
+  });
+});
+
+describe('memory engine rate limits', () => {
+  it('forgets counters whose burst is full again, so memory is bounded by one window of subjects', async () => {
+    const engine = new MemoryEngine();
+    const policy = { count: 2, windowMs: 1000 };
+    for (let i = 0; i < 1000; i += 1) {
+      await engine.rateLimits.consume({ limit: 'send', tenantId: 't' as TenantId, subject: `u${i}` }, policy, 0);
+    }
+    expect(engine.rateLimits.size).toBe(1000);
+    await engine.rateLimits.consume({ limit: 'send', tenantId: 't' as TenantId, subject: 'late' }, policy, 500);
+    expect(engine.rateLimits.size).toBe(1);
   });
 });

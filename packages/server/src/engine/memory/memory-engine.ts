@@ -18,6 +18,7 @@ import { MemoryRefreshTokenStore, MemorySigningKeyStore, MemoryTenantStore } fro
 import { MemoryMessageStore } from './memory-messages.js';
 import { MemoryModerationStore } from './memory-moderation.js';
 import { MemoryPresenceStore } from './memory-presence.js';
+import { MemoryRateLimitStore } from './memory-rate-limits.js';
 import { MemoryBus } from './memory-pubsub.js';
 import { MemoryUserStore } from './memory-users.js';
 
@@ -38,6 +39,7 @@ export class MemoryEngine implements Engine {
   readonly events: MemoryEventStore;
   readonly pubsub: MemoryBus;
   readonly presence = new MemoryPresenceStore();
+  readonly rateLimits = new MemoryRateLimitStore();
   private closed = false;
 
   constructor(options: MemoryEngineOptions = {}) {

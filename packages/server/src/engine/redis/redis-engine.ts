@@ -22,6 +22,7 @@ import { RedisMessageStore } from './redis-messages.js';
 import { RedisModerationStore } from './redis-moderation.js';
 import { RedisPresenceStore } from './redis-presence.js';
 import { RedisPubSub } from './redis-pubsub.js';
+import { RedisRateLimitStore } from './redis-rate-limits.js';
 import { RedisRefreshTokenStore } from './redis-refresh-tokens.js';
 import { RedisSigningKeyStore } from './redis-signing-keys.js';
 import { RedisTenantStore } from './redis-tenants.js';
@@ -57,6 +58,7 @@ export class RedisEngine implements Engine {
   readonly events: RedisEventStore;
   readonly pubsub: RedisPubSub;
   readonly presence: RedisPresenceStore;
+  readonly rateLimits: RedisRateLimitStore;
   private readonly client: RedisClient;
 
   constructor(options: RedisEngineOptions) {
@@ -84,6 +86,7 @@ export class RedisEngine implements Engine {
     this.events = new RedisEventStore(context);
     this.pubsub = new RedisPubSub(options.redis, this.keys);
     this.presence = new RedisPresenceStore(context);
+    this.rateLimits = new RedisRateLimitStore(context);
   }
 
   ping(): Promise<void> {

@@ -103,6 +103,8 @@ describe('redis engine key layout', () => {
     await engine.events.notify(tenant, [bob], { type: 'member.removed', conversationId: 'g0' as ConversationId, userId: bob, role: 'member' }, T0);
     await engine.presence.heartbeat('n1', T0 + 60_000);
     await engine.presence.connect(tenant, alice, 'n1', T0);
+    await engine.rateLimits.consume({ limit: 'send', tenantId: tenant, subject: alice }, { count: 10, windowMs: 10_000 }, T0);
+    await engine.rateLimits.consume({ limit: 'register-ip', tenantId: null, subject: '10.0.0.1' }, { count: 10, windowMs: 60_000 }, T0);
 
     const admin = createTestRedis();
     try {
@@ -139,12 +141,18 @@ describe('redis engine key layout', () => {
           '{u:acme:u-bob}:inbox',
           '{presence}:nodes',
           '{presence-node:n1}:users',
+          '{rl:send:acme:u-alice}:tat',
+          '{rl-ip:register-ip:10.0.0.1}:tat',
         ].sort(),
       );
-      // Signing keys and the presence nodes (operational state of the deployment's gateway nodes)
-      // are the deliberately global families; everything else names its tenant.
-      const global = /^\{(signing-keys|presence|presence-node:[^}]*)\}:/;
-      for (const key of keys.filter((name) => !global.test(name))) expect(key).toMatch(/^\{(t|c|rt|u):acme[:}]/);
+      // Signing keys, the presence nodes (operational state of the deployment's gateway nodes) and
+      // per-IP rate limits are the deliberately global families; everything else names its tenant.
+      const global = /^\{(signing-keys|presence|presence-node:[^}]*|rl-ip:[^}]*)\}:/;
+      for (const key of keys.filter((name) => !global.test(name))) expect(key).toMatch(/^\{(t|c|rt|u|rl:[a-z-]+):acme[:}]/);
+      // Rate limit counters go away on their own once their burst is full again.
+      const counterTtl = await admin.pttl(`${keyPrefix}{rl:send:acme:u-alice}:tat`);
+      expect(counterTtl).toBeGreaterThan(0);
+      expect(counterTtl).toBeLessThanOrEqual(1000);
       expect(await admin.smembers(`${keyPrefix}{presence-node:n1}:users`)).toEqual(['acme:u-alice']);
       // What must go away on its own does: the idempotency windows and the refresh family.
       for (const key of ['{c:acme:g1}:idem:u-alice:k1', '{c:acme:g1}:idem-system:k2']) {

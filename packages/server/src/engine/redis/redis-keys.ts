@@ -42,10 +42,17 @@
  *     nodes                  zset    nodeId → expiresAt of its last heartbeat
  *   one node  {presence-node:<nodeId>}
  *     users                  set     "<tenant>:<userId>" (encoded) of every user with a connection on the node
+ *   one rate-limited subject of a tenant  {rl:<limit>:<tenant>:<subject>}
+ *     tat                    string  the GCRA theoretical arrival time (epoch ms); expires when it passes
+ *   one rate-limited subject of the deployment  {rl-ip:<limit>:<subject>}
+ *     tat                    string  the same, for subjects that belong to no tenant (a client IP)
  *
  * Tenant in every key, with two deliberate exceptions: signing keys are shared by every tenant, and
  * the presence node keys are operational state of the deployment's gateway nodes, not tenant data
  * (a node serves every tenant; its users set names each user's tenant in the member itself).
+Per-IP rate limits are deployment-wide too: one client IP may try logins and registrations in any
+tenant (or none), and its limit must count all of them, so those keys name no tenant.
+Every rate-limited subject has a slot of its own, so counters spread over the Cluster.
  *
  * Why these slots: each conversation script touches only its conversation's keys, so on Cluster
  * every script runs on one node; tenant-wide indexes live together so that index scripts (and the
@@ -226,6 +233,14 @@ export class RedisKeys {
     const tenantId = decodeSegment(parts[0] ?? '');
     const userId = decodeSegment(parts[1] ?? '');
     return tenantId === null || userId === null ? null : { tenantId: tenantId as TenantId, userId: userId as UserId };
+  }
+
+  // ─── Rate limits ─────────────────────────────────────────────────────────────────────────
+
+  /** The counter of one subject under one limit; deployment-wide when `tenantId` is null. */
+  rateLimit(limit: string, tenantId: TenantId | null, subject: string): string {
+    const slot = tenantId === null ? `rl-ip:${segment(limit)}:${segment(subject)}` : `rl:${segment(limit)}:${segment(tenantId)}:${segment(subject)}`;
+    return `${this.prefix}{${slot}}:tat`;
   }
 
   // ─── Refresh families and signing keys ───────────────────────────────────────────────────

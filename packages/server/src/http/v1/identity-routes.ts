@@ -17,6 +17,7 @@ import type { Authenticator } from '../../auth/authenticator.js';
 import type { AuthSession, IdentityService } from '../../services/identity-service.js';
 import { ServiceError } from '../../services/service-error.js';
 import { principalOf, requireAuthentication } from '../authentication.js';
+import { quotasOf } from '../rate-limit-headers.js';
 import { AUTHENTICATED, problems } from '../route-schemas.js';
 import { presentTenant, presentUser } from './present.js';
 
@@ -45,7 +46,8 @@ export const identityRoutes =
           response: { 201: AuthResult, ...problems(400, 403, 404, 409, 413, 415, 429) },
         },
       },
-      async (request, reply) => reply.code(201).send(presentSession(await identity.register(request.body))),
+      async (request, reply) =>
+        reply.code(201).send(presentSession(await identity.register(request.body, { ip: request.ip, onQuota: quotasOf(request) }))),
     );
 
     app.post(
@@ -58,7 +60,7 @@ export const identityRoutes =
           response: { 200: AuthResult, ...problems(400, 401, 413, 415, 429) },
         },
       },
-      async (request) => presentSession(await identity.login(request.body)),
+      async (request) => presentSession(await identity.login(request.body, { ip: request.ip, onQuota: quotasOf(request) })),
     );
 
     app.post(

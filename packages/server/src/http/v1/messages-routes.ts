@@ -13,6 +13,7 @@ import {
 import type { ConversationId, MessageId } from '../../domain/types.js';
 import type { MessagesService } from '../../services/messages-service.js';
 import { principalOf } from '../authentication.js';
+import { quotasOf } from '../rate-limit-headers.js';
 import { AUTHENTICATED, problems } from '../route-schemas.js';
 import { presentMessage } from './present.js';
 
@@ -31,7 +32,7 @@ export const messagesRoutes =
           summary: 'Send a message; repeating a clientMessageId returns the original (200)',
           params: ConversationIdParams,
           body: SendMessageBody,
-          response: { 201: Message, 200: Message, ...problems(400, 401, 403, 404, 413, 415) },
+          response: { 201: Message, 200: Message, ...problems(400, 401, 403, 404, 413, 415, 429) },
         },
       },
       async (request, reply) => {
@@ -39,6 +40,7 @@ export const messagesRoutes =
           principalOf(request),
           request.params.id as ConversationId,
           request.body,
+          quotasOf(request),
         );
         return reply.code(created ? 201 : 200).send(presentMessage(message));
       },
@@ -76,7 +78,7 @@ export const messagesRoutes =
           summary: 'Edit the text of your message',
           params: MessageParams,
           body: EditMessageBody,
-          response: { 200: Message, ...problems(400, 401, 403, 404, 409, 413, 415) },
+          response: { 200: Message, ...problems(400, 401, 403, 404, 409, 413, 415, 429) },
         },
       },
       async (request) => {
@@ -86,6 +88,7 @@ export const messagesRoutes =
           id as ConversationId,
           messageId as MessageId,
           request.body.text,
+          quotasOf(request),
         );
         return presentMessage(message);
       },
@@ -118,11 +121,11 @@ export const messagesRoutes =
           ...AUTHENTICATED,
           summary: method === 'PUT' ? 'Add your reaction' : 'Remove your reaction',
           params: ReactionParams,
-          response: { 204: Type.Null(), ...problems(400, 401, 403, 404, 409) },
+          response: { 204: Type.Null(), ...problems(400, 401, 403, 404, 409, 429) },
         },
         handler: async (request, reply) => {
           const { id, messageId, emoji } = request.params;
-          await messages.react(principalOf(request), id as ConversationId, messageId as MessageId, emoji, method === 'PUT');
+          await messages.react(principalOf(request), id as ConversationId, messageId as MessageId, emoji, method === 'PUT', quotasOf(request));
           return reply.code(204).send(null);
         },
       });

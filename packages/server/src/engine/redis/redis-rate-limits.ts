@@ -1,0 +1,46 @@
+/**
+ * RateLimitStore on Redis: one string per limited subject, `{rl:<limit>:<tenant>:<subject>}:tat`
+ * (or `{rl-ip:...}` for deployment-wide subjects), holding the GCRA theoretical arrival time.
+ *
+ * A consume is one script (rate-limit-consume.lua): read, decide and write in one atomic step,
+ * so concurrent consumes from any node never admit more than the policy. A peek is one GET,
+ * decided here by the same arithmetic (rate-limit-gcra.ts). Each key expires when its TAT passes.
+ */
+import type { EpochMs } from '../../domain/types.js';
+import type { RateLimitDecision, RateLimitKey, RateLimitPolicy, RateLimitStore } from '../engine.js';
+import { emissionInterval, peekDecision, requireRateLimit } from '../rate-limit-gcra.js';
+import type { RedisContext } from './redis-context.js';
+import { guard } from './redis-guard.js';
+import { asArray, asInteger, unexpected } from './redis-replies.js';
+
+export class RedisRateLimitStore implements RateLimitStore {
+  constructor(private readonly context: RedisContext) {}
+
+  consume(key: RateLimitKey, policy: RateLimitPolicy, now: EpochMs): Promise<RateLimitDecision> {
+    return guard(async () => {
+      requireRateLimit(key, policy, now);
+      const interval = emissionInterval(policy);
+      const reply = asArray(
+        await this.context.scripts.run('rate-limit-consume', [this.keyOf(key)], [interval, interval * policy.count, now]),
+        'rate-limit-consume',
+      );
+      const [allowed, remaining, resetMs, retryAfterMs] = reply.map((value) => asInteger(value, 'rate-limit-consume'));
+      if (allowed === undefined || remaining === undefined || resetMs === undefined || retryAfterMs === undefined) throw unexpected('rate-limit-consume');
+      return { allowed: allowed === 1, remaining, resetMs, retryAfterMs };
+    });
+  }
+
+  peek(key: RateLimitKey, policy: RateLimitPolicy, now: EpochMs): Promise<RateLimitDecision> {
+    return guard(async () => {
+      requireRateLimit(key, policy, now);
+      const stored = await this.context.redis.get(this.keyOf(key));
+      const tat = stored === null ? null : Number(stored);
+      if (tat !== null && !Number.isSafeInteger(tat)) throw unexpected('rate limit TAT');
+      return peekDecision(tat, policy, now);
+    });
+  }
+
+  private keyOf(key: RateLimitKey): string {
+    return this.context.keys.rateLimit(key.limit, key.tenantId, key.subject);
+  }
+}
