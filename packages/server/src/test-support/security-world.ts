@@ -12,7 +12,7 @@ import type { ApiClient, ApiResponse, RequestOptions } from './api-client.js';
 import { createGroup, createTestTenant, openDirect, sendMessage, uniqueTenantId, type TenantUser, type TestTenant } from './conversations.js';
 import type { EngineKind } from './engines.js';
 import type { Operation } from './openapi-operations.js';
-import { collectionOf } from './openapi-operations.js';
+import { collectionOf, fillPath } from './openapi-operations.js';
 import { ADMIN_KEY, startTestServer, type TestServer } from './server.js';
 
 /** One response as a caller observed it, with the credential it was sent with. */
@@ -164,6 +164,22 @@ export async function createSecurityWorld(kind: EngineKind): Promise<SecurityWor
     if (response.status < 200 || response.status > 299) throw new Error(`${what}: ${response.status} ${response.text}`);
     return response;
   }
+}
+
+/**
+ * The credential an operation is meant for, among the victim's owner (alice), the victim tenant's
+ * key and the operator key: the first one the operation, called with `body` on the group's real
+ * objects, does not refuse with 401/403. The probe is a real call: its effects stay.
+ */
+export async function intendedCaller(world: SecurityWorld, operation: Operation, body: unknown): Promise<{ token: string; response: ApiResponse }> {
+  const { real } = await pathValues(world, operation, world.group);
+  let last: { token: string; response: ApiResponse } | undefined;
+  for (const token of [world.alice.token, world.victimTenant.key, ADMIN_KEY]) {
+    const response = await world.api.request(operation.method, fillPath(operation, real), { token, ...(body !== undefined ? { json: body } : {}) });
+    last = { token, response };
+    if (response.status !== 401 && response.status !== 403) break;
+  }
+  return last!;
 }
 
 /** What a path parameter names, and how visible that kind of object is. */
