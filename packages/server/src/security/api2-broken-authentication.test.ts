@@ -6,7 +6,7 @@
  * revokes its whole family; a failed login does not tell an unknown user from a wrong password.
  * (Missing and expired tokens on every route with a path id: api1-object-level-authorization.test.ts.)
  */
-import { exportSPKI, generateKeyPair, importJWK, SignJWT, type JWK } from 'jose';
+import { exportSPKI, generateKeyPair, importJWK, SignJWT, type JWK, type JWTHeaderParameters } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectProblem } from '../test-support/conversations.js';
 import { ENGINE_KINDS } from '../test-support/engines.js';
@@ -32,7 +32,7 @@ describe.each(ENGINE_KINDS)('API2:2023 Broken Authentication (%s engine)', (kind
     alice = await registerUser(server.api);
     bob = await registerUser(server.api);
     const [headerPart, payloadPart, signaturePart] = alice.token.split('.') as [string, string, string];
-    const header = decode(headerPart);
+    const header = decode(headerPart) as JWTHeaderParameters;
     const claims = decode(payloadPart);
     const jwks = (await server.api.get('/.well-known/jwks.json')).body.keys as JWK[];
     const jwk = jwks.find((key) => key.kid === header.kid)!;
