@@ -97,6 +97,7 @@ describe.each(ENGINE_KINDS)('API1:2023 Broken Object Level Authorization — eve
       const body = operation.bodySchema ? exampleOf(operation.bodySchema) : undefined;
       const before = operation.mutating ? await world.snapshot() : null;
       for (const target of targets) {
+        const targetBefore = operation.mutating ? await world.snapshot(target) : null;
         const { real, control } = await pathValues(world, operation, target);
         for (const caller of CALLERS) {
           if (caller.conversationScopedOnly && !conversationScoped) continue;
@@ -115,9 +116,11 @@ describe.each(ENGINE_KINDS)('API1:2023 Broken Object Level Authorization — eve
           if (!token) expect(outcome(victimResponse), where).toEqual({ status: 401, code: 'unauthorized' });
           if (token === world.expiredAliceToken) expect(outcome(victimResponse), where).toEqual({ status: 401, code: 'invalid_token' });
           if (victimResponse.status >= 400) expect(victimResponse.headers.get('content-type'), where).toContain('application/problem+json');
-          if (before !== null) expect(await world.snapshot(), `${where}: the victim's objects changed`).toEqual(before);
+          // After each mutating call the attacked conversation, after the operation everything the victim sees.
+          if (targetBefore !== null) expect(await world.snapshot(target), `${where}: the victim's conversation changed`).toEqual(targetBefore);
         }
       }
+      if (before !== null) expect(await world.snapshot(), `${operation.label}: the victim's objects changed`).toEqual(before);
     },
   );
 

@@ -82,8 +82,11 @@ export interface SecurityWorld {
   tenantOfToken: Map<string, string>;
   /** A new tenant with its key and one user, so attacks of one operation never leak into the next. */
   newAttacker(): Promise<Attacker>;
-  /** Everything the victim can observe about its objects, for before/after comparison. */
-  snapshot(): Promise<unknown>;
+  /**
+   * What the victim observes about its objects, for before/after comparison: everything (both
+   * conversations with members and messages, conversation lists, users), or only one conversation.
+   */
+  snapshot(only?: VictimConversation): Promise<unknown>;
   /** Moves the server clock (milliseconds added to real time). */
   setClockOffset(ms: number): void;
   stop(): Promise<void>;
@@ -141,17 +144,17 @@ export async function createSecurityWorld(kind: EngineKind): Promise<SecurityWor
       tenantOfToken.set(user.token, tenant.id);
       return { tenantId: tenant.id, key: tenant.key, user };
     },
-    async snapshot() {
-      const state: Record<string, unknown> = {};
-      for (const c of [group, direct]) {
-        state[`${c.kind}`] = await read(`/v1/conversations/${c.id}`, alice.token);
-        state[`${c.kind}.members`] = await read(`/v1/conversations/${c.id}/members?limit=100`, alice.token);
-        state[`${c.kind}.messages`] = await read(`/v1/conversations/${c.id}/messages?limit=100`, alice.token);
+    async snapshot(only) {
+      const paths: [string, string][] = [];
+      for (const c of only ? [only] : [group, direct]) {
+        paths.push([`/v1/conversations/${c.id}`, alice.token], [`/v1/conversations/${c.id}/members?limit=100`, alice.token], [`/v1/conversations/${c.id}/messages?limit=100`, alice.token]);
       }
-      state.aliceList = await read('/v1/conversations?limit=100', alice.token);
-      state.bobList = await read('/v1/conversations?limit=100', bob.token);
-      for (const user of [alice, bob, mallory]) state[`user.${user.id}`] = await read(`/v1/users/${user.id}`, victimTenant.key);
-      return state;
+      if (!only) {
+        paths.push(['/v1/conversations?limit=100', alice.token], ['/v1/conversations?limit=100', bob.token]);
+        for (const user of [alice, bob, mallory]) paths.push([`/v1/users/${user.id}`, victimTenant.key]);
+      }
+      const bodies = await Promise.all(paths.map(([path, token]) => read(path, token)));
+      return Object.fromEntries(paths.map(([path, token], index) => [`${path} as ${token === victimTenant.key ? 'the tenant key' : token === alice.token ? 'alice' : 'bob'}`, bodies[index]]));
     },
     setClockOffset(ms) {
       clockOffset = ms;
