@@ -19,12 +19,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ApiResponse } from '../test-support/api-client.js';
 import { ENGINE_KINDS } from '../test-support/engines.js';
 import { exampleOf, fetchServedDocument, fillPath, operationsOf, type Operation } from '../test-support/openapi-operations.js';
+import { createGroup, sendMessage } from '../test-support/conversations.js';
+import { connectReady, uniqueText } from '../test-support/realtime-fixtures.js';
 import { findExposures } from '../test-support/security-exposure.js';
 import {
   createSecurityWorld,
   fixtureFor,
   isConversationScoped,
   pathValues,
+  randomId,
   type Attacker,
   type SecurityWorld,
 } from '../test-support/security-world.js';
@@ -123,6 +126,40 @@ describe.each(ENGINE_KINDS)('API1:2023 Broken Object Level Authorization — eve
       if (before !== null) expect(await world.snapshot(), `${operation.label}: the victim's objects changed`).toEqual(before);
     },
   );
+
+  it('over realtime: a typing frame for a conversation the caller cannot see is answered like one for a random id, and no event of it arrives', async () => {
+    const attacker = await world.newAttacker();
+    const outsiders = [
+      { name: '(a) a non-member of the same tenant', user: world.mallory },
+      { name: '(b) a user of another tenant', user: attacker.user },
+    ];
+    const member = await connectReady(world.server.url, world.bob.token, world.bob.id);
+    const clients = [];
+    for (const outsider of outsiders) {
+      const own = await createGroup(world.api, outsider.user.token, [], 'Own');
+      const client = await connectReady(world.server.url, outsider.user.token, outsider.user.id);
+      clients.push({ ...outsider, own, client });
+      for (const conversationId of [randomId(), world.group.id, world.direct.id]) client.send({ type: 'typing', conversationId });
+      const errors = await client.waitForCount((frame) => frame.type === 'error', 3);
+      const [control, ...victims] = errors.map((frame) => ({ type: frame.type, code: frame.code }));
+      for (const victim of victims) expect(victim, outsider.name).toEqual(control);
+    }
+    for (const target of [world.group, world.direct]) {
+      const text = uniqueText('victim');
+      await sendMessage(world.api, world.alice.token, target.id, text);
+      await member.waitFor((frame) => frame.message?.text === text);
+    }
+    for (const { name, user, own, client } of clients) {
+      // The outsider's own marker arrives after anything sent before it would have.
+      const marker = await sendMessage(world.api, user.token, own.id, uniqueText('own'));
+      await client.waitFor((frame) => frame.message?.id === marker.id);
+      // Cursors are opaque and could contain a short id by chance; everything else is compared.
+      const leaked = client.frames.filter(({ cursor: _, ...frame }) => [world.group.id, world.direct.id, world.alice.id, world.bob.id].some((id) => JSON.stringify(frame).includes(id)));
+      expect(leaked, name).toEqual([]);
+      await client.close();
+    }
+    await member.close();
+  });
 
   it('API3:2023 — no response of the matrix exposed a secret, a hash, metadata or another tenant', () => {
     const violations = findExposures(world.responses, {
