@@ -14,7 +14,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createGroup, openDirect, sendMessage } from '../test-support/conversations.js';
 import { ENGINE_KINDS } from '../test-support/engines.js';
-import { exampleOf, fetchServedDocument, fillPath, operationsOf, type Operation } from '../test-support/openapi-operations.js';
+import { exampleOf, fillPath } from '../test-support/openapi-operations.js';
 import { findExposures, isAuthResponse, isSecretCreationResponse, propertyNamesOf, SECRET_PROPERTY } from '../test-support/security-exposure.js';
 import { createSecurityWorld, intendedCaller, pathValues, type SecurityWorld } from '../test-support/security-world.js';
 import { connectSse } from '../test-support/realtime-fixtures.js';
@@ -38,12 +38,9 @@ const PRIVILEGED_FIELDS: Record<string, unknown> = {
 
 describe.each(ENGINE_KINDS)('API3:2023 Broken Object Property Level Authorization (%s engine)', (kind) => {
   let world: SecurityWorld;
-  let operations: Operation[];
 
   beforeAll(async () => {
     world = await createSecurityWorld(kind);
-    // Read unrecorded: the document describes request bodies (passwords), it is checked by schema below.
-    operations = operationsOf(await fetchServedDocument(world.server.api));
   });
   afterAll(() => world?.stop());
 
@@ -52,12 +49,12 @@ describe.each(ENGINE_KINDS)('API3:2023 Broken Object Property Level Authorizatio
 
   describe('mass assignment (and API6:2023 field injection): privileged and unknown fields are refused or ignored', () => {
     it('covers every operation of the served document that takes a JSON body', () => {
-      expect(operations.filter((operation) => operation.bodySchema).length).toBeGreaterThanOrEqual(14);
+      expect(world.operations.filter((operation) => operation.bodySchema).length).toBeGreaterThanOrEqual(14);
     });
 
     it('refuses (400) or ignores every privileged field on every operation with a body', async () => {
       const tested: string[] = [];
-      for (const operation of operations.filter((candidate) => candidate.bodySchema)) {
+      for (const operation of world.operations.filter((candidate) => candidate.bodySchema)) {
         const { real } = await pathValues(world, operation, world.group);
         const path = fillPath(operation, real);
         const body = exampleOf(operation.bodySchema!, hint) as Record<string, unknown>;
@@ -72,7 +69,7 @@ describe.each(ENGINE_KINDS)('API3:2023 Broken Object Property Level Authorizatio
             continue;
           }
           expect(response.status, where).toBeLessThan(300);
-          const readBack = operations.some((other) => other.method === 'GET' && other.path === operation.path) ? await world.api.get(path, token) : undefined;
+          const readBack = world.operations.some((other) => other.method === 'GET' && other.path === operation.path) ? await world.api.get(path, token) : undefined;
           for (const seen of [response, readBack]) {
             if (!seen) continue;
             expect(isDeepStrictEqual(seen.body?.[field], injected) && !isDeepStrictEqual(baseline.body?.[field], injected), `${where}: stored`).toBe(false);
@@ -95,7 +92,7 @@ describe.each(ENGINE_KINDS)('API3:2023 Broken Object Property Level Authorizatio
   describe('exposure: no response carries a hash, a secret after its creation, another tenant or private data', () => {
     it('declares no hash or secret property in any response schema but the deliberate creation responses', () => {
       const offenders: string[] = [];
-      for (const operation of operations) {
+      for (const operation of world.operations) {
         for (const [status, schema] of Object.entries(operation.responseSchemas)) {
           for (const { name, path } of propertyNamesOf(schema)) {
             const creation = isSecretCreationResponse(operation.method, operation.path);

@@ -11,7 +11,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setRole } from '../test-support/conversations.js';
 import { ENGINE_KINDS } from '../test-support/engines.js';
-import { exampleOf, fetchServedDocument, fillPath, operationsOf, type Operation } from '../test-support/openapi-operations.js';
+import { exampleOf, fillPath, type Operation } from '../test-support/openapi-operations.js';
 import { ADMIN_KEY, createSecurityWorld, pathValues, type SecurityWorld } from '../test-support/security-world.js';
 
 /** Who an operation's summary says may call it, from its parenthesised note. */
@@ -31,12 +31,12 @@ describe.each(ENGINE_KINDS)('API5:2023 Broken Function Level Authorization (%s e
 
   beforeAll(async () => {
     world = await createSecurityWorld(kind);
-    const document = await fetchServedDocument(world.server.api);
+    const { document } = world;
     const summaries = new Map<string, string>();
     for (const [path, item] of Object.entries(document.paths)) {
       for (const [method, operation] of Object.entries<any>(item)) summaries.set(`${method.toUpperCase()} ${path}`, String(operation?.summary ?? ''));
     }
-    restricted = operationsOf(document).flatMap((operation) => {
+    restricted = world.operations.flatMap((operation) => {
       const role = requiredRole(operation, summaries.get(operation.label) ?? '');
       return role ? [{ operation, role }] : [];
     });

@@ -8,11 +8,10 @@
  * Every response goes through a recorder, so exposure checks walk what users actually received.
  */
 import { randomBytes } from 'node:crypto';
-import type { ApiClient, ApiResponse, RequestOptions } from './api-client.js';
+import { clientOf, type ApiClient, type ApiResponse, type RequestOptions } from './api-client.js';
 import { createGroup, createTestTenant, openDirect, sendMessage, uniqueTenantId, type TenantUser, type TestTenant } from './conversations.js';
 import type { EngineKind } from './engines.js';
-import type { Operation } from './openapi-operations.js';
-import { collectionOf, fillPath } from './openapi-operations.js';
+import { collectionOf, fetchServedDocument, fillPath, operationsOf, type OpenApiDocument, type Operation } from './openapi-operations.js';
 import { ADMIN_KEY, startTestServer, type TestServer } from './server.js';
 
 /** One response as a caller observed it, with the credential it was sent with. */
@@ -32,15 +31,7 @@ export function recordingClient(inner: ApiClient, sink: RecordedResponse[]): Api
     sink.push({ method, path, token: options.token, status: response.status, text: response.text, body: response.body });
     return response;
   }
-  return {
-    baseUrl: inner.baseUrl,
-    request,
-    get: (path, token) => request('GET', path, token ? { token } : {}),
-    post: (path, json, token) => request('POST', path, { json, ...(token ? { token } : {}) }),
-    patch: (path, json, token) => request('PATCH', path, { json, ...(token ? { token } : {}) }),
-    put: (path, json, token) => request('PUT', path, { json, ...(token ? { token } : {}) }),
-    delete: (path, token) => request('DELETE', path, token ? { token } : {}),
-  };
+  return clientOf(inner.baseUrl, request);
 }
 
 /** An id that names nothing, valid for every id pattern of the API. */
@@ -65,6 +56,9 @@ export interface SecurityWorld {
   /** The recording client: use it for every call whose response should be checked for exposure. */
   api: ApiClient;
   responses: RecordedResponse[];
+  /** The served OpenAPI document (read unrecorded: it describes request bodies, passwords included) and its operations. */
+  document: OpenApiDocument;
+  operations: Operation[];
   victimTenant: TestTenant;
   /** Owner of the group, member of the direct conversation; has back-end metadata. */
   alice: TenantUser;
@@ -98,6 +92,7 @@ export async function createSecurityWorld(kind: EngineKind): Promise<SecurityWor
   const responses: RecordedResponse[] = [];
   const api = recordingClient(server.api, responses);
   const tenantOfToken = new Map<string, string>();
+  const document = await fetchServedDocument(server.api);
 
   const victimTenant = await createTestTenant(api, `victim-${randomBytes(4).toString('hex')}`);
   tenantOfToken.set(victimTenant.key, victimTenant.id);
@@ -128,6 +123,8 @@ export async function createSecurityWorld(kind: EngineKind): Promise<SecurityWor
     server,
     api,
     responses,
+    document,
+    operations: operationsOf(document),
     victimTenant,
     alice,
     bob,
