@@ -107,6 +107,17 @@ describe.each(ENGINE_KINDS)('API5:2023 Broken Function Level Authorization (%s e
     expect(minted.body.accessToken).toBeUndefined();
   });
 
+  it("lets a member change only their own message and reaction, not the owner's (sender-only operations)", async () => {
+    const { group } = world;
+    const message = `/v1/conversations/${group.id}/messages/${group.messageId}`;
+    const before = await world.snapshot(group);
+    const edit = await world.api.patch(message, { text: 'edited by bob' }, world.bob.token);
+    expect({ status: edit.status, code: edit.body?.code }).toEqual({ status: 403, code: 'forbidden' });
+    // bob's 👍 is on alice's message: alice removing "her" 👍 must leave bob's in place.
+    expect((await world.api.delete(`${message}/reactions/${encodeURIComponent(group.emoji)}`, world.alice.token)).status).toBe(204);
+    expect(await world.snapshot(group)).toEqual(before);
+  });
+
   it("refuses a tenant key on operations that act as a user (the caller's own profile, blocks)", async () => {
     for (const [method, path] of [['GET', '/v1/users/me'], ['PATCH', '/v1/users/me'], ['PUT', `/v1/users/me/blocks/${world.bob.id}`]] as const) {
       const response = await world.api.request(method, path, { token: world.victimTenant.key, ...(method === 'PATCH' ? { json: { displayName: 'Key' } } : {}) });

@@ -74,7 +74,10 @@ export interface SecurityWorld {
   metadataMarker: string;
   /** The tenant each known credential belongs to (user tokens and tenant keys). */
   tenantOfToken: Map<string, string>;
-  /** A new tenant with its key and one user, so attacks of one operation never leak into the next. */
+  /**
+   * A new tenant with its key and one user whose id is alice's, so attacks of one operation never
+   * leak into the next and a check that forgets the tenant is caught.
+   */
   newAttacker(): Promise<Attacker>;
   /**
    * What the victim observes about its objects, for before/after comparison: everything (both
@@ -136,7 +139,8 @@ export async function createSecurityWorld(kind: EngineKind): Promise<SecurityWor
     tenantOfToken,
     async newAttacker() {
       const tenant = await createTestTenant(server.api, uniqueTenantId());
-      const [user] = (await tenant.users(['attacker'])) as [TenantUser];
+      // The attacker's user has the victim owner's very id: only the tenant tells them apart.
+      const [user] = (await tenant.users([alice.id])) as [TenantUser];
       tenantOfToken.set(tenant.key, tenant.id);
       tenantOfToken.set(user.token, tenant.id);
       return { tenantId: tenant.id, key: tenant.key, user };
