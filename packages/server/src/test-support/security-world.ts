@@ -84,8 +84,6 @@ export interface SecurityWorld {
    * conversations with members and messages, conversation lists, users), or only one conversation.
    */
   snapshot(only?: VictimConversation): Promise<unknown>;
-  /** Moves the server clock (milliseconds added to real time). */
-  setClockOffset(ms: number): void;
   stop(): Promise<void>;
 }
 
@@ -156,9 +154,6 @@ export async function createSecurityWorld(kind: EngineKind): Promise<SecurityWor
       }
       const bodies = await Promise.all(paths.map(([path, token]) => read(path, token)));
       return Object.fromEntries(paths.map(([path, token], index) => [`${path} as ${token === victimTenant.key ? 'the tenant key' : token === alice.token ? 'alice' : 'bob'}`, bodies[index]]));
-    },
-    setClockOffset(ms) {
-      clockOffset = ms;
     },
     stop: () => server.stop(),
   };
