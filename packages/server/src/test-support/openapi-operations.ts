@@ -167,8 +167,9 @@ export function exampleOf(schema: JsonSchema, hint: ValueHint = () => undefined,
 }
 
 const FORMAT_EXAMPLES: Record<string, string> = {
-  'date-time': '2026-01-01T00:00:00.000Z',
-  date: '2026-01-01',
+  // Far in the future: a time field such as a mute's `until` must not be refused as already past.
+  'date-time': '2099-01-01T00:00:00.000Z',
+  date: '2099-01-01',
   uri: 'https://example.com/',
   url: 'https://example.com/',
   email: 'someone@example.com',
