@@ -111,7 +111,8 @@ describe.each(ENGINE_KINDS)('API4:2023 Unrestricted Resource Consumption (%s eng
       for (const body of [deep, deepObject]) {
         const started = performance.now();
         expectClientProblem(await callAsOwner(operation, { body }), `${operation.label} 10,000-deep`);
-        expect(performance.now() - started, `${operation.label} took too long`).toBeLessThan(2000);
+        // Parsed in milliseconds normally; the bound leaves room for a loaded machine, not for a hang.
+        expect(performance.now() - started, `${operation.label} took too long`).toBeLessThan(5000);
       }
     }
     expect((await world.server.api.get('/health/live')).status).toBe(200);
