@@ -4,12 +4,14 @@
  * WebSocket upgrade (header and query) and on Server-Sent Events; a verified token stops working
  * when it expires even though the server remembers verified tokens; a spent refresh token
  * revokes its whole family; a failed login does not tell an unknown user from a wrong password.
- * (Missing and expired tokens on every route with a path id: api1-object-level-authorization.test.ts.)
+ * Every secured operation of the served document answers 401 without a token, with garbage and
+ * with an expired token (on real objects, route by route: api1-object-level-authorization.test.ts).
  */
 import { exportSPKI, generateKeyPair, importJWK, SignJWT, type JWK, type JWTHeaderParameters } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectProblem } from '../test-support/conversations.js';
 import { ENGINE_KINDS } from '../test-support/engines.js';
+import { exampleOf, fetchServedDocument, fillPath, operationsOf, type Operation } from '../test-support/openapi-operations.js';
 import { attemptRefusedUpgrade, connectSse } from '../test-support/realtime-fixtures.js';
 import { registerUser, startTestServer, type TestServer, type TestUser } from '../test-support/server.js';
 
@@ -84,6 +86,24 @@ describe.each(ENGINE_KINDS)('API2:2023 Broken Authentication (%s engine)', (kind
       const sse = await connectSse(server.url, { token });
       expect(sse.response.status, label).toBe(401);
       await sse.close();
+    }
+  });
+
+  it('answers 401 without a token, with garbage and with an expired token on every secured operation of the served document', async () => {
+    const document = await fetchServedDocument(server.api);
+    // An upgrade endpoint (it declares 426) authenticates at the upgrade, tested above; a plain GET only learns to upgrade.
+    const isUpgrade = (operation: Operation) => '426' in (document.paths[operation.path]?.[operation.method.toLowerCase()]?.responses ?? {});
+    const operations = operationsOf(document).filter((operation) => operation.secured && !isUpgrade(operation));
+    expect(operations.length).toBeGreaterThanOrEqual(20);
+    const expired = forged.get('expired 5 minutes ago')!;
+    for (const operation of operations) {
+      const path = fillPath(operation, Object.fromEntries(operation.pathParameters.map((parameter) => [parameter.name, 'x1'])));
+      const body = operation.bodySchema ? exampleOf(operation.bodySchema) : undefined;
+      for (const [label, token] of [['no token', undefined], ['garbage', 'garbage'], ['expired', expired]] as const) {
+        const response = await server.api.request(operation.method, path, { ...(token ? { token } : {}), ...(body !== undefined ? { json: body } : {}) });
+        expect(response.status, `${operation.label}, ${label}: ${response.text}`).toBe(401);
+        expect(response.headers.get('content-type'), `${operation.label}, ${label}`).toContain('application/problem+json');
+      }
     }
   });
 

@@ -14,6 +14,7 @@ export type JsonSchema = Record<string, any>;
 
 export interface OpenApiDocument {
   paths: Record<string, Record<string, any>>;
+  security?: unknown[];
   components?: { schemas?: Record<string, JsonSchema> };
   [key: string]: unknown;
 }
@@ -39,6 +40,8 @@ export interface Operation {
   responseSchemas: Record<string, JsonSchema>;
   /** True for methods that may change state. */
   mutating: boolean;
+  /** True when the operation (or the document, by default) declares a security requirement. */
+  secured: boolean;
 }
 
 const METHODS = ['get', 'put', 'post', 'patch', 'delete', 'head', 'options'];
@@ -78,6 +81,7 @@ export function operationsOf(document: OpenApiDocument): Operation[] {
         bodySchema: jsonBody ? deepResolve(document, jsonBody) : null,
         responseSchemas,
         mutating: !['GET', 'HEAD', 'OPTIONS'].includes(method.toUpperCase()),
+        secured: ((operation.security ?? document.security ?? []) as unknown[]).length > 0,
       });
     }
   }
