@@ -44,6 +44,11 @@ export function createApiClient(baseUrl: string): ApiClient {
     const parsed = type.includes('json') && text !== '' ? JSON.parse(text) : undefined;
     return { status: response.status, headers: response.headers, body: parsed as T, text };
   }
+  return clientOf(baseUrl, request);
+}
+
+/** A client whose shorthands (get, post…) all go through `request` (so a wrapper changes them all). */
+export function clientOf(baseUrl: string, request: ApiClient['request']): ApiClient {
   return {
     baseUrl,
     request,
