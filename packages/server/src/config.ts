@@ -44,7 +44,7 @@ const Env = Type.Object({
   HTTP_REQUEST_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 600_000, default: 30_000 }),
   HTTP_HEADERS_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 600_000, default: 10_000 }),
   HTTP_KEEP_ALIVE_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 600_000, default: 72_000 }),
-  HTTP_MAX_CONNECTIONS: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 10_000 }),
+  HTTP_MAX_CONNECTIONS: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 50_000 }),
   // RATE_LIMIT_SEND, RATE_LIMIT_LOGIN_FAILURES_ACCOUNT...: `<count>/<window>` or `off`, read below.
   ...Object.fromEntries(
     RATE_LIMIT_NAMES.map((name) => [

@@ -157,6 +157,6 @@ describe('HTTP limits with defaults', () => {
       headersTimeout: http.headersTimeout,
       keepAliveTimeout: http.keepAliveTimeout,
       maxConnections: http.maxConnections,
-    }).toEqual({ requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 72_000, maxConnections: 10_000 });
+    }).toEqual({ requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 72_000, maxConnections: 50_000 });
   });
 });
