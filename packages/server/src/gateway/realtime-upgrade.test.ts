@@ -3,7 +3,10 @@
  * looks to a WebSocket client (an HTTP 401 problem document, no socket), where the token may be,
  * and the first frame.
  */
+import { connect } from 'node:net';
+import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createMemoryEngine } from '../engine/memory/memory-engine.js';
 import type { ApiClient } from '../test-support/api-client.js';
 import { createTestTenant, expectProblem, openDirect, sendMessage } from '../test-support/conversations.js';
 import { ENGINE_KINDS } from '../test-support/engines.js';
@@ -115,5 +118,46 @@ describe.each(ENGINE_KINDS)('realtime upgrade (%s engine)', (kind) => {
     const refused = await attemptRefusedUpgrade(server.url, { path: '/v1/realtimex', headers: { authorization: `Bearer ${alice.token}` } });
     expect(refused.opened).toBe(false);
     expect(refused.status).toBe(404);
+  });
+});
+
+describe('an upgrade whose client resets while the node is still admitting it', () => {
+  let server: TestServer;
+  let alice: TestUser;
+  const uncaught: unknown[] = [];
+  const onUncaught = (error: unknown) => uncaught.push(error);
+
+  beforeAll(async () => {
+    // The real embedded engine, with its connect counter answering late, as a stalled Redis would.
+    const engine = createMemoryEngine();
+    const consume = engine.rateLimits.consume.bind(engine.rateLimits);
+    engine.rateLimits.consume = async (...args) => {
+      await delay(300);
+      return consume(...args);
+    };
+    server = await startTestServer({ engine });
+    alice = await registerUser(server.api);
+    process.on('uncaughtException', onUncaught);
+  });
+  afterAll(async () => {
+    process.off('uncaughtException', onUncaught);
+    await server?.stop();
+  });
+
+  it('survives the reset (no unhandled socket error) and keeps serving upgrades', async () => {
+    const { port } = new URL(server.url);
+    const socket = connect(Number(port), '127.0.0.1');
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+    socket.write(
+      `GET /v1/realtime HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n` +
+        `Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ${Buffer.from('0123456789abcdef').toString('base64')}\r\n` +
+        `Authorization: Bearer ${alice.token}\r\n\r\n`,
+    );
+    await delay(50);
+    socket.resetAndDestroy();
+    await delay(600);
+    expect(uncaught).toEqual([]);
+    const client = await connectReady(server.url, alice.token, alice.id);
+    await client.close();
   });
 });

@@ -85,7 +85,14 @@ export function attachWebSocket(app: FastifyInstance, gateway: RealtimeGateway, 
     for (const [name, value] of Object.entries(quotaHeaders.get(request) ?? {})) headers.push(`${name}: ${value}`);
   });
 
+  // Node stops listening for errors on a socket it hands to 'upgrade' handlers: until ws takes
+  // the socket over, a client reset (ECONNRESET) would be an unhandled 'error' event, which ends
+  // the process. Authentication and the connect limit may take a Redis round trip (seconds in a
+  // stall), so this listener covers that window and stays on refused sockets.
+  const onSocketError = (error: Error) => app.log.debug({ err: error }, 'realtime upgrade socket error');
+
   const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', onSocketError);
     const requestId = newRequestId(request);
     const url = new URL(request.url ?? '/', 'http://localhost');
     if (url.pathname !== REALTIME_PATH) return refuse(socket, 'not_found', requestId);
@@ -96,6 +103,8 @@ export function attachWebSocket(app: FastifyInstance, gateway: RealtimeGateway, 
     admitRealtimeConnection(options.authenticator, options.rateLimiter, credential, (quota) => quotas.push(quota)).then(
       (principal) => {
         quotaHeaders.set(request, rateLimitHeaders(quotas));
+        if (socket.destroyed) return;
+        socket.off('error', onSocketError);
         server.handleUpgrade(request, socket, head, (ws) => {
           alive.set(ws, true);
           ws.on('pong', () => alive.set(ws, true));
@@ -105,9 +114,12 @@ export function attachWebSocket(app: FastifyInstance, gateway: RealtimeGateway, 
           ws.on('error', (error) => app.log.debug({ err: error }, 'realtime client protocol error'));
           const pendingFrames: string[] = [];
           let connection: Awaited<ReturnType<RealtimeGateway['open']>> | undefined;
+          // Frames wait until the connection is live and the frames queued before it are answered,
+          // so a client's frames are handled in the order it sent them.
+          let answeringFrames = false;
           ws.on('message', (data, isBinary) => {
             const text = isBinary ? '' : data.toString();
-            if (connection === undefined) {
+            if (!answeringFrames) {
               // Frames sent before the connection is live wait for it, within reason.
               if (pendingFrames.push(text) > MAX_FRAMES_BEFORE_READY) ws.close(CloseCodes.badFrame, 'too many frames before ready');
             } else if (connection) logFailure(gateway.onClientFrame(connection, text), 'realtime client frame failed');
@@ -117,9 +129,11 @@ export function attachWebSocket(app: FastifyInstance, gateway: RealtimeGateway, 
           });
           const opening = gateway.open(principal, transportOf(ws), url.searchParams.get('cursor')).then(async (opened) => {
             connection = opened;
-            if (!opened) return;
-            if (ws.readyState !== ws.OPEN) return gateway.closed(opened);
-            for (const text of pendingFrames.splice(0)) await gateway.onClientFrame(opened, text);
+            if (opened && ws.readyState !== ws.OPEN) return gateway.closed(opened);
+            for (let text = pendingFrames.shift(); opened && text !== undefined; text = pendingFrames.shift()) {
+              await gateway.onClientFrame(opened, text);
+            }
+            answeringFrames = true;
           });
           logFailure(opening, 'realtime connection failed to open');
         });
@@ -129,7 +143,11 @@ export function attachWebSocket(app: FastifyInstance, gateway: RealtimeGateway, 
         app.log.error({ err: error }, 'realtime authentication failed');
         refuse(socket, 'storage_unavailable', requestId);
       },
-    );
+    )
+      .catch((error: unknown) => {
+        app.log.error({ err: error }, 'realtime upgrade failed');
+        socket.destroy();
+      });
   };
   app.server.on('upgrade', onUpgrade);
 
