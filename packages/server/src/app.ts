@@ -53,7 +53,8 @@ export interface AppDeps {
   /** The node's realtime gateway: SSE at /v1/events (the WebSocket upgrade is attached by the caller). */
   gateway: RealtimeGateway;
   logger: FastifyServerOptions['logger'];
-  trustProxy?: boolean;
+  /** Which X-Forwarded-For hops to believe (see Config.trustProxy). */
+  trustProxy?: boolean | string[];
   /** Browser origins allowed to call the API (CORS); empty: no CORS headers at all. */
   corsOrigins: readonly string[];
   http: HttpLimits;

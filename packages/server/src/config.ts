@@ -11,6 +11,9 @@ import {
  * Every setting Parley reads, from environment variables (twelve-factor). One schema is both the
  * validation and the type; README.md's configuration table documents the same names.
  */
+/** One trusted proxy: an IPv4/IPv6 address or CIDR range, or `loopback`, `linklocal`, `uniquelocal`. */
+const PROXY_ENTRY = '(loopback|linklocal|uniquelocal|[0-9A-Fa-f]*[.:][0-9A-Fa-f.:]*(/[0-9]{1,3})?)';
+
 const Env = Type.Object({
   PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 8080 }),
   HOST: Type.String({ minLength: 1, default: '127.0.0.1' }),
@@ -29,7 +32,8 @@ const Env = Type.Object({
   MAX_CONVERSATIONS_PER_USER: Type.Integer({ minimum: 1, maximum: 100_000, default: 10_000 }),
   IDEMPOTENCY_TTL_SECONDS: Type.Integer({ minimum: 60, maximum: 604_800, default: 86_400 }),
   SHUTDOWN_TIMEOUT_MS: Type.Integer({ minimum: 0, maximum: 600_000, default: 25_000 }),
-  TRUST_PROXY: Type.Boolean({ default: false }),
+  // false | true | proxy addresses, CIDR ranges or proxy-addr's names, comma-separated (see parseTrustProxy).
+  TRUST_PROXY: Type.String({ pattern: `^(false|true|${PROXY_ENTRY}(,${PROXY_ENTRY})*)$`, default: 'false' }),
   EVENT_RETENTION_SECONDS: Type.Integer({ minimum: 60, maximum: 2_592_000, default: 86_400 }),
   EVENT_RETENTION_MAX_EVENTS: Type.Integer({ minimum: 100, maximum: 1_000_000, default: 10_000 }),
   REALTIME_HEARTBEAT_MS: Type.Integer({ minimum: 100, maximum: 300_000, default: 30_000 }),
@@ -84,7 +88,13 @@ export interface Config {
   maxConversationsPerUser: number;
   idempotencyTtlSeconds: number;
   shutdownTimeoutMs: number;
-  trustProxy: boolean;
+  /**
+   * Which X-Forwarded-For hops to believe (Fastify `trustProxy`): false none; true every hop (only
+   * behind a proxy that overwrites the header); a list: hops whose address is one of these
+   * addresses or CIDR ranges, so the client address is the first one, from the server outwards,
+   * not added by a listed proxy (right behind a proxy that appends to the header).
+   */
+  trustProxy: boolean | string[];
   /** Browser origins allowed to call the API (CORS); empty: none. */
   corsOrigins: string[];
   http: HttpLimits;
@@ -168,7 +178,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
     maxConversationsPerUser: env.MAX_CONVERSATIONS_PER_USER,
     idempotencyTtlSeconds: env.IDEMPOTENCY_TTL_SECONDS,
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
-    trustProxy: env.TRUST_PROXY,
+    trustProxy: parseTrustProxy(env.TRUST_PROXY),
     corsOrigins: env.CORS_ORIGINS.split(',').filter(Boolean),
     http: {
       requestTimeoutMs: env.HTTP_REQUEST_TIMEOUT_MS,
@@ -189,4 +199,11 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
     },
     rateLimits,
   };
+}
+
+/** TRUST_PROXY as Fastify takes it; the schema's pattern has checked the shape. */
+function parseTrustProxy(value: string): boolean | string[] {
+  if (value === 'false') return false;
+  if (value === 'true') return true;
+  return value.split(',');
 }

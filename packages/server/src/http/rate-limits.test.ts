@@ -121,6 +121,16 @@ describe.each(ENGINE_KINDS)('rate limits (%s engine)', (kind) => {
     expectRateLimited(await login(api, 'nobody9', 'wrong password', '198.51.100.99'), 'login-failures-ip', 3, 3600);
   });
 
+  it('LOGIN_FAILURES_IP: with TRUST_PROXY naming the proxy, what a client writes into X-Forwarded-For is not believed', async () => {
+    // The test client plays a proxy on 127.0.0.1 that appends the address it saw, as nginx and
+    // cloud load balancers do; the client forges a new leftmost entry on every attempt.
+    const { api } = await serverWith(kind, { RATE_LIMIT_LOGIN_FAILURES_IP: '3/1h', TRUST_PROXY: '127.0.0.1' });
+    const attempt = (i: number, seen: string) => login(api, `nobody${i}`, 'wrong password', `203.0.113.${i}, ${seen}`);
+    for (let i = 0; i < 3; i += 1) expectProblem(await attempt(i, '198.51.100.7'), 401, 'invalid_credentials');
+    expectRateLimited(await attempt(9, '198.51.100.7'), 'login-failures-ip', 3, 3600);
+    expectProblem(await attempt(10, '198.51.100.8'), 401, 'invalid_credentials');
+  });
+
   it('REGISTER_IP: counts registrations per client IP', async () => {
     const { api, offset } = await serverWith(kind, { RATE_LIMIT_REGISTER_IP: '2/1h', TRUST_PROXY: 'true' });
     const stamp = Date.now().toString(36);
