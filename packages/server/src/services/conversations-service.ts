@@ -97,7 +97,8 @@ export function createConversationsService({ engine, clock, ids, maxGroupMembers
     if (principal.kind === 'user' && (await engine.users.isBlocked(principal.tenantId, second, first))) {
       throw new ServiceError('blocked');
     }
-    await requireRoomFor(principal, pair);
+    // Re-opening the pair's existing conversation joins nobody anywhere: no room needed for it.
+    if ((await engine.conversations.findDirect(principal.tenantId, first, second)) === null) await requireRoomFor(principal, pair);
     const { conversation, created } = await engine.conversations.getOrCreateDirect(principal.tenantId, {
       id: ids.conversation(),
       type: 'direct',

@@ -43,7 +43,12 @@ describe.each(ENGINE_KINDS)('conversations per user over HTTP (%s engine)', (kin
     // Leaving makes room.
     await setRole(api, full.token, groups[0].id, other.id, 'owner');
     expect((await api.delete(`/v1/conversations/${groups[0].id}/members/${full.id}`, full.token)).status).toBe(204);
-    expect((await openDirect(api, other.token, full.id)).type).toBe('direct');
+    const direct = await openDirect(api, other.token, full.id);
+    expect(direct.type).toBe('direct');
     expect(await conversationList(api, full.token)).toHaveLength(LIMIT);
+    // At the limit again, re-opening the pair's existing conversation joins nothing: 200, same id.
+    const again = await api.post('/v1/conversations', { type: 'direct', members: [other.id] }, full.token);
+    expect(again.status).toBe(200);
+    expect(again.body.id).toBe(direct.id);
   });
 });
