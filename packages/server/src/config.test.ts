@@ -59,6 +59,12 @@ describe('loadConfig', () => {
     }
   });
 
+  it('writes allow-listed origins the way browsers send them', () => {
+    const config = loadConfig({ CORS_ORIGINS: 'https://App.Example.com:443', REALTIME_ORIGINS: 'https://App.Example.com/,http://LOCALHOST:3000' });
+    expect(config.corsOrigins).toEqual(['https://app.example.com']);
+    expect(config.realtime.origins).toEqual(['https://app.example.com', 'http://localhost:3000']);
+  });
+
   it('keeps the headers timeout within the request timeout', () => {
     expect(loadConfig({}).http).toEqual({ requestTimeoutMs: 30_000, headersTimeoutMs: 10_000, keepAliveTimeoutMs: 72_000, maxConnections: 50_000 });
     expect(loadConfig({ HTTP_REQUEST_TIMEOUT_MS: '5000', HTTP_HEADERS_TIMEOUT_MS: '20000' }).http).toMatchObject({

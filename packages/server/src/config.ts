@@ -179,7 +179,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
     idempotencyTtlSeconds: env.IDEMPOTENCY_TTL_SECONDS,
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
     trustProxy: parseTrustProxy(env.TRUST_PROXY),
-    corsOrigins: env.CORS_ORIGINS.split(',').filter(Boolean),
+    corsOrigins: env.CORS_ORIGINS.split(',').filter(Boolean).map(serializedOrigin),
     http: {
       requestTimeoutMs: env.HTTP_REQUEST_TIMEOUT_MS,
       headersTimeoutMs: Math.min(env.HTTP_HEADERS_TIMEOUT_MS, env.HTTP_REQUEST_TIMEOUT_MS),
@@ -193,7 +193,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
       cursorWindowMs: env.REALTIME_CURSOR_WINDOW_MS,
       compression: env.REALTIME_COMPRESSION,
       maxConnectionsPerUser: env.REALTIME_MAX_CONNECTIONS_PER_USER,
-      origins: env.REALTIME_ORIGINS === undefined ? null : env.REALTIME_ORIGINS.split(',').map((origin) => origin.replace(/\/+$/, '')),
+      origins: env.REALTIME_ORIGINS === undefined ? null : env.REALTIME_ORIGINS.split(',').map(serializedOrigin),
       presenceIntervalMs: env.PRESENCE_INTERVAL_MS,
       presenceTtlMs: env.PRESENCE_TTL_MS,
     },
@@ -206,4 +206,16 @@ function parseTrustProxy(value: string): boolean | string[] {
   if (value === 'false') return false;
   if (value === 'true') return true;
   return value.split(',');
+}
+
+/**
+ * An origin as browsers send it in `Origin` (lower-case scheme and host, no default port, no
+ * trailing slash), so an allow-list entry written `https://App.example.com:443/` still matches.
+ */
+function serializedOrigin(origin: string): string {
+  try {
+    return new URL(origin).origin;
+  } catch {
+    return origin;
+  }
 }
