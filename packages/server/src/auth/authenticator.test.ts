@@ -4,10 +4,12 @@ import type { Engine } from '../engine/engine.js';
 import { createMemoryEngine } from '../engine/memory/memory-engine.js';
 import { ServiceError } from '../services/service-error.js';
 import { createAccessTokens, type AccessTokens } from './access-tokens.js';
-import { generateApiKey } from './api-keys.js';
+import { apiKeyId, generateApiKey } from './api-keys.js';
 import { createAuthenticator, unverifiedIssuer, type Authenticator, type CredentialVerifier } from './authenticator.js';
 import { createSigningKeys } from './signing-keys.js';
 import { createTestRateLimiter } from '../test-support/rate-limits.js';
+import { ENGINE_KINDS, createTestEngine } from '../test-support/engines.js';
+import { RATE_LIMITS } from '../services/rate-limiter.js';
 
 const ISSUER = 'https://chat.example.com';
 const acme = 'acme' as TenantId;
@@ -141,5 +143,21 @@ describe('authenticator', () => {
     expect(error).toBeInstanceOf(ServiceError);
     expect(JSON.stringify(error)).not.toContain(acmeKey);
     expect(String((error as Error).message)).not.toContain(acmeKey);
+  });
+
+  it.each(ENGINE_KINDS)('counts SERVER_KEY only for a key that verified: a wrong key writes nothing (%s engine)', async (kind) => {
+    const { engine: limits, cleanup } = await createTestEngine(kind);
+    try {
+      const policy = { count: 3, windowMs: 10_000 };
+      const counted = createAuthenticator({ engine, accessTokens, rateLimiter: createTestRateLimiter({ store: limits.rateLimits, settings: { SERVER_KEY: policy } }) });
+      const keyOf = (key: string) => ({ limit: RATE_LIMITS.SERVER_KEY.id, tenantId: acme, subject: apiKeyId(key) });
+      const garbage = Array.from({ length: 5 }, () => generateApiKey(acme).apiKey);
+      for (const key of garbage) await expectCode(counted.authenticate(`Bearer ${key}`), 'invalid_token');
+      for (const key of garbage) expect((await limits.rateLimits.peek(keyOf(key), policy, Date.now())).remaining).toBe(3);
+      await counted.authenticate(`Bearer ${acmeKey}`);
+      expect((await limits.rateLimits.peek(keyOf(acmeKey), policy, Date.now())).remaining).toBe(2);
+    } finally {
+      await cleanup();
+    }
   });
 });

@@ -11,8 +11,9 @@
  *     fails verification → ServiceError('invalid_token'), with a generic detail in every case.
  *   - Storage failures are not turned into 401s: they propagate (the HTTP layer answers 503).
  *   - A tenant key authenticates only if its tenant exists and the key's hash matches the stored
- *     one (one engine read), and counts one unit of SERVER_KEY for that key (by its apiKeyId,
- *     never the secret) in the same round trip; a valid key over its limit is 429.
+ *     one (one engine read); only then does it count one unit of SERVER_KEY for that key (by
+ *     its apiKeyId, never the secret; one more round trip). A valid key over its limit is 429; a
+ *     wrong key is 401 and counts nothing, so it writes nothing to storage.
  *   - A built-in access token is trusted on its signature and claims alone: the user is not
  *     re-read per request. Users cannot be deleted (the engine has no such operation), tokens
  *     live 15 minutes by default, and the services that need the user record read it anyway.
@@ -108,15 +109,11 @@ export function createApiKeyVerifier(engine: Pick<Engine, 'tenants'>, rateLimite
     async verify(token, onQuota) {
       const parsed = parseApiKey(token);
       if (parsed === null) throw new ServiceError('invalid_token');
-      // Read and count together (one round trip); a key that does not verify is 401 whatever its count.
-      const [stored, counted] = await Promise.allSettled([
-        engine.tenants.getApiKeyHash(parsed.tenantId),
-        rateLimiter.consume('SERVER_KEY', { tenantId: parsed.tenantId, subject: apiKeyId(token) }),
-      ]);
-      if (stored.status === 'rejected') throw stored.reason;
-      if (stored.value === null || !apiKeyMatches(token, stored.value)) throw new ServiceError('invalid_token');
-      if (counted.status === 'rejected') throw counted.reason;
-      if (counted.value) onQuota?.(counted.value);
+      // Counted only once the key verified: a key that does not is 401 and writes nothing, so
+      // garbage `sk_<tenant>_...` keys cannot fill storage with counters without authenticating.
+      const stored = await engine.tenants.getApiKeyHash(parsed.tenantId);
+      if (stored === null || !apiKeyMatches(token, stored)) throw new ServiceError('invalid_token');
+      await rateLimiter.consume('SERVER_KEY', { tenantId: parsed.tenantId, subject: apiKeyId(token) }, onQuota);
       return { kind: 'tenant', tenantId: parsed.tenantId };
     },
   };

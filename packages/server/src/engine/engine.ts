@@ -635,6 +635,14 @@ export interface RateLimitStore {
   consume(key: RateLimitKey, policy: RateLimitPolicy, now: EpochMs): Promise<RateLimitDecision>;
   /** What a consume would decide now, without counting anything. */
   peek(key: RateLimitKey, policy: RateLimitPolicy, now: EpochMs): Promise<RateLimitDecision>;
+  /**
+   * Gives one counted unit back (a caller counted a unit up front and the counted event did not
+   * happen, e.g. a login whose password was right): the TAT moves back by one interval, never
+   * below `now`. So it restores at most one unit, never more than the burst (a key with nothing
+   * counted stays as it is), and is atomic per key with concurrent consumes and refunds: with R
+   * refunds, consumes never admit more than the policy plus R. Answers what a peek would now.
+   */
+  refund(key: RateLimitKey, policy: RateLimitPolicy, now: EpochMs): Promise<RateLimitDecision>;
 }
 
 /** Retention of event logs and inboxes; passed to engine factories. */

@@ -2,12 +2,14 @@
  * The rate limit arithmetic both engines share (GCRA, the generic cell rate algorithm), as pure
  * functions of the stored theoretical arrival time (TAT), the policy and `now`. The memory engine
  * uses them directly; the Redis engine uses them for peeks and runs the same steps in
- * lua/rate-limit-consume.lua for consumes, which must read and write in one atomic step.
+ * lua/rate-limit-consume.lua and lua/rate-limit-refund.lua for consumes and refunds, which must
+ * read and write in one atomic step.
  *
  * With interval = ceil(windowMs / count) and capacity = interval * count, a key admits a unit
  * at `now` when max(TAT, now) + interval - now <= capacity, and the admitted unit moves TAT to
  * max(TAT, now) + interval. So a fresh key admits `count` at once, then one per interval; a key
- * whose TAT is in the past is the same as an absent one (hence keys may expire at TAT).
+ * whose TAT is in the past is the same as an absent one (hence keys may expire at TAT). A refund
+ * moves TAT back by one interval, never below `now` (so never beyond the full burst).
  * All values are integers of milliseconds, so both engines compute exactly the same answers.
  */
 import type { EpochMs } from '../domain/types.js';
@@ -53,4 +55,15 @@ export function peekDecision(storedTat: number | null, policy: RateLimitPolicy, 
   const remaining = Math.floor((capacity - (tat - now)) / interval);
   const allowed = remaining >= 1;
   return { allowed, remaining, resetMs: tat - now, retryAfterMs: allowed ? 0 : tat + interval - capacity - now };
+}
+
+/**
+ * The TAT to store after a refund at `now`: one interval earlier, or null (delete the key, or
+ * leave an absent one absent) when that is not after `now`, i.e. the burst is full again.
+ * `storedTat` is null for an absent key.
+ */
+export function refundTat(storedTat: number | null, policy: RateLimitPolicy, now: EpochMs): number | null {
+  if (storedTat === null || storedTat <= now) return null;
+  const tat = storedTat - emissionInterval(policy);
+  return tat > now ? tat : null;
 }

@@ -98,6 +98,34 @@ describe.each(ENGINE_KINDS)('rate limits (%s engine)', (kind) => {
     expect((await login(api, alice.username, PASSWORD)).status).toBe(200);
   });
 
+  it('LOGIN_FAILURES_*: of logins sent together at most the limit are 401, the rest 429 naming the limit that refused', async () => {
+    const { api } = await serverWith(kind, { RATE_LIMIT_LOGIN_FAILURES_ACCOUNT: '3/1m', RATE_LIMIT_LOGIN_FAILURES_IP: '3/1m', TRUST_PROXY: 'true' });
+    const alice = await registerUser(api);
+    // One account from many IPs: only the account limit adds them up.
+    const guesses = await Promise.all(Array.from({ length: 12 }, (_, i) => login(api, alice.username, `wrong password ${i}`, `203.0.113.${i + 1}`)));
+    expect(guesses.filter((answer) => answer.status === 401)).toHaveLength(3);
+    for (const refused of guesses.filter((answer) => answer.status !== 401)) expectRateLimited(refused, 'login-failures-account', 3, 60);
+    expectRateLimited(await login(api, alice.username, PASSWORD, '203.0.113.99'), 'login-failures-account', 3, 60);
+    // Many accounts from one IP: only the IP limit adds them up.
+    const sprayed = await Promise.all(Array.from({ length: 12 }, (_, i) => login(api, `nobody${i}`, 'wrong password', '198.51.100.7')));
+    expect(sprayed.filter((answer) => answer.status === 401)).toHaveLength(3);
+    for (const refused of sprayed.filter((answer) => answer.status !== 401)) expectRateLimited(refused, 'login-failures-ip', 3, 60);
+  });
+
+  it('LOGIN_FAILURES_*: a right password counts no failure (the unit counted up front is given back)', async () => {
+    const { api } = await serverWith(kind, { RATE_LIMIT_LOGIN_FAILURES_ACCOUNT: '3/1m', RATE_LIMIT_LOGIN_FAILURES_IP: '3/1m', TRUST_PROXY: 'true' });
+    const alice = await registerUser(api);
+    for (let i = 0; i < 2; i += 1) expectProblem(await login(api, alice.username, 'not the password', '192.0.2.5'), 401, 'invalid_credentials');
+    for (let i = 0; i < 3; i += 1) {
+      const right = await login(api, alice.username, PASSWORD, '192.0.2.5');
+      expect(right.status).toBe(200);
+      expect(right.headers.get('ratelimit')).toMatch(/^"login-failures-account";r=1;t=[0-9]+, "login-failures-ip";r=1;t=[0-9]+$/);
+    }
+    // The third failure is still checked (401); only then is the limit exceeded.
+    expectProblem(await login(api, alice.username, 'not the password', '192.0.2.5'), 401, 'invalid_credentials');
+    expectRateLimited(await login(api, alice.username, PASSWORD, '192.0.2.6'), 'login-failures-account', 3, 60);
+  });
+
   it('LOGIN_FAILURES_IP: counts failures per client IP; with TRUST_PROXY, X-Forwarded-For names the client', async () => {
     const { api } = await serverWith(kind, { RATE_LIMIT_LOGIN_FAILURES_IP: '3/1h', RATE_LIMIT_LOGIN_FAILURES_ACCOUNT: '100000/1d', TRUST_PROXY: 'true' });
     const alice = await registerUser(api);

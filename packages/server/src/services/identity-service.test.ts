@@ -9,9 +9,11 @@ import { createSigningKeys } from '../auth/signing-keys.js';
 import type { TenantId, UserId } from '../domain/types.js';
 import type { Engine } from '../engine/engine.js';
 import { createMemoryEngine } from '../engine/memory/memory-engine.js';
+import { ENGINE_KINDS, createTestEngine } from '../test-support/engines.js';
 import { createTestRateLimiter } from '../test-support/rate-limits.js';
 import { createRedisTestEngine } from '../test-support/redis.js';
 import { createIdentityService, type IdentityService } from './identity-service.js';
+import type { RateLimitSettings } from './rate-limiter.js';
 import { ServiceError } from './service-error.js';
 
 const ISSUER = 'https://chat.example.com';
@@ -26,7 +28,9 @@ interface Setup {
   calls: { verify: number; dummy: number; hash: number };
 }
 
-function setup(options: { passwords?: PasswordHasher; selfRegistrationTenants?: string[]; engine?: Engine } = {}): Setup {
+function setup(
+  options: { passwords?: PasswordHasher; selfRegistrationTenants?: string[]; engine?: Engine; rateLimits?: Partial<RateLimitSettings> } = {},
+): Setup {
   const engine = options.engine ?? createMemoryEngine();
   const clock = () => T0;
   const inner = options.passwords ?? createPasswordHasher({ cost: 'test' });
@@ -49,7 +53,7 @@ function setup(options: { passwords?: PasswordHasher; selfRegistrationTenants?: 
     refreshTokens: createRefreshTokens({ engine, clock }),
     signingKeys,
     clock,
-    rateLimiter: createTestRateLimiter({ store: engine.rateLimits, clock }),
+    rateLimiter: createTestRateLimiter({ store: engine.rateLimits, clock, ...(options.rateLimits ? { settings: options.rateLimits } : {}) }),
     ids: { user: () => `user-${++n}` as UserId },
     defaultTenant: DEFAULT,
     ...(options.selfRegistrationTenants ? { selfRegistrationTenants: options.selfRegistrationTenants } : {}),
@@ -427,5 +431,62 @@ describe('identity service on the redis engine', () => {
     const minted = await s.identity.mintToken(principal, 'crm-7', 120);
     await expect(auth.authenticate(`Bearer ${minted.accessToken}`)).resolves.toEqual({ kind: 'user', tenantId: 'acme', userId: 'crm-7', expiresAt: expect.any(Number) });
     await expect(auth.authenticate(`Bearer ${apiKey.slice(0, -1)}${apiKey.endsWith('A') ? 'B' : 'A'}`)).rejects.toMatchObject({ code: 'invalid_token' });
+  });
+});
+
+/**
+ * Failed-login limits with checks that take a while (as real hashes do), so many attempts are in
+ * flight together: counting must happen before the hash, or every attempt in flight gets checked.
+ */
+describe.each(ENGINE_KINDS)('login failure limits with attempts in flight (%s engine)', (kind) => {
+  let owned: Awaited<ReturnType<typeof createTestEngine>>;
+  let s: Setup;
+  const threePerMinute = { count: 3, windowMs: 60_000 };
+
+  beforeEach(async () => {
+    owned = await createTestEngine(kind);
+    const inner = createPasswordHasher({ cost: 'test' });
+    const slowly = <T>(work: () => Promise<T>) => new Promise((resolve) => setTimeout(resolve, 30)).then(work);
+    const slow: PasswordHasher = {
+      ...inner,
+      verify: (p, e, source) => slowly(() => inner.verify(p, e, source)),
+      verifyAgainstDummy: (p, source) => slowly(() => inner.verifyAgainstDummy(p, source)),
+    };
+    s = setup({ engine: owned.engine, passwords: slow, rateLimits: { LOGIN_FAILURES_ACCOUNT: threePerMinute, LOGIN_FAILURES_IP: threePerMinute } });
+    await s.identity.register({ username: 'alice', password: 'wonderland!' });
+  });
+
+  afterEach(async () => {
+    await owned.cleanup();
+  });
+
+  const codes = async (attempts: Promise<unknown>[]) =>
+    (await Promise.allSettled(attempts)).map((result) => (result.status === 'rejected' ? (result.reason as ServiceError).code : 'ok')).sort();
+
+  it('checks at most the account limit of concurrent wrong logins; the rest are 429 before hashing', async () => {
+    const attempts = Array.from({ length: 12 }, (_, i) => s.identity.login({ username: 'alice', password: `guess-${i}-wrong` }, { ip: `203.0.113.${i}` }));
+    expect(await codes(attempts)).toEqual([...Array(3).fill('invalid_credentials'), ...Array(9).fill('rate_limited')]);
+    expect(s.calls.verify).toBe(3);
+    expect((await rejection(s.identity.login({ username: 'alice', password: 'wonderland!' }, { ip: '203.0.113.99' }))).code).toBe('rate_limited');
+  });
+
+  it('checks at most the IP limit of concurrent wrong logins from one IP, across accounts', async () => {
+    const attempts = Array.from({ length: 12 }, (_, i) => s.identity.login({ username: `nobody${i}`, password: 'guess-wrong' }, { ip: '198.51.100.7' }));
+    expect(await codes(attempts)).toEqual([...Array(3).fill('invalid_credentials'), ...Array(9).fill('rate_limited')]);
+    expect(s.calls.dummy).toBe(3);
+    // The refused attempts gave back the account units they had counted: those accounts are untouched.
+    expect((await s.engine.rateLimits.peek({ limit: 'login-failures-account', tenantId: DEFAULT, subject: 'nobody11' }, threePerMinute, T0)).remaining).toBeGreaterThanOrEqual(2);
+    expect((await rejection(s.identity.login({ username: 'alice', password: 'wonderland!' }, { ip: '198.51.100.7' }))).code).toBe('rate_limited');
+  });
+
+  it('counts no failure for the right password: the unit counted up front is given back', async () => {
+    const client = { ip: '192.0.2.5' };
+    for (let i = 0; i < 2; i += 1) expect((await rejection(s.identity.login({ username: 'alice', password: 'not-the-password' }, client))).code).toBe('invalid_credentials');
+    const rights = await codes(Array.from({ length: 5 }, () => s.identity.login({ username: 'alice', password: 'wonderland!' }, client)));
+    // The one unit left admits one attempt at a time; a right password gives it back.
+    expect(rights.filter((code) => code === 'ok').length).toBeGreaterThanOrEqual(1);
+    for (let i = 0; i < 3; i += 1) expect((await s.identity.login({ username: 'alice', password: 'wonderland!' }, client)).user.username).toBe('alice');
+    expect((await rejection(s.identity.login({ username: 'alice', password: 'not-the-password' }, client))).code).toBe('invalid_credentials');
+    expect((await rejection(s.identity.login({ username: 'alice', password: 'wonderland!' }, client))).code).toBe('rate_limited');
   });
 });

@@ -12,7 +12,9 @@
  *     closed to self-registration or does not exist.
  *   - Rate limits (rate-limiter.ts): failed logins count per tenant+username and per client IP;
  *     while either limit is exceeded every login of that account or from that IP answers 429,
- *     the right password too (checked alongside the credential lookup, before any hashing).
+ *     the right password too. Every attempt counts one failure of each before any hashing
+ *     (alongside the credential lookup), and gets it back unless its password was checked and
+ *     wrong: so however many attempts are in flight, at most the limit are ever checked.
  *     Registrations count per client IP. Hashing waits in a line fair between client IPs.
  *   - Self-registration is open only in the tenants listed in `selfRegistrationTenants` (by
  *     default just `defaultTenant`). Tenants created through POST /v1/tenants are meant for B2B
@@ -172,19 +174,36 @@ export function createIdentityService(deps: IdentityServiceDeps) {
       if (source !== undefined) limited.push(['LOGIN_FAILURES_IP', { tenantId: null, subject: source }]);
 
       // A username no one can have registered still costs a hash, so shape reveals nothing either.
-      // The failure limits are checked alongside the lookup: an exceeded one refuses before hashing.
-      const [credentials] = await Promise.all([
+      // Each attempt counts a failure of both limits up front, alongside the lookup (one round
+      // trip), so attempts in flight cannot all pass a check that only later counts: at most the
+      // limit are ever hashed. An exceeded limit refuses before hashing, the right password too.
+      const counted = limited.map(([name, who]) => rateLimiter.consume(name, who, client.onQuota));
+      const [looked, ...counts] = await Promise.allSettled([
         USERNAME.test(username) ? engine.users.findCredentials(tenantId, username) : null,
-        ...limited.map(([name, who]) => rateLimiter.peek(name, who, client.onQuota)),
+        ...counted,
       ]);
-      const matches = credentials
-        ? await passwords.verify(password, credentials.passwordHash, source)
-        : await passwords.verifyAgainstDummy(password, source);
-      if (!credentials || !matches) {
-        await Promise.all(limited.map(([name, who]) => rateLimiter.consume(name, who, client.onQuota)));
-        throw new ServiceError('invalid_credentials');
+      /** Gives back the units this attempt counted: it was no failed guess. */
+      const refund = () =>
+        Promise.all(limited.map(([name, who], i) => (counts[i]?.status === 'fulfilled' ? rateLimiter.refund(name, who, client.onQuota) : null)));
+      // The original error says more than a failed refund would (hence those are dropped).
+      const refused = counts.find((result) => result.status === 'rejected');
+      if (looked.status === 'rejected' || refused) {
+        await refund().catch(() => null);
+        throw looked.status === 'rejected' ? looked.reason : refused?.reason;
       }
-      return startSession(credentials.user);
+      const credentials = looked.value;
+      let matches: boolean;
+      try {
+        matches = credentials
+          ? await passwords.verify(password, credentials.passwordHash, source)
+          : await passwords.verifyAgainstDummy(password, source);
+      } catch (error) {
+        await refund().catch(() => null); // not checked (e.g. the hash queue is full): no guess was made
+        throw error;
+      }
+      if (!credentials || !matches) throw new ServiceError('invalid_credentials');
+      const [session] = await Promise.all([startSession(credentials.user), refund()]);
+      return session;
     },
 
     /** Spends the refresh token for a new pair. Reuse of a spent token revokes its family (401). */

@@ -105,6 +105,12 @@ export interface RateLimiter {
   consume(name: RateLimitName, who: RateLimitSubject, onQuota?: QuotaListener): Promise<RateLimitQuota | null>;
   /** Like consume, without counting: throws when a consume would be refused now. */
   peek(name: RateLimitName, who: RateLimitSubject, onQuota?: QuotaListener): Promise<RateLimitQuota | null>;
+  /**
+   * Gives back one unit a consume counted, when what it counted did not happen (at most one unit,
+   * never beyond the burst; RateLimitStore.refund). Never throws rate_limited; resolves with the
+   * quota now left, which also goes to `onQuota` (null when the limit is off).
+   */
+  refund(name: RateLimitName, who: RateLimitSubject, onQuota?: QuotaListener): Promise<RateLimitQuota | null>;
 }
 
 export interface RateLimiterDeps {
@@ -132,6 +138,13 @@ export function createRateLimiter({ store, settings, clock }: RateLimiterDeps): 
   return {
     consume: (name, who, onQuota) => decide(name, who, onQuota, (policy, now) => store.consume(keyOf(name, who), policy, now)),
     peek: (name, who, onQuota) => decide(name, who, onQuota, (policy, now) => store.peek(keyOf(name, who), policy, now)),
+    async refund(name, who, onQuota) {
+      const policy = settings[name];
+      if (policy === null) return null;
+      const quota = { name, policy, decision: await store.refund(keyOf(name, who), policy, clock()) };
+      onQuota?.(quota);
+      return quota;
+    },
   };
 }
 

@@ -6,7 +6,7 @@
  */
 import type { EpochMs } from '../../domain/types.js';
 import type { RateLimitDecision, RateLimitKey, RateLimitPolicy, RateLimitStore } from '../engine.js';
-import { consumeDecision, peekDecision, requireRateLimit } from '../rate-limit-gcra.js';
+import { consumeDecision, peekDecision, refundTat, requireRateLimit } from '../rate-limit-gcra.js';
 import { ExpiryQueue } from './expiry-queue.js';
 
 function keyOf(key: RateLimitKey): string {
@@ -33,6 +33,20 @@ export class MemoryRateLimitStore implements RateLimitStore {
     requireRateLimit(key, policy, now);
     this.forgetExpired(now);
     return peekDecision(this.tats.get(keyOf(key)) ?? null, policy, now);
+  }
+
+  async refund(key: RateLimitKey, policy: RateLimitPolicy, now: EpochMs): Promise<RateLimitDecision> {
+    requireRateLimit(key, policy, now);
+    this.forgetExpired(now);
+    const id = keyOf(key);
+    const tat = refundTat(this.tats.get(id) ?? null, policy, now);
+    if (tat === null) {
+      this.tats.delete(id);
+    } else {
+      this.tats.set(id, tat);
+      this.expiries.push(id, tat);
+    }
+    return peekDecision(tat, policy, now);
   }
 
   /** How many keys are held (tests check that memory stays bounded). */

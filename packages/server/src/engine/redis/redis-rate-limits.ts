@@ -4,7 +4,8 @@
  *
  * A consume is one script (rate-limit-consume.lua): read, decide and write in one atomic step,
  * so concurrent consumes from any node never admit more than the policy. A peek is one GET,
- * decided here by the same arithmetic (rate-limit-gcra.ts). Each key expires when its TAT passes.
+ * decided here by the same arithmetic (rate-limit-gcra.ts). A refund is one script too
+ * (rate-limit-refund.lua), atomic with concurrent consumes. Each key expires when its TAT passes.
  */
 import type { EpochMs } from '../../domain/types.js';
 import type { RateLimitDecision, RateLimitKey, RateLimitPolicy, RateLimitStore } from '../engine.js';
@@ -37,6 +38,14 @@ export class RedisRateLimitStore implements RateLimitStore {
       const tat = stored === null ? null : Number(stored);
       if (tat !== null && !Number.isSafeInteger(tat)) throw unexpected('rate limit TAT');
       return peekDecision(tat, policy, now);
+    });
+  }
+
+  refund(key: RateLimitKey, policy: RateLimitPolicy, now: EpochMs): Promise<RateLimitDecision> {
+    return guard(async () => {
+      requireRateLimit(key, policy, now);
+      const reply = await this.context.scripts.run('rate-limit-refund', [this.keyOf(key)], [emissionInterval(policy), now]);
+      return peekDecision(asInteger(reply, 'rate-limit-refund'), policy, now);
     });
   }
 

@@ -42,6 +42,7 @@ const SCRIPT_KEY_COUNTS = {
   'presence-drop-node': [1],
   'presence-node-claim': [1],
   'rate-limit-consume': [1],
+  'rate-limit-refund': [1],
   'reaction-set': [7],
   'moderation-page': [2],
   'moderation-set': [3],
