@@ -4,7 +4,8 @@
  * Guarantees, for the events of the user's conversations and inbox:
  *   - in order within a conversation (log order), each event at most once per connection;
  *   - a resume from a cursor replays, before anything live, exactly the events the cursor has
- *     not seen (or sends resync.required when retention dropped some);
+ *     not seen, or sends resync.required (nothing replayed) when retention dropped some or when
+ *     replaying them would hold more than `replayBudget` events at once;
  *   - a conversation the user joins is followed from the event that made them a member, and
  *     one they leave yields nothing after the event that removed them;
  *   - a client that lets more than `maxBufferedBytes` pile up is closed with 4008.
@@ -29,8 +30,10 @@ export interface ConnectionSettings {
   /** Live events held while a replay runs; more means the client is too far behind. */
   maxPendingEvents: number;
   /**
-   * Events a resuming connection reads from the logs and holds at once, shared among the logs it
-   * replays (each gets at least MIN_REPLAY_PAGE): what bounds a replay's memory.
+   * The most events a resuming connection holds at once (read, not yet sent): the inbox events
+   * since the cursor plus one page of each conversation log owed, the pages sharing what the
+   * inbox leaves. A resume that cannot fit (an inbox over the budget, or more owed logs than
+   * pages of MIN_REPLAY_PAGE events fit) gets resync.required instead of a replay.
    */
   replayBudget: number;
 }
@@ -75,8 +78,13 @@ interface ReplayPlan {
 }
 
 const REPLAY_PAGE = 1000;
-/** The smallest page a replay reads from one log, however many logs share the budget. */
-const MIN_REPLAY_PAGE = 20;
+/**
+ * The smallest page a replay reads from one log, which keeps its reads few per event it sends.
+ * A resume owing more logs than the budget holds pages of this size gets resync.required.
+ */
+const MIN_REPLAY_PAGE = 10;
+/** How many logs' first pages a replay reads at once (concurrent reads are pipelined to Redis). */
+const FIRST_PAGES_AT_ONCE = 64;
 const MAX_PRESENCE_REMEMBERED = 1000;
 /** How long a replay waits for a client to read what it was sent before giving up on it. */
 const DRAIN_GRACE_MS = 10_000;
@@ -121,7 +129,7 @@ export class Connection {
     return this.closed;
   }
 
-  /** Events a running replay holds in memory (read from the logs, not yet sent): at most about `replayBudget`. */
+  /** Events a running replay holds in memory (read from the inbox and logs, not yet sent): never more than `replayBudget`. */
   get heldReplayEvents(): number {
     return this.replayHeld;
   }
@@ -161,10 +169,10 @@ export class Connection {
     // The client's own cursor: it names conversations this connection may not resolve (left since).
     this.transport.sendControl(JSON.stringify({ type: 'ready', userId: this.userId, cursor: resumeFrom.text }));
     const plan = await this.planReplay(resumeFrom.cursor, memberships);
-    const outcome = plan === 'trimmed' ? 'trimmed' : await this.streamReplay(plan);
+    const outcome = plan === 'resync' ? 'resync' : await this.streamReplay(plan);
     this.replayHeld = 0;
     if (this.closed) return;
-    if (outcome === 'trimmed') {
+    if (outcome === 'resync') {
       await this.resync();
       return;
     }
@@ -380,17 +388,22 @@ export class Connection {
    * user's own membership changes, and decides what else is owed), then for each conversation
    * the point of its log the replay starts after — the cursor's position (or the watermark, or
    * the join, whichever is later) — including conversations left since, up to their removal.
+   * 'resync' when the inbox was trimmed or holds more events than the replay budget.
    */
-  private async planReplay(cursor: Cursor, memberships: Membership[]): Promise<ReplayPlan | 'trimmed'> {
+  private async planReplay(cursor: Cursor, memberships: Membership[]): Promise<ReplayPlan | 'resync'> {
     const { realtime } = this.host;
+    const { replayBudget } = this.host.settings;
     const sinceWatermark = endOfMillisecond(cursor.watermark);
     const inboxEvents: EventEnvelope[] = [];
     let inboxFrom: EventId = cursor.inbox ?? sinceWatermark;
     for (;;) {
-      const page = await realtime.readInbox(this.tenantId, this.userId, inboxFrom, REPLAY_PAGE);
-      if (page.trimmed && cursor.inbox !== null) return 'trimmed';
+      // One more than the budget has room for: an inbox over it is seen without reading it all.
+      const limit = Math.min(REPLAY_PAGE, replayBudget - inboxEvents.length + 1);
+      const page = await realtime.readInbox(this.tenantId, this.userId, inboxFrom, limit);
+      if (page.trimmed && cursor.inbox !== null) return 'resync';
       inboxEvents.push(...page.events);
-      if (page.events.length < REPLAY_PAGE) break;
+      if (inboxEvents.length > replayBudget) return 'resync';
+      if (page.events.length < limit) break;
       inboxFrom = page.events[page.events.length - 1]!.id;
     }
 
@@ -424,17 +437,21 @@ export class Connection {
 
   /**
    * Sends what the plan owes in time order, merging the logs as it reads them page by page:
-   * memory holds about `replayBudget` events, however many were missed. Paced by the client's
-   * reading speed instead of tripping the buffer limit.
+   * memory never holds more than `replayBudget` events (the inbox plus one page per owed log),
+   * however many were missed; 'resync' (nothing sent) when the owed logs cannot each get a page
+   * of MIN_REPLAY_PAGE within it. The first pages are read FIRST_PAGES_AT_ONCE logs at a time.
+   * Paced by the client's reading speed instead of tripping the buffer limit.
    */
-  private async streamReplay(plan: ReplayPlan): Promise<'done' | 'trimmed' | 'too slow'> {
+  private async streamReplay(plan: ReplayPlan): Promise<'done' | 'resync' | 'too slow'> {
     const ids = [...plan.ranges.keys()];
     const heads = ids.length > 0 ? await this.host.realtime.heads(this.tenantId, ids) : [];
     const owed = ids.filter((conversationId, index) => {
       const head = heads[index];
       return head && compareEventIds(head, plan.ranges.get(conversationId)!) > 0;
     });
-    const pageSize = Math.max(MIN_REPLAY_PAGE, Math.floor(this.host.settings.replayBudget / Math.max(1, owed.length)));
+    const forLogs = this.host.settings.replayBudget - plan.inboxEvents.length;
+    const pageSize = Math.min(REPLAY_PAGE, Math.floor(forLogs / Math.max(1, owed.length)));
+    if (owed.length > 0 && pageSize < MIN_REPLAY_PAGE) return 'resync';
     const streams: ReplayStream[] = owed.map((conversationId) => ({
       source: { kind: 'conversation', conversationId },
       page: [],
@@ -445,7 +462,10 @@ export class Connection {
       removedAt: null,
     }));
     const byConversation = new Map(streams.map((stream) => [(stream.source as { conversationId: ConversationId }).conversationId, stream]));
-    for (const stream of streams) if ((await this.readPage(stream, pageSize)) === 'trimmed') return 'trimmed';
+    for (let i = 0; i < streams.length; i += FIRST_PAGES_AT_ONCE) {
+      const read = await Promise.all(streams.slice(i, i + FIRST_PAGES_AT_ONCE).map((stream) => this.readPage(stream, pageSize)));
+      if (read.includes('trimmed')) return 'resync';
+    }
     const inbox: ReplayStream = {
       source: { kind: 'inbox' },
       page: plan.inboxEvents,
@@ -475,7 +495,7 @@ export class Connection {
       const { event } = envelope;
       if (stream.source.kind === 'conversation' && event.type === 'member.removed' && event.userId === this.userId) stream.removedAt = envelope.at;
       this.deliver(stream.source, await this.host.present(this.tenantId, envelope));
-      if (stream.next >= stream.page.length && (await this.readPage(stream, pageSize)) === 'trimmed') return 'trimmed';
+      if (stream.next >= stream.page.length && (await this.readPage(stream, pageSize)) === 'trimmed') return 'resync';
       if (this.transport.bufferedBytes() > this.host.settings.maxBufferedBytes / 2 && !(await this.drained())) return 'too slow';
     }
   }
