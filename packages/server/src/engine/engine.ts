@@ -410,7 +410,11 @@ export interface ModerationStore {
   mute(tenantId: TenantId, id: ConversationId, mute: Mute, options?: RoleBound): Promise<'ok' | 'not_found' | 'role_changed'>;
   /** Lifts the user's mute. Idempotent. False when the conversation is absent. */
   unmute(tenantId: TenantId, id: ConversationId, userId: UserId): Promise<boolean>;
-  /** Mutes in force at `now` (ended ones are left out), by user id; `limit` 1..1000. */
+  /**
+   * Mutes in force at `now`, by user id; `limit` 1..1000. Ended mutes are left out and deleted
+   * from storage as the scan meets them, so the stored mutes are the live ones plus those that
+   * ended since a listing last scanned past them (and at most one per user ever muted).
+   */
   listMutes(tenantId: TenantId, id: ConversationId, page: { cursor?: string; limit: number }, now: EpochMs): Promise<Page<Mute>>;
   /**
    * Bans the user: one atomic step records the ban and, when they are a member, removes them

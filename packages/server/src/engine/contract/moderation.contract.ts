@@ -95,15 +95,36 @@ export function moderationContract(context: ContractContext): void {
       const id = await createGroup(engine, 'g1', [alice, bob, carol, dave, erin]);
       for (const userId of [erin, carol, bob]) await engine.moderation.mute(TENANT, id, { userId, until: null, createdAt: T0 });
       await engine.moderation.mute(TENANT, id, { userId: dave, until: T0 + MINUTE, createdAt: T0 });
+      const before = await engine.moderation.listMutes(TENANT, id, { limit: 10 }, T0);
+      expect(before.items.map((mute) => mute.userId)).toEqual([bob, carol, dave, erin]);
       const first = await engine.moderation.listMutes(TENANT, id, { limit: 2 }, T0 + 2 * MINUTE);
       expect(first.items.map((mute) => mute.userId)).toEqual([bob, carol]);
       expect(first.nextCursor).not.toBeNull();
       const second = await engine.moderation.listMutes(TENANT, id, { limit: 2, cursor: first.nextCursor ?? '' }, T0 + 2 * MINUTE);
       expect(second).toEqual({ items: [{ userId: erin, until: null, createdAt: T0 }], nextCursor: null });
-      const before = await engine.moderation.listMutes(TENANT, id, { limit: 10 }, T0);
-      expect(before.items.map((mute) => mute.userId)).toEqual([bob, carol, dave, erin]);
       await expectEngineError(engine.moderation.listBans(TENANT, id, { limit: 2, cursor: first.nextCursor ?? '' }), 'invalid_cursor');
       await expectEngineError(engine.moderation.listMutes(TENANT, id, { limit: 0 }, T0), 'invalid_argument');
+    });
+
+    it('deletes the ended mutes a listing meets, so storage keeps only live ones and listing stays exact', async () => {
+      const { engine } = context;
+      const id = await createGroup(engine, 'g1', [alice, bob, carol, dave, erin]);
+      for (const userId of [bob, dave]) await engine.moderation.mute(TENANT, id, { userId, until: T0 + MINUTE, createdAt: T0 });
+      for (const userId of [carol, erin]) await engine.moderation.mute(TENANT, id, { userId, until: null, createdAt: T0 });
+      const later = T0 + 2 * MINUTE;
+      expect((await engine.moderation.listMutes(TENANT, id, { limit: 10 }, later)).items.map((mute) => mute.userId)).toEqual([carol, erin]);
+      // Listed as of before they ended, the ended mutes are gone: the scan deleted them.
+      expect((await engine.moderation.listMutes(TENANT, id, { limit: 10 }, T0)).items.map((mute) => mute.userId)).toEqual([carol, erin]);
+      expect(await engine.conversations.getWithMember(TENANT, id, bob)).toMatchObject({ mute: null });
+      const first = await engine.moderation.listMutes(TENANT, id, { limit: 1 }, later);
+      expect(first.items.map((mute) => mute.userId)).toEqual([carol]);
+      expect(await engine.moderation.listMutes(TENANT, id, { limit: 1, cursor: first.nextCursor ?? '' }, later)).toEqual({
+        items: [{ userId: erin, until: null, createdAt: T0 }],
+        nextCursor: null,
+      });
+      // Muting an ended mute's user again stores the new mute.
+      expect(await engine.moderation.mute(TENANT, id, { userId: bob, until: null, createdAt: later })).toBe('ok');
+      expect((await engine.moderation.listMutes(TENANT, id, { limit: 10 }, later)).items.map((mute) => mute.userId)).toEqual([bob, carol, erin]);
     });
   });
 

@@ -56,7 +56,10 @@ export class MemoryModerationStore implements ModerationStore {
 
   async listMutes(tenantId: TenantId, id: ConversationId, page: { cursor?: string; limit: number }, now: EpochMs): Promise<Page<Mute>> {
     const record = this.tables.find(tenantId, id);
-    return pageByUserId('mutes', record?.mutes.values() ?? [], page, (mute) => isMuted(mute, now));
+    if (!record) return pageByUserId('mutes', [], page);
+    // Ended mutes are deleted, as the Redis scan deletes those it meets (memory sees them all).
+    for (const mute of record.mutes.values()) if (!isMuted(mute, now)) record.mutes.delete(mute.userId);
+    return pageByUserId('mutes', record.mutes.values(), page);
   }
 
   async ban(

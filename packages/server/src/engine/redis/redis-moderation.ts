@@ -4,7 +4,8 @@
  * them run inside the scripts they guard (message-append, message-edit, reaction-set read the
  * mutes hash; member-add the bans hash), so enforcing them costs no round trip. A ban and the
  * removal it implies are one member-remove run. A role bound (RoleBound) is checked inside
- * member-remove and moderation-set against the members hash, also in the slot.
+ * member-remove and moderation-set against the members hash, also in the slot. Listing mutes
+ * deletes the ended ones the scan meets (moderation-page).
  */
 import type { Ban, ConversationId, EpochMs, Mute, Role, TenantId, UserId } from '../../domain/types.js';
 import type { ModerationStore, Page, RoleBound } from '../engine.js';
