@@ -7,7 +7,9 @@ import {
   canModerateTarget,
   canMute,
   canSeePresence,
+  highestTargetRole,
   isMuted,
+  isRoleWithin,
   isValidMuteEnd,
   refusalToAct,
   successorOf,
@@ -102,6 +104,35 @@ describe('canRemoveMember follows the same rule, and anyone may leave', () => {
   ] as const)('a %s removing a %s (self: %s) → %s', (caller, targetRole, self, expected) => {
     expect(canRemoveMember(standing(caller), group, member(self ? me : other, targetRole))).toBe(expected);
     expect(canRemoveMember(standing(caller), direct, member(self ? me : other, targetRole))).toBe(false);
+  });
+});
+
+describe('highestTargetRole / isRoleWithin: the bound the engine checks again', () => {
+  it.each([
+    ['tenant', 'owner'],
+    ['owner', 'owner'],
+    ['admin', 'member'],
+    ['member', null],
+    [null, null],
+  ] as const)('a %s caller acts on targets up to %s', (caller, bound) => {
+    expect(highestTargetRole(standing(caller))).toBe(bound);
+  });
+
+  it('agrees with canModerateTarget on every member target', () => {
+    for (const caller of ['tenant', 'owner', 'admin'] as const) {
+      const bound = highestTargetRole(standing(caller)) ?? undefined;
+      for (const role of ['owner', 'admin', 'member'] as const) {
+        expect(isRoleWithin(role, bound)).toBe(canModerateTarget(standing(caller), { userId: other, role }));
+      }
+    }
+  });
+
+  it('orders owner > admin > member, and no bound admits any role', () => {
+    expect(isRoleWithin('member', 'member')).toBe(true);
+    expect(isRoleWithin('admin', 'member')).toBe(false);
+    expect(isRoleWithin('owner', 'admin')).toBe(false);
+    expect(isRoleWithin('admin', 'owner')).toBe(true);
+    expect(isRoleWithin('owner', undefined)).toBe(true);
   });
 });
 

@@ -18,6 +18,22 @@ export function canModerateTarget({ principal, member }: Standing, target: { use
   return member?.role === 'admin' && (target.role === null || target.role === 'member');
 }
 
+const ROLE_RANK: Readonly<Record<Role, number>> = { member: 0, admin: 1, owner: 2 };
+
+/** Whether `role` is at most `maxRole` (owner > admin > member); no bound admits any role. */
+export const isRoleWithin = (role: Role, maxRole: Role | undefined): boolean =>
+  maxRole === undefined || ROLE_RANK[role] <= ROLE_RANK[maxRole];
+
+/**
+ * The highest role of a target the caller may act on, as canModerateTarget judges (a tenant key
+ * or an owner: any; an admin: plain members), or null when they act on nobody else. Passed to the
+ * engine's step as its bound, so a promotion between the check and the step is refused there.
+ */
+export function highestTargetRole({ principal, member }: Standing): Role | null {
+  if (principal.kind === 'tenant' || member?.role === 'owner') return 'owner';
+  return member?.role === 'admin' ? 'member' : null;
+}
+
 /** Mutes and bans exist in groups only: in a direct conversation a block serves instead. */
 export const hasModeration = (conversation: Conversation): boolean => conversation.type === 'group';
 

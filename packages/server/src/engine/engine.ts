@@ -150,6 +150,14 @@ export interface Page<T> {
   nextCursor: string | null;
 }
 
+/**
+ * The highest role (owner > admin > member) the target of a moderation step may hold at that
+ * step; omitted, any role. Non-members are always within the bound.
+ */
+export interface RoleBound {
+  maxRole?: Role;
+}
+
 export type AddMembersResult =
   | { status: 'ok'; added: UserId[]; conversation: Conversation }
   | { status: 'not_found' }
@@ -212,8 +220,17 @@ export interface ConversationStore {
    * admin (else the longest-standing member) becomes owner in the same atomic step, logging
    * member.updated after member.removed. The owner count is read and changed inside that step, so
    * owners leaving at once all go and exactly the last one hands over.
+   * With `maxRole`, refuses (`role_changed`, nothing changes, nothing logged) when the member's
+   * role at that step is above it (owner > admin > member): the caller checked the target's role
+   * before, and a promotion in between must not let them remove someone they may not act on.
    */
-  removeMember(tenantId: TenantId, id: ConversationId, userId: UserId, now: EpochMs): Promise<'removed' | 'not_found'>;
+  removeMember(
+    tenantId: TenantId,
+    id: ConversationId,
+    userId: UserId,
+    now: EpochMs,
+    options?: RoleBound,
+  ): Promise<'removed' | 'not_found' | 'role_changed'>;
   /**
    * Changes a member's role, logging member.updated when it changed. With `keepOwner`, refuses
    * (`last_owner`, nothing changes) to demote the only owner of a group; the owner count is read
@@ -386,24 +403,32 @@ export interface MessageStore {
  */
 export interface ModerationStore {
   /**
-   * Mutes the user, replacing any earlier mute of theirs. Atomic. False (nothing stored) when the
-   * conversation is absent.
+   * Mutes the user, replacing any earlier mute of theirs. Atomic. `not_found` (nothing stored)
+   * when the conversation is absent; with `maxRole`, `role_changed` (nothing stored) when the user
+   * is a member whose role at that step is above it, as in removeMember.
    */
-  mute(tenantId: TenantId, id: ConversationId, mute: Mute): Promise<boolean>;
+  mute(tenantId: TenantId, id: ConversationId, mute: Mute, options?: RoleBound): Promise<'ok' | 'not_found' | 'role_changed'>;
   /** Lifts the user's mute. Idempotent. False when the conversation is absent. */
   unmute(tenantId: TenantId, id: ConversationId, userId: UserId): Promise<boolean>;
-  /** Mutes in force at `now` (ended ones are left out), by user id; `limit` 1..1000. */
+  /**
+   * Mutes in force at `now`, by user id; `limit` 1..1000. Ended mutes are left out and deleted
+   * from storage as the scan meets them, so the stored mutes are the live ones plus those that
+   * ended since a listing last scanned past them (and at most one per user ever muted).
+   */
   listMutes(tenantId: TenantId, id: ConversationId, page: { cursor?: string; limit: number }, now: EpochMs): Promise<Page<Mute>>;
   /**
    * Bans the user: one atomic step records the ban and, when they are a member, removes them
    * exactly as removeMember does (member.removed, owner hand-over). `removedRole` is the role they
    * had, null when they were not a member. Banning again keeps the first ban's createdAt.
+   * With `maxRole`, refuses (`role_changed`: no ban recorded, nobody removed) when the user is a
+   * member whose role at that step is above it, as in removeMember.
    */
   ban(
     tenantId: TenantId,
     id: ConversationId,
     ban: Ban,
-  ): Promise<{ status: 'ok'; removedRole: Role | null } | { status: 'not_found' }>;
+    options?: RoleBound,
+  ): Promise<{ status: 'ok'; removedRole: Role | null } | { status: 'not_found' } | { status: 'role_changed' }>;
   /** Lifts the ban. Idempotent. False when the conversation is absent. */
   unban(tenantId: TenantId, id: ConversationId, userId: UserId): Promise<boolean>;
   /** Bans by user id; `limit` 1..1000. */

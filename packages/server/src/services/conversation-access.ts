@@ -6,6 +6,9 @@ import type { Conversation, ConversationId, EpochMs, Mute, Role, TenantId, UserI
 import { ServiceError } from './service-error.js';
 
 /** The caller's standing in a conversation with what decides whether they may act there. */
+/** The 403 when a target was promoted between the service's check and the engine's step (`role_changed`). */
+export const ROLE_CHANGED = 'The member’s role changed: admins act on members only, only owners act on owners';
+
 export type Access = Standing & { conversation: Conversation; mute: Mute | null; otherMember: UserId | null };
 
 /**

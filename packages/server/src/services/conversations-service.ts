@@ -1,5 +1,6 @@
 import type { Principal } from '../auth/principal.js';
 import type { ConversationView, Engine, Page } from '../engine/engine.js';
+import { highestTargetRole } from '../domain/moderation.js';
 import {
   canAddMembers,
   canChangeRole,
@@ -9,7 +10,7 @@ import {
 } from '../domain/permissions.js';
 import { labelViolation, MEMBERS_IN_CONVERSATION_OBJECT, normalizeLabel } from '../domain/rules.js';
 import type { Conversation, ConversationId, ConversationType, Member, Role, UserId } from '../domain/types.js';
-import { loadAccess, notifyRemoved, requireUser } from './conversation-access.js';
+import { loadAccess, notifyRemoved, requireUser, ROLE_CHANGED } from './conversation-access.js';
 import type { Clock, IdGenerator } from './ids.js';
 import { pageOf } from './pages.js';
 import { refuseViolation, ServiceError } from './service-error.js';
@@ -207,9 +208,14 @@ export function createConversationsService({ engine, clock, ids, maxGroupMembers
       const [target] = await engine.conversations.getMembers(principal.tenantId, id, [userId]);
       if (!target) throw new ServiceError('member_not_found');
       if (!canRemoveMember(access, access.conversation, target)) throw new ServiceError('forbidden', 'You may not remove this member');
+      // The role checked above may change before the removal: the engine refuses a target then
+      // above what the caller may act on (leaving oneself is bounded by nothing).
+      const leaving = principal.kind === 'user' && principal.userId === userId;
+      const bound = leaving ? {} : { maxRole: highestTargetRole(access) ?? 'member' };
       // The last owner leaving (or removed by the tenant key) hands ownership on in the same step.
-      const outcome = await engine.conversations.removeMember(principal.tenantId, id, userId, clock());
+      const outcome = await engine.conversations.removeMember(principal.tenantId, id, userId, clock(), bound);
       if (outcome === 'not_found') throw new ServiceError('member_not_found');
+      if (outcome === 'role_changed') throw new ServiceError('forbidden', ROLE_CHANGED);
       await notifyRemoved(engine, principal.tenantId, id, userId, target.role, clock());
     },
 

@@ -1,8 +1,9 @@
 import type { Principal } from '../auth/principal.js';
 import type { Engine, Page } from '../engine/engine.js';
-import { canBan, canManageModeration, canMute, hasModeration, isValidMuteEnd } from '../domain/moderation.js';
+import { canBan, canManageModeration, canMute, hasModeration, highestTargetRole, isValidMuteEnd } from '../domain/moderation.js';
+import type { RoleBound } from '../engine/engine.js';
 import type { Ban, ConversationId, Mute, UserId } from '../domain/types.js';
-import { loadAccess, notifyRemoved, type Access } from './conversation-access.js';
+import { loadAccess, notifyRemoved, ROLE_CHANGED, type Access } from './conversation-access.js';
 import type { Clock } from './ids.js';
 import { pageOf } from './pages.js';
 import { ServiceError } from './service-error.js';
@@ -15,6 +16,7 @@ export interface ModerationServiceDeps {
 export type ModerationService = ReturnType<typeof createModerationService>;
 
 const DIRECT = 'Direct conversations have no mutes or bans: block the user instead';
+const NOT_ON_TARGET = 'Admins act on members only, only owners act on owners, and nobody on themselves';
 
 /**
  * Mutes and bans of group conversations, by owners and admins (never of an owner unless by an
@@ -32,9 +34,10 @@ export function createModerationService({ engine, clock }: ModerationServiceDeps
 
   /**
    * Checks that the target is a user of the tenant (404 user_not_found) whom the caller may act
-   * on, judged by their role here (null when not a member).
+   * on, judged by their role here (null when not a member). That role may change before the
+   * write: mute and ban pass `bound` to the engine, which refuses a target above it atomically.
    */
-  async function requireTarget(access: Access, userId: UserId, may: typeof canMute): Promise<void> {
+  async function requireTarget(access: Access, userId: UserId, may: typeof canMute): Promise<RoleBound> {
     const { principal, conversation } = access;
     const [user, [member]] = await Promise.all([
       engine.users.get(principal.tenantId, userId),
@@ -42,8 +45,9 @@ export function createModerationService({ engine, clock }: ModerationServiceDeps
     ]);
     if (!user) throw new ServiceError('user_not_found');
     if (!may(access, conversation, { userId, role: member?.role ?? null })) {
-      throw new ServiceError('forbidden', 'Admins act on members only, only owners act on owners, and nobody on themselves');
+      throw new ServiceError('forbidden', NOT_ON_TARGET);
     }
+    return { maxRole: highestTargetRole(access) ?? 'member' };
   }
 
 
@@ -66,8 +70,10 @@ export function createModerationService({ engine, clock }: ModerationServiceDeps
         throw new ServiceError('validation_failed', 'until must be an RFC 3339 time in the future');
       }
       const access = await managerAccess(principal, id);
-      await requireTarget(access, userId, canMute);
-      found(await engine.moderation.mute(principal.tenantId, id, { userId, until: end, createdAt: now }));
+      const bound = await requireTarget(access, userId, canMute);
+      const result = await engine.moderation.mute(principal.tenantId, id, { userId, until: end, createdAt: now }, bound);
+      if (result === 'role_changed') throw new ServiceError('forbidden', ROLE_CHANGED);
+      found(result === 'ok');
     },
 
     /** Idempotent. */
@@ -82,10 +88,11 @@ export function createModerationService({ engine, clock }: ModerationServiceDeps
     /** Removes the user if a member (they hear member.removed in their inbox) and keeps them out. */
     async ban(principal: Principal, id: ConversationId, userId: UserId): Promise<void> {
       const access = await managerAccess(principal, id);
-      await requireTarget(access, userId, canBan);
+      const bound = await requireTarget(access, userId, canBan);
       const now = clock();
-      const result = await engine.moderation.ban(principal.tenantId, id, { userId, createdAt: now });
+      const result = await engine.moderation.ban(principal.tenantId, id, { userId, createdAt: now }, bound);
       if (result.status === 'not_found') throw new ServiceError('conversation_not_found');
+      if (result.status === 'role_changed') throw new ServiceError('forbidden', ROLE_CHANGED);
       if (result.removedRole !== null) await notifyRemoved(engine, principal.tenantId, id, userId, result.removedRole, now);
     },
 

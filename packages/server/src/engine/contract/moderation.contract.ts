@@ -38,7 +38,7 @@ export function moderationContract(context: ContractContext): void {
       const { engine } = context;
       const id = await createGroup(engine, 'g1', [alice, bob]);
       const mine = await send(engine, id, bob, { createdAt: T0 });
-      expect(await engine.moderation.mute(TENANT, id, { userId: bob, until: T0 + 10 * MINUTE, createdAt: T0 + 1 })).toBe(true);
+      expect(await engine.moderation.mute(TENANT, id, { userId: bob, until: T0 + 10 * MINUTE, createdAt: T0 + 1 })).toBe('ok');
       const head = await headOf(engine, id);
 
       const during = T0 + 5 * MINUTE;
@@ -84,9 +84,9 @@ export function moderationContract(context: ContractContext): void {
       await engine.moderation.mute(TENANT, id, { userId: carol, until: lastRfc3339Instant, createdAt: T0 });
       expect((await engine.conversations.getWithMember(TENANT, id, carol))?.mute?.until).toBe(lastRfc3339Instant);
       expect(await engine.messages.append(TENANT, id, newMessage(carol, { createdAt: T0 + 1 }), DEFAULT_TTL_MS)).toEqual({ status: 'muted' });
-      expect(await engine.moderation.mute(TENANT, 'nope' as ConversationId, { userId: bob, until: null, createdAt: T0 })).toBe(false);
+      expect(await engine.moderation.mute(TENANT, 'nope' as ConversationId, { userId: bob, until: null, createdAt: T0 })).toBe('not_found');
       expect(await engine.moderation.unmute(TENANT, 'nope' as ConversationId, bob)).toBe(false);
-      expect(await engine.moderation.mute(OTHER_TENANT, id, { userId: bob, until: null, createdAt: T0 })).toBe(false);
+      expect(await engine.moderation.mute(OTHER_TENANT, id, { userId: bob, until: null, createdAt: T0 })).toBe('not_found');
       expect((await engine.moderation.listMutes(OTHER_TENANT, id, { limit: 10 }, T0)).items).toEqual([]);
     });
 
@@ -95,15 +95,85 @@ export function moderationContract(context: ContractContext): void {
       const id = await createGroup(engine, 'g1', [alice, bob, carol, dave, erin]);
       for (const userId of [erin, carol, bob]) await engine.moderation.mute(TENANT, id, { userId, until: null, createdAt: T0 });
       await engine.moderation.mute(TENANT, id, { userId: dave, until: T0 + MINUTE, createdAt: T0 });
+      const before = await engine.moderation.listMutes(TENANT, id, { limit: 10 }, T0);
+      expect(before.items.map((mute) => mute.userId)).toEqual([bob, carol, dave, erin]);
       const first = await engine.moderation.listMutes(TENANT, id, { limit: 2 }, T0 + 2 * MINUTE);
       expect(first.items.map((mute) => mute.userId)).toEqual([bob, carol]);
       expect(first.nextCursor).not.toBeNull();
       const second = await engine.moderation.listMutes(TENANT, id, { limit: 2, cursor: first.nextCursor ?? '' }, T0 + 2 * MINUTE);
       expect(second).toEqual({ items: [{ userId: erin, until: null, createdAt: T0 }], nextCursor: null });
-      const before = await engine.moderation.listMutes(TENANT, id, { limit: 10 }, T0);
-      expect(before.items.map((mute) => mute.userId)).toEqual([bob, carol, dave, erin]);
       await expectEngineError(engine.moderation.listBans(TENANT, id, { limit: 2, cursor: first.nextCursor ?? '' }), 'invalid_cursor');
       await expectEngineError(engine.moderation.listMutes(TENANT, id, { limit: 0 }, T0), 'invalid_argument');
+    });
+
+    it('deletes the ended mutes a listing meets, so storage keeps only live ones and listing stays exact', async () => {
+      const { engine } = context;
+      const id = await createGroup(engine, 'g1', [alice, bob, carol, dave, erin]);
+      for (const userId of [bob, dave]) await engine.moderation.mute(TENANT, id, { userId, until: T0 + MINUTE, createdAt: T0 });
+      for (const userId of [carol, erin]) await engine.moderation.mute(TENANT, id, { userId, until: null, createdAt: T0 });
+      const later = T0 + 2 * MINUTE;
+      expect((await engine.moderation.listMutes(TENANT, id, { limit: 10 }, later)).items.map((mute) => mute.userId)).toEqual([carol, erin]);
+      // Listed as of before they ended, the ended mutes are gone: the scan deleted them.
+      expect((await engine.moderation.listMutes(TENANT, id, { limit: 10 }, T0)).items.map((mute) => mute.userId)).toEqual([carol, erin]);
+      expect(await engine.conversations.getWithMember(TENANT, id, bob)).toMatchObject({ mute: null });
+      const first = await engine.moderation.listMutes(TENANT, id, { limit: 1 }, later);
+      expect(first.items.map((mute) => mute.userId)).toEqual([carol]);
+      expect(await engine.moderation.listMutes(TENANT, id, { limit: 1, cursor: first.nextCursor ?? '' }, later)).toEqual({
+        items: [{ userId: erin, until: null, createdAt: T0 }],
+        nextCursor: null,
+      });
+      // Muting an ended mute's user again stores the new mute.
+      expect(await engine.moderation.mute(TENANT, id, { userId: bob, until: null, createdAt: later })).toBe('ok');
+      expect((await engine.moderation.listMutes(TENANT, id, { limit: 10 }, later)).items.map((mute) => mute.userId)).toEqual([bob, carol, erin]);
+    });
+  });
+
+  describe('role bound (a promotion racing a moderation step)', () => {
+    it('refuses to mute a member whose role is above the bound, storing nothing', async () => {
+      const { engine } = context;
+      const id = await createGroup(engine, 'g1', [alice, bob, carol]);
+      await engine.conversations.setRole(TENANT, id, bob, 'admin', T0 + 1, { keepOwner: true });
+      const mute = { userId: bob, until: null, createdAt: T0 + 2 };
+      expect(await engine.moderation.mute(TENANT, id, mute, { maxRole: 'member' })).toBe('role_changed');
+      expect(await engine.moderation.mute(TENANT, id, { ...mute, userId: alice }, { maxRole: 'admin' })).toBe('role_changed');
+      expect((await engine.moderation.listMutes(TENANT, id, { limit: 10 }, T0 + 3)).items).toEqual([]);
+      // Within the bound, and non-members (any bound), are muted.
+      expect(await engine.moderation.mute(TENANT, id, { ...mute, userId: carol }, { maxRole: 'member' })).toBe('ok');
+      expect(await engine.moderation.mute(TENANT, id, { ...mute, userId: dave }, { maxRole: 'member' })).toBe('ok');
+      expect(await engine.moderation.mute(TENANT, id, mute, { maxRole: 'admin' })).toBe('ok');
+      expect(await engine.moderation.mute(TENANT, 'nope' as ConversationId, mute, { maxRole: 'member' })).toBe('not_found');
+      expect((await engine.moderation.listMutes(TENANT, id, { limit: 10 }, T0 + 3)).items.map((m) => m.userId)).toEqual([bob, carol, dave]);
+    });
+
+    it('refuses to ban a member whose role is above the bound: no ban, nobody removed, nothing logged', async () => {
+      const { engine } = context;
+      const id = await createGroup(engine, 'g1', [alice, bob, carol]);
+      await engine.conversations.setRole(TENANT, id, bob, 'admin', T0 + 1, { keepOwner: true });
+      const head = await headOf(engine, id);
+      expect(await engine.moderation.ban(TENANT, id, { userId: bob, createdAt: T0 + 2 }, { maxRole: 'member' })).toEqual({ status: 'role_changed' });
+      expect(await engine.moderation.ban(TENANT, id, { userId: alice, createdAt: T0 + 2 }, { maxRole: 'admin' })).toEqual({ status: 'role_changed' });
+      expect(await eventsOf(engine, id, { after: head })).toEqual([]);
+      expect((await engine.conversations.getMembers(TENANT, id, [alice, bob])).map((m) => m.role)).toEqual(['owner', 'admin']);
+      expect((await engine.moderation.listBans(TENANT, id, { limit: 10 })).items).toEqual([]);
+      // Within the bound: a plain member, and a non-member banned ahead.
+      expect(await engine.moderation.ban(TENANT, id, { userId: carol, createdAt: T0 + 3 }, { maxRole: 'member' })).toEqual({ status: 'ok', removedRole: 'member' });
+      expect(await engine.moderation.ban(TENANT, id, { userId: dave, createdAt: T0 + 3 }, { maxRole: 'member' })).toEqual({ status: 'ok', removedRole: null });
+      expect(await engine.moderation.ban(TENANT, id, { userId: bob, createdAt: T0 + 4 }, { maxRole: 'owner' })).toEqual({ status: 'ok', removedRole: 'admin' });
+    });
+
+    it('refuses to remove a member whose role is above the bound, changing and logging nothing', async () => {
+      const { engine } = context;
+      const id = await createGroup(engine, 'g1', [alice, bob, carol]);
+      await engine.conversations.setRole(TENANT, id, bob, 'admin', T0 + 1, { keepOwner: true });
+      const head = await headOf(engine, id);
+      expect(await engine.conversations.removeMember(TENANT, id, bob, T0 + 2, { maxRole: 'member' })).toBe('role_changed');
+      expect(await engine.conversations.removeMember(TENANT, id, alice, T0 + 2, { maxRole: 'admin' })).toBe('role_changed');
+      expect(await eventsOf(engine, id, { after: head })).toEqual([]);
+      expect((await engine.conversations.getMembers(TENANT, id, [alice, bob])).map((m) => m.role)).toEqual(['owner', 'admin']);
+      expect((await engine.conversations.listForUser(TENANT, bob, { limit: 10 })).items).toHaveLength(1);
+      expect(await engine.conversations.removeMember(TENANT, id, carol, T0 + 3, { maxRole: 'member' })).toBe('removed');
+      expect(await engine.conversations.removeMember(TENANT, id, dave, T0 + 3, { maxRole: 'member' })).toBe('not_found');
+      expect(await engine.conversations.removeMember(TENANT, id, alice, T0 + 3, { maxRole: 'owner' })).toBe('removed');
     });
   });
 

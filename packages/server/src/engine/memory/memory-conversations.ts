@@ -3,7 +3,7 @@
  * between, which is what makes it atomic in a single-threaded process; a change and the event it
  * logs (memory-events.ts) happen in that same section.
  */
-import { successorOf } from '../../domain/moderation.js';
+import { isRoleWithin, successorOf } from '../../domain/moderation.js';
 import type { Conversation, ConversationId, EpochMs, Member, Mute, Role, TenantId, UserId } from '../../domain/types.js';
 import {
   MAX_MEMBERSHIPS_LISTED,
@@ -13,6 +13,7 @@ import {
   type Membership,
   type NewConversation,
   type Page,
+  type RoleBound,
 } from '../engine.js';
 import { EngineError } from '../errors.js';
 import { decodeCursor, encodeCursor, requireLimit } from './arguments.js';
@@ -189,11 +190,13 @@ export class MemoryConversationStore implements ConversationStore {
     id: ConversationId,
     userId: UserId,
     now: EpochMs,
-  ): Promise<'removed' | 'not_found'> {
+    options: RoleBound = {},
+  ): Promise<'removed' | 'not_found' | 'role_changed'> {
     requireEventTime('now', now);
     const tables = this.tables.read(tenantId);
     const record = tables?.byId.get(id);
     if (!tables || !record) return 'not_found';
+    if (!withinBound(record, userId, options)) return 'role_changed';
     return removeHandingOver(tables, record, userId, now, this.events) === null ? 'not_found' : 'removed';
   }
 
@@ -319,6 +322,12 @@ export class MemoryConversationStore implements ConversationStore {
     for (const member of record.membersInJoinOrder) member.joinedEventId = created.id;
     return record;
   }
+}
+
+/** Whether the user is not a member, or a member whose role is within the bound (RoleBound). */
+export function withinBound(record: ConversationRecord, userId: UserId, { maxRole }: RoleBound): boolean {
+  const member = record.members.get(userId);
+  return !member || isRoleWithin(member.role, maxRole);
 }
 
 /**

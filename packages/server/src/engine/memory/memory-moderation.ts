@@ -3,11 +3,11 @@
  * members, so append, edit, react and addMembers check them in their own synchronous section.
  */
 import type { Ban, ConversationId, EpochMs, Mute, Role, TenantId, UserId } from '../../domain/types.js';
-import type { ModerationStore, Page } from '../engine.js';
+import type { ModerationStore, Page, RoleBound } from '../engine.js';
 import { decodeCursor, encodeCursor, requireLimit } from './arguments.js';
 import type { ConversationTables } from './conversation-records.js';
 import { requireEventTime } from './event-log.js';
-import { removeHandingOver } from './memory-conversations.js';
+import { removeHandingOver, withinBound } from './memory-conversations.js';
 import type { ConversationEvents } from './memory-events.js';
 import { isMuted } from '../../domain/moderation.js';
 
@@ -38,13 +38,14 @@ export class MemoryModerationStore implements ModerationStore {
     private readonly events: ConversationEvents,
   ) {}
 
-  async mute(tenantId: TenantId, id: ConversationId, mute: Mute): Promise<boolean> {
+  async mute(tenantId: TenantId, id: ConversationId, mute: Mute, options: RoleBound = {}): Promise<'ok' | 'not_found' | 'role_changed'> {
     requireEventTime('createdAt', mute.createdAt);
     if (mute.until !== null) requireEventTime('until', mute.until);
     const record = this.tables.find(tenantId, id);
-    if (!record) return false;
+    if (!record) return 'not_found';
+    if (!withinBound(record, mute.userId, options)) return 'role_changed';
     record.mutes.set(mute.userId, { ...mute });
-    return true;
+    return 'ok';
   }
 
   async unmute(tenantId: TenantId, id: ConversationId, userId: UserId): Promise<boolean> {
@@ -55,14 +56,23 @@ export class MemoryModerationStore implements ModerationStore {
 
   async listMutes(tenantId: TenantId, id: ConversationId, page: { cursor?: string; limit: number }, now: EpochMs): Promise<Page<Mute>> {
     const record = this.tables.find(tenantId, id);
-    return pageByUserId('mutes', record?.mutes.values() ?? [], page, (mute) => isMuted(mute, now));
+    if (!record) return pageByUserId('mutes', [], page);
+    // Ended mutes are deleted, as the Redis scan deletes those it meets (memory sees them all).
+    for (const mute of record.mutes.values()) if (!isMuted(mute, now)) record.mutes.delete(mute.userId);
+    return pageByUserId('mutes', record.mutes.values(), page);
   }
 
-  async ban(tenantId: TenantId, id: ConversationId, ban: Ban): Promise<{ status: 'ok'; removedRole: Role | null } | { status: 'not_found' }> {
+  async ban(
+    tenantId: TenantId,
+    id: ConversationId,
+    ban: Ban,
+    options: RoleBound = {},
+  ): Promise<{ status: 'ok'; removedRole: Role | null } | { status: 'not_found' } | { status: 'role_changed' }> {
     requireEventTime('createdAt', ban.createdAt);
     const tables = this.tables.read(tenantId);
     const record = tables?.byId.get(id);
     if (!tables || !record) return { status: 'not_found' };
+    if (!withinBound(record, ban.userId, options)) return { status: 'role_changed' };
     if (!record.bans.has(ban.userId)) record.bans.set(ban.userId, { ...ban });
     const removedRole = removeHandingOver(tables, record, ban.userId, ban.createdAt, this.events);
     return { status: 'ok', removedRole };

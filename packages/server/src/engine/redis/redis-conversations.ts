@@ -25,6 +25,7 @@ import {
   type Membership,
   type NewConversation,
   type Page,
+  type RoleBound,
 } from '../engine.js';
 import { logArgs, type RedisContext } from './redis-context.js';
 import { listConversationsForUser, readConversation } from './redis-conversation-list.js';
@@ -40,7 +41,7 @@ const SHARED_CHECK_BATCH = 50;
 /** Membership reads sent together by listMemberships (one auto-pipelined batch each). */
 const MEMBERSHIP_READ_CHUNK = 1000;
 
-function requireRole(role: Role): void {
+export function requireRole(role: Role): void {
   if (!ROLES.includes(role)) throw invalid(`unknown role ${String(role)}`);
 }
 
@@ -216,9 +217,11 @@ export class RedisConversationStore implements ConversationStore {
     id: ConversationId,
     userId: UserId,
     now: EpochMs,
-  ): Promise<'removed' | 'not_found'> {
+    options: RoleBound = {},
+  ): Promise<'removed' | 'not_found' | 'role_changed'> {
     return guard(async () => {
-      const removed = await removeMemberScript(this.context, this.index, tenantId, id, userId, now, null);
+      const removed = await removeMemberScript(this.context, this.index, tenantId, id, userId, now, null, options);
+      if (removed.status === 'role_changed') return 'role_changed';
       return removed.status === 'removed' ? 'removed' : 'not_found';
     });
   }
@@ -345,7 +348,8 @@ export class RedisConversationStore implements ConversationStore {
 
 /**
  * Runs member-remove (removal with owner hand-over, and with `banJson` the ban in the same step),
- * then takes the conversation out of the user's index. Shared by removeMember and ban.
+ * then takes the conversation out of the user's index. Shared by removeMember and ban. With
+ * `maxRole`, a member above it is refused in the script (`role_changed`, nothing written).
  */
 export async function removeMemberScript(
   context: RedisContext,
@@ -355,14 +359,17 @@ export async function removeMemberScript(
   userId: UserId,
   now: EpochMs,
   banJson: string | null,
-): Promise<{ status: 'removed'; role: Role } | { status: 'not_member' } | { status: 'not_found' }> {
+  { maxRole }: RoleBound = {},
+): Promise<{ status: 'removed'; role: Role } | { status: 'not_member' } | { status: 'not_found' } | { status: 'role_changed' }> {
   requireId(userId, 'userId');
+  if (maxRole !== undefined) requireRole(maxRole);
   requireTime(now, 'now');
   const keys = context.keys.conversation(tenantId, id);
   const scriptKeys = [keys.meta, keys.members, keys.memberOrder, keys.events, context.keys.conversationTopic(tenantId, id)];
   if (banJson !== null) scriptKeys.push(keys.bans, keys.banOrder);
-  const reply = await context.scripts.run('member-remove', scriptKeys, [...logArgs(context), userId, now, banJson ?? '']);
+  const reply = await context.scripts.run('member-remove', scriptKeys, [...logArgs(context), userId, now, banJson ?? '', maxRole ?? '']);
   if (reply === 'not_found') return { status: 'not_found' };
+  if (reply === 'role_changed') return { status: 'role_changed' };
   const [status, role] = asArray(reply, 'member-remove');
   if (status === 'not_member') return { status };
   if (status !== 'removed') throw unexpected('member-remove');

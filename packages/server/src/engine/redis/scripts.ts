@@ -45,7 +45,7 @@ const SCRIPT_KEY_COUNTS = {
   'rate-limit-refund': [1],
   'reaction-set': [7],
   'moderation-page': [2],
-  'moderation-set': [3],
+  'moderation-set': [3, 4],
   'read-mark': [4],
   'refresh-create': [1],
   'refresh-rotate': [1],

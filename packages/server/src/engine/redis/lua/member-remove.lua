@@ -4,25 +4,32 @@ keeps an owner while it has members: when the only owner goes, the longest-stand
 the longest-standing member, by member-order) becomes owner, logging member.updated, in this same
 step; the owner count (meta ownerCount) is read and changed here, so owners leaving at once all
 go and exactly the last one hands over. With a ban record, also records the ban (first ban wins),
-whether or not the user is a member.
+whether or not the user is a member. With a role bound, a member whose role now is above it is
+refused before anything is written (the caller's check of their role may be stale).
 KEYS[1]  meta hash   KEYS[2] members hash   KEYS[3] member-order zset   KEYS[4] events stream
 KEYS[5]  topic channel   KEYS[6] bans hash (only with a ban)   KEYS[7] ban-order zset (only with a ban)
 ARGV[1]  publish command ('PUBLISH' | 'SPUBLISH')   ARGV[2] max events   ARGV[3] max event age (ms)
 ARGV[4]  userId   ARGV[5] now   ARGV[6] ban JSON {createdAt} ('' or absent: no ban)
+ARGV[7]  highest role the member may have ('owner' | 'admin' | 'member'; '' or absent: any)
 Returns  'not_found' (no conversation, or not a member and no ban) | {'removed', role} | {'not_member'} (banned only)
+         | 'role_changed' (the member's role is above ARGV[7]; nothing written)
 ]]
 --#include event-log
+--#include role
 if redis.call('EXISTS', KEYS[1]) == 0 then
   return 'not_found'
 end
 local user = ARGV[4]
 local ban = ARGV[6] or ''
+local raw = redis.call('HGET', KEYS[2], user)
+if raw and not role_within(cjson.decode(raw).role, ARGV[7] or '') then
+  return 'role_changed'
+end
 if ban ~= '' then
   if redis.call('HSETNX', KEYS[6], user, ban) == 1 then
     redis.call('ZADD', KEYS[7], 0, user)
   end
 end
-local raw = redis.call('HGET', KEYS[2], user)
 if not raw then
   if ban ~= '' then
     return {'not_member'}

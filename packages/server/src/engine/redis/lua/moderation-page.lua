@@ -1,9 +1,11 @@
 --[[
 moderation-page: a page of a conversation's mutes or bans in user id order, optionally only the
-mutes that hold at a given time (ended mutes are skipped and the page refilled past them).
+mutes that hold at a given time. Ended mutes the scan meets are deleted (hash entry and order
+member) and the page refilled past them, so the stored mutes stay the live ones plus those ended
+since a listing last scanned past them: a scan meets each ended mute once.
 KEYS[1]  entries hash (mutes or bans)   KEYS[2] order zset of that hash (all scores 0)
 ARGV[1]  user id to start after ('' from the first)   ARGV[2] how many to return
-ARGV[3]  now: keep only mutes holding at now ('' keeps every entry)
+ARGV[3]  now: keep only mutes holding at now and delete the ended ones ('' keeps every entry)
 Returns  {userId, entry JSON, userId, entry JSON, ...}
 ]]
 --#include mute
@@ -26,6 +28,9 @@ while #found < want * 2 do
           break
         end
       end
+    else
+      redis.call('HDEL', KEYS[1], id)
+      redis.call('ZREM', KEYS[2], id)
     end
   end
   if #ids < batch then

@@ -1,6 +1,7 @@
 -- is_muted(mutes_key, user, now): whether `user` ('' for none) has a mute in the conversation's
 -- mutes hash (userId → JSON {until, createdAt}) that holds at `now`: `until` null means until
--- lifted, otherwise the mute holds while now < until. Ended mutes are ignored, not deleted.
+-- lifted, otherwise the mute holds while now < until. Ended mutes are ignored here (a listing,
+-- moderation-page, deletes those it meets).
 local function is_muted(mutes_key, user, now)
   if user == '' then
     return false
