@@ -103,7 +103,13 @@ describe('a node process', () => {
     const api = createApiClient(node.url);
     // Registration hashes with production scrypt parameters: long enough to still be in flight.
     const inFlight = api.post('/v1/auth/register', { username: 'inflight', password: PASSWORD });
-    await new Promise((resolve) => setTimeout(resolve, 30));
+    // SIGTERM only once the node has the request (a request arriving after it is refused with 503,
+    // by design): on a loaded machine a fixed pause does not promise that.
+    const started = Date.now();
+    while (!node.logs.some((entry) => entry.msg === 'incoming request' && (entry.req as { url?: string } | undefined)?.url === '/v1/auth/register')) {
+      if (Date.now() - started > 5000) throw new Error('the node never logged the registration request');
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
     node.child.kill('SIGTERM');
     const response = await inFlight;
     expect(response.status).toBe(201);
