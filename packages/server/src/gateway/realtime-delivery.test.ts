@@ -4,13 +4,12 @@
  * message events of a conversation arrive in seq order; typing reaches the others only and has
  * no cursor; ping answers pong; and nobody outside a conversation ever hears any of it.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { ApiClient } from '../test-support/api-client.js';
+import { describe, expect, it } from 'vitest';
 import { createGroup, createTestTenant, openDirect, sendMessage } from '../test-support/conversations.js';
 import { ENGINE_KINDS } from '../test-support/engines.js';
 import type { Frame, RealtimeClient } from '../test-support/realtime-client.js';
-import { aboutConversation, connectReady, durable, sendMarker, seqsOf } from '../test-support/realtime-fixtures.js';
-import { registerUser, startTestServer, type TestServer } from '../test-support/server.js';
+import { aboutConversation, durable, sendMarker, seqsOf, useRealtimeClients } from '../test-support/realtime-fixtures.js';
+import { registerUser, useTestServer } from '../test-support/server.js';
 
 const DURABLE_TYPES = new Set([
   'message.created',
@@ -35,29 +34,13 @@ function expectCursorsOnDurableOnly(frames: readonly Frame[]) {
 }
 
 describe.each(ENGINE_KINDS)('realtime delivery (%s engine)', (kind) => {
-  let server: TestServer;
-  let api: ApiClient;
-  const open: RealtimeClient[] = [];
-
-  beforeAll(async () => {
-    server = await startTestServer({ kind });
-    api = server.api;
-  });
-  afterEach(async () => {
-    await Promise.all(open.splice(0).map((client) => client.close()));
-  });
-  afterAll(() => server?.stop());
-
-  const connect = async (user: { id: string; token: string }) => {
-    const client = await connectReady(server.url, user.token, user.id);
-    open.push(client);
-    return client;
-  };
+  const ctx = useTestServer({ kind });
+  const { connect } = useRealtimeClients(() => ctx.url);
 
   /** alice (two connections), bob and carol in a group alice created. */
   async function groupOfThree() {
-    const [alice, bob, carol] = await Promise.all([registerUser(api), registerUser(api), registerUser(api)]);
-    const group = await createGroup(api, alice.token, [bob.id, carol.id], 'Three');
+    const [alice, bob, carol] = await Promise.all([registerUser(ctx.api), registerUser(ctx.api), registerUser(ctx.api)]);
+    const group = await createGroup(ctx.api, alice.token, [bob.id, carol.id], 'Three');
     const [a1, a2, b, c] = await Promise.all([connect(alice), connect(alice), connect(bob), connect(carol)]);
     return { alice, bob, carol, group, id: group.id as string, a1, a2, b, c, all: [a1, a2, b, c] };
   }
@@ -71,7 +54,7 @@ describe.each(ENGINE_KINDS)('realtime delivery (%s engine)', (kind) => {
 
   it('message.created reaches every member, the sender’s two connections included, as the REST message with a cursor', async () => {
     const { alice, id, all } = await groupOfThree();
-    const sent = await sendMessage(api, alice.token, id, 'hello everyone');
+    const sent = await sendMessage(ctx.api, alice.token, id, 'hello everyone');
     const frames = await eachGetsOnce(all, (f) => f.type === 'message.created' && f.message.id === sent.id);
     for (const frame of frames) {
       expect(frame).toEqual({ type: 'message.created', cursor: expect.any(String), message: sent });
@@ -81,9 +64,9 @@ describe.each(ENGINE_KINDS)('realtime delivery (%s engine)', (kind) => {
 
   it('message.updated, reaction.added, reaction.removed and message.deleted reach every member in their shapes', async () => {
     const { alice, bob, id, all } = await groupOfThree();
-    const sent = await sendMessage(api, alice.token, id, 'first draft');
+    const sent = await sendMessage(ctx.api, alice.token, id, 'first draft');
 
-    const edited = await api.patch(`/v1/conversations/${id}/messages/${sent.id}`, { text: 'final text' }, alice.token);
+    const edited = await ctx.api.patch(`/v1/conversations/${id}/messages/${sent.id}`, { text: 'final text' }, alice.token);
     expect(edited.status).toBe(200);
     for (const frame of await eachGetsOnce(all, (f) => f.type === 'message.updated')) {
       expect(frame).toEqual({ type: 'message.updated', cursor: expect.any(String), message: edited.body });
@@ -91,16 +74,16 @@ describe.each(ENGINE_KINDS)('realtime delivery (%s engine)', (kind) => {
     }
 
     const emoji = '👍';
-    expect((await api.put(`/v1/conversations/${id}/messages/${sent.id}/reactions/${encodeURIComponent(emoji)}`, undefined, bob.token)).status).toBe(204);
+    expect((await ctx.api.put(`/v1/conversations/${id}/messages/${sent.id}/reactions/${encodeURIComponent(emoji)}`, undefined, bob.token)).status).toBe(204);
     for (const frame of await eachGetsOnce(all, (f) => f.type === 'reaction.added')) {
       expect(frame).toEqual({ type: 'reaction.added', cursor: expect.any(String), conversationId: id, messageId: sent.id, emoji, userId: bob.id });
     }
-    expect((await api.delete(`/v1/conversations/${id}/messages/${sent.id}/reactions/${encodeURIComponent(emoji)}`, bob.token)).status).toBe(204);
+    expect((await ctx.api.delete(`/v1/conversations/${id}/messages/${sent.id}/reactions/${encodeURIComponent(emoji)}`, bob.token)).status).toBe(204);
     for (const frame of await eachGetsOnce(all, (f) => f.type === 'reaction.removed')) {
       expect(frame).toEqual({ type: 'reaction.removed', cursor: expect.any(String), conversationId: id, messageId: sent.id, emoji, userId: bob.id });
     }
 
-    expect((await api.delete(`/v1/conversations/${id}/messages/${sent.id}`, alice.token)).status).toBe(204);
+    expect((await ctx.api.delete(`/v1/conversations/${id}/messages/${sent.id}`, alice.token)).status).toBe(204);
     for (const frame of await eachGetsOnce(all, (f) => f.type === 'message.deleted')) {
       expect(frame).toMatchObject({ type: 'message.deleted', cursor: expect.any(String) });
       expect(frame.message).toMatchObject({ id: sent.id, conversationId: id, seq: sent.seq, text: null, deletedAt: expect.any(String) });
@@ -117,12 +100,12 @@ describe.each(ENGINE_KINDS)('realtime delivery (%s engine)', (kind) => {
 
   it('a reaction that changes nothing (added twice, removed when absent) is not an event', async () => {
     const { alice, bob, id, all } = await groupOfThree();
-    const sent = await sendMessage(api, alice.token, id, 'react to me');
+    const sent = await sendMessage(ctx.api, alice.token, id, 'react to me');
     const path = `/v1/conversations/${id}/messages/${sent.id}/reactions/${encodeURIComponent('🎉')}`;
-    expect((await api.put(path, undefined, bob.token)).status).toBe(204);
-    expect((await api.put(path, undefined, bob.token)).status).toBe(204);
-    expect((await api.delete(`/v1/conversations/${id}/messages/${sent.id}/reactions/${encodeURIComponent('🙂')}`, bob.token)).status).toBe(204);
-    await sendMarker(api, alice.token, id, all);
+    expect((await ctx.api.put(path, undefined, bob.token)).status).toBe(204);
+    expect((await ctx.api.put(path, undefined, bob.token)).status).toBe(204);
+    expect((await ctx.api.delete(`/v1/conversations/${id}/messages/${sent.id}/reactions/${encodeURIComponent('🙂')}`, bob.token)).status).toBe(204);
+    await sendMarker(ctx.api, alice.token, id, all);
     for (const client of all) {
       expect(client.frames.filter((f) => f.type === 'reaction.added')).toHaveLength(1);
       expect(client.frames.filter((f) => f.type === 'reaction.removed')).toHaveLength(0);
@@ -131,43 +114,43 @@ describe.each(ENGINE_KINDS)('realtime delivery (%s engine)', (kind) => {
 
   it('conversation.updated and read reach every member, the actor’s other connection included', async () => {
     const { alice, bob, id, all } = await groupOfThree();
-    const renamed = await api.patch(`/v1/conversations/${id}`, { title: 'Renamed' }, alice.token);
+    const renamed = await ctx.api.patch(`/v1/conversations/${id}`, { title: 'Renamed' }, alice.token);
     expect(renamed.status).toBe(200);
     for (const frame of await eachGetsOnce(all, (f) => f.type === 'conversation.updated')) {
       expect(frame).toEqual({ type: 'conversation.updated', cursor: expect.any(String), conversation: renamed.body });
       expect(frame.conversation).toMatchObject({ id, type: 'group', title: 'Renamed' });
     }
 
-    await sendMessage(api, alice.token, id, 'one');
-    await sendMessage(api, alice.token, id, 'two');
-    expect((await api.post(`/v1/conversations/${id}/read`, { seq: 2 }, bob.token)).status).toBe(204);
+    await sendMessage(ctx.api, alice.token, id, 'one');
+    await sendMessage(ctx.api, alice.token, id, 'two');
+    expect((await ctx.api.post(`/v1/conversations/${id}/read`, { seq: 2 }, bob.token)).status).toBe(204);
     for (const frame of await eachGetsOnce(all, (f) => f.type === 'read' && f.userId === bob.id)) {
       expect(frame).toEqual({ type: 'read', cursor: expect.any(String), conversationId: id, userId: bob.id, seq: 2 });
     }
     // Reading again to the same place moves nothing and tells nobody.
-    expect((await api.post(`/v1/conversations/${id}/read`, { seq: 1 }, bob.token)).status).toBe(204);
-    await sendMarker(api, alice.token, id, all);
+    expect((await ctx.api.post(`/v1/conversations/${id}/read`, { seq: 1 }, bob.token)).status).toBe(204);
+    await sendMarker(ctx.api, alice.token, id, all);
     for (const client of all) expect(client.frames.filter((f) => f.type === 'read' && f.userId === bob.id)).toHaveLength(1);
   });
 
   it('member.added and member.removed reach the members (and the member concerned) in their shape', async () => {
     const { alice, id, all } = await groupOfThree();
-    const dave = await registerUser(api);
+    const dave = await registerUser(ctx.api);
     const d = await connect(dave);
-    expect((await api.post(`/v1/conversations/${id}/members`, { userIds: [dave.id] }, alice.token)).status).toBe(200);
+    expect((await ctx.api.post(`/v1/conversations/${id}/members`, { userIds: [dave.id] }, alice.token)).status).toBe(200);
     const added = { type: 'member.added', cursor: expect.any(String), conversationId: id, userId: dave.id, role: 'member' };
     for (const frame of await eachGetsOnce([...all, d], (f) => f.type === 'member.added')) expect(frame).toEqual(added);
 
-    expect((await api.delete(`/v1/conversations/${id}/members/${dave.id}`, alice.token)).status).toBe(204);
+    expect((await ctx.api.delete(`/v1/conversations/${id}/members/${dave.id}`, alice.token)).status).toBe(204);
     const removed = { type: 'member.removed', cursor: expect.any(String), conversationId: id, userId: dave.id, role: 'member' };
     for (const frame of await eachGetsOnce([...all, d], (f) => f.type === 'member.removed')) expect(frame).toEqual(removed);
   });
 
   it('conversation.created reaches every member of a new group and a new direct conversation (all their connections)', async () => {
-    const [alice, bob, carol, outsider] = await Promise.all([registerUser(api), registerUser(api), registerUser(api), registerUser(api)]);
+    const [alice, bob, carol, outsider] = await Promise.all([registerUser(ctx.api), registerUser(ctx.api), registerUser(ctx.api), registerUser(ctx.api)]);
     const [a1, a2, b, c, o] = await Promise.all([connect(alice), connect(alice), connect(bob), connect(carol), connect(outsider)]);
 
-    const created = await api.post('/v1/conversations', { type: 'group', title: 'Fresh', members: [bob.id, carol.id] }, alice.token);
+    const created = await ctx.api.post('/v1/conversations', { type: 'group', title: 'Fresh', members: [bob.id, carol.id] }, alice.token);
     expect(created.status).toBe(201);
     const group = created.body;
     for (const frame of await eachGetsOnce([a1, a2, b, c], (f) => f.type === 'conversation.created' && f.conversation.id === group.id)) {
@@ -176,25 +159,25 @@ describe.each(ENGINE_KINDS)('realtime delivery (%s engine)', (kind) => {
       expect(frame.conversation).toEqual(group);
     }
 
-    const direct = await openDirect(api, bob.token, carol.id);
+    const direct = await openDirect(ctx.api, bob.token, carol.id);
     for (const frame of await eachGetsOnce([b, c], (f) => f.type === 'conversation.created' && f.conversation.id === direct.id)) {
       expect(frame.conversation).toMatchObject({ id: direct.id, type: 'direct' });
       expect(frame.conversation.members.map((m: any) => m.userId).sort()).toEqual([bob.id, carol.id].sort());
     }
     // Opening the existing direct conversation again creates nothing and tells nobody.
-    await openDirect(api, carol.token, bob.id);
+    await openDirect(ctx.api, carol.token, bob.id);
 
     // The new conversations are followed at once: their first messages arrive.
-    const inGroup = await sendMessage(api, carol.token, group.id, 'first in group');
-    const inDirect = await sendMessage(api, carol.token, direct.id, 'first in direct');
+    const inGroup = await sendMessage(ctx.api, carol.token, group.id, 'first in group');
+    const inDirect = await sendMessage(ctx.api, carol.token, direct.id, 'first in direct');
     await eachGetsOnce([a1, a2, b, c], (f) => f.type === 'message.created' && f.message.id === inGroup.id);
     await eachGetsOnce([b, c], (f) => f.type === 'message.created' && f.message.id === inDirect.id);
     expect(b.frames.filter((f) => f.type === 'conversation.created' && f.conversation.id === direct.id)).toHaveLength(1);
 
     // The outsider heard none of it (their own conversation's marker came through).
-    const mine = await openDirect(api, outsider.token, alice.id);
+    const mine = await openDirect(ctx.api, outsider.token, alice.id);
     await o.waitFor((f) => f.type === 'conversation.created' && f.conversation.id === mine.id);
-    await sendMarker(api, alice.token, mine.id, [o]);
+    await sendMarker(ctx.api, alice.token, mine.id, [o]);
     expect(o.frames.filter((f) => aboutConversation(f, group.id) || aboutConversation(f, direct.id))).toEqual([]);
   });
 
@@ -202,7 +185,7 @@ describe.each(ENGINE_KINDS)('realtime delivery (%s engine)', (kind) => {
     const { alice, bob, carol, id, all } = await groupOfThree();
     const senders = [alice, bob, carol];
     const count = 45;
-    const sent = await Promise.all(Array.from({ length: count }, (_, i) => sendMessage(api, senders[i % 3]!.token, id, `burst ${i}`)));
+    const sent = await Promise.all(Array.from({ length: count }, (_, i) => sendMessage(ctx.api, senders[i % 3]!.token, id, `burst ${i}`)));
     expect(sent.map((m) => m.seq).sort((x, y) => x - y)).toEqual(Array.from({ length: count }, (_, i) => i + 1));
     for (const client of all) {
       await client.waitForCount((f) => f.type === 'message.created', count);
@@ -212,12 +195,12 @@ describe.each(ENGINE_KINDS)('realtime delivery (%s engine)', (kind) => {
 
   it('edits and deletes of several messages arrive in the order they were made, after the creations', async () => {
     const { alice, id, all } = await groupOfThree();
-    const first = await sendMessage(api, alice.token, id, 'm1');
-    const second = await sendMessage(api, alice.token, id, 'm2');
-    await api.patch(`/v1/conversations/${id}/messages/${second.id}`, { text: 'm2 edited' }, alice.token);
-    await api.patch(`/v1/conversations/${id}/messages/${first.id}`, { text: 'm1 edited' }, alice.token);
-    await api.delete(`/v1/conversations/${id}/messages/${second.id}`, alice.token);
-    await sendMarker(api, alice.token, id, all);
+    const first = await sendMessage(ctx.api, alice.token, id, 'm1');
+    const second = await sendMessage(ctx.api, alice.token, id, 'm2');
+    await ctx.api.patch(`/v1/conversations/${id}/messages/${second.id}`, { text: 'm2 edited' }, alice.token);
+    await ctx.api.patch(`/v1/conversations/${id}/messages/${first.id}`, { text: 'm1 edited' }, alice.token);
+    await ctx.api.delete(`/v1/conversations/${id}/messages/${second.id}`, alice.token);
+    await sendMarker(ctx.api, alice.token, id, all);
     for (const client of all) {
       const events = durable(client.frames)
         .filter((f) => f.type.startsWith('message.') && [first.id, second.id].includes(f.message.id))
@@ -240,7 +223,7 @@ describe.each(ENGINE_KINDS)('realtime delivery (%s engine)', (kind) => {
 
     // Typing is not stored: carol's message after it is the conversation's first durable event
     // for her, and the typists never heard themselves.
-    await sendMarker(api, carol.token, id, [a1, a2, b, c]);
+    await sendMarker(ctx.api, carol.token, id, [a1, a2, b, c]);
     expect(a1.frames.filter((f) => f.type === 'typing' && f.userId === alice.id)).toEqual([]);
     expect(a2.frames.filter((f) => f.type === 'typing' && f.userId === alice.id)).toEqual([]);
     expect(b.frames.filter((f) => f.type === 'typing' && f.userId === bob.id)).toEqual([]);
@@ -252,7 +235,7 @@ describe.each(ENGINE_KINDS)('realtime delivery (%s engine)', (kind) => {
 
   it('typing in a conversation one is not in reaches nobody and answers an error frame', async () => {
     const { carol, id, b } = await groupOfThree();
-    const eve = await registerUser(api);
+    const eve = await registerUser(ctx.api);
     const e = await connect(eve);
     e.send({ type: 'typing', conversationId: id });
     const error = await e.waitFor((f) => f.type === 'error');
@@ -281,34 +264,34 @@ describe.each(ENGINE_KINDS)('realtime delivery (%s engine)', (kind) => {
 
   it('a non-member of the same tenant and a user of another tenant never receive any event of the conversation', async () => {
     const { alice, bob, carol, id, all, b } = await groupOfThree();
-    const eve = await registerUser(api);
-    const eveDirect = await openDirect(api, eve.token, carol.id);
-    const tenant = await createTestTenant(api);
+    const eve = await registerUser(ctx.api);
+    const eveDirect = await openDirect(ctx.api, eve.token, carol.id);
+    const tenant = await createTestTenant(ctx.api);
     const [mallory, trent] = await tenant.users(['mallory', 'trent']);
-    const malloryDirect = await openDirect(api, mallory!.token, trent!.id);
+    const malloryDirect = await openDirect(ctx.api, mallory!.token, trent!.id);
     const [e, m] = await Promise.all([connect(eve), connect(mallory!)]);
 
     // Every kind of event of the group, and typing.
-    const sent = await sendMessage(api, alice.token, id, 'secret');
-    await api.patch(`/v1/conversations/${id}/messages/${sent.id}`, { text: 'secret, edited' }, alice.token);
-    await api.put(`/v1/conversations/${id}/messages/${sent.id}/reactions/${encodeURIComponent('🔥')}`, undefined, bob.token);
-    await api.delete(`/v1/conversations/${id}/messages/${sent.id}/reactions/${encodeURIComponent('🔥')}`, bob.token);
-    await api.post(`/v1/conversations/${id}/read`, { seq: 1 }, carol.token);
-    await api.patch(`/v1/conversations/${id}`, { title: 'Still secret' }, alice.token);
-    const dave = await registerUser(api);
-    await api.post(`/v1/conversations/${id}/members`, { userIds: [dave.id] }, alice.token);
-    await api.delete(`/v1/conversations/${id}/members/${dave.id}`, alice.token);
-    await api.delete(`/v1/conversations/${id}/messages/${sent.id}`, alice.token);
+    const sent = await sendMessage(ctx.api, alice.token, id, 'secret');
+    await ctx.api.patch(`/v1/conversations/${id}/messages/${sent.id}`, { text: 'secret, edited' }, alice.token);
+    await ctx.api.put(`/v1/conversations/${id}/messages/${sent.id}/reactions/${encodeURIComponent('🔥')}`, undefined, bob.token);
+    await ctx.api.delete(`/v1/conversations/${id}/messages/${sent.id}/reactions/${encodeURIComponent('🔥')}`, bob.token);
+    await ctx.api.post(`/v1/conversations/${id}/read`, { seq: 1 }, carol.token);
+    await ctx.api.patch(`/v1/conversations/${id}`, { title: 'Still secret' }, alice.token);
+    const dave = await registerUser(ctx.api);
+    await ctx.api.post(`/v1/conversations/${id}/members`, { userIds: [dave.id] }, alice.token);
+    await ctx.api.delete(`/v1/conversations/${id}/members/${dave.id}`, alice.token);
+    await ctx.api.delete(`/v1/conversations/${id}/messages/${sent.id}`, alice.token);
     b.send({ type: 'typing', conversationId: id });
-    const group2 = await createGroup(api, alice.token, [bob.id], 'Another secret');
-    await sendMessage(api, bob.token, group2.id, 'also secret');
+    const group2 = await createGroup(ctx.api, alice.token, [bob.id], 'Another secret');
+    await sendMessage(ctx.api, bob.token, group2.id, 'also secret');
     // The members got all of it, so it was all published.
     await Promise.all(all.map((client) => client.waitFor((f) => f.type === 'message.deleted')));
     await Promise.all(all.filter((client) => client !== b).map((client) => client.waitFor((f) => f.type === 'typing')));
 
     // Markers in conversations they are in, published after everything above.
-    await sendMarker(api, carol.token, eveDirect.id, [e]);
-    await sendMarker(api, trent!.token, malloryDirect.id, [m]);
+    await sendMarker(ctx.api, carol.token, eveDirect.id, [e]);
+    await sendMarker(ctx.api, trent!.token, malloryDirect.id, [m]);
     for (const client of [e, m]) {
       const foreign = client.frames.filter((f) => aboutConversation(f, id) || aboutConversation(f, group2.id) || f.type === 'typing');
       expect(foreign).toEqual([]);
@@ -321,7 +304,7 @@ describe.each(ENGINE_KINDS)('realtime delivery (%s engine)', (kind) => {
 
   it('a user of another tenant cannot type into a conversation of the default tenant', async () => {
     const { carol, id, b } = await groupOfThree();
-    const tenant = await createTestTenant(api);
+    const tenant = await createTestTenant(ctx.api);
     const [mallory] = await tenant.users(['mallory']);
     const m = await connect(mallory!);
     m.send({ type: 'typing', conversationId: id });

@@ -5,36 +5,25 @@
  * understand close with 4400; typing beyond the rate limit is dropped; a peer that stops
  * answering protocol pings is dropped.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import type { ApiClient } from '../test-support/api-client.js';
 import { createGroup, createTestTenant, openDirect, sendMessage } from '../test-support/conversations.js';
 import { ENGINE_KINDS } from '../test-support/engines.js';
 import { connectRealtime, type RealtimeClient } from '../test-support/realtime-client.js';
-import { attemptRealtime, connectReady, sendMarker, seqsOf } from '../test-support/realtime-fixtures.js';
-import { registerUser, startTestServer, type TestServer } from '../test-support/server.js';
+import { attemptRealtime, connectReady, sendMarker, seqsOf, useRealtimeClients } from '../test-support/realtime-fixtures.js';
+import { registerUser, startTestServer, useTestServer } from '../test-support/server.js';
 
 /** The client's TCP socket: pausing it makes the client stop reading, as a stalled device does. */
 const tcpOf = (client: RealtimeClient) => (client.socket as any)._socket as { pause(): void; resume(): void };
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
 describe.each(ENGINE_KINDS)('realtime limits and lifecycle (%s engine)', (kind) => {
-  let server: TestServer;
-  let api: ApiClient;
-  const open: RealtimeClient[] = [];
+  const ctx = useTestServer({ kind });
+  const clients = useRealtimeClients(() => ctx.url);
 
-  beforeAll(async () => {
-    server = await startTestServer({ kind });
-    api = server.api;
-  });
-  afterEach(async () => {
-    await Promise.all(open.splice(0).map((client) => client.close()));
-  });
-  afterAll(() => server?.stop());
-
-  const connect = async (user: { id: string; token: string }, url = server.url, cursor?: string) => {
+  const connect = async (user: { id: string; token: string }, url = ctx.url, cursor?: string) => {
     const client = await connectReady(url, user.token, user.id, cursor ? { cursor } : {});
-    open.push(client);
+    clients.track(client);
     return client;
   };
 
@@ -48,7 +37,7 @@ describe.each(ENGINE_KINDS)('realtime limits and lifecycle (%s engine)', (kind) 
       ['typing without a conversationId', JSON.stringify({ type: 'typing' })],
       ['typing with a non-string conversationId', JSON.stringify({ type: 'typing', conversationId: 42 })],
     ])('%s', async (_label, text) => {
-      const user = await registerUser(api);
+      const user = await registerUser(ctx.api);
       const client = await connect(user);
       client.socket.send(text);
       expect((await client.closed).code).toBe(4400);
@@ -56,14 +45,14 @@ describe.each(ENGINE_KINDS)('realtime limits and lifecycle (%s engine)', (kind) 
     });
 
     it('a binary frame', async () => {
-      const user = await registerUser(api);
+      const user = await registerUser(ctx.api);
       const client = await connect(user);
       client.socket.send(Buffer.from([1, 2, 3]), { binary: true });
       expect((await client.closed).code).toBe(4400);
     });
 
     it('a frame far larger than any client frame closes the connection (1009), and the server carries on', async () => {
-      const user = await registerUser(api);
+      const user = await registerUser(ctx.api);
       const client = await connect(user);
       client.send({ type: 'ping', padding: 'x'.repeat(64 * 1024) });
       expect((await client.closed).code).toBe(1009);
@@ -74,7 +63,7 @@ describe.each(ENGINE_KINDS)('realtime limits and lifecycle (%s engine)', (kind) 
     });
 
     it('a text frame that is not UTF-8 closes the connection (1007), and the server carries on', async () => {
-      const user = await registerUser(api);
+      const user = await registerUser(ctx.api);
       const client = await connect(user);
       client.socket.send(Buffer.from([0x7b, 0xff, 0xfe, 0x7d]), { binary: false });
       expect((await client.closed).code).toBe(1007);
@@ -84,9 +73,9 @@ describe.each(ENGINE_KINDS)('realtime limits and lifecycle (%s engine)', (kind) 
     });
 
     it('a frame sent before ready is answered once the connection is live', async () => {
-      const user = await registerUser(api);
-      const client = await connectRealtime(server.url, { token: user.token });
-      open.push(client);
+      const user = await registerUser(ctx.api);
+      const client = await connectRealtime(ctx.url, { token: user.token });
+      clients.track(client);
       client.send({ type: 'ping' });
       await client.waitFor((f) => f.type === 'pong');
       expect(client.frames.map((f) => f.type)).toEqual(['ready', 'pong']);
@@ -94,11 +83,7 @@ describe.each(ENGINE_KINDS)('realtime limits and lifecycle (%s engine)', (kind) 
   });
 
   describe('a slow consumer', () => {
-    let small: TestServer;
-    beforeAll(async () => {
-      small = await startTestServer({ kind, env: { REALTIME_MAX_BUFFERED_BYTES: '16384' } });
-    });
-    afterAll(() => small?.stop());
+    const small = useTestServer({ kind, env: { REALTIME_MAX_BUFFERED_BYTES: '16384' } });
 
     it('is closed with 4008 while another member keeps receiving promptly, and resumes with its cursor', async () => {
       const [slow, fast, sender] = await Promise.all([registerUser(small.api), registerUser(small.api), registerUser(small.api)]);
@@ -152,12 +137,8 @@ describe.each(ENGINE_KINDS)('realtime limits and lifecycle (%s engine)', (kind) 
   });
 
   describe('with a server clock the test moves', () => {
-    let clocked: TestServer;
     let offset = 0;
-    beforeAll(async () => {
-      clocked = await startTestServer({ kind, clock: () => Date.now() + offset });
-    });
-    afterAll(() => clocked?.stop());
+    const clocked = useTestServer({ kind, clock: () => Date.now() + offset });
 
     it('a token that expires closes its socket with 4001; a connection with a valid token stays', async () => {
       const tenant = await createTestTenant(clocked.api);

@@ -3,35 +3,19 @@
  * `presence` event to the users who share a conversation with them); closing their last
  * connection makes them offline with lastSeenAt; closing one of two keeps them online.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { ApiClient } from '../test-support/api-client.js';
+import { describe, expect, it } from 'vitest';
 import { RFC3339_UTC, createGroup, createTestTenant, expectProblem, openDirect } from '../test-support/conversations.js';
 import { ENGINE_KINDS } from '../test-support/engines.js';
 import type { RealtimeClient } from '../test-support/realtime-client.js';
-import { connectReady, sendMarker } from '../test-support/realtime-fixtures.js';
-import { registerUser, startTestServer, type TestServer, type TestUser } from '../test-support/server.js';
+import { connectReady, sendMarker, useRealtimeClients } from '../test-support/realtime-fixtures.js';
+import { registerUser, useTestServer, type TestUser } from '../test-support/server.js';
 
 describe.each(ENGINE_KINDS)('presence (%s engine)', (kind) => {
-  let server: TestServer;
-  let api: ApiClient;
-  const open: RealtimeClient[] = [];
+  const ctx = useTestServer({ kind });
+  const { connect } = useRealtimeClients(() => ctx.url);
 
-  beforeAll(async () => {
-    server = await startTestServer({ kind });
-    api = server.api;
-  });
-  afterEach(async () => {
-    await Promise.all(open.splice(0).map((client) => client.close()));
-  });
-  afterAll(() => server?.stop());
-
-  const connect = async (user: TestUser) => {
-    const client = await connectReady(server.url, user.token, user.id);
-    open.push(client);
-    return client;
-  };
   const presenceOf = async (viewer: TestUser, userId: string) => {
-    const response = await api.get(`/v1/users/${userId}/presence`, viewer.token);
+    const response = await ctx.api.get(`/v1/users/${userId}/presence`, viewer.token);
     expect(response.status, response.text).toBe(200);
     return response.body;
   };
@@ -39,9 +23,9 @@ describe.each(ENGINE_KINDS)('presence (%s engine)', (kind) => {
 
   /** alice and bob share a direct conversation; eve shares nothing with alice. */
   async function people() {
-    const [alice, bob, eve] = await Promise.all([registerUser(api), registerUser(api), registerUser(api)]);
-    const direct = (await openDirect(api, bob.token, alice.id)).id as string;
-    const eveLine = (await openDirect(api, bob.token, eve.id)).id as string;
+    const [alice, bob, eve] = await Promise.all([registerUser(ctx.api), registerUser(ctx.api), registerUser(ctx.api)]);
+    const direct = (await openDirect(ctx.api, bob.token, alice.id)).id as string;
+    const eveLine = (await openDirect(ctx.api, bob.token, eve.id)).id as string;
     return { alice, bob, eve, direct, eveLine };
   }
 
@@ -63,7 +47,7 @@ describe.each(ENGINE_KINDS)('presence (%s engine)', (kind) => {
     expect(await presenceOf(bob, alice.id)).toEqual({ status: 'online', lastSeenAt: null });
     // Presence carries no cursor and the user does not hear their own.
     expect(presenceFrames(b, alice.id)[0]).not.toHaveProperty('cursor');
-    await sendMarker(api, bob.token, eveLine, [e]);
+    await sendMarker(ctx.api, bob.token, eveLine, [e]);
     expect(presenceFrames(e, alice.id)).toEqual([]);
     expect(presenceFrames(a, alice.id)).toEqual([]);
   });
@@ -71,7 +55,7 @@ describe.each(ENGINE_KINDS)('presence (%s engine)', (kind) => {
   it('closing the last connection makes the user offline with lastSeenAt, for GET and as an event', async () => {
     const { alice, bob } = await people();
     const b = await connect(bob);
-    const a = await connectReady(server.url, alice.token, alice.id);
+    const a = await connectReady(ctx.url, alice.token, alice.id);
     await b.waitFor((f) => f.type === 'presence' && f.userId === alice.id && f.status === 'online');
     const before = Date.now();
     await a.close();
@@ -90,13 +74,13 @@ describe.each(ENGINE_KINDS)('presence (%s engine)', (kind) => {
   it('with two connections, closing one keeps the user online and tells nobody', async () => {
     const { alice, bob, direct } = await people();
     const b = await connect(bob);
-    const a1 = await connectReady(server.url, alice.token, alice.id);
+    const a1 = await connectReady(ctx.url, alice.token, alice.id);
     await b.waitFor((f) => f.type === 'presence' && f.userId === alice.id);
     const a2 = await connect(alice);
     await a1.close();
     expect(await presenceOf(bob, alice.id)).toEqual({ status: 'online', lastSeenAt: null });
     // Alice's remaining connection sends a marker; bob heard exactly one presence change (online).
-    await sendMarker(api, alice.token, direct, [b, a2]);
+    await sendMarker(ctx.api, alice.token, direct, [b, a2]);
     expect(presenceFrames(b, alice.id).map((f) => f.status)).toEqual(['online']);
     await a2.close();
     await b.waitFor((f) => f.type === 'presence' && f.userId === alice.id && f.status === 'offline');
@@ -105,26 +89,26 @@ describe.each(ENGINE_KINDS)('presence (%s engine)', (kind) => {
 
   it('a user sharing several conversations hears each presence change once', async () => {
     const { alice, bob, direct } = await people();
-    await createGroup(api, alice.token, [bob.id], 'One');
-    await createGroup(api, bob.token, [alice.id], 'Two');
+    await createGroup(ctx.api, alice.token, [bob.id], 'One');
+    await createGroup(ctx.api, bob.token, [alice.id], 'Two');
     const b = await connect(bob);
-    const a = await connectReady(server.url, alice.token, alice.id);
+    const a = await connectReady(ctx.url, alice.token, alice.id);
     await b.waitFor((f) => f.type === 'presence' && f.userId === alice.id);
-    await sendMarker(api, alice.token, direct, [b]);
+    await sendMarker(ctx.api, alice.token, direct, [b]);
     await a.close();
     await b.waitFor((f) => f.type === 'presence' && f.userId === alice.id && f.status === 'offline');
     const c = await connect(alice);
     await b.waitForCount((f) => f.type === 'presence' && f.userId === alice.id, 3);
-    await sendMarker(api, alice.token, direct, [b, c]);
+    await sendMarker(ctx.api, alice.token, direct, [b, c]);
     expect(presenceFrames(b, alice.id).map((f) => f.status)).toEqual(['online', 'offline', 'online']);
   });
 
   it('presence is not visible across tenants', async () => {
     const { alice } = await people();
-    const tenant = await createTestTenant(api);
+    const tenant = await createTestTenant(ctx.api);
     const [outsider] = await tenant.users(['outsider']);
     await connect(alice);
-    const response = await api.get(`/v1/users/${alice.id}/presence`, outsider!.token);
+    const response = await ctx.api.get(`/v1/users/${alice.id}/presence`, outsider!.token);
     expectProblem(response, 404, 'user_not_found');
   });
 });

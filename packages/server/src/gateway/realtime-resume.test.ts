@@ -5,15 +5,15 @@
  * a cursor, older than retention, or whose events retention dropped) yields `resync.required`
  * and the connection carries on live.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { ApiClient } from '../test-support/api-client.js';
+import { describe, expect, it } from 'vitest';
 import { createGroup, openDirect, sendMessage } from '../test-support/conversations.js';
 import { ENGINE_KINDS, type EngineKind } from '../test-support/engines.js';
 import { createRedisTestEngine } from '../test-support/redis.js';
+import type { ApiClient } from '../test-support/api-client.js';
 import type { Frame, RealtimeClient } from '../test-support/realtime-client.js';
 import { connectRealtime } from '../test-support/realtime-client.js';
-import { aboutConversation, connectReady, durable, sendMarker, seqsOf } from '../test-support/realtime-fixtures.js';
-import { registerUser, startTestServer, type TestServer, type TestUser } from '../test-support/server.js';
+import { aboutConversation, connectReady, durable, sendMarker, seqsOf, useRealtimeClients } from '../test-support/realtime-fixtures.js';
+import { registerUser, startTestServer, useTestServer, type TestUser } from '../test-support/server.js';
 import { createMemoryEngine } from '../engine/memory/memory-engine.js';
 import type { Engine, EventRetention } from '../engine/engine.js';
 
@@ -29,22 +29,12 @@ async function engineWithRetention(kind: EngineKind, retention: EventRetention):
 }
 
 describe.each(ENGINE_KINDS)('realtime resume (%s engine)', (kind) => {
-  let server: TestServer;
-  let api: ApiClient;
-  const open: RealtimeClient[] = [];
+  const ctx = useTestServer({ kind });
+  const clients = useRealtimeClients(() => ctx.url);
 
-  beforeAll(async () => {
-    server = await startTestServer({ kind });
-    api = server.api;
-  });
-  afterEach(async () => {
-    await Promise.all(open.splice(0).map((client) => client.close()));
-  });
-  afterAll(() => server?.stop());
-
-  const connect = async (user: { id: string; token: string }, cursor?: string, url = server.url) => {
+  const connect = async (user: { id: string; token: string }, cursor?: string, url = ctx.url) => {
     const client = await connectReady(url, user.token, user.id, cursor ? { cursor } : {});
-    open.push(client);
+    clients.track(client);
     return client;
   };
 
@@ -53,18 +43,18 @@ describe.each(ENGINE_KINDS)('realtime resume (%s engine)', (kind) => {
     durable(frames).map((f) => (f.type.startsWith('message.') ? `${f.type}:${f.message.conversationId}:${f.message.seq}` : `${f.type}:${f.conversationId ?? f.conversation?.id}`));
 
   it('gets exactly the 25 messages missed, in seq order, before live ones', async () => {
-    const [alice, bob] = await Promise.all([registerUser(api), registerUser(api)]);
-    const { id } = await openDirect(api, alice.token, bob.id);
+    const [alice, bob] = await Promise.all([registerUser(ctx.api), registerUser(ctx.api)]);
+    const { id } = await openDirect(ctx.api, alice.token, bob.id);
     const first = await connect(bob);
-    for (const text of ['seen 1', 'seen 2']) await sendMessage(api, alice.token, id, text);
+    for (const text of ['seen 1', 'seen 2']) await sendMessage(ctx.api, alice.token, id, text);
     await first.waitForCount((f) => f.type === 'message.created', 2);
     const cursor = first.lastCursor()!;
     await first.close();
 
-    for (let i = 1; i <= 25; i++) await sendMessage(api, alice.token, id, `missed ${i}`);
+    for (let i = 1; i <= 25; i++) await sendMessage(ctx.api, alice.token, id, `missed ${i}`);
     const resumed = await connect(bob, cursor);
     await resumed.waitForCount((f) => f.type === 'message.created', 25);
-    const live = await sendMessage(api, alice.token, id, 'live');
+    const live = await sendMessage(ctx.api, alice.token, id, 'live');
     await resumed.waitFor((f) => f.type === 'message.created' && f.message.id === live.id);
 
     expect(resumed.frames[0]!.type).toBe('ready');
@@ -76,23 +66,23 @@ describe.each(ENGINE_KINDS)('realtime resume (%s engine)', (kind) => {
   });
 
   it('resumes from the ready cursor of a connection that saw nothing', async () => {
-    const [alice, bob] = await Promise.all([registerUser(api), registerUser(api)]);
-    const { id } = await openDirect(api, alice.token, bob.id);
-    await sendMessage(api, alice.token, id, 'before the first connection');
+    const [alice, bob] = await Promise.all([registerUser(ctx.api), registerUser(ctx.api)]);
+    const { id } = await openDirect(ctx.api, alice.token, bob.id);
+    await sendMessage(ctx.api, alice.token, id, 'before the first connection');
     const first = await connect(bob);
     const cursor = first.frames[0]!.cursor as string;
     await first.close();
-    for (let i = 1; i <= 5; i++) await sendMessage(api, alice.token, id, `while away ${i}`);
+    for (let i = 1; i <= 5; i++) await sendMessage(ctx.api, alice.token, id, `while away ${i}`);
 
     const resumed = await connect(bob, cursor);
-    await sendMarker(api, alice.token, id, [resumed]);
+    await sendMarker(ctx.api, alice.token, id, [resumed]);
     expect(seqsOf(resumed.frames, id)).toEqual(range(2, 7));
     expect(resumed.frames.some((f) => f.type === 'resync.required')).toBe(false);
   });
 
   it('resumes with a cursor taken from a resumed connection, repeatedly, without gaps or repeats', async () => {
-    const [alice, bob] = await Promise.all([registerUser(api), registerUser(api)]);
-    const { id } = await openDirect(api, alice.token, bob.id);
+    const [alice, bob] = await Promise.all([registerUser(ctx.api), registerUser(ctx.api)]);
+    const { id } = await openDirect(ctx.api, alice.token, bob.id);
     let client = await connect(bob);
     let seq = 0;
     const seen: number[] = [];
@@ -100,7 +90,7 @@ describe.each(ENGINE_KINDS)('realtime resume (%s engine)', (kind) => {
       const cursor = client.lastCursor()!;
       seen.push(...seqsOf(client.frames, id));
       await client.close();
-      for (let i = 0; i < 3; i++) seq = (await sendMessage(api, alice.token, id, `round ${round}.${i}`)).seq;
+      for (let i = 0; i < 3; i++) seq = (await sendMessage(ctx.api, alice.token, id, `round ${round}.${i}`)).seq;
       client = await connect(bob, cursor);
       await client.waitFor((f) => f.type === 'message.created' && f.message.seq === seq);
     }
@@ -109,42 +99,42 @@ describe.each(ENGINE_KINDS)('realtime resume (%s engine)', (kind) => {
   });
 
   it('replays across several conversations: every kind of event, each conversation in order, left ones up to the removal, new ones from creation', async () => {
-    const [alice, bob, carol, dave] = await Promise.all([registerUser(api), registerUser(api), registerUser(api), registerUser(api)]);
-    const direct = (await openDirect(api, alice.token, bob.id)).id as string;
-    const club = (await createGroup(api, alice.token, [bob.id, carol.id], 'Club')).id as string;
-    const side = (await createGroup(api, carol.token, [bob.id], 'Side')).id as string;
+    const [alice, bob, carol, dave] = await Promise.all([registerUser(ctx.api), registerUser(ctx.api), registerUser(ctx.api), registerUser(ctx.api)]);
+    const direct = (await openDirect(ctx.api, alice.token, bob.id)).id as string;
+    const club = (await createGroup(ctx.api, alice.token, [bob.id, carol.id], 'Club')).id as string;
+    const side = (await createGroup(ctx.api, carol.token, [bob.id], 'Side')).id as string;
     const first = await connect(bob);
     for (const [id, token] of [
       [direct, alice.token],
       [club, carol.token],
       [side, carol.token],
     ] as const) {
-      await sendMessage(api, token, id, 'seen');
+      await sendMessage(ctx.api, token, id, 'seen');
     }
     await first.waitForCount((f) => f.type === 'message.created', 3);
     const cursor = first.lastCursor()!;
     await first.close();
 
     // While bob is away: interleaved activity in all three, and a new group.
-    const d2 = await sendMessage(api, alice.token, direct, 'direct 2');
-    const c2 = await sendMessage(api, carol.token, club, 'club 2');
-    await sendMessage(api, carol.token, side, 'side 2');
-    await api.patch(`/v1/conversations/${club}/messages/${c2.id}`, { text: 'club 2 edited' }, carol.token);
-    await api.put(`/v1/conversations/${direct}/messages/${d2.id}/reactions/${encodeURIComponent('❤️')}`, undefined, alice.token);
-    await sendMessage(api, alice.token, direct, 'direct 3');
-    await api.post(`/v1/conversations/${club}/read`, { seq: 2 }, alice.token);
-    await api.post(`/v1/conversations/${club}/members`, { userIds: [dave.id] }, alice.token);
-    await api.patch(`/v1/conversations/${side}`, { title: 'Side, renamed' }, carol.token);
-    await sendMessage(api, carol.token, side, 'side 3');
-    await api.delete(`/v1/conversations/${side}/members/${bob.id}`, carol.token);
-    await sendMessage(api, carol.token, side, 'side 4, after bob left');
-    const fresh = (await createGroup(api, dave.token, [bob.id], 'Fresh')).id as string;
-    await sendMessage(api, dave.token, fresh, 'fresh 1');
-    await sendMessage(api, carol.token, club, 'club 3');
+    const d2 = await sendMessage(ctx.api, alice.token, direct, 'direct 2');
+    const c2 = await sendMessage(ctx.api, carol.token, club, 'club 2');
+    await sendMessage(ctx.api, carol.token, side, 'side 2');
+    await ctx.api.patch(`/v1/conversations/${club}/messages/${c2.id}`, { text: 'club 2 edited' }, carol.token);
+    await ctx.api.put(`/v1/conversations/${direct}/messages/${d2.id}/reactions/${encodeURIComponent('❤️')}`, undefined, alice.token);
+    await sendMessage(ctx.api, alice.token, direct, 'direct 3');
+    await ctx.api.post(`/v1/conversations/${club}/read`, { seq: 2 }, alice.token);
+    await ctx.api.post(`/v1/conversations/${club}/members`, { userIds: [dave.id] }, alice.token);
+    await ctx.api.patch(`/v1/conversations/${side}`, { title: 'Side, renamed' }, carol.token);
+    await sendMessage(ctx.api, carol.token, side, 'side 3');
+    await ctx.api.delete(`/v1/conversations/${side}/members/${bob.id}`, carol.token);
+    await sendMessage(ctx.api, carol.token, side, 'side 4, after bob left');
+    const fresh = (await createGroup(ctx.api, dave.token, [bob.id], 'Fresh')).id as string;
+    await sendMessage(ctx.api, dave.token, fresh, 'fresh 1');
+    await sendMessage(ctx.api, carol.token, club, 'club 3');
 
     const resumed = await connect(bob, cursor);
-    const liveDirect = await sendMessage(api, alice.token, direct, 'live direct');
-    await sendMessage(api, dave.token, fresh, 'live fresh');
+    const liveDirect = await sendMessage(ctx.api, alice.token, direct, 'live direct');
+    await sendMessage(ctx.api, dave.token, fresh, 'live fresh');
     await resumed.waitFor((f) => f.type === 'message.created' && f.message.id === liveDirect.id);
     await resumed.waitFor((f) => f.type === 'message.created' && f.message.text === 'live fresh');
 
@@ -168,9 +158,9 @@ describe.each(ENGINE_KINDS)('realtime resume (%s engine)', (kind) => {
   });
 
   it('loses nothing and repeats nothing when messages keep coming while it reconnects', async () => {
-    const [alice, bob, carol] = await Promise.all([registerUser(api), registerUser(api), registerUser(api)]);
-    const club = (await createGroup(api, alice.token, [bob.id, carol.id], 'Busy')).id as string;
-    const direct = (await openDirect(api, alice.token, bob.id)).id as string;
+    const [alice, bob, carol] = await Promise.all([registerUser(ctx.api), registerUser(ctx.api), registerUser(ctx.api)]);
+    const club = (await createGroup(ctx.api, alice.token, [bob.id, carol.id], 'Busy')).id as string;
+    const direct = (await openDirect(ctx.api, alice.token, bob.id)).id as string;
     let client = await connect(bob);
     const seenClub: number[] = [];
     const seenDirect: number[] = [];
@@ -184,13 +174,13 @@ describe.each(ENGINE_KINDS)('realtime resume (%s engine)', (kind) => {
       // Senders run before, during and after the reconnection and its replay.
       const senders = [alice, carol].map(async (sender) => {
         for (let i = 0; i < 12; i++) {
-          await sendMessage(api, sender.token, club, `round ${round} from ${sender.username} ${i}`);
+          await sendMessage(ctx.api, sender.token, club, `round ${round} from ${sender.username} ${i}`);
           sentClub += 1;
         }
       });
       const directSender = (async () => {
         for (let i = 0; i < 6; i++) {
-          await sendMessage(api, alice.token, direct, `direct ${round}.${i}`);
+          await sendMessage(ctx.api, alice.token, direct, `direct ${round}.${i}`);
           sentDirect += 1;
         }
       })();
@@ -200,7 +190,7 @@ describe.each(ENGINE_KINDS)('realtime resume (%s engine)', (kind) => {
       await client.waitFor((f) => f.type === 'message.created' && f.message.conversationId === club && f.message.seq === sentClub);
       await client.waitFor((f) => f.type === 'message.created' && f.message.conversationId === direct && f.message.seq === sentDirect);
     }
-    await sendMarker(api, alice.token, club, [client]);
+    await sendMarker(ctx.api, alice.token, club, [client]);
     seenClub.push(...seqsOf(client.frames, club));
     seenDirect.push(...seqsOf(client.frames, direct));
     expect(seenClub).toEqual(range(1, sentClub + 1));
@@ -208,17 +198,17 @@ describe.each(ENGINE_KINDS)('realtime resume (%s engine)', (kind) => {
   });
 
   it('conversations created while it reconnects are announced exactly once each, and followed', async () => {
-    const [alice, bob] = await Promise.all([registerUser(api), registerUser(api)]);
+    const [alice, bob] = await Promise.all([registerUser(ctx.api), registerUser(ctx.api)]);
     const first = await connect(bob);
     const cursor = first.lastCursor()!;
     await first.close();
-    const creating = Promise.all(Array.from({ length: 12 }, (_, i) => createGroup(api, alice.token, [bob.id], `New ${i}`)));
+    const creating = Promise.all(Array.from({ length: 12 }, (_, i) => createGroup(ctx.api, alice.token, [bob.id], `New ${i}`)));
     const resumed = await connect(bob, cursor);
     const groups = await creating;
     await resumed.waitForCount((f) => f.type === 'conversation.created', groups.length);
-    for (const group of groups) await sendMessage(api, alice.token, group.id, `hello ${group.title}`);
+    for (const group of groups) await sendMessage(ctx.api, alice.token, group.id, `hello ${group.title}`);
     await resumed.waitForCount((f) => f.type === 'message.created', groups.length);
-    await sendMarker(api, alice.token, groups[0].id, [resumed]);
+    await sendMarker(ctx.api, alice.token, groups[0].id, [resumed]);
     for (const group of groups) {
       expect(resumed.frames.filter((f) => f.type === 'conversation.created' && f.conversation.id === group.id), group.id).toHaveLength(1);
       expect(seqsOf(resumed.frames, group.id), group.id).toEqual(group === groups[0] ? [1, 2] : [1]);
@@ -226,20 +216,20 @@ describe.each(ENGINE_KINDS)('realtime resume (%s engine)', (kind) => {
   });
 
   it('left while away: replays the conversation up to the removal, then nothing of it', async () => {
-    const [alice, bob] = await Promise.all([registerUser(api), registerUser(api)]);
-    const club = (await createGroup(api, alice.token, [bob.id], 'Club')).id as string;
-    const direct = (await openDirect(api, alice.token, bob.id)).id as string;
+    const [alice, bob] = await Promise.all([registerUser(ctx.api), registerUser(ctx.api)]);
+    const club = (await createGroup(ctx.api, alice.token, [bob.id], 'Club')).id as string;
+    const direct = (await openDirect(ctx.api, alice.token, bob.id)).id as string;
     const first = await connect(bob);
-    await sendMessage(api, alice.token, club, 'seen');
+    await sendMessage(ctx.api, alice.token, club, 'seen');
     await first.waitFor((f) => f.type === 'message.created');
     const cursor = first.lastCursor()!;
     await first.close();
-    await sendMessage(api, alice.token, club, 'before removal 1');
-    await sendMessage(api, alice.token, club, 'before removal 2');
-    await api.delete(`/v1/conversations/${club}/members/${bob.id}`, alice.token);
-    await sendMessage(api, alice.token, club, 'after removal');
+    await sendMessage(ctx.api, alice.token, club, 'before removal 1');
+    await sendMessage(ctx.api, alice.token, club, 'before removal 2');
+    await ctx.api.delete(`/v1/conversations/${club}/members/${bob.id}`, alice.token);
+    await sendMessage(ctx.api, alice.token, club, 'after removal');
     const resumed = await connect(bob, cursor);
-    await sendMarker(api, alice.token, direct, [resumed]);
+    await sendMarker(ctx.api, alice.token, direct, [resumed]);
     expect(describeEvents(resumed.frames).filter((e) => e.includes(club))).toEqual([
       `message.created:${club}:2`,
       `message.created:${club}:3`,
@@ -248,20 +238,20 @@ describe.each(ENGINE_KINDS)('realtime resume (%s engine)', (kind) => {
   });
 
   it('removed and added back while away: replays up to the removal, the removal, the addition, then what followed it', async () => {
-    const [alice, bob] = await Promise.all([registerUser(api), registerUser(api)]);
-    const club = (await createGroup(api, alice.token, [bob.id], 'Club')).id as string;
+    const [alice, bob] = await Promise.all([registerUser(ctx.api), registerUser(ctx.api)]);
+    const club = (await createGroup(ctx.api, alice.token, [bob.id], 'Club')).id as string;
     const first = await connect(bob);
-    await sendMessage(api, alice.token, club, 'seen');
+    await sendMessage(ctx.api, alice.token, club, 'seen');
     await first.waitFor((f) => f.type === 'message.created');
     const cursor = first.lastCursor()!;
     await first.close();
-    await sendMessage(api, alice.token, club, 'before removal');
-    await api.delete(`/v1/conversations/${club}/members/${bob.id}`, alice.token);
-    await sendMessage(api, alice.token, club, 'while removed');
-    await api.post(`/v1/conversations/${club}/members`, { userIds: [bob.id] }, alice.token);
-    await sendMessage(api, alice.token, club, 'back again');
+    await sendMessage(ctx.api, alice.token, club, 'before removal');
+    await ctx.api.delete(`/v1/conversations/${club}/members/${bob.id}`, alice.token);
+    await sendMessage(ctx.api, alice.token, club, 'while removed');
+    await ctx.api.post(`/v1/conversations/${club}/members`, { userIds: [bob.id] }, alice.token);
+    await sendMessage(ctx.api, alice.token, club, 'back again');
     const resumed = await connect(bob, cursor);
-    await sendMarker(api, alice.token, club, [resumed]);
+    await sendMarker(ctx.api, alice.token, club, [resumed]);
     expect(describeEvents(resumed.frames).filter((e) => e.includes(club))).toEqual([
       `message.created:${club}:2`,
       `member.removed:${club}`,
@@ -272,35 +262,35 @@ describe.each(ENGINE_KINDS)('realtime resume (%s engine)', (kind) => {
   });
 
   it('added while away: replays the addition and what followed it, none of the history before it', async () => {
-    const [alice, bob, carol] = await Promise.all([registerUser(api), registerUser(api), registerUser(api)]);
-    const club = (await createGroup(api, alice.token, [carol.id], 'Club')).id as string;
-    const direct = (await openDirect(api, alice.token, bob.id)).id as string;
-    await sendMessage(api, alice.token, club, 'long before bob');
+    const [alice, bob, carol] = await Promise.all([registerUser(ctx.api), registerUser(ctx.api), registerUser(ctx.api)]);
+    const club = (await createGroup(ctx.api, alice.token, [carol.id], 'Club')).id as string;
+    const direct = (await openDirect(ctx.api, alice.token, bob.id)).id as string;
+    await sendMessage(ctx.api, alice.token, club, 'long before bob');
     const first = await connect(bob);
     const cursor = first.lastCursor()!;
     await first.close();
-    await sendMessage(api, alice.token, club, 'just before bob');
-    await api.post(`/v1/conversations/${club}/members`, { userIds: [bob.id] }, alice.token);
-    await sendMessage(api, carol.token, club, 'welcome bob');
+    await sendMessage(ctx.api, alice.token, club, 'just before bob');
+    await ctx.api.post(`/v1/conversations/${club}/members`, { userIds: [bob.id] }, alice.token);
+    await sendMessage(ctx.api, carol.token, club, 'welcome bob');
     const resumed = await connect(bob, cursor);
-    await sendMarker(api, alice.token, direct, [resumed]);
+    await sendMarker(ctx.api, alice.token, direct, [resumed]);
     expect(describeEvents(resumed.frames).filter((e) => e.includes(club))).toEqual([`member.added:${club}`, `message.created:${club}:3`]);
   });
 
   it('added and removed again while away: replays only what happened while a member, never the history before', async () => {
-    const [alice, bob, carol] = await Promise.all([registerUser(api), registerUser(api), registerUser(api)]);
-    const club = (await createGroup(api, alice.token, [carol.id], 'Club')).id as string;
-    const direct = (await openDirect(api, alice.token, bob.id)).id as string;
+    const [alice, bob, carol] = await Promise.all([registerUser(ctx.api), registerUser(ctx.api), registerUser(ctx.api)]);
+    const club = (await createGroup(ctx.api, alice.token, [carol.id], 'Club')).id as string;
+    const direct = (await openDirect(ctx.api, alice.token, bob.id)).id as string;
     const first = await connect(bob);
     const cursor = first.lastCursor()!;
     await first.close();
-    await sendMessage(api, alice.token, club, 'secret, before bob joined');
-    await api.post(`/v1/conversations/${club}/members`, { userIds: [bob.id] }, alice.token);
-    await sendMessage(api, carol.token, club, 'while bob is a member');
-    await api.delete(`/v1/conversations/${club}/members/${bob.id}`, alice.token);
-    await sendMessage(api, alice.token, club, 'secret, after bob left');
+    await sendMessage(ctx.api, alice.token, club, 'secret, before bob joined');
+    await ctx.api.post(`/v1/conversations/${club}/members`, { userIds: [bob.id] }, alice.token);
+    await sendMessage(ctx.api, carol.token, club, 'while bob is a member');
+    await ctx.api.delete(`/v1/conversations/${club}/members/${bob.id}`, alice.token);
+    await sendMessage(ctx.api, alice.token, club, 'secret, after bob left');
     const resumed = await connect(bob, cursor);
-    await sendMarker(api, alice.token, direct, [resumed]);
+    await sendMarker(ctx.api, alice.token, direct, [resumed]);
     const texts = resumed.frames.filter((f) => f.type === 'message.created' && f.message.conversationId === club).map((f) => f.message.text);
     expect(texts).not.toContain('secret, before bob joined');
     expect(texts).not.toContain('secret, after bob left');
@@ -351,15 +341,15 @@ describe.each(ENGINE_KINDS)('realtime resume (%s engine)', (kind) => {
   // Node's 16 kB header limit (431), and beyond 500 conversations decodeCursor refuses it anyway.
   // Remove `.fails` once cursors are bounded.
   it('a cursor from a user active in 400 conversations at once still resumes', async () => {
-    const [alice, bob] = await Promise.all([registerUser(api), registerUser(api)]);
+    const [alice, bob] = await Promise.all([registerUser(ctx.api), registerUser(ctx.api)]);
     const groups: any[] = [];
-    for (let i = 0; i < 400; i += 50) groups.push(...(await Promise.all(Array.from({ length: 50 }, () => createGroup(api, alice.token, [bob.id], 'Busy')))));
+    for (let i = 0; i < 400; i += 50) groups.push(...(await Promise.all(Array.from({ length: 50 }, () => createGroup(ctx.api, alice.token, [bob.id], 'Busy')))));
     const first = await connect(bob);
-    for (let i = 0; i < groups.length; i += 50) await Promise.all(groups.slice(i, i + 50).map((group) => sendMessage(api, alice.token, group.id, 'hi')));
+    for (let i = 0; i < groups.length; i += 50) await Promise.all(groups.slice(i, i + 50).map((group) => sendMessage(ctx.api, alice.token, group.id, 'hi')));
     await first.waitForCount((f) => f.type === 'message.created', groups.length);
     const cursor = first.lastCursor()!;
     await first.close();
-    const missed = await sendMessage(api, alice.token, groups[0].id, 'missed');
+    const missed = await sendMessage(ctx.api, alice.token, groups[0].id, 'missed');
     const resumed = await connect(bob, cursor);
     expect((await resumed.waitFor((f) => f.type === 'message.created' || f.type === 'resync.required')).message).toEqual(missed);
   });
@@ -385,10 +375,10 @@ describe.each(ENGINE_KINDS)('realtime resume (%s engine)', (kind) => {
       ['a malformed conversation position', 'c1.1700000000000.-.conv~xyz'],
       ['an empty cursor', '.'],
     ])('%s → ready, resync.required, then live events', async (_label, cursor) => {
-      const [alice, bob] = await Promise.all([registerUser(api), registerUser(api)]);
-      const { id } = await openDirect(api, alice.token, bob.id);
-      await sendMessage(api, alice.token, id, 'before');
-      await expectResyncThenLive(await connect(bob, cursor), api, alice, id);
+      const [alice, bob] = await Promise.all([registerUser(ctx.api), registerUser(ctx.api)]);
+      const { id } = await openDirect(ctx.api, alice.token, bob.id);
+      await sendMessage(ctx.api, alice.token, id, 'before');
+      await expectResyncThenLive(await connect(bob, cursor), ctx.api, alice, id);
     });
 
     it('a cursor from before the retention window → resync.required, then live events', async () => {
@@ -461,53 +451,53 @@ describe.each(ENGINE_KINDS)('realtime resume (%s engine)', (kind) => {
   });
 
   it('a cursor stays usable after its connection saw only other conversations', async () => {
-    const [alice, bob, carol] = await Promise.all([registerUser(api), registerUser(api), registerUser(api)]);
-    const busy = (await openDirect(api, alice.token, bob.id)).id as string;
-    const quiet = (await openDirect(api, carol.token, bob.id)).id as string;
+    const [alice, bob, carol] = await Promise.all([registerUser(ctx.api), registerUser(ctx.api), registerUser(ctx.api)]);
+    const busy = (await openDirect(ctx.api, alice.token, bob.id)).id as string;
+    const quiet = (await openDirect(ctx.api, carol.token, bob.id)).id as string;
     const first = await connect(bob);
-    for (let i = 0; i < 3; i++) await sendMessage(api, alice.token, busy, `busy ${i}`);
+    for (let i = 0; i < 3; i++) await sendMessage(ctx.api, alice.token, busy, `busy ${i}`);
     await first.waitForCount((f) => f.type === 'message.created', 3);
     const cursor = first.lastCursor()!;
     await first.close();
-    await sendMessage(api, carol.token, quiet, 'quiet 1');
-    await sendMessage(api, alice.token, busy, 'busy 3');
+    await sendMessage(ctx.api, carol.token, quiet, 'quiet 1');
+    await sendMessage(ctx.api, alice.token, busy, 'busy 3');
     const resumed = await connect(bob, cursor);
     await resumed.waitForCount((f) => f.type === 'message.created', 2);
-    await sendMarker(api, carol.token, quiet, [resumed]);
+    await sendMarker(ctx.api, carol.token, quiet, [resumed]);
     expect(seqsOf(resumed.frames, quiet)).toEqual([1, 2]);
     expect(seqsOf(resumed.frames, busy)).toEqual([4]);
     expect(resumed.frames.filter((f) => aboutConversation(f, busy) || aboutConversation(f, quiet))).toHaveLength(3);
   });
 
   it('resuming does not disturb a connection of the same user that stayed online', async () => {
-    const [alice, bob] = await Promise.all([registerUser(api), registerUser(api)]);
-    const { id } = await openDirect(api, alice.token, bob.id);
+    const [alice, bob] = await Promise.all([registerUser(ctx.api), registerUser(ctx.api)]);
+    const { id } = await openDirect(ctx.api, alice.token, bob.id);
     const stays = await connect(bob);
     const leaves = await connect(bob);
-    await sendMessage(api, alice.token, id, 'both');
+    await sendMessage(ctx.api, alice.token, id, 'both');
     await leaves.waitFor((f) => f.type === 'message.created');
     const cursor = leaves.lastCursor()!;
     await leaves.close();
-    for (let i = 0; i < 5; i++) await sendMessage(api, alice.token, id, `one ${i}`);
+    for (let i = 0; i < 5; i++) await sendMessage(ctx.api, alice.token, id, `one ${i}`);
     const back = await connect(bob, cursor);
-    await sendMarker(api, alice.token, id, [stays, back]);
+    await sendMarker(ctx.api, alice.token, id, [stays, back]);
     expect(seqsOf(stays.frames, id)).toEqual(range(1, 7));
     expect(seqsOf(back.frames, id)).toEqual(range(2, 7));
   });
 
   it('the resumed connection is live for typing as well (typing is never replayed)', async () => {
-    const [alice, bob] = await Promise.all([registerUser(api), registerUser(api)]);
-    const { id } = await openDirect(api, alice.token, bob.id);
+    const [alice, bob] = await Promise.all([registerUser(ctx.api), registerUser(ctx.api)]);
+    const { id } = await openDirect(ctx.api, alice.token, bob.id);
     const a = await connect(alice);
     const first = await connect(bob);
     a.send({ type: 'typing', conversationId: id });
     await first.waitFor((f) => f.type === 'typing');
     const cursor = first.lastCursor()!;
     await first.close();
-    const resumed = await connectRealtime(server.url, { token: bob.token, cursor });
-    open.push(resumed);
+    const resumed = await connectRealtime(ctx.url, { token: bob.token, cursor });
+    clients.track(resumed);
     await resumed.waitFor((f) => f.type === 'ready');
-    await sendMarker(api, alice.token, id, [resumed]);
+    await sendMarker(ctx.api, alice.token, id, [resumed]);
     expect(resumed.frames.filter((f) => f.type === 'typing')).toEqual([]);
     a.send({ type: 'typing', conversationId: id });
     expect(await resumed.waitFor((f) => f.type === 'typing')).toEqual({ type: 'typing', conversationId: id, userId: alice.id });

@@ -1,19 +1,17 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { registerUser, startTestServer, type TestServer, type TestUser } from '../test-support/server.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { registerUser, useTestServer, type TestUser } from '../test-support/server.js';
 
 /**
  * URLs the router cannot even decode: each must be a problem+json with a stable code, and must
  * not echo the URL back (Fastify's own answer reflects it).
  */
 describe('URLs the router cannot use', () => {
-  let server: TestServer;
+  const ctx = useTestServer();
   let alice: TestUser;
 
   beforeAll(async () => {
-    server = await startTestServer();
-    alice = await registerUser(server.api, 'alice');
+    alice = await registerUser(ctx.api, 'alice');
   });
-  afterAll(() => server.stop());
 
   const MARKER = 'zq<script>';
   const malformed = [
@@ -26,7 +24,7 @@ describe('URLs the router cannot use', () => {
   ];
 
   it.each(malformed)('answers %s with 400 bad_url as problem+json, without echoing it', async (path) => {
-    const response = await server.api.request('GET', path, { token: alice.token });
+    const response = await ctx.api.request('GET', path, { token: alice.token });
     expect(response.status).toBe(400);
     expect(response.headers.get('content-type')).toContain('application/problem+json');
     expect(response.body).toEqual({
@@ -46,7 +44,7 @@ describe('URLs the router cannot use', () => {
 
   it('answers a path parameter beyond the router limit with 400 bad_url, without echoing it', async () => {
     for (const path of [`/v1/users/${'a'.repeat(600)}`, `/v1/conversations/${'a'.repeat(600)}/messages`]) {
-      const response = await server.api.request('GET', path, { token: alice.token });
+      const response = await ctx.api.request('GET', path, { token: alice.token });
       expect(response.status, path).toBe(400);
       expect(response.headers.get('content-type')).toContain('application/problem+json');
       expect(response.body).toMatchObject({ code: 'bad_url', detail: 'A path segment is too long' });
@@ -56,25 +54,25 @@ describe('URLs the router cannot use', () => {
   });
 
   it('answers a malformed URL on a write with bad_url and stores nothing', async () => {
-    const response = await server.api.request('POST', '/v1/conversations/%E0%A4%A/messages', {
+    const response = await ctx.api.request('POST', '/v1/conversations/%E0%A4%A/messages', {
       token: alice.token,
       json: { text: 'hello' },
     });
     expect(response.status).toBe(400);
     expect(response.body.code).toBe('bad_url');
-    const list = await server.api.get('/v1/conversations', alice.token);
+    const list = await ctx.api.get('/v1/conversations', alice.token);
     expect(list.body.items).toEqual([]);
   });
 
   it('answers a malformed query string as problem+json too', async () => {
-    const response = await server.api.request('GET', '/v1/conversations?limit=%E0%A4%A', { token: alice.token });
+    const response = await ctx.api.request('GET', '/v1/conversations?limit=%E0%A4%A', { token: alice.token });
     expect(response.status).toBe(400);
     expect(response.headers.get('content-type')).toContain('application/problem+json');
     expect(response.text).not.toContain('%E0');
   });
 
   it('still answers a parameter that decodes but breaks the schema with validation_failed', async () => {
-    const response = await server.api.request('GET', `/v1/users/${'b'.repeat(200)}`, { token: alice.token });
+    const response = await ctx.api.request('GET', `/v1/users/${'b'.repeat(200)}`, { token: alice.token });
     expect(response.status).toBe(400);
     expect(response.body.code).toBe('validation_failed');
   });

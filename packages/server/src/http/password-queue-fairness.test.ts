@@ -5,21 +5,16 @@
  * scrypt cost (a few hundred ms per hash), several client IPs simulated with TRUST_PROXY and
  * X-Forwarded-For, rate limits generous so only the queue is tested.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { registerUser, startTestServer, type TestServer } from '../test-support/server.js';
+import { describe, expect, it } from 'vitest';
+import { registerUser, useTestServer } from '../test-support/server.js';
 
 const PASSWORD = 'correct horse battery';
 
 describe('password hashing queue under a login flood from one IP', () => {
-  let server: TestServer;
-
-  beforeAll(async () => {
-    server = await startTestServer({ env: { TRUST_PROXY: 'true' }, passwordCost: 'production' });
-  });
-  afterAll(() => server?.stop());
+  const ctx = useTestServer({ env: { TRUST_PROXY: 'true' }, passwordCost: 'production' });
 
   it("does not make another IP's correct login or registration fail", async () => {
-    const { api } = server;
+    const { api } = ctx;
     const alice = await registerUser(api);
     const from = (ip: string) => ({ 'x-forwarded-for': ip });
     const flood = Array.from({ length: 70 }, (_, i) =>

@@ -1,17 +1,15 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { attemptRefusedUpgrade } from '../test-support/realtime-fixtures.js';
-import { registerUser, startTestServer, type TestServer, type TestUser } from '../test-support/server.js';
+import { registerUser, useTestServer, type TestUser } from '../test-support/server.js';
 
 /** What a browser (or a proxy cache) sees on every kind of response. */
 describe('security headers', () => {
-  let server: TestServer;
+  const ctx = useTestServer();
   let alice: TestUser;
 
   beforeAll(async () => {
-    server = await startTestServer();
-    alice = await registerUser(server.api, 'alice');
+    alice = await registerUser(ctx.api, 'alice');
   });
-  afterAll(() => server.stop());
 
   const expectApiHeaders = (headers: Headers, label: string) => {
     expect(headers.get('x-content-type-options'), label).toBe('nosniff');
@@ -25,14 +23,14 @@ describe('security headers', () => {
 
   it('puts them on successes, problems, 404s and the public endpoints alike', async () => {
     const answers = {
-      me: await server.api.get('/v1/users/me', alice.token),
-      login: await server.api.post('/v1/auth/login', { username: 'alice', password: 'correct horse battery' }),
-      unauthorized: await server.api.get('/v1/users/me'),
-      validation: await server.api.post('/v1/conversations', { type: 'nonsense' }, alice.token),
-      notFound: await server.api.get('/no/such/route'),
-      badUrl: await server.api.get('/v1/users/%E0%A4%A', alice.token),
-      health: await server.api.get('/health/live'),
-      openapi: await server.api.get('/v1/openapi.json'),
+      me: await ctx.api.get('/v1/users/me', alice.token),
+      login: await ctx.api.post('/v1/auth/login', { username: 'alice', password: 'correct horse battery' }),
+      unauthorized: await ctx.api.get('/v1/users/me'),
+      validation: await ctx.api.post('/v1/conversations', { type: 'nonsense' }, alice.token),
+      notFound: await ctx.api.get('/no/such/route'),
+      badUrl: await ctx.api.get('/v1/users/%E0%A4%A', alice.token),
+      health: await ctx.api.get('/health/live'),
+      openapi: await ctx.api.get('/v1/openapi.json'),
     };
     expect(answers.me.status).toBe(200);
     expect(answers.login.status).toBe(200);
@@ -51,14 +49,14 @@ describe('security headers', () => {
   });
 
   it('refuses a WebSocket upgrade with nosniff and no-store too', async () => {
-    const refused = await attemptRefusedUpgrade(server.url);
+    const refused = await attemptRefusedUpgrade(ctx.url);
     expect(refused.status).toBe(401);
     expect(refused.headers['x-content-type-options']).toBe('nosniff');
     expect(refused.headers['cache-control']).toBe('no-store');
   });
 
   it('lets Swagger UI at /docs render: the page and its assets answer, under a CSP that allows them', async () => {
-    const page = await server.api.get('/docs/');
+    const page = await ctx.api.get('/docs/');
     expect(page.status).toBe(200);
     expect(page.headers.get('content-type')).toContain('text/html');
     const csp = page.headers.get('content-security-policy') ?? '';
@@ -70,24 +68,20 @@ describe('security headers', () => {
     const assets = [...page.text.matchAll(/(?:src|href)="\.\/(static\/[^"]+)"/g)].map((match) => match[1]);
     expect(assets).toEqual(expect.arrayContaining(['static/swagger-ui-bundle.js', 'static/swagger-initializer.js', 'static/swagger-ui.css']));
     for (const asset of assets) {
-      const response = await server.api.get(`/docs/${asset}`);
+      const response = await ctx.api.get(`/docs/${asset}`);
       expect(response.status, asset).toBe(200);
     }
-    const initializer = await server.api.get('/docs/static/swagger-initializer.js');
+    const initializer = await ctx.api.get('/docs/static/swagger-initializer.js');
     expect(initializer.headers.get('content-type')).toContain('javascript');
-    expect((await server.api.get('/docs/json')).status).toBe(200);
+    expect((await ctx.api.get('/docs/json')).status).toBe(200);
   });
 });
 
 describe('security headers behind https', () => {
-  let server: TestServer;
-  beforeAll(async () => {
-    server = await startTestServer({ env: { PUBLIC_URL: 'https://chat.example.com' } });
-  });
-  afterAll(() => server.stop());
+  const ctx = useTestServer({ env: { PUBLIC_URL: 'https://chat.example.com' } });
 
   it('sends Strict-Transport-Security when the public URL is https', async () => {
-    const response = await server.api.get('/health/live');
+    const response = await ctx.api.get('/health/live');
     expect(response.headers.get('strict-transport-security')).toBe('max-age=31536000');
   });
 });

@@ -5,10 +5,10 @@
  */
 import { connect, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { openDirect } from '../test-support/conversations.js';
 import { connectReady, connectSse, sendMarker } from '../test-support/realtime-fixtures.js';
-import { registerUser, startTestServer, type TestServer, type TestUser } from '../test-support/server.js';
+import { registerUser, useTestServer, type TestUser } from '../test-support/server.js';
 
 const TIMEOUT_MS = 1000;
 
@@ -29,23 +29,21 @@ async function rawConnection(url: string): Promise<{ socket: Socket; received: (
 }
 
 describe('HTTP server limits', () => {
-  let server: TestServer;
+  const ctx = useTestServer({ env: { HTTP_REQUEST_TIMEOUT_MS: String(TIMEOUT_MS), HTTP_HEADERS_TIMEOUT_MS: String(TIMEOUT_MS) } });
   let alice: TestUser;
   let bob: TestUser;
   let conversationId: string;
 
   beforeAll(async () => {
-    server = await startTestServer({ env: { HTTP_REQUEST_TIMEOUT_MS: String(TIMEOUT_MS), HTTP_HEADERS_TIMEOUT_MS: String(TIMEOUT_MS) } });
-    [alice, bob] = await Promise.all([registerUser(server.api, 'alice'), registerUser(server.api, 'bob')]);
-    conversationId = (await openDirect(server.api, alice.token, bob.id)).id;
+    [alice, bob] = await Promise.all([registerUser(ctx.api, 'alice'), registerUser(ctx.api, 'bob')]);
+    conversationId = (await openDirect(ctx.api, alice.token, bob.id)).id;
   });
-  afterAll(() => server.stop());
 
-  const history = async () => (await server.api.get(`/v1/conversations/${conversationId}/messages`, alice.token)).body.items;
+  const history = async () => (await ctx.api.get(`/v1/conversations/${conversationId}/messages`, alice.token)).body.items;
 
   it('cuts off a request whose body trickles in beyond the timeout (408, closed) and stores nothing', async () => {
     const body = JSON.stringify({ text: 'trickled' });
-    const client = await rawConnection(server.url);
+    const client = await rawConnection(ctx.url);
     client.socket.write(
       `POST /v1/conversations/${conversationId}/messages HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${alice.token}\r\n` +
         `Content-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`,
@@ -66,7 +64,7 @@ describe('HTTP server limits', () => {
   });
 
   it('cuts off a client that never finishes its headers', async () => {
-    const client = await rawConnection(server.url);
+    const client = await rawConnection(ctx.url);
     client.socket.write('GET /health/live HTTP/1.1\r\nHost: x\r\n');
     const closedAfter = await client.closed;
     expect(closedAfter).toBeLessThan(2 * TIMEOUT_MS + 500);
@@ -75,7 +73,7 @@ describe('HTTP server limits', () => {
 
   it('serves a slow client whose request arrives within the timeout', async () => {
     const body = JSON.stringify({ text: 'slow but on time' });
-    const client = await rawConnection(server.url);
+    const client = await rawConnection(ctx.url);
     client.socket.write(
       `POST /v1/conversations/${conversationId}/messages HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${bob.token}\r\n` +
         `Content-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`,
@@ -90,7 +88,7 @@ describe('HTTP server limits', () => {
   });
 
   it('serves the next request of a keep-alive connection that idled longer than the timeouts', async () => {
-    const client = await rawConnection(server.url);
+    const client = await rawConnection(ctx.url);
     const request = 'GET /health/live HTTP/1.1\r\nHost: x\r\n\r\n';
     client.socket.write(request);
     await sleep(100);
@@ -105,12 +103,12 @@ describe('HTTP server limits', () => {
   });
 
   it('keeps an SSE stream and a WebSocket open well beyond the request timeout', async () => {
-    const stream = await connectSse(server.url, { token: alice.token });
-    const socket = await connectReady(server.url, alice.token, alice.id);
+    const stream = await connectSse(ctx.url, { token: alice.token });
+    const socket = await connectReady(ctx.url, alice.token, alice.id);
     try {
       await stream.waitFor((event) => event.data.type === 'ready');
       await sleep(3 * TIMEOUT_MS);
-      const marker = await sendMarker(server.api, bob.token, conversationId, [socket]);
+      const marker = await sendMarker(ctx.api, bob.token, conversationId, [socket]);
       const delivered = await stream.waitFor((event) => event.data.type === 'message.created' && event.data.message.id === marker.id);
       expect(delivered.data.message.text).toBe(marker.text);
     } finally {
@@ -120,16 +118,12 @@ describe('HTTP server limits', () => {
 });
 
 describe('HTTP_MAX_CONNECTIONS', () => {
-  let server: TestServer;
-  beforeAll(async () => {
-    server = await startTestServer({ env: { HTTP_MAX_CONNECTIONS: '3' } });
-  });
-  afterAll(() => server.stop());
+  const ctx = useTestServer({ env: { HTTP_MAX_CONNECTIONS: '3' } });
 
   it('drops connections beyond the cap at once, and accepts again when one closes', async () => {
-    const held = await Promise.all([rawConnection(server.url), rawConnection(server.url), rawConnection(server.url)]);
+    const held = await Promise.all([rawConnection(ctx.url), rawConnection(ctx.url), rawConnection(ctx.url)]);
     // The kernel accepts the TCP connection; Node closes it at once without reading anything.
-    const extra = await rawConnection(server.url);
+    const extra = await rawConnection(ctx.url);
     extra.socket.write('GET /health/live HTTP/1.1\r\nHost: x\r\n\r\n');
     expect(await extra.closed).toBeLessThan(1000);
     expect(extra.received()).toBe('');
@@ -137,21 +131,17 @@ describe('HTTP_MAX_CONNECTIONS', () => {
     held[0]?.socket.destroy();
     await held[0]?.closed;
     await sleep(50);
-    const response = await server.api.get('/health/live');
+    const response = await ctx.api.get('/health/live');
     expect(response.status).toBe(200);
     for (const connection of held) connection.socket.destroy();
   });
 });
 
 describe('HTTP limits with defaults', () => {
-  let server: TestServer;
-  beforeAll(async () => {
-    server = await startTestServer();
-  });
-  afterAll(() => server.stop());
+  const ctx = useTestServer();
 
   it('applies the documented defaults to the Node server', () => {
-    const http = server.parley.app.server;
+    const http = ctx.server.parley.app.server;
     expect({
       requestTimeout: http.requestTimeout,
       headersTimeout: http.headersTimeout,

@@ -11,7 +11,7 @@ import type { ApiResponse } from '../test-support/api-client.js';
 import { ENGINE_KINDS } from '../test-support/engines.js';
 import { createMemoryEngine } from '../engine/memory/memory-engine.js';
 import type { Engine } from '../engine/engine.js';
-import { registerUser, startTestServer, type TestServer, type TestUser } from '../test-support/server.js';
+import { registerUser, startTestServer, useTestServer, type TestServer, type TestUser } from '../test-support/server.js';
 
 const PROBLEM_MEMBERS = new Set(['type', 'title', 'status', 'detail', 'code', 'instance', 'errors']);
 /** What leaks from a stack trace or an internal message. */
@@ -28,17 +28,15 @@ function expectCleanProblem(response: ApiResponse, label: string): void {
 }
 
 describe.each(ENGINE_KINDS)('API8:2023 Security Misconfiguration (%s engine)', (kind) => {
-  let server: TestServer;
+  const ctx = useTestServer({ kind });
   let user: TestUser;
 
   beforeAll(async () => {
-    server = await startTestServer({ kind });
-    user = await registerUser(server.api);
+    user = await registerUser(ctx.api);
   });
-  afterAll(() => server?.stop());
 
   it('answers every client error it can be provoked into with a clean problem document', async () => {
-    const { api } = server;
+    const { api } = ctx;
     const provoked: [string, Promise<ApiResponse>][] = [
       ['unknown route', api.get('/v1/no-such-route', user.token)],
       ['unknown route without a token', api.get('/v2/conversations')],
@@ -70,7 +68,7 @@ describe.each(ENGINE_KINDS)('API8:2023 Security Misconfiguration (%s engine)', (
 
   it('answers problem+json 404 (or 405) for unknown routes and wrong methods', async () => {
     for (const [method, path] of [['GET', '/nope'], ['POST', '/v1/users/me'], ['DELETE', '/v1/conversations']] as const) {
-      const response = await server.api.request(method, path, { token: user.token });
+      const response = await ctx.api.request(method, path, { token: user.token });
       expect([404, 405], `${method} ${path}`).toContain(response.status);
       expectCleanProblem(response, `${method} ${path}`);
     }
@@ -78,7 +76,7 @@ describe.each(ENGINE_KINDS)('API8:2023 Security Misconfiguration (%s engine)', (
 
   it('sends no x-powered-by and echoes a request id on successes too', async () => {
     for (const path of ['/health/live', '/v1/openapi.json', '/.well-known/jwks.json']) {
-      const response = await server.api.get(path);
+      const response = await ctx.api.get(path);
       expect(response.headers.get('x-powered-by'), path).toBeNull();
       expect(response.headers.get('x-request-id'), path).toBeTruthy();
     }
@@ -87,7 +85,7 @@ describe.each(ENGINE_KINDS)('API8:2023 Security Misconfiguration (%s engine)', (
   // Regression (issue 6, Low): a malformed percent-encoding got Fastify's own JSON with the URL
   // reflected; `frameworkErrors` answers a problem now.
   it('answers a malformed percent-encoding in the path with a clean problem document', async () => {
-    const response = await server.api.get('/v1/conversations/%E0%A4%A', user.token);
+    const response = await ctx.api.get('/v1/conversations/%E0%A4%A', user.token);
     expect(response.status).toBe(400);
     expectCleanProblem(response, 'malformed percent-encoding');
   });

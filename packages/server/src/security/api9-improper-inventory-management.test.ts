@@ -7,10 +7,10 @@
  * what is served keeps the committed contract `openapi/v1.json` (changes only add to it).
  */
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { findBreakingChanges } from '../openapi/breaking-changes.js';
 import { fetchServedDocument, operationsOf, type OpenApiDocument } from '../test-support/openapi-operations.js';
-import { startTestServer, type TestServer } from '../test-support/server.js';
+import { useTestServer } from '../test-support/server.js';
 
 const FROZEN_V1 = new URL('../../../../openapi/v1.json', import.meta.url);
 /** Unversioned paths that are part of the inventory on purpose. */
@@ -40,17 +40,15 @@ function servedRoutes(tree: string): string[] {
 }
 
 describe('API9:2023 Improper Inventory Management', () => {
-  let server: TestServer;
+  const ctx = useTestServer();
   let served: OpenApiDocument;
 
   beforeAll(async () => {
-    server = await startTestServer();
-    served = await fetchServedDocument(server.api);
+    served = await fetchServedDocument(ctx.api);
   });
-  afterAll(() => server?.stop());
 
   it('documents every route the server answers, apart from the documentation itself', () => {
-    const routes = servedRoutes(server.parley.app.printRoutes({ commonPrefix: false }));
+    const routes = servedRoutes(ctx.server.parley.app.printRoutes({ commonPrefix: false }));
     expect(routes.length).toBeGreaterThan(20);
     const documented = new Set(operationsOf(served).map((operation) => operation.label));
     const undocumented = routes.filter((route) => !documented.has(route) && !UNDOCUMENTED_BY_DESIGN.test(route.split(' ')[1]!));
@@ -60,7 +58,7 @@ describe('API9:2023 Improper Inventory Management', () => {
   it('lists only v1 and the operational endpoints, in /v1/openapi.json and /docs alike', async () => {
     const paths = Object.keys(served.paths);
     expect(paths.filter((path) => !path.startsWith('/v1/') && !OPERATIONAL.test(path))).toEqual([]);
-    const docs = await server.api.get('/docs/json');
+    const docs = await ctx.api.get('/docs/json');
     expect(docs.status).toBe(200);
     expect(Object.keys(docs.body.paths).sort()).toEqual([...paths].sort());
   });

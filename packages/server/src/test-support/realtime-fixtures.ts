@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import WebSocket from 'ws';
-import { expect } from 'vitest';
+import { afterEach, expect } from 'vitest';
 import type { ApiClient } from './api-client.js';
 import { sendMessage } from './conversations.js';
 import { connectRealtime, type ConnectOptions, type Frame, type RealtimeClient } from './realtime-client.js';
@@ -16,6 +16,38 @@ export async function connectReady(baseUrl: string, token: string, userId: strin
   const ready = await client.waitFor(() => true);
   expect(ready, `first frame of ${userId}`).toEqual({ type: 'ready', userId, cursor: expect.any(String) });
   return client;
+}
+
+/**
+ * Clients of one `describe` block that are closed after each test: `track` registers any client
+ * (WebSocket or SSE) and returns it.
+ */
+export function useClosingAfterEach<T extends { close(): Promise<void> }>(): { track<C extends T>(client: C): C } {
+  const open: T[] = [];
+  afterEach(async () => {
+    await Promise.all(open.splice(0).map((client) => client.close()));
+  });
+  return {
+    track(client) {
+      open.push(client);
+      return client;
+    },
+  };
+}
+
+/**
+ * Realtime clients of one `describe` block against the server at `url()`: `connect` opens one
+ * that is `ready` for the user (connectReady); every client is closed after each test.
+ */
+export function useRealtimeClients(url: () => string): {
+  connect(user: { id: string; token: string }, options?: Omit<ConnectOptions, 'token'>): Promise<RealtimeClient>;
+  track<C extends RealtimeClient>(client: C): C;
+} {
+  const { track } = useClosingAfterEach<RealtimeClient>();
+  return {
+    connect: async (user, options = {}) => track(await connectReady(url(), user.token, user.id, options)),
+    track,
+  };
 }
 
 /** Frames that are durable events (they carry a cursor), `ready` excluded. */

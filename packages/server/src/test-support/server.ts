@@ -1,3 +1,4 @@
+import { afterAll, beforeAll } from 'vitest';
 import { loadConfig } from '../config.js';
 import type { Engine } from '../engine/engine.js';
 import { createParley, type Parley } from '../parley.js';
@@ -47,6 +48,42 @@ export async function startTestServer(
     async stop() {
       await parley.shutdown();
       await owned?.cleanup();
+    },
+  };
+}
+
+export type TestServerOptions = Parameters<typeof startTestServer>[0];
+
+/** The server of a `describe` block, through getters (it exists from `beforeAll` on). */
+export interface TestServerHandle {
+  readonly server: TestServer;
+  readonly api: ApiClient;
+  readonly url: string;
+}
+
+/**
+ * Starts a test server (startTestServer with these options) in `beforeAll` of the enclosing
+ * `describe` and stops it in `afterAll`.
+ */
+export function useTestServer(options: TestServerOptions = {}): TestServerHandle {
+  let server: TestServer | undefined;
+  beforeAll(async () => {
+    server = await startTestServer(options);
+  });
+  afterAll(() => server?.stop());
+  const started = (): TestServer => {
+    if (!server) throw new Error('useTestServer: the server is not started yet (use it inside hooks and tests)');
+    return server;
+  };
+  return {
+    get server() {
+      return started();
+    },
+    get api() {
+      return started().api;
+    },
+    get url() {
+      return started().url;
     },
   };
 }

@@ -4,8 +4,7 @@
  *     blocker's presence and put the blocker into groups of their making;
  *   - anyone in a tenant read anyone's presence.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ApiClient } from '../../test-support/api-client.js';
+import { describe, expect, it } from 'vitest';
 import {
   conversationList,
   createGroup,
@@ -16,76 +15,69 @@ import {
   sendMessage,
 } from '../../test-support/conversations.js';
 import { ENGINE_KINDS } from '../../test-support/engines.js';
-import { registerUser, startTestServer, type TestServer, type TestUser } from '../../test-support/server.js';
+import { registerUser, useTestServer, type TestUser } from '../../test-support/server.js';
 
 describe.each(ENGINE_KINDS)('blocks and presence visibility (%s engine)', (kind) => {
-  let server: TestServer;
-  let api: ApiClient;
-
-  beforeAll(async () => {
-    server = await startTestServer({ kind });
-    api = server.api;
-  });
-  afterAll(() => server?.stop());
+  const ctx = useTestServer({ kind });
 
   const block = async (blocker: TestUser, blocked: TestUser) =>
-    expect((await api.request('PUT', `/v1/users/me/blocks/${blocked.id}`, { token: blocker.token })).status).toBe(204);
-  const presence = (viewer: { token: string }, userId: string) => api.get(`/v1/users/${userId}/presence`, viewer.token);
+    expect((await ctx.api.request('PUT', `/v1/users/me/blocks/${blocked.id}`, { token: blocker.token })).status).toBe(204);
+  const presence = (viewer: { token: string }, userId: string) => ctx.api.get(`/v1/users/${userId}/presence`, viewer.token);
 
   describe('a block', () => {
     it('stops the blocked user editing and reacting in the direct conversation (403 blocked), nothing changed', async () => {
-      const [blocker, blocked] = await Promise.all([registerUser(api), registerUser(api)]);
-      const direct = await openDirect(api, blocked.token, blocker.id);
-      const mine = await sendMessage(api, blocked.token, direct.id, 'before');
-      const theirs = await sendMessage(api, blocker.token, direct.id, 'hello');
+      const [blocker, blocked] = await Promise.all([registerUser(ctx.api), registerUser(ctx.api)]);
+      const direct = await openDirect(ctx.api, blocked.token, blocker.id);
+      const mine = await sendMessage(ctx.api, blocked.token, direct.id, 'before');
+      const theirs = await sendMessage(ctx.api, blocker.token, direct.id, 'hello');
       await block(blocker, blocked);
 
       const base = `/v1/conversations/${direct.id}/messages`;
-      expectProblem(await api.patch(`${base}/${mine.id}`, { text: 'sneaky edit' }, blocked.token), 403, 'blocked', 'edit');
-      expectProblem(await api.request('PUT', `${base}/${theirs.id}/reactions/${encodeURIComponent('👎')}`, { token: blocked.token }), 403, 'blocked', 'react');
-      expectProblem(await api.post(base, { text: 'send' }, blocked.token), 403, 'blocked', 'send');
-      const history = await historyOf(api, blocker.token, direct.id);
+      expectProblem(await ctx.api.patch(`${base}/${mine.id}`, { text: 'sneaky edit' }, blocked.token), 403, 'blocked', 'edit');
+      expectProblem(await ctx.api.request('PUT', `${base}/${theirs.id}/reactions/${encodeURIComponent('👎')}`, { token: blocked.token }), 403, 'blocked', 'react');
+      expectProblem(await ctx.api.post(base, { text: 'send' }, blocked.token), 403, 'blocked', 'send');
+      const history = await historyOf(ctx.api, blocker.token, direct.id);
       expect(history.map((message) => [message.text, message.editedAt, message.reactions])).toEqual([
         ['before', null, {}],
         ['hello', null, {}],
       ]);
       // The blocker is not restricted, and the blocked user still reads.
-      expect((await api.patch(`${base}/${theirs.id}`, { text: 'hello!' }, blocker.token)).status).toBe(200);
-      expect((await historyOf(api, blocked.token, direct.id)).map((message) => message.text)).toEqual(['before', 'hello!']);
+      expect((await ctx.api.patch(`${base}/${theirs.id}`, { text: 'hello!' }, blocker.token)).status).toBe(200);
+      expect((await historyOf(ctx.api, blocked.token, direct.id)).map((message) => message.text)).toEqual(['before', 'hello!']);
     });
 
     it('stops the blocked user creating a group with the blocker or adding the blocker to one (403 blocked)', async () => {
-      const [blocker, blocked, friend] = await Promise.all([registerUser(api), registerUser(api), registerUser(api)]);
+      const [blocker, blocked, friend] = await Promise.all([registerUser(ctx.api), registerUser(ctx.api), registerUser(ctx.api)]);
       await block(blocker, blocked);
-      const created = await api.post('/v1/conversations', { type: 'group', title: 'Trap', members: [friend.id, blocker.id] }, blocked.token);
+      const created = await ctx.api.post('/v1/conversations', { type: 'group', title: 'Trap', members: [friend.id, blocker.id] }, blocked.token);
       expectProblem(created, 403, 'blocked', 'create');
-      expect(await conversationList(api, blocker.token)).toEqual([]);
-      expect(await conversationList(api, blocked.token)).toEqual([]);
+      expect(await conversationList(ctx.api, blocker.token)).toEqual([]);
+      expect(await conversationList(ctx.api, blocked.token)).toEqual([]);
 
-      const group = await createGroup(api, blocked.token, [friend.id], 'Mine');
-      expectProblem(await api.post(`/v1/conversations/${group.id}/members`, { userIds: [blocker.id] }, blocked.token), 403, 'blocked', 'add');
-      expect(await conversationList(api, blocker.token)).toEqual([]);
+      const group = await createGroup(ctx.api, blocked.token, [friend.id], 'Mine');
+      expectProblem(await ctx.api.post(`/v1/conversations/${group.id}/members`, { userIds: [blocker.id] }, blocked.token), 403, 'blocked', 'add');
+      expect(await conversationList(ctx.api, blocker.token)).toEqual([]);
       // Someone else may still bring both together: a block governs what the blocked user does.
-      expect((await api.post(`/v1/conversations/${group.id}/members`, { userIds: [friend.id] }, blocked.token)).status).toBe(200);
+      expect((await ctx.api.post(`/v1/conversations/${group.id}/members`, { userIds: [friend.id] }, blocked.token)).status).toBe(200);
     });
   });
 
   describe('presence', () => {
     it('is visible to users sharing a conversation, and to oneself; anyone else gets 404 like an unknown id', async () => {
-      const [alice, bob, stranger] = await Promise.all([registerUser(api), registerUser(api), registerUser(api)]);
+      const [alice, bob, stranger] = await Promise.all([registerUser(ctx.api), registerUser(ctx.api), registerUser(ctx.api)]);
       expect((await presence(alice, alice.id)).status).toBe(200);
       expectProblem(await presence(stranger, alice.id), 404, 'user_not_found', 'stranger');
       expectProblem(await presence(stranger, 'no-such-user'), 404, 'user_not_found', 'unknown');
 
-      const group = await createGroup(api, alice.token, [bob.id], 'Pair');
+      const group = await createGroup(ctx.api, alice.token, [bob.id], 'Pair');
       expect((await presence(bob, alice.id)).body).toEqual({ status: 'offline', lastSeenAt: null });
-      expect((await api.delete(`/v1/conversations/${group.id}/members/${bob.id}`, bob.token)).status).toBe(204);
+      expect((await ctx.api.delete(`/v1/conversations/${group.id}/members/${bob.id}`, bob.token)).status).toBe(204);
       expectProblem(await presence(bob, alice.id), 404, 'user_not_found', 'after leaving');
     });
 
     it('is never visible to a user the target blocked, even with a conversation in common', async () => {
-      const [blocker, blocked] = await Promise.all([registerUser(api), registerUser(api)]);
-      await openDirect(api, blocker.token, blocked.id);
+      const [blocker, blocked] = await Promise.all([registerUser(ctx.api), registerUser(ctx.api)]);
+      await openDirect(ctx.api, blocker.token, blocked.id);
       expect((await presence(blocked, blocker.id)).status).toBe(200);
       await block(blocker, blocked);
       expectProblem(await presence(blocked, blocker.id), 404, 'user_not_found');
@@ -94,7 +86,7 @@ describe.each(ENGINE_KINDS)('blocks and presence visibility (%s engine)', (kind)
     });
 
     it('is visible to the tenant key for any user of its tenant', async () => {
-      const tenant = await createTestTenant(api);
+      const tenant = await createTestTenant(ctx.api);
       const [loner] = await tenant.users(['loner']);
       expect((await presence({ token: tenant.key }, loner!.id)).body).toEqual({ status: 'offline', lastSeenAt: null });
     });

@@ -2,8 +2,7 @@
  * Editing, deleting and reacting to messages over HTTP, on both engines: who may do what, the
  * resulting message as members see it, and that every refused change leaves history unchanged.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ApiClient } from '../../test-support/api-client.js';
+import { describe, expect, it } from 'vitest';
 import {
   RFC3339_UTC,
   conversationList,
@@ -14,33 +13,26 @@ import {
   setRole,
 } from '../../test-support/conversations.js';
 import { ENGINE_KINDS } from '../../test-support/engines.js';
-import { registerUser, startTestServer, type TestServer, type TestUser } from '../../test-support/server.js';
+import { registerUser, useTestServer, type TestUser } from '../../test-support/server.js';
 
 describe.each(ENGINE_KINDS)('message changes over HTTP (%s engine)', (kind) => {
-  let server: TestServer;
-  let api: ApiClient;
-
-  beforeAll(async () => {
-    server = await startTestServer({ kind });
-    api = server.api;
-  });
-  afterAll(() => server?.stop());
+  const ctx = useTestServer({ kind });
 
   /** A group with an owner, an admin and two plain members, and one message from `author`. */
   async function room() {
-    const [owner, admin, author, other] = await Promise.all(Array.from({ length: 4 }, () => registerUser(api)));
-    const group = await createGroup(api, owner!.token, [admin!.id, author!.id, other!.id]);
-    await setRole(api, owner!.token, group.id, admin!.id, 'admin');
-    const message = await sendMessage(api, author!.token, group.id, 'original text');
+    const [owner, admin, author, other] = await Promise.all(Array.from({ length: 4 }, () => registerUser(ctx.api)));
+    const group = await createGroup(ctx.api, owner!.token, [admin!.id, author!.id, other!.id]);
+    await setRole(ctx.api, owner!.token, group.id, admin!.id, 'admin');
+    const message = await sendMessage(ctx.api, author!.token, group.id, 'original text');
     return { owner: owner!, admin: admin!, author: author!, other: other!, id: group.id as string, message };
   }
 
   const messagePath = (id: string, messageId: string) => `/v1/conversations/${id}/messages/${messageId}`;
   const reactionPath = (id: string, messageId: string, emoji: string) =>
     `${messagePath(id, messageId)}/reactions/${encodeURIComponent(emoji)}`;
-  const react = (token: string, path: string, method: 'PUT' | 'DELETE' = 'PUT') => api.request(method, path, { token });
+  const react = (token: string, path: string, method: 'PUT' | 'DELETE' = 'PUT') => ctx.api.request(method, path, { token });
   const only = async (token: string, id: string) => {
-    const history = await historyOf(api, token, id);
+    const history = await historyOf(ctx.api, token, id);
     expect(history).toHaveLength(1);
     return history[0];
   };
@@ -48,7 +40,7 @@ describe.each(ENGINE_KINDS)('message changes over HTTP (%s engine)', (kind) => {
   describe('editing', () => {
     it('lets the sender edit (200): the text is replaced (trimmed) and editedAt set', async () => {
       const { author, other, id, message } = await room();
-      const response = await api.patch(messagePath(id, message.id), { text: '  edited text  ' }, author.token);
+      const response = await ctx.api.patch(messagePath(id, message.id), { text: '  edited text  ' }, author.token);
       expect(response.status).toBe(200);
       expect(response.body).toMatchObject({ id: message.id, seq: 1, senderId: author.id, text: 'edited text', deletedAt: null, createdAt: message.createdAt });
       expect(response.body.editedAt).toMatch(RFC3339_UTC);
@@ -60,7 +52,7 @@ describe.each(ENGINE_KINDS)('message changes over HTTP (%s engine)', (kind) => {
       const { owner, admin, other, id, message } = await room();
       const before = await only(owner.token, id);
       for (const user of [other, admin, owner]) {
-        expectProblem(await api.patch(messagePath(id, message.id), { text: 'not yours' }, user.token), 403, 'forbidden', user.id);
+        expectProblem(await ctx.api.patch(messagePath(id, message.id), { text: 'not yours' }, user.token), 403, 'forbidden', user.id);
       }
       expect(await only(owner.token, id)).toEqual(before);
       expect(before).toMatchObject({ text: 'original text', editedAt: null });
@@ -70,17 +62,17 @@ describe.each(ENGINE_KINDS)('message changes over HTTP (%s engine)', (kind) => {
       const { author, id, message } = await room();
       const before = await only(author.token, id);
       for (const text of ['', '   ', 'z'.repeat(4001)]) {
-        expectProblem(await api.patch(messagePath(id, message.id), { text }, author.token), 400, 'validation_failed', `${text.length} chars`);
+        expectProblem(await ctx.api.patch(messagePath(id, message.id), { text }, author.token), 400, 'validation_failed', `${text.length} chars`);
       }
-      expectProblem(await api.patch(messagePath(id, '01NOSUCHMESSAGE0000000000'), { text: 'new' }, author.token), 404, 'message_not_found');
+      expectProblem(await ctx.api.patch(messagePath(id, '01NOSUCHMESSAGE0000000000'), { text: 'new' }, author.token), 404, 'message_not_found');
       expect(await only(author.token, id)).toEqual(before);
     });
 
     it('refuses editing a deleted message (409 message_deleted)', async () => {
       const { author, id, message } = await room();
-      expect((await api.delete(messagePath(id, message.id), author.token)).status).toBe(204);
+      expect((await ctx.api.delete(messagePath(id, message.id), author.token)).status).toBe(204);
       const before = await only(author.token, id);
-      expectProblem(await api.patch(messagePath(id, message.id), { text: 'resurrected' }, author.token), 409, 'message_deleted');
+      expectProblem(await ctx.api.patch(messagePath(id, message.id), { text: 'resurrected' }, author.token), 409, 'message_deleted');
       expect(await only(author.token, id)).toEqual(before);
       expect(before).toMatchObject({ text: null, editedAt: null });
     });
@@ -89,13 +81,13 @@ describe.each(ENGINE_KINDS)('message changes over HTTP (%s engine)', (kind) => {
   describe('deleting', () => {
     it('lets the sender delete (204): history keeps the seq, text null, deletedAt set, reactions cleared', async () => {
       const { author, other, id, message } = await room();
-      const after = await sendMessage(api, other.token, id, 'a later message');
+      const after = await sendMessage(ctx.api, other.token, id, 'a later message');
       expect((await react(other.token, reactionPath(id, message.id, '👍'))).status).toBe(204);
 
-      const response = await api.delete(messagePath(id, message.id), author.token);
+      const response = await ctx.api.delete(messagePath(id, message.id), author.token);
       expect(response.status).toBe(204);
       expect(response.text).toBe('');
-      const history = await historyOf(api, other.token, id);
+      const history = await historyOf(ctx.api, other.token, id);
       expect(history.map((entry) => entry.seq)).toEqual([1, 2]);
       expect(history[0]).toMatchObject({ id: message.id, seq: 1, senderId: author.id, text: null, reactions: {} });
       expect(history[0].deletedAt).toMatch(RFC3339_UTC);
@@ -104,10 +96,10 @@ describe.each(ENGINE_KINDS)('message changes over HTTP (%s engine)', (kind) => {
 
     it('lets owners and admins delete others’ messages (204)', async () => {
       const { owner, admin, author, id, message } = await room();
-      const second = await sendMessage(api, author.token, id, 'second');
-      expect((await api.delete(messagePath(id, message.id), owner.token)).status).toBe(204);
-      expect((await api.delete(messagePath(id, second.id), admin.token)).status).toBe(204);
-      const history = await historyOf(api, author.token, id);
+      const second = await sendMessage(ctx.api, author.token, id, 'second');
+      expect((await ctx.api.delete(messagePath(id, message.id), owner.token)).status).toBe(204);
+      expect((await ctx.api.delete(messagePath(id, second.id), admin.token)).status).toBe(204);
+      const history = await historyOf(ctx.api, author.token, id);
       expect(history.map((entry) => [entry.seq, entry.text, entry.deletedAt === null])).toEqual([
         [1, null, false],
         [2, null, false],
@@ -117,27 +109,27 @@ describe.each(ENGINE_KINDS)('message changes over HTTP (%s engine)', (kind) => {
     it('refuses a plain member deleting another’s message (403), and an admin deleting the owner’s is allowed', async () => {
       const { owner, admin, other, id, message } = await room();
       const before = await only(owner.token, id);
-      expectProblem(await api.delete(messagePath(id, message.id), other.token), 403, 'forbidden');
+      expectProblem(await ctx.api.delete(messagePath(id, message.id), other.token), 403, 'forbidden');
       expect(await only(owner.token, id)).toEqual(before);
 
-      const fromOwner = await sendMessage(api, owner.token, id, 'owner speaking');
-      expect((await api.delete(messagePath(id, fromOwner.id), admin.token)).status).toBe(204);
-      expect((await historyOf(api, owner.token, id))[1]).toMatchObject({ seq: 2, text: null });
+      const fromOwner = await sendMessage(ctx.api, owner.token, id, 'owner speaking');
+      expect((await ctx.api.delete(messagePath(id, fromOwner.id), admin.token)).status).toBe(204);
+      expect((await historyOf(ctx.api, owner.token, id))[1]).toMatchObject({ seq: 2, text: null });
     });
 
     it('is idempotent: deleting twice answers 204 and keeps the first deletedAt', async () => {
       const { author, id, message } = await room();
-      expect((await api.delete(messagePath(id, message.id), author.token)).status).toBe(204);
+      expect((await ctx.api.delete(messagePath(id, message.id), author.token)).status).toBe(204);
       const first = await only(author.token, id);
-      expect((await api.delete(messagePath(id, message.id), author.token)).status).toBe(204);
+      expect((await ctx.api.delete(messagePath(id, message.id), author.token)).status).toBe(204);
       expect(await only(author.token, id)).toEqual(first);
-      expectProblem(await api.delete(messagePath(id, '01NOSUCHMESSAGE0000000000'), author.token), 404, 'message_not_found');
+      expectProblem(await ctx.api.delete(messagePath(id, '01NOSUCHMESSAGE0000000000'), author.token), 404, 'message_not_found');
     });
 
     it('shows a deleted last message without its text in the conversation list', async () => {
       const { author, other, id, message } = await room();
-      expect((await api.delete(messagePath(id, message.id), author.token)).status).toBe(204);
-      const item = (await conversationList(api, other.token)).find((entry) => entry.id === id);
+      expect((await ctx.api.delete(messagePath(id, message.id), author.token)).status).toBe(204);
+      const item = (await conversationList(ctx.api, other.token)).find((entry) => entry.id === id);
       expect(item.lastMessage).toMatchObject({ id: message.id, seq: 1, text: null });
       expect(item.lastMessage.deletedAt).toMatch(RFC3339_UTC);
     });
@@ -211,7 +203,7 @@ describe.each(ENGINE_KINDS)('message changes over HTTP (%s engine)', (kind) => {
 
     it('refuses reacting to a deleted message (409) and to an unknown one (404)', async () => {
       const { author, other, id, message } = await room();
-      expect((await api.delete(messagePath(id, message.id), author.token)).status).toBe(204);
+      expect((await ctx.api.delete(messagePath(id, message.id), author.token)).status).toBe(204);
       expectProblem(await react(other.token, reactionPath(id, message.id, '👍')), 409, 'message_deleted');
       expect((await only(other.token, id)).reactions).toEqual({});
       expectProblem(await react(other.token, reactionPath(id, '01NOSUCHMESSAGE0000000000', '👍')), 404, 'message_not_found');
@@ -221,29 +213,29 @@ describe.each(ENGINE_KINDS)('message changes over HTTP (%s engine)', (kind) => {
 
   it('a member removed from the group can no longer edit, delete or react (404)', async () => {
     const { owner, author, id, message } = await room();
-    expect((await api.delete(`/v1/conversations/${id}/members/${author.id}`, owner.token)).status).toBe(204);
+    expect((await ctx.api.delete(`/v1/conversations/${id}/members/${author.id}`, owner.token)).status).toBe(204);
     const before = await only(owner.token, id);
-    expectProblem(await api.patch(messagePath(id, message.id), { text: 'after leaving' }, author.token), 404, 'conversation_not_found');
-    expectProblem(await api.delete(messagePath(id, message.id), author.token), 404, 'conversation_not_found');
+    expectProblem(await ctx.api.patch(messagePath(id, message.id), { text: 'after leaving' }, author.token), 404, 'conversation_not_found');
+    expectProblem(await ctx.api.delete(messagePath(id, message.id), author.token), 404, 'conversation_not_found');
     expectProblem(await react(author.token, reactionPath(id, message.id, '👍')), 404, 'conversation_not_found');
     expect(await only(owner.token, id)).toEqual(before);
   });
 
   it('keeps the sender’s read position and lastSeq when a message is edited or deleted', async () => {
-    const [alice, bob] = await Promise.all([registerUser(api), registerUser(api)]);
-    const group = await createGroup(api, alice.token, [bob.id]);
-    const message = await sendMessage(api, alice.token, group.id, 'one');
-    await sendMessage(api, alice.token, group.id, 'two');
-    await api.patch(messagePath(group.id, message.id), { text: 'uno' }, alice.token);
-    await api.delete(messagePath(group.id, message.id), alice.token);
-    const item = (await conversationList(api, bob.token)).find((entry) => entry.id === group.id);
+    const [alice, bob] = await Promise.all([registerUser(ctx.api), registerUser(ctx.api)]);
+    const group = await createGroup(ctx.api, alice.token, [bob.id]);
+    const message = await sendMessage(ctx.api, alice.token, group.id, 'one');
+    await sendMessage(ctx.api, alice.token, group.id, 'two');
+    await ctx.api.patch(messagePath(group.id, message.id), { text: 'uno' }, alice.token);
+    await ctx.api.delete(messagePath(group.id, message.id), alice.token);
+    const item = (await conversationList(ctx.api, bob.token)).find((entry) => entry.id === group.id);
     expect(item).toMatchObject({ lastSeq: 2, unreadCount: 2, lastMessage: { seq: 2, text: 'two' } });
   });
 
   it.each(['PATCH', 'DELETE'] as const)('%s by a user of the same tenant outside the group → 404', async (method) => {
     const { author, id, message } = await room();
-    const outsider: TestUser = await registerUser(api);
-    const response = await api.request(method, messagePath(id, message.id), {
+    const outsider: TestUser = await registerUser(ctx.api);
+    const response = await ctx.api.request(method, messagePath(id, message.id), {
       token: outsider.token,
       ...(method === 'PATCH' ? { json: { text: 'x' } } : {}),
     });
