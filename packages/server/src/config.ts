@@ -74,7 +74,7 @@ export interface HttpLimits {
 export interface Config {
   port: number;
   host: string;
-  /** Base URL clients reach this server at; the issuer of built-in tokens. */
+  /** Base URL clients reach this server at; the issuer of built-in tokens when this node is the first of the deployment to start (see deploymentIssuer in parley.ts). */
   publicUrl: string;
   logLevel: Env['LOG_LEVEL'];
   redis: { url?: string; clusterNodes?: string[]; sentinels?: { host: string; port: number }[]; sentinelName: string } | null;

@@ -2,8 +2,10 @@
  * Parley as operators run it: `node dist/main.js` processes, configured by environment, sharing
  * one real Redis. These tests need the build (`npm test` runs it first).
  */
+import { createServer } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createApiClient } from './test-support/api-client.js';
+import { connectRealtime } from './test-support/realtime-client.js';
 import { TEST_REDIS_URL, createTestRedis, deleteKeysWithPrefix, uniqueKeyPrefix } from './test-support/redis.js';
 import { startServerProcess, type ServerProcess } from './test-support/server-process.js';
 
@@ -88,6 +90,65 @@ describe('two nodes on one Redis', () => {
   it('drains on SIGTERM: both nodes close their Redis connections and exit 0', async () => {
     expect(await Promise.all([nodeA.stop(), nodeB.stop()])).toEqual([0, 0]);
     for (const node of [nodeA, nodeB]) expect(node.logs.some((entry) => entry.msg === 'shutdown complete')).toBe(true);
+  });
+});
+
+/** A port free right now, so a node gets its own explicit PORT (and so its own default URL). */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  return address.port;
+}
+
+function claimsOf(token: string): Record<string, unknown> {
+  return JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString()) as Record<string, unknown>;
+}
+
+describe('two nodes on one Redis started as the README says (no PUBLIC_URL, different PORTs)', () => {
+  const keyPrefix = uniqueKeyPrefix();
+  let nodeA: ServerProcess | undefined;
+  let nodeB: ServerProcess | undefined;
+
+  afterAll(async () => {
+    await Promise.all([nodeA?.stop(), nodeB?.stop()]);
+    const redis = createTestRedis();
+    await deleteKeysWithPrefix(redis, keyPrefix);
+    redis.disconnect();
+  });
+
+  it('accepts a token of one node on the other, over REST and realtime, under one stored issuer', async () => {
+    const env = { REDIS_URL: TEST_REDIS_URL, REDIS_KEY_PREFIX: keyPrefix, HOST: '127.0.0.1' };
+    const [portA, portB] = [await freePort(), await freePort()];
+    nodeA = await startServerProcess({ ...env, PORT: String(portA) });
+    nodeB = await startServerProcess({ ...env, PORT: String(portB) });
+    expect(nodeA.url).not.toBe(nodeB.url);
+
+    const alice = await register(nodeA.url, 'alice');
+    const me = await createApiClient(nodeB.url).get('/v1/users/me', alice.token);
+    expect(me.status).toBe(200);
+    expect(me.body.id).toBe(alice.id);
+
+    const client = await connectRealtime(nodeB.url, { token: alice.token });
+    try {
+      await client.waitFor((frame) => frame.type === 'ready', 5000);
+    } finally {
+      await client.close();
+    }
+
+    // The first node's URL is the deployment's issuer; both nodes publish it and sign with it.
+    const bob = await register(nodeB.url, 'bob');
+    expect((await createApiClient(nodeA.url).get('/v1/users/me', bob.token)).status).toBe(200);
+    const [configA, configB] = await Promise.all([
+      createApiClient(nodeA.url).get('/.well-known/openid-configuration'),
+      createApiClient(nodeB.url).get('/.well-known/openid-configuration'),
+    ]);
+    expect(configA.body.issuer).toBe(`http://127.0.0.1:${portA}`);
+    expect(configB.body.issuer).toBe(configA.body.issuer);
+    expect(claimsOf(alice.token).iss).toBe(configA.body.issuer);
+    expect(claimsOf(bob.token).iss).toBe(configA.body.issuer);
   });
 });
 

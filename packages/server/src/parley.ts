@@ -63,10 +63,12 @@ export async function createParley(config: Config, options: ParleyOptions = {}):
       ...redisOptions(config),
       onRedisError: (error) => logConnectionError(error),
     });
+  // Fail fast at start when storage is unreachable.
+  await engine.ping();
   const signingKeys = createSigningKeys({ engine, clock });
   const accessTokens = createAccessTokens({
     signingKeys,
-    issuer: config.publicUrl,
+    issuer: await deploymentIssuer(engine, config.publicUrl),
     clock,
     lifetimeSeconds: config.accessTokenTtlSeconds,
   });
@@ -79,6 +81,7 @@ export async function createParley(config: Config, options: ParleyOptions = {}):
     accessTokens,
     refreshTokens,
     signingKeys,
+    publicUrl: config.publicUrl,
     clock,
     rateLimiter,
     ids,
@@ -90,8 +93,7 @@ export async function createParley(config: Config, options: ParleyOptions = {}):
   let draining = false;
   const startedAt = Date.now();
 
-  // Fail fast at start when storage is unreachable, and make sure every node shares one key and the default tenant.
-  await engine.ping();
+  // Make sure every node shares one key and the default tenant.
   await identity.ensureDefaultTenant();
   await signingKeys.current();
 
@@ -189,6 +191,23 @@ export async function createParley(config: Config, options: ParleyOptions = {}):
       return stopping;
     },
   };
+}
+
+/**
+ * The issuer (`iss` of built-in tokens, OpenID `issuer`) of the deployment: the one stored in the
+ * engine by the first node that started, first writer wins. That node offers PUBLIC_URL when set,
+ * else its own URL, so nodes started as the README says (one Redis, different PORTs, no
+ * PUBLIC_URL) all sign and accept the same `iss`.
+ *
+ * The stored issuer always wins, also over a PUBLIC_URL set or changed later: the issuer is an
+ * identifier, not an address (the OpenID endpoints are on PUBLIC_URL), and letting each node's
+ * setting replace it would split a deployment during a rolling restart, or whenever two nodes
+ * disagree, into nodes refusing each other's tokens. To adopt a new issuer deliberately, delete
+ * the stored one (`<REDIS_KEY_PREFIX>{signing-keys}:issuer`) and restart every node: access tokens
+ * of the old issuer are then refused and clients refresh (refresh tokens do not carry it).
+ */
+async function deploymentIssuer(engine: Engine, candidate: string): Promise<string> {
+  return engine.signingKeys.ensureIssuer(candidate);
 }
 
 function redisOptions(config: Config) {

@@ -1,7 +1,7 @@
 /**
  * Built-in access tokens: JWTs signed with the shared Ed25519 key (see signing-keys.ts).
  *
- * A token carries: header `alg: EdDSA`, `kid`, `typ: at+jwt`; claims `iss` (the configured
+ * A token carries: header `alg: EdDSA`, `kid`, `typ: at+jwt`; claims `iss` (the deployment's
  * issuer URL), `sub` (user id), `tid` (tenant id), `aud: parley`, `iat`, `exp`.
  *
  * Verification guarantees — anything else is rejected with ServiceError('invalid_token') and a

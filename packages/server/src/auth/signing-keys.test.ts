@@ -14,6 +14,7 @@ function countingStore(engine: Engine): { store: Pick<Engine, 'signingKeys'>; li
       lists += 1;
       return inner.list();
     },
+    ensureIssuer: (candidate) => inner.ensureIssuer(candidate),
   };
   return { store: { signingKeys }, lists: () => lists };
 }
@@ -45,6 +46,7 @@ describe('signing keys', () => {
         return engine.signingKeys.ensureCurrent(c);
       },
       list: () => engine.signingKeys.list(),
+      ensureIssuer: (candidate) => engine.signingKeys.ensureIssuer(candidate),
     };
     const keys = createSigningKeys({ engine: { signingKeys }, clock: () => 0 });
     await Promise.all([keys.current(), keys.current()]);

@@ -510,6 +510,12 @@ export interface SigningKeyStore {
   ensureCurrent(candidate: StoredSigningKey): Promise<StoredSigningKey>;
   /** Every key whose tokens may still be valid (current first), for JWKS and verification. */
   list(): Promise<StoredSigningKey[]>;
+  /**
+   * Returns the deployment's issuer (the `iss` of built-in tokens), storing `candidate` first
+   * when there is none. Atomic and first-writer-wins like ensureCurrent: once stored it never
+   * changes, so every node on the same storage signs and accepts the same `iss`.
+   */
+  ensureIssuer(candidate: string): Promise<string>;
 }
 
 // ─── Realtime: event logs, topics, presence ────────────────────────────────────────────────

@@ -42,6 +42,12 @@ export interface IdentityServiceDeps {
   accessTokens: AccessTokens;
   refreshTokens: RefreshTokens;
   signingKeys: SigningKeys;
+  /**
+   * Where this node is reached (PUBLIC_URL or its own URL): the base of the endpoints listed in
+   * the OpenID configuration. Default: the issuer. The issuer itself is the deployment's stored
+   * one (accessTokens.issuer), which may name the node that started first.
+   */
+  publicUrl?: string;
   clock: Clock;
   rateLimiter: RateLimiter;
   ids: { user(): UserId };
@@ -272,10 +278,13 @@ export function createIdentityService(deps: IdentityServiceDeps) {
       return { keys: await signingKeys.publicJwks() };
     },
 
-    /** GET /.well-known/openid-configuration, for the configured issuer (which is also `iss`). */
+    /**
+     * GET /.well-known/openid-configuration: `issuer` is the deployment's issuer, exactly the
+     * `iss` of built-in tokens; the endpoints are on this node's public URL, which is reachable.
+     */
     openidConfiguration(): OpenIdConfiguration {
       const issuer = accessTokens.issuer;
-      const base = issuer.replace(/\/+$/, '');
+      const base = (deps.publicUrl ?? issuer).replace(/\/+$/, '');
       return {
         issuer,
         jwks_uri: `${base}/.well-known/jwks.json`,

@@ -196,5 +196,22 @@ export function identityContract(context: ContractContext): void {
       const list = await signingKeys.list();
       expect(list.map((key) => key.kid)).toEqual([...kids]);
     });
+
+    it('stores the first issuer and keeps returning it', async () => {
+      const { signingKeys } = context.engine;
+      expect(await signingKeys.ensureIssuer('http://node-a:3000')).toBe('http://node-a:3000');
+      expect(await signingKeys.ensureIssuer('http://node-b:3001')).toBe('http://node-a:3000');
+      expect(await signingKeys.ensureIssuer('https://chat.example.com')).toBe('http://node-a:3000');
+    });
+
+    it('gives every concurrent starter the same issuer', async () => {
+      const { signingKeys } = context.engine;
+      const results = await Promise.all(
+        Array.from({ length: 10 }, (_, i) => signingKeys.ensureIssuer(`http://node-${i}:${3000 + i}`)),
+      );
+      expect(new Set(results).size).toBe(1);
+      expect(results[0]).toMatch(/^http:\/\/node-\d:300\d$/);
+      expect(await signingKeys.ensureIssuer('http://late:4000')).toBe(results[0]);
+    });
   });
 }

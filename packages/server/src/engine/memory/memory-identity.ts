@@ -97,6 +97,7 @@ export class MemoryRefreshTokenStore implements RefreshTokenStore {
 
 export class MemorySigningKeyStore implements SigningKeyStore {
   private current: StoredSigningKey | null = null;
+  private issuer: string | null = null;
 
   async ensureCurrent(candidate: StoredSigningKey): Promise<StoredSigningKey> {
     this.current ??= structuredClone(candidate);
@@ -105,5 +106,10 @@ export class MemorySigningKeyStore implements SigningKeyStore {
 
   async list(): Promise<StoredSigningKey[]> {
     return this.current ? [structuredClone(this.current)] : [];
+  }
+
+  async ensureIssuer(candidate: string): Promise<string> {
+    this.issuer ??= candidate;
+    return this.issuer;
   }
 }

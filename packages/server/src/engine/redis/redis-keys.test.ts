@@ -99,6 +99,7 @@ describe('redis engine key layout', () => {
     });
     await engine.refreshTokens.create({ tenantId: tenant, familyId: 'fam-1', userId: alice, generation: 0, secretHash: 'h', expiresAt: T0 + 3_600_000 });
     await engine.signingKeys.ensureCurrent({ kid: 'k1', alg: 'EdDSA', privateJwk: { d: 'x' }, publicJwk: { x: 'y' }, createdAt: T0 });
+    await engine.signingKeys.ensureIssuer('http://parley.test');
     await engine.messages.append(tenant, 'g1' as ConversationId, { ...message, id: 'm2' as MessageId, senderId: null, system: true, clientMessageId: 'k2' }, 60_000);
     await engine.events.notify(tenant, [bob], { type: 'member.removed', conversationId: 'g0' as ConversationId, userId: bob, role: 'member' }, T0);
     await engine.presence.heartbeat('n1', T0 + 60_000);
@@ -128,6 +129,7 @@ describe('redis engine key layout', () => {
           '{rt:acme:fam-1}:family',
           '{signing-keys}:all',
           '{signing-keys}:current',
+          '{signing-keys}:issuer',
           '{t:acme}:blocks:u-alice',
           '{t:acme}:conv-activity',
           '{t:acme}:direct-pairs',

@@ -256,4 +256,9 @@ export class RedisKeys {
   signingKeys(): string {
     return `${this.prefix}{signing-keys}:all`;
   }
+
+  /** The deployment's issuer (`iss` of built-in tokens), a string set once. */
+  signingIssuer(): string {
+    return `${this.prefix}{signing-keys}:issuer`;
+  }
 }

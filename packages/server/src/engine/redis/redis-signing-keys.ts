@@ -1,7 +1,8 @@
 /**
  * Signing keys shared by every node, under one global hash tag. Keys are stored as the caller's
  * JSON and never decoded by Lua. Only ensureCurrent adds a key, so the set holds one key until a
- * rotation feature adds more; list() puts the current key first, the rest newest first.
+ * rotation feature adds more; list() puts the current key first, the rest newest first. The
+ * deployment's issuer lives beside them (ensureIssuer), set once by the first node to start.
  */
 import type { SigningKeyStore, StoredSigningKey } from '../engine.js';
 import type { RedisContext } from './redis-context.js';
@@ -43,6 +44,15 @@ export class RedisSigningKeyStore implements SigningKeyStore {
         [candidate.kid, JSON.stringify(candidate)],
       );
       return parseSigningKey(asString(json, 'signing-key-ensure'));
+    });
+  }
+
+  ensureIssuer(candidate: string): Promise<string> {
+    return guard(async () => {
+      requireId(candidate, 'issuer');
+      const { keys, scripts } = this.context;
+      const issuer = await scripts.run('signing-issuer-ensure', [keys.signingIssuer()], [candidate]);
+      return asString(issuer, 'signing-issuer-ensure');
     });
   }
 

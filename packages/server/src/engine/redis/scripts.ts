@@ -49,6 +49,7 @@ const SCRIPT_KEY_COUNTS = {
   'read-mark': [4],
   'refresh-create': [1],
   'refresh-rotate': [1],
+  'signing-issuer-ensure': [1],
   'signing-key-ensure': [2],
   'user-conversations-add': [2],
   'user-conversations-page': [2],
