@@ -7,6 +7,7 @@ export const ERROR_CODES = {
   malformed_json: { status: 400, title: 'The request body is not valid JSON' },
   invalid_cursor: { status: 400, title: 'The cursor is not valid' },
   bad_url: { status: 400, title: 'The request URL is not valid' },
+  url_not_allowed: { status: 400, title: 'Parley does not call this URL' },
   unauthorized: { status: 401, title: 'Authentication is required' },
   invalid_token: { status: 401, title: 'The token is not valid' },
   invalid_credentials: { status: 401, title: 'Wrong username or password' },

@@ -24,6 +24,19 @@ describe('loadConfig', () => {
     });
   });
 
+  it('reads OUTBOUND_ALLOWED_HOSTS as host names and IPs, and refuses anything else', () => {
+    expect(loadConfig({}).outbound.allowedHosts).toEqual([]);
+    expect(loadConfig({ OUTBOUND_ALLOWED_HOSTS: '127.0.0.1,idp.internal,[::1],fd00::5' }).outbound.allowedHosts).toEqual([
+      '127.0.0.1',
+      'idp.internal',
+      '[::1]',
+      'fd00::5',
+    ]);
+    for (const bad of ['https://idp.internal', 'idp.internal:8443', 'a,,b', 'a b', '*.example.com', 'idp/x']) {
+      expect(() => loadConfig({ OUTBOUND_ALLOWED_HOSTS: bad }), bad).toThrow(/OUTBOUND_ALLOWED_HOSTS/);
+    }
+  });
+
   it('names every bad variable and never echoes a secret', () => {
     let error: unknown;
     try {

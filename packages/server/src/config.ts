@@ -14,6 +14,9 @@ import {
 /** One trusted proxy: an IPv4/IPv6 address or CIDR range, or `loopback`, `linklocal`, `uniquelocal`. */
 const PROXY_ENTRY = '(loopback|linklocal|uniquelocal|[0-9A-Fa-f]*[.:][0-9A-Fa-f.:]*(/[0-9]{1,3})?)';
 
+/** One OUTBOUND_ALLOWED_HOSTS entry: a host name, an IPv4 address or an IPv6 address (brackets optional). */
+const HOST_ENTRY = '([A-Za-z0-9]([A-Za-z0-9_-]*[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9_-]*[A-Za-z0-9])?)*\\.?|\\[?[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*\\]?)';
+
 const Env = Type.Object({
   PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 8080 }),
   HOST: Type.String({ minLength: 1, default: '127.0.0.1' }),
@@ -49,6 +52,7 @@ const Env = Type.Object({
   HTTP_HEADERS_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 600_000, default: 10_000 }),
   HTTP_KEEP_ALIVE_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 600_000, default: 72_000 }),
   HTTP_MAX_CONNECTIONS: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 50_000 }),
+  OUTBOUND_ALLOWED_HOSTS: Type.String({ pattern: `^(${HOST_ENTRY}(,${HOST_ENTRY})*)?$`, default: '' }),
   // RATE_LIMIT_SEND, RATE_LIMIT_LOGIN_FAILURES_ACCOUNT...: `<count>/<window>` or `off`, read below.
   ...Object.fromEntries(
     RATE_LIMIT_NAMES.map((name) => [
@@ -113,6 +117,11 @@ export interface Config {
   };
   /** Each named limit (API.md *Limits and moderation*); null when set to `off`. */
   rateLimits: RateLimitSettings;
+  /** Outbound requests (API.md *Outbound requests*; src/outbound). */
+  outbound: {
+    /** Host names or IPs exempt from the https-only and address rules. */
+    allowedHosts: string[];
+  };
 }
 
 export class ConfigError extends Error {
@@ -198,6 +207,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
       presenceTtlMs: env.PRESENCE_TTL_MS,
     },
     rateLimits,
+    outbound: { allowedHosts: env.OUTBOUND_ALLOWED_HOSTS.split(',').filter(Boolean) },
   };
 }
 

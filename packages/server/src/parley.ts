@@ -11,6 +11,7 @@ import { createEngine } from './engine/create-engine.js';
 import type { Engine } from './engine/engine.js';
 import type { TenantId } from './domain/types.js';
 import { createMetrics, recordRealtimeMetrics } from './observability/metrics.js';
+import { createOutboundFetch, createOutboundPolicy, type OutboundFetch, type OutboundPolicy } from './outbound/index.js';
 import { createConversationsService } from './services/conversations-service.js';
 import { createIdentityService } from './services/identity-service.js';
 import { systemClock, createIdGenerator, type Clock } from './services/ids.js';
@@ -40,6 +41,11 @@ export interface ParleyOptions {
 export interface Parley {
   readonly app: FastifyInstance;
   readonly engine: Engine;
+  /**
+   * Outbound requests under the deployment's policy (`OUTBOUND_ALLOWED_HOSTS`): for OIDC discovery,
+   * JWKS and webhooks. Nothing uses them yet.
+   */
+  readonly outbound: { readonly policy: OutboundPolicy; readonly fetch: OutboundFetch };
   /** Starts listening; resolves with the base URL. */
   listen(port?: number, host?: string): Promise<string>;
   /**
@@ -166,10 +172,14 @@ export async function createParley(config: Config, options: ParleyOptions = {}):
   });
   await gateway.start();
 
+  const outboundPolicy = createOutboundPolicy({ allowedHosts: config.outbound.allowedHosts });
+  const outbound = { policy: outboundPolicy, fetch: createOutboundFetch({ policy: outboundPolicy }) };
+
   let stopping: Promise<void> | null = null;
   return {
     app,
     engine,
+    outbound,
     async listen(port = config.port, host = config.host) {
       await app.listen({ port, host });
       const address = app.server.address();

@@ -1,0 +1,181 @@
+import { promises as dns } from 'node:dns';
+import http from 'node:http';
+import https from 'node:https';
+import { isIP, type LookupFunction } from 'node:net';
+import { OutboundError, type OutboundPolicy } from './outbound-policy.js';
+
+/**
+ * The one way Parley makes outbound HTTP requests (OIDC discovery and JWKS, webhooks), applying an
+ * OutboundPolicy on every connection.
+ *
+ * Guarantees:
+ * - The URL is checked before anything is sent (scheme, credentials, IP-literal hosts).
+ * - A host name is resolved once per connection, inside the socket's `lookup`; every address it
+ *   resolves to is checked and the socket connects to that checked address, so there is no DNS
+ *   rebinding gap between check and connect. A refused name never opens a socket.
+ * - No connection reuse (`agent: false`): each request, redirects included, goes through the check.
+ * - Redirects (301, 302, 303, 307, 308) are followed at most `maxRedirects` times and only to the
+ *   same host name; the new URL is checked again like the first. Another host → `refused`; one
+ *   more than allowed → `too_many_redirects` (with `maxRedirects: 0` the 3xx answer is returned).
+ * - One deadline (`timeoutMs`) covers the whole exchange, redirects and body included → `timeout`.
+ * - At most `maxBytes` of body are read (a larger Content-Length fails before reading) → `too_large`.
+ * - Any other failure (DNS, connection, TLS, malformed response) → `network`.
+ * TLS certificates are verified against the URL's host name as usual.
+ */
+
+/** Resolves a host name to all its addresses (node:dns `lookup` with `all: true` by default). */
+export type Resolve = (host: string) => Promise<{ address: string; family: number }[]>;
+
+export const defaultResolve: Resolve = (host) => dns.lookup(host, { all: true, verbatim: true });
+
+export const OUTBOUND_DEFAULTS = { timeoutMs: 10_000, maxBytes: 1_048_576, maxRedirects: 3 } as const;
+
+export interface OutboundRequest {
+  method?: string;
+  headers?: Record<string, string>;
+  body?: string | Buffer;
+  /** Deadline of the whole exchange; default 10 s. */
+  timeoutMs?: number;
+  /** Response body bytes read at most; default 1 MiB. */
+  maxBytes?: number;
+  /** Same-host redirects followed; default 3; 0 returns a redirect response as it is. */
+  maxRedirects?: number;
+}
+
+export interface OutboundResponse {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: Buffer;
+  /** The URL that answered, after redirects. */
+  url: string;
+}
+
+export interface OutboundFetchOptions {
+  policy: OutboundPolicy;
+  /** Name resolution; tests inject a stub. Default: node:dns. */
+  resolve?: Resolve;
+}
+
+export type OutboundFetch = (url: string | URL, request?: OutboundRequest) => Promise<OutboundResponse>;
+
+/**
+ * A socket `lookup` that resolves through `resolve`, checks every address with the policy and
+ * hands the socket only checked addresses (refusing the connection otherwise).
+ */
+export function createCheckedLookup(policy: OutboundPolicy, resolve: Resolve = defaultResolve): LookupFunction {
+  return (hostname, options, callback) => {
+    resolve(hostname).then(
+      (entries) => {
+        policy.checkResolved(hostname, entries.map((entry) => entry.address));
+        const usable = entries.filter((entry) => options.family === undefined || options.family === 0 || entry.family === options.family);
+        const first = usable[0];
+        if (first === undefined) throw new OutboundError('network', `${hostname} has no address of the requested family`);
+        if (options.all) callback(null, usable.map(({ address, family }) => ({ address, family })));
+        else callback(null, first.address, first.family);
+      },
+    ).catch((error: unknown) => {
+      callback(error instanceof OutboundError ? error : new OutboundError('network', `Could not resolve ${hostname}`, { cause: error }) as NodeJS.ErrnoException, '', 0);
+    });
+  };
+}
+
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+
+/** An outbound fetch bound to a policy; see the module comment for what it guarantees. */
+export function createOutboundFetch(options: OutboundFetchOptions): OutboundFetch {
+  const { policy } = options;
+  const lookup = createCheckedLookup(policy, options.resolve ?? defaultResolve);
+
+  return async (input, request = {}) => {
+    const timeoutMs = request.timeoutMs ?? OUTBOUND_DEFAULTS.timeoutMs;
+    const maxBytes = request.maxBytes ?? OUTBOUND_DEFAULTS.maxBytes;
+    const maxRedirects = request.maxRedirects ?? OUTBOUND_DEFAULTS.maxRedirects;
+    const deadline = AbortSignal.timeout(timeoutMs);
+    let url = policy.checkUrl(input);
+    const firstHost = url.hostname;
+    let method = (request.method ?? 'GET').toUpperCase();
+    let body = request.body;
+    for (let redirects = 0; ; redirects++) {
+      const response = await exchange(url, { method, headers: request.headers ?? {}, body, maxBytes, deadline, timeoutMs, lookup });
+      const location = response.headers.location;
+      if (!REDIRECTS.has(response.status) || location === undefined || maxRedirects === 0) return response;
+      if (redirects >= maxRedirects) throw new OutboundError('too_many_redirects', `More than ${maxRedirects} redirects`);
+      let next: URL;
+      try {
+        next = new URL(location, url);
+      } catch {
+        throw new OutboundError('network', 'The redirect location is not a valid URL');
+      }
+      if (next.hostname !== firstHost) throw new OutboundError('refused', 'Redirects to another host are not followed');
+      url = policy.checkUrl(next);
+      if (response.status === 303 || ((response.status === 301 || response.status === 302) && method === 'POST')) {
+        method = 'GET';
+        body = undefined;
+      }
+    }
+  };
+}
+
+interface Exchange {
+  method: string;
+  headers: Record<string, string>;
+  body: string | Buffer | undefined;
+  maxBytes: number;
+  deadline: AbortSignal;
+  timeoutMs: number;
+  lookup: LookupFunction;
+}
+
+function exchange(url: URL, options: Exchange): Promise<OutboundResponse> {
+  return new Promise((resolve, reject) => {
+    if (options.deadline.aborted) {
+      reject(new OutboundError('timeout', `No complete answer within ${options.timeoutMs} ms`));
+      return;
+    }
+    let settled = false;
+    const fail = (error: OutboundError) => {
+      if (settled) return;
+      settled = true;
+      options.deadline.removeEventListener('abort', onAbort);
+      req.destroy();
+      reject(error);
+    };
+    const onAbort = () => fail(new OutboundError('timeout', `No complete answer within ${options.timeoutMs} ms`));
+    const bare = url.hostname.replace(/^\[|\]$/g, '');
+    const requestOptions: https.RequestOptions = {
+      protocol: url.protocol,
+      hostname: bare,
+      port: url.port === '' ? undefined : Number(url.port),
+      path: `${url.pathname}${url.search}`,
+      method: options.method,
+      headers: { ...options.headers, ...(options.body === undefined ? {} : { 'content-length': String(Buffer.byteLength(options.body)) }) },
+      agent: false,
+      // IP literals never reach lookup (checked in checkUrl); names are checked there on connect.
+      ...(isIP(bare) === 0 ? { lookup: options.lookup } : {}),
+    };
+    const req = (url.protocol === 'https:' ? https : http).request(requestOptions, (res) => {
+      const declared = Number(res.headers['content-length']);
+      if (Number.isFinite(declared) && declared > options.maxBytes) {
+        fail(new OutboundError('too_large', `The response is larger than ${options.maxBytes} bytes`));
+        return;
+      }
+      const chunks: Buffer[] = [];
+      let received = 0;
+      res.on('data', (chunk: Buffer) => {
+        received += chunk.length;
+        if (received > options.maxBytes) fail(new OutboundError('too_large', `The response is larger than ${options.maxBytes} bytes`));
+        else chunks.push(chunk);
+      });
+      res.on('error', (error) => fail(new OutboundError('network', 'The response failed', { cause: error })));
+      res.on('end', () => {
+        if (settled) return;
+        settled = true;
+        options.deadline.removeEventListener('abort', onAbort);
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks), url: url.href });
+      });
+    });
+    req.on('error', (error) => fail(error instanceof OutboundError ? error : new OutboundError('network', 'The request failed', { cause: error })));
+    options.deadline.addEventListener('abort', onAbort, { once: true });
+    req.end(options.body);
+  });
+}
