@@ -1,6 +1,6 @@
 /**
  * Parley's benchmark harness: `npm run bench [-- options]` (see bench/README.md). Runs the
- * requested workloads of WORKLOADS.md against processes it starts itself on 127.0.0.1 and stops
+ * requested workloads (bench/README.md) against processes it starts itself on 127.0.0.1 and stops
  * afterwards, printing one JSON line per run, step and summary.
  */
 import { machineInfo } from './machine.js';
@@ -16,7 +16,7 @@ async function main(): Promise<void> {
     process.stdout.write(`${USAGE}\n`);
     return;
   }
-  if (options.runs < 3) progress(`warning: --runs ${options.runs}; WORKLOADS.md asks for the median of at least 3`);
+  if (options.runs < 3) progress(`warning: --runs ${options.runs}; the specification asks for the median of at least 3`);
   result({ kind: 'machine', ...machineInfo(argv), full: options.full, runs: options.runs, logLevel: options.logLevel });
   const started = Date.now();
   for (const workload of options.workloads) {

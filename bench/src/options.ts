@@ -1,5 +1,5 @@
 /**
- * Command-line options. The defaults run every workload exactly as WORKLOADS.md specifies except
+ * Command-line options. The defaults run every workload exactly as bench/README.md specifies except
  * for shorter measurement windows (a full run fits in a few minutes on a 2-core machine);
  * `--full` uses the specified durations (send 20 s, each fan-out step 10 s).
  */
@@ -43,7 +43,7 @@ export interface BenchOptions {
   fanout: FanoutSettings;
 }
 
-/** The steps of WORKLOADS.md; other group sizes get steps scaled from the 1,000-member ones. */
+/** The steps of the specification (bench/README.md); other group sizes get steps scaled from the 1,000-member ones. */
 const SPECIFIED_RATES: Record<number, number[]> = {
   1000: [25, 50, 75, 100, 125],
   100: [250, 500, 1000, 1500, 2000],

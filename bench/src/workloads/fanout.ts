@@ -1,5 +1,5 @@
 /**
- * Workload `fanout` (WORKLOADS.md): one group of N members, all online over WebSocket, split
+ * Workload `fanout` (bench/README.md): one group of N members, all online over WebSocket, split
  * evenly over 2 server processes sharing one Redis; one sender at stepped fixed rates, each step
  * until the first saturated one (p99 > 100 ms, or < 99% delivered within 2 s). Measured per step:
  * deliveries/s, end-to-end latency (send start → frame received) p50/p99, server CPU µs per

@@ -1,5 +1,5 @@
 /**
- * Workload `send` (WORKLOADS.md): REST sends into 500 direct conversations of 1,000 users on the
+ * Workload `send` (bench/README.md): REST sends into 500 direct conversations of 1,000 users on the
  * Redis engine, from 64 keep-alive connections, 64-byte texts; accepted msgs/s and latency
  * p50/p99 — beside a bare Fastify route that parses the same JSON and answers 201, measured in
  * the same run (the order alternates between runs so that drift does not favour either side).

@@ -115,9 +115,9 @@ export interface Config {
     presenceIntervalMs: number;
     presenceTtlMs: number;
   };
-  /** Each named limit (API.md *Limits and moderation*); null when set to `off`. */
+  /** Each named limit (docs/security.md, *Rate limits*); null when set to `off`. */
   rateLimits: RateLimitSettings;
-  /** Outbound requests (API.md *Outbound requests*; src/outbound). */
+  /** Outbound requests (docs/security.md, *Outbound requests*; src/outbound). */
   outbound: {
     /** Host names or IPs exempt from the https-only and address rules. */
     allowedHosts: string[];

@@ -1,7 +1,7 @@
 import { BlockList, isIP } from 'node:net';
 
 /**
- * The pure rules of outbound requests (API.md *Outbound requests*): which URLs and which resolved
+ * The pure rules of outbound requests (docs/security.md, *Outbound requests*): which URLs and which resolved
  * addresses Parley may call. No I/O here; outbound-fetch.ts applies these rules on every connection.
  *
  * Guarantees:

@@ -1,5 +1,5 @@
 /**
- * Parley's named rate limits (API.md, *Limits and moderation*) on top of the engine's shared
+ * Parley's named rate limits (docs/security.md, *Rate limits*) on top of the engine's shared
  * counters: which limits exist, their defaults, how a `RATE_LIMIT_<NAME>` value reads, and what a
  * refusal looks like (429 `rate_limited` with `Retry-After` and the IETF RateLimit fields).
  *
