@@ -5,10 +5,10 @@ import { canSee, type Standing } from '../domain/permissions.js';
 import type { Conversation, ConversationId, EpochMs, Mute, Role, TenantId, UserId } from '../domain/types.js';
 import { ServiceError } from './service-error.js';
 
-/** The caller's standing in a conversation with what decides whether they may act there. */
 /** The 403 when a target was promoted between the service's check and the engine's step (`role_changed`). */
 export const ROLE_CHANGED = 'The member’s role changed: admins act on members only, only owners act on owners';
 
+/** The caller's standing in a conversation with what decides whether they may act there. */
 export type Access = Standing & { conversation: Conversation; mute: Mute | null; otherMember: UserId | null };
 
 /**
