@@ -78,7 +78,12 @@ export async function createParley(config: Config, options: ParleyOptions = {}):
     clock,
     lifetimeSeconds: config.accessTokenTtlSeconds,
   });
-  const refreshTokens = createRefreshTokens({ engine, clock, lifetimeMs: config.refreshTokenTtlSeconds * 1000 });
+  const refreshTokens = createRefreshTokens({
+    engine,
+    clock,
+    lifetimeMs: config.refreshTokenTtlSeconds * 1000,
+    reuseGraceMs: config.refreshReuseGraceSeconds * 1000,
+  });
   // Counted in the engine, so every node on the same storage shares the limits.
   const rateLimiter = createRateLimiter({ store: engine.rateLimits, settings: config.rateLimits, clock });
   const identity = createIdentityService({
