@@ -12,6 +12,7 @@ import type { Engine, Revocation } from './engine/engine.js';
 import type { TenantId } from './domain/types.js';
 import { createMetrics, recordRealtimeMetrics } from './observability/metrics.js';
 import { createOutboundFetch, createOutboundPolicy, type OutboundFetch, type OutboundPolicy } from './outbound/index.js';
+import { createAccountsService } from './services/accounts-service.js';
 import { createConversationsService } from './services/conversations-service.js';
 import { createIdentityService } from './services/identity-service.js';
 import { systemClock, createIdGenerator, type Clock } from './services/ids.js';
@@ -142,6 +143,10 @@ export async function createParley(config: Config, options: ParleyOptions = {}):
       maxConnectionsPerUser: config.realtime.maxConnectionsPerUser,
     },
   });
+  // A deleted account's connections close on every node, whichever node deleted it.
+  revocationHandlers.push((revocation) => {
+    if (revocation.kind === 'user') gateway.closeUser(revocation.tenantId, revocation.userId);
+  });
 
   const metrics = createMetrics();
   recordRealtimeMetrics(metrics, gateway.hub);
@@ -154,6 +159,7 @@ export async function createParley(config: Config, options: ParleyOptions = {}):
     services: {
       identity,
       users: createUsersService({ engine, clock }),
+      accounts: createAccountsService({ engine, refreshTokens, clock }),
       conversations: createConversationsService({
         engine,
         clock,

@@ -185,7 +185,7 @@ describe('authenticator', () => {
 
   it('lets storage failures through instead of calling them bad tokens', async () => {
     const broken = createAuthenticator({
-      engine: { tenants: { ...engine.tenants, getApiKeyHash: () => Promise.reject(new Error('storage down')) } },
+      engine: { users: engine.users, tenants: { ...engine.tenants, getApiKeyHash: () => Promise.reject(new Error('storage down')) } },
       accessTokens,
       rateLimiter: createTestRateLimiter(),
     });

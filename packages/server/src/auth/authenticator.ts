@@ -14,11 +14,12 @@
  *     one (one engine read); only then does it count one unit of SERVER_KEY for that key (by
  *     its apiKeyId, never the secret; one more round trip). A valid key over its limit is 429; a
  *     wrong key is 401 and counts nothing, so it writes nothing to storage.
- *   - A built-in access token is trusted on its signature and claims alone: the user is not
- *     re-read per request. Users cannot be deleted (the engine has no such operation), tokens
- *     live 15 minutes by default, and the services that need the user record read it anyway.
- *     When user deletion or suspension exists, add the check here (one read per request) or keep
- *     a revocation list.
+ *   - A user token (built-in, minted or external) authenticates only while its user exists and is
+ *     not deleted: after the signature, one read of the user record per token, then the principal
+ *     is cached until the token expires. Deleting a user publishes a revocation that makes every
+ *     node forget its cached tokens (`forget`), so they are refused at once on every node. A
+ *     verification that overlapped a revocation caches nothing (it may have read the user just
+ *     before the deletion).
  */
 import { decodeJwt } from 'jose';
 import type { Engine, Revocation } from '../engine/engine.js';
@@ -59,7 +60,7 @@ export interface Authenticator {
 }
 
 export interface AuthenticatorDeps {
-  engine: Pick<Engine, 'tenants'>;
+  engine: Pick<Engine, 'tenants' | 'users'>;
   accessTokens: AccessTokens;
   /** Counts SERVER_KEY for tenant keys. */
   rateLimiter: RateLimiter;
@@ -85,6 +86,8 @@ export function createAuthenticator(deps: AuthenticatorDeps): Authenticator {
   // for its whole lifetime. A token is only ever reused by the exact string that verified, and
   // never past its expiry; tenant keys are not cached (their tenant's hash is read each time).
   const verified = new Map<string, UserPrincipal>();
+  // Bumped by every forget: a verification that began before it must not cache its result.
+  let forgets = 0;
 
   return {
     async authenticate(value, onQuota) {
@@ -101,8 +104,11 @@ export function createAuthenticator(deps: AuthenticatorDeps): Authenticator {
       }
       const verifier = verifiers.find((v) => v.claims(token));
       if (!verifier) throw new ServiceError('invalid_token');
+      const forgetsBefore = forgets;
       const principal = await verifier.verify(token, onQuota);
-      if (principal.kind === 'user' && principal.expiresAt !== undefined && cacheSize > 0) {
+      if (principal.kind !== 'user') return principal;
+      if (!(await deps.engine.users.get(principal.tenantId, principal.userId))) throw new ServiceError('invalid_token');
+      if (principal.expiresAt !== undefined && cacheSize > 0 && forgets === forgetsBefore) {
         verified.set(token, principal);
         if (verified.size > cacheSize) verified.delete(verified.keys().next().value!);
       }
@@ -112,10 +118,12 @@ export function createAuthenticator(deps: AuthenticatorDeps): Authenticator {
     forget(revocation) {
       const revokes = revokedBy(revocation);
       if (!revokes) return;
+      forgets += 1;
       for (const [token, principal] of verified) if (revokes(principal)) verified.delete(token);
     },
 
     forgetAll() {
+      forgets += 1;
       verified.clear();
     },
   };

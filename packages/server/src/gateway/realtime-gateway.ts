@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { ERROR_CODES } from '@parley/protocol';
 import type { Principal } from '../auth/principal.js';
 import type { Engine } from '../engine/engine.js';
-import type { ConversationId } from '../domain/types.js';
+import type { ConversationId, TenantId, UserId } from '../domain/types.js';
 import type { RealtimeService } from '../services/realtime-service.js';
 import { ServiceError } from '../services/service-error.js';
 import { Connection, type ConnectionSettings } from './connection.js';
@@ -187,6 +187,14 @@ export class RealtimeGateway {
       return;
     }
     connection.close(CloseCodes.badFrame, 'unknown frame type');
+  }
+
+  /**
+   * The user's account is gone (a revocation heard from any node): their connections on this node
+   * close as an expired token's do (4001), so clients stop rather than reconnect.
+   */
+  closeUser(tenantId: TenantId, userId: UserId): void {
+    this.hub.closeUser(tenantId, userId, CloseCodes.unauthorized, 'account deleted');
   }
 
   /** Shutdown: every client is told to reconnect elsewhere (1012); presence leaves with the node. */

@@ -97,7 +97,7 @@ describe('redis engine key layout', () => {
       createdAt: T0,
       members: [{ userId: alice, role: 'member' }, { userId: bob, role: 'member' }],
     });
-    await engine.refreshTokens.create({ tenantId: tenant, familyId: 'fam-1', userId: alice, generation: 0, secretHash: 'h', expiresAt: T0 + 3_600_000 });
+    await engine.refreshTokens.create({ tenantId: tenant, familyId: 'fam-1', userId: alice, generation: 0, secretHash: 'h', expiresAt: T0 + 3_600_000 }, T0);
     await engine.signingKeys.ensureCurrent({ kid: 'k1', alg: 'EdDSA', privateJwk: { d: 'x' }, publicJwk: { x: 'y' }, createdAt: T0 });
     await engine.signingKeys.ensureIssuer('http://parley.test');
     await engine.messages.append(tenant, 'g1' as ConversationId, { ...message, id: 'm2' as MessageId, senderId: null, system: true, clientMessageId: 'k2' }, 60_000);

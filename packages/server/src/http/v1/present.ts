@@ -4,7 +4,7 @@
  */
 import type { Static } from 'typebox';
 import type * as wire from '@parley/protocol';
-import type { ConversationView } from '../../engine/engine.js';
+import type { ConversationView, DeletedUser } from '../../engine/engine.js';
 import type { Ban, Conversation, EpochMs, Member, Message, Mute, Tenant, User } from '../../domain/types.js';
 
 const time = (ms: EpochMs): string => new Date(ms).toISOString();
@@ -22,6 +22,13 @@ export function presentUser(user: User, withMetadata = true): Static<typeof wire
     ...(withMetadata && user.metadata !== null ? { metadata: user.metadata } : {}),
     createdAt: time(user.createdAt),
   };
+}
+
+/** What is left of a deleted account: the id (messages still name it) and a fixed name. */
+export const DELETED_USER_DISPLAY_NAME = 'Deleted user';
+
+export function presentDeletedUser(user: DeletedUser): Static<typeof wire.User> {
+  return { id: user.id, displayName: DELETED_USER_DISPLAY_NAME, createdAt: time(user.createdAt), deleted: true };
 }
 
 export function presentTenant(tenant: Tenant): Static<typeof wire.Tenant> {
