@@ -33,6 +33,10 @@ describe('authenticator', () => {
     await engine.tenants.create({ id: globex, name: 'Globex', createdAt: 0 }, g.hash);
     acmeKey = a.apiKey;
     globexKey = g.apiKey;
+    // A user token authenticates only while its user exists.
+    for (const [tenantId, userId] of [[acme, bob], [acme, 'carol'], [acme, 'dave'], [globex, bob], [globex, 'ext-user']] as const) {
+      await engine.users.upsert(tenantId, { id: userId as UserId, displayName: userId, metadata: null }, 0);
+    }
   });
 
   const expectCode = (promise: Promise<unknown>, code: string) => expect(promise).rejects.toMatchObject({ name: 'ServiceError', code });
@@ -118,6 +122,41 @@ describe('authenticator', () => {
     now = first.kind === 'user' ? first.expiresAt! + 1 : now;
     await cached.authenticate(token);
     expect(verifications).toBe(3);
+  });
+
+  it("refuses a token of a user who does not exist or was deleted, at once where it was verified before", async () => {
+    const ghost = (await accessTokens.sign({ tenantId: acme, userId: 'ghost' as UserId })).token;
+    await expectCode(auth.authenticate(ghost), 'invalid_token');
+    const bobs = (await accessTokens.sign({ tenantId: acme, userId: bob })).token;
+    await expect(auth.authenticate(bobs)).resolves.toMatchObject({ kind: 'user', userId: bob });
+    await engine.users.delete(acme, bob, 1);
+    // The deleting node publishes a revocation; each node's listener calls forget.
+    auth.forget({ kind: 'user', tenantId: acme, userId: bob });
+    await expectCode(auth.authenticate(bobs), 'invalid_token');
+    // globex's bob is another user.
+    await expect(auth.authenticate((await accessTokens.sign({ tenantId: globex, userId: bob })).token)).resolves.toMatchObject({ tenantId: globex });
+  });
+
+  it('caches nothing verified across a revocation (it may have read the user just before its deletion)', async () => {
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const slow: AccessTokens = {
+      ...accessTokens,
+      issuer: accessTokens.issuer,
+      verify: async (token) => {
+        const verified = await accessTokens.verify(token);
+        await gate;
+        return verified;
+      },
+    };
+    const cached = createAuthenticator({ engine, accessTokens: slow, rateLimiter: createTestRateLimiter() });
+    const carols = (await accessTokens.sign({ tenantId: acme, userId: 'carol' as UserId })).token;
+    const pending = cached.authenticate(carols);
+    cached.forget({ kind: 'user', tenantId: acme, userId: 'carol' as UserId });
+    release();
+    await pending;
+    await engine.users.delete(acme, 'carol' as UserId, 1);
+    await expectCode(cached.authenticate(carols), 'invalid_token');
   });
 
   it('needs a credential', async () => {

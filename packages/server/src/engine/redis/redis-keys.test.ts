@@ -140,6 +140,7 @@ describe('redis engine key layout', () => {
           '{t:acme}:user:u-bob',
           '{t:acme}:usernames',
           '{u:acme:u-alice}:presence',
+          '{u:acme:u-alice}:refresh-families',
           '{u:acme:u-bob}:inbox',
           '{presence}:nodes',
           '{presence-node:n1}:users',
@@ -163,6 +164,7 @@ describe('redis engine key layout', () => {
         expect(idempotencyTtl).toBeLessThanOrEqual(60_000);
       }
       expect(await admin.pttl(`${keyPrefix}{rt:acme:fam-1}:family`)).toBeGreaterThan(0);
+      expect(await admin.pttl(`${keyPrefix}{u:acme:u-alice}:refresh-families`)).toBeGreaterThan(0);
       // Deleting the message clears its reactions everywhere, reactors set included.
       await engine.messages.delete(tenant, 'g1' as ConversationId, message.id, T0 + 1);
       expect(await admin.exists(`${keyPrefix}{c:acme:g1}:reactors:1`, `${keyPrefix}{c:acme:g1}:my-reactions`)).toBe(0);
