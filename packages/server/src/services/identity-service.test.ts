@@ -50,7 +50,9 @@ function setup(
     engine,
     passwords,
     accessTokens,
-    refreshTokens: createRefreshTokens({ engine, clock }),
+    // The clock never moves here, so every reuse would fall in the grace window: these tests pin
+    // the strict reuse detection (the window has its own tests in refresh-tokens and accounts-routes).
+    refreshTokens: createRefreshTokens({ engine, clock, reuseGraceMs: 0 }),
     signingKeys,
     clock,
     rateLimiter: createTestRateLimiter({ store: engine.rateLimits, clock, ...(options.rateLimits ? { settings: options.rateLimits } : {}) }),
