@@ -30,6 +30,7 @@ import { presenceContract } from './contract/presence.contract.js';
 import { pubsubContract } from './contract/pubsub.contract.js';
 import { rateLimitsContract } from './contract/rate-limits.contract.js';
 import { retentionContract } from './contract/retention.contract.js';
+import { signingKeysContract } from './contract/signing-keys.contract.js';
 import { tenancyContract } from './contract/tenancy.contract.js';
 import { usersContract } from './contract/users.contract.js';
 import type { Engine } from './engine.js';
@@ -89,6 +90,7 @@ export function runEngineContract(name: string, setup: EngineSetup): void {
     });
 
     identityContract(context);
+    signingKeysContract(context);
     usersContract(context);
     conversationsContract(context);
     membersContract(context);

@@ -502,14 +502,50 @@ export interface StoredSigningKey {
   createdAt: EpochMs;
 }
 
+/** A stored signing key as listed: `retiresAt` tells when a key that no longer signs stops being listed. */
+export interface ListedSigningKey extends StoredSigningKey {
+  /** Absent on the current key (the one new tokens are signed with); set on every other. */
+  retiresAt?: EpochMs;
+}
+
+/**
+ * Signing keys listed at once (the current one and those retiring). A rotation that would list more
+ * is refused until the oldest retires, so storage and every JWKS stay small however often
+ * operators rotate.
+ */
+export const SIGNING_KEYS_MAX = 6;
+
+export type SigningKeyRotation =
+  | {
+      status: 'rotated';
+      current: StoredSigningKey;
+      /** Every key still listed beside the new one (the key it replaced among them), in list order. */
+      previous: { kid: string; retiresAt: EpochMs }[];
+    }
+  /** SIGNING_KEYS_MAX keys are listed; nothing changed. `retryAt`: when the oldest one retires. */
+  | { status: 'limit'; retryAt: EpochMs };
+
 export interface SigningKeyStore {
   /**
    * Returns the current signing key, storing `candidate` first when there is none. Atomic and
    * first-writer-wins, so nodes starting together all end up with the same key.
    */
   ensureCurrent(candidate: StoredSigningKey): Promise<StoredSigningKey>;
-  /** Every key whose tokens may still be valid (current first), for JWKS and verification. */
-  list(): Promise<StoredSigningKey[]>;
+  /**
+   * Every key whose tokens may still be valid at `now`, for JWKS and verification: the current key
+   * first (no `retiresAt`), then the retiring ones, the last to retire first (ties by kid). Keys
+   * whose `retiresAt` has come are omitted and deleted (their private halves are not kept).
+   */
+  list(now: EpochMs): Promise<ListedSigningKey[]>;
+  /**
+   * Makes `candidate` the current key, atomically: from this call on, ensureCurrent returns it on
+   * every node. The key it replaces stays listed until `now + retireAfterMs` (callers pass the
+   * longest time a token signed with it may still be accepted); keys already retiring keep their
+   * date. With no current key, `candidate` simply becomes the first. Refused (status `limit`,
+   * nothing changed) when it would list more than SIGNING_KEYS_MAX keys at `now`. `candidate.kid`
+   * must be new: a stored kid is a programming error (invalid_argument).
+   */
+  rotate(candidate: StoredSigningKey, now: EpochMs, retireAfterMs: number): Promise<SigningKeyRotation>;
   /**
    * Returns the deployment's issuer (the `iss` of built-in tokens), storing `candidate` first
    * when there is none. Atomic and first-writer-wins like ensureCurrent: once stored it never

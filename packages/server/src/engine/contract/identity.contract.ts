@@ -180,10 +180,10 @@ export function identityContract(context: ContractContext): void {
   describe('signing keys', () => {
     it('stores the first candidate and keeps returning it', async () => {
       const { signingKeys } = context.engine;
-      expect(await signingKeys.list()).toEqual([]);
+      expect(await signingKeys.list(T0)).toEqual([]);
       expect(await signingKeys.ensureCurrent(signingKey('k1'))).toEqual(signingKey('k1'));
       expect(await signingKeys.ensureCurrent(signingKey('k2'))).toEqual(signingKey('k1'));
-      expect(await signingKeys.list()).toEqual([signingKey('k1')]);
+      expect(await signingKeys.list(T0)).toEqual([signingKey('k1')]);
     });
 
     it('gives every concurrent starter the same key', async () => {
@@ -193,7 +193,7 @@ export function identityContract(context: ContractContext): void {
       );
       const kids = new Set(results.map((key) => key.kid));
       expect(kids.size).toBe(1);
-      const list = await signingKeys.list();
+      const list = await signingKeys.list(T0);
       expect(list.map((key) => key.kid)).toEqual([...kids]);
     });
 

@@ -2,13 +2,18 @@
 import type { EpochMs, Tenant, TenantId } from '../../domain/types.js';
 import {
   REFRESH_SPENT_GENERATIONS_KEPT,
+  SIGNING_KEYS_MAX,
+  type ListedSigningKey,
   type RefreshFamily,
   type RefreshTokenStore,
   type RotateResult,
+  type SigningKeyRotation,
   type SigningKeyStore,
   type StoredSigningKey,
   type TenantStore,
 } from '../engine.js';
+import { EngineError } from '../errors.js';
+import { requireNonNegativeInteger } from './arguments.js';
 import { ExpiryQueue } from './expiry-queue.js';
 import { TenantScoped } from './tenant-scoped.js';
 
@@ -95,8 +100,14 @@ export class MemoryRefreshTokenStore implements RefreshTokenStore {
   }
 }
 
+/**
+ * The current key and the keys retiring after a rotation. Without a clock of its own, the store
+ * drops retired keys whenever a call tells it the time (list, rotate); SIGNING_KEYS_MAX bounds
+ * what it keeps in between.
+ */
 export class MemorySigningKeyStore implements SigningKeyStore {
   private current: StoredSigningKey | null = null;
+  private readonly retiring = new Map<string, { key: StoredSigningKey; retiresAt: EpochMs }>();
   private issuer: string | null = null;
 
   async ensureCurrent(candidate: StoredSigningKey): Promise<StoredSigningKey> {
@@ -104,12 +115,43 @@ export class MemorySigningKeyStore implements SigningKeyStore {
     return structuredClone(this.current);
   }
 
-  async list(): Promise<StoredSigningKey[]> {
-    return this.current ? [structuredClone(this.current)] : [];
+  async list(now: EpochMs): Promise<ListedSigningKey[]> {
+    requireNonNegativeInteger('now', now);
+    this.dropRetired(now);
+    const retiring = [...this.retiring.values()]
+      .sort(byRetirement)
+      .map(({ key, retiresAt }) => ({ ...structuredClone(key), retiresAt }));
+    return this.current ? [structuredClone(this.current), ...retiring] : retiring;
+  }
+
+  async rotate(candidate: StoredSigningKey, now: EpochMs, retireAfterMs: number): Promise<SigningKeyRotation> {
+    requireNonNegativeInteger('now', now);
+    requireNonNegativeInteger('retireAfterMs', retireAfterMs);
+    this.dropRetired(now);
+    if (candidate.kid === this.current?.kid || this.retiring.has(candidate.kid)) {
+      throw new EngineError('invalid_argument', 'the candidate kid is stored already');
+    }
+    const listed = (this.current ? 1 : 0) + this.retiring.size;
+    if (listed + 1 > SIGNING_KEYS_MAX) {
+      return { status: 'limit', retryAt: Math.min(...[...this.retiring.values()].map((entry) => entry.retiresAt)) };
+    }
+    if (this.current) this.retiring.set(this.current.kid, { key: this.current, retiresAt: now + retireAfterMs });
+    this.current = structuredClone(candidate);
+    const previous = [...this.retiring.values()].sort(byRetirement).map(({ key, retiresAt }) => ({ kid: key.kid, retiresAt }));
+    return { status: 'rotated', current: structuredClone(candidate), previous };
   }
 
   async ensureIssuer(candidate: string): Promise<string> {
     this.issuer ??= candidate;
     return this.issuer;
   }
+
+  private dropRetired(now: EpochMs): void {
+    for (const [kid, { retiresAt }] of this.retiring) if (retiresAt <= now) this.retiring.delete(kid);
+  }
+}
+
+/** Retiring keys in listing order: the last to retire first, then by kid (as the Redis engine). */
+function byRetirement(a: { key: StoredSigningKey; retiresAt: EpochMs }, b: { key: StoredSigningKey; retiresAt: EpochMs }): number {
+  return b.retiresAt - a.retiresAt || (a.key.kid < b.key.kid ? -1 : a.key.kid > b.key.kid ? 1 : 0);
 }

@@ -37,7 +37,9 @@
  *     family                 hash    userId, generation, secretHash, expiresAt
  *   signing keys (global)  {signing-keys}
  *     current                string  kid of the current key
- *     all                    hash    kid → key JSON
+ *     all                    hash    kid → key JSON (the current key and the retiring ones)
+ *     retiring               zset    kid → retiresAt of each key a rotation replaced (deleted with its key then)
+ *     issuer                 string  the deployment's issuer, set once
  *   presence nodes (global)  {presence}
  *     nodes                  zset    nodeId → expiresAt of its last heartbeat
  *   one node  {presence-node:<nodeId>}
@@ -255,6 +257,11 @@ export class RedisKeys {
 
   signingKeys(): string {
     return `${this.prefix}{signing-keys}:all`;
+  }
+
+  /** Keys a rotation replaced, scored by the time they stop being listed. */
+  signingKeysRetiring(): string {
+    return `${this.prefix}{signing-keys}:retiring`;
   }
 
   /** The deployment's issuer (`iss` of built-in tokens), a string set once. */

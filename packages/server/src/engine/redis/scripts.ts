@@ -51,6 +51,8 @@ const SCRIPT_KEY_COUNTS = {
   'refresh-rotate': [1],
   'signing-issuer-ensure': [1],
   'signing-key-ensure': [2],
+  'signing-key-rotate': [3],
+  'signing-keys-list': [3],
   'user-conversations-add': [2],
   'user-conversations-page': [2],
   'user-register': [2],
