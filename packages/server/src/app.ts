@@ -15,6 +15,7 @@ import { createValidatorCompiler, refuseMalformedText } from './http/validation.
 import { registerCors } from './http/cors.js';
 import { registerSecurityHeaders, swaggerUiCsp } from './http/security-headers.js';
 import type { HttpLimits } from './config.js';
+import { adminRoutes } from './http/v1/admin-routes.js';
 import { conversationsRoutes } from './http/v1/conversations-routes.js';
 import { identityRoutes, wellKnownRoutes } from './http/v1/identity-routes.js';
 import { messagesRoutes } from './http/v1/messages-routes.js';
@@ -28,6 +29,7 @@ import type { IdentityService } from './services/identity-service.js';
 import type { MessagesService } from './services/messages-service.js';
 import type { ModerationService } from './services/moderation-service.js';
 import type { RateLimiter } from './services/rate-limiter.js';
+import type { SigningKeysService } from './services/signing-keys-service.js';
 import type { UsersService } from './services/users-service.js';
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
@@ -44,6 +46,7 @@ export interface AppDeps {
     conversations: ConversationsService;
     messages: MessagesService;
     moderation: ModerationService;
+    signingKeys: SigningKeysService;
   };
   metrics: Metrics;
   version: string;
@@ -135,6 +138,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     async (v1) => {
       v1.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
       await v1.register(identityRoutes({ identity: deps.services.identity, authenticator: deps.authenticator, isAdmin: deps.isAdmin }));
+      await v1.register(adminRoutes({ signingKeys: deps.services.signingKeys, isAdmin: deps.isAdmin }));
       await v1.register(async (authenticated) => {
         requireAuthentication(authenticated, deps.authenticator);
         await authenticated.register(usersRoutes(deps.services.users));

@@ -6,6 +6,7 @@ import type { Static } from 'typebox';
 import type * as wire from '@parley/protocol';
 import type { ConversationView } from '../../engine/engine.js';
 import type { Ban, Conversation, EpochMs, Member, Message, Mute, Tenant, User } from '../../domain/types.js';
+import type { SigningKeyRotationResult } from '../../services/signing-keys-service.js';
 
 const time = (ms: EpochMs): string => new Date(ms).toISOString();
 const maybeTime = (ms: EpochMs | null): string | null => (ms === null ? null : time(ms));
@@ -81,5 +82,13 @@ export function presentConversationView(
     ...presentConversation(view.conversation, view.members),
     lastMessage: view.lastMessage ? presentMessage(view.lastMessage) : null,
     unreadCount: view.unreadCount,
+  };
+}
+
+export function presentSigningKeyRotation(rotation: SigningKeyRotationResult): Static<typeof wire.SigningKeyRotationResult> {
+  return {
+    kid: rotation.kid,
+    createdAt: time(rotation.createdAt),
+    previous: rotation.previous.map((key) => ({ kid: key.kid, retiresAt: time(key.retiresAt) })),
   };
 }
