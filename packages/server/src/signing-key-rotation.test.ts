@@ -3,6 +3,9 @@
  * A rotation on one node reaches the other without a restart: its next token carries the new kid,
  * and tokens signed before the rotation keep working on both. These tests need the build.
  */
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiClient } from './test-support/api-client.js';
 import { TEST_REDIS_URL, createTestRedis, deleteKeysWithPrefix, uniqueKeyPrefix } from './test-support/redis.js';
@@ -10,6 +13,7 @@ import { ADMIN_KEY } from './test-support/server.js';
 import { startServerProcess, type ServerProcess } from './test-support/server-process.js';
 
 const PASSWORD = 'correct horse battery';
+const ROTATE_SCRIPT = fileURLToPath(new URL('../dist/scripts/rotate-signing-keys.js', import.meta.url));
 const ROTATE = '/v1/admin/signing-keys/rotate';
 
 const kidOf = (token: string): string =>
@@ -90,5 +94,31 @@ describe('signing-key rotation across two nodes on one Redis', () => {
     }
     expect(await jwksKids(nodeA.url)).toEqual([newKid, oldKid]);
     expect(await jwksKids(nodeB.url)).toEqual([newKid, oldKid]);
+  });
+
+  it('rotates from the command line (npm run signing-keys:rotate) with a node\'s environment, and both nodes follow', async () => {
+    const before = await jwksKids(nodeA.url);
+    const { stdout } = await promisify(execFile)(process.execPath, [ROTATE_SCRIPT], { env: { PATH: process.env.PATH ?? '', ...env } });
+    const rotated = JSON.parse(stdout) as { kid: string; previous: { kid: string }[] };
+    expect(rotated.previous.map((key) => key.kid)).toEqual(before);
+    for (const node of [nodeA, nodeB]) {
+      const deadline = Date.now() + 3000;
+      let kids = await jwksKids(node.url);
+      while (kids[0] !== rotated.kid && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        kids = await jwksKids(node.url);
+      }
+      expect(kids).toEqual([rotated.kid, ...before]);
+      const login = await createApiClient(node.url).post('/v1/auth/login', { username: 'alice', password: PASSWORD });
+      expect(kidOf(login.body.accessToken as string)).toBe(rotated.kid);
+    }
+  });
+
+  it('the command refuses to run without the operator key, changing nothing', async () => {
+    const before = await jwksKids(nodeA.url);
+    const { PARLEY_ADMIN_KEY: _omitted, ...withoutKey } = env;
+    const run = promisify(execFile)(process.execPath, [ROTATE_SCRIPT], { env: { PATH: process.env.PATH ?? '', ...withoutKey } });
+    await expect(run).rejects.toMatchObject({ code: 78, stderr: expect.stringContaining('PARLEY_ADMIN_KEY') });
+    expect(await jwksKids(nodeA.url)).toEqual(before);
   });
 });
