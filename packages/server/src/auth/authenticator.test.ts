@@ -29,8 +29,8 @@ describe('authenticator', () => {
     auth = createAuthenticator({ engine, accessTokens, rateLimiter: createTestRateLimiter() });
     const a = generateApiKey(acme);
     const g = generateApiKey(globex);
-    await engine.tenants.create({ id: acme, name: 'Acme', createdAt: 0 }, a.hash);
-    await engine.tenants.create({ id: globex, name: 'Globex', createdAt: 0 }, g.hash);
+    await engine.tenants.create({ id: acme, name: 'Acme', createdAt: 0 }, { id: a.id, hash: a.hash, createdAt: 0 });
+    await engine.tenants.create({ id: globex, name: 'Globex', createdAt: 0 }, { id: g.id, hash: g.hash, createdAt: 0 });
     acmeKey = a.apiKey;
     globexKey = g.apiKey;
   });
@@ -129,7 +129,7 @@ describe('authenticator', () => {
 
   it('lets storage failures through instead of calling them bad tokens', async () => {
     const broken = createAuthenticator({
-      engine: { tenants: { ...engine.tenants, getApiKeyHash: () => Promise.reject(new Error('storage down')) } },
+      engine: { tenants: Object.assign(Object.create(engine.tenants) as Engine['tenants'], { getApiKey: () => Promise.reject(new Error('storage down')) }) },
       accessTokens,
       rateLimiter: createTestRateLimiter(),
     });
