@@ -145,6 +145,18 @@ describe('authenticator', () => {
     }
   });
 
+  it('accepts every live key of a tenant and refuses a revoked one from the very next call', async () => {
+    const second = generateApiKey(acme);
+    expect(await engine.tenants.createApiKey(acme, { id: second.id, hash: second.hash, createdAt: 1 }, 10)).toBe('created');
+    await expect(auth.authenticate(`Bearer ${second.apiKey}`)).resolves.toEqual({ kind: 'tenant', tenantId: acme });
+    await expect(auth.authenticate(`Bearer ${acmeKey}`)).resolves.toEqual({ kind: 'tenant', tenantId: acme });
+    await engine.tenants.revokeApiKey(acme, second.id);
+    await expectCode(auth.authenticate(`Bearer ${second.apiKey}`), 'invalid_token');
+    await expect(auth.authenticate(`Bearer ${acmeKey}`)).resolves.toEqual({ kind: 'tenant', tenantId: acme });
+    // A key whose id is live but whose secret differs (same id, forged rest) is refused too.
+    await expectCode(auth.authenticate(`Bearer ${acmeKey.slice(0, -1)}${acmeKey.endsWith('A') ? 'B' : 'A'}`), 'invalid_token');
+  });
+
   it('refuses a tenant that has no key', async () => {
     await engine.tenants.create({ id: 'keyless' as TenantId, name: 'K', createdAt: 0 }, null);
     const { apiKey } = generateApiKey('keyless' as TenantId);
