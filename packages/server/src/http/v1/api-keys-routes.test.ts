@@ -131,6 +131,26 @@ describe.each(ENGINE_KINDS)('tenant API keys over HTTP (%s engine)', (kind) => {
     }
   });
 
+  it('tells every node of the deployment about a revocation (engine.revocations)', async () => {
+    const tenant = uniqueTenant('bus');
+    const first = await createTenant(server.api, tenant);
+    const second = (await routes.create(tenant, first)).body;
+    const heard: unknown[] = [];
+    const listener = await server.engine.revocations.listen((revocation) => heard.push(revocation), () => undefined);
+    try {
+      expect((await routes.revoke(tenant, second.id, first)).status).toBe(204);
+      const deadline = Date.now() + 3000;
+      while (heard.length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+      expect(heard).toEqual([{ kind: 'api-key', tenantId: tenant, keyId: second.id }]);
+      // A refused revocation publishes nothing.
+      expect((await routes.revoke(tenant, second.id, first)).status).toBe(404);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(heard).toHaveLength(1);
+    } finally {
+      await listener.close();
+    }
+  });
+
   it('lets a key revoke itself: 204, then 401', async () => {
     const tenant = uniqueTenant('selfrevoke');
     const first = await createTenant(server.api, tenant);
