@@ -15,7 +15,8 @@
  *     only then does it count one unit of SERVER_KEY for that key (by its apiKeyId, never the
  *     secret; one more round trip) and note the use (api-key-usage.ts: throttled, not awaited).
  *     A valid key over its limit is 429; a wrong key is 401 and counts nothing, so it writes
- *     nothing to storage. Keys are not cached: a revoked key is refused by the very next request,
+ *     nothing to storage (the Redis engine's one-time adoption of a key stored by an earlier version
+ *     aside: redis-tenants.ts). Keys are not cached: a revoked key is refused by the very next request,
  *     on every node.
  *   - A built-in access token is trusted on its signature and claims alone: the user is not
  *     re-read per request. Users cannot be deleted (the engine has no such operation), tokens
