@@ -162,6 +162,16 @@ describe.each(ENGINE_KINDS)('tenant API keys over HTTP (%s engine)', (kind) => {
     expect((await routes.list(tenant, second.apiKey)).body.items.map((item: { id: string }) => item.id)).toEqual([second.id]);
   });
 
+  it("lets the operator give the default tenant a key too (it starts with none)", async () => {
+    expect((await routes.list('default', ADMIN_KEY)).body).toEqual({ items: [] });
+    const created = await routes.create('default', ADMIN_KEY);
+    expect(created.status).toBe(201);
+    expect(created.body.apiKey).toMatch(/^sk_default_/);
+    expect((await server.api.get(`/v1/users/${dora.id}`, created.body.apiKey)).body.id).toBe(dora.id);
+    expect((await routes.revoke('default', created.body.id, created.body.apiKey)).status).toBe(204);
+    expect((await routes.list('default', ADMIN_KEY)).body).toEqual({ items: [] });
+  });
+
   it('holds at most 10 live keys: the 11th is 409 too_many_api_keys until one is revoked', async () => {
     const tenant = uniqueTenant('many');
     const first = await createTenant(server.api, tenant);
