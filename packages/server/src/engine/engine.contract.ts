@@ -14,6 +14,7 @@
  * sleeps, except to poll (with a deadline) for deliveries through topics, which are asynchronous.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { apiKeysContract } from './contract/api-keys.contract.js';
 import { conversationsContract } from './contract/conversations.contract.js';
 import { eventsContract } from './contract/events.contract.js';
 import type { ContractContext, EngineSetupOptions } from './contract/fixtures.contract.js';
@@ -92,6 +93,7 @@ export function runEngineContract(name: string, setup: EngineSetup): void {
 
     identityContract(context);
     signingKeysContract(context);
+    apiKeysContract(context);
     usersContract(context);
     conversationsContract(context);
     membersContract(context);

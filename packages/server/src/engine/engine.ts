@@ -58,15 +58,57 @@ export interface Engine {
 
 // ─── Tenants ────────────────────────────────────────────────────────────────────────────────
 
+/**
+ * A tenant API key as stored: its hash, never the key. `id` is derived from the key
+ * (auth/api-keys.ts `apiKeyId`: the first 96 bits of its hash), so a presented key names its own
+ * record and verification is one read by (tenant, id) followed by a hash comparison.
+ */
+export interface StoredApiKey {
+  id: string;
+  hash: string;
+  createdAt: EpochMs;
+}
+
+/** A stored key with its last recorded use (see touchApiKey); null when no use was recorded. */
+export interface ListedApiKey extends StoredApiKey {
+  lastUsedAt: EpochMs | null;
+}
+
+/** The highest `maxKeys` createApiKey accepts. */
+export const MAX_API_KEYS_LIMIT = 100;
+
 export interface TenantStore {
   /**
-   * Creates the tenant with the hash of its API key. Atomic and first-writer-wins:
+   * Creates the tenant, with its first API key when one is given. Atomic and first-writer-wins:
    * returns false (and changes nothing) when a tenant with this id exists.
    */
-  create(tenant: Tenant, apiKeyHash: string | null): Promise<boolean>;
+  create(tenant: Tenant, firstKey: StoredApiKey | null): Promise<boolean>;
   get(id: TenantId): Promise<Tenant | null>;
-  /** The stored API key hash of the tenant, or null (no tenant, or a tenant without a key). */
-  getApiKeyHash(id: TenantId): Promise<string | null>;
+  /** The tenant's live key with this id; null when there is none (no tenant, unknown or revoked id). One read. */
+  getApiKey(tenantId: TenantId, keyId: string): Promise<StoredApiKey | null>;
+  /**
+   * The tenant's live keys, oldest first (ties: by id); null when the tenant does not exist.
+   * Bounded: a tenant holds at most the `maxKeys` createApiKey was given.
+   */
+  listApiKeys(tenantId: TenantId): Promise<ListedApiKey[] | null>;
+  /**
+   * Adds a key to the tenant. Atomic: the count is checked and the key stored in one step, so
+   * concurrent creations never leave more than `maxKeys` (1..MAX_API_KEYS_LIMIT) live keys. `id_taken` when a live key
+   * of the tenant has this id already (nothing changes; the caller makes another key).
+   */
+  createApiKey(
+    tenantId: TenantId,
+    key: StoredApiKey,
+    maxKeys: number,
+  ): Promise<'created' | 'tenant_not_found' | 'too_many_api_keys' | 'id_taken'>;
+  /** Deletes the key: getApiKey answers null from then on. False when there was no such live key. */
+  revokeApiKey(tenantId: TenantId, keyId: string): Promise<boolean>;
+  /**
+   * Records a use of the key at `usedAt`. Monotonic (an earlier time than the stored one changes
+   * nothing) and never brings back a revoked key (no effect when the key is not live). Callers
+   * throttle it: it is bookkeeping, not part of verifying a key.
+   */
+  touchApiKey(tenantId: TenantId, keyId: string, usedAt: EpochMs): Promise<void>;
 }
 
 // ─── Users ──────────────────────────────────────────────────────────────────────────────────

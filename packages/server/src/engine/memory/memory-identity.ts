@@ -1,38 +1,78 @@
 /** The identity stores in memory: tenants, refresh-token families and signing keys. */
 import type { EpochMs, Tenant, TenantId } from '../../domain/types.js';
 import {
+  MAX_API_KEYS_LIMIT,
   REFRESH_SPENT_GENERATIONS_KEPT,
   SIGNING_KEYS_MAX,
   type ListedSigningKey,
   type RefreshFamily,
   type RefreshTokenStore,
+  type ListedApiKey,
   type RotateResult,
   type SigningKeyRotation,
   type SigningKeyStore,
+  type StoredApiKey,
   type StoredSigningKey,
   type TenantStore,
 } from '../engine.js';
 import { EngineError } from '../errors.js';
-import { requireNonNegativeInteger } from './arguments.js';
+import { requireLimit, requireNonNegativeInteger } from './arguments.js';
 import { ExpiryQueue } from './expiry-queue.js';
 import { TenantScoped } from './tenant-scoped.js';
 
 export class MemoryTenantStore implements TenantStore {
-  private readonly tenants = new Map<TenantId, { tenant: Tenant; apiKeyHash: string | null }>();
+  private readonly tenants = new Map<TenantId, Tenant>();
+  /** Live keys of each tenant by id, in creation order. */
+  private readonly keys = new Map<TenantId, Map<string, ListedApiKey>>();
 
-  async create(tenant: Tenant, apiKeyHash: string | null): Promise<boolean> {
+  async create(tenant: Tenant, firstKey: StoredApiKey | null): Promise<boolean> {
     if (this.tenants.has(tenant.id)) return false;
-    this.tenants.set(tenant.id, { tenant: { ...tenant }, apiKeyHash });
+    this.tenants.set(tenant.id, { ...tenant });
+    const keys = new Map<string, ListedApiKey>();
+    if (firstKey) keys.set(firstKey.id, { ...firstKey, lastUsedAt: null });
+    this.keys.set(tenant.id, keys);
     return true;
   }
 
   async get(id: TenantId): Promise<Tenant | null> {
     const stored = this.tenants.get(id);
-    return stored ? { ...stored.tenant } : null;
+    return stored ? { ...stored } : null;
   }
 
-  async getApiKeyHash(id: TenantId): Promise<string | null> {
-    return this.tenants.get(id)?.apiKeyHash ?? null;
+  async getApiKey(tenantId: TenantId, keyId: string): Promise<StoredApiKey | null> {
+    const stored = this.keys.get(tenantId)?.get(keyId);
+    return stored ? { id: stored.id, hash: stored.hash, createdAt: stored.createdAt } : null;
+  }
+
+  async listApiKeys(tenantId: TenantId): Promise<ListedApiKey[] | null> {
+    const keys = this.keys.get(tenantId);
+    if (!keys) return null;
+    return [...keys.values()]
+      .map((key) => ({ ...key }))
+      .sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  async createApiKey(
+    tenantId: TenantId,
+    key: StoredApiKey,
+    maxKeys: number,
+  ): Promise<'created' | 'tenant_not_found' | 'too_many_api_keys' | 'id_taken'> {
+    requireLimit(maxKeys, MAX_API_KEYS_LIMIT);
+    const keys = this.keys.get(tenantId);
+    if (!keys) return 'tenant_not_found';
+    if (keys.has(key.id)) return 'id_taken';
+    if (keys.size >= maxKeys) return 'too_many_api_keys';
+    keys.set(key.id, { id: key.id, hash: key.hash, createdAt: key.createdAt, lastUsedAt: null });
+    return 'created';
+  }
+
+  async revokeApiKey(tenantId: TenantId, keyId: string): Promise<boolean> {
+    return this.keys.get(tenantId)?.delete(keyId) ?? false;
+  }
+
+  async touchApiKey(tenantId: TenantId, keyId: string, usedAt: EpochMs): Promise<void> {
+    const key = this.keys.get(tenantId)?.get(keyId);
+    if (key && (key.lastUsedAt === null || key.lastUsedAt < usedAt)) key.lastUsedAt = usedAt;
   }
 }
 

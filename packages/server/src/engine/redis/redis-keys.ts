@@ -5,7 +5,10 @@
  * can neither split a key's fields nor end its hash tag early):
  *
  *   tenant slot  {t:<tenant>}
- *     tenant                 string  JSON {tenant, apiKeyHash}
+ *     tenant                 string  JSON {tenant, apiKeyHash}; apiKeyHash is null except in records written
+ *                                    before tenants had several keys (adopted into api-keys on first use)
+ *     api-keys               hash    keyId → JSON {hash, createdAt}: the live API keys (at most the service's limit)
+ *     api-keys-used          hash    keyId → lastUsedAt (epoch ms) of live keys whose use was recorded
  *     user:<userId>          hash    id, username, displayName, metadata, createdAt, updatedAt, passwordHash
  *     usernames              hash    username → userId
  *     blocks:<userId>        set     users that <userId> blocked
@@ -116,6 +119,14 @@ export class RedisKeys {
 
   tenant(tenantId: TenantId): string {
     return `${this.tenantSlot(tenantId)}:tenant`;
+  }
+
+  apiKeys(tenantId: TenantId): string {
+    return `${this.tenantSlot(tenantId)}:api-keys`;
+  }
+
+  apiKeysUsed(tenantId: TenantId): string {
+    return `${this.tenantSlot(tenantId)}:api-keys-used`;
   }
 
   user(tenantId: TenantId, userId: UserId): string {

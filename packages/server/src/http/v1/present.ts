@@ -5,6 +5,7 @@
 import type { Static } from 'typebox';
 import type * as wire from '@parley/protocol';
 import type { ConversationView } from '../../engine/engine.js';
+import type { ApiKeySummary } from '../../services/api-keys-service.js';
 import type { Ban, Conversation, EpochMs, Member, Message, Mute, Tenant, User } from '../../domain/types.js';
 import type { SigningKeyRotationResult } from '../../services/signing-keys-service.js';
 
@@ -27,6 +28,14 @@ export function presentUser(user: User, withMetadata = true): Static<typeof wire
 
 export function presentTenant(tenant: Tenant): Static<typeof wire.Tenant> {
   return { id: tenant.id, name: tenant.name, createdAt: time(tenant.createdAt) };
+}
+
+export function presentApiKey(key: ApiKeySummary): Static<typeof wire.ApiKeySummary> {
+  return { id: key.id, createdAt: time(key.createdAt), lastUsedAt: maybeTime(key.lastUsedAt) };
+}
+
+export function presentCreatedApiKey(key: { id: string; apiKey: string; createdAt: EpochMs }): Static<typeof wire.CreatedApiKey> {
+  return { id: key.id, apiKey: key.apiKey, createdAt: time(key.createdAt) };
 }
 
 export function presentMember(member: Member): Static<typeof wire.Member> {
