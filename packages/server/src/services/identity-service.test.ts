@@ -244,7 +244,7 @@ describe('identity service', () => {
       const winners = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
       expect(winners).toHaveLength(1);
       // The loser presented a spent generation, which the store treats as reuse: the family is
-      // revoked, so the winner's new token is dead too. Conservative by design (no grace window).
+      // revoked, so the winner's new token is dead too. Conservative with the grace window off (as here).
       expect((await rejection(s.identity.refresh(winners[0]?.refreshToken ?? ''))).code).toBe('invalid_refresh_token');
     });
 
