@@ -123,8 +123,17 @@ export class RealtimeGateway {
     try {
       await this.hub.register(connection);
       // Read once (after the inbox is followed, so no membership change slips between): the
-      // connection follows these conversations and presence is announced on them.
-      const memberships = await this.deps.realtime.memberships(principal.tenantId, principal.userId);
+      // connection follows these conversations and presence is announced on them. The user is read
+      // again too: an account deleted while this connection was being authenticated published its
+      // revocation before the connection was registered here, so nothing else would close it.
+      const [user, memberships] = await Promise.all([
+        this.deps.engine.users.get(principal.tenantId, principal.userId),
+        this.deps.realtime.memberships(principal.tenantId, principal.userId),
+      ]);
+      if (!user) {
+        connection.close(CloseCodes.unauthorized, 'account deleted');
+        return connection;
+      }
       const connections = await this.deps.realtime.connected(principal.tenantId, principal.userId, this.nodeId, memberships);
       this.closeOldest(connection, connections - this.deps.settings.maxConnectionsPerUser);
       const decoded = cursorText === null ? null : decodeCursor(cursorText);

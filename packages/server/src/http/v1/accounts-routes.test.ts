@@ -4,7 +4,9 @@
  * key, DELETE /v1/users/{userId}), and two tabs refreshing with one refresh token.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { TenantId, UserId } from '../../domain/types.js';
 import { ENGINE_KINDS } from '../../test-support/engines.js';
+import { connectRealtime } from '../../test-support/realtime-client.js';
 import { useRealtimeClients } from '../../test-support/realtime-fixtures.js';
 import { allMembers, createGroup, createTestTenant, expectProblem, historyOf, openDirect, sendMessage, type TestTenant } from '../../test-support/conversations.js';
 import { registerUser, startTestServer, useTestServer, type TestServer } from '../../test-support/server.js';
@@ -108,6 +110,16 @@ describe.each(ENGINE_KINDS)('accounts over HTTP (%s engine)', (kind) => {
       // The username is free for someone new, who is another user.
       const successor = await registerUser(api(), owner.username);
       expect(successor.id).not.toBe(owner.id);
+    });
+
+    it('closes a connection whose token was verified before a deletion whose revocation it missed', async () => {
+      const user = await registerUser(api());
+      expect((await api().get('/v1/users/me', user.token)).status).toBe(200); // verified and cached
+      // The deletion as a racing node leaves it: stored, its revocation not yet heard here.
+      await handle.server.engine.users.delete('default' as TenantId, user.id as UserId, Date.now());
+      const client = realtime.track(await connectRealtime(handle.url, { token: user.token }));
+      expect(await client.closed).toEqual({ code: 4001, reason: 'account deleted' });
+      expect(client.frames.some((frame) => frame.type === 'ready')).toBe(false);
     });
 
     it('is for user tokens: a tenant key gets 403', async () => {
