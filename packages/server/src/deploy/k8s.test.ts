@@ -10,7 +10,9 @@
  * is skipped and its name says why.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
@@ -62,8 +64,9 @@ if (unavailable !== null) console.warn(`deploy/k8s tests skipped: ${unavailable}
 
 type K8sObject = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> } } & Record<string, any>;
 
+/** Renders a folder of deploy/k8s (`base`, `overlays/dev`, ...) or an absolute path. */
 function render(target: string): K8sObject[] {
-  const output = execFileSync('kubectl', ['kustomize', `${K8S}${target}`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  const output = execFileSync('kubectl', ['kustomize', target.startsWith('/') ? target : `${K8S}${target}`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   return parseAllDocuments(output)
     .map((document) => document.toJS() as K8sObject | null)
     .filter((object): object is K8sObject => object !== null);
@@ -290,6 +293,21 @@ describe.skipIf(unavailable !== null)(`deploy/k8s rendered with kubectl kustomiz
       const hostname = only(production, 'Deployment').spec.template.spec.topologySpreadConstraints.find((rule: any) => rule.topologyKey === 'kubernetes.io/hostname');
       expect(hostname.whenUnsatisfiable).toBe('DoNotSchedule');
       expect(only(production, 'Ingress').spec.tls).toHaveLength(1);
+    });
+
+    it('takes the optional connections patch: the autoscaler then also follows open realtime connections', () => {
+      // An overlay of the production overlay, as an operator would write one, in a scratch folder.
+      const folder = mkdtempSync(join(tmpdir(), 'parley-k8s-'));
+      try {
+        copyFileSync(`${K8S}overlays/production/hpa-connections.yaml`, join(folder, 'hpa-connections.yaml'));
+        const production = relative(folder, `${K8S}overlays/production`);
+        writeFileSync(join(folder, 'kustomization.yaml'), `resources:\n  - ${production}\npatches:\n  - path: hpa-connections.yaml\n`);
+        const hpa = only(render(folder), 'HorizontalPodAutoscaler', 'parley');
+        expect(() => new HorizontalPodAutoscaler(hpa as any).validate()).not.toThrow();
+        expect(hpa.spec.metrics.map((metric: any) => metric.resource?.name ?? metric.pods?.metric.name)).toEqual(['cpu', 'parley_realtime_connections']);
+      } finally {
+        rmSync(folder, { recursive: true, force: true });
+      }
     });
   });
 });
