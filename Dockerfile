@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1
 # Parley's container image: `docker build -t parley .` (see docs/operations.md, "Deploying").
 #
 # Two stages: `build` compiles TypeScript with the dev dependencies; the runtime stage holds the
