@@ -15,6 +15,8 @@ import { createValidatorCompiler, refuseMalformedText } from './http/validation.
 import { registerCors } from './http/cors.js';
 import { registerSecurityHeaders, swaggerUiCsp } from './http/security-headers.js';
 import type { HttpLimits } from './config.js';
+import { adminRoutes } from './http/v1/admin-routes.js';
+import { apiKeysRoutes } from './http/v1/api-keys-routes.js';
 import { conversationsRoutes } from './http/v1/conversations-routes.js';
 import { identityRoutes, wellKnownRoutes } from './http/v1/identity-routes.js';
 import { messagesRoutes } from './http/v1/messages-routes.js';
@@ -23,11 +25,13 @@ import { usersRoutes } from './http/v1/users-routes.js';
 import { healthRoutes } from './observability/health-routes.js';
 import type { Metrics } from './observability/metrics.js';
 import { recordHttpMetrics } from './observability/metrics.js';
+import type { ApiKeysService } from './services/api-keys-service.js';
 import type { ConversationsService } from './services/conversations-service.js';
 import type { IdentityService } from './services/identity-service.js';
 import type { MessagesService } from './services/messages-service.js';
 import type { ModerationService } from './services/moderation-service.js';
 import type { RateLimiter } from './services/rate-limiter.js';
+import type { SigningKeysService } from './services/signing-keys-service.js';
 import type { UsersService } from './services/users-service.js';
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
@@ -40,10 +44,12 @@ export interface AppDeps {
   isAdmin: (authorization: string | undefined) => boolean;
   services: {
     identity: IdentityService;
+    apiKeys: ApiKeysService;
     users: UsersService;
     conversations: ConversationsService;
     messages: MessagesService;
     moderation: ModerationService;
+    signingKeys: SigningKeysService;
   };
   metrics: Metrics;
   version: string;
@@ -135,6 +141,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     async (v1) => {
       v1.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
       await v1.register(identityRoutes({ identity: deps.services.identity, authenticator: deps.authenticator, isAdmin: deps.isAdmin }));
+      await v1.register(adminRoutes({ signingKeys: deps.services.signingKeys, isAdmin: deps.isAdmin }));
+      await v1.register(apiKeysRoutes(deps.services.apiKeys, { authenticator: deps.authenticator, isAdmin: deps.isAdmin }));
       await v1.register(async (authenticated) => {
         requireAuthentication(authenticated, deps.authenticator);
         await authenticated.register(usersRoutes(deps.services.users));

@@ -5,19 +5,21 @@ import { createAdminKeyCheck } from './auth/admin-key.js';
 import { createAuthenticator } from './auth/authenticator.js';
 import { createPasswordHasher } from './auth/passwords.js';
 import { createRefreshTokens } from './auth/refresh-tokens.js';
-import { createSigningKeys } from './auth/signing-keys.js';
+import { createSigningKeys, CURRENT_KEY_RECHECK_INTERVAL_MS } from './auth/signing-keys.js';
 import type { Config } from './config.js';
 import { createEngine } from './engine/create-engine.js';
 import type { Engine, Revocation } from './engine/engine.js';
 import type { TenantId } from './domain/types.js';
 import { createMetrics, recordRealtimeMetrics } from './observability/metrics.js';
 import { createOutboundFetch, createOutboundPolicy, type OutboundFetch, type OutboundPolicy } from './outbound/index.js';
+import { createApiKeysService } from './services/api-keys-service.js';
 import { createConversationsService } from './services/conversations-service.js';
 import { createIdentityService } from './services/identity-service.js';
 import { systemClock, createIdGenerator, type Clock } from './services/ids.js';
 import { createMessagesService } from './services/messages-service.js';
 import { createModerationService } from './services/moderation-service.js';
 import { createRateLimiter } from './services/rate-limiter.js';
+import { createSigningKeysService } from './services/signing-keys-service.js';
 import { createUsersService } from './services/users-service.js';
 import { createRealtimeService } from './services/realtime-service.js';
 import { DEFAULT_GATEWAY_SETTINGS, RealtimeGateway, type RealtimeGatewayDeps } from './gateway/realtime-gateway.js';
@@ -97,8 +99,19 @@ export async function createParley(config: Config, options: ParleyOptions = {}):
   const authenticator = createAuthenticator({ engine, accessTokens, rateLimiter, clock });
   // What each node forgets when any node of the deployment revokes something (engine.revocations):
   // one handler per cache of verified credentials or keys, and what to do after a missed message.
-  const revocationHandlers: ((revocation: Revocation) => void)[] = [(revocation) => authenticator.forget(revocation)];
-  const interruptionHandlers: (() => void)[] = [() => authenticator.forgetAll()];
+  // A rotation (any node) makes every node re-read the signing keys, so the next token it signs
+  // carries the new kid; after a missed message too, since the missed one may have been a rotation.
+  let logSigningKeyFailure: (error: unknown) => void = () => undefined;
+  const reloadSigningKeys = () => {
+    signingKeys.reload().catch((error: unknown) => logSigningKeyFailure(error));
+  };
+  const revocationHandlers: ((revocation: Revocation) => void)[] = [
+    (revocation) => authenticator.forget(revocation),
+    (revocation) => {
+      if (revocation.kind === 'signing-keys') reloadSigningKeys();
+    },
+  ];
+  const interruptionHandlers: (() => void)[] = [() => authenticator.forgetAll(), reloadSigningKeys];
   const revocationListener = await engine.revocations.listen(
     (revocation) => {
       for (const handle of revocationHandlers) handle(revocation);
@@ -148,6 +161,7 @@ export async function createParley(config: Config, options: ParleyOptions = {}):
     isAdmin: (authorization) => adminKeyMatches(authorization?.replace(/^Bearer\s+/i, '')),
     services: {
       identity,
+      apiKeys: createApiKeysService({ engine, clock }),
       users: createUsersService({ engine, clock }),
       conversations: createConversationsService({
         engine,
@@ -158,6 +172,7 @@ export async function createParley(config: Config, options: ParleyOptions = {}):
       }),
       messages: createMessagesService({ engine, clock, rateLimiter, ids, idempotencyTtlMs: config.idempotencyTtlSeconds * 1000 }),
       moderation: createModerationService({ engine, clock }),
+      signingKeys: createSigningKeysService({ engine, signingKeys, accessTokens, clock }),
     },
     metrics,
     version: VERSION,
@@ -183,6 +198,10 @@ export async function createParley(config: Config, options: ParleyOptions = {}):
     allowedOrigins: config.realtime.origins,
   });
   await gateway.start();
+  // The safety net for a rotation announcement this node never heard: re-read the keys now and then.
+  logSigningKeyFailure = (error) => app.log.warn({ err: error }, 'signing keys: re-read failed; the next recheck retries');
+  const signingKeyRecheck = setInterval(reloadSigningKeys, CURRENT_KEY_RECHECK_INTERVAL_MS);
+  signingKeyRecheck.unref();
 
   const outboundPolicy = createOutboundPolicy({ allowedHosts: config.outbound.allowedHosts });
   const outbound = { policy: outboundPolicy, fetch: createOutboundFetch({ policy: outboundPolicy }) };
@@ -201,6 +220,7 @@ export async function createParley(config: Config, options: ParleyOptions = {}):
     shutdown() {
       stopping ??= (async () => {
         draining = true;
+        clearInterval(signingKeyRecheck);
         try {
           // Realtime clients are told to reconnect elsewhere (1012) before HTTP stops accepting.
           await gateway.shutdown();

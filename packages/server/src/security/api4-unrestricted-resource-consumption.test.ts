@@ -44,8 +44,10 @@ describe.each(ENGINE_KINDS)('API4:2023 Unrestricted Resource Consumption (%s eng
   const callAsOwner = async (operation: Operation, options: { json?: unknown; body?: string; query?: string; values?: Record<string, string> } = {}) => {
     if (!callers.has(operation)) {
       const valid = operation.bodySchema ? exampleOf(operation.bodySchema) : undefined;
-      // Only operations with a body are probed (a real call); the others are called as the owner.
-      callers.set(operation, valid !== undefined ? (await intendedCaller(world, operation, valid)).token : world.alice.token);
+      // Only operations with a body are probed (a real call); the others are called as the owner,
+      // except tenant administration (/v1/tenants/{tenantId}/…), which is the tenant key's.
+      const withoutBody = operation.path.startsWith('/v1/tenants/{tenantId}/') ? world.victimTenant.key : world.alice.token;
+      callers.set(operation, valid !== undefined ? (await intendedCaller(world, operation, valid)).token : withoutBody);
     }
     const { real } = await pathValues(world, operation, world.group);
     const path = fillPath(operation, { ...real, ...options.values }) + (options.query ?? '');
