@@ -7,6 +7,8 @@ export default defineConfig({
   },
   test: {
     include: ['packages/*/src/**/*.test.ts'],
+    // Copies the Lua scripts into dist/ for the tests that run `node dist/main.js`.
+    globalSetup: ['packages/server/src/test-support/lua-scripts-setup.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     // Password hashing is memory-hard on purpose; keep parallelism modest on 2-core machines.

@@ -64,6 +64,9 @@ const Env = Type.Object({
 });
 type Env = Static<typeof Env>;
 
+/** The name of every environment variable Parley reads (the deployment manifests' tests hold them to it). */
+export const ENVIRONMENT_VARIABLES: readonly string[] = Object.keys(Env.properties);
+
 /** Limits of the HTTP server; long-lived streams (SSE, WebSocket) are not requests in progress. */
 export interface HttpLimits {
   /** The whole request, headers and body, must arrive within this (else 408 and close). */

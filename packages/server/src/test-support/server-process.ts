@@ -19,11 +19,17 @@ export interface ServerProcess {
 
 /**
  * Runs `node dist/main.js` as a real server process with `env`, and waits until it listens.
- * Rate limits are GENEROUS_RATE_LIMITS unless `env` sets them.
+ * Rate limits are GENEROUS_RATE_LIMITS unless `env` sets them. `where` runs another copy of the
+ * entry point (`mainJs`) or from another working directory (`cwd`), as a container image does.
  */
-export async function startServerProcess(env: Record<string, string>, timeoutMs = 20_000): Promise<ServerProcess> {
-  const child = spawn(process.execPath, [MAIN_JS], {
+export async function startServerProcess(
+  env: Record<string, string>,
+  timeoutMs = 20_000,
+  where: { mainJs?: string; cwd?: string } = {},
+): Promise<ServerProcess> {
+  const child = spawn(process.execPath, [where.mainJs ?? MAIN_JS], {
     env: { PATH: process.env.PATH ?? '', PORT: '0', LOG_LEVEL: 'info', ...GENEROUS_RATE_LIMITS, ...env },
+    ...(where.cwd === undefined ? {} : { cwd: where.cwd }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: Record<string, unknown>[] = [];

@@ -8,9 +8,9 @@
  * several scripts need (the event log) is written once. Only whole lines are replaced, and a
  * library uses no KEYS or ARGV itself, so each script's header still states all it takes.
  *
- * Where the .lua files are: tsc compiles src/ to dist/ but does not copy them, so from
- * dist/engine/redis/ the scripts are read from the package's src/engine/redis/lua/. A runtime
- * image must therefore ship that folder (or a copy at dist/engine/redis/lua/, which wins).
+ * Where the .lua files are: always in lua/ beside this module. tsc does not copy them, so the
+ * server package's build copies src/engine/redis/lua/ to dist/engine/redis/lua/
+ * (src/scripts/copy-lua.ts); dist/ alone is then a complete server, as the container image ships it.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -79,17 +79,13 @@ export type Reply = string | number | null | Reply[];
 
 type ScriptCommand = (...args: (string | number)[]) => Promise<Reply>;
 
-const LUA_DIRECTORY_CANDIDATES = [
-  new URL('./lua/', import.meta.url), // running from src (vitest), or dist with copied scripts
-  new URL('../../../src/engine/redis/lua/', import.meta.url), // running from dist
-];
+const LUA_DIRECTORY = new URL('./lua/', import.meta.url);
 
 function luaDirectory(): URL {
-  for (const candidate of LUA_DIRECTORY_CANDIDATES) {
-    if (existsSync(new URL('message-append.lua', candidate))) return candidate;
-  }
-  const tried = LUA_DIRECTORY_CANDIDATES.map((candidate) => fileURLToPath(candidate)).join(', ');
-  throw new Error(`Parley's Redis Lua scripts were not found (looked in ${tried})`);
+  if (existsSync(new URL('message-append.lua', LUA_DIRECTORY))) return LUA_DIRECTORY;
+  throw new Error(
+    `Parley's Redis Lua scripts were not found in ${fileURLToPath(LUA_DIRECTORY)}: build with \`npm run build\`, which copies them there`,
+  );
 }
 
 let cachedSources: ReadonlyMap<ScriptName, string> | undefined;
