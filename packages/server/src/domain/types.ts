@@ -32,6 +32,38 @@ export interface User {
   metadata: Record<string, unknown> | null;
   createdAt: EpochMs;
   updatedAt: EpochMs;
+  /** Set for users created on first sight of an external provider's token: who they are there. */
+  identity?: ExternalIdentity;
+}
+
+/** A user of an external identity provider: the tenant's provider id and the token's `sub`. */
+export interface ExternalIdentity {
+  provider: string;
+  subject: string;
+}
+
+/** JWS algorithms an external provider may sign access tokens with (asymmetric only). */
+export const EXTERNAL_TOKEN_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'EdDSA'] as const;
+export type ExternalTokenAlgorithm = (typeof EXTERNAL_TOKEN_ALGORITHMS)[number];
+
+/**
+ * A tenant's trust in an external OpenID Connect provider: its access tokens for `audience`
+ * authenticate users of the tenant. (issuer, audience) is unique across the deployment, so a
+ * token belongs to at most one tenant.
+ */
+export interface IdentityProvider {
+  tenantId: TenantId;
+  /** 1..64 of [a-z0-9_-], unique within the tenant. */
+  id: string;
+  issuer: string;
+  audience: string;
+  algorithms: ExternalTokenAlgorithm[];
+  /** Which claims name the user: displayName (tried before `name`, `preferred_username`) and username. */
+  claims: { displayName?: string; username?: string };
+  /** From the issuer's discovery document when the provider was stored. */
+  jwksUri: string;
+  createdAt: EpochMs;
+  updatedAt: EpochMs;
 }
 
 export type ConversationType = 'direct' | 'group';
