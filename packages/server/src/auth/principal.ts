@@ -12,6 +12,8 @@ export type Principal =
       userId: UserId;
       /** When the credential stops being valid (ms since the epoch); a realtime connection closes then. */
       expiresAt?: number;
+      /** The tenant's external identity provider that issued the token, when one did. */
+      providerId?: string;
     }
   /** A tenant's back end, authenticated by its `sk_` API key: acts on anything of its tenant. */
   | { kind: 'tenant'; tenantId: TenantId };

@@ -3,6 +3,7 @@
  * what services reason about. The wire representation lives in @parley/protocol.
  */
 
+import { IDENTITY_PROVIDER_ALGORITHMS } from '@parley/protocol';
 import type { EventId } from './events.js';
 
 declare const brand: unique symbol;
@@ -43,7 +44,7 @@ export interface ExternalIdentity {
 }
 
 /** JWS algorithms an external provider may sign access tokens with (asymmetric only). */
-export const EXTERNAL_TOKEN_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'EdDSA'] as const;
+export const EXTERNAL_TOKEN_ALGORITHMS = IDENTITY_PROVIDER_ALGORITHMS;
 export type ExternalTokenAlgorithm = (typeof EXTERNAL_TOKEN_ALGORITHMS)[number];
 
 /**
