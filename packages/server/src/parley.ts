@@ -8,7 +8,7 @@ import { createRefreshTokens } from './auth/refresh-tokens.js';
 import { createSigningKeys } from './auth/signing-keys.js';
 import type { Config } from './config.js';
 import { createEngine } from './engine/create-engine.js';
-import type { Engine } from './engine/engine.js';
+import type { Engine, Revocation } from './engine/engine.js';
 import type { TenantId } from './domain/types.js';
 import { createMetrics, recordRealtimeMetrics } from './observability/metrics.js';
 import { createOutboundFetch, createOutboundPolicy, type OutboundFetch, type OutboundPolicy } from './outbound/index.js';
@@ -95,6 +95,18 @@ export async function createParley(config: Config, options: ParleyOptions = {}):
     selfRegistrationTenants: config.selfRegistrationTenants,
   });
   const authenticator = createAuthenticator({ engine, accessTokens, rateLimiter, clock });
+  // What each node forgets when any node of the deployment revokes something (engine.revocations):
+  // one handler per cache of verified credentials or keys, and what to do after a missed message.
+  const revocationHandlers: ((revocation: Revocation) => void)[] = [(revocation) => authenticator.forget(revocation)];
+  const interruptionHandlers: (() => void)[] = [() => authenticator.forgetAll()];
+  const revocationListener = await engine.revocations.listen(
+    (revocation) => {
+      for (const handle of revocationHandlers) handle(revocation);
+    },
+    () => {
+      for (const handle of interruptionHandlers) handle();
+    },
+  );
   const adminKeyMatches = createAdminKeyCheck(config.adminKey ?? undefined);
   let draining = false;
   const startedAt = Date.now();
@@ -192,6 +204,7 @@ export async function createParley(config: Config, options: ParleyOptions = {}):
         try {
           // Realtime clients are told to reconnect elsewhere (1012) before HTTP stops accepting.
           await gateway.shutdown();
+          await revocationListener.close();
           websocket.close();
           await app.close();
         } finally {

@@ -37,6 +37,62 @@ describe('authenticator', () => {
 
   const expectCode = (promise: Promise<unknown>, code: string) => expect(promise).rejects.toMatchObject({ name: 'ServiceError', code });
 
+  it('forgets the verified tokens a revocation names, and all of them when told to', async () => {
+    let verifications = 0;
+    const counting: AccessTokens = {
+      ...accessTokens,
+      issuer: accessTokens.issuer,
+      verify: (token) => {
+        verifications += 1;
+        return accessTokens.verify(token);
+      },
+    };
+    const cached = createAuthenticator({ engine, accessTokens: counting, rateLimiter: createTestRateLimiter() });
+    const carol = 'carol' as UserId;
+    const bobs = (await accessTokens.sign({ tenantId: acme, userId: bob })).token;
+    const carols = (await accessTokens.sign({ tenantId: acme, userId: carol })).token;
+    const globexBobs = (await accessTokens.sign({ tenantId: globex, userId: bob })).token;
+    const authenticateAll = async () => {
+      for (const token of [bobs, carols, globexBobs]) await cached.authenticate(token);
+    };
+    await authenticateAll();
+    expect(verifications).toBe(3);
+    // Only acme's bob is verified again: not carol, not the bob of another tenant.
+    cached.forget({ kind: 'user', tenantId: acme, userId: bob });
+    await authenticateAll();
+    expect(verifications).toBe(4);
+    // Kinds that name nothing cached here change nothing.
+    cached.forget({ kind: 'signing-keys' });
+    cached.forget({ kind: 'api-key', tenantId: acme, keyId: 'k' });
+    cached.forget({ kind: 'identity-provider', tenantId: acme, providerId: 'sso' }); // built-in tokens have no provider
+    await authenticateAll();
+    expect(verifications).toBe(4);
+    cached.forgetAll();
+    await authenticateAll();
+    expect(verifications).toBe(7);
+  });
+
+  it('forgets the tokens of an identity provider when it changes', async () => {
+    let verifications = 0;
+    const external: CredentialVerifier = {
+      claims: (token) => token.startsWith('ext.'),
+      verify: async (token) => {
+        verifications += 1;
+        return { kind: 'user', tenantId: acme, userId: token.slice(4) as UserId, expiresAt: Date.now() + 60_000, providerId: 'sso' };
+      },
+    };
+    const cached = createAuthenticator({ engine, accessTokens, rateLimiter: createTestRateLimiter(), externalVerifiers: [external] });
+    await cached.authenticate('ext.dave');
+    await cached.authenticate('ext.dave');
+    expect(verifications).toBe(1);
+    cached.forget({ kind: 'identity-provider', tenantId: globex, providerId: 'sso' }); // another tenant's provider
+    await cached.authenticate('ext.dave');
+    expect(verifications).toBe(1);
+    cached.forget({ kind: 'identity-provider', tenantId: acme, providerId: 'sso' });
+    await cached.authenticate('ext.dave');
+    expect(verifications).toBe(2);
+  });
+
   it('verifies a token once and remembers it only until it expires, and never a tampered copy', async () => {
     let now = Date.now();
     let verifications = 0;

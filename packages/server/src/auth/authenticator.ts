@@ -21,7 +21,7 @@
  *     a revocation list.
  */
 import { decodeJwt } from 'jose';
-import type { Engine } from '../engine/engine.js';
+import type { Engine, Revocation } from '../engine/engine.js';
 import type { QuotaListener, RateLimiter } from '../services/rate-limiter.js';
 import { ServiceError } from '../services/service-error.js';
 import type { AccessTokens } from './access-tokens.js';
@@ -47,6 +47,15 @@ export interface Authenticator {
    * token (e.g. the realtime `access_token` query parameter), or undefined when none was sent.
    */
   authenticate(authorizationHeaderValueOrToken: string | undefined, onQuota?: QuotaListener): Promise<Principal>;
+  /**
+   * Forgets every verified token the revocation makes invalid (a deleted user's, a changed
+   * provider's), so the next request with one of them is verified again. Called for every
+   * revocation the deployment publishes (engine.revocations); kinds that name nothing cached here
+   * are ignored.
+   */
+  forget(revocation: Revocation): void;
+  /** Forgets every verified token (revocations may have been missed). */
+  forgetAll(): void;
 }
 
 export interface AuthenticatorDeps {
@@ -99,7 +108,30 @@ export function createAuthenticator(deps: AuthenticatorDeps): Authenticator {
       }
       return principal;
     },
+
+    forget(revocation) {
+      const revokes = revokedBy(revocation);
+      if (!revokes) return;
+      for (const [token, principal] of verified) if (revokes(principal)) verified.delete(token);
+    },
+
+    forgetAll() {
+      verified.clear();
+    },
   };
+}
+
+/** Which cached principals a revocation invalidates; null when it names none. */
+function revokedBy(revocation: Revocation): ((principal: UserPrincipal) => boolean) | null {
+  switch (revocation.kind) {
+    case 'user':
+      return (principal) => principal.tenantId === revocation.tenantId && principal.userId === revocation.userId;
+    case 'identity-provider':
+      return (principal) => principal.tenantId === revocation.tenantId && principal.providerId === revocation.providerId;
+    case 'api-key': // tenant keys are never cached: each request reads the stored key
+    case 'signing-keys': // old keys stay valid until their tokens expire
+      return null;
+  }
 }
 
 /** Tenant back ends: `sk_<tenant>_<secret>` → a tenant principal. */

@@ -12,7 +12,7 @@ export type Principal =
       userId: UserId;
       /** When the credential stops being valid (ms since the epoch); a realtime connection closes then. */
       expiresAt?: number;
-      /** The tenant's external identity provider that issued the token, when one did. */
+      /** The tenant's external identity provider that issued the token; absent for built-in tokens. */
       providerId?: string;
     }
   /** A tenant's back end, authenticated by its `sk_` API key: acts on anything of its tenant. */

@@ -8,7 +8,7 @@
  */
 import type { Principal } from '../auth/principal.js';
 import { canModerateTarget } from './moderation.js';
-import type { Conversation, Member, Message } from './types.js';
+import type { Conversation, Member, Message, TenantId } from './types.js';
 
 /** The caller's standing in one conversation: the member record for users, null for a tenant key. */
 export type Standing = { principal: Principal; member: Member | null };
@@ -47,3 +47,14 @@ export const canRemoveMember = (standing: Standing, conversation: Conversation, 
 
 export const canChangeRole = ({ principal, member }: Standing, conversation: Conversation): boolean =>
   conversation.type === 'group' && (principal.kind === 'tenant' || member?.role === 'owner');
+
+/** Who administers tenants: the operator (every tenant) or a tenant's back end (its own). */
+export type TenantAdministrator = { kind: 'operator' } | { kind: 'tenant'; tenantId: TenantId };
+
+/**
+ * True when `administrator` may manage `tenantId`'s keys and identity providers. A false answer is
+ * reported as 404 tenant_not_found, exactly like a tenant that does not exist, so another
+ * tenant's key learns nothing of it.
+ */
+export const mayAdministerTenant = (administrator: TenantAdministrator, tenantId: TenantId): boolean =>
+  administrator.kind === 'operator' || administrator.tenantId === tenantId;

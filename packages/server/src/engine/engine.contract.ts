@@ -30,6 +30,7 @@ import { ownersContract } from './contract/owners.contract.js';
 import { presenceContract } from './contract/presence.contract.js';
 import { pubsubContract } from './contract/pubsub.contract.js';
 import { rateLimitsContract } from './contract/rate-limits.contract.js';
+import { revocationsContract } from './contract/revocations.contract.js';
 import { retentionContract } from './contract/retention.contract.js';
 import { tenancyContract } from './contract/tenancy.contract.js';
 import { usersContract } from './contract/users.contract.js';
@@ -107,5 +108,6 @@ export function runEngineContract(name: string, setup: EngineSetup): void {
     ownersContract(context);
     moderationContract(context);
     rateLimitsContract(context);
+    revocationsContract(context);
   });
 }

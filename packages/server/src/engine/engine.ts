@@ -52,6 +52,7 @@ export interface Engine {
   readonly pubsub: PubSub;
   readonly presence: PresenceStore;
   readonly rateLimits: RateLimitStore;
+  readonly revocations: RevocationBus;
   /** Resolves when the storage answers; rejects otherwise. Used by readiness checks. */
   ping(): Promise<void>;
   /** Releases connections. In-flight calls complete or reject; no call may be made afterwards. */
@@ -664,6 +665,42 @@ export interface PresenceStore {
   sweepDeadNodes(now: EpochMs): Promise<{ tenantId: TenantId; userId: UserId; lastSeenAt: EpochMs }[]>;
   /** Removes a node that shuts down cleanly, like a sweep of that one node. */
   removeNode(nodeId: string, now: EpochMs): Promise<{ tenantId: TenantId; userId: UserId; lastSeenAt: EpochMs }[]>;
+}
+
+// ─── Revocations ────────────────────────────────────────────────────────────────────────────
+
+/**
+ * A change that makes credentials verified earlier invalid, or key material cached earlier stale.
+ * Nodes keep what they verified (principals of access tokens, provider registries, the current
+ * signing key) in memory; a revocation tells each of them what to forget.
+ */
+export type Revocation =
+  /** The user's account was deleted: none of its tokens is valid any more. */
+  | { kind: 'user'; tenantId: TenantId; userId: UserId }
+  /** A tenant API key was revoked. */
+  | { kind: 'api-key'; tenantId: TenantId; keyId: string }
+  /** An external identity provider was created, replaced or deleted. */
+  | { kind: 'identity-provider'; tenantId: TenantId; providerId: string }
+  /** The built-in signing keys were rotated: sign with the new current key. */
+  | { kind: 'signing-keys' };
+
+/**
+ * Tells every node of the deployment (every process on the same storage) about revocations.
+ *
+ * Guarantees: a revocation published after `listen` resolved is heard by that listener once, this
+ * node's own included; nothing is stored, so a node that was not listening hears nothing, and a
+ * listener that may have missed messages (its connection dropped and came back) is told through
+ * `onInterrupted` and must then forget everything it cached. Delivery is asynchronous.
+ */
+export interface RevocationBus {
+  publish(revocation: Revocation): Promise<void>;
+  /** Starts listening; resolves once every later publication will be heard. */
+  listen(onRevocation: (revocation: Revocation) => void, onInterrupted: () => void): Promise<RevocationListener>;
+}
+
+export interface RevocationListener {
+  /** Stops listening. Idempotent. */
+  close(): Promise<void>;
 }
 
 // ─── Rate limits ────────────────────────────────────────────────────────────────────────────

@@ -21,6 +21,7 @@ import { MemoryModerationStore } from './memory-moderation.js';
 import { MemoryPresenceStore } from './memory-presence.js';
 import { MemoryRateLimitStore } from './memory-rate-limits.js';
 import { MemoryBus } from './memory-pubsub.js';
+import { MemoryRevocationBus } from './memory-revocations.js';
 import { MemoryUserStore } from './memory-users.js';
 
 export interface MemoryEngineOptions {
@@ -42,6 +43,7 @@ export class MemoryEngine implements Engine {
   readonly pubsub: MemoryBus;
   readonly presence = new MemoryPresenceStore();
   readonly rateLimits = new MemoryRateLimitStore();
+  readonly revocations = new MemoryRevocationBus();
   private closed = false;
 
   constructor(options: MemoryEngineOptions = {}) {
@@ -66,6 +68,7 @@ export class MemoryEngine implements Engine {
   async close(): Promise<void> {
     this.closed = true;
     this.pubsub.close();
+    this.revocations.close();
   }
 }
 

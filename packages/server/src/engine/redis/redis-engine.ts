@@ -23,6 +23,7 @@ import { RedisMessageStore } from './redis-messages.js';
 import { RedisModerationStore } from './redis-moderation.js';
 import { RedisPresenceStore } from './redis-presence.js';
 import { RedisPubSub } from './redis-pubsub.js';
+import { RedisRevocationBus } from './redis-revocations.js';
 import { RedisRateLimitStore } from './redis-rate-limits.js';
 import { RedisRefreshTokenStore } from './redis-refresh-tokens.js';
 import { RedisSigningKeyStore } from './redis-signing-keys.js';
@@ -61,6 +62,7 @@ export class RedisEngine implements Engine {
   readonly pubsub: RedisPubSub;
   readonly presence: RedisPresenceStore;
   readonly rateLimits: RedisRateLimitStore;
+  readonly revocations: RedisRevocationBus;
   private readonly client: RedisClient;
 
   constructor(options: RedisEngineOptions) {
@@ -90,6 +92,7 @@ export class RedisEngine implements Engine {
     this.pubsub = new RedisPubSub(options.redis, this.keys);
     this.presence = new RedisPresenceStore(context);
     this.rateLimits = new RedisRateLimitStore(context);
+    this.revocations = new RedisRevocationBus(options.redis, this.keys);
   }
 
   ping(): Promise<void> {
@@ -100,7 +103,7 @@ export class RedisEngine implements Engine {
 
   /** Closes the subscribers made by this engine too: each holds a connection of its own. */
   async close(): Promise<void> {
-    await this.pubsub.closeAll();
+    await Promise.all([this.pubsub.closeAll(), this.revocations.closeAll()]);
     if (this.client.status === 'end') return;
     try {
       await this.client.quit();

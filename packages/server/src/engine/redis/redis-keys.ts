@@ -48,6 +48,8 @@
  *     nodes                  zset    nodeId → expiresAt of its last heartbeat
  *   one node  {presence-node:<nodeId>}
  *     users                  set     "<tenant>:<userId>" (encoded) of every user with a connection on the node
+ *   revocations (global)  {revocations}
+ *     topic                  channel (not a key) credentials revoked, keys rotated (redis-revocations.ts)
  *   one rate-limited subject of a tenant  {rl:<limit>:<tenant>:<subject>}
  *     tat                    string  the GCRA theoretical arrival time (epoch ms); expires when it passes
  *   one rate-limited subject of the deployment  {rl-ip:<limit>:<subject>}
@@ -245,6 +247,13 @@ export class RedisKeys {
   /** The value of a `pairs` field: which provider holds the pair. */
   identityProviderHolder(tenantId: TenantId, id: string): string {
     return `${segment(tenantId)}:${segment(id)}`;
+  }
+
+  // ─── Revocations (deployment-wide) ───────────────────────────────────────────────────────
+
+  /** The channel every node listens on for revocations (redis-revocations.ts). */
+  revocationsTopic(): string {
+    return `${this.prefix}{revocations}:topic`;
   }
 
   // ─── Presence nodes (operational, not tenant data) ───────────────────────────────────────

@@ -1,0 +1,123 @@
+/**
+ * Revocations over Redis pub/sub: one deployment-wide channel (`<prefix>{revocations}:topic`).
+ *
+ * Plain PUBLISH/SUBSCRIBE, also on Cluster: there a PUBLISH reaches the subscribers of every node
+ * over the cluster bus, which is what a deployment-wide message needs. Revocations are rare (an
+ * account deleted, a key revoked), so broadcasting them costs nothing worth sharding.
+ *
+ * Each listener holds one duplicated connection in subscribe mode. Messages are JSON revocations;
+ * anything malformed is dropped.
+ */
+import type { Cluster } from 'ioredis';
+import type { TenantId, UserId } from '../../domain/types.js';
+import type { Revocation, RevocationBus, RevocationListener } from '../engine.js';
+import type { RedisClient } from './redis-context.js';
+import { guard } from './redis-guard.js';
+import type { RedisKeys } from './redis-keys.js';
+
+function isCluster(client: RedisClient): client is Cluster {
+  return client.isCluster;
+}
+
+export class RedisRevocationBus implements RevocationBus {
+  private readonly listeners = new Set<RevocationListener>();
+
+  constructor(
+    private readonly client: RedisClient,
+    private readonly keys: RedisKeys,
+  ) {}
+
+  publish(revocation: Revocation): Promise<void> {
+    return guard(async () => {
+      await this.client.publish(this.keys.revocationsTopic(), JSON.stringify(revocation));
+    });
+  }
+
+  listen(onRevocation: (revocation: Revocation) => void, onInterrupted: () => void): Promise<RevocationListener> {
+    return guard(async () => {
+      const channel = this.keys.revocationsTopic();
+      // A subscriber connection must not auto-pipeline SUBSCRIBE like a data command. Its name
+      // shows operators (CLIENT LIST) what the connection is for.
+      const connectionName = listenerConnectionName(this.keys);
+      const connection: RedisClient = isCluster(this.client)
+        ? this.client.duplicate([], { enableAutoPipelining: false, redisOptions: { ...this.client.options.redisOptions, connectionName } })
+        : this.client.duplicate({ enableAutoPipelining: false, connectionName });
+      for (const listener of this.client.listeners('error')) connection.on('error', listener as (error: Error) => void);
+      let closed = false;
+      connection.on('message', (from: string, text: string) => {
+        if (closed || from !== channel) return;
+        const revocation = parseRevocation(text);
+        if (revocation) onRevocation(revocation);
+      });
+      // ioredis resubscribes after reconnecting, but what was published meanwhile is gone: say so.
+      connection.on('close', () => {
+        if (!closed) onInterrupted();
+      });
+      const listener: RevocationListener = {
+        close: async () => {
+          if (closed) return;
+          closed = true;
+          this.listeners.delete(listener);
+          try {
+            await connection.quit();
+          } catch {
+            connection.disconnect();
+          }
+        },
+      };
+      this.listeners.add(listener);
+      try {
+        await connection.subscribe(channel);
+      } catch (error) {
+        await listener.close();
+        throw error;
+      }
+      return listener;
+    });
+  }
+
+  /** Closes every listener still open (the engine is closing). */
+  async closeAll(): Promise<void> {
+    await Promise.all([...this.listeners].map((listener) => listener.close()));
+  }
+}
+
+/** The CLIENT SETNAME of a listener's connection: the deployment's prefix, without spaces. */
+export function listenerConnectionName(keys: RedisKeys): string {
+  return `${keys.prefix}revocations`.replace(/\s/g, '_');
+}
+
+/** A revocation from its JSON text, checked field by field; null for anything else. */
+export function parseRevocation(text: string): Revocation | null {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  if (typeof value !== 'object' || value === null) return null;
+  const fields = value as Record<string, unknown>;
+  const nonEmpty = (name: string): string | null => {
+    const field = fields[name];
+    return typeof field === 'string' && field !== '' ? field : null;
+  };
+  const tenantId = nonEmpty('tenantId') as TenantId | null;
+  switch (fields.kind) {
+    case 'signing-keys':
+      return { kind: 'signing-keys' };
+    case 'user': {
+      const userId = nonEmpty('userId') as UserId | null;
+      return tenantId && userId ? { kind: 'user', tenantId, userId } : null;
+    }
+    case 'api-key': {
+      const keyId = nonEmpty('keyId');
+      return tenantId && keyId ? { kind: 'api-key', tenantId, keyId } : null;
+    }
+    case 'identity-provider': {
+      const providerId = nonEmpty('providerId');
+      return tenantId && providerId ? { kind: 'identity-provider', tenantId, providerId } : null;
+    }
+    default:
+      return null;
+  }
+}
