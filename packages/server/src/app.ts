@@ -16,6 +16,7 @@ import { registerCors } from './http/cors.js';
 import { registerSecurityHeaders, swaggerUiCsp } from './http/security-headers.js';
 import type { HttpLimits } from './config.js';
 import { conversationsRoutes } from './http/v1/conversations-routes.js';
+import { identityProvidersRoutes } from './http/v1/identity-providers-routes.js';
 import { identityRoutes, wellKnownRoutes } from './http/v1/identity-routes.js';
 import { messagesRoutes } from './http/v1/messages-routes.js';
 import { moderationRoutes } from './http/v1/moderation-routes.js';
@@ -24,6 +25,7 @@ import { healthRoutes } from './observability/health-routes.js';
 import type { Metrics } from './observability/metrics.js';
 import { recordHttpMetrics } from './observability/metrics.js';
 import type { ConversationsService } from './services/conversations-service.js';
+import type { IdentityProvidersService } from './services/identity-providers-service.js';
 import type { IdentityService } from './services/identity-service.js';
 import type { MessagesService } from './services/messages-service.js';
 import type { ModerationService } from './services/moderation-service.js';
@@ -40,6 +42,7 @@ export interface AppDeps {
   isAdmin: (authorization: string | undefined) => boolean;
   services: {
     identity: IdentityService;
+    identityProviders: IdentityProvidersService;
     users: UsersService;
     conversations: ConversationsService;
     messages: MessagesService;
@@ -135,6 +138,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     async (v1) => {
       v1.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
       await v1.register(identityRoutes({ identity: deps.services.identity, authenticator: deps.authenticator, isAdmin: deps.isAdmin }));
+      await v1.register(
+        identityProvidersRoutes({ identityProviders: deps.services.identityProviders, authenticator: deps.authenticator, isAdmin: deps.isAdmin }),
+      );
       await v1.register(async (authenticated) => {
         requireAuthentication(authenticated, deps.authenticator);
         await authenticated.register(usersRoutes(deps.services.users));

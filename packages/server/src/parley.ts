@@ -3,6 +3,8 @@ import { buildApp } from './app.js';
 import { createAccessTokens } from './auth/access-tokens.js';
 import { createAdminKeyCheck } from './auth/admin-key.js';
 import { createAuthenticator } from './auth/authenticator.js';
+import { createExternalTokens } from './auth/external-tokens.js';
+import { createIssuerDiscovery } from './auth/oidc-discovery.js';
 import { createPasswordHasher } from './auth/passwords.js';
 import { createRefreshTokens } from './auth/refresh-tokens.js';
 import { createSigningKeys } from './auth/signing-keys.js';
@@ -13,6 +15,7 @@ import type { TenantId } from './domain/types.js';
 import { createMetrics, recordRealtimeMetrics } from './observability/metrics.js';
 import { createOutboundFetch, createOutboundPolicy, type OutboundFetch, type OutboundPolicy } from './outbound/index.js';
 import { createConversationsService } from './services/conversations-service.js';
+import { createIdentityProvidersService } from './services/identity-providers-service.js';
 import { createIdentityService } from './services/identity-service.js';
 import { systemClock, createIdGenerator, type Clock } from './services/ids.js';
 import { createMessagesService } from './services/messages-service.js';
@@ -25,6 +28,8 @@ import { attachWebSocket } from './gateway/websocket.js';
 import { VERSION } from './version.js';
 
 export const DEFAULT_TENANT = 'default' as TenantId;
+/** The default tenant's identity provider configured by OIDC_ISSUER / OIDC_AUDIENCE. */
+export const ENVIRONMENT_PROVIDER_ID = 'oidc';
 /** Client frames are typing and ping: tiny. */
 const MAX_CLIENT_FRAME_BYTES = 4096;
 
@@ -35,6 +40,8 @@ export interface ParleyOptions {
   clock?: Clock;
   /** 'test' lowers the password hashing cost; only tests pass it. */
   passwordCost?: 'production' | 'test';
+  /** Least time between JWKS refetches of one identity provider for unknown `kid`s; default 30 s (tests shorten it). */
+  jwksCooldownMs?: number;
 }
 
 /** A running (or ready to run) Parley node: the app, its engine and an orderly way to stop. */
@@ -43,7 +50,7 @@ export interface Parley {
   readonly engine: Engine;
   /**
    * Outbound requests under the deployment's policy (`OUTBOUND_ALLOWED_HOSTS`): for OIDC discovery,
-   * JWKS and webhooks. Nothing uses them yet.
+   * JWKS and webhooks.
    */
   readonly outbound: { readonly policy: OutboundPolicy; readonly fetch: OutboundFetch };
   /** Starts listening; resolves with the base URL. */
@@ -94,15 +101,40 @@ export async function createParley(config: Config, options: ParleyOptions = {}):
     defaultTenant: DEFAULT_TENANT,
     selfRegistrationTenants: config.selfRegistrationTenants,
   });
-  const authenticator = createAuthenticator({ engine, accessTokens, rateLimiter, clock });
+  const outboundPolicy = createOutboundPolicy({ allowedHosts: config.outbound.allowedHosts });
+  const outbound = { policy: outboundPolicy, fetch: createOutboundFetch({ policy: outboundPolicy }) };
+  const discover = createIssuerDiscovery(outbound);
+  // Warnings before the app (and its logger) exist have nowhere to go; none are expected then.
+  let warn: (object: object, message: string) => void = () => undefined;
+  const externalTokens = createExternalTokens({
+    engine,
+    fetch: outbound.fetch,
+    discover,
+    ids,
+    clock,
+    ...(options.jwksCooldownMs !== undefined ? { jwksCooldownMs: options.jwksCooldownMs } : {}),
+    log: { warn: (object, message) => warn(object, message) },
+  });
+  const reloadIdentityProviders = () => {
+    externalTokens.reload().catch((error: unknown) => warn({ err: error }, 'identity provider reload failed'));
+  };
+  const authenticator = createAuthenticator({ engine, accessTokens, rateLimiter, clock, externalVerifiers: [externalTokens.verifier] });
   // What each node forgets when any node of the deployment revokes something (engine.revocations):
   // one handler per cache of verified credentials or keys, and what to do after a missed message.
-  const revocationHandlers: ((revocation: Revocation) => void)[] = [(revocation) => authenticator.forget(revocation)];
-  const interruptionHandlers: (() => void)[] = [() => authenticator.forgetAll()];
-  const revocationListener = await engine.revocations.listen(
+  const revocationHandlers: ((revocation: Revocation) => void)[] = [
+    (revocation) => authenticator.forget(revocation),
     (revocation) => {
-      for (const handle of revocationHandlers) handle(revocation);
+      if (revocation.kind !== 'identity-provider') return;
+      externalTokens.forget(revocation.tenantId, revocation.providerId);
+      reloadIdentityProviders();
     },
+  ];
+  const interruptionHandlers: (() => void)[] = [() => authenticator.forgetAll(), reloadIdentityProviders];
+  const revokeHere = (revocation: Revocation) => {
+    for (const handle of revocationHandlers) handle(revocation);
+  };
+  const revocationListener = await engine.revocations.listen(
+    revokeHere,
     () => {
       for (const handle of interruptionHandlers) handle();
     },
@@ -114,6 +146,8 @@ export async function createParley(config: Config, options: ParleyOptions = {}):
   // Make sure every node shares one key and the default tenant.
   await identity.ensureDefaultTenant();
   await signingKeys.current();
+
+  const identityProviders = createIdentityProvidersService({ engine, discover, clock, revokeHere });
 
   const realtime = createRealtimeService({
     engine,
@@ -148,6 +182,7 @@ export async function createParley(config: Config, options: ParleyOptions = {}):
     isAdmin: (authorization) => adminKeyMatches(authorization?.replace(/^Bearer\s+/i, '')),
     services: {
       identity,
+      identityProviders,
       users: createUsersService({ engine, clock }),
       conversations: createConversationsService({
         engine,
@@ -182,10 +217,20 @@ export async function createParley(config: Config, options: ParleyOptions = {}):
     compression: config.realtime.compression,
     allowedOrigins: config.realtime.origins,
   });
+  warn = (object, message) => app.log.warn(object, message);
+  if (config.oidc) {
+    const outcome = await identityProviders.ensureConfigured(DEFAULT_TENANT, ENVIRONMENT_PROVIDER_ID, config.oidc);
+    if (outcome === 'stored-undiscovered' || outcome === 'kept-stale') {
+      app.log.warn(
+        { issuer: config.oidc.issuer, outcome },
+        outcome === 'kept-stale'
+          ? 'OIDC_ISSUER is unreachable: keeping the stored provider until it can be updated'
+          : 'OIDC_ISSUER is unreachable: its metadata will be fetched when its first token arrives',
+      );
+    }
+  }
+  await externalTokens.start();
   await gateway.start();
-
-  const outboundPolicy = createOutboundPolicy({ allowedHosts: config.outbound.allowedHosts });
-  const outbound = { policy: outboundPolicy, fetch: createOutboundFetch({ policy: outboundPolicy }) };
 
   let stopping: Promise<void> | null = null;
   return {
@@ -201,6 +246,7 @@ export async function createParley(config: Config, options: ParleyOptions = {}):
     shutdown() {
       stopping ??= (async () => {
         draining = true;
+        externalTokens.close();
         try {
           // Realtime clients are told to reconnect elsewhere (1012) before HTTP stops accepting.
           await gateway.shutdown();

@@ -16,7 +16,7 @@ import type { DiscoverIssuer } from '../auth/oidc-discovery.js';
 import { mayAdministerTenant, type TenantAdministrator } from '../domain/permissions.js';
 import type { ExternalTokenAlgorithm, IdentityProvider, TenantId } from '../domain/types.js';
 import { EXTERNAL_TOKEN_ALGORITHMS } from '../domain/types.js';
-import type { Engine } from '../engine/engine.js';
+import type { Engine, Revocation } from '../engine/engine.js';
 import type { Clock } from './ids.js';
 import { ServiceError } from './service-error.js';
 
@@ -55,6 +55,12 @@ export interface IdentityProvidersServiceDeps {
   engine: Pick<Engine, 'identityProviders' | 'tenants' | 'revocations'>;
   discover: DiscoverIssuer;
   clock: Clock;
+  /**
+   * Applies a revocation on this node at once. The bus delivers asynchronously, also to the node
+   * that published; without this a request right after the answer could still be served by a
+   * registry or cache from before the change.
+   */
+  revokeHere?: (revocation: Revocation) => void;
 }
 
 export function createIdentityProvidersService(deps: IdentityProvidersServiceDeps): IdentityProvidersService {
@@ -67,7 +73,9 @@ export function createIdentityProvidersService(deps: IdentityProvidersServiceDep
   }
 
   async function announce(tenantId: TenantId, providerId: string): Promise<void> {
-    await engine.revocations.publish({ kind: 'identity-provider', tenantId, providerId });
+    const revocation: Revocation = { kind: 'identity-provider', tenantId, providerId };
+    await engine.revocations.publish(revocation);
+    deps.revokeHere?.(revocation);
   }
 
   async function store(provider: IdentityProvider): Promise<{ provider: IdentityProvider; created: boolean }> {
