@@ -79,6 +79,7 @@ export async function startOpenIdProvider(options: { audience: string }): Promis
     // What Parley maps to a display name and username travels in the access token too.
     extraTokenClaims: (_ctx, token) =>
       'accountId' in token && typeof token.accountId === 'string' ? { name: `Name of ${token.accountId}`, preferred_username: token.accountId } : undefined,
+    ttl: { AccessToken: 300, ClientCredentials: 300, IdToken: 300, Interaction: 300, Grant: 300, Session: 300, AuthorizationCode: 60 },
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
     features: {
       devInteractions: { enabled: false },
