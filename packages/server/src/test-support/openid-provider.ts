@@ -97,7 +97,8 @@ export async function startOpenIdProvider(options: { audience: string }): Promis
   handle = (req, res) => {
     if (req.url?.startsWith('/jwks')) jwksRequests += 1;
     if (!req.url?.startsWith('/interaction/')) {
-      callback(req, res);
+      // Koa's handler answers errors itself; its promise only tells when it is done.
+      Promise.resolve(callback(req, res)).catch(() => res.destroy());
       return;
     }
     // The "login page": signs in the login_hint and grants the resource's scope, no browser needed.
