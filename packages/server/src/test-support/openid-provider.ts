@@ -34,9 +34,12 @@ export interface OpenIdProvider {
   close(): Promise<void>;
 }
 
-async function listen(handler: http.RequestListener): Promise<{ server: http.Server; origin: string }> {
+async function listen(handler: http.RequestListener, port = 0): Promise<{ server: http.Server; origin: string }> {
   const server = http.createServer(handler);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', resolve);
+  });
   return { server, origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
 }
 
@@ -207,7 +210,8 @@ export interface TinyIssuer {
   close(): Promise<void>;
 }
 
-export async function startTinyIssuer(): Promise<TinyIssuer> {
+/** `port`: listen there (a test restarts an issuer at the URL Parley knows); default any free port. */
+export async function startTinyIssuer(options: { port?: number } = {}): Promise<TinyIssuer> {
   let current = await newKey();
   let jwksRequests = 0;
   const { server, origin } = await listen((req, res) => {
@@ -221,7 +225,7 @@ export async function startTinyIssuer(): Promise<TinyIssuer> {
       res.statusCode = 404;
       res.end('{}');
     }
-  });
+  }, options.port);
   return {
     issuer: origin,
     get kid() {
