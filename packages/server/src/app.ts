@@ -15,6 +15,8 @@ import { createValidatorCompiler, refuseMalformedText } from './http/validation.
 import { registerCors } from './http/cors.js';
 import { registerSecurityHeaders, swaggerUiCsp } from './http/security-headers.js';
 import type { HttpLimits } from './config.js';
+import { adminRoutes } from './http/v1/admin-routes.js';
+import { apiKeysRoutes } from './http/v1/api-keys-routes.js';
 import { conversationsRoutes } from './http/v1/conversations-routes.js';
 import { identityProvidersRoutes } from './http/v1/identity-providers-routes.js';
 import { identityRoutes, wellKnownRoutes } from './http/v1/identity-routes.js';
@@ -24,12 +26,14 @@ import { usersRoutes } from './http/v1/users-routes.js';
 import { healthRoutes } from './observability/health-routes.js';
 import type { Metrics } from './observability/metrics.js';
 import { recordHttpMetrics } from './observability/metrics.js';
+import type { ApiKeysService } from './services/api-keys-service.js';
 import type { ConversationsService } from './services/conversations-service.js';
 import type { IdentityProvidersService } from './services/identity-providers-service.js';
 import type { IdentityService } from './services/identity-service.js';
 import type { MessagesService } from './services/messages-service.js';
 import type { ModerationService } from './services/moderation-service.js';
 import type { RateLimiter } from './services/rate-limiter.js';
+import type { SigningKeysService } from './services/signing-keys-service.js';
 import type { UsersService } from './services/users-service.js';
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
@@ -43,10 +47,12 @@ export interface AppDeps {
   services: {
     identity: IdentityService;
     identityProviders: IdentityProvidersService;
+    apiKeys: ApiKeysService;
     users: UsersService;
     conversations: ConversationsService;
     messages: MessagesService;
     moderation: ModerationService;
+    signingKeys: SigningKeysService;
   };
   metrics: Metrics;
   version: string;
@@ -141,6 +147,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       await v1.register(
         identityProvidersRoutes({ identityProviders: deps.services.identityProviders, authenticator: deps.authenticator, isAdmin: deps.isAdmin }),
       );
+      await v1.register(adminRoutes({ signingKeys: deps.services.signingKeys, isAdmin: deps.isAdmin }));
+      await v1.register(apiKeysRoutes(deps.services.apiKeys, { authenticator: deps.authenticator, isAdmin: deps.isAdmin }));
       await v1.register(async (authenticated) => {
         requireAuthentication(authenticated, deps.authenticator);
         await authenticated.register(usersRoutes(deps.services.users));

@@ -7,13 +7,14 @@ import { createExternalTokens } from './auth/external-tokens.js';
 import { createIssuerDiscovery } from './auth/oidc-discovery.js';
 import { createPasswordHasher } from './auth/passwords.js';
 import { createRefreshTokens } from './auth/refresh-tokens.js';
-import { createSigningKeys } from './auth/signing-keys.js';
+import { createSigningKeys, CURRENT_KEY_RECHECK_INTERVAL_MS } from './auth/signing-keys.js';
 import type { Config } from './config.js';
 import { createEngine } from './engine/create-engine.js';
 import type { Engine, Revocation } from './engine/engine.js';
 import type { TenantId } from './domain/types.js';
 import { createMetrics, recordRealtimeMetrics } from './observability/metrics.js';
 import { createOutboundFetch, createOutboundPolicy, type OutboundFetch, type OutboundPolicy } from './outbound/index.js';
+import { createApiKeysService } from './services/api-keys-service.js';
 import { createConversationsService } from './services/conversations-service.js';
 import { createIdentityProvidersService } from './services/identity-providers-service.js';
 import { createIdentityService } from './services/identity-service.js';
@@ -21,6 +22,7 @@ import { systemClock, createIdGenerator, type Clock } from './services/ids.js';
 import { createMessagesService } from './services/messages-service.js';
 import { createModerationService } from './services/moderation-service.js';
 import { createRateLimiter } from './services/rate-limiter.js';
+import { createSigningKeysService } from './services/signing-keys-service.js';
 import { createUsersService } from './services/users-service.js';
 import { createRealtimeService } from './services/realtime-service.js';
 import { DEFAULT_GATEWAY_SETTINGS, RealtimeGateway, type RealtimeGatewayDeps } from './gateway/realtime-gateway.js';
@@ -121,15 +123,24 @@ export async function createParley(config: Config, options: ParleyOptions = {}):
   const authenticator = createAuthenticator({ engine, accessTokens, rateLimiter, clock, externalVerifiers: [externalTokens.verifier] });
   // What each node forgets when any node of the deployment revokes something (engine.revocations):
   // one handler per cache of verified credentials or keys, and what to do after a missed message.
+  // A rotation (any node) makes every node re-read the signing keys, so the next token it signs
+  // carries the new kid; after a missed message too, since the missed one may have been a rotation.
+  let logSigningKeyFailure: (error: unknown) => void = () => undefined;
+  const reloadSigningKeys = () => {
+    signingKeys.reload().catch((error: unknown) => logSigningKeyFailure(error));
+  };
   const revocationHandlers: ((revocation: Revocation) => void)[] = [
     (revocation) => authenticator.forget(revocation),
+    (revocation) => {
+      if (revocation.kind === 'signing-keys') reloadSigningKeys();
+    },
     (revocation) => {
       if (revocation.kind !== 'identity-provider') return;
       externalTokens.forget(revocation.tenantId, revocation.providerId);
       reloadIdentityProviders();
     },
   ];
-  const interruptionHandlers: (() => void)[] = [() => authenticator.forgetAll(), reloadIdentityProviders];
+  const interruptionHandlers: (() => void)[] = [() => authenticator.forgetAll(), reloadSigningKeys, reloadIdentityProviders];
   const revokeHere = (revocation: Revocation) => {
     for (const handle of revocationHandlers) handle(revocation);
   };
@@ -183,6 +194,7 @@ export async function createParley(config: Config, options: ParleyOptions = {}):
     services: {
       identity,
       identityProviders,
+      apiKeys: createApiKeysService({ engine, clock }),
       users: createUsersService({ engine, clock }),
       conversations: createConversationsService({
         engine,
@@ -193,6 +205,7 @@ export async function createParley(config: Config, options: ParleyOptions = {}):
       }),
       messages: createMessagesService({ engine, clock, rateLimiter, ids, idempotencyTtlMs: config.idempotencyTtlSeconds * 1000 }),
       moderation: createModerationService({ engine, clock }),
+      signingKeys: createSigningKeysService({ engine, signingKeys, accessTokens, clock }),
     },
     metrics,
     version: VERSION,
@@ -231,6 +244,10 @@ export async function createParley(config: Config, options: ParleyOptions = {}):
   }
   await externalTokens.start();
   await gateway.start();
+  // The safety net for a rotation announcement this node never heard: re-read the keys now and then.
+  logSigningKeyFailure = (error) => app.log.warn({ err: error }, 'signing keys: re-read failed; the next recheck retries');
+  const signingKeyRecheck = setInterval(reloadSigningKeys, CURRENT_KEY_RECHECK_INTERVAL_MS);
+  signingKeyRecheck.unref();
 
   let stopping: Promise<void> | null = null;
   return {
@@ -247,6 +264,7 @@ export async function createParley(config: Config, options: ParleyOptions = {}):
       stopping ??= (async () => {
         draining = true;
         externalTokens.close();
+        clearInterval(signingKeyRecheck);
         try {
           // Realtime clients are told to reconnect elsewhere (1012) before HTTP stops accepting.
           await gateway.shutdown();

@@ -43,6 +43,13 @@ export interface AccessTokens {
   readonly issuer: string;
   readonly defaultLifetimeSeconds: number;
   /**
+   * The longest time after a token is signed that some node may still accept it: the longest
+   * lifetime (MAX_MINTED_LIFETIME_SECONDS) plus the clock tolerance twice, since the signer's clock
+   * may run ahead of the verifier's and the verifier accepts `exp` that much late. A signing key
+   * that stops signing must stay published at least this long.
+   */
+  readonly maxAcceptedAgeMs: number;
+  /**
    * Signs a token for the user. `expiresInSeconds` defaults to the configured lifetime and must be
    * an integer of 1..MAX_MINTED_LIFETIME_SECONDS (callers validate user input before this; a value
    * outside throws RangeError, a programming error).
@@ -71,6 +78,7 @@ export function createAccessTokens(options: AccessTokensOptions): AccessTokens {
   return {
     issuer,
     defaultLifetimeSeconds,
+    maxAcceptedAgeMs: (MAX_MINTED_LIFETIME_SECONDS + 2 * clockTolerance) * 1000,
 
     async sign(subject, signOptions = {}) {
       const expiresIn = signOptions.expiresInSeconds ?? defaultLifetimeSeconds;

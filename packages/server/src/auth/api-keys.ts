@@ -3,7 +3,10 @@
  *
  * Guarantees:
  *   - Only a hash is stored (`sha256:<base64url>` of the whole key, so a hash is bound to its
- *     tenant); the key itself is shown once, at tenant creation.
+ *     tenant); the key itself is shown once, when it is created.
+ *   - Each key has a public id (apiKeyId) derived from the key, so a presented key names the one
+ *     record to compare it with. Ids never change: engine records written before keys had ids
+ *     are given the same id from their stored hash.
  *   - Comparison is constant-time in the key (timingSafeEqual over equal-length digests).
  *   - Parsing is unambiguous: tenant ids never contain `_`, so the first `_` after `sk_` ends the
  *     tenant id, while the secret may contain `_` and `-`.
@@ -16,6 +19,7 @@ import type { TenantId } from '../domain/types.js';
 const PREFIX = 'sk_';
 const SECRET_BYTES = 32;
 const HASH_PREFIX = 'sha256:';
+export const API_KEY_ID_LENGTH = 16;
 /** The id shape POST /v1/tenants accepts; shared here so parsing and creation agree. */
 export const TENANT_ID_PATTERN = /^[a-z0-9][a-z0-9-]{1,62}$/;
 
@@ -24,11 +28,12 @@ export interface ParsedApiKey {
   secret: string;
 }
 
-/** A new key for the tenant, with the hash to store. Show `apiKey` once; never log it. */
-export function generateApiKey(tenantId: TenantId): { apiKey: string; hash: string } {
+/** A new key for the tenant, with its id and the hash to store. Show `apiKey` once; never log it. */
+export function generateApiKey(tenantId: TenantId): { apiKey: string; id: string; hash: string } {
   if (!TENANT_ID_PATTERN.test(tenantId)) throw new RangeError('Not a valid tenant id');
   const apiKey = `${PREFIX}${tenantId}_${randomBytes(SECRET_BYTES).toString('base64url')}`;
-  return { apiKey, hash: hashApiKey(apiKey) };
+  const hash = hashApiKey(apiKey);
+  return { apiKey, id: idOfHash(hash), hash };
 }
 
 /** The tenant and secret of a well-formed key; null for anything else. */
@@ -50,11 +55,16 @@ export function hashApiKey(apiKey: string): string {
 }
 
 /**
- * A short public id of a key (the first 96 bits of its hash): names the key in rate limit
- * counters and logs without revealing anything of the secret.
+ * A short public id of a key (the first 96 bits of its hash, 16 base64url characters): names the
+ * key in the API, in rate limit counters and in logs without revealing anything of the secret.
+ * The Redis engine derives the same id from a stored hash (lua/lib/api-keys.lua): keep them equal.
  */
 export function apiKeyId(apiKey: string): string {
-  return hashApiKey(apiKey).slice(HASH_PREFIX.length, HASH_PREFIX.length + 16);
+  return idOfHash(hashApiKey(apiKey));
+}
+
+function idOfHash(hash: string): string {
+  return hash.slice(HASH_PREFIX.length, HASH_PREFIX.length + API_KEY_ID_LENGTH);
 }
 
 /** True when `apiKey` hashes to `storedHash`; constant-time in the key's content. */

@@ -29,8 +29,8 @@ describe('authenticator', () => {
     auth = createAuthenticator({ engine, accessTokens, rateLimiter: createTestRateLimiter() });
     const a = generateApiKey(acme);
     const g = generateApiKey(globex);
-    await engine.tenants.create({ id: acme, name: 'Acme', createdAt: 0 }, a.hash);
-    await engine.tenants.create({ id: globex, name: 'Globex', createdAt: 0 }, g.hash);
+    await engine.tenants.create({ id: acme, name: 'Acme', createdAt: 0 }, { id: a.id, hash: a.hash, createdAt: 0 });
+    await engine.tenants.create({ id: globex, name: 'Globex', createdAt: 0 }, { id: g.id, hash: g.hash, createdAt: 0 });
     acmeKey = a.apiKey;
     globexKey = g.apiKey;
   });
@@ -145,6 +145,18 @@ describe('authenticator', () => {
     }
   });
 
+  it('accepts every live key of a tenant and refuses a revoked one from the very next call', async () => {
+    const second = generateApiKey(acme);
+    expect(await engine.tenants.createApiKey(acme, { id: second.id, hash: second.hash, createdAt: 1 }, 10)).toBe('created');
+    await expect(auth.authenticate(`Bearer ${second.apiKey}`)).resolves.toEqual({ kind: 'tenant', tenantId: acme });
+    await expect(auth.authenticate(`Bearer ${acmeKey}`)).resolves.toEqual({ kind: 'tenant', tenantId: acme });
+    await engine.tenants.revokeApiKey(acme, second.id);
+    await expectCode(auth.authenticate(`Bearer ${second.apiKey}`), 'invalid_token');
+    await expect(auth.authenticate(`Bearer ${acmeKey}`)).resolves.toEqual({ kind: 'tenant', tenantId: acme });
+    // A key whose id is live but whose secret differs (same id, forged rest) is refused too.
+    await expectCode(auth.authenticate(`Bearer ${acmeKey.slice(0, -1)}${acmeKey.endsWith('A') ? 'B' : 'A'}`), 'invalid_token');
+  });
+
   it('refuses a tenant that has no key', async () => {
     await engine.tenants.create({ id: 'keyless' as TenantId, name: 'K', createdAt: 0 }, null);
     const { apiKey } = generateApiKey('keyless' as TenantId);
@@ -185,7 +197,7 @@ describe('authenticator', () => {
 
   it('lets storage failures through instead of calling them bad tokens', async () => {
     const broken = createAuthenticator({
-      engine: { tenants: { ...engine.tenants, getApiKeyHash: () => Promise.reject(new Error('storage down')) } },
+      engine: { tenants: Object.assign(Object.create(engine.tenants) as Engine['tenants'], { getApiKey: () => Promise.reject(new Error('storage down')) }) },
       accessTokens,
       rateLimiter: createTestRateLimiter(),
     });

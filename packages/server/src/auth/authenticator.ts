@@ -10,10 +10,14 @@
  *   - No credential → ServiceError('unauthorized'); a credential that no verifier claims or that
  *     fails verification → ServiceError('invalid_token'), with a generic detail in every case.
  *   - Storage failures are not turned into 401s: they propagate (the HTTP layer answers 503).
- *   - A tenant key authenticates only if its tenant exists and the key's hash matches the stored
- *     one (one engine read); only then does it count one unit of SERVER_KEY for that key (by
- *     its apiKeyId, never the secret; one more round trip). A valid key over its limit is 429; a
- *     wrong key is 401 and counts nothing, so it writes nothing to storage.
+ *   - A tenant key authenticates only if its tenant holds a live key with the presented key's id
+ *     and the hashes match (one engine read by tenant and id, then a constant-time comparison);
+ *     only then does it count one unit of SERVER_KEY for that key (by its apiKeyId, never the
+ *     secret; one more round trip) and note the use (api-key-usage.ts: throttled, not awaited).
+ *     A valid key over its limit is 429; a wrong key is 401 and counts nothing, so it writes
+ *     nothing to storage (the Redis engine's one-time adoption of a key stored by an earlier version
+ *     aside: redis-tenants.ts). Keys are not cached: a revoked key is refused by the very next request,
+ *     on every node.
  *   - A built-in access token is trusted on its signature and claims alone: the user is not
  *     re-read per request. Users cannot be deleted (the engine has no such operation), tokens
  *     live 15 minutes by default, and the services that need the user record read it anyway.
@@ -25,6 +29,7 @@ import type { Engine, Revocation } from '../engine/engine.js';
 import type { QuotaListener, RateLimiter } from '../services/rate-limiter.js';
 import { ServiceError } from '../services/service-error.js';
 import type { AccessTokens } from './access-tokens.js';
+import { createApiKeyUsage, type ApiKeyUsage } from './api-key-usage.js';
 import { apiKeyId, apiKeyMatches, parseApiKey } from './api-keys.js';
 import type { Principal } from './principal.js';
 
@@ -69,21 +74,24 @@ export interface AuthenticatorDeps {
   clock?: () => number;
   /** Verified user tokens remembered until they expire (0 turns the cache off). Default 10,000. */
   cacheSize?: number;
+  /** Records uses of tenant keys; default: createApiKeyUsage on the engine and clock. */
+  apiKeyUsage?: ApiKeyUsage;
 }
 
 type UserPrincipal = Extract<Principal, { kind: 'user' }>;
 
 export function createAuthenticator(deps: AuthenticatorDeps): Authenticator {
+  const clock = deps.clock ?? Date.now;
+  const apiKeyUsage = deps.apiKeyUsage ?? createApiKeyUsage({ engine: deps.engine, clock });
   const verifiers: readonly CredentialVerifier[] = [
-    createApiKeyVerifier(deps.engine, deps.rateLimiter),
+    createApiKeyVerifier(deps.engine, deps.rateLimiter, apiKeyUsage),
     createBuiltInTokenVerifier(deps.accessTokens),
     ...(deps.externalVerifiers ?? []),
   ];
-  const clock = deps.clock ?? Date.now;
   const cacheSize = deps.cacheSize ?? 10_000;
   // Verifying an Ed25519 signature is most of a request's CPU, and a client sends the same token
   // for its whole lifetime. A token is only ever reused by the exact string that verified, and
-  // never past its expiry; tenant keys are not cached (their tenant's hash is read each time).
+  // never past its expiry; tenant keys are not cached (their stored hash is read each time).
   const verified = new Map<string, UserPrincipal>();
 
   return {
@@ -135,17 +143,20 @@ function revokedBy(revocation: Revocation): ((principal: UserPrincipal) => boole
 }
 
 /** Tenant back ends: `sk_<tenant>_<secret>` → a tenant principal. */
-export function createApiKeyVerifier(engine: Pick<Engine, 'tenants'>, rateLimiter: RateLimiter): CredentialVerifier {
+export function createApiKeyVerifier(engine: Pick<Engine, 'tenants'>, rateLimiter: RateLimiter, usage?: ApiKeyUsage): CredentialVerifier {
   return {
     claims: (token) => token.startsWith('sk_'),
     async verify(token, onQuota) {
       const parsed = parseApiKey(token);
       if (parsed === null) throw new ServiceError('invalid_token');
+      const keyId = apiKeyId(token);
       // Counted only once the key verified: a key that does not is 401 and writes nothing, so
       // garbage `sk_<tenant>_...` keys cannot fill storage with counters without authenticating.
-      const stored = await engine.tenants.getApiKeyHash(parsed.tenantId);
-      if (stored === null || !apiKeyMatches(token, stored)) throw new ServiceError('invalid_token');
-      await rateLimiter.consume('SERVER_KEY', { tenantId: parsed.tenantId, subject: apiKeyId(token) }, onQuota);
+      const stored = await engine.tenants.getApiKey(parsed.tenantId, keyId);
+      if (stored === null || !apiKeyMatches(token, stored.hash)) throw new ServiceError('invalid_token');
+      // Not awaited: it leaves with (or just before) the rate limit call and delays nothing.
+      usage?.record(parsed.tenantId, keyId);
+      await rateLimiter.consume('SERVER_KEY', { tenantId: parsed.tenantId, subject: keyId }, onQuota);
       return { kind: 'tenant', tenantId: parsed.tenantId };
     },
   };

@@ -14,6 +14,7 @@
  * sleeps, except to poll (with a deadline) for deliveries through topics, which are asynchronous.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { apiKeysContract } from './contract/api-keys.contract.js';
 import { conversationsContract } from './contract/conversations.contract.js';
 import { eventsContract } from './contract/events.contract.js';
 import type { ContractContext, EngineSetupOptions } from './contract/fixtures.contract.js';
@@ -32,6 +33,7 @@ import { pubsubContract } from './contract/pubsub.contract.js';
 import { rateLimitsContract } from './contract/rate-limits.contract.js';
 import { revocationsContract } from './contract/revocations.contract.js';
 import { retentionContract } from './contract/retention.contract.js';
+import { signingKeysContract } from './contract/signing-keys.contract.js';
 import { tenancyContract } from './contract/tenancy.contract.js';
 import { usersContract } from './contract/users.contract.js';
 import type { Engine } from './engine.js';
@@ -92,6 +94,8 @@ export function runEngineContract(name: string, setup: EngineSetup): void {
 
     identityContract(context);
     identityProvidersContract(context);
+    signingKeysContract(context);
+    apiKeysContract(context);
     usersContract(context);
     conversationsContract(context);
     membersContract(context);

@@ -61,15 +61,57 @@ export interface Engine {
 
 // ─── Tenants ────────────────────────────────────────────────────────────────────────────────
 
+/**
+ * A tenant API key as stored: its hash, never the key. `id` is derived from the key
+ * (auth/api-keys.ts `apiKeyId`: the first 96 bits of its hash), so a presented key names its own
+ * record and verification is one read by (tenant, id) followed by a hash comparison.
+ */
+export interface StoredApiKey {
+  id: string;
+  hash: string;
+  createdAt: EpochMs;
+}
+
+/** A stored key with its last recorded use (see touchApiKey); null when no use was recorded. */
+export interface ListedApiKey extends StoredApiKey {
+  lastUsedAt: EpochMs | null;
+}
+
+/** The highest `maxKeys` createApiKey accepts. */
+export const MAX_API_KEYS_LIMIT = 100;
+
 export interface TenantStore {
   /**
-   * Creates the tenant with the hash of its API key. Atomic and first-writer-wins:
+   * Creates the tenant, with its first API key when one is given. Atomic and first-writer-wins:
    * returns false (and changes nothing) when a tenant with this id exists.
    */
-  create(tenant: Tenant, apiKeyHash: string | null): Promise<boolean>;
+  create(tenant: Tenant, firstKey: StoredApiKey | null): Promise<boolean>;
   get(id: TenantId): Promise<Tenant | null>;
-  /** The stored API key hash of the tenant, or null (no tenant, or a tenant without a key). */
-  getApiKeyHash(id: TenantId): Promise<string | null>;
+  /** The tenant's live key with this id; null when there is none (no tenant, unknown or revoked id). One read. */
+  getApiKey(tenantId: TenantId, keyId: string): Promise<StoredApiKey | null>;
+  /**
+   * The tenant's live keys, oldest first (ties: by id); null when the tenant does not exist.
+   * Bounded: a tenant holds at most the `maxKeys` createApiKey was given.
+   */
+  listApiKeys(tenantId: TenantId): Promise<ListedApiKey[] | null>;
+  /**
+   * Adds a key to the tenant. Atomic: the count is checked and the key stored in one step, so
+   * concurrent creations never leave more than `maxKeys` (1..MAX_API_KEYS_LIMIT) live keys. `id_taken` when a live key
+   * of the tenant has this id already (nothing changes; the caller makes another key).
+   */
+  createApiKey(
+    tenantId: TenantId,
+    key: StoredApiKey,
+    maxKeys: number,
+  ): Promise<'created' | 'tenant_not_found' | 'too_many_api_keys' | 'id_taken'>;
+  /** Deletes the key: getApiKey answers null from then on. False when there was no such live key. */
+  revokeApiKey(tenantId: TenantId, keyId: string): Promise<boolean>;
+  /**
+   * Records a use of the key at `usedAt`. Monotonic (an earlier time than the stored one changes
+   * nothing) and never brings back a revoked key (no effect when the key is not live). Callers
+   * throttle it: it is bookkeeping, not part of verifying a key.
+   */
+  touchApiKey(tenantId: TenantId, keyId: string, usedAt: EpochMs): Promise<void>;
 }
 
 // ─── Users ──────────────────────────────────────────────────────────────────────────────────
@@ -523,14 +565,50 @@ export interface StoredSigningKey {
   createdAt: EpochMs;
 }
 
+/** A stored signing key as listed: `retiresAt` tells when a key that no longer signs stops being listed. */
+export interface ListedSigningKey extends StoredSigningKey {
+  /** Absent on the current key (the one new tokens are signed with); set on every other. */
+  retiresAt?: EpochMs;
+}
+
+/**
+ * Signing keys listed at once (the current one and those retiring). A rotation that would list more
+ * is refused until the oldest retires, so storage and every JWKS stay small however often
+ * operators rotate.
+ */
+export const SIGNING_KEYS_MAX = 6;
+
+export type SigningKeyRotation =
+  | {
+      status: 'rotated';
+      current: StoredSigningKey;
+      /** Every key still listed beside the new one (the key it replaced among them), in list order. */
+      previous: { kid: string; retiresAt: EpochMs }[];
+    }
+  /** SIGNING_KEYS_MAX keys are listed; nothing changed. `retryAt`: when the oldest one retires. */
+  | { status: 'limit'; retryAt: EpochMs };
+
 export interface SigningKeyStore {
   /**
    * Returns the current signing key, storing `candidate` first when there is none. Atomic and
    * first-writer-wins, so nodes starting together all end up with the same key.
    */
   ensureCurrent(candidate: StoredSigningKey): Promise<StoredSigningKey>;
-  /** Every key whose tokens may still be valid (current first), for JWKS and verification. */
-  list(): Promise<StoredSigningKey[]>;
+  /**
+   * Every key whose tokens may still be valid at `now`, for JWKS and verification: the current key
+   * first (no `retiresAt`), then the retiring ones, the last to retire first (ties by kid). Keys
+   * whose `retiresAt` has come are omitted and deleted (their private halves are not kept).
+   */
+  list(now: EpochMs): Promise<ListedSigningKey[]>;
+  /**
+   * Makes `candidate` the current key, atomically: from this call on, ensureCurrent returns it on
+   * every node. The key it replaces stays listed until `now + retireAfterMs` (callers pass the
+   * longest time a token signed with it may still be accepted); keys already retiring keep their
+   * date. With no current key, `candidate` simply becomes the first. Refused (status `limit`,
+   * nothing changed) when it would list more than SIGNING_KEYS_MAX keys at `now`. `candidate.kid`
+   * must be new: a stored kid is a programming error (invalid_argument).
+   */
+  rotate(candidate: StoredSigningKey, now: EpochMs, retireAfterMs: number): Promise<SigningKeyRotation>;
   /**
    * Returns the deployment's issuer (the `iss` of built-in tokens), storing `candidate` first
    * when there is none. Atomic and first-writer-wins like ensureCurrent: once stored it never

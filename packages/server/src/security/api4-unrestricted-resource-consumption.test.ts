@@ -11,7 +11,7 @@ import type { ApiResponse } from '../test-support/api-client.js';
 import { expectProblem } from '../test-support/conversations.js';
 import { ENGINE_KINDS } from '../test-support/engines.js';
 import { exampleOf, fillPath, stringFieldsOf, withValueAt, type JsonSchema, type Operation } from '../test-support/openapi-operations.js';
-import { createSecurityWorld, intendedCaller, ownerCredential, pathValues, randomId, type SecurityWorld } from '../test-support/security-world.js';
+import { createSecurityWorld, intendedCaller, pathValues, randomId, type SecurityWorld } from '../test-support/security-world.js';
 
 const MAX_PAGE = 100;
 const BODY_LIMIT = 1024 * 1024;
@@ -44,8 +44,10 @@ describe.each(ENGINE_KINDS)('API4:2023 Unrestricted Resource Consumption (%s eng
   const callAsOwner = async (operation: Operation, options: { json?: unknown; body?: string; query?: string; values?: Record<string, string> } = {}) => {
     if (!callers.has(operation)) {
       const valid = operation.bodySchema ? exampleOf(operation.bodySchema, world.hint) : undefined;
-      // Only operations with a body are probed (a real call); the others are called as the owner.
-      callers.set(operation, valid !== undefined ? (await intendedCaller(world, operation, valid)).token : ownerCredential(world, operation));
+      // Only operations with a body are probed (a real call); the others are called as the owner,
+      // except tenant administration (/v1/tenants/{tenantId}/…), which is the tenant key's.
+      const withoutBody = operation.path.startsWith('/v1/tenants/{tenantId}/') ? world.victimTenant.key : world.alice.token;
+      callers.set(operation, valid !== undefined ? (await intendedCaller(world, operation, valid)).token : withoutBody);
     }
     const { real } = await pathValues(world, operation, world.group);
     const path = fillPath(operation, { ...real, ...options.values }) + (options.query ?? '');

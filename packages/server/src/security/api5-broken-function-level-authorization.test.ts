@@ -1,9 +1,10 @@
 /**
  * OWASP API Security Top 10 (2023) — API5:2023 Broken Function Level Authorization, on both
  * engines, generated from the served document: each operation's summary names who may call it —
- * "(owner or admin)", "(owner)", "(operator key)", "(tenant API key)" — and every operation that
- * names one is called by someone it does not name: a plain member (and an admin, where only an
- * owner may) on the group, a user or another credential on operator and tenant-key operations.
+ * "(owner or admin)", "(owner)", "(operator key)", "(operator key or the tenant's key)", "(tenant API
+ * key)" — and every operation that names one is called by someone it does not name: a plain member
+ * (and an admin, where only an owner may) on the group, a user or another credential on operator,
+ * tenant administration and tenant-key operations.
  * Each is refused (403 for a known caller without the role, 401/403 for the wrong kind of
  * credential) and nothing changes. Mutes and bans (the moderation slice) are listed in
  * docs/security.md once merged; their summaries are covered by the same rule.
@@ -15,8 +16,9 @@ import { exampleOf, fillPath, type Operation } from '../test-support/openapi-ope
 import { ADMIN_KEY, createSecurityWorld, pathValues, type SecurityWorld } from '../test-support/security-world.js';
 
 /** Who an operation's summary says may call it, from its parenthesised note. */
-function requiredRole(operation: Operation, summary: string): 'owner' | 'owner or admin' | 'operator' | 'tenant key' | null {
+function requiredRole(operation: Operation, summary: string): 'owner' | 'owner or admin' | 'operator' | 'tenant administrator' | 'tenant key' | null {
   const note = /\(([^)]*)\)/.exec(summary)?.[1] ?? '';
+  if (/operator key or the tenant's key/.test(note)) return 'tenant administrator';
   if (/operator key/.test(note)) return 'operator';
   if (/tenant (API )?key/.test(note) && !/owner|admin/.test(note)) return 'tenant key';
   if (/\badmin\b/.test(note) && operation.path.startsWith('/v1/conversations/{id}')) return 'owner or admin';
@@ -52,6 +54,8 @@ describe.each(ENGINE_KINDS)('API5:2023 Broken Function Level Authorization (%s e
     expect(labels).toEqual(
       expect.arrayContaining([
         'POST /v1/tenants (operator)',
+        'POST /v1/tenants/{tenantId}/api-keys (tenant administrator)',
+        'DELETE /v1/tenants/{tenantId}/api-keys/{id} (tenant administrator)',
         'PUT /v1/users/{userId} (tenant key)',
         'POST /v1/users/{userId}/tokens (tenant key)',
         'PATCH /v1/conversations/{id} (owner or admin)',
@@ -86,7 +90,7 @@ describe.each(ENGINE_KINDS)('API5:2023 Broken Function Level Authorization (%s e
 
   it('refuses users on operator and tenant-key operations, and a tenant key on operator ones', async () => {
     let tested = 0;
-    for (const { operation, role } of restricted.filter((entry) => entry.role === 'operator' || entry.role === 'tenant key')) {
+    for (const { operation, role } of restricted.filter((entry) => ['operator', 'tenant administrator', 'tenant key'].includes(entry.role))) {
       const { real } = await pathValues(world, operation, world.group);
       const path = fillPath(operation, real);
       const body = operation.bodySchema ? exampleOf(operation.bodySchema) : undefined;

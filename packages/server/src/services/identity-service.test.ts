@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createAccessTokens, type AccessTokens } from '../auth/access-tokens.js';
-import { hashApiKey } from '../auth/api-keys.js';
+import { apiKeyId, hashApiKey } from '../auth/api-keys.js';
 import { createAuthenticator } from '../auth/authenticator.js';
 import { createPasswordHasher, type PasswordHasher } from '../auth/passwords.js';
 import type { Principal } from '../auth/principal.js';
@@ -272,14 +272,14 @@ describe('identity service', () => {
 
     it('stores only the hash of the API key, which then authenticates', async () => {
       expect(acmeKey).toMatch(/^sk_acme_/);
-      expect(await s.engine.tenants.getApiKeyHash('acme' as TenantId)).toBe(hashApiKey(acmeKey));
+      expect(await s.engine.tenants.getApiKey('acme' as TenantId, apiKeyId(acmeKey))).toEqual({ id: apiKeyId(acmeKey), hash: hashApiKey(acmeKey), createdAt: T0 });
       const auth = createAuthenticator({ engine: s.engine, accessTokens: s.accessTokens, rateLimiter: createTestRateLimiter() });
       await expect(auth.authenticate(`Bearer ${acmeKey}`)).resolves.toEqual(acme);
     });
 
     it('refuses an existing tenant id with tenant_exists, keeping the first key', async () => {
       expect((await rejection(s.identity.createTenant({ id: 'acme', name: 'Again' }))).code).toBe('tenant_exists');
-      expect(await s.engine.tenants.getApiKeyHash('acme' as TenantId)).toBe(hashApiKey(acmeKey));
+      expect(await s.engine.tenants.getApiKey('acme' as TenantId, apiKeyId(acmeKey))).toEqual({ id: apiKeyId(acmeKey), hash: hashApiKey(acmeKey), createdAt: T0 });
     });
 
     it('refuses invalid tenant ids and names', async () => {

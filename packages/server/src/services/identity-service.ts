@@ -240,8 +240,8 @@ export function createIdentityService(deps: IdentityServiceDeps) {
       if (!TENANT_ID.test(id)) throw invalid('id must be 2..63 characters of a-z, 0-9 and -, starting with a letter or digit');
       const name = requireLabel(input.name, 'name', TENANT_NAME_MAX_LENGTH);
       const tenant: Tenant = { id: id as TenantId, name, createdAt: clock() };
-      const { apiKey, hash } = generateApiKey(tenant.id);
-      if (!(await engine.tenants.create(tenant, hash))) throw new ServiceError('tenant_exists');
+      const { apiKey, id: keyId, hash } = generateApiKey(tenant.id);
+      if (!(await engine.tenants.create(tenant, { id: keyId, hash, createdAt: tenant.createdAt }))) throw new ServiceError('tenant_exists');
       return { tenant, apiKey };
     },
 

@@ -200,15 +200,6 @@ export async function intendedCaller(world: SecurityWorld, operation: Operation,
   return last!;
 }
 
-/**
- * The victim's credential an operation without a body is meant for, chosen without calling it (a
- * probe could delete a real object): the tenant's key for tenant administration
- * (`/v1/tenants/{tenantId}/...`), which refuses user tokens; alice's token for everything else.
- */
-export function ownerCredential(world: SecurityWorld, operation: Operation): string {
-  return operation.path.startsWith('/v1/tenants/{tenantId}/') ? world.victimTenant.key : world.alice.token;
-}
-
 /** What a path parameter names, and how visible that kind of object is. */
 interface PathFixture {
   /**

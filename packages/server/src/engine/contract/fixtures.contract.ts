@@ -5,7 +5,7 @@
 import { expect } from 'vitest';
 import { compareEventIds, type ConversationEvent, type EventEnvelope, type EventId, type TopicMessage } from '../../domain/events.js';
 import type { ConversationId, EpochMs, Message, MessageId, Role, TenantId, UserId } from '../../domain/types.js';
-import type { Engine, EventRetention, NewConversation, NewMessage, Subscriber } from '../engine.js';
+import type { Engine, EventRetention, NewConversation, NewMessage, StoredApiKey, Subscriber } from '../engine.js';
 import { EngineError, type EngineErrorCode } from '../errors.js';
 
 /** What a test may ask of the engine factory beyond an empty engine. */
@@ -40,6 +40,11 @@ export const erin = 'u-erin' as UserId;
 export const T0: EpochMs = Date.now();
 export const HOUR = 3_600_000;
 export const DAY = 24 * HOUR;
+
+/** A tenant API key record; the engine treats its id and hash as opaque strings. */
+export function apiKey(id: string, createdAt: EpochMs = T0): StoredApiKey {
+  return { id, hash: `sha256:hash-of-${id}`, createdAt };
+}
 
 export function userIds(prefix: string, count: number): UserId[] {
   return Array.from({ length: count }, (_, i) => `${prefix}-${String(i).padStart(4, '0')}` as UserId);

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import type { TenantId } from '../../domain/types.js';
 import { REFRESH_SPENT_GENERATIONS_KEPT, type RefreshFamily, type StoredSigningKey } from '../engine.js';
-import { alice, HOUR, T0, TENANT, tally, type ContractContext } from './fixtures.contract.js';
+import { alice, apiKey, HOUR, T0, TENANT, tally, type ContractContext } from './fixtures.contract.js';
 
 function family(overrides: Partial<RefreshFamily> = {}): RefreshFamily {
   return {
@@ -28,13 +28,15 @@ function signingKey(kid: string): StoredSigningKey {
 
 export function identityContract(context: ContractContext): void {
   describe('tenants', () => {
-    it('creates a tenant once: the first writer wins and keeps its key hash', async () => {
+    it('creates a tenant once: the first writer wins and keeps its first key', async () => {
       const { tenants } = context.engine;
       const id = 'tenant-a' as TenantId;
-      expect(await tenants.create({ id, name: 'First', createdAt: T0 }, 'hash-first')).toBe(true);
-      expect(await tenants.create({ id, name: 'Second', createdAt: T0 + 1 }, 'hash-second')).toBe(false);
+      expect(await tenants.create({ id, name: 'First', createdAt: T0 }, apiKey('first'))).toBe(true);
+      expect(await tenants.create({ id, name: 'Second', createdAt: T0 + 1 }, apiKey('second'))).toBe(false);
       expect(await tenants.get(id)).toEqual({ id, name: 'First', createdAt: T0 });
-      expect(await tenants.getApiKeyHash(id)).toBe('hash-first');
+      expect(await tenants.getApiKey(id, 'first')).toEqual(apiKey('first'));
+      expect(await tenants.getApiKey(id, 'second')).toBeNull();
+      expect(await tenants.listApiKeys(id)).toEqual([{ ...apiKey('first'), lastUsedAt: null }]);
     });
 
     it('answers null for an unknown tenant and for a tenant without a key', async () => {
@@ -42,8 +44,9 @@ export function identityContract(context: ContractContext): void {
       const keyless = 'keyless' as TenantId;
       await tenants.create({ id: keyless, name: 'No key', createdAt: T0 }, null);
       expect(await tenants.get('nobody' as TenantId)).toBeNull();
-      expect(await tenants.getApiKeyHash('nobody' as TenantId)).toBeNull();
-      expect(await tenants.getApiKeyHash(keyless)).toBeNull();
+      expect(await tenants.getApiKey('nobody' as TenantId, 'first')).toBeNull();
+      expect(await tenants.listApiKeys('nobody' as TenantId)).toBeNull();
+      expect(await tenants.listApiKeys(keyless)).toEqual([]);
       expect(await tenants.get(keyless)).toEqual({ id: keyless, name: 'No key', createdAt: T0 });
     });
 
@@ -51,13 +54,13 @@ export function identityContract(context: ContractContext): void {
       const id = 'raced' as TenantId;
       const results = await Promise.all(
         Array.from({ length: 20 }, (_, i) =>
-          context.engine.tenants.create({ id, name: `name ${i}`, createdAt: T0 }, `hash-${i}`),
+          context.engine.tenants.create({ id, name: `name ${i}`, createdAt: T0 }, apiKey(`key-${i}`)),
         ),
       );
       expect(results.filter(Boolean)).toHaveLength(1);
       const winner = results.indexOf(true);
       expect(await context.engine.tenants.get(id)).toMatchObject({ name: `name ${winner}` });
-      expect(await context.engine.tenants.getApiKeyHash(id)).toBe(`hash-${winner}`);
+      expect((await context.engine.tenants.listApiKeys(id))?.map((key) => key.id)).toEqual([`key-${winner}`]);
     });
   });
 
@@ -180,10 +183,10 @@ export function identityContract(context: ContractContext): void {
   describe('signing keys', () => {
     it('stores the first candidate and keeps returning it', async () => {
       const { signingKeys } = context.engine;
-      expect(await signingKeys.list()).toEqual([]);
+      expect(await signingKeys.list(T0)).toEqual([]);
       expect(await signingKeys.ensureCurrent(signingKey('k1'))).toEqual(signingKey('k1'));
       expect(await signingKeys.ensureCurrent(signingKey('k2'))).toEqual(signingKey('k1'));
-      expect(await signingKeys.list()).toEqual([signingKey('k1')]);
+      expect(await signingKeys.list(T0)).toEqual([signingKey('k1')]);
     });
 
     it('gives every concurrent starter the same key', async () => {
@@ -193,7 +196,7 @@ export function identityContract(context: ContractContext): void {
       );
       const kids = new Set(results.map((key) => key.kid));
       expect(kids.size).toBe(1);
-      const list = await signingKeys.list();
+      const list = await signingKeys.list(T0);
       expect(list.map((key) => key.kid)).toEqual([...kids]);
     });
 

@@ -76,7 +76,8 @@ describe('redis engine key layout', () => {
   it('writes exactly the documented keys, each with its tenant, and bounds what expires', async () => {
     const { engine, keyPrefix, cleanup } = await createRedisTestEngine();
     cleanups.push(cleanup);
-    await engine.tenants.create({ id: tenant, name: 'Acme', createdAt: T0 }, 'key-hash');
+    await engine.tenants.create({ id: tenant, name: 'Acme', createdAt: T0 }, { id: 'key-1', hash: 'key-hash', createdAt: T0 });
+    await engine.tenants.touchApiKey(tenant, 'key-1', T0);
     await engine.users.register(tenant, { id: alice, username: 'alice', displayName: 'A', passwordHash: 'h', createdAt: T0 });
     await engine.users.upsert(tenant, { id: bob, displayName: 'B', metadata: { tags: [] } }, T0);
     await engine.users.block(tenant, alice, bob);
@@ -130,6 +131,8 @@ describe('redis engine key layout', () => {
           '{signing-keys}:all',
           '{signing-keys}:current',
           '{signing-keys}:issuer',
+          '{t:acme}:api-keys',
+          '{t:acme}:api-keys-used',
           '{t:acme}:blocks:u-alice',
           '{t:acme}:conv-activity',
           '{t:acme}:direct-pairs',

@@ -5,7 +5,10 @@
  * can neither split a key's fields nor end its hash tag early):
  *
  *   tenant slot  {t:<tenant>}
- *     tenant                 string  JSON {tenant, apiKeyHash}
+ *     tenant                 string  JSON {tenant, apiKeyHash}; apiKeyHash is null except in records written
+ *                                    before tenants had several keys (adopted into api-keys on first use)
+ *     api-keys               hash    keyId → JSON {hash, createdAt}: the live API keys (at most the service's limit)
+ *     api-keys-used          hash    keyId → lastUsedAt (epoch ms) of live keys whose use was recorded
  *     user:<userId>          hash    id, username, displayName, metadata, createdAt, updatedAt, passwordHash
  *     usernames              hash    username → userId
  *     external-users         hash    JSON [providerId, subject] → userId of the user created on its first sight
@@ -38,7 +41,9 @@
  *     family                 hash    userId, generation, secretHash, expiresAt
  *   signing keys (global)  {signing-keys}
  *     current                string  kid of the current key
- *     all                    hash    kid → key JSON
+ *     all                    hash    kid → key JSON (the current key and the retiring ones)
+ *     retiring               zset    kid → retiresAt of each key a rotation replaced (deleted with its key then)
+ *     issuer                 string  the deployment's issuer, set once
  *   identity providers (global)  {identity-providers}
  *     provider:<tenant>:<id> hash    record (JSON without createdAt), pair (its pairs field), createdAt
  *     tenant:<tenant>        set     ids of the tenant's providers (its count bounds them)
@@ -122,6 +127,14 @@ export class RedisKeys {
 
   tenant(tenantId: TenantId): string {
     return `${this.tenantSlot(tenantId)}:tenant`;
+  }
+
+  apiKeys(tenantId: TenantId): string {
+    return `${this.tenantSlot(tenantId)}:api-keys`;
+  }
+
+  apiKeysUsed(tenantId: TenantId): string {
+    return `${this.tenantSlot(tenantId)}:api-keys-used`;
   }
 
   user(tenantId: TenantId, userId: UserId): string {
@@ -299,6 +312,11 @@ export class RedisKeys {
 
   signingKeys(): string {
     return `${this.prefix}{signing-keys}:all`;
+  }
+
+  /** Keys a rotation replaced, scored by the time they stop being listed. */
+  signingKeysRetiring(): string {
+    return `${this.prefix}{signing-keys}:retiring`;
   }
 
   /** The deployment's issuer (`iss` of built-in tokens), a string set once. */

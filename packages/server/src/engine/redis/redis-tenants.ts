@@ -1,61 +1,140 @@
 /**
- * Tenants: one JSON string per tenant (record and API key hash together), created with SET NX so
- * the first writer wins and the key hash can never be seen without its tenant.
+ * Tenants and their API keys, all in the tenant's slot: the record as one JSON string (created
+ * with the first key by one script, first writer wins, so a key is never seen without its
+ * tenant), the live keys in a hash by id, and their recorded uses in another hash (a touch writes
+ * one field, never a key's JSON).
+ *
+ * Records written before tenants had several keys hold their one key's hash in the record
+ * (`apiKeyHash`). Every key script adopts such a key into the keys hash on first sight (see
+ * lua/lib/api-keys.lua), so those tenants keep authenticating, and list and revoke that key like
+ * any other, with no migration step.
  */
-import type { Tenant, TenantId } from '../../domain/types.js';
-import type { TenantStore } from '../engine.js';
+import type { EpochMs, Tenant, TenantId } from '../../domain/types.js';
+import { MAX_API_KEYS_LIMIT, type ListedApiKey, type StoredApiKey, type TenantStore } from '../engine.js';
 import type { RedisContext } from './redis-context.js';
-import { guard, requireId, requireTime } from './redis-guard.js';
-import { unexpected } from './redis-replies.js';
+import { guard, requireId, requireLimit, requireTime } from './redis-guard.js';
+import { asArray, asInteger, asOptionalString, asRecord, asString, unexpected } from './redis-replies.js';
 
 interface StoredTenant {
   tenant: Tenant;
+  /** Only in records written before tenants had several keys, until adopted; null otherwise. */
   apiKeyHash: string | null;
 }
 
-function parseStoredTenant(json: string): StoredTenant {
-  let stored: unknown;
+function parseJson(json: string, what: string): unknown {
   try {
-    stored = JSON.parse(json) as unknown;
+    return JSON.parse(json) as unknown;
   } catch {
-    throw unexpected('tenant');
+    throw unexpected(what);
   }
-  const record = stored as Partial<StoredTenant> | null;
-  const tenant = record?.tenant;
-  if (
-    typeof tenant?.id !== 'string' ||
-    typeof tenant.name !== 'string' ||
-    typeof tenant.createdAt !== 'number' ||
-    (record?.apiKeyHash !== null && typeof record?.apiKeyHash !== 'string')
-  ) {
-    throw unexpected('tenant');
-  }
-  return { tenant: { id: tenant.id, name: tenant.name, createdAt: tenant.createdAt }, apiKeyHash: record.apiKeyHash };
 }
+
+function parseStoredTenant(json: string): Tenant {
+  const record = parseJson(json, 'tenant') as Partial<StoredTenant> | null;
+  const tenant = record?.tenant;
+  if (typeof tenant?.id !== 'string' || typeof tenant.name !== 'string' || typeof tenant.createdAt !== 'number') {
+    throw unexpected('tenant');
+  }
+  return { id: tenant.id, name: tenant.name, createdAt: tenant.createdAt };
+}
+
+function parseStoredKey(id: string, json: string): StoredApiKey {
+  const key = parseJson(json, 'api key') as { hash?: unknown; createdAt?: unknown } | null;
+  if (typeof key?.hash !== 'string' || typeof key.createdAt !== 'number') throw unexpected('api key');
+  return { id, hash: key.hash, createdAt: key.createdAt };
+}
+
+const keyJson = (key: StoredApiKey) => JSON.stringify({ hash: key.hash, createdAt: key.createdAt });
+
+function requireKey(key: StoredApiKey): void {
+  requireId(key.id, 'key.id');
+  requireId(key.hash, 'key.hash');
+  requireTime(key.createdAt, 'key.createdAt');
+}
+
+const CREATE_RESULTS = new Set(['created', 'tenant_not_found', 'too_many_api_keys', 'id_taken'] as const);
+type CreateResult = typeof CREATE_RESULTS extends Set<infer R> ? R : never;
 
 export class RedisTenantStore implements TenantStore {
   constructor(private readonly context: RedisContext) {}
 
-  create(tenant: Tenant, apiKeyHash: string | null): Promise<boolean> {
+  create(tenant: Tenant, firstKey: StoredApiKey | null): Promise<boolean> {
     return guard(async () => {
       requireId(tenant.id, 'tenant.id');
       requireTime(tenant.createdAt, 'tenant.createdAt');
-      const stored: StoredTenant = { tenant: { id: tenant.id, name: tenant.name, createdAt: tenant.createdAt }, apiKeyHash };
-      const reply = await this.context.redis.set(this.context.keys.tenant(tenant.id), JSON.stringify(stored), 'NX');
-      return reply === 'OK';
+      if (firstKey) requireKey(firstKey);
+      const stored: StoredTenant = { tenant: { id: tenant.id, name: tenant.name, createdAt: tenant.createdAt }, apiKeyHash: null };
+      const { keys, scripts } = this.context;
+      const reply = await scripts.run(
+        'tenant-create',
+        [keys.tenant(tenant.id), keys.apiKeys(tenant.id)],
+        [JSON.stringify(stored), firstKey?.id ?? '', firstKey ? keyJson(firstKey) : ''],
+      );
+      return asInteger(reply, 'tenant-create') === 1;
     });
   }
 
   get(id: TenantId): Promise<Tenant | null> {
-    return guard(async () => (await this.read(id))?.tenant ?? null);
+    return guard(async () => {
+      const json = await this.context.redis.get(this.context.keys.tenant(id));
+      return json === null ? null : parseStoredTenant(json);
+    });
   }
 
-  getApiKeyHash(id: TenantId): Promise<string | null> {
-    return guard(async () => (await this.read(id))?.apiKeyHash ?? null);
+  getApiKey(tenantId: TenantId, keyId: string): Promise<StoredApiKey | null> {
+    return guard(async () => {
+      requireId(keyId, 'keyId');
+      const { keys, scripts } = this.context;
+      const json = asOptionalString(await scripts.run('api-key-get', [keys.tenant(tenantId), keys.apiKeys(tenantId)], [keyId]), 'api-key-get');
+      return json === null ? null : parseStoredKey(keyId, json);
+    });
   }
 
-  private async read(id: TenantId): Promise<StoredTenant | null> {
-    const json = await this.context.redis.get(this.context.keys.tenant(id));
-    return json === null ? null : parseStoredTenant(json);
+  listApiKeys(tenantId: TenantId): Promise<ListedApiKey[] | null> {
+    return guard(async () => {
+      const { keys, scripts } = this.context;
+      const reply = await scripts.run('api-key-list', [keys.tenant(tenantId), keys.apiKeys(tenantId), keys.apiKeysUsed(tenantId)]);
+      if (reply === null) return null;
+      const [live, used] = asArray(reply, 'api-key-list');
+      const uses = asRecord(used, 'api-key-list');
+      return Object.entries(asRecord(live, 'api-key-list'))
+        .map(([id, json]): ListedApiKey => {
+          const lastUsed = uses[id];
+          return { ...parseStoredKey(id, json), lastUsedAt: lastUsed === undefined ? null : asInteger(lastUsed, 'api-key-list') };
+        })
+        .sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    });
+  }
+
+  createApiKey(tenantId: TenantId, key: StoredApiKey, maxKeys: number): Promise<CreateResult> {
+    return guard(async () => {
+      requireKey(key);
+      requireLimit(maxKeys, MAX_API_KEYS_LIMIT);
+      const { keys, scripts } = this.context;
+      const reply = asString(
+        await scripts.run('api-key-create', [keys.tenant(tenantId), keys.apiKeys(tenantId)], [key.id, keyJson(key), maxKeys]),
+        'api-key-create',
+      );
+      if (!CREATE_RESULTS.has(reply as CreateResult)) throw unexpected('api-key-create');
+      return reply as CreateResult;
+    });
+  }
+
+  revokeApiKey(tenantId: TenantId, keyId: string): Promise<boolean> {
+    return guard(async () => {
+      requireId(keyId, 'keyId');
+      const { keys, scripts } = this.context;
+      const reply = await scripts.run('api-key-revoke', [keys.tenant(tenantId), keys.apiKeys(tenantId), keys.apiKeysUsed(tenantId)], [keyId]);
+      return asInteger(reply, 'api-key-revoke') === 1;
+    });
+  }
+
+  touchApiKey(tenantId: TenantId, keyId: string, usedAt: EpochMs): Promise<void> {
+    return guard(async () => {
+      requireId(keyId, 'keyId');
+      requireTime(usedAt, 'usedAt');
+      const { keys, scripts } = this.context;
+      await scripts.run('api-key-touch', [keys.apiKeys(tenantId), keys.apiKeysUsed(tenantId)], [keyId, usedAt]);
+    });
   }
 }

@@ -22,6 +22,11 @@ import type { Cluster, Redis } from 'ioredis';
  * command set when they are created, so a command defined later is missing from a pending one.
  */
 const SCRIPT_KEY_COUNTS = {
+  'api-key-create': [2],
+  'api-key-get': [2],
+  'api-key-list': [3],
+  'api-key-revoke': [3],
+  'api-key-touch': [2],
   'conversation-create': [5],
   'conversation-get': [5],
   'conversation-update': [3],
@@ -53,6 +58,9 @@ const SCRIPT_KEY_COUNTS = {
   'refresh-rotate': [1],
   'signing-issuer-ensure': [1],
   'signing-key-ensure': [2],
+  'signing-key-rotate': [3],
+  'signing-keys-list': [3],
+  'tenant-create': [2],
   'user-conversations-add': [2],
   'user-conversations-page': [2],
   'user-ensure-external': [3],

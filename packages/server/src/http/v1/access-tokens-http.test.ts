@@ -59,7 +59,7 @@ describe.each(ENGINE_KINDS)('access tokens over HTTP (%s engine)', (kind) => {
 
   /** Signs claims with the server's own private key, read from storage: only the claims are wrong. */
   async function signWithServerKey(claims: Record<string, unknown>, header: Record<string, unknown> = {}) {
-    const [stored] = await server.engine.signingKeys.list();
+    const [stored] = await server.engine.signingKeys.list(Date.now());
     const privateKey = await importJWK(stored!.privateJwk as JWK, 'EdDSA');
     return new SignJWT(claims).setProtectedHeader({ alg: 'EdDSA', kid: stored!.kid, typ: 'at+jwt', ...header }).sign(privateKey);
   }

@@ -5,7 +5,9 @@
 import type { Static } from 'typebox';
 import type * as wire from '@parley/protocol';
 import type { ConversationView } from '../../engine/engine.js';
+import type { ApiKeySummary } from '../../services/api-keys-service.js';
 import type { Ban, Conversation, EpochMs, IdentityProvider, Member, Message, Mute, Tenant, User } from '../../domain/types.js';
+import type { SigningKeyRotationResult } from '../../services/signing-keys-service.js';
 
 const time = (ms: EpochMs): string => new Date(ms).toISOString();
 const maybeTime = (ms: EpochMs | null): string | null => (ms === null ? null : time(ms));
@@ -40,6 +42,14 @@ export function presentIdentityProvider(provider: IdentityProvider): Static<type
 
 export function presentTenant(tenant: Tenant): Static<typeof wire.Tenant> {
   return { id: tenant.id, name: tenant.name, createdAt: time(tenant.createdAt) };
+}
+
+export function presentApiKey(key: ApiKeySummary): Static<typeof wire.ApiKeySummary> {
+  return { id: key.id, createdAt: time(key.createdAt), lastUsedAt: maybeTime(key.lastUsedAt) };
+}
+
+export function presentCreatedApiKey(key: { id: string; apiKey: string; createdAt: EpochMs }): Static<typeof wire.CreatedApiKey> {
+  return { id: key.id, apiKey: key.apiKey, createdAt: time(key.createdAt) };
 }
 
 export function presentMember(member: Member): Static<typeof wire.Member> {
@@ -95,5 +105,13 @@ export function presentConversationView(
     ...presentConversation(view.conversation, view.members),
     lastMessage: view.lastMessage ? presentMessage(view.lastMessage) : null,
     unreadCount: view.unreadCount,
+  };
+}
+
+export function presentSigningKeyRotation(rotation: SigningKeyRotationResult): Static<typeof wire.SigningKeyRotationResult> {
+  return {
+    kid: rotation.kid,
+    createdAt: time(rotation.createdAt),
+    previous: rotation.previous.map((key) => ({ kid: key.kid, retiresAt: time(key.retiresAt) })),
   };
 }

@@ -100,7 +100,7 @@ describe.each(ENGINE_KINDS)('tenants and tenant back ends over HTTP (%s engine)'
       expect((await getUser(acmeKey, 'nobody')).status).toBe(404);
     });
 
-    it('refuses to create the default tenant (it exists), so no API key can be obtained for it', async () => {
+    it('refuses to create the default tenant (it exists), so POST /v1/tenants hands out no API key for it', async () => {
       const response = await createTenantWith({ id: 'default', name: 'Mine now' }, ADMIN_KEY);
       expect(response.status).toBe(409);
       expect(response.body.code).toBe('tenant_exists');
