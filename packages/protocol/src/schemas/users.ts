@@ -7,6 +7,12 @@ export const User = Type.Object({
   displayName: Type.String(),
   metadata: Type.Optional(Nullable(Type.Record(Type.String(), Type.Unknown()))),
   createdAt: Timestamp,
+  identity: Type.Optional(
+    Type.Object(
+      { provider: Type.String(), subject: Type.String() },
+      { description: "Present for users of an external identity provider: the tenant's provider id and the token's `sub`" },
+    ),
+  ),
 });
 
 export const UpsertUserBody = Type.Object(

@@ -4,7 +4,7 @@
  * and never decoded by Lua, which could not round-trip empty arrays or big numbers.
  */
 import type { EpochMs, TenantId, User, UserId } from '../../domain/types.js';
-import type { NewUser, UserStore, UserUpsert } from '../engine.js';
+import type { NewExternalUser, NewUser, UserStore, UserUpsert } from '../engine.js';
 import type { RedisContext } from './redis-context.js';
 import { guard, invalid, requireId, requireTime } from './redis-guard.js';
 import { asArray, asInteger, asOptionalString, parseUser, unexpected, USER_FIELDS } from './redis-replies.js';
@@ -52,6 +52,30 @@ export class RedisUserStore implements UserStore {
       const user = parseUser(tenantId, reply[1]);
       if (!user) throw unexpected('user-upsert');
       return { user, created: asInteger(reply[0], 'user-upsert') === 1 };
+    });
+  }
+
+  ensureExternal(tenantId: TenantId, input: NewExternalUser, now: EpochMs): Promise<{ user: User; created: boolean }> {
+    return guard(async () => {
+      requireId(input.id, 'user.id');
+      requireTime(now, 'now');
+      const { keys, scripts } = this.context;
+      const identity = { provider: input.identity.provider, subject: input.identity.subject };
+      const reply = asArray(
+        await scripts.run(
+          'user-ensure-external',
+          [keys.externalUsers(tenantId), keys.usernames(tenantId), keys.user(tenantId, input.id)],
+          [JSON.stringify([identity.provider, identity.subject]), input.id, input.displayName, input.username ?? '', JSON.stringify(identity), now],
+        ),
+        'user-ensure-external',
+      );
+      const [status, id] = reply;
+      if (status === 'id_taken') throw invalid(`a user with id ${input.id} exists already`);
+      if ((status !== 'created' && status !== 'existing') || typeof id !== 'string') throw unexpected('user-ensure-external');
+      // The pair and its user are written by one script, so a claimed pair always has its user.
+      const user = await this.get(tenantId, id as UserId);
+      if (!user) throw unexpected('user-ensure-external');
+      return { user, created: status === 'created' };
     });
   }
 

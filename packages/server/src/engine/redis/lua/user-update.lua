@@ -2,7 +2,7 @@
 user-update: changes the given fields of an existing user and stamps updatedAt.
 KEYS[1]  user hash
 ARGV[1]  '1' when a displayName is given   ARGV[2] displayName   ARGV[3] now
-Returns  {id, username, displayName, metadata, createdAt, updatedAt}, or false when absent
+Returns  {id, username, displayName, metadata, createdAt, updatedAt, identity}, or false when absent
 ]]
 if redis.call('EXISTS', KEYS[1]) == 0 then
   return false
@@ -11,4 +11,4 @@ if ARGV[1] == '1' then
   redis.call('HSET', KEYS[1], 'displayName', ARGV[2])
 end
 redis.call('HSET', KEYS[1], 'updatedAt', ARGV[3])
-return redis.call('HMGET', KEYS[1], 'id', 'username', 'displayName', 'metadata', 'createdAt', 'updatedAt')
+return redis.call('HMGET', KEYS[1], 'id', 'username', 'displayName', 'metadata', 'createdAt', 'updatedAt', 'identity')

@@ -3,7 +3,7 @@ user-upsert: creates the user or replaces its displayName and metadata, keeping 
 createdAt and credentials. Metadata is opaque JSON text: Lua never decodes it.
 KEYS[1]  user hash
 ARGV[1]  userId   ARGV[2] displayName   ARGV[3] metadata JSON, '' for none   ARGV[4] now
-Returns  {created 1|0, {id, username, displayName, metadata, createdAt, updatedAt}}
+Returns  {created 1|0, {id, username, displayName, metadata, createdAt, updatedAt, identity}}
 ]]
 local created = redis.call('EXISTS', KEYS[1]) == 0
 if created then
@@ -15,5 +15,5 @@ if ARGV[3] == '' then
 else
   redis.call('HSET', KEYS[1], 'metadata', ARGV[3])
 end
-local fields = redis.call('HMGET', KEYS[1], 'id', 'username', 'displayName', 'metadata', 'createdAt', 'updatedAt')
+local fields = redis.call('HMGET', KEYS[1], 'id', 'username', 'displayName', 'metadata', 'createdAt', 'updatedAt', 'identity')
 return {created and 1 or 0, fields}
