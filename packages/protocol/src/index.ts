@@ -1,6 +1,7 @@
 export * from './errors.js';
 export * from './schemas/common.js';
 export * from './schemas/identity.js';
+export * from './schemas/identity-providers.js';
 export * from './schemas/signing-keys.js';
 export * from './schemas/api-keys.js';
 export * from './schemas/users.js';

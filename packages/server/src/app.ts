@@ -18,6 +18,7 @@ import type { HttpLimits } from './config.js';
 import { adminRoutes } from './http/v1/admin-routes.js';
 import { apiKeysRoutes } from './http/v1/api-keys-routes.js';
 import { conversationsRoutes } from './http/v1/conversations-routes.js';
+import { identityProvidersRoutes } from './http/v1/identity-providers-routes.js';
 import { identityRoutes, wellKnownRoutes } from './http/v1/identity-routes.js';
 import { messagesRoutes } from './http/v1/messages-routes.js';
 import { moderationRoutes } from './http/v1/moderation-routes.js';
@@ -28,6 +29,7 @@ import type { Metrics } from './observability/metrics.js';
 import { recordHttpMetrics } from './observability/metrics.js';
 import type { ApiKeysService } from './services/api-keys-service.js';
 import type { ConversationsService } from './services/conversations-service.js';
+import type { IdentityProvidersService } from './services/identity-providers-service.js';
 import type { IdentityService } from './services/identity-service.js';
 import type { MessagesService } from './services/messages-service.js';
 import type { ModerationService } from './services/moderation-service.js';
@@ -45,6 +47,7 @@ export interface AppDeps {
   isAdmin: (authorization: string | undefined) => boolean;
   services: {
     identity: IdentityService;
+    identityProviders: IdentityProvidersService;
     apiKeys: ApiKeysService;
     users: UsersService;
     accounts: AccountsService;
@@ -143,6 +146,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     async (v1) => {
       v1.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
       await v1.register(identityRoutes({ identity: deps.services.identity, authenticator: deps.authenticator, isAdmin: deps.isAdmin }));
+      await v1.register(
+        identityProvidersRoutes({ identityProviders: deps.services.identityProviders, authenticator: deps.authenticator, isAdmin: deps.isAdmin }),
+      );
       await v1.register(adminRoutes({ signingKeys: deps.services.signingKeys, isAdmin: deps.isAdmin }));
       await v1.register(apiKeysRoutes(deps.services.apiKeys, { authenticator: deps.authenticator, isAdmin: deps.isAdmin }));
       await v1.register(async (authenticated) => {

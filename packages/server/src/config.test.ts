@@ -37,6 +37,24 @@ describe('loadConfig', () => {
     }
   });
 
+  it('reads OIDC_ISSUER, OIDC_AUDIENCE and OIDC_ALGORITHMS together, and refuses one without the other', () => {
+    expect(loadConfig({}).oidc).toBeNull();
+    expect(loadConfig({ OIDC_ISSUER: 'https://idp.example.com/', OIDC_AUDIENCE: 'https://chat.example.com' }).oidc).toEqual({
+      issuer: 'https://idp.example.com/',
+      audience: 'https://chat.example.com',
+    });
+    expect(loadConfig({ OIDC_ISSUER: 'https://idp.example.com', OIDC_AUDIENCE: 'chat', OIDC_ALGORITHMS: 'ES256,RS256' }).oidc?.algorithms).toEqual(['ES256', 'RS256']);
+    expect(() => loadConfig({ OIDC_ISSUER: 'https://idp.example.com' })).toThrow(/OIDC_ISSUER and OIDC_AUDIENCE/);
+    expect(() => loadConfig({ OIDC_AUDIENCE: 'chat' })).toThrow(/OIDC_ISSUER and OIDC_AUDIENCE/);
+    expect(() => loadConfig({ OIDC_ALGORITHMS: 'RS256' })).toThrow(/OIDC_ALGORITHMS/);
+    for (const bad of ['none', 'HS256', 'RS256,', 'RS256,HS512', 'rs256']) {
+      expect(() => loadConfig({ OIDC_ISSUER: 'https://idp.example.com', OIDC_AUDIENCE: 'chat', OIDC_ALGORITHMS: bad }), bad).toThrow(/OIDC_ALGORITHMS/);
+    }
+    for (const bad of ['idp.example.com', 'ftp://idp.example.com', 'https://idp.example.com/?x=1']) {
+      expect(() => loadConfig({ OIDC_ISSUER: bad, OIDC_AUDIENCE: 'chat' }), bad).toThrow(/OIDC_ISSUER/);
+    }
+  });
+
   it('names every bad variable and never echoes a secret', () => {
     let error: unknown;
     try {

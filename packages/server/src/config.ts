@@ -1,5 +1,6 @@
 import { Type, type Static } from 'typebox';
 import { Value } from 'typebox/value';
+import { IDENTITY_PROVIDER_ALGORITHMS } from '@parley/protocol';
 import {
   RATE_LIMIT_NAMES,
   RATE_LIMITS,
@@ -16,6 +17,9 @@ const PROXY_ENTRY = '(loopback|linklocal|uniquelocal|[0-9A-Fa-f]*[.:][0-9A-Fa-f.
 
 /** One OUTBOUND_ALLOWED_HOSTS entry: a host name, an IPv4 address or an IPv6 address (brackets optional). */
 const HOST_ENTRY = '([A-Za-z0-9]([A-Za-z0-9_-]*[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9_-]*[A-Za-z0-9])?)*\\.?|\\[?[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*\\]?)';
+
+/** One OIDC_ALGORITHMS entry: an asymmetric JWS algorithm (never none or HS*). */
+const ALGORITHM = IDENTITY_PROVIDER_ALGORITHMS.join('|');
 
 const Env = Type.Object({
   PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 8080 }),
@@ -54,6 +58,9 @@ const Env = Type.Object({
   HTTP_KEEP_ALIVE_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 600_000, default: 72_000 }),
   HTTP_MAX_CONNECTIONS: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 50_000 }),
   OUTBOUND_ALLOWED_HOSTS: Type.String({ pattern: `^(${HOST_ENTRY}(,${HOST_ENTRY})*)?$`, default: '' }),
+  OIDC_ISSUER: Type.Optional(Type.String({ pattern: '^https?://[^\\s?#]+$', maxLength: 512 })),
+  OIDC_AUDIENCE: Type.Optional(Type.String({ minLength: 1, maxLength: 512 })),
+  OIDC_ALGORITHMS: Type.Optional(Type.String({ pattern: `^(${ALGORITHM})(,(${ALGORITHM}))*$` })),
   // RATE_LIMIT_SEND, RATE_LIMIT_LOGIN_FAILURES_ACCOUNT...: `<count>/<window>` or `off`, read below.
   ...Object.fromEntries(
     RATE_LIMIT_NAMES.map((name) => [
@@ -128,6 +135,8 @@ export interface Config {
     /** Host names or IPs exempt from the https-only and address rules. */
     allowedHosts: string[];
   };
+  /** The default tenant's provider `oidc` (OIDC_ISSUER, OIDC_AUDIENCE, OIDC_ALGORITHMS); null when unset. */
+  oidc: { issuer: string; audience: string; algorithms?: string[] } | null;
 }
 
 export class ConfigError extends Error {
@@ -164,6 +173,10 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
     if (parsed !== null && 'error' in parsed) problems.push(`${variable}=${JSON.stringify(text)}: ${parsed.error}`);
     else rateLimits[name] = parsed;
   }
+  if ((env.OIDC_ISSUER === undefined) !== (env.OIDC_AUDIENCE === undefined)) {
+    problems.push('OIDC_ISSUER and OIDC_AUDIENCE: set both or neither');
+  }
+  if (env.OIDC_ALGORITHMS !== undefined && env.OIDC_ISSUER === undefined) problems.push('OIDC_ALGORITHMS: needs OIDC_ISSUER and OIDC_AUDIENCE');
   if (problems.length > 0) throw new ConfigError(problems);
   const hostPorts = (list: string) =>
     list.split(',').map((entry) => {
@@ -215,6 +228,14 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
     },
     rateLimits,
     outbound: { allowedHosts: env.OUTBOUND_ALLOWED_HOSTS.split(',').filter(Boolean) },
+    oidc:
+      env.OIDC_ISSUER !== undefined && env.OIDC_AUDIENCE !== undefined
+        ? {
+            issuer: env.OIDC_ISSUER,
+            audience: env.OIDC_AUDIENCE,
+            ...(env.OIDC_ALGORITHMS !== undefined ? { algorithms: [...new Set(env.OIDC_ALGORITHMS.split(','))] } : {}),
+          }
+        : null,
   };
 }
 

@@ -3,6 +3,8 @@ import { buildApp } from './app.js';
 import { createAccessTokens } from './auth/access-tokens.js';
 import { createAdminKeyCheck } from './auth/admin-key.js';
 import { createAuthenticator } from './auth/authenticator.js';
+import { createExternalTokens } from './auth/external-tokens.js';
+import { createIssuerDiscovery } from './auth/oidc-discovery.js';
 import { createPasswordHasher } from './auth/passwords.js';
 import { createRefreshTokens } from './auth/refresh-tokens.js';
 import { createSigningKeys, CURRENT_KEY_RECHECK_INTERVAL_MS } from './auth/signing-keys.js';
@@ -15,6 +17,7 @@ import { createOutboundFetch, createOutboundPolicy, type OutboundFetch, type Out
 import { createAccountsService } from './services/accounts-service.js';
 import { createApiKeysService } from './services/api-keys-service.js';
 import { createConversationsService } from './services/conversations-service.js';
+import { createIdentityProvidersService } from './services/identity-providers-service.js';
 import { createIdentityService } from './services/identity-service.js';
 import { systemClock, createIdGenerator, type Clock } from './services/ids.js';
 import { createMessagesService } from './services/messages-service.js';
@@ -28,6 +31,8 @@ import { attachWebSocket } from './gateway/websocket.js';
 import { VERSION } from './version.js';
 
 export const DEFAULT_TENANT = 'default' as TenantId;
+/** The default tenant's identity provider configured by OIDC_ISSUER / OIDC_AUDIENCE. */
+export const ENVIRONMENT_PROVIDER_ID = 'oidc';
 /** Client frames are typing and ping: tiny. */
 const MAX_CLIENT_FRAME_BYTES = 4096;
 
@@ -38,6 +43,8 @@ export interface ParleyOptions {
   clock?: Clock;
   /** 'test' lowers the password hashing cost; only tests pass it. */
   passwordCost?: 'production' | 'test';
+  /** Least time between JWKS refetches of one identity provider for unknown `kid`s; default 30 s (tests shorten it). */
+  jwksCooldownMs?: number;
 }
 
 /** A running (or ready to run) Parley node: the app, its engine and an orderly way to stop. */
@@ -46,7 +53,7 @@ export interface Parley {
   readonly engine: Engine;
   /**
    * Outbound requests under the deployment's policy (`OUTBOUND_ALLOWED_HOSTS`): for OIDC discovery,
-   * JWKS and webhooks. Nothing uses them yet.
+   * JWKS and webhooks.
    */
   readonly outbound: { readonly policy: OutboundPolicy; readonly fetch: OutboundFetch };
   /** Starts listening; resolves with the base URL. */
@@ -102,7 +109,24 @@ export async function createParley(config: Config, options: ParleyOptions = {}):
     defaultTenant: DEFAULT_TENANT,
     selfRegistrationTenants: config.selfRegistrationTenants,
   });
-  const authenticator = createAuthenticator({ engine, accessTokens, rateLimiter, clock });
+  const outboundPolicy = createOutboundPolicy({ allowedHosts: config.outbound.allowedHosts });
+  const outbound = { policy: outboundPolicy, fetch: createOutboundFetch({ policy: outboundPolicy }) };
+  const discover = createIssuerDiscovery(outbound);
+  // Warnings before the app (and its logger) exist have nowhere to go; none are expected then.
+  let warn: (object: object, message: string) => void = () => undefined;
+  const externalTokens = createExternalTokens({
+    engine,
+    fetch: outbound.fetch,
+    discover,
+    ids,
+    clock,
+    ...(options.jwksCooldownMs !== undefined ? { jwksCooldownMs: options.jwksCooldownMs } : {}),
+    log: { warn: (object, message) => warn(object, message) },
+  });
+  const reloadIdentityProviders = () => {
+    externalTokens.reload().catch((error: unknown) => warn({ err: error }, 'identity provider reload failed'));
+  };
+  const authenticator = createAuthenticator({ engine, accessTokens, rateLimiter, clock, externalVerifiers: [externalTokens.verifier] });
   // What each node forgets when any node of the deployment revokes something (engine.revocations):
   // one handler per cache of verified credentials or keys, and what to do after a missed message.
   // A rotation (any node) makes every node re-read the signing keys, so the next token it signs
@@ -116,12 +140,18 @@ export async function createParley(config: Config, options: ParleyOptions = {}):
     (revocation) => {
       if (revocation.kind === 'signing-keys') reloadSigningKeys();
     },
-  ];
-  const interruptionHandlers: (() => void)[] = [() => authenticator.forgetAll(), reloadSigningKeys];
-  const revocationListener = await engine.revocations.listen(
     (revocation) => {
-      for (const handle of revocationHandlers) handle(revocation);
+      if (revocation.kind !== 'identity-provider') return;
+      externalTokens.forget(revocation.tenantId, revocation.providerId);
+      reloadIdentityProviders();
     },
+  ];
+  const interruptionHandlers: (() => void)[] = [() => authenticator.forgetAll(), reloadSigningKeys, reloadIdentityProviders];
+  const revokeHere = (revocation: Revocation) => {
+    for (const handle of revocationHandlers) handle(revocation);
+  };
+  const revocationListener = await engine.revocations.listen(
+    revokeHere,
     () => {
       for (const handle of interruptionHandlers) handle();
     },
@@ -133,6 +163,8 @@ export async function createParley(config: Config, options: ParleyOptions = {}):
   // Make sure every node shares one key and the default tenant.
   await identity.ensureDefaultTenant();
   await signingKeys.current();
+
+  const identityProviders = createIdentityProvidersService({ engine, discover, clock, revokeHere });
 
   const realtime = createRealtimeService({
     engine,
@@ -171,6 +203,7 @@ export async function createParley(config: Config, options: ParleyOptions = {}):
     isAdmin: (authorization) => adminKeyMatches(authorization?.replace(/^Bearer\s+/i, '')),
     services: {
       identity,
+      identityProviders,
       apiKeys: createApiKeysService({ engine, clock }),
       users: createUsersService({ engine, clock }),
       accounts: createAccountsService({ engine, refreshTokens, clock }),
@@ -208,14 +241,24 @@ export async function createParley(config: Config, options: ParleyOptions = {}):
     compression: config.realtime.compression,
     allowedOrigins: config.realtime.origins,
   });
+  warn = (object, message) => app.log.warn(object, message);
+  if (config.oidc) {
+    const outcome = await identityProviders.ensureConfigured(DEFAULT_TENANT, ENVIRONMENT_PROVIDER_ID, config.oidc);
+    if (outcome === 'stored-undiscovered' || outcome === 'kept-stale') {
+      app.log.warn(
+        { issuer: config.oidc.issuer, outcome },
+        outcome === 'kept-stale'
+          ? 'OIDC_ISSUER is unreachable: keeping the stored provider until it can be updated'
+          : 'OIDC_ISSUER is unreachable: its metadata will be fetched when its first token arrives',
+      );
+    }
+  }
+  await externalTokens.start();
   await gateway.start();
   // The safety net for a rotation announcement this node never heard: re-read the keys now and then.
   logSigningKeyFailure = (error) => app.log.warn({ err: error }, 'signing keys: re-read failed; the next recheck retries');
   const signingKeyRecheck = setInterval(reloadSigningKeys, CURRENT_KEY_RECHECK_INTERVAL_MS);
   signingKeyRecheck.unref();
-
-  const outboundPolicy = createOutboundPolicy({ allowedHosts: config.outbound.allowedHosts });
-  const outbound = { policy: outboundPolicy, fetch: createOutboundFetch({ policy: outboundPolicy }) };
 
   let stopping: Promise<void> | null = null;
   return {
@@ -231,6 +274,7 @@ export async function createParley(config: Config, options: ParleyOptions = {}):
     shutdown() {
       stopping ??= (async () => {
         draining = true;
+        externalTokens.close();
         clearInterval(signingKeyRecheck);
         try {
           // Realtime clients are told to reconnect elsewhere (1012) before HTTP stops accepting.

@@ -12,6 +12,12 @@ export const User = Type.Object({
       description: 'Present when the account was deleted: displayName is then "Deleted user" and only id and createdAt remain',
     }),
   ),
+  identity: Type.Optional(
+    Type.Object(
+      { provider: Type.String(), subject: Type.String() },
+      { description: "Present for users of an external identity provider: the tenant's provider id and the token's `sub`" },
+    ),
+  ),
 });
 
 export const UpsertUserBody = Type.Object(

@@ -3,8 +3,8 @@
  *
  * A credential is handed to the first verifier in the list that claims it by its shape (an
  * `sk_` prefix; a JWT whose unverified `iss` is the verifier's issuer); that verifier alone then
- * verifies it. External OpenID Connect issuers plug in later as more verifiers in the list,
- * each claiming the tokens of its own issuer — nothing here changes.
+ * verifies it. The tenants' external OpenID Connect providers are one more verifier in the list
+ * (external-tokens.ts), claiming the tokens of every registered issuer.
  *
  * Guarantees:
  *   - No credential → ServiceError('unauthorized'); a credential that no verifier claims or that
@@ -36,7 +36,7 @@ import type { Principal } from './principal.js';
 
 const MAX_CREDENTIAL_LENGTH = 8 * 1024;
 
-/** One kind of credential: built-in tokens, tenant keys, and later each external issuer. */
+/** One kind of credential: built-in tokens, tenant keys, external providers' tokens. */
 export interface CredentialVerifier {
   /** True when the token is of this verifier's kind. Cheap, no I/O, no trust in the content. */
   claims(token: string): boolean;
@@ -69,7 +69,7 @@ export interface AuthenticatorDeps {
   accessTokens: AccessTokens;
   /** Counts SERVER_KEY for tenant keys. */
   rateLimiter: RateLimiter;
-  /** Further verifiers (external OIDC issuers), tried after the built-in ones. */
+  /** Further verifiers (external OIDC providers: external-tokens.ts), tried after the built-in ones. */
   externalVerifiers?: readonly CredentialVerifier[];
   /** Milliseconds since the epoch (tests move it). */
   clock?: () => number;

@@ -3,6 +3,7 @@
  * what services reason about. The wire representation lives in @parley/protocol.
  */
 
+import { IDENTITY_PROVIDER_ALGORITHMS } from '@parley/protocol';
 import type { EventId } from './events.js';
 
 declare const brand: unique symbol;
@@ -30,6 +31,38 @@ export interface User {
   username: string | null;
   displayName: string;
   metadata: Record<string, unknown> | null;
+  createdAt: EpochMs;
+  updatedAt: EpochMs;
+  /** Set for users created on first sight of an external provider's token: who they are there. */
+  identity?: ExternalIdentity;
+}
+
+/** A user of an external identity provider: the tenant's provider id and the token's `sub`. */
+export interface ExternalIdentity {
+  provider: string;
+  subject: string;
+}
+
+/** JWS algorithms an external provider may sign access tokens with (asymmetric only). */
+export const EXTERNAL_TOKEN_ALGORITHMS = IDENTITY_PROVIDER_ALGORITHMS;
+export type ExternalTokenAlgorithm = (typeof EXTERNAL_TOKEN_ALGORITHMS)[number];
+
+/**
+ * A tenant's trust in an external OpenID Connect provider: its access tokens for `audience`
+ * authenticate users of the tenant. (issuer, audience) is unique across the deployment, so a
+ * token belongs to at most one tenant.
+ */
+export interface IdentityProvider {
+  tenantId: TenantId;
+  /** 1..64 of [a-z0-9_-], unique within the tenant. */
+  id: string;
+  issuer: string;
+  audience: string;
+  algorithms: ExternalTokenAlgorithm[];
+  /** Which claims name the user: displayName (tried before `name`, `preferred_username`) and username. */
+  claims: { displayName?: string; username?: string };
+  /** From the issuer's discovery document when the provider was stored. */
+  jwksUri: string;
   createdAt: EpochMs;
   updatedAt: EpochMs;
 }

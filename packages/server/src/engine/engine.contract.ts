@@ -21,6 +21,7 @@ import { eventsContract } from './contract/events.contract.js';
 import type { ContractContext, EngineSetupOptions } from './contract/fixtures.contract.js';
 import { historyContract } from './contract/history.contract.js';
 import { identityContract } from './contract/identity.contract.js';
+import { identityProvidersContract } from './contract/identity-providers.contract.js';
 import { listForUserContract } from './contract/list-for-user.contract.js';
 import { membersContract } from './contract/members.contract.js';
 import { membershipsContract } from './contract/memberships.contract.js';
@@ -93,6 +94,7 @@ export function runEngineContract(name: string, setup: EngineSetup): void {
     });
 
     identityContract(context);
+    identityProvidersContract(context);
     signingKeysContract(context);
     apiKeysContract(context);
     usersContract(context);

@@ -25,6 +25,8 @@ import type {
   ConversationId,
   ConversationType,
   EpochMs,
+  ExternalIdentity,
+  IdentityProvider,
   Member,
   Message,
   MessageId,
@@ -45,6 +47,7 @@ export interface Engine {
   readonly moderation: ModerationStore;
   readonly refreshTokens: RefreshTokenStore;
   readonly signingKeys: SigningKeyStore;
+  readonly identityProviders: IdentityProviderStore;
   readonly events: EventStore;
   readonly pubsub: PubSub;
   readonly presence: PresenceStore;
@@ -127,6 +130,16 @@ export interface UserUpsert {
   metadata: Record<string, unknown> | null;
 }
 
+/** A user seen for the first time in an external provider's token. */
+export interface NewExternalUser {
+  /** Used only when the (provider, subject) pair has no user yet. */
+  id: UserId;
+  identity: ExternalIdentity;
+  displayName: string;
+  /** Claimed only when free in the tenant; otherwise the user has no username. */
+  username: string | null;
+}
+
 /**
  * What remains of a deleted user: the id (never reused, so messages keep pointing at it) and
  * when it existed. Name, username, metadata, credentials and blocks are gone.
@@ -153,6 +166,13 @@ export interface UserStore {
    * to a deleted user: ids are not reused, so an old token of that id can never name a new user.
    */
   upsert(tenantId: TenantId, input: UserUpsert, now: EpochMs): Promise<{ user: User; created: boolean } | null>;
+  /**
+   * The user of the (provider, subject) pair, creating it (`created: true`) on first sight. Atomic
+   * and first-writer-wins per pair: of concurrent calls for one pair, from any node, exactly one
+   * creates and all return the same user. A user that exists is returned as stored (its
+   * displayName is not refreshed). `username` is claimed in the same step when free, else dropped.
+   */
+  ensureExternal(tenantId: TenantId, input: NewExternalUser, now: EpochMs): Promise<{ user: User; created: boolean }>;
   get(tenantId: TenantId, id: UserId): Promise<User | null>;
   /** One entry per id, in the same order, null where absent. */
   getMany(tenantId: TenantId, ids: readonly UserId[]): Promise<(User | null)[]>;
@@ -168,7 +188,9 @@ export interface UserStore {
   update(tenantId: TenantId, id: UserId, changes: { displayName?: string }, now: EpochMs): Promise<User | null>;
   /**
    * Deletes the user in one atomic step: keeps only what DeletedUser holds (with `deletedAt` =
-   * `now`), frees the username, forgets the password hash, metadata and the user's own blocks.
+   * `now`), frees the username, forgets the password hash, metadata and the user's own blocks,
+   * and unlinks its external (provider, subject) pair, so that identity's next sign-in
+   * (ensureExternal) creates a new user with a new id.
    * True when it deleted; false (nothing changes) when the user is absent or already deleted.
    * Memberships, messages and refresh families are the caller's to handle.
    */
@@ -666,6 +688,39 @@ export interface SigningKeyStore {
    * changes, so every node on the same storage signs and accepts the same `iss`.
    */
   ensureIssuer(candidate: string): Promise<string>;
+}
+
+// ─── External identity providers ───────────────────────────────────────────────────────────
+
+/** The most providers one tenant may trust. */
+export const MAX_IDENTITY_PROVIDERS_PER_TENANT = 10;
+
+export type PutIdentityProviderResult =
+  | { status: 'created' | 'replaced'; provider: IdentityProvider }
+  /** Another provider (of any tenant) has this (issuer, audience): nothing changed. */
+  | { status: 'conflict' }
+  /** The tenant has MAX_IDENTITY_PROVIDERS_PER_TENANT providers already and this is a new one. */
+  | { status: 'too_many' };
+
+/**
+ * The external OpenID Connect providers every tenant trusts. Few and small, and read whole by every
+ * node to route tokens, so they live together (on Redis one global slot, each key naming its
+ * tenant where it holds one tenant's data).
+ */
+export interface IdentityProviderStore {
+  /**
+   * Creates or replaces the tenant's provider `provider.id`. Atomic: the (issuer, audience) pair
+   * is claimed in the same step, unique across every tenant and provider (a replaced provider
+   * releases its old pair); a replacement keeps the stored createdAt.
+   */
+  put(provider: IdentityProvider): Promise<PutIdentityProviderResult>;
+  get(tenantId: TenantId, id: string): Promise<IdentityProvider | null>;
+  /** The tenant's providers by id (at most MAX_IDENTITY_PROVIDERS_PER_TENANT). */
+  list(tenantId: TenantId): Promise<IdentityProvider[]>;
+  /** Every provider of every tenant, for the per-node token router. */
+  listAll(): Promise<IdentityProvider[]>;
+  /** Deletes the provider and releases its (issuer, audience); false when absent. */
+  delete(tenantId: TenantId, id: string): Promise<boolean>;
 }
 
 // ─── Realtime: event logs, topics, presence ────────────────────────────────────────────────

@@ -14,7 +14,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createGroup, openDirect, sendMessage } from '../test-support/conversations.js';
 import { ENGINE_KINDS } from '../test-support/engines.js';
-import { exampleOf, fillPath } from '../test-support/openapi-operations.js';
+import { exampleOf, fillPath, type JsonSchema } from '../test-support/openapi-operations.js';
 import { findExposures, isAuthResponse, isSecretCreationResponse, propertyNamesOf, SECRET_PROPERTY } from '../test-support/security-exposure.js';
 import { createSecurityWorld, intendedCaller, pathValues, type SecurityWorld } from '../test-support/security-world.js';
 import { connectSse } from '../test-support/realtime-fixtures.js';
@@ -45,7 +45,7 @@ describe.each(ENGINE_KINDS)('API3:2023 Broken Object Property Level Authorizatio
   afterAll(() => world?.stop());
 
   /** Real values for fields that name other objects, so generated bodies reach the services. */
-  const hint = (name: string) => (name === 'members' || name === 'userIds' ? [world.mallory.id] : undefined);
+  const hint = (name: string, schema: JsonSchema) => (name === 'members' || name === 'userIds' ? [world.mallory.id] : world.hint(name, schema));
 
   describe('mass assignment (and API6:2023 field injection): privileged and unknown fields are refused or ignored', () => {
     it('covers every operation of the served document that takes a JSON body', () => {

@@ -43,7 +43,7 @@ describe.each(ENGINE_KINDS)('API4:2023 Unrestricted Resource Consumption (%s eng
   /** The operation called by the credential it is meant for, on the group's real objects. */
   const callAsOwner = async (operation: Operation, options: { json?: unknown; body?: string; query?: string; values?: Record<string, string> } = {}) => {
     if (!callers.has(operation)) {
-      const valid = operation.bodySchema ? exampleOf(operation.bodySchema) : undefined;
+      const valid = operation.bodySchema ? exampleOf(operation.bodySchema, world.hint) : undefined;
       // Only operations with a body are probed (a real call); the others are called as the owner,
       // except tenant administration (/v1/tenants/{tenantId}/…), which is the tenant key's.
       const withoutBody = operation.path.startsWith('/v1/tenants/{tenantId}/') ? world.victimTenant.key : world.alice.token;

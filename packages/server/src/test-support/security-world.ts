@@ -11,8 +11,12 @@ import { randomBytes } from 'node:crypto';
 import { clientOf, type ApiClient, type ApiResponse, type RequestOptions } from './api-client.js';
 import { createGroup, createTestTenant, openDirect, sendMessage, uniqueTenantId, type TenantUser, type TestTenant } from './conversations.js';
 import type { EngineKind } from './engines.js';
-import { collectionOf, fetchServedDocument, fillPath, operationsOf, type OpenApiDocument, type Operation } from './openapi-operations.js';
+import { collectionOf, fetchServedDocument, fillPath, operationsOf, type OpenApiDocument, type Operation, type ValueHint } from './openapi-operations.js';
+import { startTinyIssuer } from './openid-provider.js';
 import { ADMIN_KEY, startTestServer, type TestServer } from './server.js';
+
+/** The id of the victim tenant's identity provider (of a tiny issuer on loopback). */
+export const VICTIM_PROVIDER_ID = 'victim-sso';
 
 /** One response as a caller observed it, with the credential it was sent with. */
 export interface RecordedResponse {
@@ -75,6 +79,11 @@ export interface SecurityWorld {
   /** The tenant each known credential belongs to (user tokens and tenant keys). */
   tenantOfToken: Map<string, string>;
   /**
+   * Values generated bodies need to reach the services without leaving the machine: an identity
+   * provider's `issuer` is the world's loopback issuer (a generated URL would be fetched).
+   */
+  hint: ValueHint;
+  /**
    * A new tenant with its key and one user whose id is alice's, so attacks of one operation never
    * leak into the next and a check that forgets the tenant is caught.
    */
@@ -89,7 +98,9 @@ export interface SecurityWorld {
 
 export async function createSecurityWorld(kind: EngineKind): Promise<SecurityWorld> {
   let clockOffset = 0;
-  const server = await startTestServer({ kind, clock: () => Date.now() + clockOffset });
+  // The victim trusts an identity provider: discovery needs an issuer Parley may call.
+  const issuer = await startTinyIssuer();
+  const server = await startTestServer({ kind, clock: () => Date.now() + clockOffset, env: { OUTBOUND_ALLOWED_HOSTS: '127.0.0.1' } });
   const responses: RecordedResponse[] = [];
   const api = recordingClient(server.api, responses);
   const tenantOfToken = new Map<string, string>();
@@ -99,6 +110,10 @@ export async function createSecurityWorld(kind: EngineKind): Promise<SecurityWor
   tenantOfToken.set(victimTenant.key, victimTenant.id);
   const [alice, bob, carol, mallory] = (await victimTenant.users(['alice', 'bob', 'carol', 'mallory'])) as [TenantUser, TenantUser, TenantUser, TenantUser];
   for (const user of [alice, bob, carol, mallory]) tenantOfToken.set(user.token, victimTenant.id);
+  await expectOk(
+    api.put(`/v1/tenants/${victimTenant.id}/identity-providers/${VICTIM_PROVIDER_ID}`, { issuer: issuer.issuer, audience: `${victimTenant.id}-api` }, victimTenant.key),
+    'trust an identity provider',
+  );
   const metadataMarker = `private-note-${randomBytes(4).toString('hex')}`;
   await expectOk(api.put(`/v1/users/${alice.id}`, { displayName: 'Alice', metadata: { note: metadataMarker } }, victimTenant.key), 'set metadata');
 
@@ -135,6 +150,7 @@ export async function createSecurityWorld(kind: EngineKind): Promise<SecurityWor
     expiredAliceToken,
     metadataMarker,
     tenantOfToken,
+    hint: (name) => (name === 'issuer' ? issuer.issuer : undefined),
     async newAttacker() {
       const tenant = await createTestTenant(server.api, uniqueTenantId());
       // The attacker's user has the victim owner's very id: only the tenant tells them apart.
@@ -155,7 +171,10 @@ export async function createSecurityWorld(kind: EngineKind): Promise<SecurityWor
       const bodies = await Promise.all(paths.map(([path, token]) => read(path, token)));
       return Object.fromEntries(paths.map(([path, token], index) => [`${path} as ${token === victimTenant.key ? 'the tenant key' : token === alice.token ? 'alice' : 'bob'}`, bodies[index]]));
     },
-    stop: () => server.stop(),
+    async stop() {
+      await server.stop();
+      await issuer.close();
+    },
   };
 
   async function expectOk(pending: Promise<ApiResponse>, what: string): Promise<ApiResponse> {
@@ -226,6 +245,7 @@ export const PATH_PARAMETERS: Record<string, PathFixture | Record<string, PathFi
   emoji: { scope: 'conversation', real: (_, target) => target.emoji, control: (_, target) => target.emoji },
   userId: userFixture,
   tenantId: tenantFixture,
+  providerId: { scope: 'tenant', real: () => VICTIM_PROVIDER_ID, control: randomId },
 };
 
 export function fixtureFor(operation: Operation, name: string): PathFixture {

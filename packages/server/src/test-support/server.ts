@@ -29,6 +29,8 @@ export async function startTestServer(
     env?: Record<string, string>;
     clock?: () => number;
     passwordCost?: 'production' | 'test';
+    /** See ParleyOptions.jwksCooldownMs. */
+    jwksCooldownMs?: number;
   } = {},
 ): Promise<TestServer> {
   const owned = options.engine ? null : await createTestEngine(options.kind ?? 'memory');
@@ -38,6 +40,7 @@ export async function startTestServer(
     engine,
     passwordCost: options.passwordCost ?? 'test',
     ...(options.clock ? { clock: options.clock } : {}),
+    ...(options.jwksCooldownMs !== undefined ? { jwksCooldownMs: options.jwksCooldownMs } : {}),
   });
   const url = await parley.listen(0, '127.0.0.1');
   return {

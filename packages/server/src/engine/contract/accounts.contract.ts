@@ -48,6 +48,18 @@ export function accountsContract(context: ContractContext): void {
       expect(await users.get(TENANT, bob)).toBeNull();
     });
 
+    it("unlinks an external user's (provider, subject): that identity signs in as a new user", async () => {
+      const { users } = context.engine;
+      const identity = { provider: 'corp', subject: 'sub-1' };
+      const first = await users.ensureExternal(TENANT, { id: alice, identity, displayName: 'Alice', username: 'alice' }, T0);
+      expect(first.created).toBe(true);
+      expect(await users.delete(TENANT, alice, T0 + 1)).toBe(true);
+      const again = await users.ensureExternal(TENANT, { id: bob, identity, displayName: 'Alice', username: 'alice' }, T0 + 2);
+      expect(again).toMatchObject({ created: true, user: { id: bob, username: 'alice', identity } });
+      expect(await users.get(TENANT, alice)).toBeNull();
+      expect(await users.findDeleted(TENANT, alice)).toEqual({ id: alice, createdAt: T0, deletedAt: T0 + 1 });
+    });
+
     it('answers false and null for unknown users, and keeps tenants apart', async () => {
       const { users } = context.engine;
       await users.register(TENANT, registered(alice, 'alice'));

@@ -15,6 +15,7 @@ import { requireRetention } from './event-log.js';
 import { MemoryConversationStore } from './memory-conversations.js';
 import { ConversationEvents, MemoryEventStore } from './memory-events.js';
 import { MemoryRefreshTokenStore, MemorySigningKeyStore, MemoryTenantStore } from './memory-identity.js';
+import { MemoryIdentityProviderStore } from './memory-identity-providers.js';
 import { MemoryMessageStore } from './memory-messages.js';
 import { MemoryModerationStore } from './memory-moderation.js';
 import { MemoryPresenceStore } from './memory-presence.js';
@@ -37,6 +38,7 @@ export class MemoryEngine implements Engine {
   readonly moderation: MemoryModerationStore;
   readonly refreshTokens = new MemoryRefreshTokenStore();
   readonly signingKeys = new MemorySigningKeyStore();
+  readonly identityProviders = new MemoryIdentityProviderStore();
   readonly events: MemoryEventStore;
   readonly pubsub: MemoryBus;
   readonly presence = new MemoryPresenceStore();

@@ -1,6 +1,6 @@
 /** UserStore in memory: users, the username index and block lists, per tenant. */
 import type { EpochMs, TenantId, User, UserId } from '../../domain/types.js';
-import type { DeletedUser, NewUser, UserStore, UserUpsert } from '../engine.js';
+import type { DeletedUser, NewExternalUser, NewUser, UserStore, UserUpsert } from '../engine.js';
 import { EngineError } from '../errors.js';
 import { TenantScoped } from './tenant-scoped.js';
 
@@ -15,12 +15,18 @@ interface TenantUsers {
   /** Ids of deleted users: taken for good, shown as deleted. */
   deleted: Map<UserId, DeletedUser>;
   idByUsername: Map<string, UserId>;
+  /** JSON [provider, subject] → the user created on its first sight. */
+  idByExternal: Map<string, UserId>;
   /** blocker → the users they block. */
   blocked: Map<UserId, Set<UserId>>;
 }
 
 function copyUser(user: User): User {
-  return { ...user, metadata: user.metadata === null ? null : structuredClone(user.metadata) };
+  return {
+    ...user,
+    metadata: user.metadata === null ? null : structuredClone(user.metadata),
+    ...(user.identity ? { identity: { ...user.identity } } : {}),
+  };
 }
 
 export class MemoryUserStore implements UserStore {
@@ -28,6 +34,7 @@ export class MemoryUserStore implements UserStore {
     byId: new Map(),
     deleted: new Map(),
     idByUsername: new Map(),
+    idByExternal: new Map(),
     blocked: new Map(),
   }));
 
@@ -71,6 +78,30 @@ export class MemoryUserStore implements UserStore {
       updatedAt: now,
     };
     users.byId.set(user.id, { user, passwordHash: null });
+    return { user: copyUser(user), created: true };
+  }
+
+  async ensureExternal(tenantId: TenantId, input: NewExternalUser, now: EpochMs): Promise<{ user: User; created: boolean }> {
+    const users = this.tenants.write(tenantId);
+    const pair = JSON.stringify([input.identity.provider, input.identity.subject]);
+    const knownId = users.idByExternal.get(pair);
+    const known = knownId === undefined ? undefined : users.byId.get(knownId);
+    if (known) return { user: copyUser(known.user), created: false };
+    if (users.byId.has(input.id)) throw new EngineError('invalid_argument', `user id ${input.id} is already used`);
+    const username = input.username !== null && !users.idByUsername.has(input.username) ? input.username : null;
+    const user: User = {
+      tenantId,
+      id: input.id,
+      username,
+      displayName: input.displayName,
+      metadata: null,
+      createdAt: now,
+      updatedAt: now,
+      identity: { provider: input.identity.provider, subject: input.identity.subject },
+    };
+    users.byId.set(user.id, { user, passwordHash: null });
+    users.idByExternal.set(pair, user.id);
+    if (username !== null) users.idByUsername.set(username, user.id);
     return { user: copyUser(user), created: true };
   }
 
@@ -120,6 +151,10 @@ export class MemoryUserStore implements UserStore {
     if (!users || !record) return false;
     users.byId.delete(id);
     if (record.user.username !== null) users.idByUsername.delete(record.user.username);
+    if (record.user.identity) {
+      const pair = JSON.stringify([record.user.identity.provider, record.user.identity.subject]);
+      if (users.idByExternal.get(pair) === id) users.idByExternal.delete(pair);
+    }
     users.blocked.delete(id);
     users.deleted.set(id, { id, createdAt: record.user.createdAt, deletedAt: now });
     return true;

@@ -17,6 +17,7 @@ import { guard, invalid } from './redis-guard.js';
 import type { RedisClient, RedisContext } from './redis-context.js';
 import { RedisConversationStore } from './redis-conversations.js';
 import { RedisEventStore } from './redis-events.js';
+import { RedisIdentityProviderStore } from './redis-identity-providers.js';
 import { RedisKeys } from './redis-keys.js';
 import { RedisMessageStore } from './redis-messages.js';
 import { RedisModerationStore } from './redis-moderation.js';
@@ -56,6 +57,7 @@ export class RedisEngine implements Engine {
   readonly moderation: RedisModerationStore;
   readonly refreshTokens: RedisRefreshTokenStore;
   readonly signingKeys: RedisSigningKeyStore;
+  readonly identityProviders: RedisIdentityProviderStore;
   readonly events: RedisEventStore;
   readonly pubsub: RedisPubSub;
   readonly presence: RedisPresenceStore;
@@ -85,6 +87,7 @@ export class RedisEngine implements Engine {
     this.moderation = new RedisModerationStore(context, index);
     this.refreshTokens = new RedisRefreshTokenStore(context);
     this.signingKeys = new RedisSigningKeyStore(context);
+    this.identityProviders = new RedisIdentityProviderStore(context);
     this.events = new RedisEventStore(context);
     this.pubsub = new RedisPubSub(options.redis, this.keys);
     this.presence = new RedisPresenceStore(context);

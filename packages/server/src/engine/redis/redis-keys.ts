@@ -11,6 +11,7 @@
  *     api-keys-used          hash    keyId → lastUsedAt (epoch ms) of live keys whose use was recorded
  *     user:<userId>          hash    id, username, displayName, metadata, createdAt, updatedAt, passwordHash
  *     usernames              hash    username → userId
+ *     external-users         hash    JSON [providerId, subject] → userId of the user created on its first sight
  *     blocks:<userId>        set     users that <userId> blocked
  *     direct-pairs           hash    JSON [lowId, highId] → conversationId
  *     user-convs:<userId>    set     superset of the conversations <userId> is a member of
@@ -46,6 +47,11 @@
  *     all                    hash    kid → key JSON (the current key and the retiring ones)
  *     retiring               zset    kid → retiresAt of each key a rotation replaced (deleted with its key then)
  *     issuer                 string  the deployment's issuer, set once
+ *   identity providers (global)  {identity-providers}
+ *     provider:<tenant>:<id> hash    record (JSON without createdAt), pair (its pairs field), createdAt
+ *     tenant:<tenant>        set     ids of the tenant's providers (its count bounds them)
+ *     pairs                  hash    JSON [issuer, audience] → "<tenant>:<id>" holding it (unique across tenants)
+ *     tenants                set     tenants with at least one provider (listAll walks them)
  *   presence nodes (global)  {presence}
  *     nodes                  zset    nodeId → expiresAt of its last heartbeat
  *   one node  {presence-node:<nodeId>}
@@ -57,7 +63,9 @@
  *   one rate-limited subject of the deployment  {rl-ip:<limit>:<subject>}
  *     tat                    string  the same, for subjects that belong to no tenant (a client IP)
  *
- * Tenant in every key, with two deliberate exceptions: signing keys are shared by every tenant, and
+ * Tenant in every key, with these deliberate exceptions: signing keys are shared by every tenant;
+ * identity providers sit in one global slot because an (issuer, audience) pair must be unique
+ * across tenants in one atomic step (each key of one tenant's providers still names the tenant); and
  * the presence node keys are operational state of the deployment's gateway nodes, not tenant data
  * (a node serves every tenant; its users set names each user's tenant in the member itself).
 Per-IP rate limits are deployment-wide too: one client IP may try logins and registrations in any
@@ -140,6 +148,10 @@ export class RedisKeys {
 
   usernames(tenantId: TenantId): string {
     return `${this.tenantSlot(tenantId)}:usernames`;
+  }
+
+  externalUsers(tenantId: TenantId): string {
+    return `${this.tenantSlot(tenantId)}:external-users`;
   }
 
   blocks(tenantId: TenantId, blocker: UserId): string {
@@ -235,6 +247,29 @@ export class RedisKeys {
     return kind === 'c'
       ? { kind: 'conversation', tenantId: tenantId as TenantId, conversationId: id as ConversationId }
       : { kind: 'user', tenantId: tenantId as TenantId, userId: id as UserId };
+  }
+
+  // ─── Identity providers (one global slot) ─────────────────────────────────────────────────
+
+  identityProvider(tenantId: TenantId, id: string): string {
+    return `${this.prefix}{identity-providers}:provider:${segment(tenantId)}:${segment(id)}`;
+  }
+
+  tenantIdentityProviders(tenantId: TenantId): string {
+    return `${this.prefix}{identity-providers}:tenant:${segment(tenantId)}`;
+  }
+
+  identityProviderPairs(): string {
+    return `${this.prefix}{identity-providers}:pairs`;
+  }
+
+  identityProviderTenants(): string {
+    return `${this.prefix}{identity-providers}:tenants`;
+  }
+
+  /** The value of a `pairs` field: which provider holds the pair. */
+  identityProviderHolder(tenantId: TenantId, id: string): string {
+    return `${segment(tenantId)}:${segment(id)}`;
   }
 
   // ─── Revocations (deployment-wide) ───────────────────────────────────────────────────────

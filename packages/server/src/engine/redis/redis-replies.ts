@@ -195,11 +195,11 @@ function messageFrom(conversationId: ConversationId, stored: unknown, myReaction
 // ─── Users ─────────────────────────────────────────────────────────────────────────────────
 
 /** The fields of a user hash that make a User, in the order scripts return them (HMGET). */
-export const USER_FIELDS = ['id', 'username', 'displayName', 'metadata', 'createdAt', 'updatedAt'] as const;
+export const USER_FIELDS = ['id', 'username', 'displayName', 'metadata', 'createdAt', 'updatedAt', 'identity'] as const;
 
 /** A user from HMGET of USER_FIELDS; null when the hash does not exist. */
 export function parseUser(tenantId: TenantId, reply: Reply | undefined): User | null {
-  const [id, username, displayName, metadata, createdAt, updatedAt] = asArray(reply, 'user');
+  const [id, username, displayName, metadata, createdAt, updatedAt, identity] = asArray(reply, 'user');
   if (id === null || id === undefined) return null;
   const metadataJson = asOptionalString(metadata, 'user.metadata');
   const parsedMetadata = metadataJson === null ? null : parseJson(metadataJson, 'user.metadata');
@@ -212,7 +212,16 @@ export function parseUser(tenantId: TenantId, reply: Reply | undefined): User | 
     metadata: parsedMetadata,
     createdAt: asInteger(createdAt, 'user.createdAt'),
     updatedAt: asInteger(updatedAt, 'user.updatedAt'),
+    ...parseIdentity(asOptionalString(identity, 'user.identity')),
   };
+}
+
+/** The `identity` field of a user hash: JSON {provider, subject}, absent for other users. */
+function parseIdentity(json: string | null): { identity?: { provider: string; subject: string } } {
+  if (json === null) return {};
+  const stored = parseJson(json, 'user.identity');
+  if (!isObject(stored) || typeof stored.provider !== 'string' || typeof stored.subject !== 'string') throw unexpected('user.identity');
+  return { identity: { provider: stored.provider, subject: stored.subject } };
 }
 
 // ─── Events ────────────────────────────────────────────────────────────────────────────────

@@ -6,7 +6,7 @@
  * of a user asks for deletedAt too and treats such a hash as absent.
  */
 import type { EpochMs, TenantId, User, UserId } from '../../domain/types.js';
-import type { DeletedUser, NewUser, UserStore, UserUpsert } from '../engine.js';
+import type { DeletedUser, NewExternalUser, NewUser, UserStore, UserUpsert } from '../engine.js';
 import type { RedisContext } from './redis-context.js';
 import { guard, invalid, requireId, requireTime } from './redis-guard.js';
 import { asArray, asInteger, asOptionalString, parseUser, unexpected, USER_FIELDS } from './redis-replies.js';
@@ -65,6 +65,30 @@ export class RedisUserStore implements UserStore {
     });
   }
 
+  ensureExternal(tenantId: TenantId, input: NewExternalUser, now: EpochMs): Promise<{ user: User; created: boolean }> {
+    return guard(async () => {
+      requireId(input.id, 'user.id');
+      requireTime(now, 'now');
+      const { keys, scripts } = this.context;
+      const identity = { provider: input.identity.provider, subject: input.identity.subject };
+      const reply = asArray(
+        await scripts.run(
+          'user-ensure-external',
+          [keys.externalUsers(tenantId), keys.usernames(tenantId), keys.user(tenantId, input.id)],
+          [JSON.stringify([identity.provider, identity.subject]), input.id, input.displayName, input.username ?? '', JSON.stringify(identity), now],
+        ),
+        'user-ensure-external',
+      );
+      const [status, id] = reply;
+      if (status === 'id_taken') throw invalid(`a user with id ${input.id} exists already`);
+      if ((status !== 'created' && status !== 'existing') || typeof id !== 'string') throw unexpected('user-ensure-external');
+      // The pair and its user are written by one script, so a claimed pair always has its user.
+      const user = await this.get(tenantId, id as UserId);
+      if (!user) throw unexpected('user-ensure-external');
+      return { user, created: status === 'created' };
+    });
+  }
+
   get(tenantId: TenantId, id: UserId): Promise<User | null> {
     return guard(async () => parseLiveUser(tenantId, await this.context.redis.hmget(this.context.keys.user(tenantId, id), ...LIVE_USER_FIELDS)));
   }
@@ -113,8 +137,17 @@ export class RedisUserStore implements UserStore {
   delete(tenantId: TenantId, id: UserId, now: EpochMs): Promise<boolean> {
     return guard(async () => {
       requireTime(now, 'now');
-      const { keys, scripts } = this.context;
-      const reply = await scripts.run('user-delete', [keys.user(tenantId, id), keys.usernames(tenantId), keys.blocks(tenantId, id)], [now]);
+      const { keys, scripts, redis } = this.context;
+      // A user's identity never changes, so it can be read before the script: Lua would have to
+      // re-encode it as the exact JSON text the pair was stored under.
+      const identity = await redis.hget(keys.user(tenantId, id), 'identity');
+      const parsed = identity === null ? null : (JSON.parse(identity) as { provider: string; subject: string });
+      const pair = parsed === null ? '' : JSON.stringify([parsed.provider, parsed.subject]);
+      const reply = await scripts.run(
+        'user-delete',
+        [keys.user(tenantId, id), keys.usernames(tenantId), keys.blocks(tenantId, id), keys.externalUsers(tenantId)],
+        [now, pair],
+      );
       return asInteger(reply, 'user-delete') === 1;
     });
   }

@@ -6,7 +6,7 @@ import type { Static } from 'typebox';
 import type * as wire from '@parley/protocol';
 import type { ConversationView, DeletedUser } from '../../engine/engine.js';
 import type { ApiKeySummary } from '../../services/api-keys-service.js';
-import type { Ban, Conversation, EpochMs, Member, Message, Mute, Tenant, User } from '../../domain/types.js';
+import type { Ban, Conversation, EpochMs, IdentityProvider, Member, Message, Mute, Tenant, User } from '../../domain/types.js';
 import type { SigningKeyRotationResult } from '../../services/signing-keys-service.js';
 
 const time = (ms: EpochMs): string => new Date(ms).toISOString();
@@ -23,6 +23,20 @@ export function presentUser(user: User, withMetadata = true): Static<typeof wire
     displayName: user.displayName,
     ...(withMetadata && user.metadata !== null ? { metadata: user.metadata } : {}),
     createdAt: time(user.createdAt),
+    ...(user.identity ? { identity: { provider: user.identity.provider, subject: user.identity.subject } } : {}),
+  };
+}
+
+export function presentIdentityProvider(provider: IdentityProvider): Static<typeof wire.IdentityProvider> {
+  return {
+    id: provider.id,
+    issuer: provider.issuer,
+    audience: provider.audience,
+    algorithms: [...provider.algorithms],
+    claims: { ...provider.claims },
+    jwksUri: provider.jwksUri,
+    createdAt: time(provider.createdAt),
+    updatedAt: time(provider.updatedAt),
   };
 }
 
