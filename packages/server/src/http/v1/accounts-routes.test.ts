@@ -3,9 +3,11 @@
  * password (POST /v1/auth/password), deleting an account (DELETE /v1/users/me and, by the tenant
  * key, DELETE /v1/users/{userId}), and two tabs refreshing with one refresh token.
  */
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TenantId, UserId } from '../../domain/types.js';
 import { ENGINE_KINDS } from '../../test-support/engines.js';
+import { startTinyIssuer, type TinyIssuer } from '../../test-support/openid-provider.js';
 import { connectRealtime } from '../../test-support/realtime-client.js';
 import { useRealtimeClients } from '../../test-support/realtime-fixtures.js';
 import { allMembers, createGroup, createTestTenant, expectProblem, historyOf, openDirect, sendMessage, type TestTenant } from '../../test-support/conversations.js';
@@ -236,5 +238,32 @@ describe('password change and the failed-login limit', () => {
       token = changed.body.accessToken;
       password = next;
     }
+  });
+});
+
+describe('deleting a user of an external identity provider', () => {
+  let issuer: TinyIssuer;
+  let server: TestServer;
+  beforeAll(async () => {
+    issuer = await startTinyIssuer();
+    server = await startTestServer({ env: { OUTBOUND_ALLOWED_HOSTS: '127.0.0.1', OIDC_ISSUER: issuer.issuer, OIDC_AUDIENCE: 'b2c-app', OIDC_ALGORITHMS: 'ES256' } });
+  });
+  afterAll(async () => {
+    await server?.stop();
+    await issuer?.close();
+  });
+
+  it("unlinks the provider's subject: the same identity signs in again as a new, empty user", async () => {
+    const subject = `google-oauth2|${randomUUID()}`;
+    const token = await issuer.sign({ aud: 'b2c-app', sub: subject, name: 'Dana', exp: Math.floor(Date.now() / 1000) + 300 });
+    const before = await server.api.get('/v1/users/me', token);
+    expect(before.body).toMatchObject({ displayName: 'Dana', identity: { provider: 'oidc', subject } });
+    expect((await server.api.delete('/v1/users/me', token)).status).toBe(204);
+
+    const after = await server.api.get('/v1/users/me', token);
+    expect(after.status).toBe(200);
+    expect(after.body.id).not.toBe(before.body.id);
+    expect(after.body).toMatchObject({ displayName: 'Dana', identity: { provider: 'oidc', subject } });
+    expect((await server.api.get(`/v1/users/${before.body.id}`, token)).body).toMatchObject({ id: before.body.id, displayName: 'Deleted user', deleted: true });
   });
 });
