@@ -129,6 +129,8 @@ function startTraffic(node: ServerProcess, senders: TenantUser[], conversationId
 function follow(node: ServerProcess, user: TenantUser) {
   const connections: RealtimeClient[] = [];
   const closeCodes: number[] = [];
+  /** When each connection got its `ready`. */
+  const readyAt: number[] = [];
   let stopped = false;
   const loop = (async () => {
     let cursor: string | undefined;
@@ -136,6 +138,7 @@ function follow(node: ServerProcess, user: TenantUser) {
       try {
         const client = await connectRealtime(node.url, { token: user.token, ...(cursor ? { cursor } : {}) });
         connections.push(client);
+        client.waitFor((frame) => frame.type === 'ready', 60_000).then(() => readyAt.push(Date.now()), () => undefined);
         const { code } = await client.closed;
         closeCodes.push(code);
         cursor = client.lastCursor() ?? cursor;
@@ -148,6 +151,7 @@ function follow(node: ServerProcess, user: TenantUser) {
   return {
     connections,
     closeCodes,
+    readyAt,
     /** Every frame received, over all connections, in arrival order. */
     frames: (): Frame[] => connections.flatMap((client) => client.frames),
     async stop() {
@@ -315,6 +319,7 @@ async function crashRun(mode: Mode) {
     redisLoadedMs: redisBackAt! - restartedAt,
     readyAfterRestartMs: firstReadyAt - restartedAt,
     firstSendAfterRestartMs: firstSendAfterRestart.endedAt - restartedAt,
+    followerReadyAfterRestartMs: (follower.readyAt.find((at) => at > restartedAt) ?? Number.NaN) - restartedAt,
   };
   return { mode, items, lost, traffic, follower, figures, killedAt, restartedAt, aofSizes, dana, node, conversationId };
 }
