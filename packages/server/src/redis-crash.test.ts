@@ -6,8 +6,9 @@
  * the redis-server is killed (SIGKILL: no shutdown, no final fsync), left dead for a while, and
  * started again on the same port and directory, so it reloads its append-only file.
  *
- * - During the outage every send is answered 503 problem+json `storage_unavailable` quickly
- *   (never 2xx, never 500, never a hang), readiness fails and liveness holds.
+ * - During the outage every send is answered 503 problem+json `storage_unavailable` (never 2xx,
+ *   never 500), none takes longer than the 3 s command timeout plus a margin, readiness fails and
+ *   liveness holds. A send made while Redis is dead may succeed if Redis is back before it times out.
  * - `appendfsync always`: every acknowledged message is in the history afterwards, seqs 1..n
  *   without gap or duplicate, retried sends stored once, and the follower has every message
  *   exactly once in seq order across its reconnection.
