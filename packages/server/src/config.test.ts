@@ -9,6 +9,12 @@ describe('loadConfig', () => {
     expect(config.selfRegistrationTenants).toEqual(['default']);
   });
 
+  it('reads SELF_REGISTRATION_TENANTS as a list, and off as none', () => {
+    expect(loadConfig({ SELF_REGISTRATION_TENANTS: 'default, acme' }).selfRegistrationTenants).toEqual(['default', 'acme']);
+    expect(loadConfig({ SELF_REGISTRATION_TENANTS: 'off' }).selfRegistrationTenants).toEqual([]);
+    expect(loadConfig({ SELF_REGISTRATION_TENANTS: '' }).selfRegistrationTenants).toEqual(['default']);
+  });
+
   it('converts numbers and booleans and chooses Redis when REDIS_URL is set', () => {
     const config = loadConfig({ PORT: '9000', REDIS_URL: 'redis://localhost:6380', TRUST_PROXY: 'true' });
     expect(config.port).toBe(9000);

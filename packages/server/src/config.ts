@@ -199,7 +199,9 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
     redis,
     keyPrefix: env.REDIS_KEY_PREFIX,
     adminKey: env.PARLEY_ADMIN_KEY ?? null,
-    selfRegistrationTenants: env.SELF_REGISTRATION_TENANTS.split(',').map((t) => t.trim()).filter(Boolean),
+    // `off` closes self-registration everywhere (an empty value means the default, like every variable).
+    selfRegistrationTenants:
+      env.SELF_REGISTRATION_TENANTS.trim() === 'off' ? [] : env.SELF_REGISTRATION_TENANTS.split(',').map((t) => t.trim()).filter(Boolean),
     accessTokenTtlSeconds: env.ACCESS_TOKEN_TTL_SECONDS,
     refreshTokenTtlSeconds: env.REFRESH_TOKEN_TTL_SECONDS,
     refreshReuseGraceSeconds: env.REFRESH_REUSE_GRACE_SECONDS,

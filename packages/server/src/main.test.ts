@@ -198,7 +198,7 @@ describe('a node process', () => {
   });
 
   it('refuses to start with a clear message when a variable is invalid', async () => {
-    await expect(startServerProcess({ PORT: 'eighty', PARLEY_ADMIN_KEY: 'too-short-secret' }, 5000)).rejects.toThrow(
+    await expect(startServerProcess({ PORT: 'eighty', PARLEY_ADMIN_KEY: 'too-short-secret' })).rejects.toThrow(
       /PORT="eighty".*[\s\S]*PARLEY_ADMIN_KEY=\(hidden\)/,
     );
   });

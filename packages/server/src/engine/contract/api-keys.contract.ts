@@ -60,6 +60,20 @@ export function apiKeysContract(context: ContractContext): void {
       expect(await tenants.listApiKeys(TENANT)).toEqual([]);
     });
 
+    it('never brings back a revoked first key, whatever key operation runs afterwards', async () => {
+      // The Redis engine also keeps the first key in the tenant record for pods of the previous
+      // version during a rolling upgrade; revoking it must clear that copy, not re-adopt it.
+      const { tenants } = context.engine;
+      await createTenant();
+      expect(await tenants.revokeApiKey(TENANT, 'first')).toBe(true);
+      expect(await tenants.createApiKey(TENANT, apiKey('second', T0 + 1), 10)).toBe('created');
+      expect(await tenants.getApiKey(TENANT, 'first')).toBeNull();
+      expect((await tenants.listApiKeys(TENANT))?.map((key) => key.id)).toEqual(['second']);
+      expect(await tenants.revokeApiKey(TENANT, 'second')).toBe(true);
+      expect(await tenants.revokeApiKey(TENANT, 'first')).toBe(false);
+      expect(await tenants.listApiKeys(TENANT)).toEqual([]);
+    });
+
     it('records the latest use of a live key, never moving back and never reviving a revoked key', async () => {
       const { tenants } = context.engine;
       await createTenant();

@@ -5,8 +5,10 @@
  * can neither split a key's fields nor end its hash tag early):
  *
  *   tenant slot  {t:<tenant>}
- *     tenant                 string  JSON {tenant, apiKeyHash}; apiKeyHash is null except in records written
- *                                    before tenants had several keys (adopted into api-keys on first use)
+ *     tenant                 string  JSON {tenant, apiKeyHash, adoptedKeyId?}; apiKeyHash: the one key of records
+ *                                    written before tenants had several keys (adopted into api-keys on first use,
+ *                                    then marked with adoptedKeyId) or the first key of a tenant created since;
+ *                                    kept for pods of the previous version during a rollout, null once revoked
  *     api-keys               hash    keyId → JSON {hash, createdAt}: the live API keys (at most the service's limit)
  *     api-keys-used          hash    keyId → lastUsedAt (epoch ms) of live keys whose use was recorded
  *     user:<userId>          hash    id, username, displayName, metadata, createdAt, updatedAt, passwordHash

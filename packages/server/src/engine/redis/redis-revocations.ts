@@ -15,6 +15,9 @@ import type { RedisClient } from './redis-context.js';
 import { guard } from './redis-guard.js';
 import type { RedisKeys } from './redis-keys.js';
 
+/** How long ioredis takes, at most, to move a Cluster subscription to another node. */
+const CLUSTER_RESUBSCRIBE_MS = 1000;
+
 function isCluster(client: RedisClient): client is Cluster {
   return client.isCluster;
 }
@@ -49,9 +52,38 @@ export class RedisRevocationBus implements RevocationBus {
         const revocation = parseRevocation(text);
         if (revocation) onRevocation(revocation);
       });
-      // ioredis resubscribes after reconnecting, but what was published meanwhile is gone: say so.
-      connection.on('close', () => {
-        if (!closed) onInterrupted();
+      // What was published while the connection was down is gone: say so twice. At once, so caches
+      // stop serving what may be revoked; and again once the subscription is back (ioredis
+      // resubscribes when the connection is ready again, and Redis answers a connection's commands
+      // in order, so a PING answered after that SUBSCRIBE proves it is in place), because whatever
+      // was cached between the two may have been verified against a revocation that was missed.
+      // On Cluster, ioredis moves a subscription whose node failed to another node without a
+      // close or a new 'ready'; the removal of a node is the signal there, given at once and again
+      // a second later, by when the subscription has moved.
+      let lost = false;
+      const interrupted = () => {
+        if (closed) return;
+        lost = true;
+        onInterrupted();
+      };
+      connection.on('close', interrupted);
+      connection.on('-node', () => {
+        interrupted();
+        setTimeout(() => {
+          if (!closed) onInterrupted();
+        }, CLUSTER_RESUBSCRIBE_MS).unref();
+      });
+      connection.on('ready', () => {
+        if (!lost || closed) return;
+        lost = false;
+        connection.ping().then(
+          () => {
+            if (!closed) onInterrupted();
+          },
+          () => {
+            lost = true; // the connection dropped again: its next 'ready' tries again
+          },
+        );
       });
       const listener: RevocationListener = {
         close: async () => {

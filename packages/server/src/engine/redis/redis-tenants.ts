@@ -8,6 +8,13 @@
  * (`apiKeyHash`). Every key script adopts such a key into the keys hash on first sight (see
  * lua/lib/api-keys.lua), so those tenants keep authenticating, and list and revoke that key like
  * any other, with no migration step.
+ *
+ * Rolling-upgrade compatibility, for one release: pods of the previous version serve beside new
+ * ones during a rollout and read only `apiKeyHash`. So adoption leaves the hash in the record and
+ * marks it (`adoptedKeyId`), a tenant created here stores its first key there too, and revoking
+ * that key clears both; a revoked key is then refused by pods of either version. Keys created
+ * later exist only in the keys hash, unknown to old pods until the rollout ends. Next release:
+ * write `apiKeyHash: null` on creation and clear it on adoption (the guard stays).
  */
 import type { EpochMs, Tenant, TenantId } from '../../domain/types.js';
 import { MAX_API_KEYS_LIMIT, type ListedApiKey, type StoredApiKey, type TenantStore } from '../engine.js';
@@ -17,8 +24,14 @@ import { asArray, asInteger, asOptionalString, asRecord, asString, unexpected } 
 
 interface StoredTenant {
   tenant: Tenant;
-  /** Only in records written before tenants had several keys, until adopted; null otherwise. */
+  /**
+   * The hash of the key the previous version authenticates with: a legacy record's one key, or the
+   * first key of a tenant created by this version; null once that key is revoked, or when there is
+   * none. Kept after adoption for one release (see the header).
+   */
   apiKeyHash: string | null;
+  /** The id under which `apiKeyHash` lives in the keys hash; absent until adopted (legacy records). */
+  adoptedKeyId?: string;
 }
 
 function parseJson(json: string, what: string): unknown {
@@ -63,7 +76,11 @@ export class RedisTenantStore implements TenantStore {
       requireId(tenant.id, 'tenant.id');
       requireTime(tenant.createdAt, 'tenant.createdAt');
       if (firstKey) requireKey(firstKey);
-      const stored: StoredTenant = { tenant: { id: tenant.id, name: tenant.name, createdAt: tenant.createdAt }, apiKeyHash: null };
+      const stored: StoredTenant = {
+        tenant: { id: tenant.id, name: tenant.name, createdAt: tenant.createdAt },
+        apiKeyHash: firstKey?.hash ?? null,
+        ...(firstKey ? { adoptedKeyId: firstKey.id } : {}),
+      };
       const { keys, scripts } = this.context;
       const reply = await scripts.run(
         'tenant-create',

@@ -4,9 +4,9 @@
  * between tenants. Then tenants stored by earlier versions (one key inside the tenant record).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { apiKeyId } from '../../auth/api-keys.js';
+import { apiKeyId, apiKeyMatches } from '../../auth/api-keys.js';
 import { ENGINE_KINDS } from '../../test-support/engines.js';
-import { writeLegacyTenant } from '../../test-support/legacy-tenant.js';
+import { readApiKeyHashAsPreviousVersion, writeLegacyTenant } from '../../test-support/legacy-tenant.js';
 import { createRedisTestEngine, createTestRedis } from '../../test-support/redis.js';
 import { ADMIN_KEY, createTenant, registerUser, startTestServer, type TestServer, type TestUser } from '../../test-support/server.js';
 import type { ApiClient } from '../../test-support/api-client.js';
@@ -260,21 +260,22 @@ describe('tenant API keys of a tenant stored by an earlier version (redis engine
   let routes: ReturnType<typeof keyRoutes>;
   let cleanup: () => Promise<void>;
   let legacy: { apiKey: string; id: string };
+  let redis: ReturnType<typeof createTestRedis>;
+  /** The key a pod of the previous version accepts for the tenant (it reads only the record's hash). */
+  let previousVersionKeyOf: (tenantId: string) => Promise<string | null>;
 
   beforeAll(async () => {
     const made = await createRedisTestEngine();
     cleanup = made.cleanup;
-    const redis = createTestRedis();
-    try {
-      legacy = await writeLegacyTenant(redis, made.keyPrefix, { id: 'oldco', name: 'Old Co', createdAt: Date.UTC(2025, 5, 1) });
-    } finally {
-      await redis.quit();
-    }
+    redis = createTestRedis();
+    previousVersionKeyOf = (tenantId) => readApiKeyHashAsPreviousVersion(redis, made.keyPrefix, tenantId);
+    legacy = await writeLegacyTenant(redis, made.keyPrefix, { id: 'oldco', name: 'Old Co', createdAt: Date.UTC(2025, 5, 1) });
     server = await startTestServer({ engine: made.engine });
     routes = keyRoutes(server.api);
   });
   afterAll(async () => {
     await server?.stop();
+    await redis?.quit();
     await cleanup?.();
   });
 
@@ -288,9 +289,23 @@ describe('tenant API keys of a tenant stored by an earlier version (redis engine
     ]);
     const next = await routes.create('oldco', legacy.apiKey);
     expect(next.status).toBe(201);
+    // Pods of the previous version (during a rolling upgrade) still accept the old key after it was
+    // adopted here; the new key exists only for this version.
+    expect(apiKeyMatches(legacy.apiKey, (await previousVersionKeyOf('oldco'))!)).toBe(true);
     expect((await routes.revoke('oldco', legacy.id, next.body.apiKey)).status).toBe(204);
     expect(await routes.probe(legacy.apiKey)).toBe(401);
+    expect(await previousVersionKeyOf('oldco')).toBeNull();
     expect(await routes.probe(next.body.apiKey)).toBe(404);
     expect((await routes.list('oldco', ADMIN_KEY)).body.items.map((item: { id: string }) => item.id)).toEqual([next.body.id]);
+  });
+
+  it('stores a tenant created now so that pods of the previous version accept its key, until it is revoked', async () => {
+    const created = await server.api.post('/v1/tenants', { id: 'newco', name: 'New Co' }, ADMIN_KEY);
+    expect(created.status).toBe(201);
+    const firstKey: string = created.body.apiKey;
+    expect(apiKeyMatches(firstKey, (await previousVersionKeyOf('newco'))!)).toBe(true);
+    expect((await routes.revoke('newco', apiKeyId(firstKey), ADMIN_KEY)).status).toBe(204);
+    expect(await routes.probe(firstKey)).toBe(401);
+    expect(await previousVersionKeyOf('newco')).toBeNull();
   });
 });
