@@ -50,7 +50,7 @@ export function accountsContract(context: ContractContext): void {
 
     it("unlinks an external user's (provider, subject): that identity signs in as a new user", async () => {
       const { users } = context.engine;
-      const identity = { provider: 'corp', subject: 'sub-1' };
+      const identity = { provider: 'corp', issuer: 'https://idp.example.com', subject: 'sub-1' };
       const first = await users.ensureExternal(TENANT, { id: alice, identity, displayName: 'Alice', username: 'alice' }, T0);
       expect(first.created).toBe(true);
       expect(await users.delete(TENANT, alice, T0 + 1)).toBe(true);

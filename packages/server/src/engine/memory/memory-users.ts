@@ -1,4 +1,5 @@
 /** UserStore in memory: users, the username index and block lists, per tenant. */
+import { externalIdentityKey } from '../../domain/external-identity.js';
 import type { EpochMs, TenantId, User, UserId } from '../../domain/types.js';
 import type { DeletedUser, NewExternalUser, NewUser, UserStore, UserUpsert } from '../engine.js';
 import { EngineError } from '../errors.js';
@@ -15,7 +16,7 @@ interface TenantUsers {
   /** Ids of deleted users: taken for good, shown as deleted. */
   deleted: Map<UserId, DeletedUser>;
   idByUsername: Map<string, UserId>;
-  /** JSON [provider, subject] → the user created on its first sight. */
+  /** externalIdentityKey (provider, issuer, subject) → the user created on its first sight. */
   idByExternal: Map<string, UserId>;
   /** blocker → the users they block. */
   blocked: Map<UserId, Set<UserId>>;
@@ -83,7 +84,7 @@ export class MemoryUserStore implements UserStore {
 
   async ensureExternal(tenantId: TenantId, input: NewExternalUser, now: EpochMs): Promise<{ user: User; created: boolean }> {
     const users = this.tenants.write(tenantId);
-    const pair = JSON.stringify([input.identity.provider, input.identity.subject]);
+    const pair = externalIdentityKey(input.identity);
     const knownId = users.idByExternal.get(pair);
     const known = knownId === undefined ? undefined : users.byId.get(knownId);
     if (known) return { user: copyUser(known.user), created: false };
@@ -97,7 +98,7 @@ export class MemoryUserStore implements UserStore {
       metadata: null,
       createdAt: now,
       updatedAt: now,
-      identity: { provider: input.identity.provider, subject: input.identity.subject },
+      identity: { provider: input.identity.provider, issuer: input.identity.issuer, subject: input.identity.subject },
     };
     users.byId.set(user.id, { user, passwordHash: null });
     users.idByExternal.set(pair, user.id);
@@ -152,7 +153,7 @@ export class MemoryUserStore implements UserStore {
     users.byId.delete(id);
     if (record.user.username !== null) users.idByUsername.delete(record.user.username);
     if (record.user.identity) {
-      const pair = JSON.stringify([record.user.identity.provider, record.user.identity.subject]);
+      const pair = externalIdentityKey(record.user.identity);
       if (users.idByExternal.get(pair) === id) users.idByExternal.delete(pair);
     }
     users.blocked.delete(id);

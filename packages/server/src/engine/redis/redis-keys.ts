@@ -13,7 +13,7 @@
  *     api-keys-used          hash    keyId → lastUsedAt (epoch ms) of live keys whose use was recorded
  *     user:<userId>          hash    id, username, displayName, metadata, createdAt, updatedAt, passwordHash
  *     usernames              hash    username → userId
- *     external-users         hash    JSON [providerId, subject] → userId of the user created on its first sight
+ *     external-users         hash    JSON [providerId, issuer, subject] → userId of the user created on its first sight
  *     blocks:<userId>        set     users that <userId> blocked
  *     direct-pairs           hash    JSON [lowId, highId] → conversationId
  *     user-convs:<userId>    set     superset of the conversations <userId> is a member of

@@ -5,7 +5,8 @@
  * A deleted user's hash keeps only id, createdAt and deletedAt (see user-delete.lua); every read
  * of a user asks for deletedAt too and treats such a hash as absent.
  */
-import type { EpochMs, TenantId, User, UserId } from '../../domain/types.js';
+import { externalIdentityKey } from '../../domain/external-identity.js';
+import type { EpochMs, ExternalIdentity, TenantId, User, UserId } from '../../domain/types.js';
 import type { DeletedUser, NewExternalUser, NewUser, UserStore, UserUpsert } from '../engine.js';
 import type { RedisContext } from './redis-context.js';
 import { guard, invalid, requireId, requireTime } from './redis-guard.js';
@@ -70,12 +71,12 @@ export class RedisUserStore implements UserStore {
       requireId(input.id, 'user.id');
       requireTime(now, 'now');
       const { keys, scripts } = this.context;
-      const identity = { provider: input.identity.provider, subject: input.identity.subject };
+      const identity = { provider: input.identity.provider, issuer: input.identity.issuer, subject: input.identity.subject };
       const reply = asArray(
         await scripts.run(
           'user-ensure-external',
           [keys.externalUsers(tenantId), keys.usernames(tenantId), keys.user(tenantId, input.id)],
-          [JSON.stringify([identity.provider, identity.subject]), input.id, input.displayName, input.username ?? '', JSON.stringify(identity), now],
+          [externalIdentityKey(identity), input.id, input.displayName, input.username ?? '', JSON.stringify(identity), now],
         ),
         'user-ensure-external',
       );
@@ -141,8 +142,7 @@ export class RedisUserStore implements UserStore {
       // A user's identity never changes, so it can be read before the script: Lua would have to
       // re-encode it as the exact JSON text the pair was stored under.
       const identity = await redis.hget(keys.user(tenantId, id), 'identity');
-      const parsed = identity === null ? null : (JSON.parse(identity) as { provider: string; subject: string });
-      const pair = parsed === null ? '' : JSON.stringify([parsed.provider, parsed.subject]);
+      const pair = identity === null ? '' : externalIdentityKey(JSON.parse(identity) as ExternalIdentity);
       const reply = await scripts.run(
         'user-delete',
         [keys.user(tenantId, id), keys.usernames(tenantId), keys.blocks(tenantId, id), keys.externalUsers(tenantId)],

@@ -5,7 +5,7 @@ user), drops the user's own block list and unlinks its external (provider, subje
 it still names this user), so that identity signs in as a new user afterwards.
 KEYS[1]  user hash   KEYS[2] usernames hash of the tenant   KEYS[3] the user's blocks set
 KEYS[4]  external-users hash of the tenant
-ARGV[1]  now (deletedAt)   ARGV[2] the user's external pair (JSON [provider, subject]), '' for none
+ARGV[1]  now (deletedAt)   ARGV[2] the user's external key (JSON [provider, issuer, subject]), '' for none
 Returns  1 when deleted, 0 when absent or already deleted (nothing changed)
 ]]
 local fields = redis.call('HMGET', KEYS[1], 'id', 'username', 'createdAt', 'deletedAt')
