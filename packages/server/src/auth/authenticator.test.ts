@@ -5,7 +5,7 @@ import { createMemoryEngine } from '../engine/memory/memory-engine.js';
 import { ServiceError } from '../services/service-error.js';
 import { createAccessTokens, type AccessTokens } from './access-tokens.js';
 import { apiKeyId, generateApiKey } from './api-keys.js';
-import { createAuthenticator, unverifiedIssuer, type Authenticator, type CredentialVerifier } from './authenticator.js';
+import { createAuthenticator, MAX_CACHE_AGE_MS, unverifiedIssuer, type Authenticator, type CredentialVerifier } from './authenticator.js';
 import { createSigningKeys } from './signing-keys.js';
 import { createTestRateLimiter } from '../test-support/rate-limits.js';
 import { ENGINE_KINDS, createTestEngine } from '../test-support/engines.js';
@@ -122,6 +122,30 @@ describe('authenticator', () => {
     now = first.kind === 'user' ? first.expiresAt! + 1 : now;
     await cached.authenticate(token);
     expect(verifications).toBe(3);
+  });
+
+  it('trusts a remembered token for a minute at most, so a revocation it never heard of ends within a minute', async () => {
+    let now = Date.now();
+    let verifications = 0;
+    const counting: AccessTokens = {
+      ...accessTokens,
+      verify: (token) => {
+        verifications += 1;
+        return accessTokens.verify(token);
+      },
+    };
+    // The clock only moves the cache: the real clock still verifies the (15-minute) token.
+    const cached = createAuthenticator({ engine, accessTokens: counting, rateLimiter: createTestRateLimiter(), clock: () => now });
+    const { token } = await accessTokens.sign({ tenantId: acme, userId: bob });
+    await cached.authenticate(token);
+    now += MAX_CACHE_AGE_MS - 1;
+    await cached.authenticate(token);
+    expect(verifications).toBe(1);
+    // The user was deleted, and this node missed the revocation: a minute on, the token is refused.
+    await engine.users.delete(acme, bob, 1);
+    now += 1;
+    await expectCode(cached.authenticate(token), 'invalid_token');
+    expect(verifications).toBe(2);
   });
 
   it("refuses a token of a user who does not exist or was deleted, at once where it was verified before", async () => {
