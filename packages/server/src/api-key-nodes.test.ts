@@ -3,32 +3,18 @@
  * the build): a key created on one node works on the other, and once revoked on one node the other
  * refuses it with the very next request, while the tenant's other key keeps working.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createApiClient } from './test-support/api-client.js';
-import { TEST_REDIS_URL, createTestRedis, deleteKeysWithPrefix, uniqueKeyPrefix } from './test-support/redis.js';
-import { startServerProcess, type ServerProcess } from './test-support/server-process.js';
+import { useNodePair } from './test-support/node-pair.js';
 
 const ADMIN_KEY = 'process-admin-key-0123456789abcdef0123456789';
 
 describe('tenant API keys on two nodes', () => {
-  const keyPrefix = uniqueKeyPrefix();
-  const env = { REDIS_URL: TEST_REDIS_URL, REDIS_KEY_PREFIX: keyPrefix, PARLEY_ADMIN_KEY: ADMIN_KEY };
-  let nodeA: ServerProcess;
-  let nodeB: ServerProcess;
-
-  beforeAll(async () => {
-    [nodeA, nodeB] = await Promise.all([startServerProcess(env), startServerProcess(env)]);
-  });
-  afterAll(async () => {
-    await Promise.all([nodeA?.stop(), nodeB?.stop()]);
-    const redis = createTestRedis();
-    await deleteKeysWithPrefix(redis, keyPrefix);
-    redis.disconnect();
-  });
+  const nodes = useNodePair({ PARLEY_ADMIN_KEY: ADMIN_KEY });
 
   it('refuses a key on node B right after node A revoked it; the other key keeps working on both', async () => {
-    const a = createApiClient(nodeA.url);
-    const b = createApiClient(nodeB.url);
+    const a = createApiClient(nodes.a.url);
+    const b = createApiClient(nodes.b.url);
     const tenant = await a.post('/v1/tenants', { id: 'acme', name: 'Acme' }, ADMIN_KEY);
     expect(tenant.status).toBe(201);
     const firstKey: string = tenant.body.apiKey;

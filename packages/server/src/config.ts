@@ -148,6 +148,23 @@ export class ConfigError extends Error {
 
 const SECRET_VARIABLES = new Set(['PARLEY_ADMIN_KEY', 'REDIS_URL']);
 
+/** The exit status of a command whose configuration is invalid (sysexits EX_CONFIG). */
+export const EX_CONFIG = 78;
+
+/**
+ * loadConfig for a command's entry point: an invalid configuration is written to stderr (what is
+ * wrong, secrets hidden) and answered with null, for the caller to exit with EX_CONFIG.
+ */
+export function loadConfigOrReport(environment: NodeJS.ProcessEnv = process.env): Config | null {
+  try {
+    return loadConfig(environment);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`${error.message}\n`);
+    return null;
+  }
+}
+
 /** Reads and validates the environment; throws ConfigError naming every bad variable (never its secret value). */
 export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config {
   const raw: Record<string, unknown> = {};

@@ -4,56 +4,43 @@
  * refuses its tokens on the other, cached ones included. Needs the build (`npm test` runs it first).
  */
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { createApiClient } from './test-support/api-client.js';
 import { startTinyIssuer, type TinyIssuer } from './test-support/openid-provider.js';
-import { TEST_REDIS_URL, createTestRedis, deleteKeysWithPrefix, uniqueKeyPrefix } from './test-support/redis.js';
+import { useNodePair } from './test-support/node-pair.js';
 import { ADMIN_KEY } from './test-support/server.js';
-import { startServerProcess, type ServerProcess } from './test-support/server-process.js';
 
 const now = () => Math.floor(Date.now() / 1000);
 
 describe('an external identity provider on two node processes', () => {
-  const keyPrefix = uniqueKeyPrefix();
-  let issuer: TinyIssuer;
-  let nodeA: ServerProcess;
-  let nodeB: ServerProcess;
-
-  beforeAll(async () => {
+  let issuer: TinyIssuer | undefined;
+  // Started together: both ensure the same provider at once.
+  const nodes = useNodePair(async () => {
     issuer = await startTinyIssuer();
-    const env = {
-      REDIS_URL: TEST_REDIS_URL,
-      REDIS_KEY_PREFIX: keyPrefix,
-      PARLEY_ADMIN_KEY: ADMIN_KEY,
-      OUTBOUND_ALLOWED_HOSTS: '127.0.0.1',
-      OIDC_ISSUER: issuer.issuer,
-      OIDC_AUDIENCE: 'b2c-app',
-    };
-    // Started together: both ensure the same provider at once.
-    [nodeA, nodeB] = await Promise.all([startServerProcess(env), startServerProcess(env)]);
+    return { PARLEY_ADMIN_KEY: ADMIN_KEY, OUTBOUND_ALLOWED_HOSTS: '127.0.0.1', OIDC_ISSUER: issuer.issuer, OIDC_AUDIENCE: 'b2c-app' };
   });
   afterAll(async () => {
-    await Promise.all([nodeA?.stop(), nodeB?.stop()]);
-    const redis = createTestRedis();
-    await deleteKeysWithPrefix(redis, keyPrefix);
-    redis.disconnect();
     await issuer?.close();
   });
+  const idp = (): TinyIssuer => {
+    if (!issuer) throw new Error('the issuer runs only inside the suite');
+    return issuer;
+  };
 
   it('signs one subject in as one user on both nodes, even when its first requests race', async () => {
     const subject = `auth0|${randomUUID()}`;
-    const tokens = await Promise.all(Array.from({ length: 6 }, () => issuer.sign({ aud: 'b2c-app', sub: subject, exp: now() + 300 })));
-    const responses = await Promise.all(tokens.map((token, i) => createApiClient((i % 2 === 0 ? nodeA : nodeB).url).get('/v1/users/me', token)));
+    const tokens = await Promise.all(Array.from({ length: 6 }, () => idp().sign({ aud: 'b2c-app', sub: subject, exp: now() + 300 })));
+    const responses = await Promise.all(tokens.map((token, i) => createApiClient((i % 2 === 0 ? nodes.a : nodes.b).url).get('/v1/users/me', token)));
     expect(responses.map((r) => r.status)).toEqual(tokens.map(() => 200));
     expect(new Set(responses.map((r) => r.body.id)).size).toBe(1);
     expect(responses[0]!.body.identity).toEqual({ provider: 'oidc', subject });
   });
 
   it('refuses the tokens of a provider deleted on the other node, also one it had accepted', async () => {
-    const token = await issuer.sign({ aud: 'b2c-app', sub: 'soon-refused', exp: now() + 300 });
-    const b = createApiClient(nodeB.url);
+    const token = await idp().sign({ aud: 'b2c-app', sub: 'soon-refused', exp: now() + 300 });
+    const b = createApiClient(nodes.b.url);
     expect((await b.get('/v1/users/me', token)).status).toBe(200);
-    expect((await createApiClient(nodeA.url).delete('/v1/tenants/default/identity-providers/oidc', ADMIN_KEY)).status).toBe(204);
+    expect((await createApiClient(nodes.a.url).delete('/v1/tenants/default/identity-providers/oidc', ADMIN_KEY)).status).toBe(204);
     const deadline = Date.now() + 5000;
     let status = 200;
     while (status !== 401 && Date.now() < deadline) {

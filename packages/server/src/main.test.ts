@@ -3,8 +3,9 @@
  * one real Redis. These tests need the build (`npm test` runs it first).
  */
 import { createServer } from 'node:net';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { createApiClient } from './test-support/api-client.js';
+import { useNodePair } from './test-support/node-pair.js';
 import { connectRealtime } from './test-support/realtime-client.js';
 import { TEST_REDIS_URL, createTestRedis, deleteKeysWithPrefix, uniqueKeyPrefix } from './test-support/redis.js';
 import { startServerProcess, type ServerProcess } from './test-support/server-process.js';
@@ -18,27 +19,14 @@ async function register(url: string, username: string) {
 }
 
 describe('two nodes on one Redis', () => {
-  const keyPrefix = uniqueKeyPrefix();
   // The same issuer on both nodes, as behind one load balancer: a token from one works on the other.
-  const env = { REDIS_URL: TEST_REDIS_URL, REDIS_KEY_PREFIX: keyPrefix, PUBLIC_URL: 'http://parley.test' };
-  let nodeA: ServerProcess;
-  let nodeB: ServerProcess;
-
-  beforeAll(async () => {
-    [nodeA, nodeB] = await Promise.all([startServerProcess(env), startServerProcess(env)]);
-  });
-  afterAll(async () => {
-    await Promise.all([nodeA?.stop(), nodeB?.stop()]);
-    const redis = createTestRedis();
-    await deleteKeysWithPrefix(redis, keyPrefix);
-    redis.disconnect();
-  });
+  const nodes = useNodePair({ PUBLIC_URL: 'http://parley.test' });
 
   it('accepts concurrent sends into one conversation on both nodes and numbers them 1..N with no gap or duplicate', async () => {
-    const a = createApiClient(nodeA.url);
-    const b = createApiClient(nodeB.url);
-    const alice = await register(nodeA.url, 'alice');
-    const bob = await register(nodeB.url, 'bob');
+    const a = createApiClient(nodes.a.url);
+    const b = createApiClient(nodes.b.url);
+    const alice = await register(nodes.a.url, 'alice');
+    const bob = await register(nodes.b.url, 'bob');
     const group = await a.post('/v1/conversations', { type: 'group', title: 'both nodes', members: [bob.id] }, alice.token);
     expect(group.status).toBe(201);
     const path = `/v1/conversations/${group.body.id}/messages`;
@@ -68,11 +56,11 @@ describe('two nodes on one Redis', () => {
   });
 
   it('gives one direct conversation per pair when both nodes open it at once', async () => {
-    const carol = await register(nodeA.url, 'carol');
-    const dave = await register(nodeB.url, 'dave');
+    const carol = await register(nodes.a.url, 'carol');
+    const dave = await register(nodes.b.url, 'dave');
     const [fromA, fromB] = await Promise.all([
-      createApiClient(nodeA.url).post('/v1/conversations', { type: 'direct', members: [dave.id] }, carol.token),
-      createApiClient(nodeB.url).post('/v1/conversations', { type: 'direct', members: [carol.id] }, dave.token),
+      createApiClient(nodes.a.url).post('/v1/conversations', { type: 'direct', members: [dave.id] }, carol.token),
+      createApiClient(nodes.b.url).post('/v1/conversations', { type: 'direct', members: [carol.id] }, dave.token),
     ]);
     expect(fromA.body.id).toBe(fromB.body.id);
     expect([fromA.status, fromB.status].sort()).toEqual([200, 201]);
@@ -80,16 +68,16 @@ describe('two nodes on one Redis', () => {
 
   it('shares signing keys: both nodes publish the same JWKS', async () => {
     const [jwksA, jwksB] = await Promise.all([
-      createApiClient(nodeA.url).get('/.well-known/jwks.json'),
-      createApiClient(nodeB.url).get('/.well-known/jwks.json'),
+      createApiClient(nodes.a.url).get('/.well-known/jwks.json'),
+      createApiClient(nodes.b.url).get('/.well-known/jwks.json'),
     ]);
     expect(jwksA.body.keys.length).toBeGreaterThan(0);
     expect(jwksA.body).toEqual(jwksB.body);
   });
 
   it('drains on SIGTERM: both nodes close their Redis connections and exit 0', async () => {
-    expect(await Promise.all([nodeA.stop(), nodeB.stop()])).toEqual([0, 0]);
-    for (const node of [nodeA, nodeB]) expect(node.logs.some((entry) => entry.msg === 'shutdown complete')).toBe(true);
+    expect(await Promise.all([nodes.a.stop(), nodes.b.stop()])).toEqual([0, 0]);
+    for (const node of [nodes.a, nodes.b]) expect(node.logs.some((entry) => entry.msg === 'shutdown complete')).toBe(true);
   });
 });
 

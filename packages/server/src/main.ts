@@ -3,21 +3,13 @@
  * Everything else is built by createParley so that tests run exactly the same wiring.
  */
 import { pino } from 'pino';
-import { ConfigError, loadConfig, type Config } from './config.js';
+import { EX_CONFIG, loadConfigOrReport } from './config.js';
 import { loggerOptions } from './observability/logger.js';
 import { createParley } from './parley.js';
 
 async function main(): Promise<void> {
-  let config: Config;
-  try {
-    config = loadConfig();
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`${error.message}\n`);
-      process.exit(78); // EX_CONFIG
-    }
-    throw error;
-  }
+  const config = loadConfigOrReport();
+  if (config === null) process.exit(EX_CONFIG);
   const options = loggerOptions(config);
   const log = pino(typeof options === 'object' ? options : {});
   if (config.redis === null) {

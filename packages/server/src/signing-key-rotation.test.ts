@@ -6,11 +6,11 @@
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createApiClient } from './test-support/api-client.js';
-import { TEST_REDIS_URL, createTestRedis, deleteKeysWithPrefix, uniqueKeyPrefix } from './test-support/redis.js';
+import { useNodePair } from './test-support/node-pair.js';
+import { TEST_REDIS_URL } from './test-support/redis.js';
 import { ADMIN_KEY } from './test-support/server.js';
-import { startServerProcess, type ServerProcess } from './test-support/server-process.js';
 
 const PASSWORD = 'correct horse battery';
 const ROTATE_SCRIPT = fileURLToPath(new URL('../dist/scripts/rotate-signing-keys.js', import.meta.url));
@@ -20,42 +20,31 @@ const kidOf = (token: string): string =>
   (JSON.parse(Buffer.from(token.split('.')[0] ?? '', 'base64url').toString()) as { kid: string }).kid;
 
 describe('signing-key rotation across two nodes on one Redis', () => {
-  const keyPrefix = uniqueKeyPrefix();
   // As the README starts nodes (no PUBLIC_URL), with the operator key set.
-  const env = { REDIS_URL: TEST_REDIS_URL, REDIS_KEY_PREFIX: keyPrefix, PARLEY_ADMIN_KEY: ADMIN_KEY };
-  let nodeA: ServerProcess;
-  let nodeB: ServerProcess;
-
-  beforeAll(async () => {
-    [nodeA, nodeB] = await Promise.all([startServerProcess(env), startServerProcess(env)]);
-  });
-  afterAll(async () => {
-    await Promise.all([nodeA?.stop(), nodeB?.stop()]);
-    const redis = createTestRedis();
-    await deleteKeysWithPrefix(redis, keyPrefix);
-    redis.disconnect();
-  });
+  const nodes = useNodePair({ PARLEY_ADMIN_KEY: ADMIN_KEY });
+  // The command runs with a node's environment.
+  const nodeEnvironment = () => ({ REDIS_URL: TEST_REDIS_URL, REDIS_KEY_PREFIX: nodes.keyPrefix, PARLEY_ADMIN_KEY: ADMIN_KEY });
 
   const jwksKids = async (url: string): Promise<string[]> =>
     ((await createApiClient(url).get('/.well-known/jwks.json')).body.keys as { kid: string }[]).map((key) => key.kid);
 
   it('refuses a rotation without the operator key (401) on either node, and nothing changes', async () => {
-    const before = await jwksKids(nodeA.url);
-    const registered = await createApiClient(nodeA.url).post('/v1/auth/register', { username: 'mallory', password: PASSWORD });
-    for (const node of [nodeA, nodeB]) {
+    const before = await jwksKids(nodes.a.url);
+    const registered = await createApiClient(nodes.a.url).post('/v1/auth/register', { username: 'mallory', password: PASSWORD });
+    for (const node of [nodes.a, nodes.b]) {
       for (const token of [undefined, registered.body.accessToken as string, 'wrong-operator-key']) {
         const response = await createApiClient(node.url).request('POST', ROTATE, token ? { token } : {});
         expect(response.status).toBe(401);
         expect(response.body.code).toBe('unauthorized');
       }
     }
-    expect(await jwksKids(nodeA.url)).toEqual(before);
-    expect(await jwksKids(nodeB.url)).toEqual(before);
+    expect(await jwksKids(nodes.a.url)).toEqual(before);
+    expect(await jwksKids(nodes.b.url)).toEqual(before);
   });
 
   it('rotates on A: B signs with the new key at once, and tokens of the old key work on both nodes', async () => {
-    const a = createApiClient(nodeA.url);
-    const b = createApiClient(nodeB.url);
+    const a = createApiClient(nodes.a.url);
+    const b = createApiClient(nodes.b.url);
     const registered = await a.post('/v1/auth/register', { username: 'alice', password: PASSWORD });
     expect(registered.status).toBe(201);
     const t1 = registered.body.accessToken as string;
@@ -92,16 +81,16 @@ describe('signing-key rotation across two nodes on one Redis', () => {
         expect(me.body.id).toBe(registered.body.user.id);
       }
     }
-    expect(await jwksKids(nodeA.url)).toEqual([newKid, oldKid]);
-    expect(await jwksKids(nodeB.url)).toEqual([newKid, oldKid]);
+    expect(await jwksKids(nodes.a.url)).toEqual([newKid, oldKid]);
+    expect(await jwksKids(nodes.b.url)).toEqual([newKid, oldKid]);
   });
 
   it('rotates from the command line (npm run signing-keys:rotate) with a node\'s environment, and both nodes follow', async () => {
-    const before = await jwksKids(nodeA.url);
-    const { stdout } = await promisify(execFile)(process.execPath, [ROTATE_SCRIPT], { env: { PATH: process.env.PATH ?? '', ...env } });
+    const before = await jwksKids(nodes.a.url);
+    const { stdout } = await promisify(execFile)(process.execPath, [ROTATE_SCRIPT], { env: { PATH: process.env.PATH ?? '', ...nodeEnvironment() } });
     const rotated = JSON.parse(stdout) as { kid: string; previous: { kid: string }[] };
     expect(rotated.previous.map((key) => key.kid)).toEqual(before);
-    for (const node of [nodeA, nodeB]) {
+    for (const node of [nodes.a, nodes.b]) {
       const deadline = Date.now() + 3000;
       let kids = await jwksKids(node.url);
       while (kids[0] !== rotated.kid && Date.now() < deadline) {
@@ -115,10 +104,10 @@ describe('signing-key rotation across two nodes on one Redis', () => {
   });
 
   it('the command refuses to run without the operator key, changing nothing', async () => {
-    const before = await jwksKids(nodeA.url);
-    const { PARLEY_ADMIN_KEY: _omitted, ...withoutKey } = env;
+    const before = await jwksKids(nodes.a.url);
+    const { PARLEY_ADMIN_KEY: _omitted, ...withoutKey } = nodeEnvironment();
     const run = promisify(execFile)(process.execPath, [ROTATE_SCRIPT], { env: { PATH: process.env.PATH ?? '', ...withoutKey } });
     await expect(run).rejects.toMatchObject({ code: 78, stderr: expect.stringContaining('PARLEY_ADMIN_KEY') });
-    expect(await jwksKids(nodeA.url)).toEqual(before);
+    expect(await jwksKids(nodes.a.url)).toEqual(before);
   });
 });

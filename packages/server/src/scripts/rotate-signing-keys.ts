@@ -5,27 +5,19 @@
  * so the rotation, its announcement to every running node and its limits are the endpoint's own.
  * Prints the endpoint's JSON answer; exits 1 (with the problem) when it is refused.
  */
-import { ConfigError, loadConfig, type Config } from '../config.js';
+import { EX_CONFIG, loadConfigOrReport } from '../config.js';
 import { createParley } from '../parley.js';
 
 async function main(): Promise<number> {
-  let config: Config;
-  try {
-    config = loadConfig();
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`${error.message}\n`);
-      return 78; // EX_CONFIG
-    }
-    throw error;
-  }
+  const config = loadConfigOrReport();
+  if (config === null) return EX_CONFIG;
   if (config.redis === null) {
     process.stderr.write('REDIS_URL is not set: an embedded node keeps its keys in its own memory; call POST /v1/admin/signing-keys/rotate on it instead\n');
-    return 78;
+    return EX_CONFIG;
   }
   if (!config.adminKey) {
     process.stderr.write('PARLEY_ADMIN_KEY is not set: rotation is an operator action\n');
-    return 78;
+    return EX_CONFIG;
   }
   const parley = await createParley(config);
   try {

@@ -129,6 +129,36 @@ export function createIdentityService(deps: IdentityServiceDeps) {
   const openTenants = new Set<string>(deps.selfRegistrationTenants ?? [defaultTenant]);
 
   /** Signs an access token and starts a refresh family for a user who just proved who they are. */
+  /**
+   * A password guess about to be checked: counts one failure of LOGIN_FAILURES_ACCOUNT (and of
+   * LOGIN_FAILURES_IP when the client's address is known) up front, alongside `read` (the
+   * credential lookup: one round trip), so guesses in flight cannot all pass a check that only
+   * later counts: at most the limit are ever hashed, and an exceeded limit refuses before hashing,
+   * the right password too. `refund` gives the units back: call it unless the guess was wrong.
+   * When the read or a limit fails, the counted units are given back and that error is thrown.
+   */
+  async function countingGuess<T>(
+    tenantId: TenantId,
+    username: string,
+    source: string | undefined,
+    client: ClientContext,
+    read: () => Promise<T>,
+  ): Promise<{ value: T; refund: () => Promise<unknown> }> {
+    const limited: [RateLimitName, RateLimitSubject][] = [['LOGIN_FAILURES_ACCOUNT', { tenantId, subject: username }]];
+    if (source !== undefined) limited.push(['LOGIN_FAILURES_IP', { tenantId: null, subject: source }]);
+    const counted = limited.map(([name, who]) => rateLimiter.consume(name, who, client.onQuota));
+    const [looked, ...counts] = await Promise.allSettled([read(), ...counted]);
+    const refund = () =>
+      Promise.all(limited.map(([name, who], i) => (counts[i]?.status === 'fulfilled' ? rateLimiter.refund(name, who, client.onQuota) : null)));
+    // The original error says more than a failed refund would (hence those are dropped).
+    const refused = counts.find((result) => result.status === 'rejected');
+    if (looked.status === 'rejected' || refused) {
+      await refund().catch(() => null);
+      throw looked.status === 'rejected' ? looked.reason : refused?.reason;
+    }
+    return { value: looked.value, refund };
+  }
+
   async function startSession(user: User): Promise<AuthSession> {
     const subject = { tenantId: user.tenantId, userId: user.id };
     const [access, refresh] = await Promise.all([accessTokens.sign(subject), refreshTokens.issue(user.tenantId, user.id)]);
@@ -186,28 +216,10 @@ export function createIdentityService(deps: IdentityServiceDeps) {
       const password = requirePassword(input.password, false);
       const tenantId = requireTenantId(input.tenant, defaultTenant);
       const source = client.ip === undefined ? undefined : clientSubject(client.ip);
-      const limited: [RateLimitName, RateLimitSubject][] = [['LOGIN_FAILURES_ACCOUNT', { tenantId, subject: username }]];
-      if (source !== undefined) limited.push(['LOGIN_FAILURES_IP', { tenantId: null, subject: source }]);
-
       // A username no one can have registered still costs a hash, so shape reveals nothing either.
-      // Each attempt counts a failure of both limits up front, alongside the lookup (one round
-      // trip), so attempts in flight cannot all pass a check that only later counts: at most the
-      // limit are ever hashed. An exceeded limit refuses before hashing, the right password too.
-      const counted = limited.map(([name, who]) => rateLimiter.consume(name, who, client.onQuota));
-      const [looked, ...counts] = await Promise.allSettled([
-        USERNAME.test(username) ? engine.users.findCredentials(tenantId, username) : null,
-        ...counted,
-      ]);
-      /** Gives back the units this attempt counted: it was no failed guess. */
-      const refund = () =>
-        Promise.all(limited.map(([name, who], i) => (counts[i]?.status === 'fulfilled' ? rateLimiter.refund(name, who, client.onQuota) : null)));
-      // The original error says more than a failed refund would (hence those are dropped).
-      const refused = counts.find((result) => result.status === 'rejected');
-      if (looked.status === 'rejected' || refused) {
-        await refund().catch(() => null);
-        throw looked.status === 'rejected' ? looked.reason : refused?.reason;
-      }
-      const credentials = looked.value;
+      const { value: credentials, refund } = await countingGuess(tenantId, username, source, client, () =>
+        USERNAME.test(username) ? engine.users.findCredentials(tenantId, username) : Promise.resolve(null),
+      );
       let matches: boolean;
       try {
         matches = credentials
@@ -237,21 +249,11 @@ export function createIdentityService(deps: IdentityServiceDeps) {
       if (!user) throw new ServiceError('user_not_found');
       if (user.username === null) throw new ServiceError('password_not_set');
       const source = client.ip === undefined ? undefined : clientSubject(client.ip);
-      const limited: [RateLimitName, RateLimitSubject][] = [['LOGIN_FAILURES_ACCOUNT', { tenantId: caller.tenantId, subject: user.username }]];
-      if (source !== undefined) limited.push(['LOGIN_FAILURES_IP', { tenantId: null, subject: source }]);
-
-      // As in login: a failure of each limit is counted up front, alongside the credential read,
-      // and given back unless the password was checked and wrong.
-      const counted = limited.map(([name, who]) => rateLimiter.consume(name, who, client.onQuota));
-      const [looked, ...counts] = await Promise.allSettled([engine.users.findCredentials(caller.tenantId, user.username), ...counted]);
-      const refund = () =>
-        Promise.all(limited.map(([name, who], i) => (counts[i]?.status === 'fulfilled' ? rateLimiter.refund(name, who, client.onQuota) : null)));
-      const refused = counts.find((result) => result.status === 'rejected');
-      if (looked.status === 'rejected' || refused) {
-        await refund().catch(() => null);
-        throw looked.status === 'rejected' ? looked.reason : refused?.reason;
-      }
-      const credentials = looked.value;
+      // As in login: a failure is counted up front and given back unless the password was wrong.
+      const username = user.username;
+      const { value: credentials, refund } = await countingGuess(caller.tenantId, username, source, client, () =>
+        engine.users.findCredentials(caller.tenantId, username),
+      );
       if (!credentials || credentials.user.id !== caller.userId) {
         await refund().catch(() => null);
         throw new ServiceError('password_not_set');
