@@ -25,7 +25,7 @@ describe('health, info and metrics', () => {
     const metrics = await server.api.get('/metrics');
     expect(metrics.status).toBe(200);
     expect(metrics.headers.get('content-type')).toContain('text/plain');
-    expect(metrics.text).toContain('process_cpu_user_seconds_total');
+    expect(metrics.text).toContain('parley_process_cpu_user_seconds_total');
     expect(metrics.text).toMatch(/parley_http_request_duration_seconds_count\{method="GET",route="\/v1\/users\/:userId",status_code="200"\} 1/);
     // The raw id never becomes a label: cardinality stays bounded by the number of routes.
     expect(metrics.text).not.toContain(user.id);

@@ -36,6 +36,8 @@ describe('metrics after a small journey (Redis engine)', () => {
     expect(scrape.status).toBe(200);
     const samples = parseSamples(scrape.text);
     const names = new Set(samples.map((sample) => sample.name));
+    // Every metric is Parley's: rules and dashboards select by the prefix.
+    expect([...names].filter((name) => !name.startsWith('parley_'))).toEqual([]);
 
     expect(sumOf(samples, 'parley_messages_accepted_total')).toBe(1);
     expect(sumOf(samples, 'parley_realtime_events_received_total', { kind: 'event' })).toBeGreaterThanOrEqual(1);
@@ -66,8 +68,10 @@ describe('metrics after a small journey (Redis engine)', () => {
     expect(sumOf(samples, 'parley_engine_call_errors_total')).toBe(0);
     expect(samples.find((sample) => sample.name === 'parley_redis_connection_up' && sample.labels.role === 'commands')?.value).toBe(1);
     expect(samples.find((sample) => sample.name === 'parley_redis_connection_up' && sample.labels.role === 'subscriber')?.value).toBe(1);
-    expect(names).toContain('nodejs_eventloop_lag_p99_seconds');
-    expect(names).toContain('process_resident_memory_bytes');
+    expect(names).toContain('parley_nodejs_eventloop_lag_p99_seconds');
+    expect(names).toContain('parley_process_resident_memory_bytes');
+    expect((await api.get('/health/ready')).status).toBe(200);
+    expect(sumOf(parseSamples((await api.get('/metrics')).text), 'parley_ready')).toBe(1);
 
     // No label value is an id: not a ULID, not the tenant, not a user, not a message.
     const ids = [tenant.id, alice!.id, bob!.id, registered.id, conversation.id, message.id];

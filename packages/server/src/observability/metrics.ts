@@ -1,7 +1,8 @@
 /**
  * Parley's Prometheus metrics: one registry per node with prom-client's default process metrics
- * (unprefixed: `process_*`, `nodejs_*`, including the event-loop lag `nodejs_eventloop_lag_*`) and
- * Parley's own, all prefixed `parley_`. Labels are bounded sets (route templates, store and method
+ * and Parley's own, all prefixed `parley_` (`parley_process_*`, `parley_nodejs_*` including the
+ * event-loop lag `parley_nodejs_eventloop_lag_*`), so that rules and dashboards select Parley's
+ * processes by name, never another Node.js service's. Labels are bounded sets (route templates, store and method
  * names, transports, error codes): never a tenant, user, conversation or message id.
  * docs/operations.md lists every metric; deploy/prometheus and deploy/grafana query them by name.
  */
@@ -18,6 +19,8 @@ export interface Metrics {
   readonly authenticationFailures: Counter<'reason'>;
   readonly engineCallDuration: Histogram<'store' | 'method'>;
   readonly engineCallErrors: Counter<'store' | 'method'>;
+  /** The last readiness answer: 1 ready, 0 not (draining or storage unreachable). */
+  readonly ready: Gauge;
   /** Counts the gateway's work (deliveries, resumes, slow consumers). */
   readonly realtime: RealtimeObserver;
 }
@@ -31,7 +34,7 @@ const TOPIC_KINDS: readonly TopicMessage['kind'][] = ['event', 'inbox', 'ephemer
  */
 export function createMetrics(): Metrics {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
+  collectDefaultMetrics({ register: registry, prefix: 'parley_' });
   const registers = [registry];
   const httpDuration = new Histogram({
     name: 'parley_http_request_duration_seconds',
@@ -65,8 +68,14 @@ export function createMetrics(): Metrics {
     labelNames: ['store', 'method'] as const,
     registers,
   });
+  const ready = new Gauge({
+    name: 'parley_ready',
+    help: 'The last answer of /health/ready: 1 ready, 0 not ready (draining or storage unreachable); absent until first probed',
+    registers,
+  });
   return {
     registry,
+    ready,
     httpDuration,
     messagesAccepted,
     authenticationFailures,
