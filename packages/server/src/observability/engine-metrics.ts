@@ -47,7 +47,11 @@ function timed(method: AnyFunction, self: object, store: string, name: string, m
     const started = performance.now();
     const result = method.apply(self, args);
     if (!isThenable(result)) return result;
-    children ??= { duration: metrics.engineCallDuration.labels(store, name), errors: metrics.engineCallErrors.labels(store, name) };
+    if (!children) {
+      children = { duration: metrics.engineCallDuration.labels(store, name), errors: metrics.engineCallErrors.labels(store, name) };
+      // The error series exists (at 0) from the first call: an error rate is 0, not "no data".
+      children.errors.inc(0);
+    }
     const { duration, errors } = children;
     return Promise.resolve(result).then(
       (value) => {
