@@ -23,6 +23,7 @@ import { identityRoutes, wellKnownRoutes } from './http/v1/identity-routes.js';
 import { messagesRoutes } from './http/v1/messages-routes.js';
 import { moderationRoutes } from './http/v1/moderation-routes.js';
 import { usersRoutes } from './http/v1/users-routes.js';
+import type { AccountsService } from './services/accounts-service.js';
 import { healthRoutes } from './observability/health-routes.js';
 import type { Metrics } from './observability/metrics.js';
 import { recordHttpMetrics } from './observability/metrics.js';
@@ -49,6 +50,7 @@ export interface AppDeps {
     identityProviders: IdentityProvidersService;
     apiKeys: ApiKeysService;
     users: UsersService;
+    accounts: AccountsService;
     conversations: ConversationsService;
     messages: MessagesService;
     moderation: ModerationService;
@@ -151,7 +153,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       await v1.register(apiKeysRoutes(deps.services.apiKeys, { authenticator: deps.authenticator, isAdmin: deps.isAdmin }));
       await v1.register(async (authenticated) => {
         requireAuthentication(authenticated, deps.authenticator);
-        await authenticated.register(usersRoutes(deps.services.users));
+        await authenticated.register(usersRoutes(deps.services.users, deps.services.accounts));
         await authenticated.register(conversationsRoutes(deps.services.conversations));
         await authenticated.register(messagesRoutes(deps.services.messages));
         await authenticated.register(moderationRoutes(deps.services.moderation));

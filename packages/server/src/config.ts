@@ -35,6 +35,7 @@ const Env = Type.Object({
   SELF_REGISTRATION_TENANTS: Type.String({ default: 'default' }),
   ACCESS_TOKEN_TTL_SECONDS: Type.Integer({ minimum: 60, maximum: 86_400, default: 900 }),
   REFRESH_TOKEN_TTL_SECONDS: Type.Integer({ minimum: 3600, maximum: 31_536_000, default: 2_592_000 }),
+  REFRESH_REUSE_GRACE_SECONDS: Type.Integer({ minimum: 0, maximum: 60, default: 10 }),
   MAX_GROUP_MEMBERS: Type.Integer({ minimum: 2, maximum: 100_000, default: 10_000 }),
   MAX_CONVERSATIONS_PER_USER: Type.Integer({ minimum: 1, maximum: 100_000, default: 10_000 }),
   IDEMPOTENCY_TTL_SECONDS: Type.Integer({ minimum: 60, maximum: 604_800, default: 86_400 }),
@@ -97,6 +98,8 @@ export interface Config {
   selfRegistrationTenants: string[];
   accessTokenTtlSeconds: number;
   refreshTokenTtlSeconds: number;
+  /** A just-spent refresh token presented again this soon gets a sibling instead of revoking its family (0: never). */
+  refreshReuseGraceSeconds: number;
   maxGroupMembers: number;
   /** Conversations one user may be a member of; a realtime connection follows them all. */
   maxConversationsPerUser: number;
@@ -201,6 +204,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
       env.SELF_REGISTRATION_TENANTS.trim() === 'off' ? [] : env.SELF_REGISTRATION_TENANTS.split(',').map((t) => t.trim()).filter(Boolean),
     accessTokenTtlSeconds: env.ACCESS_TOKEN_TTL_SECONDS,
     refreshTokenTtlSeconds: env.REFRESH_TOKEN_TTL_SECONDS,
+    refreshReuseGraceSeconds: env.REFRESH_REUSE_GRACE_SECONDS,
     maxGroupMembers: env.MAX_GROUP_MEMBERS,
     maxConversationsPerUser: env.MAX_CONVERSATIONS_PER_USER,
     idempotencyTtlSeconds: env.IDEMPOTENCY_TTL_SECONDS,

@@ -16,6 +16,7 @@ import { measureAuthentication } from './observability/authentication-metrics.js
 import { measureEngine } from './observability/engine-metrics.js';
 import { createMetrics, recordRealtimeMetrics, recordStorageConnectionMetrics } from './observability/metrics.js';
 import { createOutboundFetch, createOutboundPolicy, type OutboundFetch, type OutboundPolicy } from './outbound/index.js';
+import { createAccountsService } from './services/accounts-service.js';
 import { createApiKeysService } from './services/api-keys-service.js';
 import { createConversationsService } from './services/conversations-service.js';
 import { createIdentityProvidersService } from './services/identity-providers-service.js';
@@ -94,7 +95,12 @@ export async function createParley(config: Config, options: ParleyOptions = {}):
     clock,
     lifetimeSeconds: config.accessTokenTtlSeconds,
   });
-  const refreshTokens = createRefreshTokens({ engine, clock, lifetimeMs: config.refreshTokenTtlSeconds * 1000 });
+  const refreshTokens = createRefreshTokens({
+    engine,
+    clock,
+    lifetimeMs: config.refreshTokenTtlSeconds * 1000,
+    reuseGraceMs: config.refreshReuseGraceSeconds * 1000,
+  });
   // Counted in the engine, so every node on the same storage shares the limits.
   const rateLimiter = createRateLimiter({ store: engine.rateLimits, settings: config.rateLimits, clock });
   const identity = createIdentityService({
@@ -194,6 +200,10 @@ export async function createParley(config: Config, options: ParleyOptions = {}):
     },
     observer: metrics.realtime,
   });
+  // A deleted account's connections close on every node, whichever node deleted it.
+  revocationHandlers.push((revocation) => {
+    if (revocation.kind === 'user') gateway.closeUser(revocation.tenantId, revocation.userId);
+  });
 
   recordRealtimeMetrics(metrics, gateway.hub);
   const app = await buildApp({
@@ -207,6 +217,7 @@ export async function createParley(config: Config, options: ParleyOptions = {}):
       identityProviders,
       apiKeys: createApiKeysService({ engine, clock }),
       users: createUsersService({ engine, clock }),
+      accounts: createAccountsService({ engine, refreshTokens, clock }),
       conversations: createConversationsService({
         engine,
         clock,

@@ -17,6 +17,14 @@ export const RegisterBody = Type.Object(
   { additionalProperties: false },
 );
 
+export const ChangePasswordBody = Type.Object(
+  {
+    currentPassword: Type.String({ minLength: 1, maxLength: 128 }),
+    newPassword: Type.String({ minLength: 8, maxLength: 128, description: 'The same rules as at registration' }),
+  },
+  { additionalProperties: false },
+);
+
 export const LoginBody = Type.Object(
   {
     username: Type.String({ minLength: 1, maxLength: 64 }),

@@ -7,6 +7,11 @@ export const User = Type.Object({
   displayName: Type.String(),
   metadata: Type.Optional(Nullable(Type.Record(Type.String(), Type.Unknown()))),
   createdAt: Timestamp,
+  deleted: Type.Optional(
+    Type.Literal(true, {
+      description: 'Present when the account was deleted: displayName is then "Deleted user" and only id and createdAt remain',
+    }),
+  ),
   identity: Type.Optional(
     Type.Object(
       { provider: Type.String(), subject: Type.String() },

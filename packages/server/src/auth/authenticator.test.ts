@@ -5,7 +5,7 @@ import { createMemoryEngine } from '../engine/memory/memory-engine.js';
 import { ServiceError } from '../services/service-error.js';
 import { createAccessTokens, type AccessTokens } from './access-tokens.js';
 import { apiKeyId, generateApiKey } from './api-keys.js';
-import { createAuthenticator, unverifiedIssuer, type Authenticator, type CredentialVerifier } from './authenticator.js';
+import { createAuthenticator, MAX_CACHE_AGE_MS, unverifiedIssuer, type Authenticator, type CredentialVerifier } from './authenticator.js';
 import { createSigningKeys } from './signing-keys.js';
 import { createTestRateLimiter } from '../test-support/rate-limits.js';
 import { ENGINE_KINDS, createTestEngine } from '../test-support/engines.js';
@@ -33,6 +33,10 @@ describe('authenticator', () => {
     await engine.tenants.create({ id: globex, name: 'Globex', createdAt: 0 }, { id: g.id, hash: g.hash, createdAt: 0 });
     acmeKey = a.apiKey;
     globexKey = g.apiKey;
+    // A user token authenticates only while its user exists.
+    for (const [tenantId, userId] of [[acme, bob], [acme, 'carol'], [acme, 'dave'], [globex, bob], [globex, 'ext-user']] as const) {
+      await engine.users.upsert(tenantId, { id: userId as UserId, displayName: userId, metadata: null }, 0);
+    }
   });
 
   const expectCode = (promise: Promise<unknown>, code: string) => expect(promise).rejects.toMatchObject({ name: 'ServiceError', code });
@@ -120,6 +124,65 @@ describe('authenticator', () => {
     expect(verifications).toBe(3);
   });
 
+  it('trusts a remembered token for a minute at most, so a revocation it never heard of ends within a minute', async () => {
+    let now = Date.now();
+    let verifications = 0;
+    const counting: AccessTokens = {
+      ...accessTokens,
+      verify: (token) => {
+        verifications += 1;
+        return accessTokens.verify(token);
+      },
+    };
+    // The clock only moves the cache: the real clock still verifies the (15-minute) token.
+    const cached = createAuthenticator({ engine, accessTokens: counting, rateLimiter: createTestRateLimiter(), clock: () => now });
+    const { token } = await accessTokens.sign({ tenantId: acme, userId: bob });
+    await cached.authenticate(token);
+    now += MAX_CACHE_AGE_MS - 1;
+    await cached.authenticate(token);
+    expect(verifications).toBe(1);
+    // The user was deleted, and this node missed the revocation: a minute on, the token is refused.
+    await engine.users.delete(acme, bob, 1);
+    now += 1;
+    await expectCode(cached.authenticate(token), 'invalid_token');
+    expect(verifications).toBe(2);
+  });
+
+  it("refuses a token of a user who does not exist or was deleted, at once where it was verified before", async () => {
+    const ghost = (await accessTokens.sign({ tenantId: acme, userId: 'ghost' as UserId })).token;
+    await expectCode(auth.authenticate(ghost), 'invalid_token');
+    const bobs = (await accessTokens.sign({ tenantId: acme, userId: bob })).token;
+    await expect(auth.authenticate(bobs)).resolves.toMatchObject({ kind: 'user', userId: bob });
+    await engine.users.delete(acme, bob, 1);
+    // The deleting node publishes a revocation; each node's listener calls forget.
+    auth.forget({ kind: 'user', tenantId: acme, userId: bob });
+    await expectCode(auth.authenticate(bobs), 'invalid_token');
+    // globex's bob is another user.
+    await expect(auth.authenticate((await accessTokens.sign({ tenantId: globex, userId: bob })).token)).resolves.toMatchObject({ tenantId: globex });
+  });
+
+  it('caches nothing verified across a revocation (it may have read the user just before its deletion)', async () => {
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const slow: AccessTokens = {
+      ...accessTokens,
+      issuer: accessTokens.issuer,
+      verify: async (token) => {
+        const verified = await accessTokens.verify(token);
+        await gate;
+        return verified;
+      },
+    };
+    const cached = createAuthenticator({ engine, accessTokens: slow, rateLimiter: createTestRateLimiter() });
+    const carols = (await accessTokens.sign({ tenantId: acme, userId: 'carol' as UserId })).token;
+    const pending = cached.authenticate(carols);
+    cached.forget({ kind: 'user', tenantId: acme, userId: 'carol' as UserId });
+    release();
+    await pending;
+    await engine.users.delete(acme, 'carol' as UserId, 1);
+    await expectCode(cached.authenticate(carols), 'invalid_token');
+  });
+
   it('needs a credential', async () => {
     for (const missing of [undefined, '', '   ', 'Bearer', 'Bearer   ']) await expectCode(auth.authenticate(missing), 'unauthorized');
     await expectCode(auth.authenticate(`Basic ${Buffer.from('a:b').toString('base64')}`), 'unauthorized');
@@ -197,7 +260,7 @@ describe('authenticator', () => {
 
   it('lets storage failures through instead of calling them bad tokens', async () => {
     const broken = createAuthenticator({
-      engine: { tenants: Object.assign(Object.create(engine.tenants) as Engine['tenants'], { getApiKey: () => Promise.reject(new Error('storage down')) }) },
+      engine: { users: engine.users, tenants: Object.assign(Object.create(engine.tenants) as Engine['tenants'], { getApiKey: () => Promise.reject(new Error('storage down')) }) },
       accessTokens,
       rateLimiter: createTestRateLimiter(),
     });

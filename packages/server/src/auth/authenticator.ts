@@ -18,11 +18,13 @@
  *     nothing to storage (the Redis engine's one-time adoption of a key stored by an earlier version
  *     aside: redis-tenants.ts). Keys are not cached: a revoked key is refused by the very next request,
  *     on every node.
- *   - A built-in access token is trusted on its signature and claims alone: the user is not
- *     re-read per request. Users cannot be deleted (the engine has no such operation), tokens
- *     live 15 minutes by default, and the services that need the user record read it anyway.
- *     When user deletion or suspension exists, add the check here (one read per request) or keep
- *     a revocation list.
+ *   - A user token (built-in, minted or external) authenticates only while its user exists and is
+ *     not deleted: after the signature, one read of the user record per token, then the principal
+ *     is cached until the token expires, for MAX_CACHE_AGE_MS (a minute) at most. Deleting a user
+ *     publishes a revocation that makes every node forget its cached tokens (`forget`), so they
+ *     are refused at once on every node; a node that missed the revocation refuses them within the
+ *     minute. A verification that overlapped a revocation caches nothing (it may have read the
+ *     user just before the deletion).
  */
 import { decodeJwt } from 'jose';
 import type { Engine, Revocation } from '../engine/engine.js';
@@ -34,6 +36,8 @@ import { apiKeyId, apiKeyMatches, parseApiKey } from './api-keys.js';
 import type { Principal } from './principal.js';
 
 const MAX_CREDENTIAL_LENGTH = 8 * 1024;
+/** The longest a verified token is trusted without verifying it again (and re-reading its user). */
+export const MAX_CACHE_AGE_MS = 60_000;
 
 /** One kind of credential: built-in tokens, tenant keys, external providers' tokens. */
 export interface CredentialVerifier {
@@ -64,7 +68,7 @@ export interface Authenticator {
 }
 
 export interface AuthenticatorDeps {
-  engine: Pick<Engine, 'tenants'>;
+  engine: Pick<Engine, 'tenants' | 'users'>;
   accessTokens: AccessTokens;
   /** Counts SERVER_KEY for tenant keys. */
   rateLimiter: RateLimiter;
@@ -72,7 +76,7 @@ export interface AuthenticatorDeps {
   externalVerifiers?: readonly CredentialVerifier[];
   /** Milliseconds since the epoch (tests move it). */
   clock?: () => number;
-  /** Verified user tokens remembered until they expire (0 turns the cache off). Default 10,000. */
+  /** Verified user tokens remembered until they expire, a minute at most (0 turns the cache off). Default 10,000. */
   cacheSize?: number;
   /** Records uses of tenant keys; default: createApiKeyUsage on the engine and clock. */
   apiKeyUsage?: ApiKeyUsage;
@@ -92,7 +96,11 @@ export function createAuthenticator(deps: AuthenticatorDeps): Authenticator {
   // Verifying an Ed25519 signature is most of a request's CPU, and a client sends the same token
   // for its whole lifetime. A token is only ever reused by the exact string that verified, and
   // never past its expiry; tenant keys are not cached (their stored hash is read each time).
-  const verified = new Map<string, UserPrincipal>();
+  // Nor longer than MAX_CACHE_AGE_MS: revocations reach this cache through forget(), and should
+  // one be missed without notice, the token is verified again (the user re-read) a minute later.
+  const verified = new Map<string, { principal: UserPrincipal; until: number }>();
+  // Bumped by every forget: a verification that began before it must not cache its result.
+  let forgets = 0;
 
   return {
     async authenticate(value, onQuota) {
@@ -102,16 +110,19 @@ export function createAuthenticator(deps: AuthenticatorDeps): Authenticator {
       const remembered = verified.get(token);
       if (remembered) {
         verified.delete(token);
-        if (remembered.expiresAt !== undefined && remembered.expiresAt > clock()) {
+        if (remembered.until > clock()) {
           verified.set(token, remembered); // most recently used last
-          return remembered;
+          return remembered.principal;
         }
       }
       const verifier = verifiers.find((v) => v.claims(token));
       if (!verifier) throw new ServiceError('invalid_token');
+      const forgetsBefore = forgets;
       const principal = await verifier.verify(token, onQuota);
-      if (principal.kind === 'user' && principal.expiresAt !== undefined && cacheSize > 0) {
-        verified.set(token, principal);
+      if (principal.kind !== 'user') return principal;
+      if (!(await deps.engine.users.get(principal.tenantId, principal.userId))) throw new ServiceError('invalid_token');
+      if (principal.expiresAt !== undefined && cacheSize > 0 && forgets === forgetsBefore) {
+        verified.set(token, { principal, until: Math.min(principal.expiresAt, clock() + MAX_CACHE_AGE_MS) });
         if (verified.size > cacheSize) verified.delete(verified.keys().next().value!);
       }
       return principal;
@@ -120,10 +131,12 @@ export function createAuthenticator(deps: AuthenticatorDeps): Authenticator {
     forget(revocation) {
       const revokes = revokedBy(revocation);
       if (!revokes) return;
-      for (const [token, principal] of verified) if (revokes(principal)) verified.delete(token);
+      forgets += 1;
+      for (const [token, { principal }] of verified) if (revokes(principal)) verified.delete(token);
     },
 
     forgetAll() {
+      forgets += 1;
       verified.clear();
     },
   };

@@ -197,7 +197,7 @@ export function createExternalTokens(deps: ExternalTokensDeps): ExternalTokens {
         provider.tenantId,
         {
           id: deps.ids.user(),
-          identity: { provider: provider.id, subject: sub },
+          identity: { provider: provider.id, issuer: provider.issuer, subject: sub },
           displayName: externalDisplayName(provider, verified, sub),
           username: externalUsername(provider, verified),
         },

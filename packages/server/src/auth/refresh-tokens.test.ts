@@ -2,7 +2,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import type { TenantId, UserId } from '../domain/types.js';
 import type { Engine } from '../engine/engine.js';
 import { createMemoryEngine } from '../engine/memory/memory-engine.js';
-import { createRefreshTokens, formatRefreshToken, hashSecret, parseRefreshToken, type RefreshTokens } from './refresh-tokens.js';
+import { createRefreshTokens, DEFAULT_REFRESH_REUSE_GRACE_MS, formatRefreshToken, hashSecret, parseRefreshToken, type RefreshTokens } from './refresh-tokens.js';
 
 const tenant = 'default' as TenantId;
 const alice = 'alice-id' as UserId;
@@ -45,9 +45,10 @@ describe('refresh tokens', () => {
     expect(parseRefreshToken(third.token)?.generation).toBe(2);
   });
 
-  it('revokes the whole family when a spent token is presented again', async () => {
+  it('revokes the whole family when a spent token is presented again after the grace window', async () => {
     const first = await tokens.issue(tenant, alice);
     const second = await tokens.rotate(first.token);
+    now += DEFAULT_REFRESH_REUSE_GRACE_MS + 1;
     await expectInvalid(tokens.rotate(first.token));
     // The newest token, though never used, is dead too.
     await expectInvalid(tokens.rotate(second.token));
@@ -66,7 +67,32 @@ describe('refresh tokens', () => {
     expect(parseRefreshToken(third.token)?.generation).toBe(2);
   });
 
-  it('lets exactly one of two concurrent refreshes with one token succeed', async () => {
+  it('lets two tabs refresh with one token within the grace window: both new tokens keep working', async () => {
+    const { token } = await tokens.issue(tenant, alice);
+    const [tabA, tabB] = await Promise.all([tokens.rotate(token), tokens.rotate(token)]);
+    expect(tabA.token).not.toBe(tabB.token);
+    now += DEFAULT_REFRESH_REUSE_GRACE_MS; // the window's last millisecond
+    const again = await tokens.rotate(token);
+    const [nextA, nextB] = await Promise.all([tokens.rotate(tabA.token), tokens.rotate(tabB.token)]);
+    for (const next of [again, nextA, nextB]) expect(next).toMatchObject({ userId: alice });
+    // `again` is of the generation tab A spent: once the window has passed, it is reuse, and the
+    // whole family is revoked.
+    now += DEFAULT_REFRESH_REUSE_GRACE_MS + 1;
+    await expectInvalid(tokens.rotate(again.token));
+    await expectInvalid(tokens.rotate(nextB.token));
+  });
+
+  it('revokes every family of a user, not those of others', async () => {
+    const bob = 'bob-id' as UserId;
+    const [first, second, bobs] = await Promise.all([tokens.issue(tenant, alice), tokens.issue(tenant, alice), tokens.issue(tenant, bob)]);
+    await tokens.revokeUser(tenant, alice);
+    await expectInvalid(tokens.rotate(first.token));
+    await expectInvalid(tokens.rotate(second.token));
+    await expect(tokens.rotate(bobs.token)).resolves.toMatchObject({ userId: bob });
+  });
+
+  it('lets exactly one of two concurrent refreshes with one token succeed without a grace window', async () => {
+    tokens = createRefreshTokens({ engine, clock: () => now, reuseGraceMs: 0 });
     const { token } = await tokens.issue(tenant, alice);
     const results = await Promise.allSettled([tokens.rotate(token), tokens.rotate(token)]);
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);

@@ -7,9 +7,12 @@
  *
  * Guarantees:
  *   - Rotation: every successful `rotate` spends the presented token and returns the family's
- *     next generation; of concurrent rotations with one token exactly one succeeds (the store's
+ *     next generation; of concurrent rotations with one token exactly one spends it (the store's
  *     compare-and-rotate is atomic).
- *   - Reuse detection: presenting a spent token (one of the family's last 16 generations, with
+ *   - Grace window (`reuseGraceMs`, default 10 s, 0 disables): the token spent by the family's
+ *     latest rotation, presented again within the window (two tabs refreshing at once), gets a
+ *     sibling of the current token instead of revoking the family. After the window it is reuse.
+ *   - Reuse detection (outside the grace window): presenting a spent token (one of the family's last 16 generations, with
  *     the secret it was issued with) revokes the whole family, so the newest token (possibly held
  *     by a thief, possibly by the user) stops working too. A token naming a spent generation with
  *     any other secret is forged, proves nothing and is merely invalid: it revokes nothing.
@@ -24,6 +27,7 @@ import type { TenantId, UserId } from '../domain/types.js';
 import { ServiceError } from '../services/service-error.js';
 
 export const DEFAULT_REFRESH_TOKEN_LIFETIME_MS = 30 * 24 * 60 * 60 * 1000;
+export const DEFAULT_REFRESH_REUSE_GRACE_MS = 10_000;
 const VERSION = 'rt1';
 const FAMILY_ID_BYTES = 16;
 const SECRET_BYTES = 32;
@@ -56,25 +60,34 @@ export interface RefreshTokens {
    * reveals nothing); only a malformed token throws invalid_refresh_token.
    */
   revoke(token: string): Promise<void>;
+  /**
+   * Revokes every refresh family of the user (password change, account deletion). A family
+   * started at the same moment may survive (see RefreshTokenStore.revokeUser).
+   */
+  revokeUser(tenantId: TenantId, userId: UserId): Promise<void>;
 }
 
 export interface RefreshTokensOptions {
   engine: Pick<Engine, 'refreshTokens'>;
   clock: () => number;
   lifetimeMs?: number;
+  /** How long a just-spent token still gets a sibling instead of revoking its family (0: never). */
+  reuseGraceMs?: number;
 }
 
 export function createRefreshTokens(options: RefreshTokensOptions): RefreshTokens {
   const store = options.engine.refreshTokens;
   const { clock } = options;
   const lifetimeMs = options.lifetimeMs ?? DEFAULT_REFRESH_TOKEN_LIFETIME_MS;
+  const reuseGraceMs = options.reuseGraceMs ?? DEFAULT_REFRESH_REUSE_GRACE_MS;
 
   return {
     async issue(tenantId, userId) {
       const familyId = randomBytes(FAMILY_ID_BYTES).toString('base64url');
       const secret = newSecret();
-      const expiresAt = clock() + lifetimeMs;
-      await store.create({ tenantId, familyId, userId, generation: 0, secretHash: hashSecret(secret), expiresAt });
+      const now = clock();
+      const expiresAt = now + lifetimeMs;
+      await store.create({ tenantId, familyId, userId, generation: 0, secretHash: hashSecret(secret), expiresAt }, now);
       return { token: formatRefreshToken({ tenantId, familyId, generation: 0, secret }), tenantId, userId, expiresAt };
     },
 
@@ -91,6 +104,7 @@ export function createRefreshTokens(options: RefreshTokensOptions): RefreshToken
         hashSecret(parsed.secret),
         { secretHash: hashSecret(nextSecret), expiresAt },
         now,
+        reuseGraceMs,
       );
       // 'reused' has already revoked the family inside the store's atomic step.
       if (result.status !== 'rotated') throw invalidRefreshToken();
@@ -115,6 +129,10 @@ export function createRefreshTokens(options: RefreshTokensOptions): RefreshToken
       // family id is itself known only to holders of a token of that family. (Rotation, unlike
       // logout, does check: a forged spent generation does not revoke.)
       await store.revoke(parsed.tenantId, parsed.familyId);
+    },
+
+    async revokeUser(tenantId, userId) {
+      await store.revokeUser(tenantId, userId);
     },
   };
 }

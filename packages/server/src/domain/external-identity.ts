@@ -1,6 +1,6 @@
 /** How an external provider's token claims name a Parley user (pure rules, no I/O). */
 import { USERNAME_PATTERN } from '@parley/protocol';
-import type { IdentityProvider } from './types.js';
+import type { ExternalIdentity, IdentityProvider } from './types.js';
 import { labelViolation, normalizeLabel } from './rules.js';
 
 /** Longest `sub` accepted: providers use far less (Auth0 `google-oauth2|<digits>`, UUIDs). */
@@ -33,4 +33,12 @@ export function externalUsername(provider: Pick<IdentityProvider, 'claims'>, cla
   if (name === undefined) return null;
   const value = claims[name];
   return typeof value === 'string' && USERNAME.test(value) ? value : null;
+}
+
+/**
+ * The key under which a tenant's external users are found: provider, issuer and subject, as JSON
+ * text (both engines store it verbatim, so it must be the exact same text for the same identity).
+ */
+export function externalIdentityKey(identity: ExternalIdentity): string {
+  return JSON.stringify([identity.provider, identity.issuer, identity.subject]);
 }

@@ -40,6 +40,12 @@ export interface User {
 /** A user of an external identity provider: the tenant's provider id and the token's `sub`. */
 export interface ExternalIdentity {
   provider: string;
+  /**
+   * The provider's issuer when the user was first seen. Part of the user's key with provider and
+   * subject, so a provider id pointed at another issuer later (replaced, or deleted and created
+   * again) never maps that issuer's subjects onto the earlier issuer's users. Not shown to clients.
+   */
+  issuer: string;
   subject: string;
 }
 

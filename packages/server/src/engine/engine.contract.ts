@@ -14,6 +14,7 @@
  * sleeps, except to poll (with a deadline) for deliveries through topics, which are asynchronous.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { accountsContract } from './contract/accounts.contract.js';
 import { apiKeysContract } from './contract/api-keys.contract.js';
 import { conversationsContract } from './contract/conversations.contract.js';
 import { eventsContract } from './contract/events.contract.js';
@@ -97,6 +98,7 @@ export function runEngineContract(name: string, setup: EngineSetup): void {
     signingKeysContract(context);
     apiKeysContract(context);
     usersContract(context);
+    accountsContract(context);
     conversationsContract(context);
     membersContract(context);
     listForUserContract(context);

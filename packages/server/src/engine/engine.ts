@@ -151,6 +151,20 @@ export interface NewExternalUser {
   username: string | null;
 }
 
+/**
+ * What remains of a deleted user: the id (never reused, so messages keep pointing at it) and
+ * when it existed. Name, username, metadata, credentials and blocks are gone.
+ */
+export interface DeletedUser {
+  id: UserId;
+  createdAt: EpochMs;
+  deletedAt: EpochMs;
+}
+
+/**
+ * Users. A deleted user is absent for every method but `findDeleted`: `get` answers null, `upsert`
+ * and `update` refuse it, its username is free again; its id stays taken for good.
+ */
 export interface UserStore {
   /**
    * Creates a built-in user. Atomic: the username is claimed and the user stored in one step,
@@ -159,9 +173,10 @@ export interface UserStore {
   register(tenantId: TenantId, user: NewUser): Promise<{ status: 'created'; user: User } | { status: 'username_taken' }>;
   /**
    * Creates the user or replaces its displayName and metadata (username and createdAt are kept).
-   * Atomic per user; `created` tells which happened.
+   * Atomic per user; `created` tells which happened. Null (nothing changes) when the id belongs
+   * to a deleted user: ids are not reused, so an old token of that id can never name a new user.
    */
-  upsert(tenantId: TenantId, input: UserUpsert, now: EpochMs): Promise<{ user: User; created: boolean }>;
+  upsert(tenantId: TenantId, input: UserUpsert, now: EpochMs): Promise<{ user: User; created: boolean } | null>;
   /**
    * The user of the (provider, subject) pair, creating it (`created: true`) on first sight. Atomic
    * and first-writer-wins per pair: of concurrent calls for one pair, from any node, exactly one
@@ -174,8 +189,25 @@ export interface UserStore {
   getMany(tenantId: TenantId, ids: readonly UserId[]): Promise<(User | null)[]>;
   /** The user and its password hash, by username; null when no such built-in user exists. */
   findCredentials(tenantId: TenantId, username: string): Promise<{ user: User; passwordHash: string } | null>;
-  /** Changes the given fields; returns the updated user, or null when absent. */
+  /**
+   * Compare-and-set of a built-in user's password hash (and updatedAt): true when the stored hash
+   * was `current` and is now `next`; false (nothing changes) when the user is absent, deleted, has
+   * no password, or its hash is no longer `current` (a concurrent change won).
+   */
+  replacePasswordHash(tenantId: TenantId, id: UserId, current: string, next: string, now: EpochMs): Promise<boolean>;
+  /** Changes the given fields; returns the updated user, or null when absent (or deleted). */
   update(tenantId: TenantId, id: UserId, changes: { displayName?: string }, now: EpochMs): Promise<User | null>;
+  /**
+   * Deletes the user in one atomic step: keeps only what DeletedUser holds (with `deletedAt` =
+   * `now`), frees the username, forgets the password hash, metadata and the user's own blocks,
+   * and unlinks its external (provider, subject) pair, so that identity's next sign-in
+   * (ensureExternal) creates a new user with a new id.
+   * True when it deleted; false (nothing changes) when the user is absent or already deleted.
+   * Memberships, messages and refresh families are the caller's to handle.
+   */
+  delete(tenantId: TenantId, id: UserId, now: EpochMs): Promise<boolean>;
+  /** The remains of a deleted user; null when the user exists or never existed. */
+  findDeleted(tenantId: TenantId, id: UserId): Promise<DeletedUser | null>;
   /** Idempotent. */
   block(tenantId: TenantId, blocker: UserId, blocked: UserId): Promise<void>;
   /** Idempotent. */
@@ -513,15 +545,20 @@ export interface ModerationStore {
 
 /**
  * Refresh-token families. A family starts at login/registration; every refresh rotates it to the
- * next generation. The current generation's secret hash is kept, and beside it the hashes of the
+ * next generation. The current generation's accepted secret hashes are kept (one, or a few
+ * siblings issued within the reuse grace window, see `rotate`), and beside them the hashes of the
  * last REFRESH_SPENT_GENERATIONS_KEPT spent generations (so that reuse is proven, not claimed), so
  * storage per family is bounded however often it rotates.
+ *
+ * Each user's families are indexed (for `revokeUser`). The index holds at most
+ * REFRESH_FAMILIES_PER_USER_MAX families and forgets each at its expiry, so it is bounded too.
  */
 export interface RefreshFamily {
   tenantId: TenantId;
   familyId: string;
   userId: UserId;
   generation: number;
+  /** The secret hash of the token just issued for `generation`. */
   secretHash: string;
   expiresAt: EpochMs;
 }
@@ -542,17 +579,45 @@ export type RotateResult =
  */
 export const REFRESH_SPENT_GENERATIONS_KEPT = 16;
 
+/**
+ * Live families one user may have (sessions: devices, browsers). Starting one more revokes the
+ * user's family that expires soonest, so a user who signs in without end cannot grow storage.
+ */
+export const REFRESH_FAMILIES_PER_USER_MAX = 100;
+
+/**
+ * Tokens one generation may have: the first plus siblings issued within the reuse grace window.
+ * A spent token presented within the window when the current generation has this many already is
+ * treated as reuse (the family is revoked): no number of open tabs explains more.
+ */
+export const REFRESH_SIBLINGS_MAX = 16;
+
 export interface RefreshTokenStore {
-  /** Stores a new family at generation 0. Expires on its own at `expiresAt`. */
-  create(family: RefreshFamily): Promise<void>;
   /**
-   * Atomic compare-and-rotate. When `generation` is the current one and `secretHash` matches,
-   * moves the family to generation+1 with `next.secretHash` and `next.expiresAt`: of concurrent
-   * rotations with one token exactly one gets `rotated`. When `generation` is one of the last
-   * REFRESH_SPENT_GENERATIONS_KEPT spent generations and `secretHash` is the hash that generation
-   * was issued with (a genuine spent token came back: someone holds a copy), revokes the family
-   * and answers `reused`. Any other mismatch, including a spent generation with a wrong secret
-   * (a forged token: the family id alone proves nothing), is `invalid` and changes nothing.
+   * Stores a new family at generation 0 and indexes it under its user. Expires on its own at
+   * `expiresAt`. When the user would have more than REFRESH_FAMILIES_PER_USER_MAX live families
+   * (at `now`), the ones expiring soonest are revoked.
+   */
+  create(family: RefreshFamily, now: EpochMs): Promise<void>;
+  /**
+   * Atomic compare-and-rotate. When `generation` is the current one and `secretHash` is one of its
+   * accepted hashes, moves the family to generation+1 with `next.secretHash` and
+   * `next.expiresAt`: of concurrent rotations with one token exactly one gets `rotated`.
+   *
+   * Grace window (`reuseGraceMs` > 0): when `generation` is the one spent by the family's latest
+   * rotation, `secretHash` is a hash it accepted, and `now` is at most `reuseGraceMs` after that
+   * rotation, the token is not treated as reuse: `next.secretHash` becomes one more accepted hash
+   * (a sibling) of the current generation and the answer is `rotated` with that generation. So
+   * two tabs refreshing with one token at once both get a working token. Siblings rotate like the
+   * first token: whichever rotates first spends the generation, and the others presented after the
+   * window are reuse. The window counts from the rotation, never from a sibling, so siblings do not
+   * extend it; beyond REFRESH_SIBLINGS_MAX tokens for one generation it is reuse.
+   *
+   * Otherwise, when `generation` is one of the last REFRESH_SPENT_GENERATIONS_KEPT spent
+   * generations and `secretHash` is a hash that generation accepted (a genuine spent token came
+   * back: someone holds a copy), revokes the family and answers `reused`. Any other mismatch,
+   * including a spent generation with a wrong secret (a forged token: the family id alone proves
+   * nothing), is `invalid` and changes nothing.
    */
   rotate(
     tenantId: TenantId,
@@ -561,9 +626,17 @@ export interface RefreshTokenStore {
     secretHash: string,
     next: { secretHash: string; expiresAt: EpochMs },
     now: EpochMs,
+    reuseGraceMs?: number,
   ): Promise<RotateResult>;
   /** Revokes the family: no token of it rotates again. Idempotent. */
   revoke(tenantId: TenantId, familyId: string): Promise<void>;
+  /**
+   * Revokes every family of the user that existed when the call began; answers how many it found
+   * (live or not). Idempotent. Not atomic with a `create` running at the same time for the same user:
+   * that family may survive (the Redis engine keeps families and the user's index in different
+   * slots), so callers that must end every session also refuse the user elsewhere.
+   */
+  revokeUser(tenantId: TenantId, userId: UserId): Promise<number>;
 }
 
 /** A key pair that signs built-in access tokens, shared by every node. */

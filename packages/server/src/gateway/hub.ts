@@ -140,6 +140,11 @@ export class Hub implements ConnectionHost {
     await this.subscriber.close();
   }
 
+  /** Closes every connection of the user on this node. */
+  closeUser(tenantId: TenantId, userId: string, code: number, reason: string): void {
+    for (const connection of [...(this.byUser.get(key(tenantId, userId)) ?? [])]) connection.close(code, reason);
+  }
+
   /** Closes every connection; clients resume from their cursors. */
   closeAll(code: number, reason: string): void {
     for (const connections of [...this.byUser.values()]) for (const connection of [...connections]) connection.close(code, reason);

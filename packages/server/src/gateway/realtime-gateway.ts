@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { ERROR_CODES } from '@parley/protocol';
 import type { Principal } from '../auth/principal.js';
 import type { Engine } from '../engine/engine.js';
-import type { ConversationId } from '../domain/types.js';
+import type { ConversationId, TenantId, UserId } from '../domain/types.js';
 import type { RealtimeService } from '../services/realtime-service.js';
 import { ServiceError } from '../services/service-error.js';
 import { Connection, type ConnectionSettings } from './connection.js';
@@ -127,8 +127,17 @@ export class RealtimeGateway {
     try {
       await this.hub.register(connection);
       // Read once (after the inbox is followed, so no membership change slips between): the
-      // connection follows these conversations and presence is announced on them.
-      const memberships = await this.deps.realtime.memberships(principal.tenantId, principal.userId);
+      // connection follows these conversations and presence is announced on them. The user is read
+      // again too: an account deleted while this connection was being authenticated published its
+      // revocation before the connection was registered here, so nothing else would close it.
+      const [user, memberships] = await Promise.all([
+        this.deps.engine.users.get(principal.tenantId, principal.userId),
+        this.deps.realtime.memberships(principal.tenantId, principal.userId),
+      ]);
+      if (!user) {
+        connection.close(CloseCodes.unauthorized, 'account deleted');
+        return connection;
+      }
       const connections = await this.deps.realtime.connected(principal.tenantId, principal.userId, this.nodeId, memberships);
       this.closeOldest(connection, connections - this.deps.settings.maxConnectionsPerUser);
       const decoded = cursorText === null ? null : decodeCursor(cursorText);
@@ -191,6 +200,14 @@ export class RealtimeGateway {
       return;
     }
     connection.close(CloseCodes.badFrame, 'unknown frame type');
+  }
+
+  /**
+   * The user's account is gone (a revocation heard from any node): their connections on this node
+   * close as an expired token's do (4001), so clients stop rather than reconnect.
+   */
+  closeUser(tenantId: TenantId, userId: UserId): void {
+    this.hub.closeUser(tenantId, userId, CloseCodes.unauthorized, 'account deleted');
   }
 
   /** Shutdown: every client is told to reconnect elsewhere (1012); presence leaves with the node. */

@@ -1,3 +1,4 @@
+import { randomBytes, scryptSync } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createAccessTokens, type AccessTokens } from '../auth/access-tokens.js';
 import { apiKeyId, hashApiKey } from '../auth/api-keys.js';
@@ -50,7 +51,9 @@ function setup(
     engine,
     passwords,
     accessTokens,
-    refreshTokens: createRefreshTokens({ engine, clock }),
+    // The clock never moves here, so every reuse would fall in the grace window: these tests pin
+    // the strict reuse detection (the window has its own tests in refresh-tokens and accounts-routes).
+    refreshTokens: createRefreshTokens({ engine, clock, reuseGraceMs: 0 }),
     signingKeys,
     clock,
     rateLimiter: createTestRateLimiter({ store: engine.rateLimits, clock, ...(options.rateLimits ? { settings: options.rateLimits } : {}) }),
@@ -241,7 +244,7 @@ describe('identity service', () => {
       const winners = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
       expect(winners).toHaveLength(1);
       // The loser presented a spent generation, which the store treats as reuse: the family is
-      // revoked, so the winner's new token is dead too. Conservative by design (no grace window).
+      // revoked, so the winner's new token is dead too. Conservative with the grace window off (as here).
       expect((await rejection(s.identity.refresh(winners[0]?.refreshToken ?? ''))).code).toBe('invalid_refresh_token');
     });
 
@@ -256,6 +259,49 @@ describe('identity service', () => {
       // Other sessions of the same user live on.
       const other = await s.identity.login({ username: 'alice', password: 'password1' });
       await expect(s.identity.refresh(other.refreshToken)).resolves.toBeTruthy();
+    });
+  });
+
+  describe('password change', () => {
+    const user = (session: { user: { id: string } }) => ({ kind: 'user' as const, tenantId: DEFAULT, userId: session.user.id as UserId });
+
+    it('stores the new password hashed with the current parameters, replacing an old-parameter hash', async () => {
+      const registered = await s.identity.register({ username: 'alice', password: 'password1' });
+      // A hash with other scrypt parameters (N=2^11), as an earlier version would have stored it.
+      const stored = await s.engine.users.findCredentials(DEFAULT, 'alice');
+      const [prefix, , , , saltText, keyText] = stored!.passwordHash.split('$');
+      const salt = randomBytes(Buffer.from(saltText!, 'base64url').length);
+      const key = scryptSync('password1', salt, Buffer.from(keyText!, 'base64url').length, { N: 2 ** 11, r: 8, p: 1 });
+      const legacy = [prefix, 2 ** 11, 8, 1, salt.toString('base64url'), key.toString('base64url')].join('$');
+      expect(s.passwords.needsRehash(legacy)).toBe(true);
+      expect(await s.engine.users.replacePasswordHash(DEFAULT, user(registered).userId, stored!.passwordHash, legacy, T0)).toBe(true);
+      const hashesBefore = s.calls.hash;
+      await s.identity.changePassword(user(registered), { currentPassword: 'password1', newPassword: 'password2' });
+      expect(s.calls.hash).toBe(hashesBefore + 1);
+      const after = await s.engine.users.findCredentials(DEFAULT, 'alice');
+      expect(after!.passwordHash).not.toBe(legacy);
+      expect(s.passwords.needsRehash(after!.passwordHash)).toBe(false);
+      expect(await s.passwords.verify('password2', after!.passwordHash)).toBe(true);
+    });
+
+    it('lets exactly one of two concurrent changes from the same password win', async () => {
+      const registered = await s.identity.register({ username: 'alice', password: 'password1' });
+      const results = await Promise.allSettled([
+        s.identity.changePassword(user(registered), { currentPassword: 'password1', newPassword: 'password-a' }),
+        s.identity.changePassword(user(registered), { currentPassword: 'password1', newPassword: 'password-b' }),
+      ]);
+      expect(results.filter((result) => result.status === 'fulfilled')).toHaveLength(1);
+      const lost = results.find((result) => result.status === 'rejected');
+      expect(lost?.status === 'rejected' && lost.reason).toMatchObject({ code: 'invalid_password' });
+    });
+
+    it('refuses a tenant key (403 forbidden) and a deleted user (404), naming the field of a bad password', async () => {
+      const registered = await s.identity.register({ username: 'alice', password: 'password1' });
+      expect((await rejection(s.identity.changePassword({ kind: 'tenant', tenantId: DEFAULT }, { currentPassword: 'password1', newPassword: 'password2' }))).code).toBe('forbidden');
+      const tooShort = await rejection(s.identity.changePassword(user(registered), { currentPassword: 'password1', newPassword: 'short' }));
+      expect(tooShort).toMatchObject({ code: 'validation_failed', detail: expect.stringContaining('newPassword') });
+      await s.engine.users.delete(DEFAULT, user(registered).userId, T0);
+      expect((await rejection(s.identity.changePassword(user(registered), { currentPassword: 'password1', newPassword: 'password2' }))).code).toBe('user_not_found');
     });
   });
 

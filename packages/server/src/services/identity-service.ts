@@ -16,6 +16,10 @@
  *     (alongside the credential lookup), and gets it back unless its password was checked and
  *     wrong: so however many attempts are in flight, at most the limit are ever checked.
  *     Registrations count per client IP. Hashing waits in a line fair between client IPs.
+ *   - Password change counts like a login (LOGIN_FAILURES_ACCOUNT by username, LOGIN_FAILURES_IP),
+ *     so a stolen access token cannot be used to guess the password faster than logins could;
+ *     a wrong current password is 403 `invalid_password` (the token itself is fine). It ends every
+ *     other session (refresh families) and answers a new one, hashed with the current parameters.
  *   - Self-registration is open only in the tenants listed in `selfRegistrationTenants` (by
  *     default just `defaultTenant`). Tenants created through POST /v1/tenants are meant for B2B
  *     back ends that upsert their own users, so they are closed unless the operator lists them.
@@ -32,6 +36,7 @@ import type { Engine } from '../engine/engine.js';
 import { findMalformedString, isWellFormed, labelViolation } from '../domain/rules.js';
 import type { Tenant, TenantId, User, UserId } from '../domain/types.js';
 import { clientSubject } from './client-address.js';
+import { requireUser } from './conversation-access.js';
 import type { Clock } from './ids.js';
 import { bothInOrder, type QuotaListener, type RateLimiter, type RateLimitName, type RateLimitSubject } from './rate-limiter.js';
 import { refuseViolation, ServiceError } from './service-error.js';
@@ -71,6 +76,11 @@ export interface RegisterInput {
   password: string;
   displayName?: string;
   tenant?: string;
+}
+
+export interface ChangePasswordInput {
+  currentPassword: string;
+  newPassword: string;
 }
 
 export interface LoginInput {
@@ -212,13 +222,67 @@ export function createIdentityService(deps: IdentityServiceDeps) {
       return session;
     },
 
+    /**
+     * Replaces the caller's password after checking the current one, revokes every refresh family
+     * of theirs and starts a new session (the caller stays signed in, every other device is
+     * signed out at its next refresh; access tokens already issued run until they expire).
+     * 403 invalid_password (counted as a failed login), 403 password_not_set for users without
+     * a password (tenant-upserted or external), 400 for a new password registration would refuse.
+     */
+    async changePassword(principal: Principal, input: ChangePasswordInput, client: ClientContext = {}): Promise<AuthSession> {
+      const caller = requireUser(principal, 'Changing your password');
+      const currentPassword = requirePassword(input.currentPassword, false, 'currentPassword');
+      const newPassword = requirePassword(input.newPassword, true, 'newPassword');
+      const user = await engine.users.get(caller.tenantId, caller.userId);
+      if (!user) throw new ServiceError('user_not_found');
+      if (user.username === null) throw new ServiceError('password_not_set');
+      const source = client.ip === undefined ? undefined : clientSubject(client.ip);
+      const limited: [RateLimitName, RateLimitSubject][] = [['LOGIN_FAILURES_ACCOUNT', { tenantId: caller.tenantId, subject: user.username }]];
+      if (source !== undefined) limited.push(['LOGIN_FAILURES_IP', { tenantId: null, subject: source }]);
+
+      // As in login: a failure of each limit is counted up front, alongside the credential read,
+      // and given back unless the password was checked and wrong.
+      const counted = limited.map(([name, who]) => rateLimiter.consume(name, who, client.onQuota));
+      const [looked, ...counts] = await Promise.allSettled([engine.users.findCredentials(caller.tenantId, user.username), ...counted]);
+      const refund = () =>
+        Promise.all(limited.map(([name, who], i) => (counts[i]?.status === 'fulfilled' ? rateLimiter.refund(name, who, client.onQuota) : null)));
+      const refused = counts.find((result) => result.status === 'rejected');
+      if (looked.status === 'rejected' || refused) {
+        await refund().catch(() => null);
+        throw looked.status === 'rejected' ? looked.reason : refused?.reason;
+      }
+      const credentials = looked.value;
+      if (!credentials || credentials.user.id !== caller.userId) {
+        await refund().catch(() => null);
+        throw new ServiceError('password_not_set');
+      }
+      let matches: boolean;
+      let nextHash: string;
+      try {
+        matches = await passwords.verify(currentPassword, credentials.passwordHash, source);
+        // Always the current parameters: a change is also the moment to upgrade an old hash.
+        nextHash = matches ? await passwords.hash(newPassword, source) : '';
+      } catch (error) {
+        await refund().catch(() => null);
+        throw error;
+      }
+      if (!matches) throw new ServiceError('invalid_password');
+      await refund();
+      // A concurrent change from the same password won: this one's "current" password is no longer.
+      if (!(await engine.users.replacePasswordHash(caller.tenantId, caller.userId, credentials.passwordHash, nextHash, clock()))) {
+        throw new ServiceError('invalid_password');
+      }
+      await refreshTokens.revokeUser(caller.tenantId, caller.userId);
+      return startSession(credentials.user);
+    },
+
     /** Spends the refresh token for a new pair. Reuse of a spent token revokes its family (401). */
     async refresh(refreshToken: string): Promise<AuthSession> {
       const token = requireToken(refreshToken);
       const next = await refreshTokens.rotate(token);
       const user = await engine.users.get(next.tenantId, next.userId);
       if (!user) {
-        // Defensive: users are not deleted today, but a session must not outlive its user.
+        // The user was deleted (its families were revoked, but one may have been started meanwhile).
         await refreshTokens.revoke(next.token);
         throw new ServiceError('invalid_refresh_token');
       }
@@ -245,13 +309,15 @@ export function createIdentityService(deps: IdentityServiceDeps) {
       return { tenant, apiKey };
     },
 
-    /** Creates or replaces a user of the calling tenant (tenant keys only). */
+    /** Creates or replaces a user of the calling tenant (tenant keys only). 409 user_deleted: ids are not reused. */
     async upsertUser(principal: Principal, userId: string, input: UpsertUserInput): Promise<{ user: User; created: boolean }> {
       const tenantId = requireTenantPrincipal(principal, 'Upserting users');
       const id = requireUserId(userId);
       const displayName = requireLabel(input.displayName, 'displayName', DISPLAY_NAME_MAX_LENGTH);
       const metadata = requireMetadata(input.metadata);
-      return engine.users.upsert(tenantId, { id, displayName, metadata }, clock());
+      const result = await engine.users.upsert(tenantId, { id, displayName, metadata }, clock());
+      if (!result) throw new ServiceError('user_deleted');
+      return result;
     },
 
     /** Signs an access token for a user of the calling tenant (tenant keys only). 404 user_not_found. */
@@ -317,14 +383,14 @@ function length(text: string): number {
   return [...text].length;
 }
 
-function requirePassword(value: unknown, forRegistration: boolean): string {
-  const password = requireString(value, 'password');
+function requirePassword(value: unknown, forRegistration: boolean, field = 'password'): string {
+  const password = requireString(value, field);
   const n = length(password);
   // Login accepts any length a registration could have produced (and never hashes huge input).
   const min = forRegistration ? PASSWORD_MIN_LENGTH : 1;
-  if (n < min || n > PASSWORD_MAX_LENGTH) throw invalid(`password must be ${min}..${PASSWORD_MAX_LENGTH} characters`);
+  if (n < min || n > PASSWORD_MAX_LENGTH) throw invalid(`${field} must be ${min}..${PASSWORD_MAX_LENGTH} characters`);
   // A lone surrogate has no UTF-8 form: two different passwords would hash alike.
-  if (!isWellFormed(password)) throw invalid('password must be well-formed Unicode (no lone surrogates)');
+  if (!isWellFormed(password)) throw invalid(`${field} must be well-formed Unicode (no lone surrogates)`);
   return password;
 }
 

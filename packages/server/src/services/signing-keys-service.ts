@@ -57,11 +57,11 @@ export function createSigningKeysService(deps: SigningKeysServiceDeps): SigningK
           { 'Retry-After': String(seconds) },
         );
       }
-      // This node first, so its next token carries the new kid whatever the bus does; then the
-      // others. Both read or write storage: a failure is a 503 after a rotation that did happen,
-      // and the recheck timers still bring every node to the new key.
-      await signingKeys.reload();
-      await engine.revocations.publish({ kind: 'signing-keys' });
+      // This node (so its next token carries the new kid whatever the bus does) and the others,
+      // each attempted even when the other fails. Both touch storage: a failure is a 503 after a
+      // rotation that did happen, and the recheck timers still bring every node to the new key.
+      const [reloaded, announced] = await Promise.allSettled([signingKeys.reload(), engine.revocations.publish({ kind: 'signing-keys' })]);
+      for (const outcome of [reloaded, announced]) if (outcome.status === 'rejected') throw outcome.reason;
       return { kid: rotation.current.kid, createdAt: rotation.current.createdAt, previous: rotation.previous };
     },
   };

@@ -1,5 +1,5 @@
 import type { Principal } from '../auth/principal.js';
-import type { Engine, Presence } from '../engine/engine.js';
+import type { DeletedUser, Engine, Presence } from '../engine/engine.js';
 import { canSeePresence } from '../domain/moderation.js';
 import { labelViolation, normalizeLabel } from '../domain/rules.js';
 import type { User, UserId } from '../domain/types.js';
@@ -28,8 +28,16 @@ export function createUsersService({ engine, clock }: UsersServiceDeps) {
       return requireExisting(principal, caller.userId);
     },
 
-    async get(principal: Principal, userId: UserId): Promise<User> {
-      return requireExisting(principal, userId);
+    /**
+     * A user of the caller's tenant, or what remains of a deleted one (so that the senders of kept
+     * messages can still be shown); 404 when the id never existed.
+     */
+    async get(principal: Principal, userId: UserId): Promise<User | DeletedUser> {
+      const user = await engine.users.get(principal.tenantId, userId);
+      if (user) return user;
+      const deleted = await engine.users.findDeleted(principal.tenantId, userId);
+      if (!deleted) throw new ServiceError('user_not_found');
+      return deleted;
     },
 
     async updateMe(principal: Principal, changes: { displayName?: string }): Promise<User> {

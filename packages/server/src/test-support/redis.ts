@@ -160,20 +160,33 @@ async function waitForPing(port: number): Promise<void> {
 
 export interface LocalRedis {
   url: string;
+  port: number;
+  /** The server's working directory (its AOF lives here with `persistence`). */
+  directory: string;
   /** Freezes the server (SIGSTOP): connections stay open but nothing answers, like a partition. */
   pause(): Promise<void>;
   /** Lets it run again (SIGCONT), data intact. */
   resume(): Promise<void>;
+  /** Kills the server outright (SIGKILL: no shutdown, no final fsync) and waits until it is gone. */
+  crash(): Promise<void>;
+  /** Starts a crashed server again on the same port and directory; resolves once it has loaded its data and answers. */
+  restart(): Promise<void>;
   /** Stops exactly this process and removes its directory. */
   stop(): Promise<void>;
 }
 
+export interface LocalRedisOptions {
+  /** Append-only file with this fsync policy (`appendfsync`); without it, no persistence at all. */
+  persistence?: 'always' | 'everysec';
+}
+
 /** A private standalone redis-server on a free port, for tests that take Redis away. */
-export async function startLocalRedis(): Promise<LocalRedis> {
+export async function startLocalRedis(options: LocalRedisOptions = {}): Promise<LocalRedis> {
   const directory = await mkdtemp(join(tmpdir(), 'parley-redis-'));
   const [port] = await freePorts(1);
   if (port === undefined) throw new Error('no free port');
-  const child = spawnRedisServer(port, directory, []);
+  const args = options.persistence ? ['--appendonly', 'yes', '--appendfsync', options.persistence] : [];
+  let child = spawnRedisServer(port, directory, args);
   const stop = async () => {
     await stopProcesses([child]);
     await rm(directory, { recursive: true, force: true });
@@ -186,11 +199,25 @@ export async function startLocalRedis(): Promise<LocalRedis> {
   }
   return {
     url: `redis://127.0.0.1:${port}`,
+    port,
+    directory,
     pause: async () => {
       child.kill('SIGSTOP');
     },
     resume: async () => {
       child.kill('SIGCONT');
+      await waitForPing(port);
+    },
+    crash: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGKILL');
+      }),
+    restart: async () => {
+      if (child.exitCode === null && child.signalCode === null) throw new Error('restart: the server is still running');
+      child = spawnRedisServer(port, directory, args);
+      // PING answers LOADING until the append-only file is replayed, so this waits for the data too.
       await waitForPing(port);
     },
     stop,

@@ -14,7 +14,7 @@ export function isSecretCreationResponse(method: string, path: string): boolean 
 }
 
 /** The responses that may carry a refresh token. */
-export const isAuthResponse = (method: string, path: string): boolean => method === 'POST' && /^\/v1\/auth\/(register|login|refresh)$/.test(path.split('?')[0]!);
+export const isAuthResponse = (method: string, path: string): boolean => method === 'POST' && /^\/v1\/auth\/(register|login|refresh|password)$/.test(path.split('?')[0]!);
 
 export interface ExposureRules {
   /** Tenant of each credential used in the run (user tokens and tenant keys). */

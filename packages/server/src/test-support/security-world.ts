@@ -187,17 +187,22 @@ export async function createSecurityWorld(kind: EngineKind): Promise<SecurityWor
 /**
  * The credential an operation is meant for, among the victim's owner (alice), the victim tenant's
  * key and the operator key: the first one the operation, called with `body` on the group's real
- * objects, does not refuse with 401/403. The probe is a real call: its effects stay.
+ * objects, does not refuse with 401/403. When all are refused, the first one that authenticated
+ * (a 403 for a reason of the account, such as `password_not_set` for alice, who has no password):
+ * its requests still pass every check before the handler (body size, schema). The probe is a real
+ * call: its effects stay.
  */
 export async function intendedCaller(world: SecurityWorld, operation: Operation, body: unknown): Promise<{ token: string; response: ApiResponse }> {
   const { real } = await pathValues(world, operation, world.group);
   let last: { token: string; response: ApiResponse } | undefined;
+  let authenticated: { token: string; response: ApiResponse } | undefined;
   for (const token of [world.alice.token, world.victimTenant.key, ADMIN_KEY]) {
     const response = await world.api.request(operation.method, fillPath(operation, real), { token, ...(body !== undefined ? { json: body } : {}) });
     last = { token, response };
-    if (response.status !== 401 && response.status !== 403) break;
+    if (response.status !== 401 && response.status !== 403) return last;
+    if (response.status === 403) authenticated ??= last;
   }
-  return last!;
+  return authenticated ?? last!;
 }
 
 /** What a path parameter names, and how visible that kind of object is. */

@@ -20,7 +20,7 @@ function provider(overrides: Partial<IdentityProvider> = {}): IdentityProvider {
 }
 
 function external(id: UserId, subject: string, overrides: Partial<NewExternalUser> = {}): NewExternalUser {
-  return { id, identity: { provider: 'corp', subject }, displayName: `Person ${subject}`, username: null, ...overrides };
+  return { id, identity: { provider: 'corp', issuer: 'https://idp.example.com', subject }, displayName: `Person ${subject}`, username: null, ...overrides };
 }
 
 export function identityProvidersContract(context: ContractContext): void {
@@ -89,7 +89,7 @@ export function identityProvidersContract(context: ContractContext): void {
         metadata: null,
         createdAt: T0,
         updatedAt: T0,
-        identity: { provider: 'corp', subject: 'sub-1' },
+        identity: { provider: 'corp', issuer: 'https://idp.example.com', subject: 'sub-1' },
       };
       expect(first).toEqual({ user: expected, created: true });
       const again = await users.ensureExternal(TENANT, external(bob, 'sub-1', { displayName: 'Renamed' }), T0 + 1);
@@ -100,13 +100,26 @@ export function identityProvidersContract(context: ContractContext): void {
       expect(await users.findCredentials(TENANT, 'alice')).toBeNull();
     });
 
-    it('keys users by provider and subject, per tenant', async () => {
+    it('keys users by provider, issuer and subject, per tenant', async () => {
       const { users } = context.engine;
       const a = await users.ensureExternal(TENANT, external('u-1' as UserId, 'same'), T0);
-      const b = await users.ensureExternal(TENANT, external('u-2' as UserId, 'same', { identity: { provider: 'other', subject: 'same' } }), T0);
+      const b = await users.ensureExternal(
+        TENANT,
+        external('u-2' as UserId, 'same', { identity: { provider: 'other', issuer: 'https://idp.example.com', subject: 'same' } }),
+        T0,
+      );
       const c = await users.ensureExternal(OTHER_TENANT, external('u-3' as UserId, 'same'), T0);
-      expect([a.created, b.created, c.created]).toEqual([true, true, true]);
-      expect(new Set([a.user.id, b.user.id, c.user.id]).size).toBe(3);
+      // The provider id pointed at another issuer: that issuer's `same` is somebody else.
+      const d = await users.ensureExternal(
+        TENANT,
+        external('u-4' as UserId, 'same', { identity: { provider: 'corp', issuer: 'https://other-idp.example.com', subject: 'same' } }),
+        T0,
+      );
+      expect([a.created, b.created, c.created, d.created]).toEqual([true, true, true, true]);
+      expect(new Set([a.user.id, b.user.id, c.user.id, d.user.id]).size).toBe(4);
+      // The same three again: the same users.
+      const again = await users.ensureExternal(TENANT, external('u-5' as UserId, 'same'), T0);
+      expect(again).toMatchObject({ created: false, user: { id: a.user.id } });
     });
 
     it('takes a username only when it is free', async () => {
@@ -129,9 +142,10 @@ export function identityProvidersContract(context: ContractContext): void {
     it('keeps the identity through later updates and upserts', async () => {
       const { users } = context.engine;
       await users.ensureExternal(TENANT, external(alice, 'sub-9'), T0);
-      expect(await users.update(TENANT, alice, { displayName: 'New' }, T0 + 1)).toMatchObject({ identity: { provider: 'corp', subject: 'sub-9' } });
-      const { user } = await users.upsert(TENANT, { id: alice, displayName: 'Upserted', metadata: null }, T0 + 2);
-      expect(user.identity).toEqual({ provider: 'corp', subject: 'sub-9' });
+      const identity = { provider: 'corp', issuer: 'https://idp.example.com', subject: 'sub-9' };
+      expect(await users.update(TENANT, alice, { displayName: 'New' }, T0 + 1)).toMatchObject({ identity });
+      const { user } = (await users.upsert(TENANT, { id: alice, displayName: 'Upserted', metadata: null }, T0 + 2))!;
+      expect(user.identity).toEqual(identity);
     });
   });
 }

@@ -69,7 +69,7 @@ export function identityContract(context: ContractContext): void {
 
     it('rotates the current generation to the next one, again and again', async () => {
       const { refreshTokens } = context.engine;
-      await refreshTokens.create(family());
+      await refreshTokens.create(family(), T0);
       const first = await refreshTokens.rotate(TENANT, 'fam-1', 0, 'hash-0', next(1), T0 + 1);
       expect(first).toEqual({
         status: 'rotated',
@@ -81,7 +81,7 @@ export function identityContract(context: ContractContext): void {
 
     it('lets exactly one of concurrent rotations with one token succeed', async () => {
       const { refreshTokens } = context.engine;
-      await refreshTokens.create(family());
+      await refreshTokens.create(family(), T0);
       const results = await Promise.all(
         Array.from({ length: 10 }, (_, i) => refreshTokens.rotate(TENANT, 'fam-1', 0, 'hash-0', next(i), T0 + 1)),
       );
@@ -93,7 +93,7 @@ export function identityContract(context: ContractContext): void {
 
     it('treats a spent generation as reuse and revokes the whole family', async () => {
       const { refreshTokens } = context.engine;
-      await refreshTokens.create(family());
+      await refreshTokens.create(family(), T0);
       await refreshTokens.rotate(TENANT, 'fam-1', 0, 'hash-0', next(1), T0 + 1);
       expect(await refreshTokens.rotate(TENANT, 'fam-1', 0, 'hash-0', next(9), T0 + 2)).toEqual({ status: 'reused' });
       // Even the legitimate current token is dead now.
@@ -102,7 +102,7 @@ export function identityContract(context: ContractContext): void {
 
     it('refuses a spent generation with a forged secret and revokes nothing', async () => {
       const { refreshTokens } = context.engine;
-      await refreshTokens.create(family());
+      await refreshTokens.create(family(), T0);
       await refreshTokens.rotate(TENANT, 'fam-1', 0, 'hash-0', next(1), T0 + 1);
       await refreshTokens.rotate(TENANT, 'fam-1', 1, 'hash-1', next(2), T0 + 2);
       // Knowing the family id and guessing a spent generation proves nothing: no revocation.
@@ -120,7 +120,7 @@ export function identityContract(context: ContractContext): void {
 
     it(`remembers the last ${REFRESH_SPENT_GENERATIONS_KEPT} spent generations; an older one is just invalid`, async () => {
       const { refreshTokens } = context.engine;
-      await refreshTokens.create(family());
+      await refreshTokens.create(family(), T0);
       const rotations = REFRESH_SPENT_GENERATIONS_KEPT + 1;
       for (let generation = 0; generation < rotations; generation++) {
         await refreshTokens.rotate(TENANT, 'fam-1', generation, `hash-${generation}`, next(generation + 1), T0 + 1 + generation);
@@ -133,7 +133,7 @@ export function identityContract(context: ContractContext): void {
 
     it('refuses a wrong secret without revoking the family', async () => {
       const { refreshTokens } = context.engine;
-      await refreshTokens.create(family());
+      await refreshTokens.create(family(), T0);
       expect(await refreshTokens.rotate(TENANT, 'fam-1', 0, 'wrong', next(1), T0 + 1)).toEqual({ status: 'invalid' });
       expect(await refreshTokens.rotate(TENANT, 'fam-1', 0, 'hash-0', next(1), T0 + 2)).toMatchObject({
         status: 'rotated',
@@ -142,7 +142,7 @@ export function identityContract(context: ContractContext): void {
 
     it('refuses a generation from the future and an unknown family', async () => {
       const { refreshTokens } = context.engine;
-      await refreshTokens.create(family());
+      await refreshTokens.create(family(), T0);
       expect(await refreshTokens.rotate(TENANT, 'fam-1', 5, 'hash-0', next(1), T0 + 1)).toEqual({ status: 'invalid' });
       expect(await refreshTokens.rotate(TENANT, 'no-such', 0, 'hash-0', next(1), T0 + 1)).toEqual({
         status: 'invalid',
@@ -155,8 +155,8 @@ export function identityContract(context: ContractContext): void {
     it('refuses an expired family and accepts it just before expiry', async () => {
       const { refreshTokens } = context.engine;
       const expiresAt = T0 + HOUR;
-      await refreshTokens.create(family({ familyId: 'expired', expiresAt }));
-      await refreshTokens.create(family({ familyId: 'fresh', expiresAt }));
+      await refreshTokens.create(family({ familyId: 'expired', expiresAt }), T0);
+      await refreshTokens.create(family({ familyId: 'fresh', expiresAt }), T0);
       // Time only moves forward, as it does between real calls.
       expect(await refreshTokens.rotate(TENANT, 'fresh', 0, 'hash-0', next(1), expiresAt - 1)).toMatchObject({
         status: 'rotated',
@@ -168,8 +168,8 @@ export function identityContract(context: ContractContext): void {
 
     it('revokes a family idempotently, and revoking an unknown family is harmless', async () => {
       const { refreshTokens } = context.engine;
-      await refreshTokens.create(family());
-      await refreshTokens.create(family({ familyId: 'fam-2' }));
+      await refreshTokens.create(family(), T0);
+      await refreshTokens.create(family({ familyId: 'fam-2' }), T0);
       await refreshTokens.revoke(TENANT, 'fam-1');
       await refreshTokens.revoke(TENANT, 'fam-1');
       await refreshTokens.revoke(TENANT, 'never-existed');

@@ -31,7 +31,7 @@ export function tenancyContract(context: ContractContext): void {
         user: { tenantId: TENANT, displayName: 'Alice' },
         passwordHash: 'pw-acme',
       });
-      expect((await users.upsert(OTHER_TENANT, { id: bob, displayName: 'Bob', metadata: null }, T0)).created).toBe(true);
+      expect((await users.upsert(OTHER_TENANT, { id: bob, displayName: 'Bob', metadata: null }, T0))?.created).toBe(true);
       expect(await users.get(TENANT, bob)).toBeNull();
       await users.block(TENANT, alice, bob);
       expect(await users.isBlocked(OTHER_TENANT, alice, bob)).toBe(false);
@@ -85,8 +85,8 @@ export function tenancyContract(context: ContractContext): void {
     it('keeps refresh families per tenant', async () => {
       const { refreshTokens } = context.engine;
       const family = { familyId: 'fam', userId: alice, generation: 0, secretHash: 'h0', expiresAt: T0 + HOUR };
-      await refreshTokens.create({ ...family, tenantId: TENANT });
-      await refreshTokens.create({ ...family, tenantId: OTHER_TENANT, secretHash: 'other-h0' });
+      await refreshTokens.create({ ...family, tenantId: TENANT }, T0);
+      await refreshTokens.create({ ...family, tenantId: OTHER_TENANT, secretHash: 'other-h0' }, T0);
       const next = { secretHash: 'h1', expiresAt: T0 + 2 * HOUR };
       expect(await refreshTokens.rotate(OTHER_TENANT, 'fam', 0, 'h0', next, T0)).toEqual({ status: 'invalid' });
       await refreshTokens.revoke(OTHER_TENANT, 'fam');

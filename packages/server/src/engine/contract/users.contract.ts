@@ -68,17 +68,17 @@ export function usersContract(context: ContractContext): void {
       const second = await users.upsert(TENANT, { id: carol, displayName: 'Caroline', metadata: null }, T0 + 5);
       expect(second).toEqual({
         created: false,
-        user: { ...first.user, displayName: 'Caroline', metadata: null, updatedAt: T0 + 5 },
+        user: { ...first!.user, displayName: 'Caroline', metadata: null, updatedAt: T0 + 5 },
       });
-      expect(await users.get(TENANT, carol)).toEqual(second.user);
+      expect(await users.get(TENANT, carol)).toEqual(second!.user);
     });
 
     it('keeps the username, createdAt and credentials of a registered user it upserts', async () => {
       const { users } = context.engine;
       await users.register(TENANT, newUser(alice, 'alice'));
       const result = await users.upsert(TENANT, { id: alice, displayName: 'Alice B.', metadata: { a: 1 } }, T0 + 9);
-      expect(result.created).toBe(false);
-      expect(result.user).toMatchObject({ username: 'alice', createdAt: T0, updatedAt: T0 + 9, displayName: 'Alice B.' });
+      expect(result!.created).toBe(false);
+      expect(result!.user).toMatchObject({ username: 'alice', createdAt: T0, updatedAt: T0 + 9, displayName: 'Alice B.' });
       expect(await users.findCredentials(TENANT, 'alice')).toMatchObject({
         user: { displayName: 'Alice B.' },
         passwordHash: 'pw-alice',
@@ -123,7 +123,7 @@ export function usersContract(context: ContractContext): void {
 
     it('returns copies: changing a returned user changes nothing stored', async () => {
       const { users } = context.engine;
-      const { user } = await users.upsert(TENANT, { id: carol, displayName: 'Carol', metadata: { tags: ['a'] } }, T0);
+      const { user } = (await users.upsert(TENANT, { id: carol, displayName: 'Carol', metadata: { tags: ['a'] } }, T0))!;
       user.displayName = 'mutated';
       (user.metadata?.tags as string[]).push('b');
       const fetched = await users.get(TENANT, carol);

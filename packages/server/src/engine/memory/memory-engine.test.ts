@@ -50,7 +50,7 @@ describe('memory engine expiry by the given times', () => {
   it('drops expired refresh families, and rotation extends a family past its first expiry', async () => {
     const engine = createMemoryEngine();
     const family = { tenantId: tenant, familyId: 'f', userId: alice, generation: 0, secretHash: 'h0', expiresAt: 100 };
-    await engine.refreshTokens.create(family);
+    await engine.refreshTokens.create(family, 0);
     const rotated = await engine.refreshTokens.rotate(tenant, 'f', 0, 'h0', { secretHash: 'h1', expiresAt: 500 }, 50);
     expect(rotated.status).toBe('rotated');
     // Past the first expiry but within the rotated one.

@@ -1,6 +1,8 @@
 /** The identity stores in memory: tenants, refresh-token families and signing keys. */
-import type { EpochMs, Tenant, TenantId } from '../../domain/types.js';
+import type { EpochMs, Tenant, TenantId, UserId } from '../../domain/types.js';
 import {
+  REFRESH_FAMILIES_PER_USER_MAX,
+  REFRESH_SIBLINGS_MAX,
   MAX_API_KEYS_LIMIT,
   REFRESH_SPENT_GENERATIONS_KEPT,
   SIGNING_KEYS_MAX,
@@ -76,21 +78,49 @@ export class MemoryTenantStore implements TenantStore {
   }
 }
 
-/** A family with the secret hashes of its last REFRESH_SPENT_GENERATIONS_KEPT spent generations. */
-type StoredFamily = RefreshFamily & { spent: Map<number, string> };
+/**
+ * A family as stored: every hash its current generation accepts (the first token and siblings),
+ * the accepted hashes of its last REFRESH_SPENT_GENERATIONS_KEPT spent generations, and when
+ * it last rotated (the start of the reuse grace window).
+ */
+interface StoredFamily {
+  userId: UserId;
+  generation: number;
+  accepted: string[];
+  spent: Map<number, string[]>;
+  rotatedAt: EpochMs | null;
+  expiresAt: EpochMs;
+}
 
 /**
  * Families live until revoked, reused or expired. Without a clock of its own, the store learns
- * the time from `rotate(now)` and drops every family that expired by then, so storage is bounded
- * by the families still valid at the latest rotation.
+ * the time from `create(now)` and `rotate(now)` and drops every family that expired by then, so
+ * storage is bounded by the families still valid at the latest call. The per-user index is exact
+ * here (one process): it loses a family whenever the family goes.
  */
 export class MemoryRefreshTokenStore implements RefreshTokenStore {
   private readonly families = new TenantScoped<Map<string, StoredFamily>>(() => new Map());
+  /** userId → familyId → expiresAt */
+  private readonly byUser = new TenantScoped<Map<UserId, Map<string, EpochMs>>>(() => new Map());
   private readonly expiry = new ExpiryQueue<{ tenantId: TenantId; familyId: string }>();
 
-  async create(family: RefreshFamily): Promise<void> {
-    this.families.write(family.tenantId).set(family.familyId, { ...family, spent: new Map() });
+  async create(family: RefreshFamily, now: EpochMs): Promise<void> {
+    this.dropExpired(now);
+    this.families.write(family.tenantId).set(family.familyId, {
+      userId: family.userId,
+      generation: 0,
+      accepted: [family.secretHash],
+      spent: new Map(),
+      rotatedAt: null,
+      expiresAt: family.expiresAt,
+    });
     this.expiry.push({ tenantId: family.tenantId, familyId: family.familyId }, family.expiresAt);
+    const index = this.userIndex(family.tenantId, family.userId);
+    index.set(family.familyId, family.expiresAt);
+    if (index.size > REFRESH_FAMILIES_PER_USER_MAX) {
+      const soonest = [...index].sort((a, b) => a[1] - b[1]).slice(0, index.size - REFRESH_FAMILIES_PER_USER_MAX);
+      for (const [familyId] of soonest) this.remove(family.tenantId, familyId);
+    }
   }
 
   async rotate(
@@ -100,42 +130,80 @@ export class MemoryRefreshTokenStore implements RefreshTokenStore {
     secretHash: string,
     next: { secretHash: string; expiresAt: EpochMs },
     now: EpochMs,
+    reuseGraceMs = 0,
   ): Promise<RotateResult> {
     this.dropExpired(now);
-    const families = this.families.read(tenantId);
-    const family = families?.get(familyId);
-    if (!families || !family || now >= family.expiresAt) return { status: 'invalid' };
+    const family = this.families.read(tenantId)?.get(familyId);
+    if (!family || now >= family.expiresAt) return { status: 'invalid' };
+    const rotated = (generationNow: number): RotateResult => ({
+      status: 'rotated',
+      family: { tenantId, familyId, userId: family.userId, generation: generationNow, secretHash: next.secretHash, expiresAt: next.expiresAt },
+    });
     if (generation < family.generation) {
       // Only a genuine spent token proves that someone holds a copy; a forged one changes nothing.
-      if (family.spent.get(generation) !== secretHash) return { status: 'invalid' };
-      families.delete(familyId);
+      if (!family.spent.get(generation)?.includes(secretHash)) return { status: 'invalid' };
+      const inGrace =
+        generation === family.generation - 1 && family.rotatedAt !== null && now - family.rotatedAt <= reuseGraceMs && reuseGraceMs > 0;
+      if (inGrace && family.accepted.length < REFRESH_SIBLINGS_MAX) {
+        family.accepted.push(next.secretHash);
+        this.extend(tenantId, familyId, family, next.expiresAt);
+        return rotated(family.generation);
+      }
+      this.remove(tenantId, familyId);
       return { status: 'reused' };
     }
-    if (generation > family.generation || secretHash !== family.secretHash) return { status: 'invalid' };
-    const rotated: RefreshFamily = {
-      tenantId: family.tenantId,
-      familyId: family.familyId,
-      userId: family.userId,
-      generation: family.generation + 1,
-      secretHash: next.secretHash,
-      expiresAt: next.expiresAt,
-    };
-    const spent = new Map(family.spent).set(family.generation, family.secretHash);
-    spent.delete(family.generation - REFRESH_SPENT_GENERATIONS_KEPT);
-    families.set(familyId, { ...rotated, spent });
-    this.expiry.push({ tenantId, familyId }, rotated.expiresAt);
-    return { status: 'rotated', family: rotated };
+    if (generation > family.generation || !family.accepted.includes(secretHash)) return { status: 'invalid' };
+    family.spent.set(family.generation, family.accepted);
+    family.spent.delete(family.generation - REFRESH_SPENT_GENERATIONS_KEPT);
+    family.generation += 1;
+    family.accepted = [next.secretHash];
+    family.rotatedAt = now;
+    this.extend(tenantId, familyId, family, next.expiresAt);
+    return rotated(family.generation);
   }
 
   async revoke(tenantId: TenantId, familyId: string): Promise<void> {
-    this.families.read(tenantId)?.delete(familyId);
+    this.remove(tenantId, familyId);
+  }
+
+  async revokeUser(tenantId: TenantId, userId: UserId): Promise<number> {
+    const familyIds = [...(this.byUser.read(tenantId)?.get(userId)?.keys() ?? [])];
+    for (const familyId of familyIds) this.remove(tenantId, familyId);
+    return familyIds.length;
+  }
+
+  private userIndex(tenantId: TenantId, userId: UserId): Map<string, EpochMs> {
+    const users = this.byUser.write(tenantId);
+    let index = users.get(userId);
+    if (!index) {
+      index = new Map();
+      users.set(userId, index);
+    }
+    return index;
+  }
+
+  /** Sliding lifetime: the family (and its index entry) now expires at `expiresAt`. */
+  private extend(tenantId: TenantId, familyId: string, family: StoredFamily, expiresAt: EpochMs): void {
+    family.expiresAt = expiresAt;
+    this.expiry.push({ tenantId, familyId }, expiresAt);
+    this.byUser.read(tenantId)?.get(family.userId)?.set(familyId, expiresAt);
+  }
+
+  private remove(tenantId: TenantId, familyId: string): void {
+    const families = this.families.read(tenantId);
+    const family = families?.get(familyId);
+    if (!families || !family) return;
+    families.delete(familyId);
+    const users = this.byUser.read(tenantId);
+    const index = users?.get(family.userId);
+    index?.delete(familyId);
+    if (index?.size === 0) users?.delete(family.userId);
   }
 
   private dropExpired(now: EpochMs): void {
     for (const { key, expiresAt } of this.expiry.popExpired(now)) {
-      const families = this.families.read(key.tenantId);
       // A rotated family was pushed again with its new expiry; only its current entry counts.
-      if (families?.get(key.familyId)?.expiresAt === expiresAt) families.delete(key.familyId);
+      if (this.families.read(key.tenantId)?.get(key.familyId)?.expiresAt === expiresAt) this.remove(key.tenantId, key.familyId);
     }
   }
 }

@@ -1,6 +1,7 @@
 /** UserStore in memory: users, the username index and block lists, per tenant. */
+import { externalIdentityKey } from '../../domain/external-identity.js';
 import type { EpochMs, TenantId, User, UserId } from '../../domain/types.js';
-import type { NewExternalUser, NewUser, UserStore, UserUpsert } from '../engine.js';
+import type { DeletedUser, NewExternalUser, NewUser, UserStore, UserUpsert } from '../engine.js';
 import { EngineError } from '../errors.js';
 import { TenantScoped } from './tenant-scoped.js';
 
@@ -12,8 +13,10 @@ interface UserRecord {
 
 interface TenantUsers {
   byId: Map<UserId, UserRecord>;
+  /** Ids of deleted users: taken for good, shown as deleted. */
+  deleted: Map<UserId, DeletedUser>;
   idByUsername: Map<string, UserId>;
-  /** JSON [provider, subject] → the user created on its first sight. */
+  /** externalIdentityKey (provider, issuer, subject) → the user created on its first sight. */
   idByExternal: Map<string, UserId>;
   /** blocker → the users they block. */
   blocked: Map<UserId, Set<UserId>>;
@@ -30,6 +33,7 @@ function copyUser(user: User): User {
 export class MemoryUserStore implements UserStore {
   private readonly tenants = new TenantScoped<TenantUsers>(() => ({
     byId: new Map(),
+    deleted: new Map(),
     idByUsername: new Map(),
     idByExternal: new Map(),
     blocked: new Map(),
@@ -41,7 +45,7 @@ export class MemoryUserStore implements UserStore {
   ): Promise<{ status: 'created'; user: User } | { status: 'username_taken' }> {
     const users = this.tenants.write(tenantId);
     if (users.idByUsername.has(input.username)) return { status: 'username_taken' };
-    if (users.byId.has(input.id)) throw new EngineError('invalid_argument', `user id ${input.id} is already used`);
+    if (users.byId.has(input.id) || users.deleted.has(input.id)) throw new EngineError('invalid_argument', `user id ${input.id} is already used`);
     const user: User = {
       tenantId,
       id: input.id,
@@ -56,8 +60,9 @@ export class MemoryUserStore implements UserStore {
     return { status: 'created', user: copyUser(user) };
   }
 
-  async upsert(tenantId: TenantId, input: UserUpsert, now: EpochMs): Promise<{ user: User; created: boolean }> {
+  async upsert(tenantId: TenantId, input: UserUpsert, now: EpochMs): Promise<{ user: User; created: boolean } | null> {
     const users = this.tenants.write(tenantId);
+    if (users.deleted.has(input.id)) return null;
     const metadata = input.metadata === null ? null : structuredClone(input.metadata);
     const existing = users.byId.get(input.id);
     if (existing) {
@@ -79,7 +84,7 @@ export class MemoryUserStore implements UserStore {
 
   async ensureExternal(tenantId: TenantId, input: NewExternalUser, now: EpochMs): Promise<{ user: User; created: boolean }> {
     const users = this.tenants.write(tenantId);
-    const pair = JSON.stringify([input.identity.provider, input.identity.subject]);
+    const pair = externalIdentityKey(input.identity);
     const knownId = users.idByExternal.get(pair);
     const known = knownId === undefined ? undefined : users.byId.get(knownId);
     if (known) return { user: copyUser(known.user), created: false };
@@ -93,7 +98,7 @@ export class MemoryUserStore implements UserStore {
       metadata: null,
       createdAt: now,
       updatedAt: now,
-      identity: { provider: input.identity.provider, subject: input.identity.subject },
+      identity: { provider: input.identity.provider, issuer: input.identity.issuer, subject: input.identity.subject },
     };
     users.byId.set(user.id, { user, passwordHash: null });
     users.idByExternal.set(pair, user.id);
@@ -131,6 +136,34 @@ export class MemoryUserStore implements UserStore {
       updatedAt: now,
     };
     return copyUser(record.user);
+  }
+
+  async replacePasswordHash(tenantId: TenantId, id: UserId, current: string, next: string, now: EpochMs): Promise<boolean> {
+    const record = this.tenants.read(tenantId)?.byId.get(id);
+    if (!record || record.passwordHash === null || record.passwordHash !== current) return false;
+    record.passwordHash = next;
+    record.user = { ...record.user, updatedAt: now };
+    return true;
+  }
+
+  async delete(tenantId: TenantId, id: UserId, now: EpochMs): Promise<boolean> {
+    const users = this.tenants.read(tenantId);
+    const record = users?.byId.get(id);
+    if (!users || !record) return false;
+    users.byId.delete(id);
+    if (record.user.username !== null) users.idByUsername.delete(record.user.username);
+    if (record.user.identity) {
+      const pair = externalIdentityKey(record.user.identity);
+      if (users.idByExternal.get(pair) === id) users.idByExternal.delete(pair);
+    }
+    users.blocked.delete(id);
+    users.deleted.set(id, { id, createdAt: record.user.createdAt, deletedAt: now });
+    return true;
+  }
+
+  async findDeleted(tenantId: TenantId, id: UserId): Promise<DeletedUser | null> {
+    const deleted = this.tenants.read(tenantId)?.deleted.get(id);
+    return deleted ? { ...deleted } : null;
   }
 
   async block(tenantId: TenantId, blocker: UserId, blocked: UserId): Promise<void> {

@@ -10,7 +10,7 @@ import type { ConversationId, TenantId } from '../../domain/types.js';
 import { createTestRedis, deleteKeysWithPrefix, startLocalRedis, TEST_REDIS_URL, uniqueKeyPrefix } from '../../test-support/redis.js';
 import { createEngine } from '../create-engine.js';
 import { EngineError } from '../errors.js';
-import { createRedisClient, reconnectDelay } from './redis-connection.js';
+import { COMMAND_TIMEOUT_MS, createRedisClient, reconnectDelay } from './redis-connection.js';
 import { createRedisEngine } from './redis-engine.js';
 
 /** A port nothing listens on (bound, then released). */
@@ -87,6 +87,27 @@ describe('createRedisClient', () => {
       await expect.poll(() => engine.ping().then(() => 'up', () => 'down'), { timeout: 10_000, interval: 200 }).toBe('up');
       expect(await engine.tenants.get('acme' as TenantId)).toMatchObject({ name: 'Acme' });
     } finally {
+      await engine.close();
+      await local.stop();
+    }
+  }, 30_000);
+
+  it('fails an operation issued behind a pipeline already waiting on a stalled Redis within the command timeout', async () => {
+    // Auto-pipelining holds commands issued while a pipeline waits; without the operation
+    // deadline the second call would fail only ~3 s after the first one did (about 5.5 s).
+    const local = await startLocalRedis();
+    const engine = createRedisEngine({ redis: createRedisClient({ url: local.url, onError: () => {} }), keyPrefix: uniqueKeyPrefix() });
+    try {
+      await engine.tenants.create({ id: 'acme' as TenantId, name: 'Acme', createdAt: 1 }, null);
+      await local.pause();
+      const first = engine.tenants.get('acme' as TenantId).catch((error: unknown) => error);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const started = Date.now();
+      await expect(engine.tenants.get('acme' as TenantId)).rejects.toMatchObject({ code: 'storage_unavailable' });
+      expect(Date.now() - started).toBeLessThan(COMMAND_TIMEOUT_MS + 300);
+      expect(await first).toMatchObject({ code: 'storage_unavailable' });
+    } finally {
+      await local.resume();
       await engine.close();
       await local.stop();
     }

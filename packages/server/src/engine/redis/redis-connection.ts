@@ -3,8 +3,10 @@
  * seed node list) or Sentinel (sentinel addresses and the master's name).
  *
  * Failure behaviour, on purpose: while Redis is unreachable the client keeps reconnecting in the
- * background (backoff capped at 2 s), but a request waits for at most one reconnection attempt
- * before it fails, so callers (and /health/ready) answer 503 quickly instead of hanging. A Redis
+ * background (backoff capped at 2 s), but a queued command fails at the latest when every second
+ * failed reconnection attempt flushes the queue (maxRetriesPerRequest 1) or after the command
+ * timeout, and a store operation fails after the command timeout in all (redis-guard.ts), so
+ * callers (and /health/ready) answer 503 within 3 s instead of hanging. A Redis
  * that accepts connections but stops answering (stalled process, partition without a reset) is
  * caught by two timeouts: every command fails after 3 s without a reply, and a connection that
  * receives nothing for 3 s while commands are pending is dropped and reopened. (The TCP connect
@@ -36,12 +38,18 @@ export function reconnectDelay(attempt: number): number {
   return Math.min(50 * 2 ** Math.min(attempt, 10), 2000);
 }
 
+/**
+ * How long a command may go without a reply, and (redis-guard.ts) how long a store operation may
+ * take in all, before it fails with storage_unavailable.
+ */
+export const COMMAND_TIMEOUT_MS = 3000;
+
 const COMMON_OPTIONS = {
   enableAutoPipelining: true,
   maxRetriesPerRequest: 1,
   connectTimeout: 5000,
-  socketTimeout: 3000,
-  commandTimeout: 3000,
+  socketTimeout: COMMAND_TIMEOUT_MS,
+  commandTimeout: COMMAND_TIMEOUT_MS,
   connectionName: 'parley',
 } satisfies RedisOptions;
 

@@ -98,7 +98,7 @@ describe('redis engine key layout', () => {
       createdAt: T0,
       members: [{ userId: alice, role: 'member' }, { userId: bob, role: 'member' }],
     });
-    await engine.refreshTokens.create({ tenantId: tenant, familyId: 'fam-1', userId: alice, generation: 0, secretHash: 'h', expiresAt: T0 + 3_600_000 });
+    await engine.refreshTokens.create({ tenantId: tenant, familyId: 'fam-1', userId: alice, generation: 0, secretHash: 'h', expiresAt: T0 + 3_600_000 }, T0);
     await engine.signingKeys.ensureCurrent({ kid: 'k1', alg: 'EdDSA', privateJwk: { d: 'x' }, publicJwk: { x: 'y' }, createdAt: T0 });
     await engine.signingKeys.ensureIssuer('http://parley.test');
     await engine.messages.append(tenant, 'g1' as ConversationId, { ...message, id: 'm2' as MessageId, senderId: null, system: true, clientMessageId: 'k2' }, 60_000);
@@ -143,6 +143,7 @@ describe('redis engine key layout', () => {
           '{t:acme}:user:u-bob',
           '{t:acme}:usernames',
           '{u:acme:u-alice}:presence',
+          '{u:acme:u-alice}:refresh-families',
           '{u:acme:u-bob}:inbox',
           '{presence}:nodes',
           '{presence-node:n1}:users',
@@ -166,6 +167,7 @@ describe('redis engine key layout', () => {
         expect(idempotencyTtl).toBeLessThanOrEqual(60_000);
       }
       expect(await admin.pttl(`${keyPrefix}{rt:acme:fam-1}:family`)).toBeGreaterThan(0);
+      expect(await admin.pttl(`${keyPrefix}{u:acme:u-alice}:refresh-families`)).toBeGreaterThan(0);
       // Deleting the message clears its reactions everywhere, reactors set included.
       await engine.messages.delete(tenant, 'g1' as ConversationId, message.id, T0 + 1);
       expect(await admin.exists(`${keyPrefix}{c:acme:g1}:reactors:1`, `${keyPrefix}{c:acme:g1}:my-reactions`)).toBe(0);

@@ -13,7 +13,7 @@
  *     api-keys-used          hash    keyId → lastUsedAt (epoch ms) of live keys whose use was recorded
  *     user:<userId>          hash    id, username, displayName, metadata, createdAt, updatedAt, passwordHash
  *     usernames              hash    username → userId
- *     external-users         hash    JSON [providerId, subject] → userId of the user created on its first sight
+ *     external-users         hash    JSON [providerId, issuer, subject] → userId of the user created on its first sight
  *     blocks:<userId>        set     users that <userId> blocked
  *     direct-pairs           hash    JSON [lowId, highId] → conversationId
  *     user-convs:<userId>    set     superset of the conversations <userId> is a member of
@@ -38,9 +38,12 @@
  *   user slot  {u:<tenant>:<userId>}
  *     inbox                  stream  the user's inbox, laid out and trimmed like a conversation's events
  *     presence               hash    node:<nodeId> → connections of the user on that node; online; lastSeenAt
+ *     refresh-families       zset    familyId → expiresAt: a superset of the user's live refresh families
+ *                                    (at most REFRESH_FAMILIES_PER_USER_MAX); expires with the last one
  *     topic                  channel (not a key) the user's inbox events
  *   refresh family slot  {rt:<tenant>:<familyId>}
- *     family                 hash    userId, generation, secretHash, expiresAt
+ *     family                 hash    userId, generation, secretHash (accepted hashes, space-separated),
+ *                                    expiresAt, rotatedAt, spent:<generation> (that generation's hashes)
  *   signing keys (global)  {signing-keys}
  *     current                string  kid of the current key
  *     all                    hash    kid → key JSON (the current key and the retiring ones)
@@ -75,6 +78,8 @@ Every rate-limited subject has a slot of its own, so counters spread over the Cl
  * every script runs on one node; tenant-wide indexes live together so that index scripts (and the
  * ZINTER that pages listForUser) stay in one slot as well. A user's inbox and presence get a slot of
  * their own (not the tenant's) so that one busy tenant's realtime traffic spreads over the Cluster.
+ * Refresh families are each in a slot of their own (a token names its tenant and family, not its
+ * user); the user's index of them is in the user slot, kept a superset of the live families.
  *
  * Topics are pub/sub channels named like keys of the slot they belong to, so that on Cluster a
  * script can SPUBLISH a conversation's event on the node that holds the conversation (sharded
@@ -220,6 +225,11 @@ export class RedisKeys {
 
   presence(tenantId: TenantId, userId: UserId): string {
     return `${this.userSlot(tenantId, userId)}:presence`;
+  }
+
+  /** The user's refresh families (in the user's slot: families each have a slot of their own). */
+  refreshFamiliesOfUser(tenantId: TenantId, userId: UserId): string {
+    return `${this.userSlot(tenantId, userId)}:refresh-families`;
   }
 
   /** The user's pub/sub channel (in the user's slot). */

@@ -9,6 +9,7 @@ import type {
   Conversation,
   ConversationId,
   ConversationType,
+  ExternalIdentity,
   Member,
   Message,
   MessageId,
@@ -216,12 +217,14 @@ export function parseUser(tenantId: TenantId, reply: Reply | undefined): User | 
   };
 }
 
-/** The `identity` field of a user hash: JSON {provider, subject}, absent for other users. */
-function parseIdentity(json: string | null): { identity?: { provider: string; subject: string } } {
+/** The `identity` field of a user hash: JSON {provider, issuer, subject}, absent for other users. */
+function parseIdentity(json: string | null): { identity?: ExternalIdentity } {
   if (json === null) return {};
   const stored = parseJson(json, 'user.identity');
-  if (!isObject(stored) || typeof stored.provider !== 'string' || typeof stored.subject !== 'string') throw unexpected('user.identity');
-  return { identity: { provider: stored.provider, subject: stored.subject } };
+  if (!isObject(stored) || typeof stored.provider !== 'string' || typeof stored.issuer !== 'string' || typeof stored.subject !== 'string') {
+    throw unexpected('user.identity');
+  }
+  return { identity: { provider: stored.provider, issuer: stored.issuer, subject: stored.subject } };
 }
 
 // ─── Events ────────────────────────────────────────────────────────────────────────────────

@@ -2,12 +2,24 @@
  * Users: one hash per user and a username index, all in the tenant's slot, so registration
  * (claim the username, store the user) is one script. Metadata is kept as the caller's JSON text
  * and never decoded by Lua, which could not round-trip empty arrays or big numbers.
+ * A deleted user's hash keeps only id, createdAt and deletedAt (see user-delete.lua); every read
+ * of a user asks for deletedAt too and treats such a hash as absent.
  */
-import type { EpochMs, TenantId, User, UserId } from '../../domain/types.js';
-import type { NewExternalUser, NewUser, UserStore, UserUpsert } from '../engine.js';
+import { externalIdentityKey } from '../../domain/external-identity.js';
+import type { EpochMs, ExternalIdentity, TenantId, User, UserId } from '../../domain/types.js';
+import type { DeletedUser, NewExternalUser, NewUser, UserStore, UserUpsert } from '../engine.js';
 import type { RedisContext } from './redis-context.js';
 import { guard, invalid, requireId, requireTime } from './redis-guard.js';
 import { asArray, asInteger, asOptionalString, parseUser, unexpected, USER_FIELDS } from './redis-replies.js';
+import type { Reply } from './scripts.js';
+
+/** USER_FIELDS, then deletedAt: a live user is parsed from the first ones only. */
+const LIVE_USER_FIELDS = [...USER_FIELDS, 'deletedAt'] as const;
+
+function parseLiveUser(tenantId: TenantId, reply: Reply[]): User | null {
+  if (reply[USER_FIELDS.length] !== null && reply[USER_FIELDS.length] !== undefined) return null;
+  return parseUser(tenantId, reply.slice(0, USER_FIELDS.length));
+}
 
 export class RedisUserStore implements UserStore {
   constructor(private readonly context: RedisContext) {}
@@ -40,15 +52,14 @@ export class RedisUserStore implements UserStore {
     });
   }
 
-  upsert(tenantId: TenantId, input: UserUpsert, now: EpochMs): Promise<{ user: User; created: boolean }> {
+  upsert(tenantId: TenantId, input: UserUpsert, now: EpochMs): Promise<{ user: User; created: boolean } | null> {
     return guard(async () => {
       requireId(input.id, 'user.id');
       requireTime(now, 'now');
       const metadata = input.metadata === null ? '' : JSON.stringify(input.metadata);
-      const reply = asArray(
-        await this.context.scripts.run('user-upsert', [this.context.keys.user(tenantId, input.id)], [input.id, input.displayName, metadata, now]),
-        'user-upsert',
-      );
+      const answer = await this.context.scripts.run('user-upsert', [this.context.keys.user(tenantId, input.id)], [input.id, input.displayName, metadata, now]);
+      if (answer === 'deleted') return null;
+      const reply = asArray(answer, 'user-upsert');
       const user = parseUser(tenantId, reply[1]);
       if (!user) throw unexpected('user-upsert');
       return { user, created: asInteger(reply[0], 'user-upsert') === 1 };
@@ -60,12 +71,12 @@ export class RedisUserStore implements UserStore {
       requireId(input.id, 'user.id');
       requireTime(now, 'now');
       const { keys, scripts } = this.context;
-      const identity = { provider: input.identity.provider, subject: input.identity.subject };
+      const identity = { provider: input.identity.provider, issuer: input.identity.issuer, subject: input.identity.subject };
       const reply = asArray(
         await scripts.run(
           'user-ensure-external',
           [keys.externalUsers(tenantId), keys.usernames(tenantId), keys.user(tenantId, input.id)],
-          [JSON.stringify([identity.provider, identity.subject]), input.id, input.displayName, input.username ?? '', JSON.stringify(identity), now],
+          [externalIdentityKey(identity), input.id, input.displayName, input.username ?? '', JSON.stringify(identity), now],
         ),
         'user-ensure-external',
       );
@@ -80,7 +91,7 @@ export class RedisUserStore implements UserStore {
   }
 
   get(tenantId: TenantId, id: UserId): Promise<User | null> {
-    return guard(async () => parseUser(tenantId, await this.context.redis.hmget(this.context.keys.user(tenantId, id), ...USER_FIELDS)));
+    return guard(async () => parseLiveUser(tenantId, await this.context.redis.hmget(this.context.keys.user(tenantId, id), ...LIVE_USER_FIELDS)));
   }
 
   getMany(tenantId: TenantId, ids: readonly UserId[]): Promise<(User | null)[]> {
@@ -94,9 +105,9 @@ export class RedisUserStore implements UserStore {
       const id = await redis.hget(keys.usernames(tenantId), username);
       if (id === null) return null;
       // A claimed username always points at a stored user (both are written by one script).
-      const reply = await redis.hmget(keys.user(tenantId, id as UserId), ...USER_FIELDS, 'passwordHash');
-      const user = parseUser(tenantId, reply);
-      const passwordHash = asOptionalString(reply[USER_FIELDS.length], 'user.passwordHash');
+      const reply = await redis.hmget(keys.user(tenantId, id as UserId), ...LIVE_USER_FIELDS, 'passwordHash');
+      const user = parseLiveUser(tenantId, reply);
+      const passwordHash = asOptionalString(reply[LIVE_USER_FIELDS.length], 'user.passwordHash');
       return user && passwordHash !== null ? { user, passwordHash } : null;
     });
   }
@@ -111,6 +122,41 @@ export class RedisUserStore implements UserStore {
         [hasName ? '1' : '0', changes.displayName ?? '', now],
       );
       return reply === null ? null : parseUser(tenantId, reply);
+    });
+  }
+
+  replacePasswordHash(tenantId: TenantId, id: UserId, current: string, next: string, now: EpochMs): Promise<boolean> {
+    return guard(async () => {
+      requireId(current, 'current');
+      requireId(next, 'next');
+      requireTime(now, 'now');
+      const reply = await this.context.scripts.run('user-password-replace', [this.context.keys.user(tenantId, id)], [current, next, now]);
+      return asInteger(reply, 'user-password-replace') === 1;
+    });
+  }
+
+  delete(tenantId: TenantId, id: UserId, now: EpochMs): Promise<boolean> {
+    return guard(async () => {
+      requireTime(now, 'now');
+      const { keys, scripts, redis } = this.context;
+      // A user's identity never changes, so it can be read before the script: Lua would have to
+      // re-encode it as the exact JSON text the pair was stored under.
+      const identity = await redis.hget(keys.user(tenantId, id), 'identity');
+      const pair = identity === null ? '' : externalIdentityKey(JSON.parse(identity) as ExternalIdentity);
+      const reply = await scripts.run(
+        'user-delete',
+        [keys.user(tenantId, id), keys.usernames(tenantId), keys.blocks(tenantId, id), keys.externalUsers(tenantId)],
+        [now, pair],
+      );
+      return asInteger(reply, 'user-delete') === 1;
+    });
+  }
+
+  findDeleted(tenantId: TenantId, id: UserId): Promise<DeletedUser | null> {
+    return guard(async () => {
+      const [storedId, createdAt, deletedAt] = await this.context.redis.hmget(this.context.keys.user(tenantId, id), 'id', 'createdAt', 'deletedAt');
+      if (storedId === null || storedId === undefined || deletedAt === null || deletedAt === undefined) return null;
+      return { id, createdAt: asInteger(createdAt ?? null, 'user.createdAt'), deletedAt: asInteger(deletedAt, 'user.deletedAt') };
     });
   }
 

@@ -36,7 +36,8 @@ describe.each(ENGINE_KINDS)('identity over HTTP (%s engine)', (kind) => {
     cleanupEngine = owned.cleanup;
     server = await startTestServer({
       engine: owned.engine,
-      env: { SELF_REGISTRATION_TENANTS: `default,${OPEN_TENANT}`, PUBLIC_URL: ISSUER },
+      // Strict reuse detection: the grace window has its own tests (accounts-routes.test.ts).
+      env: { SELF_REGISTRATION_TENANTS: `default,${OPEN_TENANT}`, PUBLIC_URL: ISSUER, REFRESH_REUSE_GRACE_SECONDS: '0' },
     });
     sibling = await startTestServer({
       engine: owned.engine,

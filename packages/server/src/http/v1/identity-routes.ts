@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox, TypeBoxTypeProvider } from '@fastify/ty
 import { Type } from 'typebox';
 import {
   AuthResult,
+  ChangePasswordBody,
   CreateTenantBody,
   CreateTenantResult,
   LoginBody,
@@ -119,6 +120,23 @@ export const identityRoutes =
       const tags = ['Tenant back ends'];
       const UserParams = Type.Object({ userId: UserIdParam });
 
+      tenantScope.post(
+        '/auth/password',
+        {
+          schema: {
+            tags: auth,
+            ...AUTHENTICATED,
+            summary: "Change the caller's password: every other session is signed out, the answer is a new one",
+            body: ChangePasswordBody,
+            response: { 200: AuthResult, ...problems(400, 401, 403, 413, 415, 429) },
+          },
+        },
+        async (request) =>
+          presentSession(
+            await identity.changePassword(principalOf(request), request.body, { ip: request.ip, onQuota: quotasOf(request) }),
+          ),
+      );
+
       tenantScope.put(
         '/users/:userId',
         {
@@ -128,7 +146,7 @@ export const identityRoutes =
             summary: 'Create or update a user of the calling tenant (tenant API key)',
             params: UserParams,
             body: UpsertUserBody,
-            response: { 200: User, 201: User, ...problems(400, 401, 403, 413, 415) },
+            response: { 200: User, 201: User, ...problems(400, 401, 403, 409, 413, 415) },
           },
         },
         async (request, reply) => {

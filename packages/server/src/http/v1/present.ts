@@ -4,7 +4,7 @@
  */
 import type { Static } from 'typebox';
 import type * as wire from '@parley/protocol';
-import type { ConversationView } from '../../engine/engine.js';
+import type { ConversationView, DeletedUser } from '../../engine/engine.js';
 import type { ApiKeySummary } from '../../services/api-keys-service.js';
 import type { Ban, Conversation, EpochMs, IdentityProvider, Member, Message, Mute, Tenant, User } from '../../domain/types.js';
 import type { SigningKeyRotationResult } from '../../services/signing-keys-service.js';
@@ -38,6 +38,13 @@ export function presentIdentityProvider(provider: IdentityProvider): Static<type
     createdAt: time(provider.createdAt),
     updatedAt: time(provider.updatedAt),
   };
+}
+
+/** What is left of a deleted account: the id (messages still name it) and a fixed name. */
+export const DELETED_USER_DISPLAY_NAME = 'Deleted user';
+
+export function presentDeletedUser(user: DeletedUser): Static<typeof wire.User> {
+  return { id: user.id, displayName: DELETED_USER_DISPLAY_NAME, createdAt: time(user.createdAt), deleted: true };
 }
 
 export function presentTenant(tenant: Tenant): Static<typeof wire.Tenant> {

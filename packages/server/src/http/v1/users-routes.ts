@@ -2,16 +2,17 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { PatchMeBody, Presence, User, UserIdParam } from '@parley/protocol';
 import type { UserId } from '../../domain/types.js';
+import type { AccountsService } from '../../services/accounts-service.js';
 import type { UsersService } from '../../services/users-service.js';
 import { principalOf } from '../authentication.js';
 import { AUTHENTICATED, problems } from '../route-schemas.js';
-import { presentUser } from './present.js';
+import { presentDeletedUser, presentUser } from './present.js';
 
 const tags = ['Users'];
 const UserParams = Type.Object({ userId: UserIdParam });
 
 export const usersRoutes =
-  (users: UsersService): FastifyPluginAsyncTypebox =>
+  (users: UsersService, accounts: AccountsService): FastifyPluginAsyncTypebox =>
   async (app) => {
     app.get(
       '/users/me',
@@ -39,7 +40,7 @@ export const usersRoutes =
         schema: {
           tags,
           ...AUTHENTICATED,
-          summary: 'A user of the same tenant',
+          summary: 'A user of the same tenant (a deleted one as {id, displayName: "Deleted user", createdAt, deleted: true})',
           params: UserParams,
           response: { 200: User, ...problems(400, 401, 404) },
         },
@@ -47,7 +48,41 @@ export const usersRoutes =
       async (request) => {
         const principal = principalOf(request);
         const user = await users.get(principal, request.params.userId as UserId);
+        if ('deletedAt' in user) return presentDeletedUser(user);
         return presentUser(user, principal.kind === 'tenant' || principal.userId === user.id);
+      },
+    );
+
+    app.delete(
+      '/users/me',
+      {
+        schema: {
+          tags,
+          ...AUTHENTICATED,
+          summary: "Delete the caller's account: profile and credentials erased, every token refused, conversations left; messages kept",
+          response: { 204: Type.Null(), ...problems(401, 403) },
+        },
+      },
+      async (request, reply) => {
+        await accounts.deleteMe(principalOf(request));
+        return reply.code(204).send(null);
+      },
+    );
+
+    app.delete(
+      '/users/:userId',
+      {
+        schema: {
+          tags,
+          ...AUTHENTICATED,
+          summary: 'Delete a user of the calling tenant (tenant API key), as DELETE /v1/users/me does; again is 204',
+          params: UserParams,
+          response: { 204: Type.Null(), ...problems(400, 401, 403, 404) },
+        },
+      },
+      async (request, reply) => {
+        await accounts.deleteUser(principalOf(request), request.params.userId as UserId);
+        return reply.code(204).send(null);
       },
     );
 

@@ -2,7 +2,7 @@
 user-ensure-external: the user of an external (provider, subject) pair, created on first sight.
 Claiming the pair and storing the user are one step, so of concurrent first requests for one pair
 (on any nodes) exactly one creates the user. The username is claimed only when free.
-KEYS[1]  external-users hash of the tenant (JSON [provider, subject] -> userId)
+KEYS[1]  external-users hash of the tenant (JSON [provider, issuer, subject] -> userId)
 KEYS[2]  usernames hash of the tenant
 KEYS[3]  user hash of the candidate id
 ARGV[1]  pair   ARGV[2] candidate userId   ARGV[3] displayName   ARGV[4] username, '' for none
