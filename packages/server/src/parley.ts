@@ -12,7 +12,9 @@ import type { Config } from './config.js';
 import { createEngine } from './engine/create-engine.js';
 import type { Engine, Revocation } from './engine/engine.js';
 import type { TenantId } from './domain/types.js';
-import { createMetrics, recordRealtimeMetrics } from './observability/metrics.js';
+import { measureAuthentication } from './observability/authentication-metrics.js';
+import { measureEngine } from './observability/engine-metrics.js';
+import { createMetrics, recordRealtimeMetrics, recordStorageConnectionMetrics } from './observability/metrics.js';
 import { createOutboundFetch, createOutboundPolicy, type OutboundFetch, type OutboundPolicy } from './outbound/index.js';
 import { createAccountsService } from './services/accounts-service.js';
 import { createApiKeysService } from './services/api-keys-service.js';
@@ -71,14 +73,19 @@ export async function createParley(config: Config, options: ParleyOptions = {}):
   const ids = createIdGenerator();
   // Connection errors are logged through the app's logger once it exists; ioredis reconnects by itself.
   let logConnectionError: (error: Error) => void = () => undefined;
-  const engine =
+  const metrics = createMetrics();
+  // Every storage call below is timed (observability/engine-metrics.ts).
+  const engine = measureEngine(
     options.engine ??
-    createEngine({
-      keyPrefix: config.keyPrefix,
-      retention: config.eventRetention,
-      ...redisOptions(config),
-      onRedisError: (error) => logConnectionError(error),
-    });
+      createEngine({
+        keyPrefix: config.keyPrefix,
+        retention: config.eventRetention,
+        ...redisOptions(config),
+        onRedisError: (error) => logConnectionError(error),
+      }),
+    metrics,
+  );
+  recordStorageConnectionMetrics(metrics, engine);
   // Fail fast at start when storage is unreachable.
   await engine.ping();
   const signingKeys = createSigningKeys({ engine, clock });
@@ -126,7 +133,11 @@ export async function createParley(config: Config, options: ParleyOptions = {}):
   const reloadIdentityProviders = () => {
     externalTokens.reload().catch((error: unknown) => warn({ err: error }, 'identity provider reload failed'));
   };
-  const authenticator = createAuthenticator({ engine, accessTokens, rateLimiter, clock, externalVerifiers: [externalTokens.verifier] });
+  // Refused credentials are counted by reason, on every surface that authenticates (REST, SSE, WebSocket).
+  const authenticator = measureAuthentication(
+    createAuthenticator({ engine, accessTokens, rateLimiter, clock, externalVerifiers: [externalTokens.verifier] }),
+    metrics,
+  );
   // What each node forgets when any node of the deployment revokes something (engine.revocations):
   // one handler per cache of verified credentials or keys, and what to do after a missed message.
   // A rotation (any node) makes every node re-read the signing keys, so the next token it signs
@@ -187,13 +198,13 @@ export async function createParley(config: Config, options: ParleyOptions = {}):
       presenceTtlMs: config.realtime.presenceTtlMs,
       maxConnectionsPerUser: config.realtime.maxConnectionsPerUser,
     },
+    observer: metrics.realtime,
   });
   // A deleted account's connections close on every node, whichever node deleted it.
   revocationHandlers.push((revocation) => {
     if (revocation.kind === 'user') gateway.closeUser(revocation.tenantId, revocation.userId);
   });
 
-  const metrics = createMetrics();
   recordRealtimeMetrics(metrics, gateway.hub);
   const app = await buildApp({
     gateway,
@@ -214,7 +225,14 @@ export async function createParley(config: Config, options: ParleyOptions = {}):
         maxGroupMembers: config.maxGroupMembers,
         maxConversationsPerUser: config.maxConversationsPerUser,
       }),
-      messages: createMessagesService({ engine, clock, rateLimiter, ids, idempotencyTtlMs: config.idempotencyTtlSeconds * 1000 }),
+      messages: createMessagesService({
+        engine,
+        clock,
+        rateLimiter,
+        ids,
+        idempotencyTtlMs: config.idempotencyTtlSeconds * 1000,
+        onAccepted: () => metrics.messagesAccepted.inc(),
+      }),
       moderation: createModerationService({ engine, clock }),
       signingKeys: createSigningKeysService({ engine, signingKeys, accessTokens, clock }),
     },

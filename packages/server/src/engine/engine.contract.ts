@@ -16,6 +16,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { accountsContract } from './contract/accounts.contract.js';
 import { apiKeysContract } from './contract/api-keys.contract.js';
+import { connectionStatesContract } from './contract/connection-states.contract.js';
 import { conversationsContract } from './contract/conversations.contract.js';
 import { eventsContract } from './contract/events.contract.js';
 import type { ContractContext, EngineSetupOptions } from './contract/fixtures.contract.js';
@@ -115,5 +116,6 @@ export function runEngineContract(name: string, setup: EngineSetup): void {
     moderationContract(context);
     rateLimitsContract(context);
     revocationsContract(context);
+    connectionStatesContract(context);
   });
 }

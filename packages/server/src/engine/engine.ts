@@ -55,8 +55,19 @@ export interface Engine {
   readonly revocations: RevocationBus;
   /** Resolves when the storage answers; rejects otherwise. Used by readiness checks. */
   ping(): Promise<void>;
+  /**
+   * The storage connections held now and whether each is usable (connected and ready), read
+   * without I/O (for metrics). `commands` carries every store call; `subscriber` is a topic
+   * subscriber's own connection (one per pubsub subscriber). The memory engine has none.
+   */
+  connectionStates(): StorageConnectionState[];
   /** Releases connections. In-flight calls complete or reject; no call may be made afterwards. */
   close(): Promise<void>;
+}
+
+export interface StorageConnectionState {
+  role: 'commands' | 'subscriber';
+  up: boolean;
 }
 
 // ─── Tenants ────────────────────────────────────────────────────────────────────────────────

@@ -17,6 +17,7 @@ import { compareEventIds, endOfMillisecond, parseEventId } from '../domain/event
 import type { ConversationId, TenantId, UserId } from '../domain/types.js';
 import type { Membership, RealtimeService } from '../services/realtime-service.js';
 import { MAX_CURSOR_POSITIONS, conversationTag, encodeCursor, type Cursor } from './cursor.js';
+import type { RealtimeObserver, TransportKind } from './realtime-observer.js';
 import type { PresentedEvent } from './wire-events.js';
 import { frameOf } from './wire-events.js';
 import { CloseCodes, type Transport } from './transport.js';
@@ -43,6 +44,7 @@ export interface ConnectionHost {
   realtime: RealtimeService;
   clock: () => number;
   settings: ConnectionSettings;
+  observer: RealtimeObserver;
   follow(connection: Connection, conversationIds: readonly ConversationId[]): Promise<void>;
   unfollow(connection: Connection, conversationId: ConversationId): void;
   /** Presents a replayed event the way live ones are (conversation events need their members). */
@@ -125,6 +127,10 @@ export class Connection {
     private readonly host: ConnectionHost,
   ) {}
 
+  get transportKind(): TransportKind {
+    return this.transport.kind;
+  }
+
   get isClosed(): boolean {
     return this.closed;
   }
@@ -161,7 +167,11 @@ export class Connection {
     if (resumeFrom === null || resumeFrom === 'invalid' || resumeFrom.cursor.watermark < now - this.host.settings.retentionMs) {
       await this.positionAtNow();
       this.transport.sendControl(JSON.stringify({ type: 'ready', userId: this.userId, cursor: this.cursor() }));
-      if (resumeFrom !== null) this.transport.sendControl(JSON.stringify({ type: 'resync.required' }));
+      if (resumeFrom !== null) {
+        this.host.observer.resumed('resync');
+        this.host.observer.resyncRequired();
+        this.transport.sendControl(JSON.stringify({ type: 'resync.required' }));
+      }
       this.goLive();
       return;
     }
@@ -171,6 +181,7 @@ export class Connection {
     const plan = await this.planReplay(resumeFrom.cursor, memberships);
     const outcome = plan === 'resync' ? 'resync' : await this.streamReplay(plan);
     this.replayHeld = 0;
+    this.host.observer.resumed(outcome === 'resync' ? 'resync' : 'replayed');
     if (this.closed) return;
     if (outcome === 'resync') {
       await this.resync();
@@ -239,6 +250,7 @@ export class Connection {
     this.closed = true;
     this.pending = [];
     this.catchingUp.clear();
+    if (code === CloseCodes.tooSlow) this.host.observer.slowConsumerClosed(this.transport.kind);
     this.transport.close(code, reason);
   }
 
@@ -274,6 +286,7 @@ export class Connection {
   private async resync(): Promise<void> {
     this.pending = [];
     await this.positionAtNow();
+    this.host.observer.resyncRequired();
     this.transport.sendControl(JSON.stringify({ type: 'resync.required' }));
     this.goLive();
   }
@@ -308,7 +321,7 @@ export class Connection {
   }
 
   /** Sends one event unless already sent, applying membership changes it carries. */
-  private deliver(source: Source, presented: PresentedEvent): void {
+  private deliver(source: Source, presented: PresentedEvent, replayed = false): void {
     if (this.closed) return;
     const { envelope } = presented;
     const { event } = envelope;
@@ -334,6 +347,7 @@ export class Connection {
     this.advanceWatermark(envelope.at);
     const cursor = this.cursor();
     this.transport.sendEvent(frameOf(presented, cursor), cursor);
+    this.host.observer.delivered(this.transport.kind, replayed, envelope.at);
     this.checkBuffer();
   }
 
@@ -367,7 +381,7 @@ export class Connection {
     this.following.set(conversationId, true);
     if (events === 'trimmed') return this.resync();
     const source: Source = { kind: 'conversation', conversationId };
-    for (const envelope of events) this.deliver(source, await this.host.present(this.tenantId, envelope));
+    for (const envelope of events) this.deliver(source, await this.host.present(this.tenantId, envelope), true);
     for (const item of held) this.deliver(item.source, item.presented);
   }
 
@@ -494,7 +508,7 @@ export class Connection {
       this.replayHeld -= 1;
       const { event } = envelope;
       if (stream.source.kind === 'conversation' && event.type === 'member.removed' && event.userId === this.userId) stream.removedAt = envelope.at;
-      this.deliver(stream.source, await this.host.present(this.tenantId, envelope));
+      this.deliver(stream.source, await this.host.present(this.tenantId, envelope), true);
       if (stream.next >= stream.page.length && (await this.readPage(stream, pageSize)) === 'trimmed') return 'resync';
       if (this.transport.bufferedBytes() > this.host.settings.maxBufferedBytes / 2 && !(await this.drained())) return 'too slow';
     }

@@ -12,6 +12,7 @@ import type { EventEnvelope, TopicMessage } from '../domain/events.js';
 import type { ConversationId, TenantId } from '../domain/types.js';
 import type { RealtimeService } from '../services/realtime-service.js';
 import type { Connection, ConnectionHost, ConnectionSettings } from './connection.js';
+import { NO_REALTIME_OBSERVER, type RealtimeObserver, type TransportKind } from './realtime-observer.js';
 import { CloseCodes } from './transport.js';
 import { ephemeralFrame, needsMembers, presentEvent, type PresentedEvent } from './wire-events.js';
 
@@ -21,6 +22,8 @@ export interface HubDeps {
   clock: () => number;
   settings: ConnectionSettings;
   onError: (error: unknown, context: string) => void;
+  /** Told what the hub and its connections do, for metrics; default: nobody. */
+  observer?: RealtimeObserver;
 }
 
 /** Topic messages heard but not yet handed to connections. */
@@ -32,6 +35,7 @@ export class Hub implements ConnectionHost {
   readonly realtime: RealtimeService;
   readonly clock: () => number;
   readonly settings: ConnectionSettings;
+  readonly observer: RealtimeObserver;
   private readonly subscriber: Subscriber;
   private readonly byUser = new Map<string, Set<Connection>>();
   private readonly byConversation = new Map<string, Set<Connection>>();
@@ -42,6 +46,7 @@ export class Hub implements ConnectionHost {
     this.realtime = deps.realtime;
     this.clock = deps.clock;
     this.settings = deps.settings;
+    this.observer = deps.observer ?? NO_REALTIME_OBSERVER;
     this.subscriber = deps.pubsub.createSubscriber(
       (message) => {
         // Bounded: a node that falls this far behind its topics lets its clients resume elsewhere
@@ -49,6 +54,7 @@ export class Hub implements ConnectionHost {
         // A dropped message would be a gap for whoever follows its topic, so they all go.
         if (this.queued >= MAX_QUEUED_MESSAGES) return this.closeAll(CloseCodes.restart, 'node overloaded; resume with your cursor');
         this.queued += 1;
+        this.observer.received(message.kind);
         this.queue = this.queue.then(() => this.dispatch(message)).finally(() => (this.queued -= 1));
       },
       // Events published while the subscription was down were not heard: every client resumes
@@ -60,6 +66,13 @@ export class Hub implements ConnectionHost {
   get connectionCount(): number {
     let count = 0;
     for (const connections of this.byUser.values()) count += connections.size;
+    return count;
+  }
+
+  /** Open connections of one transport (read when metrics are scraped: it walks every connection). */
+  connectionsOver(kind: TransportKind): number {
+    let count = 0;
+    for (const connections of this.byUser.values()) for (const connection of connections) if (connection.transportKind === kind) count += 1;
     return count;
   }
 

@@ -12,6 +12,7 @@ import { ServiceError } from '../services/service-error.js';
 import { Connection, type ConnectionSettings } from './connection.js';
 import { decodeCursor } from './cursor.js';
 import { Hub } from './hub.js';
+import type { RealtimeObserver } from './realtime-observer.js';
 import { CloseCodes, type Transport } from './transport.js';
 
 export interface GatewaySettings extends ConnectionSettings {
@@ -45,6 +46,8 @@ export interface RealtimeGatewayDeps {
   clock: () => number;
   settings: GatewaySettings;
   log: { warn(object: object, message: string): void; error(object: object, message: string): void };
+  /** Told what the gateway does, for metrics; default: nobody. */
+  observer?: RealtimeObserver;
 }
 
 interface Session {
@@ -68,6 +71,7 @@ export class RealtimeGateway {
       clock: deps.clock,
       settings: deps.settings,
       onError: (error, context) => deps.log.error({ err: error, context }, 'realtime hub error'),
+      ...(deps.observer ? { observer: deps.observer } : {}),
     });
   }
 

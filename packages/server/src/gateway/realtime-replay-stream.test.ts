@@ -84,6 +84,7 @@ async function resumeAfterGap(options: { conversations: number; messagesEach: nu
   let connection: Connection | undefined;
   const seen = { mostHeld: 0, closedWith: undefined as number | undefined };
   const transport: Transport = {
+    kind: 'websocket',
     sendEvent(frame) {
       frames.push(JSON.parse(frame));
       unread += frame.length;

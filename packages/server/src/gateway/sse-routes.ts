@@ -69,6 +69,7 @@ export const sseRoutes =
         raw.write(': parley\n\n');
         let ended = false;
         const transport: Transport = {
+          kind: 'sse',
           sendEvent: (frame, eventCursor) => raw.write(`id: ${eventCursor}\ndata: ${frame}\n\n`),
           sendControl: (frame) => raw.write(`data: ${frame}\n\n`),
           bufferedBytes: () => raw.writableLength,

@@ -1,5 +1,9 @@
+import type { TransportKind } from './realtime-observer.js';
+
 /** How a realtime connection reaches its client: a WebSocket or a Server-Sent Events response. */
 export interface Transport {
+  /** Which one, for metrics. */
+  readonly kind: TransportKind;
   /** A durable event frame; `cursor` is the position after it (SSE sends it as the event id). */
   sendEvent(frame: string, cursor: string): void;
   /** Any other frame (ready, pong, typing, presence, resync.required). */

@@ -58,6 +58,7 @@ function refuse(socket: Duplex, code: ErrorCode, requestId: string, headers: Rec
 
 function transportOf(socket: WebSocket): Transport {
   return {
+    kind: 'websocket',
     sendEvent: (frame) => socket.send(frame),
     sendControl: (frame) => socket.send(frame),
     bufferedBytes: () => socket.bufferedAmount,

@@ -23,11 +23,17 @@ export const healthRoutes =
     app.get('/health/live', { schema: { tags, response: { 200: Status } } }, async () => ({ status: 'ok' }));
 
     app.get('/health/ready', { schema: { tags, response: { 200: Status, 503: Status } } }, async (_request, reply) => {
-      if (isDraining()) return reply.code(503).send({ status: 'unavailable', reason: 'shutting down' });
+      // Recorded on every answer, so a readiness that flaps shows as changes of parley_ready.
+      if (isDraining()) {
+        metrics.ready.set(0);
+        return reply.code(503).send({ status: 'unavailable', reason: 'shutting down' });
+      }
       try {
         await withTimeout(engine.ping(), readinessTimeoutMs);
+        metrics.ready.set(1);
         return { status: 'ok' };
       } catch {
+        metrics.ready.set(0);
         return reply.code(503).send({ status: 'unavailable', reason: 'storage unreachable' });
       }
     });

@@ -21,6 +21,8 @@ export interface MessagesServiceDeps {
   rateLimiter: RateLimiter;
   ids: IdGenerator;
   idempotencyTtlMs: number;
+  /** Called once per message stored (not for an idempotent repeat), e.g. to count it. Must not throw. */
+  onAccepted?: () => void;
 }
 
 export type MessagesService = ReturnType<typeof createMessagesService>;
@@ -35,7 +37,7 @@ const requireText = (text: string): string => {
 };
 
 /** Sending, reading, editing, deleting and reacting to messages. */
-export function createMessagesService({ engine, clock, rateLimiter, ids, idempotencyTtlMs }: MessagesServiceDeps) {
+export function createMessagesService({ engine, clock, rateLimiter, ids, idempotencyTtlMs, onAccepted }: MessagesServiceDeps) {
   /**
    * The access check with the caller's SEND unit counted alongside it (one round trip for both,
    * auto-pipelined). An exceeded limit answers 429 before anything is written; a unit counts
@@ -85,6 +87,7 @@ export function createMessagesService({ engine, clock, rateLimiter, ids, idempot
       );
       switch (result.status) {
         case 'created':
+          onAccepted?.();
           return { message: result.message, created: true };
         case 'duplicate':
           return { message: result.message, created: false };

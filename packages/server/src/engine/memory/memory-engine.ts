@@ -8,7 +8,7 @@
  * Realtime stays inside the process too: topics are an in-process bus (memory-pubsub.ts) and
  * presence has only the nodes that heartbeat to this engine.
  */
-import { DEFAULT_EVENT_RETENTION, type Engine, type EventRetention } from '../engine.js';
+import { DEFAULT_EVENT_RETENTION, type Engine, type EventRetention, type StorageConnectionState } from '../engine.js';
 import { EngineError } from '../errors.js';
 import { ConversationTables } from './conversation-records.js';
 import { requireRetention } from './event-log.js';
@@ -58,6 +58,10 @@ export class MemoryEngine implements Engine {
     this.messages = new MemoryMessageStore(tables, events);
     this.moderation = new MemoryModerationStore(tables, events);
     this.events = new MemoryEventStore(tables, events, this.pubsub);
+  }
+
+  connectionStates(): StorageConnectionState[] {
+    return [];
   }
 
   async ping(): Promise<void> {

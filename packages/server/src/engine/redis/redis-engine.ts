@@ -12,7 +12,7 @@
  * acknowledged writes run Redis with AOF `appendfsync always`; `everysec` may lose about the last
  * second on a Redis crash; replicas add failover but acknowledge asynchronously.
  */
-import { DEFAULT_EVENT_RETENTION, type Engine, type EventRetention } from '../engine.js';
+import { DEFAULT_EVENT_RETENTION, type Engine, type EventRetention, type StorageConnectionState } from '../engine.js';
 import { guard, invalid } from './redis-guard.js';
 import type { RedisClient, RedisContext } from './redis-context.js';
 import { RedisConversationStore } from './redis-conversations.js';
@@ -93,6 +93,10 @@ export class RedisEngine implements Engine {
     this.presence = new RedisPresenceStore(context);
     this.rateLimits = new RedisRateLimitStore(context);
     this.revocations = new RedisRevocationBus(options.redis, this.keys);
+  }
+
+  connectionStates(): StorageConnectionState[] {
+    return [{ role: 'commands', up: this.client.status === 'ready' }, ...this.pubsub.connectionStates()];
   }
 
   ping(): Promise<void> {

@@ -17,7 +17,7 @@
 import type { Cluster, Redis } from 'ioredis';
 import type { EphemeralEvent, TopicMessage } from '../../domain/events.js';
 import type { ConversationId, TenantId, UserId } from '../../domain/types.js';
-import type { PubSub, Subscriber } from '../engine.js';
+import type { PubSub, StorageConnectionState, Subscriber } from '../engine.js';
 import type { RedisClient } from './redis-context.js';
 import { guard } from './redis-guard.js';
 import type { RedisKeys } from './redis-keys.js';
@@ -74,6 +74,11 @@ export class RedisPubSub implements PubSub {
     return subscriber;
   }
 
+  /** Each open subscriber's connection: up when it is connected and ready (for metrics). */
+  connectionStates(): StorageConnectionState[] {
+    return [...this.subscribers].map((subscriber) => ({ role: 'subscriber', up: subscriber.isUp }));
+  }
+
   /** Closes every subscriber still open (the engine is closing). */
   async closeAll(): Promise<void> {
     await Promise.all([...this.subscribers].map((subscriber) => subscriber.close()));
@@ -125,6 +130,10 @@ class RedisSubscriber implements Subscriber {
 
   unsubscribeUsers(tenantId: TenantId, userIds: readonly UserId[]): Promise<void> {
     return this.unsubscribe(userIds.map((id) => this.keys.userTopic(tenantId, id)));
+  }
+
+  get isUp(): boolean {
+    return this.connection.status === 'ready';
   }
 
   async close(): Promise<void> {
