@@ -350,6 +350,21 @@ describe('realtime across nodes on one Redis', () => {
     (samOnSmall.socket as any)._socket.pause();
     let next = 0;
     const statuses: number[] = [];
+    // Sam reads again as soon as the node has cut him off (its slow-consumer counter moved), not
+    // after the whole flood: on a loaded machine the flood may outlast the 5 s the node gives a
+    // closing handshake, and then the socket is gone before the 4008 could be read.
+    let flooding = true;
+    const cutOff = (async () => {
+      while (flooding) {
+        const metrics = await fetch(`${small.url}/metrics`).then((response) => response.text());
+        if (/^parley_realtime_slow_consumer_closes_total(\{[^}]*\})? [1-9]/m.test(metrics)) {
+          (samOnSmall.socket as any)._socket.resume();
+          return true;
+        }
+        await sleep(50);
+      }
+      return false;
+    })();
     await Promise.all(
       Array.from({ length: 8 }, async () => {
         while (next < total) {
@@ -359,9 +374,9 @@ describe('realtime across nodes on one Redis', () => {
           statuses.push(result.status);
         }
       }),
-    );
+    ).finally(() => (flooding = false));
+    expect(await cutOff, 'the node cut the paused client off').toBe(true);
     expect(statuses).toEqual(Array(total).fill(201));
-    (samOnSmall.socket as any)._socket.resume();
 
     const closed = await Promise.race([samOnSmall.closed, sleep(10_000).then(() => null)]);
     expect(closed?.code, 'the paused client is cut off with 4008').toBe(4008);
