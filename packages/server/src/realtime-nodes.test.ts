@@ -26,20 +26,9 @@ import {
 import type { RealtimeClient } from './test-support/realtime-client.js';
 import { TEST_REDIS_URL, createTestRedis, deleteKeysWithPrefix, uniqueKeyPrefix } from './test-support/redis.js';
 import type { ServerProcess } from './test-support/server-process.js';
-import { ADMIN_KEY } from './test-support/server.js';
 
 const keyPrefix = uniqueKeyPrefix();
-const fleet = createFleet({
-  REDIS_URL: TEST_REDIS_URL,
-  REDIS_KEY_PREFIX: keyPrefix,
-  // One issuer on every node, as behind one load balancer: a token from one node works on all.
-  PUBLIC_URL: 'http://parley.test',
-  PARLEY_ADMIN_KEY: ADMIN_KEY,
-  // Crashed nodes are noticed within about two seconds; the TTL leaves room for a busy machine.
-  PRESENCE_INTERVAL_MS: '250',
-  PRESENCE_TTL_MS: '2000',
-  SHUTDOWN_TIMEOUT_MS: '5000',
-});
+const fleet = createFleet({ REDIS_URL: TEST_REDIS_URL, REDIS_KEY_PREFIX: keyPrefix });
 const { online, startNode, stopNode } = fleet;
 
 /** The kernel's largest TCP send buffer (Linux), 4 MB when it cannot be read. */

@@ -9,6 +9,7 @@ import type { ApiClient } from './api-client.js';
 import { createGroup, openDirect, sendMessage, type TenantUser, type TestTenant } from './conversations.js';
 import { connectRealtime, type Frame, type RealtimeClient } from './realtime-client.js';
 import { startServerProcess, type ServerProcess } from './server-process.js';
+import { ADMIN_KEY } from './server.js';
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -96,7 +97,23 @@ export interface Fleet {
   close(): Promise<void>;
 }
 
-export function createFleet(env: Record<string, string>): Fleet {
+/**
+ * What every node of a fleet runs with, besides its Redis: the settings the scenarios' timings
+ * assume.
+ */
+const FLEET_SETTINGS = {
+  // One issuer on every node, as behind one load balancer: a token from one node works on all.
+  PUBLIC_URL: 'http://parley.test',
+  PARLEY_ADMIN_KEY: ADMIN_KEY,
+  // Crashed nodes are noticed within about two seconds; the TTL leaves room for a busy machine.
+  PRESENCE_INTERVAL_MS: '250',
+  PRESENCE_TTL_MS: '2000',
+  SHUTDOWN_TIMEOUT_MS: '5000',
+};
+
+/** A fleet whose nodes use the Redis that `redisEnv` names (REDIS_URL or REDIS_CLUSTER_NODES, and REDIS_KEY_PREFIX). */
+export function createFleet(redisEnv: Record<string, string>): Fleet {
+  const env = { ...FLEET_SETTINGS, ...redisEnv };
   const nodes: ServerProcess[] = [];
   const clients: RealtimeClient[] = [];
   process.once('exit', () => {
