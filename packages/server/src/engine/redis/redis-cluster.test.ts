@@ -6,7 +6,8 @@
  * script must keep to one slot (Redis refuses a cross-slot script with CROSSSLOT), and concurrent
  * appends, group and direct creation, and listForUser must hold across nodes. Then: CLUSTER KEYSLOT
  * shows that each conversation's keys share one slot and the tenant's keys another, and PUBSUB
- * shows that topics are sharded channels, each on the master of its conversation's or user's slot.
+ * shows that topics are sharded channels, each on the master of its conversation's or user's slot,
+ * and that a subscriber losing its connection to one master says so (onInterrupted) and hears again.
  */
 import { Cluster, type Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -127,20 +128,35 @@ describe('redis engine pub/sub on Redis Cluster', () => {
     }
   }
 
-  it('publishes with SPUBLISH on the master of the topic’s slot and subscribes with SSUBSCRIBE there only', async () => {
-    if (!admin) throw new Error('the cluster is not running');
+  const tenant = 'acme' as TenantId;
+  const alice = 'alice' as UserId;
+
+  /** An engine under a fresh prefix and `count` groups of alice's, g0, g1...; `cleanup` closes it and deletes its keys. */
+  async function groupsOfAlice(count: number) {
     const keyPrefix = uniqueKeyPrefix();
-    const keys = new RedisKeys(keyPrefix);
     const engine = createRedisEngine({ redis: createRedisClient({ clusterNodes: nodeList() }), keyPrefix });
-    const tenant = 'acme' as TenantId;
-    const alice = 'alice' as UserId;
-    const heard: TopicMessage[] = [];
-    const subscriber = engine.pubsub.createSubscriber((message) => heard.push(message));
+    const conversations = Array.from({ length: count }, (_, i) => `g${i}` as ConversationId);
+    const cleanup = async () => {
+      await engine.close();
+      if (admin) await deleteKeysWithPrefix(admin, keyPrefix);
+    };
     try {
-      const conversations = Array.from({ length: 12 }, (_, i) => `g${i}` as ConversationId);
       for (const id of conversations) {
         await engine.conversations.createGroup(tenant, { id, type: 'group', title: id, createdAt: 1, members: [{ userId: alice, role: 'owner' }] });
       }
+    } catch (error) {
+      await cleanup();
+      throw error;
+    }
+    return { keys: new RedisKeys(keyPrefix), engine, conversations, cleanup };
+  }
+
+  it('publishes with SPUBLISH on the master of the topic’s slot and subscribes with SSUBSCRIBE there only', async () => {
+    if (!admin) throw new Error('the cluster is not running');
+    const { keys, engine, conversations, cleanup } = await groupsOfAlice(12);
+    const heard: TopicMessage[] = [];
+    const subscriber = engine.pubsub.createSubscriber((message) => heard.push(message));
+    try {
       await subscriber.subscribeConversations(tenant, conversations);
       await subscriber.subscribeUsers(tenant, [alice]);
 
@@ -184,8 +200,53 @@ describe('redis engine pub/sub on Redis Cluster', () => {
       }
     } finally {
       await subscriber.close();
-      await engine.close();
-      await deleteKeysWithPrefix(admin, keyPrefix);
+      await cleanup();
+    }
+  });
+
+  it('reports a lost shard subscriber connection at once and again once re-subscribed; a channel dropped and taken again meanwhile stays heard', async () => {
+    if (!admin) throw new Error('the cluster is not running');
+    const { keys, engine, conversations, cleanup } = await groupsOfAlice(6);
+    const heard: TopicMessage[] = [];
+    const interruptions: number[] = [];
+    const subscriber = engine.pubsub.createSubscriber(
+      (message) => heard.push(message),
+      () => interruptions.push(Date.now()),
+    );
+    try {
+      await subscriber.subscribeConversations(tenant, conversations);
+      const [lostOne] = conversations as [ConversationId];
+      const masters: Redis[] = admin.nodes('master');
+      const owner = masters[(await subscriptions(keys.conversationTopic(tenant, lostOne))).sharded.indexOf(1)]!;
+      // The others on another master keep their connection.
+      const elsewhere: ConversationId[] = [];
+      for (const id of conversations) if ((await subscriptions(keys.conversationTopic(tenant, id))).sharded[masters.indexOf(owner)] === 0) elsewhere.push(id);
+      expect(elsewhere.length).toBeGreaterThan(0);
+
+      const list = (await owner.call('CLIENT', 'LIST', 'TYPE', 'pubsub')) as string;
+      const ids = list.split('\n').flatMap((line) => (/ name=ioredis-cluster\(ssubscriber\)/.test(line) ? [/^id=(\d+)/.exec(line)![1]!] : []));
+      expect(ids).toHaveLength(1);
+      const killedAt = Date.now();
+      await owner.call('CLIENT', 'KILL', 'ID', ids[0]!);
+      await until('the loss to be reported', () => interruptions.length >= 1);
+      // What the gateway does next: its clients go, so the topic is dropped (ioredis retries that
+      // UNSUBSCRIBE a little later, on the new connection); one comes back once re-subscribed.
+      const dropped = subscriber.unsubscribeConversations(tenant, [lostOne]);
+      await until('the re-subscription to be reported', () => interruptions.length >= 2);
+      await subscriber.subscribeConversations(tenant, [lostOne]);
+      await dropped.catch(() => undefined);
+      expect(interruptions.length).toBe(2);
+
+      for (const id of [lostOne, elsewhere[0]!]) {
+        await engine.messages.append(tenant, id, { id: `${id}-m` as MessageId, senderId: alice, system: false, text: 'after', replyTo: null, createdAt: 2, clientMessageId: null }, 0);
+      }
+      await until('both messages', () => heard.length >= 2);
+      expect(heard.map((message) => ('conversationId' in message ? message.conversationId : null)).sort()).toEqual([lostOne, elsewhere[0]].sort());
+      expect((await subscriptions(keys.conversationTopic(tenant, lostOne))).sharded.reduce((sum, count) => sum + count, 0)).toBe(1);
+      console.info(`shard subscriber loss reported after ${interruptions[0]! - killedAt} ms and again after ${interruptions[1]! - killedAt} ms`);
+    } finally {
+      await subscriber.close();
+      await cleanup();
     }
   });
 });

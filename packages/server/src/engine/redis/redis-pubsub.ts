@@ -8,7 +8,8 @@
  * conversation's or user's), and a subscriber is a duplicated Cluster client with ioredis's
  * `shardedSubscribers` option: one subscriber connection per master, opened when a channel of
  * that master is first subscribed, each SSUBSCRIBE sent to the master owning its channel's slot
- * and re-sent by ioredis when slots move. Nothing is broadcast over the cluster bus.
+ * and re-sent by ioredis when slots move or a master's connection is lost (a loss is reported
+ * as an interruption: see reportShardLosses). Nothing is broadcast over the cluster bus.
  *
  * Messages on a conversation channel are envelopes {"id","at","event"} (durable) or
  * {"ephemeral": event}; on a user channel, envelopes (the inbox). The subscriber parses each once,
@@ -89,6 +90,13 @@ class RedisSubscriber implements Subscriber {
   private readonly connection: RedisClient;
   /** Channel → its (pending or done) subscription: subscribing twice waits for the one subscription. */
   private readonly channels = new Map<string, Promise<void>>();
+  /**
+   * Channel → the last (un)subscription sent for it, until it has settled. The next one for the
+   * channel is sent only then, so Redis sees them in the order they were asked for: ioredis
+   * retries a command whose connection was lost (a shard's subscriber) on the next connection a
+   * little later, and an UNSUBSCRIBE retried there after a newer SUBSCRIBE would silently undo it.
+   */
+  private readonly inFlight = new Map<string, Promise<void>>();
   private closed = false;
 
   constructor(
@@ -108,12 +116,41 @@ class RedisSubscriber implements Subscriber {
       this.connection.on('message', deliver);
     }
     // ioredis resubscribes after reconnecting, but what was published meanwhile is gone: say so.
-    // (On Cluster this sees the loss of the whole subscriber; a single shard's reconnect is not reported.)
     this.connection.on('close', () => {
       if (!this.closed) onInterrupted?.();
     });
+    if (isCluster(client)) this.reportShardLosses(this.connection as Cluster, onInterrupted);
     // The same error reporting as the engine's own connection (e.g. the logger).
     for (const listener of client.listeners('error')) this.connection.on('error', listener as (error: Error) => void);
+  }
+
+  /**
+   * On Cluster each master has its own subscriber connection, and losing one of them (its master
+   * failed, restarted or dropped the connection) is not a 'close' of the whole client: ioredis
+   * reports it as '-node', refreshes the slot map, opens a new connection to the slot's master
+   * and re-sends its SSUBSCRIBEs, then emits 'subscribersReady'. What was published on that
+   * master's channels in between is gone, so the loss is reported twice: at once, so that
+   * whoever relied on hearing everything stops and catches up from the logs; and again once the
+   * subscriptions are back, because whoever caught up in between (a reconnecting client) may
+   * have relied on a channel that was not yet subscribed again. The re-sent SSUBSCRIBEs are
+   * written before that second report, so they reach Redis before anything a reaction to it does.
+   * Further '-node's while a loss is outstanding (a master still down: each failed reconnect
+   * ends with one) add nothing: the report after the subscriptions are back covers them.
+   * A '-node' for a data connection of this client (it carries no subscription) is reported too:
+   * it is rare (a node left or failed), and a needless catch-up loses nothing.
+   */
+  private reportShardLosses(connection: Cluster, onInterrupted?: () => void): void {
+    let lost = false;
+    connection.on('-node', () => {
+      if (this.closed || lost) return;
+      lost = true;
+      onInterrupted?.();
+    });
+    connection.on('subscribersReady', () => {
+      if (this.closed || !lost) return;
+      lost = false;
+      onInterrupted?.();
+    });
   }
 
   subscribeConversations(tenantId: TenantId, conversationIds: readonly ConversationId[]): Promise<void> {
@@ -159,7 +196,7 @@ class RedisSubscriber implements Subscriber {
         else fresh.push(channel);
       }
       if (fresh.length > 0) {
-        const subscribed = this.send('subscribe', fresh);
+        const subscribed = this.inOrder(fresh, () => this.send('subscribe', fresh));
         for (const channel of fresh) this.channels.set(channel, subscribed);
         // A failed subscription is forgotten, so that subscribing again retries it.
         subscribed.catch(() => {
@@ -175,8 +212,21 @@ class RedisSubscriber implements Subscriber {
     return guard(async () => {
       if (this.closed) return;
       const held = [...new Set(channels)].filter((channel) => this.channels.delete(channel));
-      if (held.length > 0) await this.send('unsubscribe', held);
+      if (held.length > 0) await this.inOrder(held, () => this.send('unsubscribe', held));
     });
+  }
+
+  /** Runs `operation` once the previous operation on each of `channels` has settled (see inFlight). */
+  private inOrder(channels: readonly string[], operation: () => Promise<void>): Promise<void> {
+    const previous = channels.flatMap((channel) => this.inFlight.get(channel) ?? []);
+    const done = previous.length > 0 ? Promise.all(previous).then(operation) : operation();
+    // Once settled, forgotten unless a later operation took its place: the map holds only what is in flight.
+    const forget = () => {
+      for (const channel of channels) if (this.inFlight.get(channel) === settled) this.inFlight.delete(channel);
+    };
+    const settled: Promise<void> = done.then(forget, forget);
+    for (const channel of channels) this.inFlight.set(channel, settled);
+    return done;
   }
 
   /** On Cluster one SSUBSCRIBE per channel: every channel is in a slot of its own. */
