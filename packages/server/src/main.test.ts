@@ -2,13 +2,14 @@
  * Parley as operators run it: `node dist/main.js` processes, configured by environment, sharing
  * one real Redis. These tests need the build (`npm test` runs it first).
  */
+import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { createApiClient } from './test-support/api-client.js';
 import { useNodePair } from './test-support/node-pair.js';
 import { connectRealtime } from './test-support/realtime-client.js';
 import { TEST_REDIS_URL, createTestRedis, deleteKeysWithPrefix, uniqueKeyPrefix } from './test-support/redis.js';
-import { startServerProcess, type ServerProcess } from './test-support/server-process.js';
+import { MAIN_JS, startServerProcess, type ServerProcess } from './test-support/server-process.js';
 
 const PASSWORD = 'correct horse battery';
 
@@ -145,6 +146,31 @@ describe('a node process', () => {
   afterEach(async () => {
     await node?.stop('SIGKILL');
     node = undefined;
+  });
+
+  it("exits 0 on SIGTERM while still starting (a container's PID 1 would otherwise ignore it)", async () => {
+    // A "Redis" that accepts connections and never answers holds the start at its first PING.
+    let connected: () => void = () => undefined;
+    const connecting = new Promise<void>((resolve) => (connected = resolve));
+    const silent = createServer(() => connected());
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const { port } = silent.address() as { port: number };
+    const child = spawn(process.execPath, [MAIN_JS], {
+      env: { PATH: process.env.PATH ?? '', PORT: '0', REDIS_URL: `redis://127.0.0.1:${port}` },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.once('exit', (code, signal) => resolve([code, signal])));
+    try {
+      await connecting; // the node is starting: it connects to storage
+      child.kill('SIGTERM');
+      expect(await exited).toEqual([0, null]);
+      expect(output).toContain('stopped before listening');
+    } finally {
+      child.kill('SIGKILL');
+      silent.close();
+    }
   });
 
   it('on SIGTERM finishes the request in flight, stops accepting and exits 0', async () => {

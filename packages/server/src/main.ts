@@ -5,7 +5,7 @@
 import { pino } from 'pino';
 import { EX_CONFIG, loadConfigOrReport } from './config.js';
 import { loggerOptions } from './observability/logger.js';
-import { createParley } from './parley.js';
+import type { Parley } from './parley.js';
 
 async function main(): Promise<void> {
   const config = loadConfigOrReport();
@@ -16,11 +16,15 @@ async function main(): Promise<void> {
     log.warn('REDIS_URL is not set: using the embedded in-memory engine (one node only; data is lost on restart)');
   }
 
-  const parley = await createParley(config, { logger: options });
-  const url = await parley.listen();
-  log.info({ url, engine: parley.engine.kind }, 'Parley is listening');
-
+  // Listening for signals before anything starts: in a container node is PID 1, and a signal
+  // without a handler would be ignored, so a pod stopped while starting would wait for SIGKILL.
+  let parley: Parley | null = null;
   const stop = (signal: NodeJS.Signals) => {
+    if (parley === null) {
+      // Nothing is served yet, so nothing needs draining.
+      log.info({ signal }, 'stopped before listening');
+      process.exit(0);
+    }
     log.info({ signal }, 'shutting down: draining requests');
     const forced = setTimeout(() => {
       log.error({ timeoutMs: config.shutdownTimeoutMs }, 'shutdown timed out; exiting');
@@ -40,6 +44,12 @@ async function main(): Promise<void> {
   };
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
+
+  // Loaded only now (most of the code), so the handlers above are in place within milliseconds.
+  const { createParley } = await import('./parley.js');
+  parley = await createParley(config, { logger: options });
+  const url = await parley.listen();
+  log.info({ url, engine: parley.engine.kind }, 'Parley is listening');
 }
 
 main().catch((error: unknown) => {
