@@ -40,7 +40,7 @@ export function createMetrics(): Metrics {
     name: 'parley_http_request_duration_seconds',
     help: 'HTTP request duration by method, route template and status code',
     labelNames: ['method', 'route', 'status_code'] as const,
-    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers,
   });
   const messagesAccepted = new Counter({
@@ -59,7 +59,7 @@ export function createMetrics(): Metrics {
     name: 'parley_engine_call_duration_seconds',
     help: 'Storage (engine) call duration by store and method, failures included',
     labelNames: ['store', 'method'] as const,
-    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 3],
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 3, 5],
     registers,
   });
   const engineCallErrors = new Counter({
