@@ -7,6 +7,7 @@ import { createServer } from 'node:net';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { createApiClient } from './test-support/api-client.js';
 import { useNodePair } from './test-support/node-pair.js';
+import { freePort } from './test-support/ports.js';
 import { connectRealtime } from './test-support/realtime-client.js';
 import { TEST_REDIS_URL, createTestRedis, deleteKeysWithPrefix, uniqueKeyPrefix } from './test-support/redis.js';
 import { MAIN_JS, startServerProcess, type ServerProcess } from './test-support/server-process.js';
@@ -81,16 +82,6 @@ describe('two nodes on one Redis', () => {
     for (const node of [nodes.a, nodes.b]) expect(node.logs.some((entry) => entry.msg === 'shutdown complete')).toBe(true);
   });
 });
-
-/** A port free right now, so a node gets its own explicit PORT (and so its own default URL). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return address.port;
-}
 
 function claimsOf(token: string): Record<string, unknown> {
   return JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString()) as Record<string, unknown>;
