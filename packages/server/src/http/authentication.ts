@@ -25,3 +25,13 @@ export function principalOf(request: FastifyRequest): Principal {
   if (!request.principal) throw new ServiceError('unauthorized');
   return request.principal;
 }
+
+/**
+ * An `onRequest` hook for routes only the operator may call: refuses (401) anything but the
+ * operator key, before the body is read, like every other credential check.
+ */
+export function requireOperatorKey(isAdmin: (authorization: string | undefined) => boolean) {
+  return async (request: FastifyRequest): Promise<void> => {
+    if (!isAdmin(request.headers.authorization)) throw new ServiceError('unauthorized', 'The operator key is required');
+  };
+}

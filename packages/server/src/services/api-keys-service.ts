@@ -79,7 +79,9 @@ export function createApiKeysService({ engine, clock }: ApiKeysServiceDeps) {
         if ((await engine.tenants.get(tenantId)) === null) throw new ServiceError('tenant_not_found');
         throw new ServiceError('api_key_not_found');
       }
-      await engine.revocations.publish({ kind: 'api-key', tenantId, keyId });
+      // Advisory: nothing caches keys, so the revocation is in force already; a failed announcement
+      // must not turn a done revocation into a 503 (and its retry into a 404).
+      await engine.revocations.publish({ kind: 'api-key', tenantId, keyId }).catch(() => undefined);
     },
   };
 }

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { SigningKeyRotationResult } from '@parley/protocol';
 import { MAX_PUBLISHED_SIGNING_KEYS, type SigningKeysService } from '../../services/signing-keys-service.js';
-import { ServiceError } from '../../services/service-error.js';
+import { requireOperatorKey } from '../authentication.js';
 import { AUTHENTICATED, problems } from '../route-schemas.js';
 import { presentSigningKeyRotation } from './present.js';
 
@@ -27,10 +27,7 @@ export const adminRoutes =
             `At most ${MAX_PUBLISHED_SIGNING_KEYS} keys are published at once: beyond that, 429 until the oldest retires. No request body.`,
           response: { 201: SigningKeyRotationResult, ...problems(401, 429) },
         },
-        // The operator key is checked before the body is read, like every other credential.
-        onRequest: async (request) => {
-          if (!isAdmin(request.headers.authorization)) throw new ServiceError('unauthorized', 'The operator key is required');
-        },
+        onRequest: requireOperatorKey(isAdmin),
       },
       async (_request, reply) => reply.code(201).send(presentSigningKeyRotation(await signingKeys.rotate())),
     );

@@ -16,8 +16,7 @@ import {
 } from '@parley/protocol';
 import type { Authenticator } from '../../auth/authenticator.js';
 import type { AuthSession, IdentityService } from '../../services/identity-service.js';
-import { ServiceError } from '../../services/service-error.js';
-import { principalOf, requireAuthentication } from '../authentication.js';
+import { principalOf, requireAuthentication, requireOperatorKey } from '../authentication.js';
 import { quotasOf } from '../rate-limit-headers.js';
 import { AUTHENTICATED, problems } from '../route-schemas.js';
 import { presentTenant, presentUser } from './present.js';
@@ -103,10 +102,7 @@ export const identityRoutes =
           body: CreateTenantBody,
           response: { 201: CreateTenantResult, ...problems(400, 401, 409, 413, 415) },
         },
-        // The operator key is checked before the body is read, like every other credential.
-        onRequest: async (request) => {
-          if (!isAdmin(request.headers.authorization)) throw new ServiceError('unauthorized', 'The operator key is required');
-        },
+        onRequest: requireOperatorKey(isAdmin),
       },
       async (request, reply) => {
         const { tenant, apiKey } = await identity.createTenant(request.body);
