@@ -223,6 +223,18 @@ async function main(): Promise<void> {
     const perMessage = per(withConversations, withMessages, options.messages);
     result({ kind: 'messages', count: options.messages, textBytes: options.textBytes, conversations: targets.length, ...perMessage });
     rows.push([`Redis per message (${options.textBytes}-byte text, with its event-log entry)`, `${Math.round(perMessage.redisBytes)} B`, `${perMessage.redisKeys.toFixed(3)} keys`]);
+    // The split: the message itself (kept until deleted) and its event-log entry (trimmed after the
+    // retention), by MEMORY USAGE of the conversations' two keys (this Redis holds nothing else).
+    let messagesBytes = 0;
+    let eventsBytes = 0;
+    for (const conversation of targets) {
+      for (const key of await client.keys(`*${conversation.id}}:messages`)) messagesBytes += (await client.call('MEMORY', 'USAGE', key, 'SAMPLES', '0')) as number;
+      for (const key of await client.keys(`*${conversation.id}}:events`)) eventsBytes += (await client.call('MEMORY', 'USAGE', key, 'SAMPLES', '0')) as number;
+    }
+    if (messagesBytes === 0 || eventsBytes === 0) throw new Error('the conversations\' messages or events keys were not found');
+    result({ kind: 'message-split', messagesHashBytesPerMessage: messagesBytes / options.messages, eventLogBytesPerMessage: eventsBytes / options.messages });
+    rows.push(['… of which the message (hash `messages`, kept)', `${Math.round(messagesBytes / options.messages)} B`, 'MEMORY USAGE']);
+    rows.push(['… of which its event-log entry (stream `events`, trimmed after the retention)', `${Math.round(eventsBytes / options.messages)} B`, 'MEMORY USAGE']);
 
     // The same again with a clientMessageId: what the idempotency record adds while it lives.
     const idempotent = Math.max(1, Math.floor(options.messages / 10));
