@@ -16,7 +16,7 @@ import WebSocket from 'ws';
 import { sleep } from './clock.js';
 import { mapLimit } from './concurrency.js';
 import { machineInfo } from './machine.js';
-import { createUsers, newAdminKey, openDirectPairs, type BenchUser } from './parley-api.js';
+import { createGroup, createUsers, newAdminKey, openDirectPairs, type BenchUser } from './parley-api.js';
 import { startParley, type ParleyNode } from './parley-server.js';
 import { freePort } from './ports.js';
 import { startRedis, type BenchRedis } from './redis-server.js';
@@ -212,6 +212,13 @@ async function main(): Promise<void> {
     result({ kind: 'conversations', count: pairs, members: 2, ...perConversation });
     rows.push(['Redis per direct conversation (2 members)', `${Math.round(perConversation.redisBytes)} B`, `${perConversation.redisKeys.toFixed(2)} keys`]);
 
+    progress(`creating one group of all ${options.users} users`);
+    await createGroup(node.url, users);
+    const withGroup = await snapshot(client, node, inspectorPort);
+    const perMember = per(withConversations, withGroup, options.users);
+    result({ kind: 'group-members', count: options.users, ...perMember });
+    rows.push([`Redis per group member (one group of ${options.users})`, `${Math.round(perMember.redisBytes)} B`, `${perMember.redisKeys.toFixed(3)} keys`]);
+
     const text = 'x'.repeat(options.textBytes);
     const targets = conversations.slice(0, options.conversations);
     progress(`sending ${options.messages} messages of ${options.textBytes} bytes into ${targets.length} conversations`);
@@ -220,7 +227,7 @@ async function main(): Promise<void> {
       return send(node!, conversation.members[i % 2]!.token, conversation.id, { text });
     });
     const withMessages = await snapshot(client, node, inspectorPort);
-    const perMessage = per(withConversations, withMessages, options.messages);
+    const perMessage = per(withGroup, withMessages, options.messages);
     result({ kind: 'messages', count: options.messages, textBytes: options.textBytes, conversations: targets.length, ...perMessage });
     rows.push([`Redis per message (${options.textBytes}-byte text, with its event-log entry)`, `${Math.round(perMessage.redisBytes)} B`, `${perMessage.redisKeys.toFixed(3)} keys`]);
     // The split: the message itself (kept until deleted) and its event-log entry (trimmed after the
