@@ -210,6 +210,17 @@ async function main(): Promise<void> {
     const withConversations = await snapshot(client, node, inspectorPort);
     const perConversation = per(withUsers, withConversations, pairs);
     result({ kind: 'conversations', count: pairs, members: 2, ...perConversation });
+    // Where it goes: every key of the first conversation, and of its first member's own slot (the
+    // inbox stream and presence are created with a user's first membership or connection).
+    const breakdown: Record<string, number> = {};
+    const first = conversations[0]!;
+    const patterns = [`*${first.id}}:*`, `*{u:*:${first.members[0].id}}:*`, `*user-convs:${first.members[0].id}`];
+    for (const pattern of patterns) {
+      for (const key of await client.keys(pattern)) {
+        breakdown[key.replace(/^.*\}:/, '')] = (await client.call('MEMORY', 'USAGE', key, 'SAMPLES', '0')) as number;
+      }
+    }
+    result({ kind: 'direct-conversation-keys', bytes: breakdown });
     rows.push(['Redis per direct conversation (2 members)', `${Math.round(perConversation.redisBytes)} B`, `${perConversation.redisKeys.toFixed(2)} keys`]);
 
     progress(`creating one group of all ${options.users} users`);
