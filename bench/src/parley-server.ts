@@ -24,6 +24,8 @@ export interface ParleyOptions {
   publicUrl?: string;
   port?: number;
   logLevel: string;
+  /** Extra environment (e.g. NODE_OPTIONS for the sizing script's inspector). */
+  env?: Record<string, string>;
 }
 
 export async function startParley(name: string, options: ParleyOptions): Promise<ParleyNode> {
@@ -47,6 +49,7 @@ export async function startParley(name: string, options: ParleyOptions): Promise
     RATE_LIMIT_REGISTER_IP: '1000000/1000s',
     RATE_LIMIT_SERVER_KEY: '1000000/1000s',
     RATE_LIMIT_REALTIME_CONNECT: '1000000/1000s',
+    ...options.env,
   });
   try {
     await waitForHttp(managed, `${url}/health/ready`);
