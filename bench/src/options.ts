@@ -1,7 +1,9 @@
 /**
  * Command-line options. The defaults run every workload exactly as bench/README.md specifies except
  * for shorter measurement windows (a full run fits in a few minutes on a 2-core machine);
- * `--full` uses the specified durations (send 20 s, each fan-out step 10 s).
+ * `--full` uses the specified durations (send 20 s, each fan-out step 10 s). `--smoke` runs every
+ * workload and target once at tiny sizes, in seconds: it proves the harness still works end to end
+ * (`npm test` runs it) and measures nothing worth comparing.
  */
 import { parseArgs } from 'node:util';
 
@@ -30,18 +32,26 @@ export interface FanoutSettings {
   /** …or fewer deliveries than this fraction within the window. */
   minDeliveredFraction: number;
   textBytes: number;
+  /** Members are connected once no frame arrived for this long (presence events have settled). */
+  settleQuietMs: number;
   /** Also run the Socket.IO peer (two processes with its Redis adapter). */
   peer: boolean;
 }
 
 export interface BenchOptions {
   full: boolean;
+  /** Tiny sizes and windows, one run: checks that the harness works, not how fast Parley is. */
+  smoke: boolean;
   runs: number;
   workloads: WorkloadId[];
   logLevel: string;
   send: SendSettings;
   fanout: FanoutSettings;
 }
+
+/** `--smoke`: a few users, one fan-out step of 10 messages to 5 members, windows of a fraction of a second. */
+const SMOKE_MEMBERS = 5;
+const SMOKE_RATE = 10;
 
 /** The steps of the specification (bench/README.md); other group sizes get steps scaled from the 1,000-member ones. */
 const SPECIFIED_RATES: Record<number, number[]> = {
@@ -52,7 +62,9 @@ const SPECIFIED_RATES: Record<number, number[]> = {
 export const USAGE = `Usage: npm run bench -- [options]
 
   --full              the specified durations: send 20 s, fan-out steps of 10 s (default 5 s and 3 s)
-  --runs N            runs per workload (default 3; the report is the median with min–max)
+  --smoke             a few seconds at tiny sizes, one run (${SMOKE_MEMBERS} members, ${SMOKE_RATE} messages per fan-out step):
+                      checks that the harness works end to end; its figures mean nothing
+  --runs N            runs per workload (default 3, or 1 with --smoke; the report is the median with min–max)
   --workload LIST     send,fanout (default both)
   --members LIST      fan-out group sizes (default 1000,100)
   --no-peer           fan-out without the Socket.IO peer (Parley and the bare ws baseline only)
@@ -67,9 +79,10 @@ export function parseOptions(argv: string[]): BenchOptions | null {
     args: argv,
     options: {
       full: { type: 'boolean', default: false },
-      runs: { type: 'string', default: '3' },
+      smoke: { type: 'boolean', default: false },
+      runs: { type: 'string' },
       workload: { type: 'string', default: 'send,fanout' },
-      members: { type: 'string', default: '1000,100' },
+      members: { type: 'string' },
       'log-level': { type: 'string', default: 'warn' },
       'no-peer': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
@@ -77,30 +90,38 @@ export function parseOptions(argv: string[]): BenchOptions | null {
     strict: true,
   });
   if (values.help) return null;
-  const runs = Number(values.runs);
+  const smoke = values.smoke;
+  if (smoke && values.full) throw new Error('--smoke and --full exclude each other');
+  if (smoke && values.members !== undefined) throw new Error('--smoke sets its own group size; leave out --members');
+  const runs = Number(values.runs ?? (smoke ? 1 : 3));
   if (!Number.isInteger(runs) || runs < 1 || runs > 20) throw new Error(`--runs must be an integer 1..20, got ${values.runs}`);
   const workloads = values.workload.split(',').map((w) => w.trim());
   for (const workload of workloads) if (workload !== 'send' && workload !== 'fanout') throw new Error(`unknown workload ${workload}`);
-  const members = values.members.split(',').map(Number);
+  const members = smoke ? [SMOKE_MEMBERS] : (values.members ?? '1000,100').split(',').map(Number);
   for (const size of members) if (!Number.isInteger(size) || size < 2 || size > 10_000) throw new Error(`--members: group sizes are 2..10000, got ${size}`);
   const rates: Record<number, number[]> = {};
-  for (const size of members) rates[size] = SPECIFIED_RATES[size] ?? SPECIFIED_RATES[1000]!.map((rate) => Math.max(1, Math.round((rate * 1000) / size)));
+  for (const size of members) rates[size] = smoke ? [SMOKE_RATE] : SPECIFIED_RATES[size] ?? SPECIFIED_RATES[1000]!.map((rate) => Math.max(1, Math.round((rate * 1000) / size)));
   const full = values.full;
   return {
     full,
+    smoke,
     runs,
     workloads: workloads as WorkloadId[],
     logLevel: values['log-level'],
-    send: { users: 1000, conversations: 500, connections: 64, textBytes: 64, warmupMs: full ? 2000 : 1000, durationMs: full ? 20_000 : 5000 },
+    send: smoke
+      ? { users: 10, conversations: 5, connections: 4, textBytes: 64, warmupMs: 200, durationMs: 500 }
+      : { users: 1000, conversations: 500, connections: 64, textBytes: 64, warmupMs: full ? 2000 : 1000, durationMs: full ? 20_000 : 5000 },
     fanout: {
       members,
       rates,
-      stepMs: full ? 10_000 : 3000,
-      warmupMs: full ? 5000 : 2000,
+      // Smoke: one step of 10 messages after a warm-up of 3.
+      stepMs: smoke ? 1000 : full ? 10_000 : 3000,
+      warmupMs: smoke ? 300 : full ? 5000 : 2000,
       deliveryWindowMs: 2000,
       maxP99Ms: 100,
       minDeliveredFraction: 0.99,
       textBytes: 64,
+      settleQuietMs: smoke ? 200 : 1000,
       peer: !values['no-peer'],
     },
   };

@@ -147,7 +147,7 @@ async function runTarget(
     const connected = await pool.connect();
     if (connected.failed > 0) throw new Error(`${label}: ${connected.failed} of ${members} members could not connect: ${connected.firstError}`);
     // Every connection announces its user's presence to the other members: wait for quiet.
-    const settled = await pool.settle(1000, 120_000);
+    const settled = await pool.settle(settings.settleQuietMs, 120_000);
     const { frames } = await pool.stats();
     progress(`${label}: ${connected.connected} members online in ${Math.round(connected.ms)} ms; ${frames} frames (presence…) received until quiet`);
     result({

@@ -1,0 +1,115 @@
+/**
+ * The benchmark harness, end to end, so it never rots: `tsc -p bench`, then `node
+ * bench/dist/main.js --smoke` exactly as `npm run bench -- --smoke` runs it — every workload and
+ * every target once at tiny sizes, on the harness's own private redis-server and Parley processes
+ * (it stops them itself; the test stops the harness if it overruns). What is checked is what a
+ * reader of its output relies on: one result line per workload, target and run, every figure a
+ * real number. The figures themselves mean nothing at these sizes and are not compared.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const TSC = fileURLToPath(new URL('../node_modules/typescript/bin/tsc', import.meta.url));
+const HARNESS = fileURLToPath(new URL('./dist/main.js', import.meta.url));
+const SERVER = fileURLToPath(new URL('../packages/server/dist/main.js', import.meta.url));
+
+interface Finished {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+const children = new Set<ChildProcess>();
+
+/** Runs `node args…` from the repository root, collecting its output. */
+function runNode(args: string[], timeoutMs: number): Promise<Finished> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    children.add(child);
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    // SIGTERM: the harness then stops every process it started before it exits.
+    const timer = setTimeout(() => child.kill('SIGTERM'), timeoutMs);
+    child.once('error', reject);
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      children.delete(child);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** A figure a reader of the results can use: a number (NaN is written as null in JSON) and finite. */
+function expectFigure(line: Record<string, unknown>, field: string, { positive }: { positive: boolean }): void {
+  const value = line[field];
+  const where = `${String(line.workload)} ${String(line.kind)} ${String(line.target)}: ${field} = ${JSON.stringify(value)}`;
+  expect(typeof value === 'number' && Number.isFinite(value), where).toBe(true);
+  // CPU figures come from clock ticks of 10 ms: over a window this short they may be 0, never negative.
+  expect(positive ? (value as number) > 0 : (value as number) >= 0, where).toBe(true);
+}
+
+describe('npm run bench -- --smoke', () => {
+  let lines: Record<string, unknown>[] = [];
+  let finished: Finished;
+
+  beforeAll(async () => {
+    if (!existsSync(SERVER)) throw new Error(`${SERVER} is missing: run \`npm run build\` first (npm test does)`);
+    const compiled = await runNode([TSC, '-p', 'bench'], 30_000);
+    if (compiled.code !== 0) throw new Error(`tsc -p bench failed:\n${compiled.stdout}${compiled.stderr}`);
+    finished = await runNode([HARNESS, '--smoke'], 45_000);
+    lines = finished.stdout
+      .split('\n')
+      .filter((line) => line.length > 0)
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+  }, 60_000);
+
+  afterAll(() => {
+    for (const child of children) child.kill('SIGTERM');
+  });
+
+  it('exits 0 after a machine line', () => {
+    expect(finished.code, finished.stderr).toBe(0);
+    expect(lines[0]).toMatchObject({ kind: 'machine', smoke: true, runs: 1 });
+  });
+
+  it('send: one run line per target with requests accepted and none failed, and a summary with ratios', () => {
+    for (const target of ['parley', 'bare-fastify']) {
+      const runs = lines.filter((line) => line.workload === 'send' && line.kind === 'run' && line.target === target);
+      expect(runs, target).toHaveLength(1);
+      const run = runs[0]!;
+      for (const field of ['acceptedPerSec', 'accepted', 'p50Ms', 'p99Ms', 'maxMs', 'seconds']) expectFigure(run, field, { positive: true });
+      for (const field of ['serverCpuUsPerMsg', 'harnessCpuUsPerMsg', 'otherCpuCores']) expectFigure(run, field, { positive: false });
+      expect(run.failed, JSON.stringify(run.statuses)).toBe(0);
+    }
+    const summary = lines.find((line) => line.workload === 'send' && line.kind === 'summary') as any;
+    expect(summary).toBeDefined();
+    expect(summary.ratio.acceptedPerSec.median).toBeGreaterThan(0);
+    expect(summary.ratio.p99Ms.median).toBeGreaterThan(0);
+  });
+
+  it('fanout: every target connects all members and delivers every message to each, without duplicates', () => {
+    for (const target of ['parley', 'bare-ws', 'socket.io']) {
+      const connect = lines.filter((line) => line.workload === 'fanout' && line.kind === 'connect' && line.target === target);
+      expect(connect, target).toHaveLength(1);
+      expect(connect[0]).toMatchObject({ members: 5, settled: true });
+      const steps = lines.filter((line) => line.workload === 'fanout' && line.kind === 'step' && line.target === target);
+      expect(steps, target).toHaveLength(1);
+      const step = steps[0]!;
+      expect(step).toMatchObject({ members: 5, rate: 10, scheduled: 10, sent: 10, accepted: 10, duplicates: 0 });
+      for (const field of ['deliveredPerSec', 'deliveredPct', 'p50Ms', 'p99Ms', 'maxMs', 'sendP50Ms', 'sendP99Ms']) {
+        expectFigure(step, field, { positive: true });
+      }
+      for (const field of ['serverCpuUsPerDelivery', 'redisCpuUsPerDelivery', 'harnessCpuUsPerDelivery', 'otherCpuCores', 'senderMaxLagMs']) {
+        expectFigure(step, field, { positive: false });
+      }
+    }
+    const summary = lines.find((line) => line.workload === 'fanout' && line.kind === 'summary') as any;
+    expect(summary).toMatchObject({ members: 5, runs: 1 });
+    expect(lines.filter((line) => line.workload === 'fanout' && line.kind === 'step-summary')).toHaveLength(1);
+  });
+});
