@@ -55,7 +55,13 @@ describe.each(ENGINE_KINDS)('API5:2023 Broken Function Level Authorization (%s e
       expect.arrayContaining([
         'POST /v1/tenants (operator)',
         'POST /v1/tenants/{tenantId}/api-keys (tenant administrator)',
+        'GET /v1/tenants/{tenantId}/api-keys (tenant administrator)',
         'DELETE /v1/tenants/{tenantId}/api-keys/{id} (tenant administrator)',
+        'PUT /v1/tenants/{tenantId}/identity-providers/{providerId} (tenant administrator)',
+        'GET /v1/tenants/{tenantId}/identity-providers/{providerId} (tenant administrator)',
+        'DELETE /v1/tenants/{tenantId}/identity-providers/{providerId} (tenant administrator)',
+        'GET /v1/tenants/{tenantId}/identity-providers (tenant administrator)',
+        'POST /v1/admin/signing-keys/rotate (operator)',
         'PUT /v1/users/{userId} (tenant key)',
         'POST /v1/users/{userId}/tokens (tenant key)',
         'PATCH /v1/conversations/{id} (owner or admin)',

@@ -136,13 +136,20 @@ class RedisSubscriber implements Subscriber {
    * written before that second report, so they reach Redis before anything a reaction to it does.
    * Further '-node's while a loss is outstanding (a master still down: each failed reconnect
    * ends with one) add nothing: the report after the subscriptions are back covers them.
-   * A '-node' for a data connection of this client (it carries no subscription) is reported too:
-   * it is rare (a node left or failed), and a needless catch-up loses nothing.
+   * A '-node' for a data connection of this client (the connection pool's: it names no node key
+   * and carries no subscription) is reported too, once and without the latch: it is rare (a node
+   * left or failed), a needless catch-up loses nothing, and no 'subscribersReady' follows it, so
+   * latching it would delay the immediate report of a real subscriber loss after it.
    */
   private reportShardLosses(connection: Cluster, onInterrupted?: () => void): void {
     let lost = false;
-    connection.on('-node', () => {
-      if (this.closed || lost) return;
+    connection.on('-node', (_node: unknown, subscriberNodeKey?: string) => {
+      if (this.closed) return;
+      if (subscriberNodeKey === undefined) {
+        onInterrupted?.();
+        return;
+      }
+      if (lost) return;
       lost = true;
       onInterrupted?.();
     });

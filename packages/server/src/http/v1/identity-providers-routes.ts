@@ -34,7 +34,7 @@ export const identityProvidersRoutes =
         schema: {
           tags,
           ...AUTHENTICATED,
-          summary: "Trust an OpenID Connect provider's access tokens for the tenant (created 201, replaced 200)",
+          summary: "Trust an OpenID Connect provider's access tokens for the tenant, created 201 or replaced 200 (operator key or the tenant's key)",
           params: IdentityProviderParams,
           body: PutIdentityProviderBody,
           response: { 200: IdentityProvider, 201: IdentityProvider, ...problems(400, 401, 403, 404, 409, 413, 415, 429) },
@@ -53,7 +53,7 @@ export const identityProvidersRoutes =
         schema: {
           tags,
           ...AUTHENTICATED,
-          summary: 'One identity provider of the tenant',
+          summary: "One identity provider of the tenant (operator key or the tenant's key)",
           params: IdentityProviderParams,
           response: { 200: IdentityProvider, ...problems(400, 401, 403, 404, 429) },
         },
@@ -70,7 +70,7 @@ export const identityProvidersRoutes =
         schema: {
           tags,
           ...AUTHENTICATED,
-          summary: "Stop trusting the provider: its tokens answer 401 from then on, on every node",
+          summary: "Stop trusting the provider: its tokens answer 401 from then on, on every node (operator key or the tenant's key)",
           params: IdentityProviderParams,
           response: { 204: Type.Null(), ...problems(400, 401, 403, 404, 429) },
         },
@@ -88,7 +88,7 @@ export const identityProvidersRoutes =
         schema: {
           tags,
           ...AUTHENTICATED,
-          summary: 'Every identity provider of the tenant (at most 10)',
+          summary: "Every identity provider of the tenant, at most 10 (operator key or the tenant's key)",
           params: TenantIdentityProviderParams,
           response: { 200: IdentityProviderList, ...problems(400, 401, 403, 404, 429) },
         },
