@@ -10,6 +10,10 @@ import type { Scripts } from './scripts.js';
 /** A standalone/Sentinel client or a Cluster client: the engine works the same on each. */
 export type RedisClient = Redis | Cluster;
 
+export function isCluster(client: RedisClient): client is Cluster {
+  return client.isCluster;
+}
+
 /**
  * How events are logged and published. On Cluster a topic is a sharded channel (SPUBLISH), heard
  * only on the node that owns its slot; elsewhere a plain channel (PUBLISH).

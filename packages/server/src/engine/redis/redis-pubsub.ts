@@ -19,14 +19,10 @@ import type { Cluster, Redis } from 'ioredis';
 import type { EphemeralEvent, TopicMessage } from '../../domain/events.js';
 import type { ConversationId, TenantId, UserId } from '../../domain/types.js';
 import type { PubSub, StorageConnectionState, Subscriber } from '../engine.js';
-import type { RedisClient } from './redis-context.js';
+import { isCluster, type RedisClient } from './redis-context.js';
 import { guard } from './redis-guard.js';
 import type { RedisKeys } from './redis-keys.js';
 import { parseEnvelope, parseEphemeralEvent } from './redis-replies.js';
-
-function isCluster(client: RedisClient): client is Cluster {
-  return client.isCluster;
-}
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);

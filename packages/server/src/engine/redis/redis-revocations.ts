@@ -8,19 +8,14 @@
  * Each listener holds one duplicated connection in subscribe mode. Messages are JSON revocations;
  * anything malformed is dropped.
  */
-import type { Cluster } from 'ioredis';
 import type { TenantId, UserId } from '../../domain/types.js';
 import type { Revocation, RevocationBus, RevocationListener } from '../engine.js';
-import type { RedisClient } from './redis-context.js';
+import { isCluster, type RedisClient } from './redis-context.js';
 import { guard } from './redis-guard.js';
 import type { RedisKeys } from './redis-keys.js';
 
 /** How long ioredis takes, at most, to move a Cluster subscription to another node. */
 const CLUSTER_RESUBSCRIBE_MS = 1000;
-
-function isCluster(client: RedisClient): client is Cluster {
-  return client.isCluster;
-}
 
 export class RedisRevocationBus implements RevocationBus {
   private readonly listeners = new Set<RevocationListener>();
