@@ -5,6 +5,7 @@
  */
 import { machineInfo } from './machine.js';
 import { parseOptions, USAGE } from './options.js';
+import { profileParleyInto } from './parley-server.js';
 import { progress, result } from './report.js';
 import { runFanoutWorkload } from './workloads/fanout.js';
 import { runSendWorkload } from './workloads/send.js';
@@ -18,6 +19,7 @@ async function main(): Promise<void> {
   }
   if (options.runs < 3 && !options.smoke) progress(`warning: --runs ${options.runs}; the specification asks for the median of at least 3`);
   result({ kind: 'machine', ...machineInfo(argv), full: options.full, smoke: options.smoke, runs: options.runs, logLevel: options.logLevel });
+  if (options.profileDir !== null) profileParleyInto(options.profileDir);
   const started = Date.now();
   for (const workload of options.workloads) {
     progress(`workload ${workload}: ${options.runs} runs${options.full ? ' (full durations)' : options.smoke ? ' (smoke: tiny sizes)' : ''}`);

@@ -45,6 +45,8 @@ export interface BenchOptions {
   runs: number;
   workloads: WorkloadId[];
   logLevel: string;
+  /** `--profile DIR`: Parley processes write CPU profiles there (null: not profiled). */
+  profileDir: string | null;
   send: SendSettings;
   fanout: FanoutSettings;
 }
@@ -70,6 +72,8 @@ export const USAGE = `Usage: npm run bench -- [options]
   --no-peer           fan-out without the Socket.IO peer (Parley and the bare ws baseline only)
   --log-level LEVEL   LOG_LEVEL of the Parley processes (default warn: no per-request logging,
                       like the baselines; "info" measures Parley as configured by default)
+  --profile DIR       Parley processes write V8 CPU profiles (--cpu-prof) into DIR/<process>/;
+                      summarise them with npm run bench:profile-summary -- DIR
   --help              this text
 
 Results: one JSON line per run, step and summary on stdout; progress on stderr.`;
@@ -85,6 +89,7 @@ export function parseOptions(argv: string[]): BenchOptions | null {
       members: { type: 'string' },
       'log-level': { type: 'string', default: 'warn' },
       'no-peer': { type: 'boolean', default: false },
+      profile: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
     strict: true,
@@ -108,6 +113,7 @@ export function parseOptions(argv: string[]): BenchOptions | null {
     runs,
     workloads: workloads as WorkloadId[],
     logLevel: values['log-level'],
+    profileDir: values.profile ?? null,
     send: smoke
       ? { users: 10, conversations: 5, connections: 4, textBytes: 64, warmupMs: 200, durationMs: 500 }
       : { users: 1000, conversations: 500, connections: 64, textBytes: 64, warmupMs: full ? 2000 : 1000, durationMs: full ? 20_000 : 5000 },

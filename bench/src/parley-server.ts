@@ -3,6 +3,7 @@
  * configuration in environment variables — on a private loopback port.
  */
 import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from './ports.js';
 import { startProcess, waitForHttp, type Managed } from './processes.js';
@@ -28,11 +29,22 @@ export interface ParleyOptions {
   env?: Record<string, string>;
 }
 
+let profileDir: string | null = null;
+
+/**
+ * `--profile DIR`: every Parley process started from now on writes a V8 CPU profile
+ * (`--cpu-prof`) into DIR/<process name>/ when it exits; `npm run bench:profile-summary` reads them.
+ */
+export function profileParleyInto(dir: string): void {
+  profileDir = resolve(dir);
+}
+
 export async function startParley(name: string, options: ParleyOptions): Promise<ParleyNode> {
   if (!existsSync(MAIN_JS)) throw new Error(`${MAIN_JS} is missing: run \`npm run build\` first (npm run bench does)`);
+  const profiling = profileDir === null ? [] : ['--cpu-prof', `--cpu-prof-dir=${join(profileDir, name)}`];
   const port = options.port ?? (await freePort());
   const url = `http://127.0.0.1:${port}`;
-  const managed = startProcess(name, process.execPath, [MAIN_JS], {
+  const managed = startProcess(name, process.execPath, [...profiling, MAIN_JS], {
     HOST: '127.0.0.1',
     PORT: String(port),
     PUBLIC_URL: options.publicUrl ?? url,
