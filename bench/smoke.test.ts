@@ -61,12 +61,12 @@ describe('npm run bench -- --smoke', () => {
     if (!existsSync(SERVER)) throw new Error(`${SERVER} is missing: run \`npm run build\` first (npm test does)`);
     const compiled = await runNode([TSC, '-p', 'bench'], 30_000);
     if (compiled.code !== 0) throw new Error(`tsc -p bench failed:\n${compiled.stdout}${compiled.stderr}`);
-    finished = await runNode([HARNESS, '--smoke'], 45_000);
+    finished = await runNode([HARNESS, '--smoke'], 60_000);
     lines = finished.stdout
       .split('\n')
       .filter((line) => line.length > 0)
       .map((line) => JSON.parse(line) as Record<string, unknown>);
-  }, 60_000);
+  }, 80_000);
 
   afterAll(() => {
     for (const child of children) child.kill('SIGTERM');
@@ -111,5 +111,23 @@ describe('npm run bench -- --smoke', () => {
     const summary = lines.find((line) => line.workload === 'fanout' && line.kind === 'summary') as any;
     expect(summary).toMatchObject({ members: 5, runs: 1 });
     expect(lines.filter((line) => line.workload === 'fanout' && line.kind === 'step-summary')).toHaveLength(1);
+  });
+
+  it('connections: every target holds all its idle connections and reports memory, rate and idle CPU, with a summary and ratios', () => {
+    for (const target of ['parley', 'bare-ws']) {
+      const steps = lines.filter((line) => line.workload === 'connections' && line.kind === 'step' && line.target === target);
+      expect(steps, target).toHaveLength(1);
+      const step = steps[0]!;
+      expect(step).toMatchObject({ connections: 20, added: 20 });
+      for (const field of ['connectMs', 'connectsPerSec', 'processRssBytes', 'frames']) expectFigure(step, field, { positive: true });
+      // Memory per connection at 20 connections is within the noise of a process's own allocations: a number, any sign.
+      for (const field of ['rssBytesPerConn', 'heapBytesPerConn', 'rssBytesPerConnAfterGc', 'heapBytesPerConnAfterGc']) {
+        expect(Number.isFinite(step[field]), `${target} ${field}`).toBe(true);
+      }
+      for (const field of ['idleCpuPct', 'idleRedisCpuPct', 'otherCpuCores']) expectFigure(step, field, { positive: false });
+    }
+    const summary = lines.find((line) => line.workload === 'connections' && line.kind === 'summary') as any;
+    expect(summary).toMatchObject({ connections: 20, runs: 1 });
+    expect(summary.ratio['parley/bare-ws'].connectsPerSec.median).toBeGreaterThan(0);
   });
 });

@@ -7,7 +7,8 @@
  */
 import { parseArgs } from 'node:util';
 
-export type WorkloadId = 'send' | 'fanout';
+export type WorkloadId = 'send' | 'fanout' | 'connections';
+const WORKLOADS: readonly WorkloadId[] = ['send', 'fanout', 'connections'];
 
 export interface SendSettings {
   users: number;
@@ -38,6 +39,19 @@ export interface FanoutSettings {
   peer: boolean;
 }
 
+export interface ConnectionsSettings {
+  /** Open connections to measure at, ascending: each step opens the ones missing up to it. */
+  counts: number[];
+  /** Connected means: no client received a frame for this long (presence has settled)… */
+  quietMs: number;
+  /** …then this long before the memory is read (and before the first reading). */
+  settleMs: number;
+  /** Protocol ping interval of both servers (Parley's REALTIME_HEARTBEAT_MS). */
+  heartbeatMs: number;
+  /** The idle window over which server CPU is measured: whole heartbeat intervals. */
+  idleMs: number;
+}
+
 export interface BenchOptions {
   full: boolean;
   /** Tiny sizes and windows, one run: checks that the harness works, not how fast Parley is. */
@@ -49,11 +63,15 @@ export interface BenchOptions {
   profileDir: string | null;
   send: SendSettings;
   fanout: FanoutSettings;
+  connections: ConnectionsSettings;
 }
 
 /** `--smoke`: a few users, one fan-out step of 10 messages to 5 members, windows of a fraction of a second. */
 const SMOKE_MEMBERS = 5;
 const SMOKE_RATE = 10;
+const SMOKE_CONNECTIONS = 20;
+/** One process holds at most 20,000 open files here: a few are the server's own. */
+const MAX_CONNECTIONS = 19_500;
 
 /** The steps of the specification (bench/README.md); other group sizes get steps scaled from the 1,000-member ones. */
 const SPECIFIED_RATES: Record<number, number[]> = {
@@ -67,8 +85,10 @@ export const USAGE = `Usage: npm run bench -- [options]
   --smoke             a few seconds at tiny sizes, one run (${SMOKE_MEMBERS} members, ${SMOKE_RATE} messages per fan-out step):
                       checks that the harness works end to end; its figures mean nothing
   --runs N            runs per workload (default 3, or 1 with --smoke; the report is the median with min–max)
-  --workload LIST     send,fanout (default both)
+  --workload LIST     send,fanout,connections (default send,fanout; all three with --smoke)
   --members LIST      fan-out group sizes (default 1000,100)
+  --connections LIST  idle connection counts of the connections workload (default 10000,19000;
+                      at most ${MAX_CONNECTIONS}; ${SMOKE_CONNECTIONS} with --smoke)
   --no-peer           fan-out without the Socket.IO peer (Parley and the bare ws baseline only)
   --log-level LEVEL   LOG_LEVEL of the Parley processes (default warn: no per-request logging,
                       like the baselines; "info" measures Parley as configured by default)
@@ -85,8 +105,9 @@ export function parseOptions(argv: string[]): BenchOptions | null {
       full: { type: 'boolean', default: false },
       smoke: { type: 'boolean', default: false },
       runs: { type: 'string' },
-      workload: { type: 'string', default: 'send,fanout' },
+      workload: { type: 'string' },
       members: { type: 'string' },
+      connections: { type: 'string' },
       'log-level': { type: 'string', default: 'warn' },
       'no-peer': { type: 'boolean', default: false },
       profile: { type: 'string' },
@@ -100,8 +121,12 @@ export function parseOptions(argv: string[]): BenchOptions | null {
   if (smoke && values.members !== undefined) throw new Error('--smoke sets its own group size; leave out --members');
   const runs = Number(values.runs ?? (smoke ? 1 : 3));
   if (!Number.isInteger(runs) || runs < 1 || runs > 20) throw new Error(`--runs must be an integer 1..20, got ${values.runs}`);
-  const workloads = values.workload.split(',').map((w) => w.trim());
-  for (const workload of workloads) if (workload !== 'send' && workload !== 'fanout') throw new Error(`unknown workload ${workload}`);
+  // --smoke covers every workload; a plain run leaves out `connections` (19,000 sockets: run it on purpose).
+  const workloads = (values.workload ?? (smoke ? WORKLOADS.join(',') : 'send,fanout')).split(',').map((w) => w.trim());
+  for (const workload of workloads) if (!WORKLOADS.includes(workload as WorkloadId)) throw new Error(`unknown workload ${workload}`);
+  if (smoke && values.connections !== undefined) throw new Error('--smoke sets its own connection count; leave out --connections');
+  const counts = smoke ? [SMOKE_CONNECTIONS] : (values.connections ?? '10000,19000').split(',').map(Number).sort((a, b) => a - b);
+  for (const count of counts) if (!Number.isInteger(count) || count < 1 || count > MAX_CONNECTIONS) throw new Error(`--connections: counts are 1..${MAX_CONNECTIONS}, got ${count}`);
   const members = smoke ? [SMOKE_MEMBERS] : (values.members ?? '1000,100').split(',').map(Number);
   for (const size of members) if (!Number.isInteger(size) || size < 2 || size > 10_000) throw new Error(`--members: group sizes are 2..10000, got ${size}`);
   const rates: Record<number, number[]> = {};
@@ -129,6 +154,14 @@ export function parseOptions(argv: string[]): BenchOptions | null {
       textBytes: 64,
       settleQuietMs: smoke ? 200 : 1000,
       peer: !values['no-peer'],
+    },
+    connections: {
+      counts,
+      quietMs: smoke ? 200 : 1000,
+      settleMs: smoke ? 200 : 5000,
+      // --full: Parley's default interval (30 s); otherwise 10 s, so each step idles for 10 s, not 30.
+      heartbeatMs: smoke ? 200 : full ? 30_000 : 10_000,
+      idleMs: smoke ? 400 : full ? 30_000 : 10_000,
     },
   };
 }

@@ -31,11 +31,14 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 
 const TAIL_BYTES = 8192;
 
-/** Spawns `command` with exactly `env` (plus PATH) and tracks it until it exits. */
-export function startProcess(name: string, command: string, args: string[], env: Record<string, string>): Managed {
+/**
+ * Spawns `command` with exactly `env` (plus PATH) and tracks it until it exits. `ipc`: a Node
+ * child with an IPC channel (`child.send`, `process.send`), for load generators the harness drives.
+ */
+export function startProcess(name: string, command: string, args: string[], env: Record<string, string>, { ipc = false } = {}): Managed {
   const child = spawn(command, args, {
     env: { PATH: process.env.PATH ?? '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ipc ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'],
   });
   if (child.pid === undefined) throw new Error(`could not start ${name} (${command})`);
   running.add(child);

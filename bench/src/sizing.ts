@@ -16,6 +16,7 @@ import WebSocket from 'ws';
 import { sleep } from './clock.js';
 import { mapLimit } from './concurrency.js';
 import { machineInfo } from './machine.js';
+import { collectGarbage } from './inspector.js';
 import { createGroup, createUsers, newAdminKey, openDirectPairs, type BenchUser } from './parley-api.js';
 import { startParley, type ParleyNode } from './parley-server.js';
 import { freePort } from './ports.js';
@@ -102,22 +103,6 @@ interface Snapshot {
   redisKeys: number;
   rss: number;
   heapUsed: number;
-}
-
-/** A full garbage collection in the Parley process, through its inspector (Chrome DevTools Protocol). */
-async function collectGarbage(inspectorPort: number): Promise<void> {
-  const targets = (await (await fetch(`http://127.0.0.1:${inspectorPort}/json/list`)).json()) as Array<{ webSocketDebuggerUrl: string }>;
-  const debuggerUrl = targets[0]?.webSocketDebuggerUrl;
-  if (debuggerUrl === undefined) throw new Error('the inspector lists no target');
-  const socket = new WebSocket(debuggerUrl);
-  await new Promise<void>((resolve, reject) => {
-    socket.once('open', () => socket.send(JSON.stringify({ id: 1, method: 'HeapProfiler.collectGarbage' })));
-    socket.on('message', (data: Buffer) => {
-      if ((JSON.parse(data.toString()) as { id?: number }).id === 1) resolve();
-    });
-    socket.once('error', reject);
-  });
-  socket.close();
 }
 
 async function snapshot(redis: Redis, node: ParleyNode, inspectorPort: number): Promise<Snapshot> {

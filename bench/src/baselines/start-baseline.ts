@@ -9,10 +9,15 @@ export interface BaselineServer {
   readonly process: Managed;
 }
 
-export async function startBaseline(script: 'bare-fastify' | 'bare-ws-broadcast' | 'socketio-redis', name: string, env: Record<string, string> = {}): Promise<BaselineServer> {
+export async function startBaseline(
+  script: 'bare-fastify' | 'bare-ws-broadcast' | 'bare-ws-idle' | 'socketio-redis',
+  name: string,
+  env: Record<string, string> = {},
+  nodeArgs: string[] = [],
+): Promise<BaselineServer> {
   const file = fileURLToPath(new URL(`./${script}.js`, import.meta.url));
   const port = await freePort();
-  const managed = startProcess(name, process.execPath, [file], { ...env, PORT: String(port) });
+  const managed = startProcess(name, process.execPath, [...nodeArgs, file], { ...env, PORT: String(port) });
   const url = `http://127.0.0.1:${port}`;
   try {
     await waitForHttp(managed, `${url}/health/ready`);
