@@ -92,6 +92,20 @@ const MAX_PRESENCE_REMEMBERED = 1000;
 const DRAIN_GRACE_MS = 10_000;
 let connectionCounter = 0;
 
+/**
+ * Most connections never catch up on a join and many never hear presence: they share this one
+ * empty map until their first write (`own`) instead of each holding an empty Map (~250 bytes).
+ * Writes to it are a bug, so they throw; `delete` and `clear` on it are no-ops as on any empty map.
+ */
+class EmptyMap<K, V> extends Map<K, V> {
+  override set(): this {
+    throw new Error('write to the shared empty map; own() the field first');
+  }
+}
+const NONE = new EmptyMap<never, never>();
+/** `map` itself, or a new Map when it is still the shared empty one. */
+const own = <K, V>(map: ReadonlyMap<K, V>): Map<K, V> => (map === NONE ? new Map<K, V>() : (map as Map<K, V>));
+
 const isAboutSelfMembership = (envelope: EventEnvelope, userId: UserId) => {
   const { event } = envelope;
   return event.type === 'conversation.created' || ((event.type === 'member.added' || event.type === 'member.removed') && event.userId === userId);
@@ -116,9 +130,10 @@ export class Connection {
   /** Events read from the logs by the running replay and not yet sent. */
   private replayHeld = 0;
   private pending: Pending[] = [];
-  private readonly catchingUp = new Map<ConversationId, Pending[]>();
+  /** Read through the shared empty map until a join needs its own (see `own`). */
+  private catchingUp: ReadonlyMap<ConversationId, Pending[]> & Pick<Map<ConversationId, Pending[]>, 'delete' | 'clear'> = NONE;
   private closed = false;
-  private readonly lastPresence = new Map<UserId, string>();
+  private lastPresence: ReadonlyMap<UserId, string> = NONE;
 
   constructor(
     readonly tenantId: TenantId,
@@ -236,8 +251,9 @@ export class Connection {
    */
   sendPresence(userId: UserId, frame: string): void {
     if (this.lastPresence.get(userId) === frame) return;
-    this.lastPresence.set(userId, frame);
-    if (this.lastPresence.size > MAX_PRESENCE_REMEMBERED) this.lastPresence.delete(this.lastPresence.keys().next().value!);
+    const lastPresence = (this.lastPresence = own(this.lastPresence));
+    lastPresence.set(userId, frame);
+    if (lastPresence.size > MAX_PRESENCE_REMEMBERED) lastPresence.delete(lastPresence.keys().next().value!);
     this.sendEphemeral(frame);
   }
 
@@ -364,7 +380,7 @@ export class Connection {
    */
   private async catchUp(conversationId: ConversationId): Promise<void> {
     if (this.following.get(conversationId) || this.catchingUp.has(conversationId)) return;
-    this.catchingUp.set(conversationId, []);
+    this.catchingUp = own(this.catchingUp).set(conversationId, []);
     this.following.set(conversationId, false);
     await this.host.follow(this, [conversationId]);
     const member = await this.host.realtime.membership(this.tenantId, conversationId, this.userId);

@@ -9,6 +9,7 @@ import type { FastifyInstance } from 'fastify';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { ERROR_CODES, type ErrorCode } from '@parley/protocol';
 import type { Authenticator } from '../auth/authenticator.js';
+import type { Principal } from '../auth/principal.js';
 import { createRequestIdGenerator } from '../http/request-id.js';
 import { BASELINE_HEADERS } from '../http/security-headers.js';
 import { rateLimitHeaders, type RateLimiter, type RateLimitQuota } from '../services/rate-limiter.js';
@@ -56,19 +57,34 @@ function refuse(socket: Duplex, code: ErrorCode, requestId: string, headers: Rec
   );
 }
 
-function transportOf(socket: WebSocket): Transport {
-  return {
-    kind: 'websocket',
-    sendEvent: (frame) => socket.send(frame),
-    sendControl: (frame) => socket.send(frame),
-    bufferedBytes: () => socket.bufferedAmount,
-    close(code, reason) {
-      if (socket.readyState === socket.CLOSED || socket.readyState === socket.CLOSING) return;
-      socket.close(code, reason);
-      // A peer that never completes the closing handshake is cut after a grace period.
-      setTimeout(() => socket.terminate(), 5000).unref();
-    },
-  };
+/**
+ * The transport of one socket. A class, not an object of closures: its methods live once on the
+ * prototype, and an idle connection holds nothing here but the reference to its socket.
+ */
+class WebSocketTransport implements Transport {
+  readonly kind = 'websocket';
+
+  constructor(private readonly socket: WebSocket) {}
+
+  sendEvent(frame: string): void {
+    this.socket.send(frame);
+  }
+
+  sendControl(frame: string): void {
+    this.socket.send(frame);
+  }
+
+  bufferedBytes(): number {
+    return this.socket.bufferedAmount;
+  }
+
+  close(code: number, reason: string): void {
+    const { socket } = this;
+    if (socket.readyState === socket.CLOSED || socket.readyState === socket.CLOSING) return;
+    socket.close(code, reason);
+    // A peer that never completes the closing handshake is cut after a grace period.
+    setTimeout(() => socket.terminate(), 5000).unref();
+  }
 }
 
 export function attachWebSocket(app: FastifyInstance, gateway: RealtimeGateway, options: WebSocketOptions): { close(): void } {
@@ -92,6 +108,43 @@ export function attachWebSocket(app: FastifyInstance, gateway: RealtimeGateway, 
   // stall), so this listener covers that window and stays on refused sockets.
   const onSocketError = (error: Error) => app.log.debug({ err: error }, 'realtime upgrade socket error');
 
+  /**
+   * A socket past the upgrade. Defined here, not inside the upgrade handler, so that its handlers'
+   * closures hold this socket's state and nothing of the upgrade (request, head, URL, quotas).
+   */
+  const serve = (ws: WebSocket, principal: Principal, cursor: string | null) => {
+    alive.set(ws, true);
+    ws.on('pong', () => alive.set(ws, true));
+    // A protocol error from the client (frame too large, invalid UTF-8...): ws closes the
+    // socket itself (1009, 1007...) and emits 'error', which must not go unheard (an
+    // unhandled 'error' event would throw and take the process down).
+    ws.on('error', (error) => app.log.debug({ err: error }, 'realtime client protocol error'));
+    const pendingFrames: string[] = [];
+    let connection: Awaited<ReturnType<RealtimeGateway['open']>> | undefined;
+    // Frames wait until the connection is live and the frames queued before it are answered,
+    // so a client's frames are handled in the order it sent them.
+    let answeringFrames = false;
+    ws.on('message', (data, isBinary) => {
+      const text = isBinary ? '' : data.toString();
+      if (!answeringFrames) {
+        // Frames sent before the connection is live wait for it, within reason.
+        if (pendingFrames.push(text) > MAX_FRAMES_BEFORE_READY) ws.close(CloseCodes.badFrame, 'too many frames before ready');
+      } else if (connection) logFailure(gateway.onClientFrame(connection, text), 'realtime client frame failed');
+    });
+    ws.on('close', () => {
+      if (connection) logFailure(gateway.closed(connection), 'realtime close failed');
+    });
+    const opening = gateway.open(principal, new WebSocketTransport(ws), cursor).then(async (opened) => {
+      connection = opened;
+      if (opened && ws.readyState !== ws.OPEN) return gateway.closed(opened);
+      for (let text = pendingFrames.shift(); opened && text !== undefined; text = pendingFrames.shift()) {
+        await gateway.onClientFrame(opened, text);
+      }
+      answeringFrames = true;
+    });
+    logFailure(opening, 'realtime connection failed to open');
+  };
+
   const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', onSocketError);
     const requestId = newRequestId(request);
@@ -106,38 +159,10 @@ export function attachWebSocket(app: FastifyInstance, gateway: RealtimeGateway, 
         quotaHeaders.set(request, rateLimitHeaders(quotas));
         if (socket.destroyed) return;
         socket.off('error', onSocketError);
-        server.handleUpgrade(request, socket, head, (ws) => {
-          alive.set(ws, true);
-          ws.on('pong', () => alive.set(ws, true));
-          // A protocol error from the client (frame too large, invalid UTF-8...): ws closes the
-          // socket itself (1009, 1007...) and emits 'error', which must not go unheard (an
-          // unhandled 'error' event would throw and take the process down).
-          ws.on('error', (error) => app.log.debug({ err: error }, 'realtime client protocol error'));
-          const pendingFrames: string[] = [];
-          let connection: Awaited<ReturnType<RealtimeGateway['open']>> | undefined;
-          // Frames wait until the connection is live and the frames queued before it are answered,
-          // so a client's frames are handled in the order it sent them.
-          let answeringFrames = false;
-          ws.on('message', (data, isBinary) => {
-            const text = isBinary ? '' : data.toString();
-            if (!answeringFrames) {
-              // Frames sent before the connection is live wait for it, within reason.
-              if (pendingFrames.push(text) > MAX_FRAMES_BEFORE_READY) ws.close(CloseCodes.badFrame, 'too many frames before ready');
-            } else if (connection) logFailure(gateway.onClientFrame(connection, text), 'realtime client frame failed');
-          });
-          ws.on('close', () => {
-            if (connection) logFailure(gateway.closed(connection), 'realtime close failed');
-          });
-          const opening = gateway.open(principal, transportOf(ws), url.searchParams.get('cursor')).then(async (opened) => {
-            connection = opened;
-            if (opened && ws.readyState !== ws.OPEN) return gateway.closed(opened);
-            for (let text = pendingFrames.shift(); opened && text !== undefined; text = pendingFrames.shift()) {
-              await gateway.onClientFrame(opened, text);
-            }
-            answeringFrames = true;
-          });
-          logFailure(opening, 'realtime connection failed to open');
-        });
+        // Only what the connection needs is passed on: the upgrade request, its headers (the token
+        // among them) and URL are not kept alive by the socket's handlers for its whole life.
+        const cursor = url.searchParams.get('cursor');
+        server.handleUpgrade(request, socket, head, (ws) => serve(ws, principal, cursor));
       },
       (error: unknown) => {
         if (error instanceof ServiceError) return refuse(socket, error.code, requestId, error.headers);
