@@ -7,13 +7,16 @@
  * real number. The figures themselves mean nothing at these sizes and are not compared.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const TSC = fileURLToPath(new URL('../node_modules/typescript/bin/tsc', import.meta.url));
 const HARNESS = fileURLToPath(new URL('./dist/main.js', import.meta.url));
+const CHARTS = fileURLToPath(new URL('./dist/charts.js', import.meta.url));
 const SERVER = fileURLToPath(new URL('../packages/server/dist/main.js', import.meta.url));
 
 interface Finished {
@@ -68,8 +71,11 @@ describe('npm run bench -- --smoke', () => {
       .map((line) => JSON.parse(line) as Record<string, unknown>);
   }, 80_000);
 
+  const scratch = mkdtempSync(join(tmpdir(), 'parley-bench-smoke-'));
+
   afterAll(() => {
     for (const child of children) child.kill('SIGTERM');
+    rmSync(scratch, { recursive: true, force: true });
   });
 
   it('exits 0 after a machine line', () => {
@@ -129,5 +135,34 @@ describe('npm run bench -- --smoke', () => {
     const summary = lines.find((line) => line.workload === 'connections' && line.kind === 'summary') as any;
     expect(summary).toMatchObject({ connections: 20, runs: 1 });
     expect(summary.ratio['parley/bare-ws'].connectsPerSec.median).toBeGreaterThan(0);
+  });
+
+  it('charts: npm run bench:charts writes well-formed SVG charts from these lines, with a series per target', async () => {
+    const results = join(scratch, 'results.jsonl');
+    writeFileSync(results, finished.stdout);
+    const out = join(scratch, 'charts');
+    const charted = await runNode([CHARTS, results, out], 15_000);
+    expect(charted.code, charted.stderr).toBe(0);
+    const expected: Record<string, string[]> = {
+      'fanout-5-p99.svg': ['parley', 'bare-ws', 'socket.io'],
+      'fanout-5-cpu.svg': ['parley', 'bare-ws', 'socket.io'],
+      'connections-rss.svg': ['parley', 'bare-ws', 'parley after GC', 'bare-ws after GC'],
+    };
+    expect(charted.stdout.trim().split('\n').map((path) => path.slice(out.length + 1)).sort()).toEqual(Object.keys(expected).sort());
+    for (const [file, series] of Object.entries(expected)) {
+      const svg = readFileSync(join(out, file), 'utf8');
+      expect(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"'), file).toBe(true);
+      // Well-formed: every element opened is closed, in order (no attribute value holds a '<' or '>').
+      const open: string[] = [];
+      for (const [, closing, name, selfClosing] of svg.matchAll(/<(\/?)([a-z]+)[^>]*?(\/?)>/g)) {
+        if (closing) expect(open.pop(), file).toBe(name);
+        else if (!selfClosing) open.push(name!);
+      }
+      expect(open, file).toEqual([]);
+      const drawn = [...svg.matchAll(/<g data-series="([^"]+)"/g)].map((match) => match[1]);
+      expect(drawn, file).toEqual(series);
+      // One marker per point: the smoke run has one fan-out step and one connection count per target.
+      expect(svg.match(/<circle /g)?.length, file).toBe(series.length);
+    }
   });
 });
