@@ -6,7 +6,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
-import { WebSocketServer, type WebSocket } from 'ws';
+import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { ERROR_CODES, type ErrorCode } from '@parley/protocol';
 import type { Authenticator } from '../auth/authenticator.js';
 import type { Principal } from '../auth/principal.js';
@@ -16,6 +16,7 @@ import { rateLimitHeaders, type RateLimiter, type RateLimitQuota } from '../serv
 import { ServiceError } from '../services/service-error.js';
 import { isOriginAllowed } from './origins.js';
 import { admitRealtimeConnection } from './realtime-admission.js';
+import type { Connection } from './connection.js';
 import type { RealtimeGateway } from './realtime-gateway.js';
 import { CloseCodes, type Transport } from './transport.js';
 
@@ -87,10 +88,21 @@ class WebSocketTransport implements Transport {
   }
 }
 
+/** What the server keeps for one accepted socket, beside ws's own state. */
+interface SocketState {
+  /** Answered the last protocol ping (or just connected). */
+  alive: boolean;
+  /** The live connection; null until it is open (and if it never opens). */
+  connection: Connection | null;
+  /** Frames received before the connection was live and its earlier frames answered. */
+  pending?: string[];
+  /** Frames go straight to the gateway from now on. */
+  answering: boolean;
+}
+
 export function attachWebSocket(app: FastifyInstance, gateway: RealtimeGateway, options: WebSocketOptions): { close(): void } {
   const newRequestId = createRequestIdGenerator();
   const server = new WebSocketServer({ noServer: true, perMessageDeflate: options.compression, maxPayload: options.maxFrameBytes });
-  const alive = new WeakMap<WebSocket, boolean>();
   // The gateway's methods handle their own failures; this is the last line, so that a failure
   // nobody foresaw is logged instead of ending the process as an unhandled rejection.
   const logFailure = (promise: Promise<unknown>, message: string) => {
@@ -109,38 +121,53 @@ export function attachWebSocket(app: FastifyInstance, gateway: RealtimeGateway, 
   const onSocketError = (error: Error) => app.log.debug({ err: error }, 'realtime upgrade socket error');
 
   /**
-   * A socket past the upgrade. Defined here, not inside the upgrade handler, so that its handlers'
-   * closures hold this socket's state and nothing of the upgrade (request, head, URL, quotas).
+   * Every accepted socket's state, and handlers shared by all sockets (`this` is the socket):
+   * an idle connection holds one small object here instead of a closure per event.
+   */
+  const states = new WeakMap<WebSocket, SocketState>();
+  function onPong(this: WebSocket) {
+    states.get(this)!.alive = true;
+  }
+  // A protocol error from the client (frame too large, invalid UTF-8...): ws closes the socket
+  // itself (1009, 1007...) and emits 'error', which must not go unheard (an unhandled 'error'
+  // event would throw and take the process down).
+  function onProtocolError(error: Error) {
+    app.log.debug({ err: error }, 'realtime client protocol error');
+  }
+  function onMessage(this: WebSocket, data: RawData, isBinary: boolean) {
+    const state = states.get(this)!;
+    const text = isBinary ? '' : data.toString();
+    if (!state.answering) {
+      // Frames sent before the connection is live wait for it, within reason.
+      if ((state.pending ??= []).push(text) > MAX_FRAMES_BEFORE_READY) this.close(CloseCodes.badFrame, 'too many frames before ready');
+    } else if (state.connection) logFailure(gateway.onClientFrame(state.connection, text), 'realtime client frame failed');
+  }
+  function onClose(this: WebSocket) {
+    const { connection } = states.get(this)!;
+    if (connection) logFailure(gateway.closed(connection), 'realtime close failed');
+  }
+
+  /**
+   * A socket past the upgrade. Defined here, not inside the upgrade handler, so that nothing of
+   * the upgrade (request and its headers, head, URL, quotas) stays reachable from the socket.
    */
   const serve = (ws: WebSocket, principal: Principal, cursor: string | null) => {
-    alive.set(ws, true);
-    ws.on('pong', () => alive.set(ws, true));
-    // A protocol error from the client (frame too large, invalid UTF-8...): ws closes the
-    // socket itself (1009, 1007...) and emits 'error', which must not go unheard (an
-    // unhandled 'error' event would throw and take the process down).
-    ws.on('error', (error) => app.log.debug({ err: error }, 'realtime client protocol error'));
-    const pendingFrames: string[] = [];
-    let connection: Awaited<ReturnType<RealtimeGateway['open']>> | undefined;
+    const state: SocketState = { alive: true, answering: false, connection: null };
+    states.set(ws, state);
+    ws.on('pong', onPong);
+    ws.on('error', onProtocolError);
+    ws.on('message', onMessage);
+    ws.on('close', onClose);
     // Frames wait until the connection is live and the frames queued before it are answered,
     // so a client's frames are handled in the order it sent them.
-    let answeringFrames = false;
-    ws.on('message', (data, isBinary) => {
-      const text = isBinary ? '' : data.toString();
-      if (!answeringFrames) {
-        // Frames sent before the connection is live wait for it, within reason.
-        if (pendingFrames.push(text) > MAX_FRAMES_BEFORE_READY) ws.close(CloseCodes.badFrame, 'too many frames before ready');
-      } else if (connection) logFailure(gateway.onClientFrame(connection, text), 'realtime client frame failed');
-    });
-    ws.on('close', () => {
-      if (connection) logFailure(gateway.closed(connection), 'realtime close failed');
-    });
     const opening = gateway.open(principal, new WebSocketTransport(ws), cursor).then(async (opened) => {
-      connection = opened;
+      state.connection = opened;
       if (opened && ws.readyState !== ws.OPEN) return gateway.closed(opened);
-      for (let text = pendingFrames.shift(); opened && text !== undefined; text = pendingFrames.shift()) {
+      for (let text = state.pending?.shift(); opened && text !== undefined; text = state.pending?.shift()) {
         await gateway.onClientFrame(opened, text);
       }
-      answeringFrames = true;
+      state.pending = undefined;
+      state.answering = true;
     });
     logFailure(opening, 'realtime connection failed to open');
   };
@@ -179,11 +206,13 @@ export function attachWebSocket(app: FastifyInstance, gateway: RealtimeGateway, 
 
   const heartbeat = setInterval(() => {
     for (const ws of server.clients) {
-      if (alive.get(ws) === false) {
+      const state = states.get(ws);
+      if (!state) continue; // still being upgraded
+      if (!state.alive) {
         ws.terminate();
         continue;
       }
-      alive.set(ws, false);
+      state.alive = false;
       ws.ping();
     }
   }, options.heartbeatIntervalMs);
