@@ -30,7 +30,7 @@ const isSpread = (value: unknown): value is Spread =>
 
 const formatNumber = (value: number) => (Math.abs(value) >= 100 ? String(Math.round(value)) : String(Number(value.toPrecision(3))));
 export const formatSpread = (spread: Spread) =>
-  spread.n > 1 ? `${formatNumber(spread.median)} (${formatNumber(spread.min)}–${formatNumber(spread.max)})` : formatNumber(spread.median);
+  spread.min !== spread.max ? `${formatNumber(spread.median)} (${formatNumber(spread.min)}–${formatNumber(spread.max)})` : formatNumber(spread.median);
 
 const verdictOf = (ok: boolean): TargetVerdict['verdict'] => (ok ? 'met' : 'not met');
 
