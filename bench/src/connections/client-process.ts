@@ -8,6 +8,7 @@
 import WebSocket from 'ws';
 import { monoMs } from '../clock.js';
 import { mapLimit } from '../concurrency.js';
+import { rejectOnOpenFailure } from '../ws-open-failures.js';
 import type { ConnectReply, FleetRequest, FleetStats } from './protocol.js';
 
 const CONNECT_TIMEOUT_MS = 60_000;
@@ -37,15 +38,7 @@ function open(url: string, localAddress: string, headers: Record<string, string>
         resolve();
       }
     });
-    socket.once('unexpected-response', (_request, response) => {
-      clearTimeout(timer);
-      socket.terminate(); // with this listener, ws leaves the refused request to us
-      reject(new Error(`upgrade refused: ${response.statusCode}`));
-    });
-    socket.once('error', (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
+    rejectOnOpenFailure(socket, timer, reject);
     socket.once('close', (code) => {
       clearTimeout(timer);
       if (!ready) reject(new Error(`closed with ${code} before ready`));

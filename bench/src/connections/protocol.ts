@@ -6,12 +6,7 @@ export type FleetRequest =
   | { id: number; op: 'stats' }
   | { id: number; op: 'close' };
 
-export interface ConnectReply {
-  connected: number;
-  failed: number;
-  firstError: string | null;
-  ms: number;
-}
+export type { ConnectReply } from '../fanout/receiver-protocol.js';
 
 export interface FleetStats {
   /** Sockets open now. */

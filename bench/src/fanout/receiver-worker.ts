@@ -10,6 +10,7 @@ import WebSocket from 'ws';
 import { monoMs } from '../clock.js';
 import { mapLimit } from '../concurrency.js';
 import { Samples } from '../stats.js';
+import { rejectOnOpenFailure } from '../ws-open-failures.js';
 import { TEXT_MARKER, type ConnectReply, type EndReply, type ReceiverWorkerData, type Request, type StatsReply } from './receiver-protocol.js';
 
 const { clients, connectConcurrency } = workerData as ReceiverWorkerData;
@@ -117,15 +118,7 @@ function open(client: number): Promise<void> {
       }
       onFrame(client, buffer);
     });
-    socket.once('unexpected-response', (_request, response) => {
-      clearTimeout(timer);
-      socket.terminate(); // with this listener, ws leaves the refused request to us
-      reject(new Error(`upgrade refused: ${response.statusCode}`));
-    });
-    socket.once('error', (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
+    rejectOnOpenFailure(socket, timer, reject);
     socket.once('close', (code) => {
       if (!ready) {
         // Refused after the upgrade (e.g. 4001 for a bad token): fail now, not at the timeout.
