@@ -50,12 +50,17 @@ export interface RealtimeGatewayDeps {
   observer?: RealtimeObserver;
 }
 
+/** What the gateway keeps per connection: held for the connection's whole life, so kept flat. */
 interface Session {
   connection: Connection;
   principal: Extract<Principal, { kind: 'user' }>;
   expiry?: NodeJS.Timeout;
-  typing: { windowStart: number; count: number };
+  typingWindowStart: number;
+  typingCount: number;
 }
+
+/** The expiry timer's callback, shared: the connection is the timer's argument, so no closure is kept per connection. */
+const closeExpired = (connection: Connection) => connection.close(CloseCodes.unauthorized, 'token expired');
 
 export class RealtimeGateway {
   readonly nodeId = randomUUID();
@@ -117,11 +122,11 @@ export class RealtimeGateway {
       return null;
     }
     const connection = new Connection(principal.tenantId, principal.userId, transport, this.hub);
-    const session: Session = { connection, principal, typing: { windowStart: 0, count: 0 } };
+    const session: Session = { connection, principal, typingWindowStart: 0, typingCount: 0 };
     this.sessions.set(connection, session);
     if (principal.expiresAt !== undefined) {
       const remaining = principal.expiresAt - this.deps.clock();
-      session.expiry = setTimeout(() => connection.close(CloseCodes.unauthorized, 'token expired'), Math.max(0, remaining));
+      session.expiry = setTimeout(closeExpired, Math.max(0, remaining), connection);
       session.expiry.unref();
     }
     try {
@@ -233,8 +238,11 @@ export class RealtimeGateway {
   private allowTyping(session: Session): boolean {
     const now = this.deps.clock();
     const { typingLimit, typingWindowMs } = this.deps.settings;
-    if (now - session.typing.windowStart >= typingWindowMs) session.typing = { windowStart: now, count: 0 };
-    session.typing.count += 1;
-    return session.typing.count <= typingLimit;
+    if (now - session.typingWindowStart >= typingWindowMs) {
+      session.typingWindowStart = now;
+      session.typingCount = 0;
+    }
+    session.typingCount += 1;
+    return session.typingCount <= typingLimit;
   }
 }
