@@ -8,6 +8,7 @@ import { parseOptions, USAGE } from './options.js';
 import { profileParleyInto } from './parley-server.js';
 import { progress, result } from './report.js';
 import { runFanoutWorkload } from './workloads/fanout.js';
+import { runResumeWorkload } from './workloads/resume.js';
 import { runSendWorkload } from './workloads/send.js';
 
 async function main(): Promise<void> {
@@ -24,7 +25,8 @@ async function main(): Promise<void> {
   for (const workload of options.workloads) {
     progress(`workload ${workload}: ${options.runs} runs${options.full ? ' (full durations)' : options.smoke ? ' (smoke: tiny sizes)' : ''}`);
     if (workload === 'send') await runSendWorkload(options);
-    else await runFanoutWorkload(options);
+    else if (workload === 'fanout') await runFanoutWorkload(options);
+    else await runResumeWorkload(options);
   }
   progress(`done in ${((Date.now() - started) / 1000).toFixed(0)} s`);
 }

@@ -7,7 +7,7 @@
  */
 import { parseArgs } from 'node:util';
 
-export type WorkloadId = 'send' | 'fanout';
+export type WorkloadId = 'send' | 'fanout' | 'resume';
 
 export interface SendSettings {
   users: number;
@@ -38,6 +38,21 @@ export interface FanoutSettings {
   peer: boolean;
 }
 
+export interface ResumeSettings {
+  /** Users, each with one client. */
+  clients: number;
+  /** Users per group; every user is in exactly one. */
+  groupSize: number;
+  /** Messages sent to every group while its members are away (each client misses this many). */
+  missed: number;
+  /** Worker threads holding the clients. */
+  threads: number;
+  /** Handshakes in flight at once when the clients first connect (the reconnect is all at once). */
+  firstConnectConcurrency: number;
+  /** How long the reconnected clients may take to catch up before the run counts what they lack as lost. */
+  catchUpTimeoutMs: number;
+}
+
 export interface BenchOptions {
   full: boolean;
   /** Tiny sizes and windows, one run: checks that the harness works, not how fast Parley is. */
@@ -49,11 +64,14 @@ export interface BenchOptions {
   profileDir: string | null;
   send: SendSettings;
   fanout: FanoutSettings;
+  resume: ResumeSettings;
 }
 
 /** `--smoke`: a few users, one fan-out step of 10 messages to 5 members, windows of a fraction of a second. */
 const SMOKE_MEMBERS = 5;
 const SMOKE_RATE = 10;
+/** `--smoke`: 20 resume clients in groups of 5. */
+const SMOKE_CLIENTS = 20;
 
 /** The steps of the specification (bench/README.md); other group sizes get steps scaled from the 1,000-member ones. */
 const SPECIFIED_RATES: Record<number, number[]> = {
@@ -67,8 +85,9 @@ export const USAGE = `Usage: npm run bench -- [options]
   --smoke             a few seconds at tiny sizes, one run (${SMOKE_MEMBERS} members, ${SMOKE_RATE} messages per fan-out step):
                       checks that the harness works end to end; its figures mean nothing
   --runs N            runs per workload (default 3, or 1 with --smoke; the report is the median with min–max)
-  --workload LIST     send,fanout (default both)
+  --workload LIST     send,fanout,resume (default all three)
   --members LIST      fan-out group sizes (default 1000,100)
+  --clients N         resume: clients reconnecting at once (default 10000, in groups of 20; 20 in groups of 5 with --smoke)
   --no-peer           fan-out without the Socket.IO peer (Parley and the bare ws baseline only)
   --log-level LEVEL   LOG_LEVEL of the Parley processes (default warn: no per-request logging,
                       like the baselines; "info" measures Parley as configured by default)
@@ -85,8 +104,9 @@ export function parseOptions(argv: string[]): BenchOptions | null {
       full: { type: 'boolean', default: false },
       smoke: { type: 'boolean', default: false },
       runs: { type: 'string' },
-      workload: { type: 'string', default: 'send,fanout' },
+      workload: { type: 'string', default: 'send,fanout,resume' },
       members: { type: 'string' },
+      clients: { type: 'string' },
       'log-level': { type: 'string', default: 'warn' },
       'no-peer': { type: 'boolean', default: false },
       profile: { type: 'string' },
@@ -97,11 +117,13 @@ export function parseOptions(argv: string[]): BenchOptions | null {
   if (values.help) return null;
   const smoke = values.smoke;
   if (smoke && values.full) throw new Error('--smoke and --full exclude each other');
-  if (smoke && values.members !== undefined) throw new Error('--smoke sets its own group size; leave out --members');
+  if (smoke && (values.members !== undefined || values.clients !== undefined)) throw new Error('--smoke sets its own sizes; leave out --members and --clients');
+  const clients = smoke ? SMOKE_CLIENTS : Number(values.clients ?? 10_000);
+  if (!Number.isInteger(clients) || clients < 2 || clients > 19_000) throw new Error(`--clients must be an integer 2..19000, got ${values.clients}`);
   const runs = Number(values.runs ?? (smoke ? 1 : 3));
   if (!Number.isInteger(runs) || runs < 1 || runs > 20) throw new Error(`--runs must be an integer 1..20, got ${values.runs}`);
   const workloads = values.workload.split(',').map((w) => w.trim());
-  for (const workload of workloads) if (workload !== 'send' && workload !== 'fanout') throw new Error(`unknown workload ${workload}`);
+  for (const workload of workloads) if (!['send', 'fanout', 'resume'].includes(workload)) throw new Error(`unknown workload ${workload}`);
   const members = smoke ? [SMOKE_MEMBERS] : (values.members ?? '1000,100').split(',').map(Number);
   for (const size of members) if (!Number.isInteger(size) || size < 2 || size > 10_000) throw new Error(`--members: group sizes are 2..10000, got ${size}`);
   const rates: Record<number, number[]> = {};
@@ -129,6 +151,14 @@ export function parseOptions(argv: string[]): BenchOptions | null {
       textBytes: 64,
       settleQuietMs: smoke ? 200 : 1000,
       peer: !values['no-peer'],
+    },
+    resume: {
+      clients,
+      groupSize: smoke ? 5 : 20,
+      missed: 10,
+      threads: 2,
+      firstConnectConcurrency: 200,
+      catchUpTimeoutMs: smoke ? 10_000 : 120_000,
     },
   };
 }
