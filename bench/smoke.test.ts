@@ -61,12 +61,12 @@ describe('npm run bench -- --smoke', () => {
     if (!existsSync(SERVER)) throw new Error(`${SERVER} is missing: run \`npm run build\` first (npm test does)`);
     const compiled = await runNode([TSC, '-p', 'bench'], 30_000);
     if (compiled.code !== 0) throw new Error(`tsc -p bench failed:\n${compiled.stdout}${compiled.stderr}`);
-    finished = await runNode([HARNESS, '--smoke'], 45_000);
+    finished = await runNode([HARNESS, '--smoke'], 60_000);
     lines = finished.stdout
       .split('\n')
       .filter((line) => line.length > 0)
       .map((line) => JSON.parse(line) as Record<string, unknown>);
-  }, 60_000);
+  }, 75_000);
 
   afterAll(() => {
     for (const child of children) child.kill('SIGTERM');
@@ -111,5 +111,20 @@ describe('npm run bench -- --smoke', () => {
     const summary = lines.find((line) => line.workload === 'fanout' && line.kind === 'summary') as any;
     expect(summary).toMatchObject({ members: 5, runs: 1 });
     expect(lines.filter((line) => line.workload === 'fanout' && line.kind === 'step-summary')).toHaveLength(1);
+  });
+
+  it('resume: every client of the killed node reconnects to the survivor and catches up, nothing lost, duplicated or resynced', () => {
+    for (const target of ['parley', 'bare-ws']) {
+      const runs = lines.filter((line) => line.workload === 'resume' && line.kind === 'run' && line.target === target);
+      expect(runs, target).toHaveLength(1);
+      const run = runs[0]!;
+      expect(run).toMatchObject({ clients: 20, caughtUp: 20, connectFailed: 0, lost: 0, clientsWithLoss: 0, duplicates: 0, unexpected: 0, resyncs: 0 });
+      for (const field of ['reconnectMs', 'caughtUpMs']) expectFigure(run, field, { positive: true });
+      for (const field of ['serverCpuMs', 'redisCpuMs', 'harnessCpuMs', 'otherCpuCores']) expectFigure(run, field, { positive: false });
+    }
+    expect(lines.find((line) => line.workload === 'resume' && line.kind === 'run' && line.target === 'parley')).toMatchObject({ missedPerClient: 10 });
+    const summary = lines.find((line) => line.workload === 'resume' && line.kind === 'summary') as any;
+    expect(summary).toMatchObject({ clients: 20, runs: 1 });
+    expect(summary.ratio.caughtUpMs.median).toBeGreaterThan(0);
   });
 });
