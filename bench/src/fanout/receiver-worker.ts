@@ -8,6 +8,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import WebSocket from 'ws';
 import { monoMs } from '../clock.js';
+import { closeSockets, onHandshakeFailure } from '../ws-clients.js';
 import { mapLimit } from '../concurrency.js';
 import { Samples } from '../stats.js';
 import { TEXT_MARKER, type ConnectReply, type EndReply, type ReceiverWorkerData, type Request, type StatsReply } from './receiver-protocol.js';
@@ -117,12 +118,7 @@ function open(client: number): Promise<void> {
       }
       onFrame(client, buffer);
     });
-    socket.once('unexpected-response', (_request, response) => {
-      clearTimeout(timer);
-      socket.terminate(); // with this listener, ws leaves the refused request to us
-      reject(new Error(`upgrade refused: ${response.statusCode}`));
-    });
-    socket.once('error', (error) => {
+    onHandshakeFailure(socket, (error) => {
       clearTimeout(timer);
       reject(error);
     });
@@ -155,21 +151,7 @@ async function connectAll(): Promise<ConnectReply> {
 
 async function closeAll(): Promise<void> {
   closing = true;
-  await Promise.all(
-    sockets.map(
-      (socket) =>
-        new Promise<void>((resolve) => {
-          if (socket.readyState === WebSocket.CLOSED) return resolve();
-          socket.once('close', () => resolve());
-          socket.close();
-          // A server too busy to answer the close handshake does not hold the harness.
-          setTimeout(() => {
-            socket.terminate();
-            resolve();
-          }, 2000).unref();
-        }),
-    ),
-  );
+  await closeSockets(sockets);
 }
 
 async function answer(request: Request): Promise<void> {

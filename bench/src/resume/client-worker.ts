@@ -7,6 +7,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import WebSocket from 'ws';
 import { monoMs, sleep } from '../clock.js';
+import { closeSockets, onHandshakeFailure } from '../ws-clients.js';
 import { mapLimit } from '../concurrency.js';
 import type { ResumeConnectReply, ResumeReport, ResumeRequest, ResumeStatsReply, ResumeWorkerData } from './protocol.js';
 
@@ -106,12 +107,7 @@ function openOnce(index: number, url: string, timeoutMs: number): Promise<void> 
         resolve();
       }
     });
-    socket.once('unexpected-response', (_request, response) => {
-      clearTimeout(timer);
-      socket.terminate(); // with this listener, ws leaves the refused request to us
-      reject(new Error(`upgrade refused: ${response.statusCode}`));
-    });
-    socket.once('error', (error) => {
+    onHandshakeFailure(socket, (error) => {
       clearTimeout(timer);
       reject(error);
     });
@@ -201,23 +197,6 @@ async function awaitClosed(timeoutMs: number): Promise<void> {
   while (monoMs() < deadline && clients.some((client) => client.socket !== null && client.socket.readyState !== WebSocket.CLOSED)) await sleep(20);
 }
 
-async function closeAll(): Promise<void> {
-  await Promise.all(
-    clients.map(({ socket }) => {
-      if (socket === null || socket.readyState === WebSocket.CLOSED) return undefined;
-      return new Promise<void>((resolve) => {
-        socket.once('close', () => resolve());
-        socket.close();
-        // A server too busy to answer the close handshake does not hold the harness.
-        setTimeout(() => {
-          socket.terminate();
-          resolve();
-        }, 2000).unref();
-      });
-    }),
-  );
-}
-
 async function answer(request: ResumeRequest): Promise<unknown> {
   switch (request.op) {
     case 'connect':
@@ -233,7 +212,7 @@ async function answer(request: ResumeRequest): Promise<unknown> {
     case 'report':
       return report();
     case 'close':
-      await closeAll();
+      await closeSockets(clients.flatMap(({ socket }) => (socket === null ? [] : [socket])));
       return {};
   }
 }

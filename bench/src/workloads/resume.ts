@@ -17,12 +17,14 @@ import { progress, result } from '../report.js';
 import { startBareResumeTarget } from '../resume/bare-resume-target.js';
 import { ResumeClients } from '../resume/clients.js';
 import { startParleyResumeTarget } from '../resume/parley-resume-target.js';
+import type { ResumeReport } from '../resume/protocol.js';
 import type { ResumeTarget } from '../resume/target.js';
 import { spread } from '../stats.js';
 
 type TargetName = ResumeTarget['name'];
 
-interface RunResult {
+/** A run of one target: the clients' report (lost, duplicates, resyncs…) and the storm's times and CPU. */
+interface RunResult extends Omit<ResumeReport, 'clients'> {
   /** Reconnect start → every client open again (its `ready` received). */
   reconnectMs: number;
   /** Reconnect start → every client holding every message of its group (NaN if some never did). */
@@ -30,12 +32,6 @@ interface RunResult {
   caughtUp: number;
   connectFailed: number;
   connectErrors: number;
-  lost: number;
-  clientsWithLoss: number;
-  duplicates: number;
-  unexpected: number;
-  resyncs: number;
-  closes: Record<string, number>;
   serverCpuMs: number;
   serverCpuUsPerClient: number;
   redisCpuMs: number;
