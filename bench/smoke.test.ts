@@ -165,4 +165,19 @@ describe('npm run bench -- --smoke', () => {
       expect(svg.match(/<circle /g)?.length, file).toBe(series.length);
     }
   });
+
+  it('resume: every client of the killed node reconnects to the survivor and catches up, nothing lost, duplicated or resynced', () => {
+    for (const target of ['parley', 'bare-ws']) {
+      const runs = lines.filter((line) => line.workload === 'resume' && line.kind === 'run' && line.target === target);
+      expect(runs, target).toHaveLength(1);
+      const run = runs[0]!;
+      expect(run).toMatchObject({ clients: 20, caughtUp: 20, connectFailed: 0, lost: 0, clientsWithLoss: 0, duplicates: 0, unexpected: 0, resyncs: 0 });
+      for (const field of ['reconnectMs', 'caughtUpMs']) expectFigure(run, field, { positive: true });
+      for (const field of ['serverCpuMs', 'redisCpuMs', 'harnessCpuMs', 'otherCpuCores']) expectFigure(run, field, { positive: false });
+    }
+    expect(lines.find((line) => line.workload === 'resume' && line.kind === 'run' && line.target === 'parley')).toMatchObject({ missedPerClient: 10 });
+    const summary = lines.find((line) => line.workload === 'resume' && line.kind === 'summary') as any;
+    expect(summary).toMatchObject({ clients: 20, runs: 1 });
+    expect(summary.ratio.caughtUpMs.median).toBeGreaterThan(0);
+  });
 });

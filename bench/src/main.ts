@@ -9,6 +9,7 @@ import { profileParleyInto } from './parley-server.js';
 import { progress, result } from './report.js';
 import { runConnectionsWorkload } from './workloads/connections.js';
 import { runFanoutWorkload } from './workloads/fanout.js';
+import { runResumeWorkload } from './workloads/resume.js';
 import { runSendWorkload } from './workloads/send.js';
 
 async function main(): Promise<void> {
@@ -26,7 +27,8 @@ async function main(): Promise<void> {
     progress(`workload ${workload}: ${options.runs} runs${options.full ? ' (full durations)' : options.smoke ? ' (smoke: tiny sizes)' : ''}`);
     if (workload === 'send') await runSendWorkload(options);
     else if (workload === 'fanout') await runFanoutWorkload(options);
-    else await runConnectionsWorkload(options);
+    else if (workload === 'connections') await runConnectionsWorkload(options);
+    else await runResumeWorkload(options);
   }
   progress(`done in ${((Date.now() - started) / 1000).toFixed(0)} s`);
 }

@@ -7,8 +7,8 @@
  */
 import { parseArgs } from 'node:util';
 
-export type WorkloadId = 'send' | 'fanout' | 'connections';
-const WORKLOADS: readonly WorkloadId[] = ['send', 'fanout', 'connections'];
+export type WorkloadId = 'send' | 'fanout' | 'connections' | 'resume';
+const WORKLOADS: readonly WorkloadId[] = ['send', 'fanout', 'connections', 'resume'];
 
 export interface SendSettings {
   users: number;
@@ -52,6 +52,21 @@ export interface ConnectionsSettings {
   idleMs: number;
 }
 
+export interface ResumeSettings {
+  /** Users, each with one client. */
+  clients: number;
+  /** Users per group; every user is in exactly one. */
+  groupSize: number;
+  /** Messages sent to every group while its members are away (each client misses this many). */
+  missed: number;
+  /** Worker threads holding the clients. */
+  threads: number;
+  /** Handshakes in flight at once when the clients first connect (the reconnect is all at once). */
+  firstConnectConcurrency: number;
+  /** How long the reconnected clients may take to catch up before the run counts what they lack as lost. */
+  catchUpTimeoutMs: number;
+}
+
 export interface BenchOptions {
   full: boolean;
   /** Tiny sizes and windows, one run: checks that the harness works, not how fast Parley is. */
@@ -64,6 +79,7 @@ export interface BenchOptions {
   send: SendSettings;
   fanout: FanoutSettings;
   connections: ConnectionsSettings;
+  resume: ResumeSettings;
 }
 
 /** `--smoke`: a few users, one fan-out step of 10 messages to 5 members, windows of a fraction of a second. */
@@ -72,6 +88,8 @@ const SMOKE_RATE = 10;
 const SMOKE_CONNECTIONS = 20;
 /** One process holds at most 20,000 open files here: a few are the server's own. */
 const MAX_CONNECTIONS = 19_500;
+/** `--smoke`: 20 resume clients in groups of 5. */
+const SMOKE_CLIENTS = 20;
 
 /**
  * The steps of the specification (bench/README.md), continued until saturation: a target that
@@ -90,11 +108,12 @@ export const USAGE = `Usage: npm run bench -- [options]
   --smoke             a few seconds at tiny sizes, one run (${SMOKE_MEMBERS} members, ${SMOKE_RATE} messages per fan-out step):
                       checks that the harness works end to end; its figures mean nothing
   --runs N            runs per workload (default 3, or 1 with --smoke; the report is the median with min–max)
-  --workload LIST     send,fanout,connections (default send,fanout; all three with --smoke)
+  --workload LIST     send,fanout,connections,resume (default send,fanout,resume; all four with --smoke)
   --members LIST      fan-out group sizes (default 1000,100; steps continue past the specified ones
                       until each target saturates)
   --connections LIST  idle connection counts of the connections workload (default 10000,19000;
                       at most ${MAX_CONNECTIONS}; ${SMOKE_CONNECTIONS} with --smoke)
+  --clients N         resume: clients reconnecting at once (default 10000, in groups of 20; 20 in groups of 5 with --smoke)
   --no-peer           fan-out without the Socket.IO peer (Parley and the bare ws baseline only)
   --log-level LEVEL   LOG_LEVEL of the Parley processes (default warn: no per-request logging,
                       like the baselines; "info" measures Parley as configured by default)
@@ -114,6 +133,7 @@ export function parseOptions(argv: string[]): BenchOptions | null {
       workload: { type: 'string' },
       members: { type: 'string' },
       connections: { type: 'string' },
+      clients: { type: 'string' },
       'log-level': { type: 'string', default: 'warn' },
       'no-peer': { type: 'boolean', default: false },
       profile: { type: 'string' },
@@ -124,11 +144,13 @@ export function parseOptions(argv: string[]): BenchOptions | null {
   if (values.help) return null;
   const smoke = values.smoke;
   if (smoke && values.full) throw new Error('--smoke and --full exclude each other');
-  if (smoke && values.members !== undefined) throw new Error('--smoke sets its own group size; leave out --members');
+  if (smoke && (values.members !== undefined || values.clients !== undefined)) throw new Error('--smoke sets its own sizes; leave out --members and --clients');
+  const clients = smoke ? SMOKE_CLIENTS : Number(values.clients ?? 10_000);
+  if (!Number.isInteger(clients) || clients < 2 || clients > 19_000) throw new Error(`--clients must be an integer 2..19000, got ${values.clients}`);
   const runs = Number(values.runs ?? (smoke ? 1 : 3));
   if (!Number.isInteger(runs) || runs < 1 || runs > 20) throw new Error(`--runs must be an integer 1..20, got ${values.runs}`);
   // --smoke covers every workload; a plain run leaves out `connections` (19,000 sockets: run it on purpose).
-  const workloads = (values.workload ?? (smoke ? WORKLOADS.join(',') : 'send,fanout')).split(',').map((w) => w.trim());
+  const workloads = (values.workload ?? (smoke ? WORKLOADS.join(',') : 'send,fanout,resume')).split(',').map((w) => w.trim());
   for (const workload of workloads) if (!WORKLOADS.includes(workload as WorkloadId)) throw new Error(`unknown workload ${workload}`);
   if (smoke && values.connections !== undefined) throw new Error('--smoke sets its own connection count; leave out --connections');
   const counts = smoke ? [SMOKE_CONNECTIONS] : (values.connections ?? '10000,19000').split(',').map(Number).sort((a, b) => a - b);
@@ -168,6 +190,14 @@ export function parseOptions(argv: string[]): BenchOptions | null {
       // --full: Parley's default interval (30 s); otherwise 10 s, so each step idles for 10 s, not 30.
       heartbeatMs: smoke ? 200 : full ? 30_000 : 10_000,
       idleMs: smoke ? 400 : full ? 30_000 : 10_000,
+    },
+    resume: {
+      clients,
+      groupSize: smoke ? 5 : 20,
+      missed: 10,
+      threads: 2,
+      firstConnectConcurrency: 200,
+      catchUpTimeoutMs: smoke ? 10_000 : 120_000,
     },
   };
 }

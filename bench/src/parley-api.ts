@@ -25,15 +25,21 @@ export interface BenchUser {
   token: string;
 }
 
-/** `count` users u0000, u0001, … of a fresh tenant, each with an access token valid for an hour. */
-export async function createUsers(baseUrl: string, adminKey: string, count: number): Promise<BenchUser[]> {
+/**
+ * `count` users u0000, u0001, … of a fresh tenant, each with an access token valid for an hour.
+ * Given several nodes' URLs, the requests are spread over them round-robin (setup of 10,000 users
+ * then uses every node's event loop).
+ */
+export async function createUsers(baseUrls: string | readonly string[], adminKey: string, count: number): Promise<BenchUser[]> {
+  const urls = typeof baseUrls === 'string' ? [baseUrls] : baseUrls;
   const tenantId = `bench-${randomBytes(4).toString('hex')}`;
-  const created = await call(baseUrl, 'POST', '/v1/tenants', adminKey, { id: tenantId, name: 'Benchmark' }, [201]);
+  const created = await call(urls[0]!, 'POST', '/v1/tenants', adminKey, { id: tenantId, name: 'Benchmark' }, [201]);
   const apiKey = created.apiKey as string;
   const ids = Array.from({ length: count }, (_, i) => `u${String(i).padStart(4, '0')}`);
-  await mapLimit(ids, SETUP_CONCURRENCY, (id) => call(baseUrl, 'PUT', `/v1/users/${id}`, apiKey, { displayName: `User ${id}` }, [200, 201]));
-  return mapLimit(ids, SETUP_CONCURRENCY, async (id) => {
-    const minted = await call(baseUrl, 'POST', `/v1/users/${id}/tokens`, apiKey, { expiresIn: 3600 }, [201]);
+  const urlOf = (index: number) => urls[index % urls.length]!;
+  await mapLimit(ids, SETUP_CONCURRENCY, (id, index) => call(urlOf(index), 'PUT', `/v1/users/${id}`, apiKey, { displayName: `User ${id}` }, [200, 201]));
+  return mapLimit(ids, SETUP_CONCURRENCY, async (id, index) => {
+    const minted = await call(urlOf(index), 'POST', `/v1/users/${id}/tokens`, apiKey, { expiresIn: 3600 }, [201]);
     return { id, token: minted.accessToken as string };
   });
 }
@@ -64,6 +70,32 @@ export async function createGroup(baseUrl: string, users: readonly BenchUser[]):
     await call(baseUrl, 'POST', `/v1/conversations/${id}/members`, owner.token, { userIds: batch }, [200, 201, 204]);
   }
   return id;
+}
+
+export interface BenchGroup {
+  id: string;
+  members: BenchUser[];
+}
+
+/**
+ * Consecutive users in groups of `size` (the last may be smaller), each created by its first
+ * member; at most 1,000 members each (one request per group).
+ */
+export function createGroups(baseUrl: string, users: readonly BenchUser[], size: number): Promise<BenchGroup[]> {
+  if (size < 1 || size > 1000) throw new Error(`group size must be 1..1000, got ${size}`);
+  const chunks = Array.from({ length: Math.ceil(users.length / size) }, (_, i) => users.slice(i * size, (i + 1) * size));
+  return mapLimit(chunks, SETUP_CONCURRENCY, async (members, index) => {
+    const [owner, ...others] = members as [BenchUser, ...BenchUser[]];
+    const body = { type: 'group', title: `Benchmark ${index}`, members: others.map((u) => u.id) };
+    const conversation = await call(baseUrl, 'POST', '/v1/conversations', owner.token, body, [201]);
+    return { id: conversation.id as string, members };
+  });
+}
+
+/** Sends one text message as `sender`; resolves with the seq the server assigned it. */
+export async function sendText(baseUrl: string, sender: BenchUser, conversationId: string, text: string): Promise<number> {
+  const message = await call(baseUrl, 'POST', `/v1/conversations/${conversationId}/messages`, sender.token, { text }, [201]);
+  return message.seq as number;
 }
 
 /** The operator key for one benchmark run (the server requires at least 32 characters). */

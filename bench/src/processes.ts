@@ -13,6 +13,8 @@ export interface Managed {
   tail(): string;
   /** SIGTERM, then SIGKILL after `graceMs`; resolves once the process has exited. */
   stop(graceMs?: number): Promise<void>;
+  /** SIGKILL (`kill -9`: a crash, no shutdown); resolves once the process has exited. */
+  kill(): Promise<void>;
 }
 
 const running = new Set<ChildProcess>();
@@ -66,6 +68,11 @@ export function startProcess(name: string, command: string, args: string[], env:
       child.kill('SIGTERM');
       await exited;
       clearTimeout(killer);
+    },
+    async kill() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGKILL');
+      await exited;
     },
   };
 }

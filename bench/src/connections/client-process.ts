@@ -6,9 +6,9 @@
  * arrived; afterwards it only answers the server's protocol pings (ws does that itself).
  */
 import WebSocket from 'ws';
+import { onHandshakeFailure } from '../ws-clients.js';
 import { monoMs } from '../clock.js';
 import { mapLimit } from '../concurrency.js';
-import { rejectOnOpenFailure } from '../ws-open-failures.js';
 import type { ConnectReply, FleetRequest, FleetStats } from './protocol.js';
 
 const CONNECT_TIMEOUT_MS = 60_000;
@@ -38,7 +38,10 @@ function open(url: string, localAddress: string, headers: Record<string, string>
         resolve();
       }
     });
-    rejectOnOpenFailure(socket, timer, reject);
+    onHandshakeFailure(socket, (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
     socket.once('close', (code) => {
       clearTimeout(timer);
       if (!ready) reject(new Error(`closed with ${code} before ready`));

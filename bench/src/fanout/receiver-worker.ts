@@ -8,9 +8,9 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import WebSocket from 'ws';
 import { monoMs } from '../clock.js';
+import { closeSockets, onHandshakeFailure } from '../ws-clients.js';
 import { mapLimit } from '../concurrency.js';
 import { Samples } from '../stats.js';
-import { rejectOnOpenFailure } from '../ws-open-failures.js';
 import { TEXT_MARKER, type ConnectReply, type EndReply, type ReceiverWorkerData, type Request, type StatsReply } from './receiver-protocol.js';
 
 const { clients, connectConcurrency } = workerData as ReceiverWorkerData;
@@ -118,7 +118,10 @@ function open(client: number): Promise<void> {
       }
       onFrame(client, buffer);
     });
-    rejectOnOpenFailure(socket, timer, reject);
+    onHandshakeFailure(socket, (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
     socket.once('close', (code) => {
       if (!ready) {
         // Refused after the upgrade (e.g. 4001 for a bad token): fail now, not at the timeout.
@@ -148,21 +151,7 @@ async function connectAll(): Promise<ConnectReply> {
 
 async function closeAll(): Promise<void> {
   closing = true;
-  await Promise.all(
-    sockets.map(
-      (socket) =>
-        new Promise<void>((resolve) => {
-          if (socket.readyState === WebSocket.CLOSED) return resolve();
-          socket.once('close', () => resolve());
-          socket.close();
-          // A server too busy to answer the close handshake does not hold the harness.
-          setTimeout(() => {
-            socket.terminate();
-            resolve();
-          }, 2000).unref();
-        }),
-    ),
-  );
+  await closeSockets(sockets);
 }
 
 async function answer(request: Request): Promise<void> {

@@ -2,45 +2,11 @@
  * The main thread's handle on the receiver workers: one worker per server node, each holding the
  * members connected to that node. Requests are simple RPCs over the worker's message port.
  */
-import { Worker } from 'node:worker_threads';
 import { sleep } from '../clock.js';
+import { RpcWorker } from '../worker-rpc.js';
 import type { ClientSpec, ConnectReply, EndReply, ReceiverWorkerData, Request, StatsReply } from './receiver-protocol.js';
 
-type Op = Request['op'];
-type RequestBody = Request extends infer R ? (R extends { op: Op } ? Omit<R, 'id'> : never) : never;
-
-class ReceiverWorker {
-  private readonly worker: Worker;
-  private readonly pending = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>();
-  private nextId = 1;
-
-  constructor(data: ReceiverWorkerData) {
-    this.worker = new Worker(new URL('./receiver-worker.js', import.meta.url), { workerData: data });
-    this.worker.on('message', (message: { id: number; reply: unknown }) => {
-      this.pending.get(message.id)?.resolve(message.reply);
-      this.pending.delete(message.id);
-    });
-    this.worker.on('error', (error) => this.failAll(error));
-    this.worker.on('exit', (code) => this.failAll(new Error(`receiver worker exited (${code})`)));
-  }
-
-  private failAll(error: Error): void {
-    for (const { reject } of this.pending.values()) reject(error);
-    this.pending.clear();
-  }
-
-  call<T>(body: RequestBody): Promise<T> {
-    const id = this.nextId++;
-    return new Promise<T>((resolve, reject) => {
-      this.pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
-      this.worker.postMessage({ ...body, id });
-    });
-  }
-
-  async terminate(): Promise<void> {
-    await this.worker.terminate();
-  }
-}
+type ReceiverWorker = RpcWorker<Request>;
 
 export interface StepDeliveries {
   latencies: Float64Array[];
@@ -55,7 +21,7 @@ export class ReceiverPool {
 
   /** One worker per group of clients (per node); nothing connects until `connect`. */
   static create(groups: ClientSpec[][], connectConcurrency = 50): ReceiverPool {
-    return new ReceiverPool(groups.map((clients) => new ReceiverWorker({ clients, connectConcurrency })));
+    return new ReceiverPool(groups.map((clients) => new RpcWorker<Request>(new URL('./receiver-worker.js', import.meta.url), { clients, connectConcurrency } satisfies ReceiverWorkerData)));
   }
 
   async connect(): Promise<ConnectReply> {

@@ -103,7 +103,7 @@ describe('loadConfig', () => {
   });
 
   it('keeps the headers timeout within the request timeout', () => {
-    expect(loadConfig({}).http).toEqual({ requestTimeoutMs: 30_000, headersTimeoutMs: 10_000, keepAliveTimeoutMs: 72_000, maxConnections: 50_000 });
+    expect(loadConfig({}).http).toEqual({ requestTimeoutMs: 30_000, headersTimeoutMs: 10_000, keepAliveTimeoutMs: 72_000, maxConnections: 50_000, listenBacklog: 4096 });
     expect(loadConfig({ HTTP_REQUEST_TIMEOUT_MS: '5000', HTTP_HEADERS_TIMEOUT_MS: '20000' }).http).toMatchObject({
       requestTimeoutMs: 5000,
       headersTimeoutMs: 5000,

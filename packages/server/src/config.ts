@@ -57,6 +57,7 @@ const Env = Type.Object({
   HTTP_HEADERS_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 600_000, default: 10_000 }),
   HTTP_KEEP_ALIVE_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 600_000, default: 72_000 }),
   HTTP_MAX_CONNECTIONS: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 50_000 }),
+  HTTP_LISTEN_BACKLOG: Type.Integer({ minimum: 1, maximum: 65_535, default: 4096 }),
   OUTBOUND_ALLOWED_HOSTS: Type.String({ pattern: `^(${HOST_ENTRY}(,${HOST_ENTRY})*)?$`, default: '' }),
   OIDC_ISSUER: Type.Optional(Type.String({ pattern: '^https?://[^\\s?#]+$', maxLength: 512 })),
   OIDC_AUDIENCE: Type.Optional(Type.String({ minLength: 1, maxLength: 512 })),
@@ -84,6 +85,13 @@ export interface HttpLimits {
   keepAliveTimeoutMs: number;
   /** Open connections (HTTP, SSE and WebSocket alike); beyond it new ones are dropped at once. */
   maxConnections: number;
+  /**
+   * Connections the kernel holds for the process before it accepts them (listen(2) backlog; the
+   * kernel caps it at net.core.somaxconn). When thousands of clients reconnect at once, a full
+   * queue drops their SYNs and each retries after 1, 3, 7, 15, 31 s: Node's default of 511 turned
+   * a 10,000-client reconnect storm into half a minute of waiting on an idle node.
+   */
+  listenBacklog: number;
 }
 
 export interface Config {
@@ -233,6 +241,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
       headersTimeoutMs: Math.min(env.HTTP_HEADERS_TIMEOUT_MS, env.HTTP_REQUEST_TIMEOUT_MS),
       keepAliveTimeoutMs: env.HTTP_KEEP_ALIVE_TIMEOUT_MS,
       maxConnections: env.HTTP_MAX_CONNECTIONS,
+      listenBacklog: env.HTTP_LISTEN_BACKLOG,
     },
     eventRetention: { maxEvents: env.EVENT_RETENTION_MAX_EVENTS, maxAgeMs: env.EVENT_RETENTION_SECONDS * 1000 },
     realtime: {

@@ -284,7 +284,7 @@ export async function createParley(config: Config, options: ParleyOptions = {}):
     engine,
     outbound,
     async listen(port = config.port, host = config.host) {
-      await app.listen({ port, host });
+      await app.listen({ port, host, backlog: config.http.listenBacklog });
       const address = app.server.address();
       if (address === null || typeof address === 'string') return String(address);
       return `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
