@@ -64,12 +64,12 @@ describe('npm run bench -- --smoke', () => {
     if (!existsSync(SERVER)) throw new Error(`${SERVER} is missing: run \`npm run build\` first (npm test does)`);
     const compiled = await runNode([TSC, '-p', 'bench'], 30_000);
     if (compiled.code !== 0) throw new Error(`tsc -p bench failed:\n${compiled.stdout}${compiled.stderr}`);
-    finished = await runNode([HARNESS, '--smoke'], 60_000);
+    finished = await runNode([HARNESS, '--smoke'], 90_000);
     lines = finished.stdout
       .split('\n')
       .filter((line) => line.length > 0)
       .map((line) => JSON.parse(line) as Record<string, unknown>);
-  }, 80_000);
+  }, 110_000);
 
   const scratch = mkdtempSync(join(tmpdir(), 'parley-bench-smoke-'));
 
