@@ -408,6 +408,8 @@ export type AppendResult =
   | { status: 'conversation_not_found' }
   /** The sender is not (or no longer) a member. */
   | { status: 'not_member' }
+  /** The other member of this direct conversation has blocked the sender (UserStore.block). */
+  | { status: 'blocked' }
   /** The sender is muted in this conversation at `createdAt`. */
   | { status: 'muted' }
   /** `replyTo` names no message of this conversation. */
@@ -425,7 +427,9 @@ export interface HistoryQuery {
 export interface MessageStore {
   /**
    * Appends a message. One atomic step: checks the conversation exists, the sender is a
-   * member and not muted at `createdAt` (see ModerationStore), resolves the idempotency key `(conversation, sender, clientMessageId)` (kept for
+   * member, not blocked by the other member of a direct conversation (a block or unblock that
+   * returned before the append began holds) and not muted at `createdAt` (see ModerationStore),
+   * in that order, resolves the idempotency key `(conversation, sender, clientMessageId)` (kept for
    * `idempotencyTtlMs`), assigns seq = lastSeq + 1, stores the message, sets lastSeq and
    * lastActivityAt, and moves the sender's read position to the new seq.
    * Seqs of one conversation are 1, 2, 3... with no gap and no duplicate under any concurrency.

@@ -1,6 +1,6 @@
 import type { Principal } from '../auth/principal.js';
 import type { Engine, HistoryQuery } from '../engine/engine.js';
-import { canDeleteMessage, canEditMessage, canPost, canReact } from '../domain/permissions.js';
+import { canDeleteMessage, canEditMessage, canReact } from '../domain/permissions.js';
 import {
   MAX_EMOJI_PER_MESSAGE,
   MAX_REACTIONS_PER_USER_PER_MESSAGE,
@@ -66,10 +66,11 @@ export function createMessagesService({ engine, clock, rateLimiter, ids, idempot
       onQuota?: QuotaListener,
     ): Promise<{ message: Message; created: boolean }> {
       const text = requireText(input.text);
-      const access = await loadAccessCountingSend(principal, conversationId, onQuota);
-      if (!canPost(access)) throw new ServiceError('conversation_not_found');
+      // The append checks membership, a block and a mute itself (in that order, as
+      // refuseIfRestricted would), so a send is the rate limit's round trip and then the append's.
+      // A unit counts even when the append then refuses, like any other attempt.
+      if (principal.kind === 'user') await rateLimiter.consume('SEND', { tenantId: principal.tenantId, subject: principal.userId }, onQuota);
       const createdAt = clock();
-      await refuseIfRestricted(engine, access, createdAt);
       const senderId = viewerOf(principal);
       const result = await engine.messages.append(
         principal.tenantId,
@@ -93,9 +94,11 @@ export function createMessagesService({ engine, clock, rateLimiter, ids, idempot
           return { message: result.message, created: false };
         case 'reply_not_found':
           throw new ServiceError('message_not_found', 'replyTo names no message of this conversation');
+        case 'blocked':
+          throw new ServiceError('blocked');
         case 'muted':
           throw new ServiceError('muted');
-        // Removed or deleted between the access check and the append: the same 404 as before.
+        // A conversation the caller is not a member of looks like one that does not exist.
         case 'not_member':
         case 'conversation_not_found':
           throw new ServiceError('conversation_not_found');

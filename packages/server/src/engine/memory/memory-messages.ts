@@ -12,6 +12,7 @@ import {
   findMessage,
   muteOf,
   idempotencyKey,
+  otherMemberOf,
   toMessage,
   type ConversationRecord,
   type ConversationTables,
@@ -19,6 +20,7 @@ import {
 } from './conversation-records.js';
 import { requireEventTime } from './event-log.js';
 import type { ConversationEvents } from './memory-events.js';
+import type { MemoryUserStore } from './memory-users.js';
 
 const MAX_HISTORY_PAGE = 100;
 
@@ -26,6 +28,8 @@ export class MemoryMessageStore implements MessageStore {
   constructor(
     private readonly tables: ConversationTables,
     private readonly events: ConversationEvents,
+    /** Read inside append, so a block and a send cannot interleave. */
+    private readonly blocks: Pick<MemoryUserStore, 'blocks'>,
   ) {}
 
   async append(
@@ -42,6 +46,9 @@ export class MemoryMessageStore implements MessageStore {
     if (!record) return { status: 'conversation_not_found' };
     const sender = input.senderId === null ? null : record.members.get(input.senderId);
     if (sender === undefined) return { status: 'not_member' };
+    const { senderId } = input;
+    const other = senderId === null ? null : otherMemberOf(record, senderId);
+    if (other !== null && senderId !== null && this.blocks.blocks(tenantId, other, senderId)) return { status: 'blocked' };
     if (isMuted(muteOf(record, input.senderId), input.createdAt)) return { status: 'muted' };
 
     dropExpiredKeys(record, input.createdAt);

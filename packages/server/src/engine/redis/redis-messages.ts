@@ -50,6 +50,7 @@ export class RedisMessageStore implements MessageStore {
         conversation.events,
         keys.conversationTopic(tenantId, conversationId),
         conversation.mutes,
+        conversation.blocks,
       ];
       // A send without a sender is idempotent in the conversation's system scope; a window of 0 ms
       // holds nothing.
@@ -60,20 +61,23 @@ export class RedisMessageStore implements MessageStore {
             : keys.idempotency(tenantId, conversationId, input.senderId, input.clientMessageId),
         );
       }
-      const reply = asArray(
-        await scripts.run('message-append', scriptKeys, [
-          ...logArgs(this.context),
-          input.id,
-          input.senderId ?? '',
-          input.system ? '1' : '0',
-          input.text,
-          input.replyTo ?? '',
-          input.createdAt,
-          idempotencyTtlMs,
-          input.createdAt + idempotencyTtlMs,
-        ]),
-        'message-append',
-      );
+      const args = [
+        ...logArgs(this.context),
+        input.id,
+        input.senderId ?? '',
+        input.system ? '1' : '0',
+        input.text,
+        input.replyTo ?? '',
+        input.createdAt,
+        idempotencyTtlMs,
+        input.createdAt + idempotencyTtlMs,
+      ];
+      let reply = asArray(await scripts.run('message-append', scriptKeys, [...args, '', '']), 'message-append');
+      if (reply[0] === 'block_unknown' && input.senderId !== null) {
+        // Once per direct conversation and sender (lua/lib/block-mirror.lua): copy the block state in.
+        const copy = await this.readBlock(tenantId, asString(reply[1], 'message-append.other') as UserId, input.senderId);
+        reply = asArray(await scripts.run('message-append', scriptKeys, [...args, copy.version, copy.blocks ? '1' : '0']), 'message-append');
+      }
       const [status, json, mine, activity] = reply;
       switch (status) {
         case 'created': {
@@ -86,6 +90,7 @@ export class RedisMessageStore implements MessageStore {
           return { status, message: parseMessage(conversationId, json, mine) };
         case 'conversation_not_found':
         case 'not_member':
+        case 'blocked':
         case 'muted':
         case 'reply_not_found':
           return { status };
@@ -222,6 +227,13 @@ export class RedisMessageStore implements MessageStore {
       if (status === 'not_found' || status === 'deleted' || status === 'too_many_reactions' || status === 'muted') return { status };
       throw unexpected('reaction-set');
     });
+  }
+
+  /** `blocker`'s block of `blocked` with the version to copy it at (block-get.lua). */
+  private async readBlock(tenantId: TenantId, blocker: UserId, blocked: UserId): Promise<{ version: number; blocks: boolean }> {
+    const { keys, scripts } = this.context;
+    const [version, blocks] = asArray(await scripts.run('block-get', [keys.blockSeq(tenantId), keys.blocks(tenantId, blocker)], [blocked]), 'block-get');
+    return { version: asInteger(version, 'block-get.version'), blocks: blocks === 1 };
   }
 
   private async seqOf(tenantId: TenantId, conversationId: ConversationId, messageId: MessageId): Promise<number | null> {

@@ -1,26 +1,33 @@
 --[[
 message-append: the one atomic step of sending. Checks that the conversation exists and the
-sender is a member and not muted at createdAt, resolves the idempotency key, checks the reply target, assigns
+sender is a member, not blocked by the other member of a direct conversation and not muted at
+createdAt, resolves the idempotency key, checks the reply target, assigns
 seq = lastSeq + 1, stores the message, moves lastActivityAt (never backwards) and the sender's
 read position, and logs message.created. Refusals and duplicates write and log nothing, so a
-refused send does not spend its idempotency key.
+refused send does not spend its idempotency key (a block copy adopted from ARGV[12..13] aside:
+that only repairs the conversation's copy of the tenant's blocks, lib/block-mirror.lua).
 The idempotency window is measured on the given times (the key holds "<seq>:<expiresAt>"), like
 every other time in the engine; the key's own expiry (PX) only reclaims memory.
 KEYS[1]  meta hash   KEYS[2] members hash   KEYS[3] messages hash   KEYS[4] message-ids hash
 KEYS[5]  my-reactions hash   KEYS[6] events stream   KEYS[7] topic channel
-KEYS[8]  mutes hash
-KEYS[9]  idempotency key of (sender or the system scope, clientMessageId); absent when the send has none
+KEYS[8]  mutes hash   KEYS[9] blocks hash (the copy of the members' blocks)
+KEYS[10] idempotency key of (sender or the system scope, clientMessageId); absent when the send has none
 ARGV[1]  publish command ('PUBLISH' | 'SPUBLISH')   ARGV[2] max events   ARGV[3] max event age (ms)
 ARGV[4]  messageId   ARGV[5] senderId ('' for a message without sender)   ARGV[6] system '1'|'0'
 ARGV[7]  text   ARGV[8] replyTo ('' for none)   ARGV[9] createdAt   ARGV[10] idempotency TTL in ms
 ARGV[11] end of the idempotency window (createdAt + TTL)
+ARGV[12] '' or, after a 'block_unknown' answer, the block-seq version read with ARGV[13]
+ARGV[13] '1' when the other member's blocks set holds the sender, else '0' (with ARGV[12])
 Returns  {'created', message JSON, nil, lastActivityAt}
          | {'duplicate', original message JSON, sender's emoji JSON | nil}
-         | {'conversation_not_found'} | {'not_member'} | {'muted'} | {'reply_not_found'}
+         | {'conversation_not_found'} | {'not_member'} | {'blocked'} | {'muted'} | {'reply_not_found'}
+         | {'block_unknown', other member's userId} (no copy of their block yet: call again with
+           ARGV[12..13] read from the tenant's slot; nothing changed)
          | {'id_taken'} (the message id is in use: a caller bug; nothing changed)
 ]]
 --#include event-log
 --#include mute
+--#include block-mirror
 if redis.call('EXISTS', KEYS[1]) == 0 then
   return {'conversation_not_found'}
 end
@@ -32,11 +39,26 @@ if sender ~= '' then
     return {'not_member'}
   end
   member = cjson.decode(raw)
+  if redis.call('HGET', KEYS[1], 'type') == 'direct' then
+    for _, other in ipairs(redis.call('HKEYS', KEYS[2])) do
+      if other ~= sender then
+        if ARGV[12] ~= '' then
+          copy_block(KEYS[9], other, ARGV[12], ARGV[13])
+        end
+        local blocked = copied_block(KEYS[9], other)
+        if blocked == nil then
+          return {'block_unknown', other}
+        elseif blocked then
+          return {'blocked'}
+        end
+      end
+    end
+  end
 end
 if is_muted(KEYS[8], sender, ARGV[9]) then
   return {'muted'}
 end
-local idempotency_key = KEYS[9]
+local idempotency_key = KEYS[10]
 if idempotency_key then
   local prior = redis.call('GET', idempotency_key)
   if prior then
