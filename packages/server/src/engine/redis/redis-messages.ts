@@ -82,8 +82,11 @@ export class RedisMessageStore implements MessageStore {
       switch (status) {
         case 'created': {
           const message = parseMessage(conversationId, json, mine);
-          // Orders listForUser; not atomic with the append (another slot), repaired by readers.
-          await this.index.touch(tenantId, conversationId, asInteger(activity, 'message-append.activity'));
+          // Orders listForUser; not atomic with the append (another slot) and repaired by readers
+          // (redis-conversation-list.ts), so the send does not wait for it: it is queued before
+          // this returns, so this node's next read of the index follows it, and a failure only
+          // leaves what a crash between the two steps would.
+          this.index.touch(tenantId, conversationId, asInteger(activity, 'message-append.activity')).catch(() => undefined);
           return { status, message };
         }
         case 'duplicate':
