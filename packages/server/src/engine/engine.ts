@@ -442,6 +442,20 @@ export interface MessageStore {
     idempotencyTtlMs: number,
   ): Promise<AppendResult>;
   /**
+   * append with one unit of a rate limit counted first, exactly as RateLimitStore.consume counts
+   * it. When the limit refuses, nothing is counted or appended (`result` null); otherwise the unit
+   * stays counted whatever the append answers. One atomic step where the engine can make it one
+   * (memory; Redis without Cluster: one round trip); on Redis Cluster the limit's key lives in a
+   * slot of its own, so counting is a round trip of its own just before the append.
+   */
+  appendCounted(
+    tenantId: TenantId,
+    conversationId: ConversationId,
+    input: NewMessage,
+    idempotencyTtlMs: number,
+    unit: CountedUnit,
+  ): Promise<{ decision: RateLimitDecision; result: AppendResult | null }>;
+  /**
    * A page of history in ascending seq. No before/after: the newest `limit`. `hasMore`: messages
    * exist beyond the page in the direction read (below it for before/latest, above it for after).
    * `viewer` fills each message's `myReactions`.
@@ -892,6 +906,13 @@ export interface RateLimitKey {
   tenantId: TenantId | null;
   /** Who is counted within the tenant: a user id, a username, an IP, a key id. */
   subject: string;
+}
+
+/** One unit of a rate limit for a step that counts it itself (MessageStore.appendCounted). */
+export interface CountedUnit {
+  key: RateLimitKey;
+  policy: RateLimitPolicy;
+  now: EpochMs;
 }
 
 export interface RateLimitDecision {

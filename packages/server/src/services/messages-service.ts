@@ -1,5 +1,5 @@
 import type { Principal } from '../auth/principal.js';
-import type { Engine, HistoryQuery } from '../engine/engine.js';
+import type { AppendResult, Engine, HistoryQuery, NewMessage } from '../engine/engine.js';
 import { canDeleteMessage, canEditMessage, canReact } from '../domain/permissions.js';
 import {
   MAX_EMOJI_PER_MESSAGE,
@@ -67,25 +67,29 @@ export function createMessagesService({ engine, clock, rateLimiter, ids, idempot
     ): Promise<{ message: Message; created: boolean }> {
       const text = requireText(input.text);
       // The append checks membership, a block and a mute itself (in that order, as
-      // refuseIfRestricted would), so a send is the rate limit's round trip and then the append's.
-      // A unit counts even when the append then refuses, like any other attempt.
-      if (principal.kind === 'user') await rateLimiter.consume('SEND', { tenantId: principal.tenantId, subject: principal.userId }, onQuota);
-      const createdAt = clock();
+      // refuseIfRestricted would) and counts the caller's SEND unit in the same step, before all
+      // else: one round trip (two on Redis Cluster, MessageStore.appendCounted). The unit counts
+      // even when the append then refuses, like any other attempt.
       const senderId = viewerOf(principal);
-      const result = await engine.messages.append(
-        principal.tenantId,
-        conversationId,
-        {
-          id: ids.message(),
-          senderId,
-          system: senderId === null,
-          text,
-          replyTo: (input.replyTo as MessageId | undefined) ?? null,
-          createdAt,
-          clientMessageId: input.clientMessageId ?? null,
-        },
-        idempotencyTtlMs,
-      );
+      const message: NewMessage = {
+        id: ids.message(),
+        senderId,
+        system: senderId === null,
+        text,
+        replyTo: (input.replyTo as MessageId | undefined) ?? null,
+        createdAt: clock(),
+        clientMessageId: input.clientMessageId ?? null,
+      };
+      const unit = principal.kind === 'user' ? rateLimiter.unit('SEND', { tenantId: principal.tenantId, subject: principal.userId }) : null;
+      let result: AppendResult;
+      if (unit === null) {
+        result = await engine.messages.append(principal.tenantId, conversationId, message, idempotencyTtlMs);
+      } else {
+        const counted = await engine.messages.appendCounted(principal.tenantId, conversationId, message, idempotencyTtlMs, unit);
+        rateLimiter.settle('SEND', unit, counted.decision, onQuota);
+        if (counted.result === null) throw new Error('appendCounted allowed the unit but answered no append');
+        result = counted.result;
+      }
       switch (result.status) {
         case 'created':
           onAccepted?.();

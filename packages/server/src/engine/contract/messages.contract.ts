@@ -149,6 +149,26 @@ export function messagesContract(context: ContractContext): void {
       }
     });
 
+    it('counts a rate-limit unit with the append: refused, nothing is counted or stored; allowed, the unit stays counted whatever the append answers', async () => {
+      const { messages, rateLimits } = context.engine;
+      const id = await createGroup(context.engine, 'g1', [alice]);
+      const key = { limit: 'send', tenantId: TENANT, subject: alice };
+      const unit = { key, policy: { count: 2, windowMs: 60_000 }, now: T0 };
+      const first = await messages.appendCounted(TENANT, id, newMessage(alice), DEFAULT_TTL_MS, unit);
+      expect(first).toMatchObject({ decision: { allowed: true, remaining: 1 }, result: { status: 'created', message: { seq: 1 } } });
+      const outsider = await messages.appendCounted(TENANT, id, newMessage(bob), DEFAULT_TTL_MS, unit);
+      expect(outsider).toMatchObject({ decision: { allowed: true, remaining: 0 }, result: { status: 'not_member' } });
+      const refused = await messages.appendCounted(TENANT, id, newMessage(alice), DEFAULT_TTL_MS, unit);
+      expect(refused.result).toBeNull();
+      expect(refused.decision).toMatchObject({ allowed: false, remaining: 0 });
+      expect(refused.decision.retryAfterMs).toBeGreaterThan(0);
+      expect(await lastSeq(id)).toBe(1);
+      // The refusal counted nothing: the first unit comes back exactly when it would have.
+      const later = { ...unit, now: T0 + refused.decision.retryAfterMs };
+      expect((await rateLimits.peek(key, unit.policy, later.now)).allowed).toBe(true);
+      expect(await messages.appendCounted(TENANT, id, newMessage(alice), DEFAULT_TTL_MS, later)).toMatchObject({ result: { status: 'created', message: { seq: 2 } } });
+    });
+
     it('does not spend an idempotency key on a refused append', async () => {
       const { messages } = context.engine;
       const id = await createGroup(context.engine, 'g1', [alice]);

@@ -48,7 +48,7 @@ const SCRIPT_KEY_COUNTS = {
   'member-page': [2],
   'member-remove': [5, 7],
   'member-set-role': [4],
-  'message-append': [9, 10],
+  'message-append': [9, 10, 11],
   'message-delete': [6],
   'message-edit': [6],
   'message-get': [3],
