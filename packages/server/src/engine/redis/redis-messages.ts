@@ -54,25 +54,18 @@ export class RedisMessageStore implements MessageStore {
     idempotencyTtlMs: number,
     unit: CountedUnit,
   ): Promise<{ decision: RateLimitDecision; result: AppendResult | null }> {
-    if (this.cluster) return this.appendAfterCounting(tenantId, conversationId, input, idempotencyTtlMs, unit);
+    if (this.cluster) {
+      // The limit's key is in a slot of its own: counting is a round trip of its own, first.
+      return this.rateLimits.consume(unit.key, unit.policy, unit.now).then(async (decision) => ({
+        decision,
+        result: decision.allowed ? await this.append(tenantId, conversationId, input, idempotencyTtlMs) : null,
+      }));
+    }
     return guard(async () => {
       const { decision, result } = await this.appendCounting(tenantId, conversationId, input, idempotencyTtlMs, unit);
       if (decision === null) throw unexpected('message-append');
       return { decision, result };
     });
-  }
-
-  /** On Cluster the limit's key is in a slot of its own: counting is a round trip of its own, first. */
-  private async appendAfterCounting(
-    tenantId: TenantId,
-    conversationId: ConversationId,
-    input: NewMessage,
-    idempotencyTtlMs: number,
-    unit: CountedUnit,
-  ): Promise<{ decision: RateLimitDecision; result: AppendResult | null }> {
-    const decision = await this.rateLimits.consume(unit.key, unit.policy, unit.now);
-    if (!decision.allowed) return { decision, result: null };
-    return { decision, result: await this.append(tenantId, conversationId, input, idempotencyTtlMs) };
   }
 
   /** message-append, counting `unit` in the same script when given (not on Cluster). */
