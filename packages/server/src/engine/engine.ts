@@ -408,6 +408,8 @@ export type AppendResult =
   | { status: 'conversation_not_found' }
   /** The sender is not (or no longer) a member. */
   | { status: 'not_member' }
+  /** The other member of this direct conversation has blocked the sender (UserStore.block). */
+  | { status: 'blocked' }
   /** The sender is muted in this conversation at `createdAt`. */
   | { status: 'muted' }
   /** `replyTo` names no message of this conversation. */
@@ -425,7 +427,9 @@ export interface HistoryQuery {
 export interface MessageStore {
   /**
    * Appends a message. One atomic step: checks the conversation exists, the sender is a
-   * member and not muted at `createdAt` (see ModerationStore), resolves the idempotency key `(conversation, sender, clientMessageId)` (kept for
+   * member, not blocked by the other member of a direct conversation (a block or unblock that
+   * returned before the append began holds) and not muted at `createdAt` (see ModerationStore),
+   * in that order, resolves the idempotency key `(conversation, sender, clientMessageId)` (kept for
    * `idempotencyTtlMs`), assigns seq = lastSeq + 1, stores the message, sets lastSeq and
    * lastActivityAt, and moves the sender's read position to the new seq.
    * Seqs of one conversation are 1, 2, 3... with no gap and no duplicate under any concurrency.
@@ -437,6 +441,20 @@ export interface MessageStore {
     input: NewMessage,
     idempotencyTtlMs: number,
   ): Promise<AppendResult>;
+  /**
+   * append with one unit of a rate limit counted first, exactly as RateLimitStore.consume counts
+   * it. When the limit refuses, nothing is counted or appended (`result` null); otherwise the unit
+   * stays counted whatever the append answers. One atomic step where the engine can make it one
+   * (memory; Redis without Cluster: one round trip); on Redis Cluster the limit's key lives in a
+   * slot of its own, so counting is a round trip of its own just before the append.
+   */
+  appendCounted(
+    tenantId: TenantId,
+    conversationId: ConversationId,
+    input: NewMessage,
+    idempotencyTtlMs: number,
+    unit: CountedUnit,
+  ): Promise<{ decision: RateLimitDecision; result: AppendResult | null }>;
   /**
    * A page of history in ascending seq. No before/after: the newest `limit`. `hasMore`: messages
    * exist beyond the page in the direction read (below it for before/latest, above it for after).
@@ -888,6 +906,13 @@ export interface RateLimitKey {
   tenantId: TenantId | null;
   /** Who is counted within the tenant: a user id, a username, an IP, a key id. */
   subject: string;
+}
+
+/** One unit of a rate limit for a step that counts it itself (MessageStore.appendCounted). */
+export interface CountedUnit {
+  key: RateLimitKey;
+  policy: RateLimitPolicy;
+  now: EpochMs;
 }
 
 export interface RateLimitDecision {

@@ -64,7 +64,8 @@ describe('metrics after a small journey (Redis engine)', () => {
       }),
     ).toBe(1);
     expect(sumOf(samples, 'parley_http_request_duration_seconds_count', { route: '/v1/users/me', status_code: '401' })).toBe(2);
-    expect(sumOf(samples, 'parley_engine_call_duration_seconds_count', { store: 'messages', method: 'append' })).toBe(1);
+    // A user's send counts its SEND unit in the append's step (MessageStore.appendCounted).
+    expect(sumOf(samples, 'parley_engine_call_duration_seconds_count', { store: 'messages', method: 'appendCounted' })).toBe(1);
     expect(sumOf(samples, 'parley_engine_call_errors_total')).toBe(0);
     expect(samples.find((sample) => sample.name === 'parley_redis_connection_up' && sample.labels.role === 'commands')?.value).toBe(1);
     expect(samples.find((sample) => sample.name === 'parley_redis_connection_up' && sample.labels.role === 'subscriber')?.value).toBe(1);

@@ -13,7 +13,7 @@
  *     on successful responses too.
  */
 import type { EpochMs, TenantId } from '../domain/types.js';
-import type { RateLimitDecision, RateLimitPolicy, RateLimitStore } from '../engine/engine.js';
+import type { CountedUnit, RateLimitDecision, RateLimitPolicy, RateLimitStore } from '../engine/engine.js';
 import type { Clock } from './ids.js';
 import { ServiceError } from './service-error.js';
 
@@ -111,6 +111,13 @@ export interface RateLimiter {
    * quota now left, which also goes to `onQuota` (null when the limit is off).
    */
   refund(name: RateLimitName, who: RateLimitSubject, onQuota?: QuotaListener): Promise<RateLimitQuota | null>;
+  /**
+   * The unit a consume of `name` for `who` would count now, for an engine step that counts it
+   * itself (MessageStore.appendCounted); null when the limit is off. Settle the step's decision.
+   */
+  unit(name: RateLimitName, who: RateLimitSubject): CountedUnit | null;
+  /** Takes a decision an engine step made on `unit` as consume takes its own: to `onQuota`, then throws when refused. */
+  settle(name: RateLimitName, unit: CountedUnit, decision: RateLimitDecision, onQuota?: QuotaListener): RateLimitQuota;
 }
 
 export interface RateLimiterDeps {
@@ -128,7 +135,9 @@ export function createRateLimiter({ store, settings, clock }: RateLimiterDeps): 
   ): Promise<RateLimitQuota | null> {
     const policy = settings[name];
     if (policy === null) return null;
-    const decision = await operation(policy, clock());
+    return settle(name, policy, await operation(policy, clock()), onQuota);
+  }
+  function settle(name: RateLimitName, policy: RateLimitPolicy, decision: RateLimitDecision, onQuota: QuotaListener | undefined): RateLimitQuota {
     const quota = { name, policy, decision };
     onQuota?.(quota);
     if (!decision.allowed) throw rateLimitedError(quota);
@@ -145,6 +154,11 @@ export function createRateLimiter({ store, settings, clock }: RateLimiterDeps): 
       onQuota?.(quota);
       return quota;
     },
+    unit(name, who) {
+      const policy = settings[name];
+      return policy === null ? null : { key: keyOf(name, who), policy, now: clock() };
+    },
+    settle: (name, unit, decision, onQuota) => settle(name, unit.policy, decision, onQuota),
   };
 }
 

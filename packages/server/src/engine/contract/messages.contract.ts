@@ -7,7 +7,9 @@ import {
   carol,
   createGroup,
   DEFAULT_TTL_MS,
+  newDirect,
   newMessage,
+  nextMessageId,
   range,
   send,
   seqsOf,
@@ -110,6 +112,61 @@ export function messagesContract(context: ContractContext): void {
       expect(await lastSeq(id)).toBe(0);
       expect(await messages.history(TENANT, id, { limit: 100 }, null)).toEqual({ items: [], hasMore: false });
       expect(await context.engine.conversations.get(TENANT, 'nope' as ConversationId)).toBeNull();
+    });
+
+    it('refuses a sender the other member of a direct conversation blocks, storing nothing, until unblocked', async () => {
+      const { messages, users, conversations } = context.engine;
+      const { conversation: direct } = await conversations.getOrCreateDirect(TENANT, newDirect('d1', alice, bob));
+      await send(context.engine, direct.id, alice);
+      await users.block(TENANT, bob, alice);
+      const refused = newMessage(alice, { clientMessageId: 'k' });
+      expect(await messages.append(TENANT, direct.id, refused, DEFAULT_TTL_MS)).toEqual({ status: 'blocked' });
+      expect(await lastSeq(direct.id)).toBe(1);
+      // One direction only: the blocker still sends.
+      expect((await send(context.engine, direct.id, bob)).seq).toBe(2);
+      await users.unblock(TENANT, bob, alice);
+      expect(await messages.append(TENANT, direct.id, { ...refused, id: nextMessageId() }, DEFAULT_TTL_MS)).toMatchObject({ status: 'created', message: { seq: 3 } });
+    });
+
+    it('refuses a blocked sender in a direct conversation opened after the block, and never in a group', async () => {
+      const { messages, users, conversations } = context.engine;
+      await users.block(TENANT, bob, alice);
+      const { conversation: direct } = await conversations.getOrCreateDirect(TENANT, newDirect('d1', bob, alice));
+      expect(await messages.append(TENANT, direct.id, newMessage(alice), DEFAULT_TTL_MS)).toEqual({ status: 'blocked' });
+      expect(await lastSeq(direct.id)).toBe(0);
+      const group = await createGroup(context.engine, 'g1', [bob, alice]);
+      expect((await send(context.engine, group, alice)).seq).toBe(1);
+    });
+
+    it('follows the last of racing blocks and unblocks of a pair', async () => {
+      const { messages, users, conversations } = context.engine;
+      const { conversation: direct } = await conversations.getOrCreateDirect(TENANT, newDirect('d1', alice, bob));
+      for (let round = 0; round < 10; round++) {
+        await Promise.all(range(1, 6).map((i) => ((i + round) % 2 === 0 ? users.block(TENANT, bob, alice) : users.unblock(TENANT, bob, alice))));
+        const blocked = await users.isBlocked(TENANT, bob, alice);
+        const result = await messages.append(TENANT, direct.id, newMessage(alice), DEFAULT_TTL_MS);
+        expect(result.status).toBe(blocked ? 'blocked' : 'created');
+      }
+    });
+
+    it('counts a rate-limit unit with the append: refused, nothing is counted or stored; allowed, the unit stays counted whatever the append answers', async () => {
+      const { messages, rateLimits } = context.engine;
+      const id = await createGroup(context.engine, 'g1', [alice]);
+      const key = { limit: 'send', tenantId: TENANT, subject: alice };
+      const unit = { key, policy: { count: 2, windowMs: 60_000 }, now: T0 };
+      const first = await messages.appendCounted(TENANT, id, newMessage(alice), DEFAULT_TTL_MS, unit);
+      expect(first).toMatchObject({ decision: { allowed: true, remaining: 1 }, result: { status: 'created', message: { seq: 1 } } });
+      const outsider = await messages.appendCounted(TENANT, id, newMessage(bob), DEFAULT_TTL_MS, unit);
+      expect(outsider).toMatchObject({ decision: { allowed: true, remaining: 0 }, result: { status: 'not_member' } });
+      const refused = await messages.appendCounted(TENANT, id, newMessage(alice), DEFAULT_TTL_MS, unit);
+      expect(refused.result).toBeNull();
+      expect(refused.decision).toMatchObject({ allowed: false, remaining: 0 });
+      expect(refused.decision.retryAfterMs).toBeGreaterThan(0);
+      expect(await lastSeq(id)).toBe(1);
+      // The refusal counted nothing: the first unit comes back exactly when it would have.
+      const later = { ...unit, now: T0 + refused.decision.retryAfterMs };
+      expect((await rateLimits.peek(key, unit.policy, later.now)).allowed).toBe(true);
+      expect(await messages.appendCounted(TENANT, id, newMessage(alice), DEFAULT_TTL_MS, later)).toMatchObject({ result: { status: 'created', message: { seq: 2 } } });
     });
 
     it('does not spend an idempotency key on a refused append', async () => {

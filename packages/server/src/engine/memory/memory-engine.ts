@@ -55,7 +55,7 @@ export class MemoryEngine implements Engine {
     this.pubsub = new MemoryBus();
     const events = new ConversationEvents(retention, this.pubsub);
     this.conversations = new MemoryConversationStore(tables, events);
-    this.messages = new MemoryMessageStore(tables, events);
+    this.messages = new MemoryMessageStore(tables, events, this.users, this.rateLimits);
     this.moderation = new MemoryModerationStore(tables, events);
     this.events = new MemoryEventStore(tables, events, this.pubsub);
   }

@@ -4,7 +4,7 @@
  * Messages inside events are seen by nobody in particular: `myReactions` is empty.
  */
 import type { ConversationId, EpochMs, Message, MessageId, TenantId, UserId } from '../../domain/types.js';
-import type { AppendResult, HistoryQuery, MessageStore, NewMessage } from '../engine.js';
+import type { AppendResult, CountedUnit, HistoryQuery, MessageStore, NewMessage, RateLimitDecision } from '../engine.js';
 import { EngineError } from '../errors.js';
 import { requireLimit, requireNonNegativeInteger } from './arguments.js';
 import { isMuted } from '../../domain/moderation.js';
@@ -12,6 +12,7 @@ import {
   findMessage,
   muteOf,
   idempotencyKey,
+  otherMemberOf,
   toMessage,
   type ConversationRecord,
   type ConversationTables,
@@ -19,6 +20,8 @@ import {
 } from './conversation-records.js';
 import { requireEventTime } from './event-log.js';
 import type { ConversationEvents } from './memory-events.js';
+import type { MemoryRateLimitStore } from './memory-rate-limits.js';
+import type { MemoryUserStore } from './memory-users.js';
 
 const MAX_HISTORY_PAGE = 100;
 
@@ -26,7 +29,23 @@ export class MemoryMessageStore implements MessageStore {
   constructor(
     private readonly tables: ConversationTables,
     private readonly events: ConversationEvents,
+    /** Read inside append, so a block and a send cannot interleave. */
+    private readonly blocks: Pick<MemoryUserStore, 'blocks'>,
+    private readonly rateLimits: Pick<MemoryRateLimitStore, 'consumeNow'>,
   ) {}
+
+  async appendCounted(
+    tenantId: TenantId,
+    conversationId: ConversationId,
+    input: NewMessage,
+    idempotencyTtlMs: number,
+    unit: CountedUnit,
+  ): Promise<{ decision: RateLimitDecision; result: AppendResult | null }> {
+    const decision = this.rateLimits.consumeNow(unit.key, unit.policy, unit.now);
+    if (!decision.allowed) return { decision, result: null };
+    // append does all it does before its first await, so nothing runs between the two.
+    return { decision, result: await this.append(tenantId, conversationId, input, idempotencyTtlMs) };
+  }
 
   async append(
     tenantId: TenantId,
@@ -42,6 +61,9 @@ export class MemoryMessageStore implements MessageStore {
     if (!record) return { status: 'conversation_not_found' };
     const sender = input.senderId === null ? null : record.members.get(input.senderId);
     if (sender === undefined) return { status: 'not_member' };
+    const { senderId } = input;
+    const other = senderId === null ? null : otherMemberOf(record, senderId);
+    if (other !== null && senderId !== null && this.blocks.blocks(tenantId, other, senderId)) return { status: 'blocked' };
     if (isMuted(muteOf(record, input.senderId), input.createdAt)) return { status: 'muted' };
 
     dropExpiredKeys(record, input.createdAt);

@@ -18,6 +18,11 @@ export class MemoryRateLimitStore implements RateLimitStore {
   private readonly expiries = new ExpiryQueue<string>();
 
   async consume(key: RateLimitKey, policy: RateLimitPolicy, now: EpochMs): Promise<RateLimitDecision> {
+    return this.consumeNow(key, policy, now);
+  }
+
+  /** consume without a promise, so the message store's appendCounted counts inside its atomic step. */
+  consumeNow(key: RateLimitKey, policy: RateLimitPolicy, now: EpochMs): RateLimitDecision {
     requireRateLimit(key, policy, now);
     this.forgetExpired(now);
     const id = keyOf(key);

@@ -184,6 +184,11 @@ export class MemoryUserStore implements UserStore {
   }
 
   async isBlocked(tenantId: TenantId, blocker: UserId, blocked: UserId): Promise<boolean> {
+    return this.blocks(tenantId, blocker, blocked);
+  }
+
+  /** isBlocked without a promise, so the message store's append checks it inside its atomic step. */
+  blocks(tenantId: TenantId, blocker: UserId, blocked: UserId): boolean {
     return this.tenants.read(tenantId)?.blocked.get(blocker)?.has(blocked) ?? false;
   }
 

@@ -83,7 +83,8 @@ export class RedisEngine implements Engine {
     this.tenants = new RedisTenantStore(context);
     this.users = new RedisUserStore(context);
     this.conversations = new RedisConversationStore(context, index);
-    this.messages = new RedisMessageStore(context, index);
+    this.rateLimits = new RedisRateLimitStore(context);
+    this.messages = new RedisMessageStore(context, index, this.rateLimits, options.redis.isCluster);
     this.moderation = new RedisModerationStore(context, index);
     this.refreshTokens = new RedisRefreshTokenStore(context);
     this.signingKeys = new RedisSigningKeyStore(context);
@@ -91,7 +92,6 @@ export class RedisEngine implements Engine {
     this.events = new RedisEventStore(context);
     this.pubsub = new RedisPubSub(options.redis, this.keys);
     this.presence = new RedisPresenceStore(context);
-    this.rateLimits = new RedisRateLimitStore(context);
     this.revocations = new RedisRevocationBus(options.redis, this.keys);
   }
 

@@ -9,13 +9,18 @@
  * script can be handed the per-message reactors key it needs; the script re-checks the mapping.
  */
 import type { ConversationId, EpochMs, Message, MessageId, TenantId, UserId } from '../../domain/types.js';
-import type { AppendResult, HistoryQuery, MessageStore, NewMessage } from '../engine.js';
+import type { AppendResult, CountedUnit, HistoryQuery, MessageStore, NewMessage, RateLimitDecision } from '../engine.js';
 import { logArgs, type RedisContext } from './redis-context.js';
 import { guard, invalid, requireCount, requireId, requireLimit, requireTime } from './redis-guard.js';
 import { asArray, asInteger, asString, parseMessage, unexpected } from './redis-replies.js';
 import type { UserConversationIndex } from './redis-user-index.js';
+import { parseDecision, type RedisRateLimitStore } from './redis-rate-limits.js';
+import type { Reply } from './scripts.js';
 
 const MAX_HISTORY_PAGE = 100;
+
+/** message-append's ARGV[14..16] when it counts no rate-limit unit. */
+const NO_UNIT = ['', '', ''] as const;
 
 type EditResult = { status: 'ok'; message: Message } | { status: 'not_found' } | { status: 'deleted' } | { status: 'muted' };
 type ReactResult =
@@ -29,72 +34,135 @@ export class RedisMessageStore implements MessageStore {
   constructor(
     private readonly context: RedisContext,
     private readonly index: UserConversationIndex,
+    private readonly rateLimits: RedisRateLimitStore,
+    /** On Cluster a rate limit's key is never in a conversation's slot, so it is counted apart. */
+    private readonly cluster: boolean,
   ) {}
 
   append(tenantId: TenantId, conversationId: ConversationId, input: NewMessage, idempotencyTtlMs: number): Promise<AppendResult> {
     return guard(async () => {
-      requireId(input.id, 'message id');
-      requireTime(input.createdAt, 'createdAt');
-      if (!Number.isSafeInteger(idempotencyTtlMs) || idempotencyTtlMs < 0) throw invalid('idempotencyTtlMs must be an integer >= 0');
-      requireTime(input.createdAt + idempotencyTtlMs, 'createdAt + idempotencyTtlMs');
-      if (input.senderId !== null) requireId(input.senderId, 'senderId');
-      if (input.replyTo !== null) requireId(input.replyTo, 'replyTo');
-      const { keys, scripts } = this.context;
-      const conversation = keys.conversation(tenantId, conversationId);
-      const scriptKeys = [
-        conversation.meta,
-        conversation.members,
-        conversation.messages,
-        conversation.messageIds,
-        conversation.myReactions,
-        conversation.events,
-        keys.conversationTopic(tenantId, conversationId),
-        conversation.mutes,
-      ];
-      // A send without a sender is idempotent in the conversation's system scope; a window of 0 ms
-      // holds nothing.
-      if (input.clientMessageId !== null && idempotencyTtlMs > 0) {
-        scriptKeys.push(
-          input.senderId === null
-            ? keys.systemIdempotency(tenantId, conversationId, input.clientMessageId)
-            : keys.idempotency(tenantId, conversationId, input.senderId, input.clientMessageId),
-        );
-      }
-      const reply = asArray(
-        await scripts.run('message-append', scriptKeys, [
-          ...logArgs(this.context),
-          input.id,
-          input.senderId ?? '',
-          input.system ? '1' : '0',
-          input.text,
-          input.replyTo ?? '',
-          input.createdAt,
-          idempotencyTtlMs,
-          input.createdAt + idempotencyTtlMs,
-        ]),
+      const { result } = await this.appendCounting(tenantId, conversationId, input, idempotencyTtlMs, null);
+      if (result === null) throw unexpected('message-append');
+      return result;
+    });
+  }
+
+  appendCounted(
+    tenantId: TenantId,
+    conversationId: ConversationId,
+    input: NewMessage,
+    idempotencyTtlMs: number,
+    unit: CountedUnit,
+  ): Promise<{ decision: RateLimitDecision; result: AppendResult | null }> {
+    if (this.cluster) {
+      // The limit's key is in a slot of its own: counting is a round trip of its own, first.
+      return this.rateLimits.consume(unit.key, unit.policy, unit.now).then(async (decision) => ({
+        decision,
+        result: decision.allowed ? await this.append(tenantId, conversationId, input, idempotencyTtlMs) : null,
+      }));
+    }
+    return guard(async () => {
+      const { decision, result } = await this.appendCounting(tenantId, conversationId, input, idempotencyTtlMs, unit);
+      if (decision === null) throw unexpected('message-append');
+      return { decision, result };
+    });
+  }
+
+  /** message-append, counting `unit` in the same script when given (not on Cluster). */
+  private async appendCounting(
+    tenantId: TenantId,
+    conversationId: ConversationId,
+    input: NewMessage,
+    idempotencyTtlMs: number,
+    unit: CountedUnit | null,
+  ): Promise<{ decision: RateLimitDecision | null; result: AppendResult | null }> {
+    requireId(input.id, 'message id');
+    requireTime(input.createdAt, 'createdAt');
+    if (!Number.isSafeInteger(idempotencyTtlMs) || idempotencyTtlMs < 0) throw invalid('idempotencyTtlMs must be an integer >= 0');
+    requireTime(input.createdAt + idempotencyTtlMs, 'createdAt + idempotencyTtlMs');
+    if (input.senderId !== null) requireId(input.senderId, 'senderId');
+    if (input.replyTo !== null) requireId(input.replyTo, 'replyTo');
+    const { keys, scripts } = this.context;
+    const conversation = keys.conversation(tenantId, conversationId);
+    const scriptKeys = [
+      conversation.meta,
+      conversation.members,
+      conversation.messages,
+      conversation.messageIds,
+      conversation.myReactions,
+      conversation.events,
+      keys.conversationTopic(tenantId, conversationId),
+      conversation.mutes,
+      conversation.blocks,
+    ];
+    // A send without a sender is idempotent in the conversation's system scope; a window of 0 ms
+    // holds nothing.
+    if (input.clientMessageId !== null && idempotencyTtlMs > 0) {
+      scriptKeys.push(
+        input.senderId === null
+          ? keys.systemIdempotency(tenantId, conversationId, input.clientMessageId)
+          : keys.idempotency(tenantId, conversationId, input.senderId, input.clientMessageId),
+      );
+    }
+    const args = [
+      ...logArgs(this.context),
+      input.id,
+      input.senderId ?? '',
+      input.system ? '1' : '0',
+      input.text,
+      input.replyTo ?? '',
+      input.createdAt,
+      idempotencyTtlMs,
+      input.createdAt + idempotencyTtlMs,
+    ];
+    let reply: Reply[];
+    let decision: RateLimitDecision | null = null;
+    if (unit === null) {
+      reply = asArray(await scripts.run('message-append', scriptKeys, [...args, '', '', ...NO_UNIT]), 'message-append');
+    } else {
+      const counted = this.rateLimits.scriptUnit(unit);
+      const [inner, decided] = asArray(
+        await scripts.run('message-append', [...scriptKeys, counted.key], [...args, '', '', ...counted.args]),
         'message-append',
       );
-      const [status, json, mine, activity] = reply;
-      switch (status) {
-        case 'created': {
-          const message = parseMessage(conversationId, json, mine);
-          // Orders listForUser; not atomic with the append (another slot), repaired by readers.
-          await this.index.touch(tenantId, conversationId, asInteger(activity, 'message-append.activity'));
-          return { status, message };
-        }
-        case 'duplicate':
-          return { status, message: parseMessage(conversationId, json, mine) };
-        case 'conversation_not_found':
-        case 'not_member':
-        case 'muted':
-        case 'reply_not_found':
-          return { status };
-        case 'id_taken':
-          throw invalid(`message id ${input.id} is in use`);
-        default:
-          throw unexpected('message-append');
+      decision = parseDecision(decided, 'message-append.decision');
+      reply = asArray(inner, 'message-append');
+      if (reply[0] === 'rate_limited') return { decision, result: null };
+    }
+    if (reply[0] === 'block_unknown' && input.senderId !== null) {
+      // Once per direct conversation and sender (lua/lib/block-mirror.lua): copy the block state in.
+      // The unit, if any, is counted already.
+      const copy = await this.readBlock(tenantId, asString(reply[1], 'message-append.other') as UserId, input.senderId);
+      reply = asArray(await scripts.run('message-append', scriptKeys, [...args, copy.version, copy.blocks ? '1' : '0', ...NO_UNIT]), 'message-append');
+    }
+    return { decision, result: this.appendResult(tenantId, conversationId, input, reply) };
+  }
+
+  private appendResult(tenantId: TenantId, conversationId: ConversationId, input: NewMessage, reply: Reply[]): AppendResult {
+    const [status, json, mine, activity] = reply;
+    switch (status) {
+      case 'created': {
+        const message = parseMessage(conversationId, json, mine);
+        // Orders listForUser; not atomic with the append (another slot) and repaired by readers
+        // (redis-conversation-list.ts), so the send does not wait for it: it is queued before
+        // this returns, so this node's next read of the index follows it, and a failure only
+        // leaves what a crash between the two steps would.
+        this.index.touch(tenantId, conversationId, asInteger(activity, 'message-append.activity')).catch(() => undefined);
+        return { status, message };
       }
-    });
+      case 'duplicate':
+        return { status, message: parseMessage(conversationId, json, mine) };
+      case 'conversation_not_found':
+      case 'not_member':
+      case 'blocked':
+      case 'muted':
+      case 'reply_not_found':
+        return { status };
+      case 'id_taken':
+        throw invalid(`message id ${input.id} is in use`);
+      default:
+        throw unexpected('message-append');
+    }
   }
 
   history(tenantId: TenantId, conversationId: ConversationId, query: HistoryQuery, viewer: UserId | null): Promise<{ items: Message[]; hasMore: boolean }> {
@@ -222,6 +290,13 @@ export class RedisMessageStore implements MessageStore {
       if (status === 'not_found' || status === 'deleted' || status === 'too_many_reactions' || status === 'muted') return { status };
       throw unexpected('reaction-set');
     });
+  }
+
+  /** `blocker`'s block of `blocked` with the version to copy it at (block-get.lua). */
+  private async readBlock(tenantId: TenantId, blocker: UserId, blocked: UserId): Promise<{ version: number; blocks: boolean }> {
+    const { keys, scripts } = this.context;
+    const [version, blocks] = asArray(await scripts.run('block-get', [keys.blockSeq(tenantId), keys.blocks(tenantId, blocker)], [blocked]), 'block-get');
+    return { version: asInteger(version, 'block-get.version'), blocks: blocks === 1 };
   }
 
   private async seqOf(tenantId: TenantId, conversationId: ConversationId, messageId: MessageId): Promise<number | null> {

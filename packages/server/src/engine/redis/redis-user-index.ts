@@ -25,6 +25,11 @@ export interface IndexedConversation {
   activity: number;
 }
 
+/** The direct-pairs field of two users, in either order. */
+export function directPairField(first: UserId, second: UserId): string {
+  return JSON.stringify(first < second ? [first, second] : [second, first]);
+}
+
 export class UserConversationIndex {
   constructor(private readonly context: RedisContext) {}
 
@@ -72,15 +77,14 @@ export class UserConversationIndex {
         keys.userConversations(tenantId, low),
         keys.userConversations(tenantId, high),
       ],
-      [JSON.stringify([low, high]), candidate, createdAt],
+      [directPairField(low, high), candidate, createdAt],
     );
     return asString(reply, 'direct-claim') as ConversationId;
   }
 
   /** The conversation id the pair (either order) maps to, or null: no direct conversation was claimed. */
   async findDirect(tenantId: TenantId, first: UserId, second: UserId): Promise<ConversationId | null> {
-    const [low, high] = first < second ? [first, second] : [second, first];
-    return (await this.context.redis.hget(this.context.keys.directPairs(tenantId), JSON.stringify([low, high]))) as ConversationId | null;
+    return (await this.context.redis.hget(this.context.keys.directPairs(tenantId), directPairField(first, second))) as ConversationId | null;
   }
 
   /** Conversations indexed for both users: a superset of those they share (filter by membership). */

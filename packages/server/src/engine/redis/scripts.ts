@@ -1,8 +1,14 @@
 /**
  * Loads the Lua scripts of lua/ and runs them by name.
  *
- * Each script is registered with ioredis `defineCommand`, which sends EVALSHA and falls back to
- * EVAL on NOSCRIPT, so scripts survive SCRIPT FLUSH, restarts and failovers without a load step.
+ * Each call sends EVALSHA and, on NOSCRIPT, repeats itself once as EVAL (which also caches the
+ * script), so scripts survive SCRIPT FLUSH, restarts and failovers without a load step.
+ *
+ * Not ioredis `defineCommand`: every command it defines is copied onto each Pipeline the client
+ * makes (Pipeline's constructor walks the client's scriptsSet), and auto-pipelining makes one per
+ * flush, so ~100 script commands were copied several times per send (about 4% of the send path's
+ * CPU, by profile). EVALSHA's key positions are known to ioredis, so Cluster auto-pipelining
+ * still routes each call by its first key.
  *
  * Shared Lua: a line `--#include <name>` in a script is replaced by lua/lib/<name>.lua, so code
  * several scripts need (the event log) is written once. Only whole lines are replaced, and a
@@ -12,14 +18,14 @@
  * server package's build copies src/engine/redis/lua/ to dist/engine/redis/lua/
  * (src/scripts/copy-lua.ts); dist/ alone is then a complete server, as the container image ships it.
  */
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Cluster, Redis } from 'ioredis';
 
 /**
- * Every script with the number(s) of keys it is called with. ioredis commands take a fixed key
- * count, and all of them must exist before the first call: auto-pipelines copy the client's
- * command set when they are created, so a command defined later is missing from a pending one.
+ * Every script with the number(s) of keys it is called with: a call with another count is a
+ * caller bug, refused before anything is sent.
  */
 const SCRIPT_KEY_COUNTS = {
   'api-key-create': [2],
@@ -27,6 +33,9 @@ const SCRIPT_KEY_COUNTS = {
   'api-key-list': [3],
   'api-key-revoke': [3],
   'api-key-touch': [2],
+  'block-get': [2],
+  'block-mirror': [2],
+  'block-set': [3],
   'conversation-create': [5],
   'conversation-get': [5],
   'conversation-update': [3],
@@ -39,7 +48,7 @@ const SCRIPT_KEY_COUNTS = {
   'member-page': [2],
   'member-remove': [5, 7],
   'member-set-role': [4],
-  'message-append': [8, 9],
+  'message-append': [9, 10, 11],
   'message-delete': [6],
   'message-edit': [6],
   'message-get': [3],
@@ -80,8 +89,6 @@ export type ScriptName = keyof typeof SCRIPT_KEY_COUNTS;
 /** What a script may answer, as ioredis hands it over (Lua false/nil arrive as null). */
 export type Reply = string | number | null | Reply[];
 
-type ScriptCommand = (...args: (string | number)[]) => Promise<Reply>;
-
 const LUA_DIRECTORY = new URL('./lua/', import.meta.url);
 
 function luaDirectory(): URL {
@@ -108,34 +115,35 @@ export function loadScriptSources(): ReadonlyMap<ScriptName, string> {
   return cachedSources;
 }
 
-function commandName(name: ScriptName, keyCount: number): string {
-  return `parley:${name}:${keyCount}`;
+interface LoadedScript {
+  lua: string;
+  sha: string;
+  keyCounts: readonly number[];
 }
 
-export class Scripts {
-  private readonly commands = new Map<string, ScriptCommand>();
+const isNoScript = (error: unknown): boolean => error instanceof Error && error.message.startsWith('NOSCRIPT');
 
-  constructor(client: Redis | Cluster) {
+export class Scripts {
+  private readonly scripts = new Map<ScriptName, LoadedScript>();
+
+  constructor(private readonly client: Redis | Cluster) {
     const sources = loadScriptSources();
     for (const name of SCRIPT_NAMES) {
       const lua = sources.get(name);
       if (lua === undefined) throw new Error(`missing script ${name}`);
-      for (const keyCount of SCRIPT_KEY_COUNTS[name]) {
-        // A fixed key count also makes the first argument the first key, which is what
-        // ioredis auto-pipelining on Cluster routes a command by.
-        const command = commandName(name, keyCount);
-        client.defineCommand(command, { lua, numberOfKeys: keyCount });
-        const defined = (client as unknown as Record<string, ScriptCommand | undefined>)[command];
-        if (!defined) throw new Error(`ioredis did not define the script command ${command}`);
-        this.commands.set(command, defined.bind(client));
-      }
+      this.scripts.set(name, { lua, sha: createHash('sha1').update(lua).digest('hex'), keyCounts: SCRIPT_KEY_COUNTS[name] });
     }
   }
 
   /** Runs the script; every key must share one hash tag (one Cluster slot). */
-  run(name: ScriptName, keys: readonly string[], args: readonly (string | number)[] = []): Promise<Reply> {
-    const command = this.commands.get(commandName(name, keys.length));
-    if (!command) throw new Error(`script ${name} is not called with ${keys.length} keys`);
-    return command(...keys, ...args);
+  async run(name: ScriptName, keys: readonly string[], args: readonly (string | number)[] = []): Promise<Reply> {
+    const script = this.scripts.get(name);
+    if (!script || !script.keyCounts.includes(keys.length)) throw new Error(`script ${name} is not called with ${keys.length} keys`);
+    try {
+      return (await this.client.evalsha(script.sha, keys.length, ...keys, ...args)) as Reply;
+    } catch (error) {
+      if (!isNoScript(error)) throw error;
+      return (await this.client.eval(script.lua, keys.length, ...keys, ...args)) as Reply;
+    }
   }
 }

@@ -1,89 +1,135 @@
 --[[
 message-append: the one atomic step of sending. Checks that the conversation exists and the
-sender is a member and not muted at createdAt, resolves the idempotency key, checks the reply target, assigns
+sender is a member, not blocked by the other member of a direct conversation and not muted at
+createdAt, resolves the idempotency key, checks the reply target, assigns
 seq = lastSeq + 1, stores the message, moves lastActivityAt (never backwards) and the sender's
 read position, and logs message.created. Refusals and duplicates write and log nothing, so a
-refused send does not spend its idempotency key.
+refused send does not spend its idempotency key (a block copy adopted from ARGV[12..13] aside:
+that only repairs the conversation's copy of the tenant's blocks, lib/block-mirror.lua).
 The idempotency window is measured on the given times (the key holds "<seq>:<expiresAt>"), like
 every other time in the engine; the key's own expiry (PX) only reclaims memory.
 KEYS[1]  meta hash   KEYS[2] members hash   KEYS[3] messages hash   KEYS[4] message-ids hash
 KEYS[5]  my-reactions hash   KEYS[6] events stream   KEYS[7] topic channel
-KEYS[8]  mutes hash
-KEYS[9]  idempotency key of (sender or the system scope, clientMessageId); absent when the send has none
+KEYS[8]  mutes hash   KEYS[9] blocks hash (the copy of the members' blocks)
+KEYS[10] idempotency key of (sender or the system scope, clientMessageId); absent when the send has none
+KEYS[last] with ARGV[14]: the sender's SEND rate-limit key (another slot: never on Cluster)
 ARGV[1]  publish command ('PUBLISH' | 'SPUBLISH')   ARGV[2] max events   ARGV[3] max event age (ms)
 ARGV[4]  messageId   ARGV[5] senderId ('' for a message without sender)   ARGV[6] system '1'|'0'
 ARGV[7]  text   ARGV[8] replyTo ('' for none)   ARGV[9] createdAt   ARGV[10] idempotency TTL in ms
 ARGV[11] end of the idempotency window (createdAt + TTL)
+ARGV[12] '' or, after a 'block_unknown' answer, the block-seq version read with ARGV[13]
+ARGV[13] '1' when the other member's blocks set holds the sender, else '0' (with ARGV[12])
+ARGV[14] '' or the rate limit's interval (ms), to count one unit first (lib/gcra.lua)
+ARGV[15] the rate limit's capacity (ms)   ARGV[16] now (epoch ms) for the rate limit
 Returns  {'created', message JSON, nil, lastActivityAt}
          | {'duplicate', original message JSON, sender's emoji JSON | nil}
-         | {'conversation_not_found'} | {'not_member'} | {'muted'} | {'reply_not_found'}
+         | {'conversation_not_found'} | {'not_member'} | {'blocked'} | {'muted'} | {'reply_not_found'}
+         | {'block_unknown', other member's userId} (no copy of their block yet: call again with
+           ARGV[12..13] read from the tenant's slot; nothing changed)
          | {'id_taken'} (the message id is in use: a caller bug; nothing changed)
+         With ARGV[14]: {one of those, {allowed, remaining, resetMs, retryAfterMs}}, the unit
+         counted first (and kept whatever the append answers), or {{'rate_limited'}, decision}
+         when the limit refused: nothing counted, nothing changed.
 ]]
 --#include event-log
 --#include mute
-if redis.call('EXISTS', KEYS[1]) == 0 then
-  return {'conversation_not_found'}
+--#include gcra
+--#include block-mirror
+local rate_limited = ARGV[14] ~= ''
+local key_count = #KEYS
+if rate_limited then
+  key_count = key_count - 1
 end
-local sender = ARGV[5]
-local member = nil
-if sender ~= '' then
-  local raw = redis.call('HGET', KEYS[2], sender)
-  if not raw then
-    return {'not_member'}
+local idempotency_key = key_count >= 10 and KEYS[10] or nil
+
+local function append()
+  if redis.call('EXISTS', KEYS[1]) == 0 then
+    return {'conversation_not_found'}
   end
-  member = cjson.decode(raw)
-end
-if is_muted(KEYS[8], sender, ARGV[9]) then
-  return {'muted'}
-end
-local idempotency_key = KEYS[9]
-if idempotency_key then
-  local prior = redis.call('GET', idempotency_key)
-  if prior then
-    local prior_seq, expires_at = string.match(prior, '^(%d+):(%d+)$')
-    if prior_seq and tonumber(ARGV[9]) < tonumber(expires_at) then
-      local mine = false
-      if sender ~= '' then
-        mine = redis.call('HGET', KEYS[5], prior_seq .. ':' .. sender)
+  local sender = ARGV[5]
+  local member = nil
+  if sender ~= '' then
+    local raw = redis.call('HGET', KEYS[2], sender)
+    if not raw then
+      return {'not_member'}
+    end
+    member = cjson.decode(raw)
+    if redis.call('HGET', KEYS[1], 'type') == 'direct' then
+      for _, other in ipairs(redis.call('HKEYS', KEYS[2])) do
+        if other ~= sender then
+          if ARGV[12] ~= '' then
+            copy_block(KEYS[9], other, ARGV[12], ARGV[13])
+          end
+          local blocked = copied_block(KEYS[9], other)
+          if blocked == nil then
+            return {'block_unknown', other}
+          elseif blocked then
+            return {'blocked'}
+          end
+        end
       end
-      return {'duplicate', redis.call('HGET', KEYS[3], prior_seq), mine}
     end
   end
-end
-local reply_to = ARGV[8]
-if reply_to ~= '' and redis.call('HEXISTS', KEYS[4], reply_to) == 0 then
-  return {'reply_not_found'}
-end
-if redis.call('HEXISTS', KEYS[4], ARGV[4]) == 1 then
-  return {'id_taken'}
+  if is_muted(KEYS[8], sender, ARGV[9]) then
+    return {'muted'}
+  end
+  if idempotency_key then
+    local prior = redis.call('GET', idempotency_key)
+    if prior then
+      local prior_seq, expires_at = string.match(prior, '^(%d+):(%d+)$')
+      if prior_seq and tonumber(ARGV[9]) < tonumber(expires_at) then
+        local mine = false
+        if sender ~= '' then
+          mine = redis.call('HGET', KEYS[5], prior_seq .. ':' .. sender)
+        end
+        return {'duplicate', redis.call('HGET', KEYS[3], prior_seq), mine}
+      end
+    end
+  end
+  local reply_to = ARGV[8]
+  if reply_to ~= '' and redis.call('HEXISTS', KEYS[4], reply_to) == 0 then
+    return {'reply_not_found'}
+  end
+  if redis.call('HEXISTS', KEYS[4], ARGV[4]) == 1 then
+    return {'id_taken'}
+  end
+
+  local seq = redis.call('HINCRBY', KEYS[1], 'lastSeq', 1)
+  local created_at = tonumber(ARGV[9])
+  local message = cjson.encode({
+    id = ARGV[4],
+    seq = seq,
+    senderId = (sender ~= '' and sender) or cjson.null,
+    system = ARGV[6] == '1',
+    text = ARGV[7],
+    createdAt = created_at,
+    editedAt = cjson.null,
+    deletedAt = cjson.null,
+    replyTo = (reply_to ~= '' and reply_to) or cjson.null,
+    reactions = {},
+  })
+  redis.call('HSET', KEYS[3], seq, message)
+  redis.call('HSET', KEYS[4], ARGV[4], seq)
+  if created_at > tonumber(redis.call('HGET', KEYS[1], 'lastActivityAt')) then
+    redis.call('HSET', KEYS[1], 'lastActivityAt', ARGV[9])
+  end
+  if member then
+    member.lastReadSeq = seq
+    redis.call('HSET', KEYS[2], sender, cjson.encode(member))
+  end
+  if idempotency_key then
+    redis.call('SET', idempotency_key, seq .. ':' .. ARGV[11], 'PX', ARGV[10])
+  end
+  local log = event_log(KEYS[6], KEYS[7], ARGV[1], ARGV[2], ARGV[3])
+  append_event(log, ARGV[9], message_event('message.created', redis.call('HGET', KEYS[1], 'id'), message))
+  return {'created', message, false, redis.call('HGET', KEYS[1], 'lastActivityAt')}
 end
 
-local seq = redis.call('HINCRBY', KEYS[1], 'lastSeq', 1)
-local created_at = tonumber(ARGV[9])
-local message = cjson.encode({
-  id = ARGV[4],
-  seq = seq,
-  senderId = (sender ~= '' and sender) or cjson.null,
-  system = ARGV[6] == '1',
-  text = ARGV[7],
-  createdAt = created_at,
-  editedAt = cjson.null,
-  deletedAt = cjson.null,
-  replyTo = (reply_to ~= '' and reply_to) or cjson.null,
-  reactions = {},
-})
-redis.call('HSET', KEYS[3], seq, message)
-redis.call('HSET', KEYS[4], ARGV[4], seq)
-if created_at > tonumber(redis.call('HGET', KEYS[1], 'lastActivityAt')) then
-  redis.call('HSET', KEYS[1], 'lastActivityAt', ARGV[9])
+if not rate_limited then
+  return append()
 end
-if member then
-  member.lastReadSeq = seq
-  redis.call('HSET', KEYS[2], sender, cjson.encode(member))
+local decision = gcra_consume(KEYS[#KEYS], ARGV[14], ARGV[15], ARGV[16])
+if decision[1] == 0 then
+  return {{'rate_limited'}, decision}
 end
-if idempotency_key then
-  redis.call('SET', idempotency_key, seq .. ':' .. ARGV[11], 'PX', ARGV[10])
-end
-local log = event_log(KEYS[6], KEYS[7], ARGV[1], ARGV[2], ARGV[3])
-append_event(log, ARGV[9], message_event('message.created', redis.call('HGET', KEYS[1], 'id'), message))
-return {'created', message, false, redis.call('HGET', KEYS[1], 'lastActivityAt')}
+return {append(), decision}
