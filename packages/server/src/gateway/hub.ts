@@ -5,8 +5,12 @@
  *
  * Each event is parsed once (by the engine's subscriber) and serialised once here, whatever the
  * number of local recipients. Messages are processed one at a time in arrival order, so events of
- * a conversation reach connections in log order even when presenting one needs a read.
+ * a conversation reach connections in log order even when presenting one needs a read. A message
+ * for many connections is handed over DELIVERY_SLICE connections at a time, with a turn of the
+ * event loop between slices, so a large group never holds the node (its REST requests, its other
+ * sockets) for longer than one slice; the next message waits until the last slice is done.
  */
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Engine, Subscriber } from '../engine/engine.js';
 import type { EventEnvelope, TopicMessage } from '../domain/events.js';
 import type { ConversationId, TenantId } from '../domain/types.js';
@@ -28,6 +32,21 @@ export interface HubDeps {
 
 /** Topic messages heard but not yet handed to connections. */
 const MAX_QUEUED_MESSAGES = 50_000;
+/** Connections handed one message before the hub lets the event loop run (a slice takes about a millisecond). */
+export const DELIVERY_SLICE = 128;
+
+/**
+ * Calls `hand` for each connection (a copy of the set taken now), yielding to the event loop
+ * between slices. Connections closed meanwhile are still called and ignore the message.
+ */
+async function inSlices(connections: Iterable<Connection>, hand: (connection: Connection) => void): Promise<void> {
+  const recipients = [...connections];
+  for (let start = 0; start < recipients.length; start += DELIVERY_SLICE) {
+    if (start > 0) await nextTurn();
+    const end = Math.min(start + DELIVERY_SLICE, recipients.length);
+    for (let i = start; i < end; i++) hand(recipients[i]!);
+  }
+}
 
 const key = (tenantId: TenantId, id: string) => `${tenantId}\u0000${id}`;
 
@@ -163,18 +182,16 @@ export class Hub implements ConnectionHost {
       if (!followers?.size) return;
       if (message.kind === 'event') {
         const presented = await this.present(message.tenantId, message.envelope);
-        for (const connection of [...followers]) connection.onConversationEvent(message.conversationId, presented);
+        await inSlices(followers, (connection) => connection.onConversationEvent(message.conversationId, presented));
         return;
       }
       const { event } = message;
       const frame = ephemeralFrame(event);
-      for (const connection of followers) {
-        if (event.type === 'typing') {
-          if (connection.userId !== event.userId) connection.sendEphemeral(frame);
-        } else if (connection.userId !== event.userId) {
-          connection.sendPresence(event.userId, frame);
-        }
-      }
+      await inSlices(followers, (connection) => {
+        if (connection.userId === event.userId) return;
+        if (event.type === 'typing') connection.sendEphemeral(frame);
+        else connection.sendPresence(event.userId, frame);
+      });
     } catch (error) {
       this.deps.onError(error, `dispatch ${message.kind}`);
     }
