@@ -35,10 +35,10 @@ export function conversationTag(conversationId: ConversationId): string {
   return createHash('sha256').update(conversationId).digest('base64url').slice(0, TAG_LENGTH);
 }
 
-const idText = (id: EventId, base: number) => {
-  const parsed = parseEventId(id)!;
-  return `${(parsed.at - base).toString(36)}-${parsed.n.toString(36)}`;
-};
+/** An event id as `<at - base>-<n>` in base 36; `at` is the id's time, which callers already know. */
+const idText = (id: EventId, at: number, base: number) => `${(at - base).toString(36)}-${Number(id.slice(id.indexOf('-') + 1)).toString(36)}`;
+
+const atOf = (id: EventId) => parseEventId(id)!.at;
 
 function parseIdText(text: string, base: number): EventId | null {
   const [offset, n, extra] = text.split('-');
@@ -50,8 +50,21 @@ function parseIdText(text: string, base: number): EventId | null {
 
 /** Positions must be above the watermark (the connection keeps them so). */
 export function encodeCursor(cursor: Cursor): string {
-  let text = `${VERSION}.${cursor.watermark.toString(36)}.${cursor.inbox === null ? '-' : idText(cursor.inbox, 0)}`;
-  for (const [tag, id] of cursor.positions) text += `.${tag}${idText(id, cursor.watermark)}`;
+  const positions = [...cursor.positions].map(([tag, id]) => ({ tag, id, at: atOf(id) }));
+  return encodeCursorOf(cursor.watermark, cursor.inbox, positions);
+}
+
+/**
+ * `encodeCursor` for a caller that keeps each position's time beside its id (a connection, on
+ * every delivery): no id is parsed but the inbox's. The text is ASCII.
+ */
+export function encodeCursorOf(
+  watermark: number,
+  inbox: EventId | null,
+  positions: Iterable<{ readonly tag: string; readonly id: EventId; readonly at: number }>,
+): string {
+  let text = `${VERSION}.${watermark.toString(36)}.${inbox === null ? '-' : idText(inbox, atOf(inbox), 0)}`;
+  for (const { tag, id, at } of positions) text += `.${tag}${idText(id, at, watermark)}`;
   return text;
 }
 
