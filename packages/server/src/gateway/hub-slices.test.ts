@@ -1,8 +1,10 @@
 /**
  * A message for more local connections than one delivery slice is handed over a slice at a time,
  * with turns of the event loop in between, and still reaches every connection once, in log order,
- * with the cursor that follows it; ephemeral frames (typing) are sliced the same way. Real parts
- * on the memory engine: the hub, the realtime service and the connections, with recording transports.
+ * with the cursor that follows it; ephemeral frames (typing) are sliced the same way. Presence
+ * changes are gathered for a short window: every change reaches every other member, a user's
+ * repeats within the window as their last state only. Real parts on the memory engine: the hub,
+ * the realtime service and the connections, with recording transports.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ConversationId, MessageId, TenantId, UserId } from '../domain/types.js';
@@ -11,7 +13,7 @@ import { createMemoryEngine } from '../engine/memory/memory-engine.js';
 import { createRealtimeService } from '../services/realtime-service.js';
 import { Connection } from './connection.js';
 import { decodeCursor } from './cursor.js';
-import { DELIVERY_SLICE, Hub } from './hub.js';
+import { DELIVERY_SLICE, Hub, PRESENCE_BATCH_MS } from './hub.js';
 import { DEFAULT_GATEWAY_SETTINGS } from './realtime-gateway.js';
 import type { Transport } from './transport.js';
 
@@ -100,6 +102,33 @@ describe('fan-out to more connections than a slice', () => {
     const { hub, frames } = await setUp(count);
     await engine.pubsub.publishEphemeral(tenant, group, { type: 'typing', conversationId: group, userId: bob });
     await until(() => frames.every((received) => received.some((frame) => frame.type === 'typing' && frame.userId === bob)));
+    await hub.close(1000, 'test over');
+  });
+});
+
+describe('presence changes', () => {
+  const presence = (userId: string, status: 'online' | 'offline') =>
+    engine.pubsub.publishEphemeral(tenant, group, { type: 'presence', userId: userId as UserId, status, lastSeenAt: status === 'offline' ? Date.now() : null });
+  const presenceOf = (received: any[]) => received.filter((frame) => frame.type === 'presence').map((frame) => `${frame.userId}:${frame.status}`);
+
+  it('reach every member, gathered: a user who flaps within the window shows only their last state, and later changes still come', async () => {
+    const { hub, frames } = await setUp(3);
+    const others = Array.from({ length: 50 }, (_, i) => `u${i}`);
+    for (const userId of others) await presence(userId, 'online');
+    // u0 flaps within the window: its members hear the last state only, once.
+    await presence('u0', 'offline');
+    await presence('u0', 'online');
+    // Alice's own presence is never sent to her.
+    await presence(alice, 'online');
+    const expected = [...others.slice(1), 'u0'].map((userId) => `${userId}:online`);
+    await until(() => frames.every((received) => presenceOf(received).length === expected.length));
+    for (const received of frames) expect(presenceOf(received)).toEqual(expected);
+
+    // After the window, a change is a new batch.
+    await new Promise((resolve) => setTimeout(resolve, 2 * PRESENCE_BATCH_MS));
+    await presence('u0', 'offline');
+    await until(() => frames.every((received) => presenceOf(received).length === expected.length + 1));
+    for (const received of frames) expect(presenceOf(received).at(-1)).toBe('u0:offline');
     await hub.close(1000, 'test over');
   });
 });
