@@ -45,17 +45,19 @@ async function setUp(connectionCount: number) {
   const hub = new Hub({ pubsub: engine.pubsub, realtime, clock: Date.now, settings: DEFAULT_GATEWAY_SETTINGS, onError: (error) => { throw error; } });
   await engine.conversations.createGroup(tenant, { id: group, type: 'group', title: 'big', createdAt: Date.now(), members: [{ userId: bob, role: 'owner' }, { userId: alice, role: 'member' }] });
   const frames: any[][] = [];
-  for (let i = 0; i < connectionCount; i++) {
+  /** Opens one more connection of Alice's; its frames are pushed to `frames`. */
+  const open = async () => {
     const received: any[] = [];
-    frames.push(received);
     // Half the transports take bytes, half text: both forms carry the same frames.
-    const connection = new Connection(tenant, alice, recordingTransport((frame) => received.push(frame), i % 2 === 0), hub);
+    const connection = new Connection(tenant, alice, recordingTransport((frame) => received.push(frame), frames.length % 2 === 0), hub);
+    frames.push(received);
     await hub.register(connection);
     await connection.start(null, await realtime.memberships(tenant, alice));
-  }
+  };
+  for (let i = 0; i < connectionCount; i++) await open();
   const send = (n: number) =>
     engine.messages.append(tenant, group, { id: `m${n}` as MessageId, senderId: bob, system: false, text: `#${n} é😀`, replyTo: null, createdAt: Date.now(), clientMessageId: null }, 60_000);
-  return { hub, frames, send };
+  return { hub, frames, send, open };
 }
 
 async function until(check: () => boolean): Promise<void> {
@@ -129,6 +131,20 @@ describe('presence changes', () => {
     await presence('u0', 'offline');
     await until(() => frames.every((received) => presenceOf(received).length === expected.length + 1));
     for (const received of frames) expect(presenceOf(received).at(-1)).toBe('u0:offline');
+    await hub.close(1000, 'test over');
+  });
+
+  it('a connection opened after a change, within its window, is not sent it (as without gathering)', async () => {
+    const { hub, frames, open } = await setUp(2);
+    await presence('u1', 'online');
+    // The hub has heard it (the memory engine publishes on the next turns), the window is still open.
+    await new Promise((resolve) => setTimeout(resolve, 2));
+    await open();
+    await until(() => frames.slice(0, 2).every((received) => presenceOf(received).length === 1));
+    await new Promise((resolve) => setTimeout(resolve, 2 * PRESENCE_BATCH_MS));
+    expect(presenceOf(frames[2]!)).toEqual([]);
+    await presence('u2', 'online');
+    await until(() => frames.every((received) => presenceOf(received).at(-1) === 'u2:online'));
     await hub.close(1000, 'test over');
   });
 });

@@ -44,11 +44,9 @@ export const PRESENCE_BATCH_MS = 20;
 /** A conversation's gathered presence changes are handed over at once when they concern this many users. */
 const MAX_PRESENCE_BATCH = 1000;
 
-/** Presence changes heard for one conversation and not yet handed over: user → their last frame. */
+/** Presence changes heard for one conversation and not yet handed over: user → their last frame, and when it was heard. */
 interface PresenceBatch {
-  tenantId: TenantId;
-  conversationId: ConversationId;
-  frames: Map<UserId, string>;
+  frames: Map<UserId, { frame: string; heard: number }>;
   timer: NodeJS.Timeout;
 }
 
@@ -79,6 +77,9 @@ export class Hub implements ConnectionHost {
   private queue: Promise<void> = Promise.resolve();
   private queued = 0;
   private readonly presenceBatches = new Map<string, PresenceBatch>();
+  /** Orders registrations and presence changes: a connection gets only the changes heard after it registered, as without batching. */
+  private sequence = 0;
+  private readonly registeredAt = new WeakMap<Connection, number>();
 
   constructor(private readonly deps: HubDeps) {
     this.realtime = deps.realtime;
@@ -119,6 +120,7 @@ export class Hub implements ConnectionHost {
 
   /** Adds a connection and follows its user's inbox; call before `connection.start`. */
   async register(connection: Connection): Promise<void> {
+    this.registeredAt.set(connection, ++this.sequence);
     const userKey = key(connection.tenantId, connection.userId);
     let connections = this.byUser.get(userKey);
     if (!connections) {
@@ -196,17 +198,16 @@ export class Hub implements ConnectionHost {
   }
 
   /** Adds a presence change to its conversation's batch, which is handed over when the window ends or it is full. */
-  private async gatherPresence(tenantId: TenantId, conversationId: ConversationId, userId: UserId, frame: string): Promise<void> {
-    const topic = key(tenantId, conversationId);
+  private async gatherPresence(topic: string, userId: UserId, frame: string): Promise<void> {
     let batch = this.presenceBatches.get(topic);
     if (!batch) {
       const timer = setTimeout(() => this.enqueue(() => this.handPresence(topic)), PRESENCE_BATCH_MS);
-      batch = { tenantId, conversationId, frames: new Map(), timer };
+      batch = { frames: new Map(), timer };
       this.presenceBatches.set(topic, batch);
     }
     // A repeat replaces the user's earlier state and moves to the end: frames go out in the order of last changes.
     batch.frames.delete(userId);
-    batch.frames.set(userId, frame);
+    batch.frames.set(userId, { frame, heard: ++this.sequence });
     if (batch.frames.size >= MAX_PRESENCE_BATCH) await this.handPresence(topic);
   }
 
@@ -220,7 +221,8 @@ export class Hub implements ConnectionHost {
     if (!followers?.size) return;
     const frames = [...batch.frames];
     const handTo = (connection: Connection) => {
-      for (const [userId, frame] of frames) if (connection.userId !== userId) connection.sendPresence(userId, frame);
+      const since = this.registeredAt.get(connection) ?? 0;
+      for (const [userId, { frame, heard }] of frames) if (heard > since && connection.userId !== userId) connection.sendPresence(userId, frame);
     };
     try {
       await inSlices(followers, handTo, Math.max(1, Math.floor(DELIVERY_SLICE / frames.length)));
@@ -247,7 +249,7 @@ export class Hub implements ConnectionHost {
       }
       const { event } = message;
       const frame = ephemeralFrame(event);
-      if (event.type === 'presence') return await this.gatherPresence(message.tenantId, message.conversationId, event.userId, frame);
+      if (event.type === 'presence') return await this.gatherPresence(key(message.tenantId, message.conversationId), event.userId, frame);
       await inSlices(followers, (connection) => {
         if (connection.userId !== event.userId) connection.sendEphemeral(frame);
       });
