@@ -16,10 +16,10 @@ import type { EventEnvelope, EventId } from '../domain/events.js';
 import { compareEventIds, endOfMillisecond, parseEventId } from '../domain/events.js';
 import type { ConversationId, TenantId, UserId } from '../domain/types.js';
 import type { Membership, RealtimeService } from '../services/realtime-service.js';
-import { MAX_CURSOR_POSITIONS, conversationTag, encodeCursor, type Cursor } from './cursor.js';
+import { MAX_CURSOR_POSITIONS, conversationTag, encodeCursorOf, type Cursor } from './cursor.js';
 import type { RealtimeObserver, TransportKind } from './realtime-observer.js';
 import type { PresentedEvent } from './wire-events.js';
-import { frameOf } from './wire-events.js';
+import { frameBytesOf, frameOf } from './wire-events.js';
 import { CloseCodes, type Transport } from './transport.js';
 
 export interface ConnectionSettings {
@@ -117,6 +117,16 @@ const firstSelfAddition = (events: EventEnvelope[], userId: UserId) => {
 };
 const maxId = (a: EventId, b: EventId) => (compareEventIds(a, b) >= 0 ? a : b);
 
+/** Where a conversation's cursor position is: its last event delivered, its time and its tag (kept to spare parsing on every delivery). */
+interface Position {
+  id: EventId;
+  at: number;
+  tag: string;
+}
+/** Whether the event comes after the position; ids are parsed only for two events of one millisecond. */
+const isAfter = (envelope: EventEnvelope, position: Position) =>
+  envelope.at === position.at ? compareEventIds(envelope.id, position.id) > 0 : envelope.at > position.at;
+
 export class Connection {
   readonly id = `${process.pid}-${++connectionCounter}`;
   /** Conversations this connection delivers; `false` while catching up after a join. */
@@ -124,7 +134,7 @@ export class Connection {
   private watermark = 0;
   private newestAt = 0;
   private inbox: EventId | null = null;
-  private readonly positions = new Map<ConversationId, { id: EventId; at: number }>();
+  private readonly positions = new Map<ConversationId, Position>();
   private readonly tags = new Map<ConversationId, string>();
   private replaying = true;
   /** Events read from the logs by the running replay and not yet sent. */
@@ -156,9 +166,7 @@ export class Connection {
   }
 
   cursor(): string {
-    const cursor: Cursor = { watermark: this.watermark, inbox: this.inbox, positions: new Map() };
-    for (const [conversationId, position] of this.positions) cursor.positions.set(this.tagOf(conversationId), position.id);
-    return encodeCursor(cursor);
+    return encodeCursorOf(this.watermark, this.inbox, this.positions.values());
   }
 
   private tagOf(conversationId: ConversationId): string {
@@ -293,7 +301,7 @@ export class Connection {
     const heads = ids.length > 0 ? await this.host.realtime.heads(this.tenantId, ids) : [];
     heads.forEach((head, index) => {
       const parsed = head ? parseEventId(head) : null;
-      if (head && parsed && parsed.at > this.watermark) this.positions.set(ids[index]!, { id: head, at: parsed.at });
+      if (head && parsed && parsed.at > this.watermark) this.positions.set(ids[index]!, { id: head, at: parsed.at, tag: this.tagOf(ids[index]!) });
     });
     this.boundPositions();
   }
@@ -312,9 +320,10 @@ export class Connection {
     this.watermark = cursor.watermark;
     this.inbox = cursor.inbox;
     for (const { conversationId } of memberships) {
-      const id = cursor.positions.get(this.tagOf(conversationId));
+      const tag = this.tagOf(conversationId);
+      const id = cursor.positions.get(tag);
       const parsed = id ? parseEventId(id) : null;
-      if (id && parsed) this.positions.set(conversationId, { id, at: parsed.at });
+      if (id && parsed) this.positions.set(conversationId, { id, at: parsed.at, tag });
     }
   }
 
@@ -345,13 +354,13 @@ export class Connection {
       const conversationId = source.conversationId;
       if (!this.following.get(conversationId)) return;
       const position = this.positions.get(conversationId);
-      if (position && compareEventIds(envelope.id, position.id) <= 0) return;
+      if (position && !isAfter(envelope, position)) return;
       if (isAboutSelfMembership(envelope, this.userId)) {
         // Told through the inbox; a removal stops this conversation here, whatever comes after.
         if (event.type === 'member.removed') this.stopFollowing(conversationId);
         return;
       }
-      this.positions.set(conversationId, { id: envelope.id, at: envelope.at });
+      this.positions.set(conversationId, { id: envelope.id, at: envelope.at, tag: position?.tag ?? this.tagOf(conversationId) });
     } else {
       if (this.inbox && compareEventIds(envelope.id, this.inbox) <= 0) return;
       this.inbox = envelope.id;
@@ -362,7 +371,8 @@ export class Connection {
     }
     this.advanceWatermark(envelope.at);
     const cursor = this.cursor();
-    this.transport.sendEvent(frameOf(presented, cursor), cursor);
+    if (this.transport.sendEventBytes) this.transport.sendEventBytes(frameBytesOf(presented, cursor), cursor);
+    else this.transport.sendEvent(frameOf(presented, cursor), cursor);
     this.host.observer.delivered(this.transport.kind, replayed, envelope.at);
     this.checkBuffer();
   }

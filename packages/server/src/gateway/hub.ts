@@ -5,11 +5,20 @@
  *
  * Each event is parsed once (by the engine's subscriber) and serialised once here, whatever the
  * number of local recipients. Messages are processed one at a time in arrival order, so events of
- * a conversation reach connections in log order even when presenting one needs a read.
+ * a conversation reach connections in log order even when presenting one needs a read. A message
+ * for many connections is handed over DELIVERY_SLICE connections at a time, with a turn of the
+ * event loop between slices, so a large group never holds the node (its REST requests, its other
+ * sockets) for longer than one slice; the next message waits until the last slice is done.
+ *
+ * Presence changes are gathered per conversation for PRESENCE_BATCH_MS and handed over together
+ * (a user's repeats within the window collapse to their last state), so each socket gets a
+ * window's presence frames in one write: a group of n members coming online costs n² frames
+ * (the API's presence is per user) but about n²/k writes, k the changes per window.
  */
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Engine, Subscriber } from '../engine/engine.js';
 import type { EventEnvelope, TopicMessage } from '../domain/events.js';
-import type { ConversationId, TenantId } from '../domain/types.js';
+import type { ConversationId, TenantId, UserId } from '../domain/types.js';
 import type { RealtimeService } from '../services/realtime-service.js';
 import type { Connection, ConnectionHost, ConnectionSettings } from './connection.js';
 import { NO_REALTIME_OBSERVER, type RealtimeObserver, type TransportKind } from './realtime-observer.js';
@@ -28,6 +37,32 @@ export interface HubDeps {
 
 /** Topic messages heard but not yet handed to connections. */
 const MAX_QUEUED_MESSAGES = 50_000;
+/** Frames handed to connections before the hub lets the event loop run (a slice takes about a millisecond). */
+export const DELIVERY_SLICE = 128;
+/** How long presence changes of a conversation are gathered before its followers get them. */
+export const PRESENCE_BATCH_MS = 20;
+/** A conversation's gathered presence changes are handed over at once when they concern this many users. */
+const MAX_PRESENCE_BATCH = 1000;
+
+/** Presence changes heard for one conversation and not yet handed over: user → their last frame, and when it was heard. */
+interface PresenceBatch {
+  frames: Map<UserId, { frame: string; heard: number }>;
+  timer: NodeJS.Timeout;
+}
+
+/**
+ * Calls `hand` for each connection (a copy of the set taken now), yielding to the event loop
+ * between slices of `perSlice` connections. Connections closed meanwhile are still called and
+ * ignore what they are handed.
+ */
+async function inSlices(connections: Iterable<Connection>, hand: (connection: Connection) => void, perSlice = DELIVERY_SLICE): Promise<void> {
+  const recipients = [...connections];
+  for (let start = 0; start < recipients.length; start += perSlice) {
+    if (start > 0) await nextTurn();
+    const end = Math.min(start + perSlice, recipients.length);
+    for (let i = start; i < end; i++) hand(recipients[i]!);
+  }
+}
 
 const key = (tenantId: TenantId, id: string) => `${tenantId}\u0000${id}`;
 
@@ -41,6 +76,10 @@ export class Hub implements ConnectionHost {
   private readonly byConversation = new Map<string, Set<Connection>>();
   private queue: Promise<void> = Promise.resolve();
   private queued = 0;
+  private readonly presenceBatches = new Map<string, PresenceBatch>();
+  /** Orders registrations and presence changes: a connection gets only the changes heard after it registered, as without batching. */
+  private sequence = 0;
+  private readonly registeredAt = new WeakMap<Connection, number>();
 
   constructor(private readonly deps: HubDeps) {
     this.realtime = deps.realtime;
@@ -53,9 +92,8 @@ export class Hub implements ConnectionHost {
         // (or here, later) from their cursors rather than queueing without limit.
         // A dropped message would be a gap for whoever follows its topic, so they all go.
         if (this.queued >= MAX_QUEUED_MESSAGES) return this.closeAll(CloseCodes.restart, 'node overloaded; resume with your cursor');
-        this.queued += 1;
         this.observer.received(message.kind);
-        this.queue = this.queue.then(() => this.dispatch(message)).finally(() => (this.queued -= 1));
+        this.enqueue(() => this.dispatch(message));
       },
       // Events published while the subscription was down were not heard: every client resumes
       // from its cursor (on this node or another), which replays them from the logs.
@@ -82,6 +120,7 @@ export class Hub implements ConnectionHost {
 
   /** Adds a connection and follows its user's inbox; call before `connection.start`. */
   async register(connection: Connection): Promise<void> {
+    this.registeredAt.set(connection, ++this.sequence);
     const userKey = key(connection.tenantId, connection.userId);
     let connections = this.byUser.get(userKey);
     if (!connections) {
@@ -136,6 +175,8 @@ export class Hub implements ConnectionHost {
 
   /** Closes every connection (shutdown: 1012 so clients reconnect elsewhere) and the subscriber. */
   async close(code: number, reason: string): Promise<void> {
+    for (const batch of this.presenceBatches.values()) clearTimeout(batch.timer);
+    this.presenceBatches.clear();
     this.closeAll(code, reason);
     await this.subscriber.close();
   }
@@ -148,6 +189,46 @@ export class Hub implements ConnectionHost {
   /** Closes every connection; clients resume from their cursors. */
   closeAll(code: number, reason: string): void {
     for (const connections of [...this.byUser.values()]) for (const connection of [...connections]) connection.close(code, reason);
+  }
+
+  /** Runs `work` after everything queued before it: the hub hands over one thing at a time. */
+  private enqueue(work: () => Promise<void>): void {
+    this.queued += 1;
+    this.queue = this.queue.then(work).finally(() => (this.queued -= 1));
+  }
+
+  /** Adds a presence change to its conversation's batch, which is handed over when the window ends or it is full. */
+  private async gatherPresence(topic: string, userId: UserId, frame: string): Promise<void> {
+    let batch = this.presenceBatches.get(topic);
+    if (!batch) {
+      const timer = setTimeout(() => this.enqueue(() => this.handPresence(topic)), PRESENCE_BATCH_MS);
+      batch = { frames: new Map(), timer };
+      this.presenceBatches.set(topic, batch);
+    }
+    // A repeat replaces the user's earlier state and moves to the end: frames go out in the order of last changes.
+    batch.frames.delete(userId);
+    batch.frames.set(userId, { frame, heard: ++this.sequence });
+    if (batch.frames.size >= MAX_PRESENCE_BATCH) await this.handPresence(topic);
+  }
+
+  /** Hands a conversation's gathered presence changes to its followers, each connection all of them at once (others' only). */
+  private async handPresence(topic: string): Promise<void> {
+    const batch = this.presenceBatches.get(topic);
+    if (!batch) return;
+    this.presenceBatches.delete(topic);
+    clearTimeout(batch.timer);
+    const followers = this.byConversation.get(topic);
+    if (!followers?.size) return;
+    const frames = [...batch.frames];
+    const handTo = (connection: Connection) => {
+      const since = this.registeredAt.get(connection) ?? 0;
+      for (const [userId, { frame, heard }] of frames) if (heard > since && connection.userId !== userId) connection.sendPresence(userId, frame);
+    };
+    try {
+      await inSlices(followers, handTo, Math.max(1, Math.floor(DELIVERY_SLICE / frames.length)));
+    } catch (error) {
+      this.deps.onError(error, 'dispatch presence');
+    }
   }
 
   private async dispatch(message: TopicMessage): Promise<void> {
@@ -163,18 +244,15 @@ export class Hub implements ConnectionHost {
       if (!followers?.size) return;
       if (message.kind === 'event') {
         const presented = await this.present(message.tenantId, message.envelope);
-        for (const connection of [...followers]) connection.onConversationEvent(message.conversationId, presented);
+        await inSlices(followers, (connection) => connection.onConversationEvent(message.conversationId, presented));
         return;
       }
       const { event } = message;
       const frame = ephemeralFrame(event);
-      for (const connection of followers) {
-        if (event.type === 'typing') {
-          if (connection.userId !== event.userId) connection.sendEphemeral(frame);
-        } else if (connection.userId !== event.userId) {
-          connection.sendPresence(event.userId, frame);
-        }
-      }
+      if (event.type === 'presence') return await this.gatherPresence(key(message.tenantId, message.conversationId), event.userId, frame);
+      await inSlices(followers, (connection) => {
+        if (connection.userId !== event.userId) connection.sendEphemeral(frame);
+      });
     } catch (error) {
       this.deps.onError(error, `dispatch ${message.kind}`);
     }

@@ -6,6 +6,12 @@ export interface Transport {
   readonly kind: TransportKind;
   /** A durable event frame; `cursor` is the position after it (SSE sends it as the event id). */
   sendEvent(frame: string, cursor: string): void;
+  /**
+   * The same frame already in UTF-8 (see frameBytesOf), for transports that write bytes: when
+   * present it is used instead of `sendEvent`. The buffer may be shared with other connections
+   * and must not be modified.
+   */
+  sendEventBytes?(frame: Buffer, cursor: string): void;
   /** Any other frame (ready, pong, typing, presence, resync.required). */
   sendControl(frame: string): void;
   /** Bytes accepted but not yet written to the network: what a slow client leaves behind. */

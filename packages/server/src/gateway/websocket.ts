@@ -59,24 +59,69 @@ function refuse(socket: Duplex, code: ErrorCode, requestId: string, headers: Rec
 }
 
 /**
+* A socket's batch is written out at once when it reaches this much. Bytes still in a batch are
+ * not counted as unread by the client (bufferedBytes), so the slow-consumer limit and a replay's
+ * pacing (at a quarter of the smallest REALTIME_MAX_BUFFERED_BYTES, 16 KB) are off by less than this.
+ */
+const MAX_BATCH_BYTES = 4 * 1024;
+
+/**
+ * Frames written to one socket during one turn of the event loop leave together: the first corks
+ * the raw socket, and one setImmediate per turn uncorks every socket corked in it (a socket whose
+ * batch reaches MAX_BATCH_BYTES is uncorked at once). A burst — presence at connect, several events
+ * heard in one read from Redis, a fan-out slice, a resume's replay — then costs one system call per
+ * socket instead of one per frame, and a frame waits at most until the end of the turn that wrote it.
+ */
+class TurnFlusher {
+  private due: WebSocketTransport[] = [];
+  private readonly flushAll = () => {
+    const transports = this.due;
+    this.due = [];
+    for (const transport of transports) transport.flush();
+  };
+
+  flushAtEndOfTurn(transport: WebSocketTransport): void {
+    if (this.due.push(transport) === 1) setImmediate(this.flushAll);
+  }
+}
+
+/**
  * The transport of one socket. A class, not an object of closures: its methods live once on the
- * prototype, and an idle connection holds nothing here but the reference to its socket.
+ * prototype, and an idle connection holds nothing here but its sockets, the node's flusher and a number.
  */
 class WebSocketTransport implements Transport {
   readonly kind = 'websocket';
+  /** Bytes written since this transport corked the socket; > 0 exactly while it is corked by us. */
+  private batched = 0;
 
-  constructor(private readonly socket: WebSocket) {}
+  constructor(
+    private readonly socket: WebSocket,
+    private readonly raw: Duplex,
+    private readonly flusher: TurnFlusher,
+  ) {}
 
   sendEvent(frame: string): void {
-    this.socket.send(frame);
+    this.send(frame, Buffer.byteLength(frame));
+  }
+
+  sendEventBytes(frame: Buffer): void {
+    this.send(frame, frame.length);
   }
 
   sendControl(frame: string): void {
-    this.socket.send(frame);
+    this.send(frame, Buffer.byteLength(frame));
   }
 
+  /** What the current batch holds has not been offered to the network yet: not the client's doing. */
   bufferedBytes(): number {
-    return this.socket.bufferedAmount;
+    return Math.max(0, this.socket.bufferedAmount - this.batched);
+  }
+
+  /** Writes the batch out (uncorking a socket that ended or was destroyed meanwhile does nothing). */
+  flush(): void {
+    if (this.batched === 0) return;
+    this.batched = 0;
+    this.raw.uncork();
   }
 
   close(code: number, reason: string): void {
@@ -85,6 +130,17 @@ class WebSocketTransport implements Transport {
     socket.close(code, reason);
     // A peer that never completes the closing handshake is cut after a grace period.
     setTimeout(() => socket.terminate(), 5000).unref();
+  }
+
+  private send(frame: string | Buffer, bytes: number): void {
+    if (this.batched === 0) {
+      this.raw.cork();
+      this.flusher.flushAtEndOfTurn(this);
+    }
+    this.batched += bytes;
+    // A Buffer is the UTF-8 of a text frame (see Transport.sendEventBytes).
+    this.socket.send(frame, { binary: false });
+    if (this.batched >= MAX_BATCH_BYTES) this.flush();
   }
 }
 
@@ -103,6 +159,7 @@ interface SocketState {
 export function attachWebSocket(app: FastifyInstance, gateway: RealtimeGateway, options: WebSocketOptions): { close(): void } {
   const newRequestId = createRequestIdGenerator();
   const server = new WebSocketServer({ noServer: true, perMessageDeflate: options.compression, maxPayload: options.maxFrameBytes });
+  const flusher = new TurnFlusher();
   // The gateway's methods handle their own failures; this is the last line, so that a failure
   // nobody foresaw is logged instead of ending the process as an unhandled rejection.
   const logFailure = (promise: Promise<unknown>, message: string) => {
@@ -151,7 +208,7 @@ export function attachWebSocket(app: FastifyInstance, gateway: RealtimeGateway, 
    * A socket past the upgrade. Defined here, not inside the upgrade handler, so that nothing of
    * the upgrade (request and its headers, head, URL, quotas) stays reachable from the socket.
    */
-  const serve = (ws: WebSocket, principal: Principal, cursor: string | null) => {
+  const serve = (ws: WebSocket, raw: Duplex, principal: Principal, cursor: string | null) => {
     const state: SocketState = { alive: true, answering: false, connection: null };
     states.set(ws, state);
     ws.on('pong', onPong);
@@ -160,7 +217,7 @@ export function attachWebSocket(app: FastifyInstance, gateway: RealtimeGateway, 
     ws.on('close', onClose);
     // Frames wait until the connection is live and the frames queued before it are answered,
     // so a client's frames are handled in the order it sent them.
-    const opening = gateway.open(principal, new WebSocketTransport(ws), cursor).then(async (opened) => {
+    const opening = gateway.open(principal, new WebSocketTransport(ws, raw, flusher), cursor).then(async (opened) => {
       state.connection = opened;
       if (opened && ws.readyState !== ws.OPEN) return gateway.closed(opened);
       for (let text = state.pending?.shift(); opened && text !== undefined; text = state.pending?.shift()) {
@@ -189,7 +246,7 @@ export function attachWebSocket(app: FastifyInstance, gateway: RealtimeGateway, 
         // Only what the connection needs is passed on: the upgrade request, its headers (the token
         // among them) and URL are not kept alive by the socket's handlers for its whole life.
         const cursor = url.searchParams.get('cursor');
-        server.handleUpgrade(request, socket, head, (ws) => serve(ws, principal, cursor));
+        server.handleUpgrade(request, socket, head, (ws) => serve(ws, socket, principal, cursor));
       },
       (error: unknown) => {
         if (error instanceof ServiceError) return refuse(socket, error.code, requestId, error.headers);

@@ -1,7 +1,7 @@
 /**
  * Durable and ephemeral events in their v1 wire form. A durable event is serialised once per
  * node into a frame prefix; each recipient's frame is that prefix, its own cursor, and `"}`,
- * so no recipient costs a JSON serialisation.
+ * so no recipient costs a JSON serialisation (nor, over a WebSocket, a UTF-8 encoding of it).
  */
 import type { EphemeralEvent, EventEnvelope } from '../domain/events.js';
 import type { Member } from '../domain/types.js';
@@ -11,6 +11,10 @@ import { presentConversation, presentMessage } from '../http/v1/present.js';
 export interface PresentedEvent {
   envelope: EventEnvelope;
   prefix: string;
+  /** `prefix` in UTF-8, encoded once for every recipient on the node. */
+  prefixBytes: Buffer;
+  /** The last frame built by `frameBytesOf` and its cursor: recipients whose cursors agree share one buffer. */
+  lastFrame?: { cursor: string; bytes: Buffer };
 }
 
 export const FRAME_SUFFIX = '"}';
@@ -50,11 +54,27 @@ export const needsMembers = (envelope: EventEnvelope) => envelope.event.type.sta
 
 export function presentEvent(envelope: EventEnvelope, members: Member[] = []): PresentedEvent {
   const json = JSON.stringify(wireBody(envelope, members));
-  return { envelope, prefix: `${json.slice(0, -1)},"cursor":"` };
+  const prefix = `${json.slice(0, -1)},"cursor":"`;
+  return { envelope, prefix, prefixBytes: Buffer.from(prefix) };
 }
 
 export function frameOf(presented: PresentedEvent, cursor: string): string {
   return presented.prefix + cursor + FRAME_SUFFIX;
+}
+
+/**
+ * `frameOf` as UTF-8 bytes, without building the frame's text: the shared prefix is copied and the
+ * cursor (ASCII by construction, see cursor.ts) written after it. The buffer is never written to
+ * again, so one can be handed to every socket whose cursor is the same.
+ */
+export function frameBytesOf(presented: PresentedEvent, cursor: string): Buffer {
+  if (presented.lastFrame?.cursor === cursor) return presented.lastFrame.bytes;
+  const { prefixBytes } = presented;
+  const bytes = Buffer.allocUnsafe(prefixBytes.length + cursor.length + FRAME_SUFFIX.length);
+  prefixBytes.copy(bytes, 0);
+  bytes.write(cursor + FRAME_SUFFIX, prefixBytes.length, 'latin1');
+  presented.lastFrame = { cursor, bytes };
+  return bytes;
 }
 
 export function ephemeralFrame(event: EphemeralEvent): string {

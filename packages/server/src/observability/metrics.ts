@@ -97,11 +97,23 @@ function createRealtimeObserver(registry: Registry): RealtimeObserver {
     labelNames: ['kind'] as const,
     registers,
   });
+  // Deliveries are counted in plain numbers (a label child's inc hashes its labels on every call)
+  // and added to the counter whenever it is read.
+  const deliveredSinceRead = Object.fromEntries(TRANSPORTS.map((transport) => [transport, { live: 0, replay: 0 }])) as Record<TransportKind, { live: number; replay: number }>;
   const delivered = new Counter({
     name: 'parley_realtime_events_delivered_total',
     help: 'Durable event frames written to client connections, by transport and mode (live or replay)',
     labelNames: ['transport', 'mode'] as const,
     registers,
+    collect() {
+      for (const transport of TRANSPORTS) {
+        const since = deliveredSinceRead[transport];
+        deliveredBy[transport].live.inc(since.live);
+        deliveredBy[transport].replay.inc(since.replay);
+        since.live = 0;
+        since.replay = 0;
+      }
+    },
   });
   const latency = new Histogram({
     name: 'parley_realtime_delivery_latency_seconds',
@@ -144,8 +156,11 @@ function createRealtimeObserver(registry: Registry): RealtimeObserver {
   return {
     received: (kind) => receivedBy[kind].inc(),
     delivered(transport, replayed, committedAt) {
-      if (replayed) return deliveredBy[transport].replay.inc();
-      deliveredBy[transport].live.inc();
+      if (replayed) {
+        deliveredSinceRead[transport].replay += 1;
+        return;
+      }
+      deliveredSinceRead[transport].live += 1;
       // Clocks of different nodes disagree a little: a negative age counts as zero.
       latencyBy[transport].observe(Math.max(0, Date.now() - committedAt) / 1000);
     },
