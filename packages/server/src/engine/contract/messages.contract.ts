@@ -138,6 +138,18 @@ export function messagesContract(context: ContractContext): void {
       expect((await send(context.engine, group, alice)).seq).toBe(1);
     });
 
+    it('finds the block of a user whose id needs escaping in key names', async () => {
+      const { messages, users, conversations } = context.engine;
+      // Tenant back ends choose user ids: the blocks set's name escapes them (redis-keys.ts).
+      const blocker = "b:ob/ü 1+(x)*'~!" as UserId;
+      const { conversation: direct } = await conversations.getOrCreateDirect(TENANT, newDirect('d1', blocker, alice));
+      expect((await send(context.engine, direct.id, alice)).seq).toBe(1);
+      await users.block(TENANT, blocker, alice);
+      expect(await messages.append(TENANT, direct.id, newMessage(alice), DEFAULT_TTL_MS)).toEqual({ status: 'blocked' });
+      await users.unblock(TENANT, blocker, alice);
+      expect((await send(context.engine, direct.id, alice)).seq).toBe(2);
+    });
+
     it('follows the last of racing blocks and unblocks of a pair', async () => {
       const { messages, users, conversations } = context.engine;
       const { conversation: direct } = await conversations.getOrCreateDirect(TENANT, newDirect('d1', alice, bob));

@@ -25,6 +25,13 @@ import type { MemoryUserStore } from './memory-users.js';
 
 const MAX_HISTORY_PAGE = 100;
 
+function validateAppend(input: NewMessage, idempotencyTtlMs: number): void {
+  if (!Number.isFinite(idempotencyTtlMs) || idempotencyTtlMs < 0) {
+    throw new EngineError('invalid_argument', `idempotencyTtlMs must be >= 0, got ${idempotencyTtlMs}`);
+  }
+  requireEventTime('createdAt', input.createdAt);
+}
+
 export class MemoryMessageStore implements MessageStore {
   constructor(
     private readonly tables: ConversationTables,
@@ -41,6 +48,8 @@ export class MemoryMessageStore implements MessageStore {
     idempotencyTtlMs: number,
     unit: CountedUnit,
   ): Promise<{ decision: RateLimitDecision; result: AppendResult | null }> {
+    // A call the append would refuse as invalid counts nothing, as on Redis.
+    validateAppend(input, idempotencyTtlMs);
     const decision = this.rateLimits.consumeNow(unit.key, unit.policy, unit.now);
     if (!decision.allowed) return { decision, result: null };
     // append does all it does before its first await, so nothing runs between the two.
@@ -53,10 +62,7 @@ export class MemoryMessageStore implements MessageStore {
     input: NewMessage,
     idempotencyTtlMs: number,
   ): Promise<AppendResult> {
-    if (!Number.isFinite(idempotencyTtlMs) || idempotencyTtlMs < 0) {
-      throw new EngineError('invalid_argument', `idempotencyTtlMs must be >= 0, got ${idempotencyTtlMs}`);
-    }
-    requireEventTime('createdAt', input.createdAt);
+    validateAppend(input, idempotencyTtlMs);
     const record = this.tables.find(tenantId, conversationId);
     if (!record) return { status: 'conversation_not_found' };
     const sender = input.senderId === null ? null : record.members.get(input.senderId);

@@ -98,7 +98,7 @@ describe('redis engine key layout', () => {
       createdAt: T0,
       members: [{ userId: alice, role: 'member' }, { userId: bob, role: 'member' }],
     });
-    await engine.users.block(tenant, bob, alice); // copied onto d1's blocks hash
+    await engine.users.block(tenant, bob, alice);
     await engine.refreshTokens.create({ tenantId: tenant, familyId: 'fam-1', userId: alice, generation: 0, secretHash: 'h', expiresAt: T0 + 3_600_000 }, T0);
     await engine.signingKeys.ensureCurrent({ kid: 'k1', alg: 'EdDSA', privateJwk: { d: 'x' }, publicJwk: { x: 'y' }, createdAt: T0 });
     await engine.signingKeys.ensureIssuer('http://parley.test');
@@ -114,7 +114,6 @@ describe('redis engine key layout', () => {
       const keys = (await keysWithPrefix(admin, keyPrefix)).map((key) => key.slice(keyPrefix.length)).sort();
       expect(keys).toEqual(
         [
-          '{c:acme:d1}:blocks',
           '{c:acme:d1}:events',
           '{c:acme:d1}:member-order',
           '{c:acme:d1}:members',
@@ -135,7 +134,6 @@ describe('redis engine key layout', () => {
           '{signing-keys}:issuer',
           '{t:acme}:api-keys',
           '{t:acme}:api-keys-used',
-          '{t:acme}:block-seq',
           '{t:acme}:blocks:u-alice',
           '{t:acme}:blocks:u-bob',
           '{t:acme}:conv-activity',

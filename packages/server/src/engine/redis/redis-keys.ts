@@ -15,7 +15,6 @@
  *     usernames              hash    username → userId
  *     external-users         hash    JSON [providerId, issuer, subject] → userId of the user created on its first sight
  *     blocks:<userId>        set     users that <userId> blocked
- *     block-seq              string  counter numbering every block and unblock (orders the copies in direct conversations)
  *     direct-pairs           hash    JSON [lowId, highId] → conversationId
  *     user-convs:<userId>    set     superset of the conversations <userId> is a member of
  *     conv-activity          zset    conversationId → lastActivityAt (orders listForUser)
@@ -29,8 +28,6 @@
  *     reactors:<seq>         set     users with a reaction on message <seq> (cleared on delete)
  *     idem:<sender>:<cmid>   string  "<seq>:<window end>", expires after the idempotency window
  *     idem-system:<cmid>     string  the same for messages without a sender (one scope per conversation)
- *     blocks                 hash    (direct conversations) blocker → "<block-seq version>:<1|0>": the copy of the
- *                                    members' blocks the append checks (lua/lib/block-mirror.lua)
  *     mutes                  hash    userId → JSON {until, createdAt} (kept across leave and re-join)
  *     mute-order             zset    userId at score 0 (pages mutes in user id order)
  *     bans                   hash    userId → JSON {createdAt}
@@ -109,7 +106,6 @@ export interface ConversationKeys {
   myReactions: string;
   events: string;
   mutes: string;
-  blocks: string;
   muteOrder: string;
   bans: string;
   banOrder: string;
@@ -164,10 +160,6 @@ export class RedisKeys {
     return `${this.tenantSlot(tenantId)}:blocks:${segment(blocker)}`;
   }
 
-  blockSeq(tenantId: TenantId): string {
-    return `${this.tenantSlot(tenantId)}:block-seq`;
-  }
-
   directPairs(tenantId: TenantId): string {
     return `${this.tenantSlot(tenantId)}:direct-pairs`;
   }
@@ -197,7 +189,6 @@ export class RedisKeys {
       myReactions: `${slot}:my-reactions`,
       events: `${slot}:events`,
       mutes: `${slot}:mutes`,
-      blocks: `${slot}:blocks`,
       muteOrder: `${slot}:mute-order`,
       bans: `${slot}:bans`,
       banOrder: `${slot}:ban-order`,

@@ -93,7 +93,6 @@ export class RedisMessageStore implements MessageStore {
       conversation.events,
       keys.conversationTopic(tenantId, conversationId),
       conversation.mutes,
-      conversation.blocks,
     ];
     // A send without a sender is idempotent in the conversation's system scope; a window of 0 ms
     // holds nothing.
@@ -115,14 +114,16 @@ export class RedisMessageStore implements MessageStore {
       idempotencyTtlMs,
       input.createdAt + idempotencyTtlMs,
     ];
+    // Off Cluster the script reads the other member's blocks set itself (see message-append.lua).
+    const blocksPrefix = this.cluster ? '' : keys.blocks(tenantId, '' as UserId);
     let reply: Reply[];
     let decision: RateLimitDecision | null = null;
     if (unit === null) {
-      reply = asArray(await scripts.run('message-append', scriptKeys, [...args, '', '', ...NO_UNIT]), 'message-append');
+      reply = asArray(await scripts.run('message-append', scriptKeys, [...args, '', blocksPrefix, ...NO_UNIT]), 'message-append');
     } else {
       const counted = this.rateLimits.scriptUnit(unit);
       const [inner, decided] = asArray(
-        await scripts.run('message-append', [...scriptKeys, counted.key], [...args, '', '', ...counted.args]),
+        await scripts.run('message-append', [...scriptKeys, counted.key], [...args, '', blocksPrefix, ...counted.args]),
         'message-append',
       );
       decision = parseDecision(decided, 'message-append.decision');
@@ -130,10 +131,12 @@ export class RedisMessageStore implements MessageStore {
       if (reply[0] === 'rate_limited') return { decision, result: null };
     }
     if (reply[0] === 'block_unknown' && input.senderId !== null) {
-      // Once per direct conversation and sender (lua/lib/block-mirror.lua): copy the block state in.
-      // The unit, if any, is counted already.
-      const copy = await this.readBlock(tenantId, asString(reply[1], 'message-append.other') as UserId, input.senderId);
-      reply = asArray(await scripts.run('message-append', scriptKeys, [...args, copy.version, copy.blocks ? '1' : '0', ...NO_UNIT]), 'message-append');
+      // Cluster, direct conversation: the other member's blocks set is in the tenant's slot. Read
+      // it, then append with the answer (a block landing in between is not seen by this send, as
+      // a block landing just after it would not be). The unit, if any, is counted already.
+      const other = asString(reply[1], 'message-append.other') as UserId;
+      const blocked = (await this.context.redis.sismember(keys.blocks(tenantId, other), input.senderId)) === 1;
+      reply = asArray(await scripts.run('message-append', scriptKeys, [...args, blocked ? '1' : '0', '', ...NO_UNIT]), 'message-append');
     }
     return { decision, result: this.appendResult(tenantId, conversationId, input, reply) };
   }
@@ -290,13 +293,6 @@ export class RedisMessageStore implements MessageStore {
       if (status === 'not_found' || status === 'deleted' || status === 'too_many_reactions' || status === 'muted') return { status };
       throw unexpected('reaction-set');
     });
-  }
-
-  /** `blocker`'s block of `blocked` with the version to copy it at (block-get.lua). */
-  private async readBlock(tenantId: TenantId, blocker: UserId, blocked: UserId): Promise<{ version: number; blocks: boolean }> {
-    const { keys, scripts } = this.context;
-    const [version, blocks] = asArray(await scripts.run('block-get', [keys.blockSeq(tenantId), keys.blocks(tenantId, blocker)], [blocked]), 'block-get');
-    return { version: asInteger(version, 'block-get.version'), blocks: blocks === 1 };
   }
 
   private async seqOf(tenantId: TenantId, conversationId: ConversationId, messageId: MessageId): Promise<number | null> {

@@ -6,12 +6,11 @@
  * of a user asks for deletedAt too and treats such a hash as absent.
  */
 import { externalIdentityKey } from '../../domain/external-identity.js';
-import type { ConversationId, EpochMs, ExternalIdentity, TenantId, User, UserId } from '../../domain/types.js';
+import type { EpochMs, ExternalIdentity, TenantId, User, UserId } from '../../domain/types.js';
 import type { DeletedUser, NewExternalUser, NewUser, UserStore, UserUpsert } from '../engine.js';
 import type { RedisContext } from './redis-context.js';
 import { guard, invalid, requireId, requireTime } from './redis-guard.js';
-import { asArray, asInteger, asOptionalString, asString, parseUser, unexpected, USER_FIELDS } from './redis-replies.js';
-import { directPairField } from './redis-user-index.js';
+import { asArray, asInteger, asOptionalString, parseUser, unexpected, USER_FIELDS } from './redis-replies.js';
 import type { Reply } from './scripts.js';
 
 /** USER_FIELDS, then deletedAt: a live user is parsed from the first ones only. */
@@ -162,31 +161,14 @@ export class RedisUserStore implements UserStore {
   }
 
   block(tenantId: TenantId, blocker: UserId, blocked: UserId): Promise<void> {
-    return this.setBlock(tenantId, blocker, blocked, true);
+    return guard(async () => {
+      await this.context.redis.sadd(this.context.keys.blocks(tenantId, blocker), blocked);
+    });
   }
 
   unblock(tenantId: TenantId, blocker: UserId, blocked: UserId): Promise<void> {
-    return this.setBlock(tenantId, blocker, blocked, false);
-  }
-
-  /**
-   * Changes the tenant's set, then the pair's direct conversation's copy that message-append
-   * checks (lua/lib/block-mirror.lua; another slot, so a second step). The change is numbered in
-   * the first step, so racing changes of one pair leave the copy at the last of them. A call that
-   * fails between the two steps leaves the copy behind until it is repeated (block and unblock
-   * are idempotent; a failed call answers an error, so clients repeat it).
-   */
-  private setBlock(tenantId: TenantId, blocker: UserId, blocked: UserId, blocks: boolean): Promise<void> {
     return guard(async () => {
-      const { keys, scripts } = this.context;
-      const state = blocks ? '1' : '0';
-      const [version, conversationId] = asArray(
-        await scripts.run('block-set', [keys.blocks(tenantId, blocker), keys.blockSeq(tenantId), keys.directPairs(tenantId)], [blocked, state, directPairField(blocker, blocked)]),
-        'block-set',
-      );
-      if (conversationId === null) return;
-      const conversation = keys.conversation(tenantId, asString(conversationId, 'block-set.conversationId') as ConversationId);
-      await scripts.run('block-mirror', [conversation.meta, conversation.blocks], [blocker, asInteger(version, 'block-set.version'), state]);
+      await this.context.redis.srem(this.context.keys.blocks(tenantId, blocker), blocked);
     });
   }
 

@@ -4,28 +4,30 @@ sender is a member, not blocked by the other member of a direct conversation and
 createdAt, resolves the idempotency key, checks the reply target, assigns
 seq = lastSeq + 1, stores the message, moves lastActivityAt (never backwards) and the sender's
 read position, and logs message.created. Refusals and duplicates write and log nothing, so a
-refused send does not spend its idempotency key (a block copy adopted from ARGV[12..13] aside:
-that only repairs the conversation's copy of the tenant's blocks, lib/block-mirror.lua).
+refused send does not spend its idempotency key.
 The idempotency window is measured on the given times (the key holds "<seq>:<expiresAt>"), like
 every other time in the engine; the key's own expiry (PX) only reclaims memory.
 KEYS[1]  meta hash   KEYS[2] members hash   KEYS[3] messages hash   KEYS[4] message-ids hash
 KEYS[5]  my-reactions hash   KEYS[6] events stream   KEYS[7] topic channel
-KEYS[8]  mutes hash   KEYS[9] blocks hash (the copy of the members' blocks)
-KEYS[10] idempotency key of (sender or the system scope, clientMessageId); absent when the send has none
+KEYS[8]  mutes hash
+KEYS[9]  idempotency key of (sender or the system scope, clientMessageId); absent when the send has none
 KEYS[last] with ARGV[14]: the sender's SEND rate-limit key (another slot: never on Cluster)
 ARGV[1]  publish command ('PUBLISH' | 'SPUBLISH')   ARGV[2] max events   ARGV[3] max event age (ms)
 ARGV[4]  messageId   ARGV[5] senderId ('' for a message without sender)   ARGV[6] system '1'|'0'
 ARGV[7]  text   ARGV[8] replyTo ('' for none)   ARGV[9] createdAt   ARGV[10] idempotency TTL in ms
 ARGV[11] end of the idempotency window (createdAt + TTL)
-ARGV[12] '' or, after a 'block_unknown' answer, the block-seq version read with ARGV[13]
-ARGV[13] '1' when the other member's blocks set holds the sender, else '0' (with ARGV[12])
+ARGV[12] '' or, after a 'block_unknown' answer, '1' when the other member blocks the sender, else '0'
+ARGV[13] '' (Cluster) or the key prefix of the tenant's blocks sets: off Cluster the script reads the
+         other member's set itself (a key it cannot declare, since the other member is found here;
+         allowed without Cluster, like the rate-limit key). On Cluster a direct send answers
+         'block_unknown' and the caller reads the set (another slot), then calls again with ARGV[12].
 ARGV[14] '' or the rate limit's interval (ms), to count one unit first (lib/gcra.lua)
 ARGV[15] the rate limit's capacity (ms)   ARGV[16] now (epoch ms) for the rate limit
 Returns  {'created', message JSON, nil, lastActivityAt}
          | {'duplicate', original message JSON, sender's emoji JSON | nil}
          | {'conversation_not_found'} | {'not_member'} | {'blocked'} | {'muted'} | {'reply_not_found'}
-         | {'block_unknown', other member's userId} (no copy of their block yet: call again with
-           ARGV[12..13] read from the tenant's slot; nothing changed)
+         | {'block_unknown', other member's userId} (Cluster, direct conversation, ARGV[12] '': call
+           again with ARGV[12] read from the other member's blocks set; nothing changed)
          | {'id_taken'} (the message id is in use: a caller bug; nothing changed)
          With ARGV[14]: {one of those, {allowed, remaining, resetMs, retryAfterMs}}, the unit
          counted first (and kept whatever the append answers), or {{'rate_limited'}, decision}
@@ -34,13 +36,19 @@ Returns  {'created', message JSON, nil, lastActivityAt}
 --#include event-log
 --#include mute
 --#include gcra
---#include block-mirror
 local rate_limited = ARGV[14] ~= ''
 local key_count = #KEYS
 if rate_limited then
   key_count = key_count - 1
 end
-local idempotency_key = key_count >= 10 and KEYS[10] or nil
+local idempotency_key = key_count >= 9 and KEYS[9] or nil
+
+-- The blocks set of a user, named as redis-keys.ts names it (the id encoded like encodeURIComponent).
+local function blocks_key(user)
+  return ARGV[13] .. string.gsub(user, "[^%w%-_%.!~%*'%(%)]", function(c)
+    return string.format('%%%02X', string.byte(c))
+  end)
+end
 
 local function append()
   if redis.call('EXISTS', KEYS[1]) == 0 then
@@ -57,13 +65,15 @@ local function append()
     if redis.call('HGET', KEYS[1], 'type') == 'direct' then
       for _, other in ipairs(redis.call('HKEYS', KEYS[2])) do
         if other ~= sender then
+          local blocked
           if ARGV[12] ~= '' then
-            copy_block(KEYS[9], other, ARGV[12], ARGV[13])
-          end
-          local blocked = copied_block(KEYS[9], other)
-          if blocked == nil then
+            blocked = ARGV[12] == '1'
+          elseif ARGV[13] ~= '' then
+            blocked = redis.call('SISMEMBER', blocks_key(other), sender) == 1
+          else
             return {'block_unknown', other}
-          elseif blocked then
+          end
+          if blocked then
             return {'blocked'}
           end
         end
