@@ -16,7 +16,7 @@ import type { EventEnvelope, EventId } from '../domain/events.js';
 import { compareEventIds, endOfMillisecond, parseEventId } from '../domain/events.js';
 import type { ConversationId, TenantId, UserId } from '../domain/types.js';
 import type { Membership, RealtimeService } from '../services/realtime-service.js';
-import { MAX_CURSOR_POSITIONS, conversationTag, encodeCursorOf, type Cursor } from './cursor.js';
+import { MAX_CURSOR_POSITIONS, conversationTag, encodeCursorLike, encodeCursorOf, type Cursor } from './cursor.js';
 import type { RealtimeObserver, TransportKind } from './realtime-observer.js';
 import type { PresentedEvent } from './wire-events.js';
 import { frameBytesOf, frameOf } from './wire-events.js';
@@ -133,7 +133,9 @@ export class Connection {
   readonly following = new Map<ConversationId, boolean>();
   private watermark = 0;
   private newestAt = 0;
+  /** The last inbox event delivered (what the inbox is deduplicated against), and its time: the cursor names it only above the watermark. */
   private inbox: EventId | null = null;
+  private inboxAt = 0;
   private readonly positions = new Map<ConversationId, Position>();
   private readonly tags = new Map<ConversationId, string>();
   private replaying = true;
@@ -166,7 +168,16 @@ export class Connection {
   }
 
   cursor(): string {
-    return encodeCursorOf(this.watermark, this.inbox, this.positions.values());
+    return encodeCursorOf(this.watermark, this.cursorInbox(), this.positions.values());
+  }
+
+  /**
+   * The inbox as the cursor names it: null once its last event is at or below the watermark, as
+   * positions are dropped. Safe: a resume then reads the inbox from the watermark on, and the
+   * inbox log is in time order, so every inbox event after the watermark comes after this one.
+   */
+  private cursorInbox(): EventId | null {
+    return this.inboxAt > this.watermark ? this.inbox : null;
   }
 
   private tagOf(conversationId: ConversationId): string {
@@ -288,13 +299,17 @@ export class Connection {
     this.watermark = Math.max(0, this.host.clock() - this.host.settings.cursorWindowMs);
     this.newestAt = 0;
     this.inbox = null;
+    this.inboxAt = 0;
     this.positions.clear();
     // The inbox likewise: positioned at its newest entry within the window.
     let after: EventId = endOfMillisecond(this.watermark);
     for (;;) {
       const page = await this.host.realtime.readInbox(this.tenantId, this.userId, after, REPLAY_PAGE);
       const last = page.events[page.events.length - 1];
-      if (last) this.inbox = after = last.id;
+      if (last) {
+        this.inbox = after = last.id;
+        this.inboxAt = last.at;
+      }
       if (page.events.length < REPLAY_PAGE) break;
     }
     const ids = [...this.following.keys()];
@@ -319,6 +334,7 @@ export class Connection {
   private adopt(cursor: Cursor, memberships: Membership[]) {
     this.watermark = cursor.watermark;
     this.inbox = cursor.inbox;
+    this.inboxAt = cursor.inbox ? (parseEventId(cursor.inbox)?.at ?? 0) : 0;
     for (const { conversationId } of memberships) {
       const tag = this.tagOf(conversationId);
       const id = cursor.positions.get(tag);
@@ -364,13 +380,15 @@ export class Connection {
     } else {
       if (this.inbox && compareEventIds(envelope.id, this.inbox) <= 0) return;
       this.inbox = envelope.id;
+      this.inboxAt = envelope.at;
       if (event.type === 'member.removed' && event.userId === this.userId) this.stopFollowing(event.conversationId);
       if (event.type === 'conversation.created' || (event.type === 'member.added' && event.userId === this.userId)) {
         this.catchUp(event.conversationId).catch(() => this.close(CloseCodes.restart, 'could not follow a conversation; reconnect'));
       }
     }
     this.advanceWatermark(envelope.at);
-    const cursor = this.cursor();
+    const encoded = (presented.lastCursor = encodeCursorLike(presented.lastCursor, this.watermark, this.cursorInbox(), this.positions));
+    const cursor = encoded.text;
     if (this.transport.sendEventBytes) this.transport.sendEventBytes(frameBytesOf(presented, cursor), cursor);
     else this.transport.sendEvent(frameOf(presented, cursor), cursor);
     this.host.observer.delivered(this.transport.kind, replayed, envelope.at);

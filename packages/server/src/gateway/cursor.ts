@@ -3,7 +3,10 @@
  * every frame and to come back in a query string. It has three parts:
  *   - `watermark` (ms): every event of the user's conversations stamped at or before it was
  *     delivered (or came before the connection);
- *   - `inbox`: the last inbox event delivered (null: none after the watermark);
+ *   - `inbox`: the last inbox event delivered, when it is stamped after the watermark (null: none
+ *     after the watermark; a resume then reads the inbox from the watermark on). Dropping it at
+ *     the watermark, as positions are, lets group members' cursors agree, so that one frame is
+ *     built per event for all of them;
  *   - `positions`: for conversations with events newer than the watermark, the last one
  *     delivered. Events of different conversations are stamped by different nodes' clocks and
  *     can arrive slightly out of time order, so the window above the watermark is tracked
@@ -57,11 +60,50 @@ export function encodeCursor(cursor: Cursor): string {
 export function encodeCursorOf(
   watermark: number,
   inbox: EventId | null,
-  positions: Iterable<{ readonly tag: string; readonly id: EventId }>,
+  positions: Iterable<CursorPosition>,
 ): string {
   let text = `${VERSION}.${watermark.toString(36)}.${inbox === null ? '-' : idText(inbox, 0)}`;
   for (const { tag, id } of positions) text += `.${tag}${idText(id, watermark)}`;
   return text;
+}
+
+/** A position as `encodeCursorOf` reads it. */
+export interface CursorPosition {
+  readonly tag: string;
+  readonly id: EventId;
+}
+
+/** A cursor's text with the parts it was encoded from, so that a cursor with the same parts reuses the text. */
+export interface EncodedCursor {
+  readonly watermark: number;
+  readonly inbox: EventId | null;
+  readonly positions: readonly CursorPosition[];
+  readonly text: string;
+}
+
+/**
+ * `encodeCursorOf`, reusing `last` when the parts are the same: an event's recipients in one
+ * group usually have equal cursors, and comparing the parts costs less than encoding them.
+ * `positions` must not be changed in place (a position changes by being replaced).
+ */
+export function encodeCursorLike(
+  last: EncodedCursor | undefined,
+  watermark: number,
+  inbox: EventId | null,
+  positions: ReadonlyMap<unknown, CursorPosition>,
+): EncodedCursor {
+  if (last && last.watermark === watermark && last.inbox === inbox && samePositions(last.positions, positions)) return last;
+  return { watermark, inbox, positions: [...positions.values()], text: encodeCursorOf(watermark, inbox, positions.values()) };
+}
+
+function samePositions(list: readonly CursorPosition[], positions: ReadonlyMap<unknown, CursorPosition>): boolean {
+  if (list.length !== positions.size) return false;
+  let i = 0;
+  for (const position of positions.values()) {
+    const other = list[i++]!;
+    if (other !== position && (other.id !== position.id || other.tag !== position.tag)) return false;
+  }
+  return true;
 }
 
 /** The cursor, or null when the text is not one (the caller answers as for a cursor too old). */

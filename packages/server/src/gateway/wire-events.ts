@@ -5,6 +5,7 @@
  */
 import type { EphemeralEvent, EventEnvelope } from '../domain/events.js';
 import type { Member } from '../domain/types.js';
+import type { EncodedCursor } from './cursor.js';
 import { presentConversation, presentMessage } from '../http/v1/present.js';
 
 /** A durable event ready to send: `prefix + cursor + FRAME_SUFFIX` is one frame. */
@@ -15,6 +16,8 @@ export interface PresentedEvent {
   prefixBytes: Buffer;
   /** The last frame built by `frameBytesOf` and its cursor: recipients whose cursors agree share one buffer. */
   lastFrame?: { cursor: string; bytes: Buffer };
+  /** The last recipient's cursor: the next recipient reuses its text when their cursors agree (see `encodeCursorLike`). */
+  lastCursor?: EncodedCursor;
 }
 
 export const FRAME_SUFFIX = '"}';
