@@ -93,8 +93,9 @@ const DRAIN_GRACE_MS = 10_000;
 let connectionCounter = 0;
 
 /**
- * Most connections never catch up on a join and many never hear presence: they share this one
- * empty map until their first write (`own`) instead of each holding an empty Map (~250 bytes).
+ * Most connections never catch up on a join, many never hear presence and an idle one's cursor
+ * soon names no position: they share this one empty map until their first write (`own`) instead
+ * of each holding an empty Map (~250 bytes).
  * Writes to it are a bug, so they throw; `delete` and `clear` on it are no-ops as on any empty map.
  */
 class EmptyMap<K, V> extends Map<K, V> {
@@ -136,8 +137,8 @@ export class Connection {
   /** The last inbox event delivered (what the inbox is deduplicated against), and its time: the cursor names it only above the watermark. */
   private inbox: EventId | null = null;
   private inboxAt = 0;
-  private readonly positions = new Map<ConversationId, Position>();
-  private readonly tags = new Map<ConversationId, string>();
+  /** Conversations with a position in the cursor; the shared empty map while there is none (see `own`). */
+  private positions: ReadonlyMap<ConversationId, Position> & Pick<Map<ConversationId, Position>, 'delete' | 'clear'> = NONE;
   private replaying = true;
   /** Events read from the logs by the running replay and not yet sent. */
   private replayHeld = 0;
@@ -181,12 +182,11 @@ export class Connection {
   }
 
   private tagOf(conversationId: ConversationId): string {
-    let tag = this.tags.get(conversationId);
-    if (tag === undefined) {
-      tag = conversationTag(conversationId);
-      this.tags.set(conversationId, tag);
-    }
-    return tag;
+    return conversationTag(conversationId);
+  }
+
+  private place(conversationId: ConversationId, position: Position) {
+    (this.positions = own(this.positions)).set(conversationId, position);
   }
 
   /**
@@ -316,7 +316,7 @@ export class Connection {
     const heads = ids.length > 0 ? await this.host.realtime.heads(this.tenantId, ids) : [];
     heads.forEach((head, index) => {
       const parsed = head ? parseEventId(head) : null;
-      if (head && parsed && parsed.at > this.watermark) this.positions.set(ids[index]!, { id: head, at: parsed.at, tag: this.tagOf(ids[index]!) });
+      if (head && parsed && parsed.at > this.watermark) this.place(ids[index]!, { id: head, at: parsed.at, tag: this.tagOf(ids[index]!) });
     });
     this.boundPositions();
   }
@@ -339,7 +339,7 @@ export class Connection {
       const tag = this.tagOf(conversationId);
       const id = cursor.positions.get(tag);
       const parsed = id ? parseEventId(id) : null;
-      if (id && parsed) this.positions.set(conversationId, { id, at: parsed.at, tag });
+      if (id && parsed) this.place(conversationId, { id, at: parsed.at, tag });
     }
   }
 
@@ -376,7 +376,7 @@ export class Connection {
         if (event.type === 'member.removed') this.stopFollowing(conversationId);
         return;
       }
-      this.positions.set(conversationId, { id: envelope.id, at: envelope.at, tag: position?.tag ?? this.tagOf(conversationId) });
+      this.place(conversationId, { id: envelope.id, at: envelope.at, tag: position?.tag ?? this.tagOf(conversationId) });
     } else {
       if (this.inbox && compareEventIds(envelope.id, this.inbox) <= 0) return;
       this.inbox = envelope.id;

@@ -32,9 +32,23 @@ export const MAX_CURSOR_POSITIONS = 64;
 const TAG_LENGTH = 8;
 const BASE36 = /^[0-9a-z]{1,12}$/;
 
-/** The conversation's tag in cursors: 48 bits of its id's hash, collision-free in practice among one user's conversations. */
+/** Tags computed so far, for every connection of the node (a tag depends on the id only); emptied when full. */
+const knownTags = new Map<ConversationId, string>();
+const MAX_KNOWN_TAGS = 50_000;
+
+/**
+ * The conversation's tag in cursors: 48 bits of its id's hash, collision-free in practice among
+ * one user's conversations. Remembered node-wide rather than per connection: a group's members
+ * share one string and an idle connection holds none.
+ */
 export function conversationTag(conversationId: ConversationId): string {
-  return createHash('sha256').update(conversationId).digest('base64url').slice(0, TAG_LENGTH);
+  let tag = knownTags.get(conversationId);
+  if (tag === undefined) {
+    tag = createHash('sha256').update(conversationId).digest('base64url').slice(0, TAG_LENGTH);
+    if (knownTags.size >= MAX_KNOWN_TAGS) knownTags.clear();
+    knownTags.set(conversationId, tag);
+  }
+  return tag;
 }
 
 /** An event id (valid: `<at>-<n>`, as every EventId is) as `<at - base>-<n>` in base 36; sliced, not matched, as it runs on every delivery. */

@@ -66,13 +66,19 @@ async function inSlices(connections: Iterable<Connection>, hand: (connection: Co
 
 const key = (tenantId: TenantId, id: string) => `${tenantId}\u0000${id}`;
 
+/** A user's connections on the node: most users have one, held as is rather than in a Set (~150 bytes). */
+type UserConnections = Connection | Set<Connection>;
+const each = (connections: UserConnections | undefined): Iterable<Connection> =>
+  connections === undefined ? [] : connections instanceof Set ? connections : [connections];
+const countOf = (connections: UserConnections) => (connections instanceof Set ? connections.size : 1);
+
 export class Hub implements ConnectionHost {
   readonly realtime: RealtimeService;
   readonly clock: () => number;
   readonly settings: ConnectionSettings;
   readonly observer: RealtimeObserver;
   private readonly subscriber: Subscriber;
-  private readonly byUser = new Map<string, Set<Connection>>();
+  private readonly byUser = new Map<string, UserConnections>();
   private readonly byConversation = new Map<string, Set<Connection>>();
   private queue: Promise<void> = Promise.resolve();
   private queued = 0;
@@ -103,14 +109,14 @@ export class Hub implements ConnectionHost {
 
   get connectionCount(): number {
     let count = 0;
-    for (const connections of this.byUser.values()) count += connections.size;
+    for (const connections of this.byUser.values()) count += countOf(connections);
     return count;
   }
 
   /** Open connections of one transport (read when metrics are scraped: it walks every connection). */
   connectionsOver(kind: TransportKind): number {
     let count = 0;
-    for (const connections of this.byUser.values()) for (const connection of connections) if (connection.transportKind === kind) count += 1;
+    for (const connections of this.byUser.values()) for (const connection of each(connections)) if (connection.transportKind === kind) count += 1;
     return count;
   }
 
@@ -122,13 +128,14 @@ export class Hub implements ConnectionHost {
   async register(connection: Connection): Promise<void> {
     this.registeredAt.set(connection, ++this.sequence);
     const userKey = key(connection.tenantId, connection.userId);
-    let connections = this.byUser.get(userKey);
-    if (!connections) {
-      connections = new Set();
-      this.byUser.set(userKey, connections);
+    const connections = this.byUser.get(userKey);
+    if (connections === undefined) {
+      this.byUser.set(userKey, connection);
       await this.subscriber.subscribeUsers(connection.tenantId, [connection.userId]);
+      return;
     }
-    connections.add(connection);
+    if (connections instanceof Set) connections.add(connection);
+    else if (connections !== connection) this.byUser.set(userKey, new Set([connections, connection]));
   }
 
   /** Removes a connection and stops following what no other local connection needs. */
@@ -136,7 +143,9 @@ export class Hub implements ConnectionHost {
     for (const conversationId of connection.following.keys()) this.unfollow(connection, conversationId);
     const userKey = key(connection.tenantId, connection.userId);
     const connections = this.byUser.get(userKey);
-    if (!connections?.delete(connection) || connections.size > 0) return;
+    if (connections instanceof Set) {
+      if (!connections.delete(connection) || connections.size > 0) return;
+    } else if (connections !== connection) return;
     this.byUser.delete(userKey);
     await this.subscriber.unsubscribeUsers(connection.tenantId, [connection.userId]).catch((error: unknown) => {
       this.deps.onError(error, 'unsubscribe user');
@@ -183,12 +192,12 @@ export class Hub implements ConnectionHost {
 
   /** Closes every connection of the user on this node. */
   closeUser(tenantId: TenantId, userId: string, code: number, reason: string): void {
-    for (const connection of [...(this.byUser.get(key(tenantId, userId)) ?? [])]) connection.close(code, reason);
+    for (const connection of [...each(this.byUser.get(key(tenantId, userId)))]) connection.close(code, reason);
   }
 
   /** Closes every connection; clients resume from their cursors. */
   closeAll(code: number, reason: string): void {
-    for (const connections of [...this.byUser.values()]) for (const connection of [...connections]) connection.close(code, reason);
+    for (const connections of [...this.byUser.values()]) for (const connection of [...each(connections)]) connection.close(code, reason);
   }
 
   /** Runs `work` after everything queued before it: the hub hands over one thing at a time. */
@@ -234,10 +243,10 @@ export class Hub implements ConnectionHost {
   private async dispatch(message: TopicMessage): Promise<void> {
     try {
       if (message.kind === 'inbox') {
-        const connections = this.byUser.get(key(message.tenantId, message.userId));
-        if (!connections?.size) return;
+        if (!this.byUser.has(key(message.tenantId, message.userId))) return;
         const presented = await this.present(message.tenantId, message.envelope);
-        for (const connection of connections) connection.onInboxEvent(presented);
+        // Read again after presenting: connections may have come or gone meanwhile, as with a Set.
+        for (const connection of [...each(this.byUser.get(key(message.tenantId, message.userId)))]) connection.onInboxEvent(presented);
         return;
       }
       const followers = this.byConversation.get(key(message.tenantId, message.conversationId));
