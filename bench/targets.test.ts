@@ -64,9 +64,37 @@ describe('bench targets', () => {
     expect(verdicts.find((v) => v.target.includes('highest rate'))!.measured).toContain('a bound');
   });
 
+  it('connections: judged on RSS per connection after GC, per count', () => {
+    const summary = (count: number, ratio: number) => ({
+      workload: 'connections',
+      kind: 'summary',
+      connections: count,
+      parley: { rssBytesPerConnAfterGc: spread(5200) },
+      ratio: { 'parley/bare-ws': { rssBytesPerConnAfterGc: spread(ratio), rssBytesPerConn: spread(2.5) } },
+    });
+    const verdicts = judge([summary(10_000, 1.25), summary(19_000, 1.4)]).filter((v) => v.target.startsWith('idle'));
+    expect(verdicts.map((v) => v.verdict)).toEqual(['met', 'not met']);
+    expect(verdicts[0]!.measured).toBe('1.25 (Parley 5200 B; as is 2.5)');
+  });
+
+  it('resume: any loss, duplicate or resync in any run fails the first target; the time ratio the second', () => {
+    const summary = (lost: number[], ratio: number) => ({
+      workload: 'resume',
+      kind: 'summary',
+      clients: 10_000,
+      parley: { lost, duplicates: [0, 0, 0], resyncs: [0, 0, 0] },
+      ratio: { caughtUpMs: spread(ratio) },
+    });
+    expect(judge([summary([0, 0, 0], 1.8)]).filter((v) => v.target.startsWith('resume')).map((v) => v.verdict)).toEqual(['met', 'met']);
+    expect(judge([summary([0, 3, 0], 2.5)]).filter((v) => v.target.startsWith('resume')).map((v) => v.verdict)).toEqual(['not met', 'not met']);
+  });
+
   it('prints a Markdown table with one row per verdict', () => {
-    const table = verdictTable(judge([sendSummary(0.6, 10)]));
-    expect(table.split('\n')).toHaveLength(4);
+    const verdicts = judge([sendSummary(0.6, 10)]);
+    const table = verdictTable(verdicts);
+    // Header, separator, a row per verdict: the targets not in the file say "not measured".
+    expect(table.split('\n')).toHaveLength(2 + verdicts.length);
+    expect(verdicts.filter((v) => v.verdict === 'not measured')).toHaveLength(verdicts.length - 1);
     expect(table).toContain('| send: accepted msgs/s ÷ bare Fastify; p99 | 0.6 (0.58–0.63); p99 10 ms |');
   });
 });

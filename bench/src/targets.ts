@@ -114,8 +114,47 @@ function fanoutTargets(lines: Line[]): TargetVerdict[] {
   });
 }
 
+function connectionsTargets(lines: Line[]): TargetVerdict[] {
+  const summaries = lines.filter((line) => line.workload === 'connections' && line.kind === 'summary');
+  const goal = '≤ 1.3× bare ws';
+  if (summaries.length === 0) return [{ target: 'idle connections: RSS per connection ÷ bare ws', measured: '—', goal, verdict: 'not measured' }];
+  return summaries.map((summary) => {
+    const target = `idle connections, ${summary.connections as number}: RSS per connection after GC ÷ bare ws`;
+    const ratio = at(summary, 'ratio', 'parley/bare-ws', 'rssBytesPerConnAfterGc');
+    const asIs = at(summary, 'ratio', 'parley/bare-ws', 'rssBytesPerConn');
+    const parley = at(summary, 'parley', 'rssBytesPerConnAfterGc');
+    if (!isSpread(ratio) || !isSpread(parley)) return { target, measured: 'summary incomplete', goal, verdict: 'not measured' as const };
+    const asIsText = isSpread(asIs) ? `; as is ${formatSpread(asIs)}` : '';
+    return { target, measured: `${formatSpread(ratio)} (Parley ${formatSpread(parley)} B${asIsText})`, goal, verdict: verdictOf(ratio.median <= 1.3) };
+  });
+}
+
+function resumeTargets(lines: Line[]): TargetVerdict[] {
+  const summary = lines.find((line) => line.workload === 'resume' && line.kind === 'summary');
+  const goal = '0 lost, 0 duplicated, 0 resync.required; time ≤ 2× bare reconnect';
+  if (!summary) return [{ target: 'resume storm', measured: '—', goal, verdict: 'not measured' }];
+  const counts = (field: string) => (at(summary, 'parley', field) as number[] | undefined) ?? [];
+  const total = (field: string) => counts(field).reduce((sum, value) => sum + value, 0);
+  const ratio = at(summary, 'ratio', 'caughtUpMs');
+  const clean = counts('lost').length > 0 && total('lost') === 0 && total('duplicates') === 0 && total('resyncs') === 0;
+  return [
+    {
+      target: `resume storm, ${summary.clients as number} clients: lost / duplicated / resync.required, all runs`,
+      measured: `${total('lost')} / ${total('duplicates')} / ${total('resyncs')}`,
+      goal: '0 / 0 / 0',
+      verdict: counts('lost').length > 0 ? verdictOf(clean) : 'not measured',
+    },
+    {
+      target: `resume storm, ${summary.clients as number} clients: time to all caught up ÷ bare reconnect`,
+      measured: isSpread(ratio) ? formatSpread(ratio) : '—',
+      goal: '≤ 2',
+      verdict: isSpread(ratio) ? verdictOf(ratio.median <= 2) : 'not measured',
+    },
+  ];
+}
+
 export function judge(lines: Line[]): TargetVerdict[] {
-  return [...sendTargets(lines), ...fanoutTargets(lines)];
+  return [...sendTargets(lines), ...fanoutTargets(lines), ...connectionsTargets(lines), ...resumeTargets(lines)];
 }
 
 export function verdictTable(verdicts: TargetVerdict[]): string {

@@ -269,7 +269,8 @@ export class Connection {
    * sent for that user is dropped.
    */
   sendPresence(userId: UserId, frame: string): void {
-    if (this.lastPresence.get(userId) === frame) return;
+    // Not sent (replaying or closed) is not remembered: a later copy of the change must go out.
+    if (this.closed || this.replaying || this.lastPresence.get(userId) === frame) return;
     const lastPresence = (this.lastPresence = own(this.lastPresence));
     lastPresence.set(userId, frame);
     if (lastPresence.size > MAX_PRESENCE_REMEMBERED) lastPresence.delete(lastPresence.keys().next().value!);
@@ -420,12 +421,17 @@ export class Connection {
     const start = maxId(member.joinedEventId, this.positions.get(conversationId)?.id ?? member.joinedEventId);
     const events = await this.readAll(conversationId, start);
     if (this.closed || !this.catchingUp.has(conversationId)) return;
+    // Presented (a read for conversation events) while live events are still held: once the
+    // conversation is followed, a live event delivered during an await would move the position
+    // past the log's rest and the held events, which would then be dropped as already sent.
+    const presented = events === 'trimmed' ? events : await Promise.all(events.map((envelope) => this.host.present(this.tenantId, envelope)));
+    if (this.closed || !this.catchingUp.has(conversationId)) return;
     const held = this.catchingUp.get(conversationId) ?? [];
     this.catchingUp.delete(conversationId);
     this.following.set(conversationId, true);
-    if (events === 'trimmed') return this.resync();
+    if (presented === 'trimmed') return this.resync();
     const source: Source = { kind: 'conversation', conversationId };
-    for (const envelope of events) this.deliver(source, await this.host.present(this.tenantId, envelope), true);
+    for (const event of presented) this.deliver(source, event, true);
     for (const item of held) this.deliver(item.source, item.presented);
   }
 

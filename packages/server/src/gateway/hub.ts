@@ -81,6 +81,7 @@ export class Hub implements ConnectionHost {
   private readonly byUser = new Map<string, UserConnections>();
   private readonly byConversation = new Map<string, Set<Connection>>();
   private queue: Promise<void> = Promise.resolve();
+  private presenceQueue: Promise<void> = Promise.resolve();
   private queued = 0;
   private readonly presenceBatches = new Map<string, PresenceBatch>();
   /** Orders registrations and presence changes: a connection gets only the changes heard after it registered, as without batching. */
@@ -129,42 +130,57 @@ export class Hub implements ConnectionHost {
     this.registeredAt.set(connection, ++this.sequence);
     const userKey = key(connection.tenantId, connection.userId);
     const connections = this.byUser.get(userKey);
-    if (connections === undefined) {
-      this.byUser.set(userKey, connection);
-      await this.subscriber.subscribeUsers(connection.tenantId, [connection.userId]);
-      return;
-    }
-    if (connections instanceof Set) connections.add(connection);
+    if (connections === undefined) this.byUser.set(userKey, connection);
+    else if (connections instanceof Set) connections.add(connection);
     else if (connections !== connection) this.byUser.set(userKey, new Set([connections, connection]));
+    // Every connection waits for the subscription, not only the user's first: the subscriber
+    // shares one SUBSCRIBE among them, and a connection must not read its memberships before
+    // its inbox is heard (a join in between would be missed).
+    try {
+      await this.subscriber.subscribeUsers(connection.tenantId, [connection.userId]);
+    } catch (error) {
+      this.removeFromUser(userKey, connection);
+      throw error;
+    }
   }
 
   /** Removes a connection and stops following what no other local connection needs. */
   async unregister(connection: Connection): Promise<void> {
     for (const conversationId of connection.following.keys()) this.unfollow(connection, conversationId);
     const userKey = key(connection.tenantId, connection.userId);
-    const connections = this.byUser.get(userKey);
-    if (connections instanceof Set) {
-      if (!connections.delete(connection) || connections.size > 0) return;
-    } else if (connections !== connection) return;
-    this.byUser.delete(userKey);
+    if (!this.removeFromUser(userKey, connection)) return;
     await this.subscriber.unsubscribeUsers(connection.tenantId, [connection.userId]).catch((error: unknown) => {
       this.deps.onError(error, 'unsubscribe user');
     });
   }
 
+  /** Takes the connection out of its user's entry; true when that left the user with none on this node. */
+  private removeFromUser(userKey: string, connection: Connection): boolean {
+    const connections = this.byUser.get(userKey);
+    if (connections instanceof Set) {
+      if (!connections.delete(connection)) return false;
+      if (connections.size === 1) this.byUser.set(userKey, connections.values().next().value!);
+      return false;
+    }
+    if (connections !== connection) return false;
+    this.byUser.delete(userKey);
+    return true;
+  }
+
   async follow(connection: Connection, conversationIds: readonly ConversationId[]): Promise<void> {
-    const fresh: ConversationId[] = [];
     for (const conversationId of conversationIds) {
       const topic = key(connection.tenantId, conversationId);
       let followers = this.byConversation.get(topic);
       if (!followers) {
         followers = new Set();
         this.byConversation.set(topic, followers);
-        fresh.push(conversationId);
       }
       followers.add(connection);
     }
-    if (fresh.length > 0) await this.subscriber.subscribeConversations(connection.tenantId, fresh);
+    // All of them, not only the topics new to this node: one still being subscribed for another
+    // connection must be heard before this one reads the logs (the subscriber shares the command).
+    // On failure the caller closes the connection, whose unregister unfollows them.
+    if (conversationIds.length > 0) await this.subscriber.subscribeConversations(connection.tenantId, conversationIds);
   }
 
   unfollow(connection: Connection, conversationId: ConversationId): void {
@@ -206,18 +222,27 @@ export class Hub implements ConnectionHost {
     this.queue = this.queue.then(work).finally(() => (this.queued -= 1));
   }
 
+  /**
+   * Presence hand-overs run in a queue of their own: they are not ordered with durable events,
+   * and a large batch handed out a few connections per turn must not hold those up. At most one
+   * batch per conversation waits in it.
+   */
+  private enqueuePresence(work: () => Promise<void>): void {
+    this.presenceQueue = this.presenceQueue.then(work);
+  }
+
   /** Adds a presence change to its conversation's batch, which is handed over when the window ends or it is full. */
-  private async gatherPresence(topic: string, userId: UserId, frame: string): Promise<void> {
+  private gatherPresence(topic: string, userId: UserId, frame: string): void {
     let batch = this.presenceBatches.get(topic);
     if (!batch) {
-      const timer = setTimeout(() => this.enqueue(() => this.handPresence(topic)), PRESENCE_BATCH_MS);
+      const timer = setTimeout(() => this.enqueuePresence(() => this.handPresence(topic)), PRESENCE_BATCH_MS);
       batch = { frames: new Map(), timer };
       this.presenceBatches.set(topic, batch);
     }
     // A repeat replaces the user's earlier state and moves to the end: frames go out in the order of last changes.
     batch.frames.delete(userId);
     batch.frames.set(userId, { frame, heard: ++this.sequence });
-    if (batch.frames.size >= MAX_PRESENCE_BATCH) await this.handPresence(topic);
+    if (batch.frames.size === MAX_PRESENCE_BATCH) this.enqueuePresence(() => this.handPresence(topic));
   }
 
   /** Hands a conversation's gathered presence changes to its followers, each connection all of them at once (others' only). */
@@ -258,7 +283,7 @@ export class Hub implements ConnectionHost {
       }
       const { event } = message;
       const frame = ephemeralFrame(event);
-      if (event.type === 'presence') return await this.gatherPresence(key(message.tenantId, message.conversationId), event.userId, frame);
+      if (event.type === 'presence') return this.gatherPresence(key(message.tenantId, message.conversationId), event.userId, frame);
       await inSlices(followers, (connection) => {
         if (connection.userId !== event.userId) connection.sendEphemeral(frame);
       });

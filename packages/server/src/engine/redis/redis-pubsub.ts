@@ -257,6 +257,7 @@ class RedisSubscriber implements Subscriber {
       const batch: { channels: string[]; sent: Promise<void> } = { channels: [], sent: Promise.resolve() };
       batch.sent = new Promise<void>((resolve) => setImmediate(resolve)).then(async () => {
         if (this.batch === batch) this.batch = null;
+        if (this.closed) throw new Error('the subscriber is closed');
         await connection.subscribe(...batch.channels);
       });
       this.batch = batch;
