@@ -147,6 +147,8 @@ export class Connection {
   private catchingUp: ReadonlyMap<ConversationId, Pending[]> & Pick<Map<ConversationId, Pending[]>, 'delete' | 'clear'> = NONE;
   private closed = false;
   private lastPresence: ReadonlyMap<UserId, string> = NONE;
+  /** When `lastPresence` was last written (Date.now()). */
+  private presenceAt = 0;
 
   constructor(
     readonly tenantId: TenantId,
@@ -274,7 +276,18 @@ export class Connection {
     const lastPresence = (this.lastPresence = own(this.lastPresence));
     lastPresence.set(userId, frame);
     if (lastPresence.size > MAX_PRESENCE_REMEMBERED) lastPresence.delete(lastPresence.keys().next().value!);
+    this.presenceAt = Date.now();
     this.sendEphemeral(frame);
+  }
+
+  /**
+   * Forgets the presence states sent (what `sendPresence` de-duplicates against) unless one was
+   * sent since `before`. The copies of one change (one per shared conversation) come within
+   * moments of each other, so an idle connection need not hold its contacts' states; a copy
+   * later than that goes out again, which repeats a state the client already has.
+   */
+  forgetPresenceBefore(before: number): void {
+    if (this.presenceAt < before) this.lastPresence = NONE;
   }
 
   sendControl(frame: string): void {

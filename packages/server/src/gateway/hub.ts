@@ -41,6 +41,11 @@ const MAX_QUEUED_MESSAGES = 50_000;
 export const DELIVERY_SLICE = 128;
 /** How long presence changes of a conversation are gathered before its followers get them. */
 export const PRESENCE_BATCH_MS = 20;
+/**
+ * How long a connection remembers the presence states it was sent, to drop the copies of one
+ * change that come through other shared conversations (within a batch window or so of the first).
+ */
+export const PRESENCE_MEMORY_MS = 5_000;
 /** A conversation's gathered presence changes are handed over at once when they concern this many users. */
 const MAX_PRESENCE_BATCH = 1000;
 
@@ -87,6 +92,11 @@ export class Hub implements ConnectionHost {
   /** Orders registrations and presence changes: a connection gets only the changes heard after it registered, as without batching. */
   private sequence = 0;
   private readonly registeredAt = new WeakMap<Connection, number>();
+  /** Lets idle connections drop the presence states they remember (a sweep per node, not a timer per connection). */
+  private readonly presenceSweep = setInterval(() => {
+    const before = Date.now() - PRESENCE_MEMORY_MS;
+    for (const connections of this.byUser.values()) for (const connection of each(connections)) connection.forgetPresenceBefore(before);
+  }, PRESENCE_MEMORY_MS).unref();
 
   constructor(private readonly deps: HubDeps) {
     this.realtime = deps.realtime;
@@ -200,6 +210,7 @@ export class Hub implements ConnectionHost {
 
   /** Closes every connection (shutdown: 1012 so clients reconnect elsewhere) and the subscriber. */
   async close(code: number, reason: string): Promise<void> {
+    clearInterval(this.presenceSweep);
     for (const batch of this.presenceBatches.values()) clearTimeout(batch.timer);
     this.presenceBatches.clear();
     this.closeAll(code, reason);
