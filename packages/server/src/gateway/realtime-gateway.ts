@@ -135,15 +135,19 @@ export class RealtimeGateway {
       // connection follows these conversations and presence is announced on them. The user is read
       // again too: an account deleted while this connection was being authenticated published its
       // revocation before the connection was registered here, so nothing else would close it.
-      const [user, memberships] = await Promise.all([
+      // Presence is counted in the same round trips rather than after them: a reconnect storm
+      // waits on these steps per connect. A deleted user's count is undone when the close below
+      // reaches `closed`, like any connection's.
+      const membershipsRead = this.deps.realtime.memberships(principal.tenantId, principal.userId);
+      const [user, memberships, connections] = await Promise.all([
         this.deps.engine.users.get(principal.tenantId, principal.userId),
-        this.deps.realtime.memberships(principal.tenantId, principal.userId),
+        membershipsRead,
+        this.deps.realtime.connected(principal.tenantId, principal.userId, this.nodeId, membershipsRead),
       ]);
       if (!user) {
         connection.close(CloseCodes.unauthorized, 'account deleted');
         return connection;
       }
-      const connections = await this.deps.realtime.connected(principal.tenantId, principal.userId, this.nodeId, memberships);
       this.closeOldest(connection, connections - this.deps.settings.maxConnectionsPerUser);
       const decoded = cursorText === null ? null : decodeCursor(cursorText);
       await connection.start(cursorText === null ? null : decoded ? { cursor: decoded, text: cursorText } : 'invalid', memberships);

@@ -43,7 +43,7 @@ export function createRealtimeService({ engine, clock, maxConversationsPerConnec
     userId: UserId,
     status: 'online' | 'offline',
     lastSeenAt: EpochMs | null,
-    known?: readonly Membership[],
+    known?: readonly Membership[] | Promise<readonly Membership[]>,
   ) {
     const event: EphemeralEvent = { type: 'presence', userId, status, lastSeenAt };
     const [conversations, hidden] = await Promise.all([known ?? memberships(tenantId, userId), directsWithBlocked(tenantId, userId)]);
@@ -87,9 +87,16 @@ export function createRealtimeService({ engine, clock, maxConversationsPerConnec
 
     /**
      * A connection opened on this node; tells contacts when the user came online. Resolves with
-     * the user's open connections across nodes, this one included.
+     * the user's open connections across nodes, this one included. `known`: the user's
+     * memberships when the caller reads them anyway (may still be in flight: presence is counted
+     * meanwhile, and only the announcement waits for them).
      */
-    async connected(tenantId: TenantId, userId: UserId, nodeId: string, known?: readonly Membership[]): Promise<number> {
+    async connected(
+      tenantId: TenantId,
+      userId: UserId,
+      nodeId: string,
+      known?: readonly Membership[] | Promise<readonly Membership[]>,
+    ): Promise<number> {
       const { cameOnline, connections } = await engine.presence.connect(tenantId, userId, nodeId, clock());
       if (cameOnline) await announcePresence(tenantId, userId, 'online', null, known);
       return connections;
