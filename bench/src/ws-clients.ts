@@ -33,3 +33,26 @@ export function onHandshakeFailure(socket: WebSocket, fail: (error: Error) => vo
   });
   socket.once('error', fail);
 }
+
+/**
+ * Settles a client's opening: rejects it when the handshake fails or the server closes the socket
+ * before `ready` (e.g. 4001 for a bad token: fail now, not at the timeout), clearing its ready
+ * timeout; a close after `ready` goes to `closedAfterReady`.
+ */
+export function settleOpening(
+  socket: WebSocket,
+  timer: NodeJS.Timeout,
+  reject: (error: Error) => void,
+  isReady: () => boolean,
+  closedAfterReady: (code: number) => void,
+): void {
+  onHandshakeFailure(socket, (error) => {
+    clearTimeout(timer);
+    reject(error);
+  });
+  socket.once('close', (code) => {
+    clearTimeout(timer);
+    if (!isReady()) reject(new Error(`closed with ${code} before ready`));
+    else closedAfterReady(code);
+  });
+}

@@ -6,7 +6,7 @@
  * arrived; afterwards it only answers the server's protocol pings (ws does that itself).
  */
 import WebSocket from 'ws';
-import { onHandshakeFailure } from '../ws-clients.js';
+import { settleOpening } from '../ws-clients.js';
 import { monoMs } from '../clock.js';
 import { mapLimit } from '../concurrency.js';
 import type { ConnectReply, FleetRequest, FleetStats } from './protocol.js';
@@ -38,14 +38,8 @@ function open(url: string, localAddress: string, headers: Record<string, string>
         resolve();
       }
     });
-    onHandshakeFailure(socket, (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-    socket.once('close', (code) => {
-      clearTimeout(timer);
-      if (!ready) reject(new Error(`closed with ${code} before ready`));
-      else if (!closing) closedByServer += 1;
+    settleOpening(socket, timer, reject, () => ready, () => {
+      if (!closing) closedByServer += 1;
     });
   });
 }

@@ -8,7 +8,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import WebSocket from 'ws';
 import { monoMs } from '../clock.js';
-import { closeSockets, onHandshakeFailure } from '../ws-clients.js';
+import { closeSockets, settleOpening } from '../ws-clients.js';
 import { mapLimit } from '../concurrency.js';
 import { Samples } from '../stats.js';
 import { TEXT_MARKER, type ConnectReply, type EndReply, type ReceiverWorkerData, type Request, type StatsReply } from './receiver-protocol.js';
@@ -118,17 +118,7 @@ function open(client: number): Promise<void> {
       }
       onFrame(client, buffer);
     });
-    onHandshakeFailure(socket, (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-    socket.once('close', (code) => {
-      if (!ready) {
-        // Refused after the upgrade (e.g. 4001 for a bad token): fail now, not at the timeout.
-        clearTimeout(timer);
-        reject(new Error(`closed with ${code} before ready`));
-        return;
-      }
+    settleOpening(socket, timer, reject, () => ready, (code) => {
       if (!closing && step !== null) step.closes[code] = (step.closes[code] ?? 0) + 1;
     });
   });

@@ -7,7 +7,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import WebSocket from 'ws';
 import { monoMs, sleep } from '../clock.js';
-import { closeSockets, onHandshakeFailure } from '../ws-clients.js';
+import { closeSockets, settleOpening } from '../ws-clients.js';
 import { mapLimit } from '../concurrency.js';
 import type { ResumeConnectReply, ResumeReport, ResumeRequest, ResumeStatsReply, ResumeWorkerData } from './protocol.js';
 
@@ -107,13 +107,7 @@ function openOnce(index: number, url: string, timeoutMs: number): Promise<void> 
         resolve();
       }
     });
-    onHandshakeFailure(socket, (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-    socket.once('close', (code) => {
-      clearTimeout(timer);
-      if (!client.ready) return reject(new Error(`closed with ${code} before ready`));
+    settleOpening(socket, timer, reject, () => client.ready, (code) => {
       closes[code] = (closes[code] ?? 0) + 1;
     });
   });
