@@ -1,6 +1,6 @@
 /** Contract of appending messages: gapless seq under concurrency, idempotency, refusals. */
 import { describe, expect, it } from 'vitest';
-import type { ConversationId, MessageId } from '../../domain/types.js';
+import type { ConversationId, MessageId, UserId } from '../../domain/types.js';
 import {
   alice,
   bob,
