@@ -13,11 +13,12 @@ import { mapLimit } from '../concurrency.js';
 import { loopbackEndpoint, sendRequest } from '../load/http-send.js';
 import { Samples } from '../stats.js';
 import { closeSockets, settleOpening } from '../ws-clients.js';
-import { TEXT_MARKER, type MixConnectReply, type MixEndReply, type MixRequest, type MixStatsReply, type MixWorkerData } from './protocol.js';
+import { readMarked, textMarker } from '../marked-text.js';
+import { NO_COUNTS, TEXT_TAG, type MixCounters, type MixConnectReply, type MixEndReply, type MixRequest, type MixStatsReply, type MixWorkerData } from './protocol.js';
 
 const { clients, localAddresses, connectConcurrency, readConcurrency } = workerData as MixWorkerData;
 const port = parentPort!;
-const marker = Buffer.from(TEXT_MARKER);
+const marker = textMarker(TEXT_TAG);
 const READY = Buffer.from('{"type":"ready"');
 const TYPING = Buffer.from('{"type":"typing"');
 const agent = new Agent({ keepAlive: true, maxSockets: readConcurrency });
@@ -41,20 +42,8 @@ let lastFrameAt = monoMs();
 let step: Step | null = null;
 let closing = false;
 let closes: Record<string, number> = {};
-let counters = { typingSent: 0, typingReceived: 0, readsPosted: 0, readsFailed: 0, readsSkipped: 0 };
+let counters: MixCounters = { ...NO_COUNTS };
 let readsInFlight = 0;
-
-/** Reads the decimal number at `at`, returning it and the position after it. */
-function readNumber(buffer: Buffer, at: number): [number, number] {
-  let value = 0;
-  let position = at;
-  for (; position < buffer.length; position += 1) {
-    const digit = buffer[position]! - 48;
-    if (digit < 0 || digit > 9) break;
-    value = value * 10 + digit;
-  }
-  return [value, position];
-}
 
 /** Marks the conversation read up to the message's seq, from the user's node; skipped when too many are in flight. */
 function postRead(client: number, frame: Buffer): void {
@@ -82,17 +71,16 @@ function onFrame(client: number, data: Buffer): void {
   const now = monoMs();
   lastFrameAt = now;
   if (step === null) return;
-  const found = data.indexOf(marker);
-  if (found < 0) {
+  const marked = readMarked(data, marker);
+  if (marked === null) {
     if (data.subarray(0, TYPING.length).equals(TYPING)) counters.typingReceived += 1;
     return;
   }
-  const [stepId, afterStep] = readNumber(data, found + marker.length);
+  const [stepId, index] = marked;
   if (stepId !== step.id) {
     step.stale += 1;
     return;
   }
-  const [index] = readNumber(data, afterStep + 1);
   if (index >= step.total) return;
   const latency = now - step.starts[index]!;
   step.received += 1;
@@ -161,7 +149,7 @@ function end(): MixEndReply {
     ...counters,
     closes,
   };
-  counters = { typingSent: 0, typingReceived: 0, readsPosted: 0, readsFailed: 0, readsSkipped: 0 };
+  counters = { ...NO_COUNTS };
   closes = {};
   return reply;
 }

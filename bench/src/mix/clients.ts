@@ -4,7 +4,7 @@
  */
 import { sleep } from '../clock.js';
 import { RpcWorker } from '../worker-rpc.js';
-import type { MixClientSpec, MixConnectReply, MixEndReply, MixRequest, MixStatsReply, MixWorkerData } from './protocol.js';
+import { NO_COUNTS, type MixClientSpec, type MixConnectReply, type MixCounters, type MixEndReply, type MixRequest, type MixStatsReply, type MixWorkerData } from './protocol.js';
 
 /** Source addresses per worker: 127.0.0.2 and up (loopback is all of 127/8), so ports never run short. */
 const ADDRESSES_PER_WORKER = 2;
@@ -72,16 +72,14 @@ export class MixClients {
     const replies = await this.all<MixEndReply>({ op: 'end' });
     const closes: Record<string, number> = {};
     for (const reply of replies) for (const [code, count] of Object.entries(reply.closes)) closes[code] = (closes[code] ?? 0) + count;
+    const counters = { ...NO_COUNTS };
+    for (const key of Object.keys(counters) as (keyof MixCounters)[]) counters[key] = sum(replies, (r) => r[key]);
     return {
       latencies: replies.map((r) => r.latencies),
       received: sum(replies, (r) => r.received),
       withinWindow: sum(replies, (r) => r.withinWindow),
       stale: sum(replies, (r) => r.stale),
-      typingSent: sum(replies, (r) => r.typingSent),
-      typingReceived: sum(replies, (r) => r.typingReceived),
-      readsPosted: sum(replies, (r) => r.readsPosted),
-      readsFailed: sum(replies, (r) => r.readsFailed),
-      readsSkipped: sum(replies, (r) => r.readsSkipped),
+      ...counters,
       closes,
     };
   }

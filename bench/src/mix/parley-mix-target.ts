@@ -5,8 +5,7 @@
  * User i's socket and requests go to node i mod 2.
  */
 import { createGroups, createUsers, newAdminKey, openDirectPairs, type BenchUser } from '../parley-api.js';
-import { startParley, type ParleyNode } from '../parley-server.js';
-import { freePort } from '../ports.js';
+import { startParleyNodes } from '../parley-server.js';
 import type { MixClientSpec } from './protocol.js';
 
 /** A conversation a user sends to: its id and its members' user indexes (the sender's included). */
@@ -31,16 +30,11 @@ export interface MixTarget {
 export async function startParleyMixTarget(redisUrl: string, users: number, groupedUsers: number, groupSize: number, logLevel: string): Promise<MixTarget> {
   if (users % 2 !== 0 || groupedUsers > users) throw new Error(`mix needs an even number of users and at most that many grouped (${users}, ${groupedUsers})`);
   const adminKey = newAdminKey();
-  const ports = [await freePort(), await freePort()];
-  const publicUrl = `http://127.0.0.1:${ports[0]}`;
-  const nodes: ParleyNode[] = [];
+  const nodes = await startParleyNodes(['parley-a', 'parley-b'], { redisUrl, adminKey, logLevel });
   const stop = async () => {
     await Promise.all(nodes.map((node) => node.stop()));
   };
   try {
-    for (const [index, port] of ports.entries()) {
-      nodes.push(await startParley(`parley-${index === 0 ? 'a' : 'b'}`, { redisUrl, adminKey, publicUrl, port, logLevel }));
-    }
     const urls = nodes.map((node) => node.url);
     const created = await createUsers(urls, adminKey, users);
     // Setup is spread over both nodes (two cores, two event loops); halves keep the pairs whole.

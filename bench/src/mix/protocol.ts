@@ -1,4 +1,5 @@
 /** What the main thread and a mix client worker say to each other (structured-clone messages). */
+import { markedText } from '../marked-text.js';
 
 /** One simulated user: its index (u<index>), token, and the node its one WebSocket goes to. */
 export interface MixClientSpec {
@@ -20,14 +21,13 @@ export interface MixWorkerData {
 }
 
 /**
- * Every benchmark message's text starts with `mx:<step>:<index>:`, so a worker finds which
- * message a frame carries with one byte search; only frames that trigger a read receipt are parsed.
+ * Every mix message's text starts with `mx:<step>:<index>:` (src/marked-text.ts); only the frames
+ * that trigger a read receipt are parsed.
  */
-export const TEXT_MARKER = '"text":"mx:';
+export const TEXT_TAG = 'mx';
 
 export function mixText(step: number, index: number, length: number): string {
-  const head = `mx:${step}:${index}:`;
-  return head + 'x'.repeat(Math.max(0, length - head.length));
+  return markedText(TEXT_TAG, step, index, length);
 }
 
 export type MixRequest =
@@ -56,7 +56,18 @@ export interface MixStatsReply {
   quietMs: number;
 }
 
-export interface MixEndReply {
+/** What a step's typing frames and read receipts came to. */
+export interface MixCounters {
+  typingSent: number;
+  typingReceived: number;
+  readsPosted: number;
+  readsFailed: number;
+  readsSkipped: number;
+}
+
+export const NO_COUNTS: Readonly<MixCounters> = { typingSent: 0, typingReceived: 0, readsPosted: 0, readsFailed: 0, readsSkipped: 0 };
+
+export interface MixEndReply extends MixCounters {
   /** End-to-end latencies (ms) of every benchmark frame of the step, unsorted. */
   latencies: Float64Array;
   /** Frames received, and those within the window after their send started. */
@@ -64,11 +75,6 @@ export interface MixEndReply {
   withinWindow: number;
   /** Frames of another step (late arrivals), ignored. */
   stale: number;
-  typingSent: number;
-  typingReceived: number;
-  readsPosted: number;
-  readsFailed: number;
-  readsSkipped: number;
   /** Sockets closed by the server during the step, by close code. */
   closes: Record<string, number>;
 }

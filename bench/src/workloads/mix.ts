@@ -16,14 +16,14 @@ import { runPaced, type PacedResult } from '../fanout/paced-sender.js';
 import { loopbackEndpoint, sendRequest } from '../load/http-send.js';
 import { MixClients } from '../mix/clients.js';
 import { startParleyMixTarget, type MixConversation, type MixTarget } from '../mix/parley-mix-target.js';
-import { mixText } from '../mix/protocol.js';
+import { mixText, type MixCounters } from '../mix/protocol.js';
 import type { BenchOptions, MixSettings } from '../options.js';
 import { startCpuMeter } from '../proc-cpu.js';
 import { startRedis, type BenchRedis } from '../redis-server.js';
 import { progress, result } from '../report.js';
 import { percentile, sortedUnion, spread } from '../stats.js';
 
-interface StepResult {
+interface StepResult extends MixCounters {
   rate: number;
   scheduled: number;
   sent: number;
@@ -48,11 +48,6 @@ interface StepResult {
   sendP99Ms: number;
   senderMaxLagMs: number;
   groupMessages: number;
-  typingSent: number;
-  typingReceived: number;
-  readsPosted: number;
-  readsFailed: number;
-  readsSkipped: number;
   closes: Record<string, number>;
   saturated: boolean;
 }
