@@ -78,10 +78,12 @@ export interface MixSettings {
   stepMs: number;
   /** Sending at the first rate before the first step, not measured. */
   warmupMs: number;
-  /** Every `typingEvery`-th send is preceded by a `typing` frame from the sender's socket (10 → 10%). */
-  typingEvery: number;
-  /** Every `readEvery`-th message gets a read receipt from one recipient once received (10 → 10%). */
-  readEvery: number;
+  /** The fraction of sends preceded by a `typing` frame from the sender's socket. */
+  typingFraction: number;
+  /** The fraction of messages that get a read receipt from one recipient once received. */
+  readFraction: number;
+  /** Idle window after connecting, over which the servers' CPU at rest is measured. */
+  idleMs: number;
   /** Read receipts in flight at once per client worker. */
   readConcurrency: number;
   /** REST sends in flight at once (open loop: the schedule does not wait for answers below this). */
@@ -243,9 +245,11 @@ export function parseOptions(argv: string[]): BenchOptions | null {
       groupSize: smoke ? 5 : 50,
       rates: smoke ? [SMOKE_MIX_RATE] : MIX_RATES,
       stepMs: smoke ? 1000 : full ? 10_000 : 3000,
-      warmupMs: smoke ? 300 : full ? 5000 : 2000,
-      typingEvery: 10,
-      readEvery: 10,
+      // Longer than fan-out's: the first seconds of 10,000 users' traffic still pay for JIT and the setup's garbage.
+      warmupMs: smoke ? 300 : full ? 10_000 : 5000,
+      typingFraction: 0.1,
+      readFraction: 0.1,
+      idleMs: smoke ? 200 : 2000,
       readConcurrency: 64,
       maxInFlight: 512,
       textBytes: 64,

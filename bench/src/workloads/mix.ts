@@ -55,12 +55,24 @@ interface StepResult extends MixCounters {
 /** Step ids are unique across the whole process, so a late frame is never counted in another step. */
 let nextStepId = 1;
 
+/** A prime: turn t is user (t × STRIDE) mod N, so any few consecutive sends come from users all over the range. */
+const STRIDE = 7919;
+const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
 /**
- * The sending side of a run: user `next` sends next (the users take turns), to its direct
- * conversation and its group alternately.
+ * Which messages get a typing frame or a read receipt: the fractional part of index × the golden
+ * ratio is spread evenly over [0, 1) for any run of indexes and unrelated to the users' turns (a
+ * plain `index % 10` would pick users of one parity, hence only direct or only group messages).
+ */
+const golden = (index: number) => (index * 0.6180339887498949) % 1;
+
+/**
+ * The sending side of a run: the users take turns, in an order that spreads consecutive sends over
+ * the whole range (grouped users 0…4999 and the others alike: a step of a few seconds is not all
+ * direct messages), each to its direct conversation and its group alternately.
  */
 class MixSender {
-  private next = 0;
+  private turn = 0;
+  private readonly stride: number;
   private readonly sentBy: Uint32Array;
   private readonly agent = new Agent({ keepAlive: true, maxSockets: 128 });
 
@@ -70,6 +82,7 @@ class MixSender {
     private readonly settings: MixSettings,
   ) {
     this.sentBy = new Uint32Array(target.users.length);
+    this.stride = gcd(STRIDE, target.users.length) === 1 ? STRIDE : 1;
   }
 
   /**
@@ -89,14 +102,17 @@ class MixSender {
       hardStopMs: durationMs + 2000,
       label: `mix ${rate} msgs/s`,
       send: async (index) => {
-        const user = this.next;
-        this.next = (this.next + 1) % target.users.length;
+        const user = (this.turn * this.stride) % target.users.length;
+        this.turn = (this.turn + 1) % target.users.length;
         const group = target.group[user] ?? null;
-        const conversation: MixConversation = group !== null && this.sentBy[user]! % 2 === 1 ? group : target.direct[user]!;
+        // Alternate per user, starting with the group for odd users: every pass over the users then
+        // sends half of the grouped users' messages to their groups (not a pass of direct messages
+        // followed by a pass of group messages).
+        const conversation: MixConversation = group !== null && (this.sentBy[user]! + user) % 2 === 1 ? group : target.direct[user]!;
         this.sentBy[user] = this.sentBy[user]! + 1;
         if (conversation === group) groupMessages += 1;
-        if (index % settings.typingEvery === 0) this.clients.typing(user, conversation.id);
-        if (index % settings.readEvery === settings.readEvery - 1) {
+        if (golden(index) < settings.typingFraction) this.clients.typing(user, conversation.id);
+        if (golden(index) >= 0.5 && golden(index) < 0.5 + settings.readFraction) {
           const position = conversation.members.indexOf(user);
           readers[index] = conversation.members[(position + 1) % conversation.members.length]!;
         }
@@ -194,8 +210,16 @@ async function runOnce(redis: BenchRedis, options: BenchOptions, run: number): P
     const connected = await clients.connect(60_000);
     if (connected.failed > 0) throw new Error(`${label}: ${connected.failed} clients could not connect: ${connected.firstError}`);
     const settled = await clients.settle(settings.settleQuietMs, 60_000);
-    result({ workload: 'mix', kind: 'connect', run, users: settings.users, connected: connected.connected, connectMs: monoMs() - connectStarted, settled });
+    const connectMs = monoMs() - connectStarted;
     const pids = { servers: target.serverPids, redis: redis.pid };
+    // What 10,000 idle connections cost (heartbeats, presence refreshes): part of every step's CPU.
+    const readIdleCpu = startCpuMeter({ servers: pids.servers, redis: [pids.redis] });
+    await sleep(settings.idleMs);
+    const idle = readIdleCpu();
+    result({
+      workload: 'mix', kind: 'connect', run, users: settings.users, connected: connected.connected, connectMs, settled,
+      idleServerCpuCores: idle.groups.servers! / 1000 / settings.idleMs, idleRedisCpuCores: idle.groups.redis! / 1000 / settings.idleMs,
+    });
     await runStep(settings.rates[0]!, settings.warmupMs, false, sender, clients, pids, settings);
     const steps: StepResult[] = [];
     for (const rate of settings.rates) {
