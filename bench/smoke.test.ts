@@ -166,6 +166,25 @@ describe('npm run bench -- --smoke', () => {
     }
   });
 
+  it('mix: every user connects, every message reaches every member of its conversation, typing and read receipts go through', () => {
+    const connect = lines.filter((line) => line.workload === 'mix' && line.kind === 'connect');
+    expect(connect).toHaveLength(1);
+    expect(connect[0]).toMatchObject({ users: 20, connected: 20, settled: true });
+    const steps = lines.filter((line) => line.workload === 'mix' && line.kind === 'step');
+    expect(steps).toHaveLength(1);
+    const step = steps[0]!;
+    expect(step).toMatchObject({ target: 'parley', users: 20, groupSize: 5, rate: 20, scheduled: 20, sent: 20, accepted: 20, deliveredPct: 100, readsFailed: 0 });
+    for (const field of ['deliveredPerSec', 'expectedDeliveries', 'groupMessages', 'p50Ms', 'p99Ms', 'maxMs', 'sendP50Ms', 'sendP99Ms', 'typingSent', 'readsPosted']) {
+      expectFigure(step, field, { positive: true });
+    }
+    for (const field of ['serverCpuSecPer1000Msgs', 'redisCpuSecPer1000Msgs', 'serverCpuUsPerDelivery', 'harnessCpuSecPer1000Msgs', 'otherCpuCores', 'senderMaxLagMs']) {
+      expectFigure(step, field, { positive: false });
+    }
+    const summary = lines.find((line) => line.workload === 'mix' && line.kind === 'summary') as any;
+    expect(summary).toMatchObject({ users: 20, groupSize: 5, runs: 1 });
+    expect(summary.maxSustainableRate.median).toBe(20);
+  });
+
   it('resume: every client of the killed node reconnects to the survivor and catches up, nothing lost, duplicated or resynced', () => {
     for (const target of ['parley', 'bare-ws']) {
       const runs = lines.filter((line) => line.workload === 'resume' && line.kind === 'run' && line.target === target);

@@ -9,6 +9,7 @@ import { profileParleyInto } from './parley-server.js';
 import { progress, result } from './report.js';
 import { runConnectionsWorkload } from './workloads/connections.js';
 import { runFanoutWorkload } from './workloads/fanout.js';
+import { runMixWorkload } from './workloads/mix.js';
 import { runResumeWorkload } from './workloads/resume.js';
 import { runSendWorkload } from './workloads/send.js';
 
@@ -28,6 +29,7 @@ async function main(): Promise<void> {
     if (workload === 'send') await runSendWorkload(options);
     else if (workload === 'fanout') await runFanoutWorkload(options);
     else if (workload === 'connections') await runConnectionsWorkload(options);
+    else if (workload === 'mix') await runMixWorkload(options);
     else await runResumeWorkload(options);
   }
   progress(`done in ${((Date.now() - started) / 1000).toFixed(0)} s`);

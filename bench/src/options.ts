@@ -7,8 +7,8 @@
  */
 import { parseArgs } from 'node:util';
 
-export type WorkloadId = 'send' | 'fanout' | 'connections' | 'resume';
-const WORKLOADS: readonly WorkloadId[] = ['send', 'fanout', 'connections', 'resume'];
+export type WorkloadId = 'send' | 'fanout' | 'connections' | 'resume' | 'mix';
+const WORKLOADS: readonly WorkloadId[] = ['send', 'fanout', 'connections', 'resume', 'mix'];
 
 export interface SendSettings {
   users: number;
@@ -67,6 +67,38 @@ export interface ResumeSettings {
   catchUpTimeoutMs: number;
 }
 
+export interface MixSettings {
+  /** Users u0…, each with one WebSocket on node i mod 2; pairs (u2k, u2k+1) share a direct conversation. */
+  users: number;
+  /** Users 0…groupedUsers-1 are also in consecutive groups of `groupSize`. */
+  groupedUsers: number;
+  groupSize: number;
+  /** Messages per second of each step, ascending, until the first saturated one. */
+  rates: number[];
+  stepMs: number;
+  /** Sending at the first rate before the first step, not measured. */
+  warmupMs: number;
+  /** The fraction of sends preceded by a `typing` frame from the sender's socket. */
+  typingFraction: number;
+  /** The fraction of messages that get a read receipt from one recipient once received. */
+  readFraction: number;
+  /** Idle window after connecting, over which the servers' CPU at rest is measured. */
+  idleMs: number;
+  /** Read receipts in flight at once per client worker. */
+  readConcurrency: number;
+  /** REST sends in flight at once (open loop: the schedule does not wait for answers below this). */
+  maxInFlight: number;
+  textBytes: number;
+  /** A delivery counts only within this time after its send started. */
+  deliveryWindowMs: number;
+  /** Saturation: p99 above this, or fewer deliveries than `minDeliveredFraction` within the window. */
+  maxP99Ms: number;
+  minDeliveredFraction: number;
+  /** Handshakes in flight at once per node when the users connect (not measured). */
+  connectConcurrency: number;
+  settleQuietMs: number;
+}
+
 export interface BenchOptions {
   full: boolean;
   /** Tiny sizes and windows, one run: checks that the harness works, not how fast Parley is. */
@@ -80,6 +112,7 @@ export interface BenchOptions {
   fanout: FanoutSettings;
   connections: ConnectionsSettings;
   resume: ResumeSettings;
+  mix: MixSettings;
 }
 
 /** `--smoke`: a few users, one fan-out step of 10 messages to 5 members, windows of a fraction of a second. */
@@ -90,6 +123,11 @@ const SMOKE_CONNECTIONS = 20;
 const MAX_CONNECTIONS = 19_500;
 /** `--smoke`: 20 resume clients in groups of 5. */
 const SMOKE_CLIENTS = 20;
+/** `--smoke`: 20 mix users (10 pairs, 2 groups of 5), one step of 20 messages at 20 msgs/s. */
+const SMOKE_MIX_USERS = 20;
+const SMOKE_MIX_RATE = 20;
+/** Mix steps (msgs/s): the specified 1,000, then stepped up until saturation. */
+const MIX_RATES = [1000, 1500, 2000, 3000, 4000, 5000, 6000, 8000, 10_000];
 
 /**
  * The steps of the specification (bench/README.md), continued until saturation: a target that
@@ -108,12 +146,14 @@ export const USAGE = `Usage: npm run bench -- [options]
   --smoke             a few seconds at tiny sizes, one run (${SMOKE_MEMBERS} members, ${SMOKE_RATE} messages per fan-out step):
                       checks that the harness works end to end; its figures mean nothing
   --runs N            runs per workload (default 3, or 1 with --smoke; the report is the median with min–max)
-  --workload LIST     send,fanout,connections,resume (default send,fanout,resume; all four with --smoke)
+  --workload LIST     send,fanout,connections,resume,mix (default send,fanout,resume; all five with --smoke)
   --members LIST      fan-out group sizes (default 1000,100; steps continue past the specified ones
                       until each target saturates)
   --connections LIST  idle connection counts of the connections workload (default 10000,19000;
                       at most ${MAX_CONNECTIONS}; ${SMOKE_CONNECTIONS} with --smoke)
   --clients N         resume: clients reconnecting at once (default 10000, in groups of 20; 20 in groups of 5 with --smoke)
+                      mix: 10,000 users on 2 nodes, 5,000 direct conversations and 100 groups of 50,
+                      steps of ${MIX_RATES.join(', ')} msgs/s until saturation (run it on purpose)
   --no-peer           fan-out without the Socket.IO peer (Parley and the bare ws baseline only)
   --log-level LEVEL   LOG_LEVEL of the Parley processes (default warn: no per-request logging,
                       like the baselines; "info" measures Parley as configured by default)
@@ -149,7 +189,7 @@ export function parseOptions(argv: string[]): BenchOptions | null {
   if (!Number.isInteger(clients) || clients < 2 || clients > 19_000) throw new Error(`--clients must be an integer 2..19000, got ${values.clients}`);
   const runs = Number(values.runs ?? (smoke ? 1 : 3));
   if (!Number.isInteger(runs) || runs < 1 || runs > 20) throw new Error(`--runs must be an integer 1..20, got ${values.runs}`);
-  // --smoke covers every workload; a plain run leaves out `connections` (19,000 sockets: run it on purpose).
+  // --smoke covers every workload; a plain run leaves out `connections` (19,000 sockets) and `mix` (10,000): run them on purpose.
   const workloads = (values.workload ?? (smoke ? WORKLOADS.join(',') : 'send,fanout,resume')).split(',').map((w) => w.trim());
   for (const workload of workloads) if (!WORKLOADS.includes(workload as WorkloadId)) throw new Error(`unknown workload ${workload}`);
   if (smoke && values.connections !== undefined) throw new Error('--smoke sets its own connection count; leave out --connections');
@@ -198,6 +238,26 @@ export function parseOptions(argv: string[]): BenchOptions | null {
       threads: 2,
       firstConnectConcurrency: 200,
       catchUpTimeoutMs: smoke ? 10_000 : 120_000,
+    },
+    mix: {
+      users: smoke ? SMOKE_MIX_USERS : 10_000,
+      groupedUsers: smoke ? SMOKE_MIX_USERS / 2 : 5000,
+      groupSize: smoke ? 5 : 50,
+      rates: smoke ? [SMOKE_MIX_RATE] : MIX_RATES,
+      stepMs: smoke ? 1000 : full ? 10_000 : 3000,
+      // Longer than fan-out's: the first seconds of 10,000 users' traffic still pay for JIT and the setup's garbage.
+      warmupMs: smoke ? 300 : full ? 10_000 : 5000,
+      typingFraction: 0.1,
+      readFraction: 0.1,
+      idleMs: smoke ? 200 : 2000,
+      readConcurrency: 64,
+      maxInFlight: 512,
+      textBytes: 64,
+      deliveryWindowMs: 2000,
+      maxP99Ms: 100,
+      minDeliveredFraction: 0.99,
+      connectConcurrency: 100,
+      settleQuietMs: smoke ? 200 : 1000,
     },
   };
 }

@@ -71,3 +71,21 @@ export async function startParley(name: string, options: ParleyOptions): Promise
   }
   return { url, pid: managed.pid, process: managed, stop: () => managed.stop() };
 }
+
+/**
+ * Nodes of one cluster, one per name, sharing one Redis and one issuer (the first node's URL), as
+ * behind one load balancer. If one fails to start, those already started are stopped.
+ */
+export async function startParleyNodes(names: readonly string[], options: Omit<ParleyOptions, 'publicUrl' | 'port'>): Promise<ParleyNode[]> {
+  const ports: number[] = [];
+  for (const _name of names) ports.push(await freePort());
+  const publicUrl = `http://127.0.0.1:${ports[0]}`;
+  const nodes: ParleyNode[] = [];
+  try {
+    for (const [index, name] of names.entries()) nodes.push(await startParley(name, { ...options, publicUrl, port: ports[index] }));
+    return nodes;
+  } catch (error) {
+    await Promise.all(nodes.map((node) => node.stop()));
+    throw error;
+  }
+}

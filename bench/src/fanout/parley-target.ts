@@ -6,25 +6,19 @@
  */
 import { Agent } from 'node:http';
 import { createGroup, createUsers, newAdminKey } from '../parley-api.js';
-import { startParley, type ParleyNode } from '../parley-server.js';
+import { startParleyNodes } from '../parley-server.js';
 import { loopbackEndpoint, sendRequest } from '../load/http-send.js';
-import { freePort } from '../ports.js';
 import { splitEvenly, type FanoutTarget } from './target.js';
 
 export async function startParleyTarget(redisUrl: string, members: number, logLevel: string): Promise<FanoutTarget> {
   const adminKey = newAdminKey();
-  const ports = [await freePort(), await freePort()];
-  const publicUrl = `http://127.0.0.1:${ports[0]}`;
-  const nodes: ParleyNode[] = [];
+  const nodes = await startParleyNodes(['parley-1', 'parley-2'], { redisUrl, adminKey, logLevel });
   const agent = new Agent({ keepAlive: true, maxSockets: 64 });
   const stop = async () => {
     agent.destroy();
     await Promise.all(nodes.map((node) => node.stop()));
   };
   try {
-    for (const [index, port] of ports.entries()) {
-      nodes.push(await startParley(`parley-${index + 1}`, { redisUrl, adminKey, publicUrl, port, logLevel }));
-    }
     const users = await createUsers(nodes[0]!.url, adminKey, members);
     const groupId = await createGroup(nodes[0]!.url, users);
     const sender = users[0]!;

@@ -1,4 +1,5 @@
 /** What the main thread and a receiver worker say to each other (structured-clone messages). */
+import { markedText } from '../marked-text.js';
 
 /** One WebSocket client to open: its URL and handshake headers (e.g. Authorization). */
 export interface ClientSpec {
@@ -16,16 +17,11 @@ export interface ReceiverWorkerData {
   connectConcurrency: number;
 }
 
-/**
- * The text of every benchmark message starts with `fo:<step>:<index>:`, so a receiver finds which
- * message a frame carries with one byte search instead of parsing JSON (at 100k frames/s the
- * harness's own CPU matters: it shares the machine with the servers).
- */
-export const TEXT_MARKER = '"text":"fo:';
+/** The text of every fan-out message starts with `fo:<step>:<index>:` (src/marked-text.ts). */
+export const TEXT_TAG = 'fo';
 
 export function messageText(step: number, index: number, length: number): string {
-  const head = `fo:${step}:${index}:`;
-  return head + 'x'.repeat(Math.max(0, length - head.length));
+  return markedText(TEXT_TAG, step, index, length);
 }
 
 export type Request =

@@ -11,11 +11,12 @@ import { monoMs } from '../clock.js';
 import { closeSockets, settleOpening } from '../ws-clients.js';
 import { mapLimit } from '../concurrency.js';
 import { Samples } from '../stats.js';
-import { TEXT_MARKER, type ConnectReply, type EndReply, type ReceiverWorkerData, type Request, type StatsReply } from './receiver-protocol.js';
+import { readMarked, textMarker } from '../marked-text.js';
+import { TEXT_TAG, type ConnectReply, type EndReply, type ReceiverWorkerData, type Request, type StatsReply } from './receiver-protocol.js';
 
 const { clients, connectConcurrency } = workerData as ReceiverWorkerData;
 const port = parentPort!;
-const marker = Buffer.from(TEXT_MARKER);
+const marker = textMarker(TEXT_TAG);
 const READY = Buffer.from('{"type":"ready"');
 /** Socket.IO: the `ready` event our peer server emits once the socket joined the room. */
 const SOCKET_IO_READY = Buffer.from('42["ready"');
@@ -40,31 +41,18 @@ let lastFrameAt = monoMs();
 let step: Step | null = null;
 let closing = false;
 
-/** Reads the decimal number at `at`, returning it and the position after it. */
-function readNumber(buffer: Buffer, at: number): [number, number] {
-  let value = 0;
-  let position = at;
-  for (; position < buffer.length; position += 1) {
-    const digit = buffer[position]! - 48;
-    if (digit < 0 || digit > 9) break;
-    value = value * 10 + digit;
-  }
-  return [value, position];
-}
-
 function onFrame(client: number, data: Buffer): void {
   const now = monoMs();
   frames += 1;
   lastFrameAt = now;
   if (step === null) return;
-  const found = data.indexOf(marker);
-  if (found < 0) return;
-  const [stepId, afterStep] = readNumber(data, found + marker.length);
+  const marked = readMarked(data, marker);
+  if (marked === null) return;
+  const [stepId, index] = marked;
   if (stepId !== step.id) {
     step.stale += 1;
     return;
   }
-  const [index] = readNumber(data, afterStep + 1);
   if (index >= step.total) return;
   const slot = client * step.total + index;
   if (step.seen[slot] === 1) {

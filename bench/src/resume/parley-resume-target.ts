@@ -5,9 +5,8 @@
  * while the clients are away, each sent by a member in turn.
  */
 import { createGroups, createUsers, newAdminKey, sendText, type BenchGroup } from '../parley-api.js';
-import { startParley, type ParleyNode } from '../parley-server.js';
+import { startParleyNodes, type ParleyNode } from '../parley-server.js';
 import { mapLimit } from '../concurrency.js';
-import { freePort } from '../ports.js';
 import type { ResumeTarget } from './target.js';
 
 /** REST sends in flight at once. */
@@ -15,16 +14,11 @@ const SEND_CONCURRENCY = 64;
 
 export async function startParleyResumeTarget(redisUrl: string, users: number, groupSize: number, logLevel: string): Promise<ResumeTarget> {
   const adminKey = newAdminKey();
-  const ports = [await freePort(), await freePort()];
-  const publicUrl = `http://127.0.0.1:${ports[0]}`;
-  const nodes: ParleyNode[] = [];
+  const nodes = await startParleyNodes(['parley-a', 'parley-b'], { redisUrl, adminKey, logLevel });
   const stop = async () => {
     await Promise.all(nodes.map((node) => node.stop()));
   };
   try {
-    for (const [index, port] of ports.entries()) {
-      nodes.push(await startParley(`parley-${index === 0 ? 'a' : 'b'}`, { redisUrl, adminKey, publicUrl, port, logLevel }));
-    }
     const [a, b] = nodes as [ParleyNode, ParleyNode];
     // Setup is spread over both nodes (two cores, two event loops).
     const created = await createUsers([a.url, b.url], adminKey, users);
