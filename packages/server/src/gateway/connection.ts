@@ -183,10 +183,6 @@ export class Connection {
     return this.inboxAt > this.watermark ? this.inbox : null;
   }
 
-  private tagOf(conversationId: ConversationId): string {
-    return conversationTag(conversationId);
-  }
-
   private place(conversationId: ConversationId, position: Position) {
     (this.positions = own(this.positions)).set(conversationId, position);
   }
@@ -330,7 +326,7 @@ export class Connection {
     const heads = ids.length > 0 ? await this.host.realtime.heads(this.tenantId, ids) : [];
     heads.forEach((head, index) => {
       const parsed = head ? parseEventId(head) : null;
-      if (head && parsed && parsed.at > this.watermark) this.place(ids[index]!, { id: head, at: parsed.at, tag: this.tagOf(ids[index]!) });
+      if (head && parsed && parsed.at > this.watermark) this.place(ids[index]!, { id: head, at: parsed.at, tag: conversationTag(ids[index]!) });
     });
     this.boundPositions();
   }
@@ -350,7 +346,7 @@ export class Connection {
     this.inbox = cursor.inbox;
     this.inboxAt = cursor.inbox ? (parseEventId(cursor.inbox)?.at ?? 0) : 0;
     for (const { conversationId } of memberships) {
-      const tag = this.tagOf(conversationId);
+      const tag = conversationTag(conversationId);
       const id = cursor.positions.get(tag);
       const parsed = id ? parseEventId(id) : null;
       if (id && parsed) this.place(conversationId, { id, at: parsed.at, tag });
@@ -390,7 +386,7 @@ export class Connection {
         if (event.type === 'member.removed') this.stopFollowing(conversationId);
         return;
       }
-      this.place(conversationId, { id: envelope.id, at: envelope.at, tag: position?.tag ?? this.tagOf(conversationId) });
+      this.place(conversationId, { id: envelope.id, at: envelope.at, tag: position?.tag ?? conversationTag(conversationId) });
     } else {
       if (this.inbox && compareEventIds(envelope.id, this.inbox) <= 0) return;
       this.inbox = envelope.id;
@@ -484,7 +480,7 @@ export class Connection {
       inboxFrom = page.events[page.events.length - 1]!.id;
     }
 
-    const startOf = (conversationId: ConversationId) => cursor.positions.get(this.tagOf(conversationId)) ?? sinceWatermark;
+    const startOf = (conversationId: ConversationId) => cursor.positions.get(conversationTag(conversationId)) ?? sinceWatermark;
     // A member at the cursor who was removed since (and maybe added back): their first membership
     // change since the cursor is a removal. Their log is replayed from the cursor, not from the
     // latest join, so what came before the removal is not lost; the removal stops the replay of

@@ -6,50 +6,34 @@
  * repeats within the window as their last state only. Real parts on the memory engine: the hub,
  * the realtime service and the connections, with recording transports.
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import type { ConversationId, MessageId, TenantId, UserId } from '../domain/types.js';
+import { describe, expect, it } from 'vitest';
+import type { ConversationId, MessageId, UserId } from '../domain/types.js';
 import type { Engine } from '../engine/engine.js';
-import { createMemoryEngine } from '../engine/memory/memory-engine.js';
-import { createRealtimeService } from '../services/realtime-service.js';
+import { TEST_TENANT as tenant, recordingTransport, useMemoryHubs } from '../test-support/memory-hub.js';
 import { Connection } from './connection.js';
 import { decodeCursor } from './cursor.js';
-import { DELIVERY_SLICE, Hub, PRESENCE_BATCH_MS } from './hub.js';
-import { DEFAULT_GATEWAY_SETTINGS } from './realtime-gateway.js';
-import type { Transport } from './transport.js';
+import { DELIVERY_SLICE, PRESENCE_BATCH_MS } from './hub.js';
 
-const tenant = 'default' as TenantId;
 const alice = 'alice' as UserId;
 const bob = 'bob' as UserId;
 const group = 'g' as ConversationId;
 
+const memoryHub = useMemoryHubs();
 let engine: Engine;
-afterEach(async () => {
-  await engine?.close();
-});
-
-/** A transport that keeps every frame; `bytes` says whether event frames came as UTF-8 bytes. */
-function recordingTransport(onFrame: (frame: any) => void, bytes: boolean): Transport {
-  return {
-    kind: 'websocket',
-    sendEvent: (frame) => onFrame(JSON.parse(frame)),
-    ...(bytes ? { sendEventBytes: (frame: Buffer) => onFrame(JSON.parse(frame.toString('utf8'))) } : {}),
-    sendControl: (frame) => onFrame(JSON.parse(frame)),
-    bufferedBytes: () => 0,
-    close: () => undefined,
-  };
-}
 
 async function setUp(connectionCount: number) {
-  engine = createMemoryEngine();
-  const realtime = createRealtimeService({ engine, clock: Date.now, maxConversationsPerConnection: 1000 });
-  const hub = new Hub({ pubsub: engine.pubsub, realtime, clock: Date.now, settings: DEFAULT_GATEWAY_SETTINGS, onError: (error) => { throw error; } });
+  const node = memoryHub();
+  engine = node.engine;
+  const { realtime, hub } = node;
   await engine.conversations.createGroup(tenant, { id: group, type: 'group', title: 'big', createdAt: Date.now(), members: [{ userId: bob, role: 'owner' }, { userId: alice, role: 'member' }] });
   const frames: any[][] = [];
   /** Opens one more connection of Alice's; its frames are pushed to `frames`. */
   const open = async () => {
     const received: any[] = [];
+    const record = (frame: any) => received.push(frame);
     // Half the transports take bytes, half text: both forms carry the same frames.
-    const connection = new Connection(tenant, alice, recordingTransport((frame) => received.push(frame), frames.length % 2 === 0), hub);
+    const bytes = frames.length % 2 === 0 ? (frame: Buffer) => record(JSON.parse(frame.toString('utf8'))) : undefined;
+    const connection = new Connection(tenant, alice, recordingTransport(record, bytes), hub);
     frames.push(received);
     await hub.register(connection);
     await connection.start(null, await realtime.memberships(tenant, alice));
