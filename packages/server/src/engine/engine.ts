@@ -19,6 +19,7 @@
  *     in the order the changes happened; a call that changes nothing logs nothing.
  */
 import type { ConversationEvent, EphemeralEvent, EventEnvelope, EventId, TopicMessage } from '../domain/events.js';
+import type { QueuedWebhookEvent, Webhook, WebhookDelivery, WebhookId } from '../domain/webhooks.js';
 import type {
   Ban,
   Conversation,
@@ -53,6 +54,7 @@ export interface Engine {
   readonly presence: PresenceStore;
   readonly rateLimits: RateLimitStore;
   readonly revocations: RevocationBus;
+  readonly webhooks: WebhookStore;
   /** Resolves when the storage answers; rejects otherwise. Used by readiness checks. */
   ping(): Promise<void>;
   /**
@@ -882,6 +884,129 @@ export interface RevocationListener {
   /** Stops listening. Idempotent. */
   close(): Promise<void>;
 }
+
+// ─── Webhooks ───────────────────────────────────────────────────────────────────────────────
+
+/**
+ * Webhook endpoints and their delivery queues.
+ *
+ * Queueing rides the event log: every step that appends a durable event to a conversation's log
+ * (see "Event log" in the module comment) also appends it, in the same atomic step, to the queue of
+ * each enabled webhook of the tenant that subscribes to its type (domain/webhooks.ts `subscribes`).
+ * A crash after the change therefore cannot lose the queued entry. Inbox entries
+ * (EventStore.notify) are not queued: they repeat conversation events for one user. Changing a
+ * webhook (create, update, delete) takes effect for every event logged after the call resolved.
+ *
+ * A queue is a FIFO: entries of one conversation in log order. Delivery is at least once:
+ *   - one node at a time holds a webhook's lease (`lease`) and only the holder calls `take`;
+ *   - `take` hands entries out; each stays in flight until `settle` records its outcome. Entries
+ *     taken from the queue by a holder that stopped are handed to the next holder by `reclaim`;
+ *     retries taken and never settled are due again WEBHOOK_IN_FLIGHT_MS after they were taken;
+ *   - a retry (`settle` … 'retry') is handed out by `take` once due, never holding back later
+ *     entries.
+ * Bounds: a queue keeps at most MAX_WEBHOOK_QUEUE entries (settled or not); beyond that the oldest
+ * are dropped, and a retry or manual retry whose entry was dropped ends as failed ('dropped').
+ * At most MAX_WEBHOOK_DELIVERY_RECORDS delivery records per webhook are kept, the newest.
+ *
+ * Event ids: a logged event's id is `evt_` + the first 32 hex digits of the SHA-1 of
+ * `<conversationId>\n<event log id>`, the same for every webhook that receives it. Delivery ids
+ * are unique within their webhook.
+ */
+export interface WebhookStore {
+  /**
+   * False where logging steps cannot reach the tenant's queues (Redis Cluster: a conversation's
+   * script runs in the conversation's slot); the webhook API refuses to create webhooks there.
+   */
+  readonly queueing: boolean;
+  /**
+   * Creates the webhook. Atomic with the tenant's count: `too_many_webhooks` (nothing stored)
+   * when the tenant has `maxPerTenant` already; `id_taken` when the tenant has one with this id.
+   */
+  create(webhook: Webhook, maxPerTenant: number): Promise<'created' | 'too_many_webhooks' | 'id_taken'>;
+  get(tenantId: TenantId, id: WebhookId): Promise<Webhook | null>;
+  /** The tenant's webhooks, oldest first (ties by id). */
+  list(tenantId: TenantId): Promise<Webhook[]>;
+  /**
+   * Replaces the stored webhook of (webhook.tenantId, webhook.id), keeping its createdAt; routing
+   * follows in the same step (disabled, or no longer subscribed to a type: no more such entries
+   * queued; entries already queued stay). False (nothing stored) when absent.
+   */
+  update(webhook: Webhook): Promise<boolean>;
+  /** Deletes the webhook with its queue, retries, delivery records and lease. False when absent. */
+  delete(tenantId: TenantId, id: WebhookId): Promise<boolean>;
+  /** Every webhook of every tenant (for the nodes' dispatchers), in no particular order. */
+  listAll(): Promise<{ tenantId: TenantId; id: WebhookId }[]>;
+  /**
+   * Queues an event for this one webhook, whatever it subscribes to (a `webhook.ping`): `event`
+   * is stored as it is, with `type`. Null when the webhook is absent.
+   */
+  enqueue(tenantId: TenantId, id: WebhookId, entry: { eventId: string; type: string; at: EpochMs; event: Record<string, unknown> }): Promise<QueuedWebhookEvent | null>;
+  /**
+   * Takes or renews the lease on the webhook's queue for `nodeId`, until `now + ttlMs`.
+   * `acquired`: the node did not hold it (call `reclaim` before `take`); `renewed`; `held`: another
+   * node holds it; `absent`: no such webhook.
+   */
+  lease(tenantId: TenantId, id: WebhookId, nodeId: string, ttlMs: number, now: EpochMs): Promise<'acquired' | 'renewed' | 'held' | 'absent'>;
+  /** Gives the lease up if `nodeId` holds it; its entries in flight wait for the next holder's `reclaim`. */
+  release(tenantId: TenantId, id: WebhookId, nodeId: string): Promise<void>;
+  /**
+   * Hands `nodeId` every entry taken from the queue by earlier holders and never settled, in queue
+   * order (they are in flight again, now for this node). Call once after `lease` answered `acquired`.
+   */
+  reclaim(tenantId: TenantId, id: WebhookId, nodeId: string): Promise<QueuedWebhookEvent[]>;
+  /**
+   * Up to `limit` (1..1000) entries for `nodeId` to deliver, now in flight: retries due at `now`
+   * first (earliest due first), then entries never handed out, in queue order. Each comes with its
+   * delivery record when an attempt was made before (null otherwise).
+   */
+  take(
+    tenantId: TenantId,
+    id: WebhookId,
+    nodeId: string,
+    limit: number,
+    now: EpochMs,
+  ): Promise<{ entry: QueuedWebhookEvent; delivery: WebhookDelivery | null }[]>;
+  /**
+   * Records an attempt at an entry in flight, in one step with ending its in-flight state:
+   * `delivered` and `failed` end it (a failed record is the dead letter), `retry` hands it out
+   * again at `delivery.nextAttemptAt`. `delivery` (id = the entry's deliveryId) replaces the
+   * previous record. The webhook's `failingSince` is cleared by `delivered` and set to `now` by
+   * the others when null; when it is then at or before `disableFailingSince` the webhook is
+   * disabled in the same step (enabled false, disabledAt now). Returns whether that happened.
+   * Settling an entry of a deleted webhook changes nothing (false).
+   */
+  settle(
+    tenantId: TenantId,
+    id: WebhookId,
+    delivery: WebhookDelivery,
+    outcome: 'delivered' | 'retry' | 'failed',
+    now: EpochMs,
+    disableFailingSince: EpochMs,
+  ): Promise<{ disabled: boolean }>;
+  /** The webhook's delivery records, newest attempt first, at most `limit` (1..100); null when the webhook is absent. */
+  deliveries(tenantId: TenantId, id: WebhookId, limit: number): Promise<WebhookDelivery[] | null>;
+  /**
+   * A manual retry: a delivered or failed delivery is due again at `now` (status pending, its
+   * attempts kept). `pending` when it is still being delivered (nothing changes), `dropped` when
+   * its entry left the queue (the record says failed), `not_found` without such a record.
+   */
+  retry(tenantId: TenantId, id: WebhookId, deliveryId: string, now: EpochMs): Promise<'queued' | 'pending' | 'dropped' | 'not_found'>;
+  /**
+   * For metrics: entries neither delivered nor failed (never handed out, in flight, awaiting a
+   * retry) and the queue time of the oldest of them (null when none).
+   */
+  backlog(tenantId: TenantId, id: WebhookId): Promise<{ depth: number; oldestAt: EpochMs | null }>;
+  /**
+   * Calls `onWork` soon after entries are queued for a webhook, on any node. A hint, not a
+   * guarantee: dispatchers poll too, so a missed call only delays a delivery.
+   */
+  watch(onWork: (tenantId: TenantId, id: WebhookId) => void): Promise<{ close(): Promise<void> }>;
+}
+
+/** WebhookStore bounds (see its comment). */
+export const MAX_WEBHOOK_QUEUE = 100_000;
+export const MAX_WEBHOOK_DELIVERY_RECORDS = 1000;
+export const WEBHOOK_IN_FLIGHT_MS = 60_000;
 
 // ─── Rate limits ────────────────────────────────────────────────────────────────────────────
 
