@@ -8,3 +8,4 @@ export * from './schemas/users.js';
 export * from './schemas/conversations.js';
 export * from './schemas/messages.js';
 export * from './schemas/moderation.js';
+export * from './schemas/webhooks.js';

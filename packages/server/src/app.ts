@@ -23,6 +23,7 @@ import { identityRoutes, wellKnownRoutes } from './http/v1/identity-routes.js';
 import { messagesRoutes } from './http/v1/messages-routes.js';
 import { moderationRoutes } from './http/v1/moderation-routes.js';
 import { usersRoutes } from './http/v1/users-routes.js';
+import { webhooksRoutes } from './http/v1/webhooks-routes.js';
 import type { AccountsService } from './services/accounts-service.js';
 import { healthRoutes } from './observability/health-routes.js';
 import type { Metrics } from './observability/metrics.js';
@@ -36,6 +37,7 @@ import type { ModerationService } from './services/moderation-service.js';
 import type { RateLimiter } from './services/rate-limiter.js';
 import type { SigningKeysService } from './services/signing-keys-service.js';
 import type { UsersService } from './services/users-service.js';
+import type { WebhooksService } from './services/webhooks-service.js';
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
 
@@ -55,6 +57,7 @@ export interface AppDeps {
     messages: MessagesService;
     moderation: ModerationService;
     signingKeys: SigningKeysService;
+    webhooks: WebhooksService;
   };
   metrics: Metrics;
   version: string;
@@ -157,6 +160,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         await authenticated.register(conversationsRoutes(deps.services.conversations));
         await authenticated.register(messagesRoutes(deps.services.messages));
         await authenticated.register(moderationRoutes(deps.services.moderation));
+        await authenticated.register(webhooksRoutes(deps.services.webhooks));
       });
       await v1.register(
         sseRoutes(deps.gateway, {

@@ -7,6 +7,7 @@ import {
   parseRateLimitSetting,
   type RateLimitSettings,
 } from './services/rate-limiter.js';
+import type { WebhookDispatchSettings } from './services/webhook-dispatcher.js';
 
 /**
  * Every setting Parley reads, from environment variables (twelve-factor). One schema is both the
@@ -59,6 +60,13 @@ const Env = Type.Object({
   HTTP_MAX_CONNECTIONS: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 50_000 }),
   HTTP_LISTEN_BACKLOG: Type.Integer({ minimum: 1, maximum: 65_535, default: 4096 }),
   OUTBOUND_ALLOWED_HOSTS: Type.String({ pattern: `^(${HOST_ENTRY}(,${HOST_ENTRY})*)?$`, default: '' }),
+  WEBHOOK_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 60_000, default: 10_000 }),
+  WEBHOOK_RETRY_BASE_MS: Type.Integer({ minimum: 10, maximum: 3_600_000, default: 1000 }),
+  WEBHOOK_RETRY_WINDOW_SECONDS: Type.Integer({ minimum: 1, maximum: 604_800, default: 86_400 }),
+  WEBHOOK_DISABLE_AFTER_SECONDS: Type.Integer({ minimum: 1, maximum: 2_592_000, default: 86_400 }),
+  WEBHOOK_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 64, default: 4 }),
+  WEBHOOK_LEASE_MS: Type.Integer({ minimum: 300, maximum: 600_000, default: 15_000 }),
+  WEBHOOK_SECRET_GRACE_SECONDS: Type.Integer({ minimum: 0, maximum: 604_800, default: 86_400 }),
   OIDC_ISSUER: Type.Optional(Type.String({ pattern: '^https?://[^\\s?#]+$', maxLength: 512 })),
   OIDC_AUDIENCE: Type.Optional(Type.String({ minLength: 1, maxLength: 512 })),
   OIDC_ALGORITHMS: Type.Optional(Type.String({ pattern: `^(${ALGORITHM})(,(${ALGORITHM}))*$` })),
@@ -143,6 +151,8 @@ export interface Config {
     /** Host names or IPs exempt from the https-only and address rules. */
     allowedHosts: string[];
   };
+  /** Webhook delivery (docs/webhooks.md, *Configuration*). */
+  webhooks: WebhookDispatchSettings & { secretGraceMs: number };
   /** The default tenant's provider `oidc` (OIDC_ISSUER, OIDC_AUDIENCE, OIDC_ALGORITHMS); null when unset. */
   oidc: { issuer: string; audience: string; algorithms?: string[] } | null;
 }
@@ -256,6 +266,15 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
     },
     rateLimits,
     outbound: { allowedHosts: env.OUTBOUND_ALLOWED_HOSTS.split(',').filter(Boolean) },
+    webhooks: {
+      timeoutMs: env.WEBHOOK_TIMEOUT_MS,
+      retryBaseMs: env.WEBHOOK_RETRY_BASE_MS,
+      retryWindowMs: env.WEBHOOK_RETRY_WINDOW_SECONDS * 1000,
+      disableAfterMs: env.WEBHOOK_DISABLE_AFTER_SECONDS * 1000,
+      concurrency: env.WEBHOOK_CONCURRENCY,
+      leaseMs: env.WEBHOOK_LEASE_MS,
+      secretGraceMs: env.WEBHOOK_SECRET_GRACE_SECONDS * 1000,
+    },
     oidc:
       env.OIDC_ISSUER !== undefined && env.OIDC_AUDIENCE !== undefined
         ? {

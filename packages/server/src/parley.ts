@@ -14,8 +14,8 @@ import type { Engine, Revocation } from './engine/engine.js';
 import type { TenantId } from './domain/types.js';
 import { measureAuthentication } from './observability/authentication-metrics.js';
 import { measureEngine } from './observability/engine-metrics.js';
-import { createMetrics, recordRealtimeMetrics, recordStorageConnectionMetrics } from './observability/metrics.js';
-import { createOutboundFetch, createOutboundPolicy, type OutboundFetch, type OutboundPolicy } from './outbound/index.js';
+import { createMetrics, recordRealtimeMetrics, recordStorageConnectionMetrics, recordWebhookMetrics } from './observability/metrics.js';
+import { createOutboundFetch, createOutboundPolicy, type OutboundFetch, type OutboundPolicy, type Resolve } from './outbound/index.js';
 import { createAccountsService } from './services/accounts-service.js';
 import { createApiKeysService } from './services/api-keys-service.js';
 import { createConversationsService } from './services/conversations-service.js';
@@ -28,6 +28,8 @@ import { createRateLimiter } from './services/rate-limiter.js';
 import { createSigningKeysService } from './services/signing-keys-service.js';
 import { createUsersService } from './services/users-service.js';
 import { createRealtimeService } from './services/realtime-service.js';
+import { WebhookDispatcher } from './services/webhook-dispatcher.js';
+import { createWebhooksService } from './services/webhooks-service.js';
 import { DEFAULT_GATEWAY_SETTINGS, RealtimeGateway, type RealtimeGatewayDeps } from './gateway/realtime-gateway.js';
 import { attachWebSocket } from './gateway/websocket.js';
 import { VERSION } from './version.js';
@@ -45,6 +47,8 @@ export interface ParleyOptions {
   clock?: Clock;
   /** 'test' lowers the password hashing cost; only tests pass it. */
   passwordCost?: 'production' | 'test';
+  /** Name resolution for outbound requests (tests stub it to name hosts without DNS); node:dns by default. */
+  outboundResolve?: Resolve;
   /** Least time between JWKS refetches of one identity provider for unknown `kid`s; default 30 s (tests shorten it). */
   jwksCooldownMs?: number;
 }
@@ -117,7 +121,7 @@ export async function createParley(config: Config, options: ParleyOptions = {}):
     selfRegistrationTenants: config.selfRegistrationTenants,
   });
   const outboundPolicy = createOutboundPolicy({ allowedHosts: config.outbound.allowedHosts });
-  const outbound = { policy: outboundPolicy, fetch: createOutboundFetch({ policy: outboundPolicy }) };
+  const outbound = { policy: outboundPolicy, fetch: createOutboundFetch({ policy: outboundPolicy, resolve: options.outboundResolve }) };
   const discover = createIssuerDiscovery(outbound);
   // Warnings before the app (and its logger) exist have nowhere to go; none are expected then.
   let warn: (object: object, message: string) => void = () => undefined;
@@ -206,6 +210,17 @@ export async function createParley(config: Config, options: ParleyOptions = {}):
   });
 
   recordRealtimeMetrics(metrics, gateway.hub);
+  let webhookLog: { warn(object: object, message: string): void } = { warn: () => undefined };
+  const webhookDispatcher = new WebhookDispatcher({
+    store: engine.webhooks,
+    fetch: outbound.fetch,
+    clock,
+    settings: config.webhooks,
+    version: VERSION,
+    observer: metrics.webhooks,
+    log: { warn: (object, message) => webhookLog.warn(object, message) },
+  });
+  recordWebhookMetrics(metrics, webhookDispatcher, engine.webhooks, clock);
   const app = await buildApp({
     gateway,
     engine,
@@ -235,6 +250,14 @@ export async function createParley(config: Config, options: ParleyOptions = {}):
       }),
       moderation: createModerationService({ engine, clock }),
       signingKeys: createSigningKeysService({ engine, signingKeys, accessTokens, clock }),
+      webhooks: createWebhooksService({
+        store: engine.webhooks,
+        policy: outbound.policy,
+        clock,
+        ids,
+        resolve: options.outboundResolve,
+        secretGraceMs: config.webhooks.secretGraceMs,
+      }),
     },
     metrics,
     version: VERSION,
@@ -273,6 +296,8 @@ export async function createParley(config: Config, options: ParleyOptions = {}):
   }
   await externalTokens.start();
   await gateway.start();
+  webhookLog = app.log;
+  await webhookDispatcher.start();
   // The safety net for a rotation announcement this node never heard: re-read the keys now and then.
   logSigningKeyFailure = (error) => app.log.warn({ err: error }, 'signing keys: re-read failed; the next recheck retries');
   const signingKeyRecheck = setInterval(reloadSigningKeys, CURRENT_KEY_RECHECK_INTERVAL_MS);
@@ -297,6 +322,9 @@ export async function createParley(config: Config, options: ParleyOptions = {}):
         try {
           // Realtime clients are told to reconnect elsewhere (1012) before HTTP stops accepting.
           await gateway.shutdown();
+          // Attempts under way finish (each within WEBHOOK_TIMEOUT_MS) and leases are given up, so
+          // another node takes this node's webhooks over at once.
+          await webhookDispatcher.stop();
           await revocationListener.close();
           websocket.close();
           await app.close();

@@ -3,25 +3,14 @@
  * Types and pure rules only (which events an endpoint receives, the body it is sent); storage is
  * engine/ (WebhookStore), delivery is services/webhook-dispatcher.ts.
  */
+import { WEBHOOK_EVENT_NAMES } from '@parley/protocol';
 import type { ConversationEventType } from './events.js';
 import type { Brand, ConversationId, EpochMs, TenantId } from './types.js';
 
 export type WebhookId = Brand<string, 'WebhookId'>;
 
-/** The durable event types a webhook can subscribe to (`*`: all of them). */
-export const WEBHOOK_EVENT_TYPES = [
-  'message.created',
-  'message.updated',
-  'message.deleted',
-  'reaction.added',
-  'reaction.removed',
-  'conversation.created',
-  'conversation.updated',
-  'member.added',
-  'member.removed',
-  'member.updated',
-  'read',
-] as const satisfies readonly ConversationEventType[];
+/** The durable event types a webhook can subscribe to (`*`: all of them); the wire contract's list. */
+export const WEBHOOK_EVENT_TYPES = WEBHOOK_EVENT_NAMES satisfies readonly ConversationEventType[];
 
 export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
 

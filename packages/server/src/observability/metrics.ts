@@ -9,7 +9,10 @@
 import type { FastifyInstance } from 'fastify';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { TopicMessage } from '../domain/events.js';
-import type { Engine } from '../engine/engine.js';
+import type { TenantId } from '../domain/types.js';
+import type { WebhookId } from '../domain/webhooks.js';
+import type { Engine, WebhookStore } from '../engine/engine.js';
+import type { AttemptOutcome, WebhookObserver } from '../services/webhook-dispatcher.js';
 import type { RealtimeObserver, TransportKind } from '../gateway/realtime-observer.js';
 
 export interface Metrics {
@@ -23,6 +26,8 @@ export interface Metrics {
   readonly ready: Gauge;
   /** Counts the gateway's work (deliveries, resumes, slow consumers). */
   readonly realtime: RealtimeObserver;
+  /** Counts webhook attempts by outcome and endpoints disabled. */
+  readonly webhooks: WebhookObserver;
 }
 
 const TRANSPORTS: readonly TransportKind[] = ['websocket', 'sse'];
@@ -82,8 +87,101 @@ export function createMetrics(): Metrics {
     engineCallDuration,
     engineCallErrors,
     realtime: createRealtimeObserver(registry),
+    webhooks: createWebhookObserver(registry),
   };
 }
+
+const ATTEMPT_OUTCOMES: readonly AttemptOutcome[] = ['delivered', 'retry', 'failed'];
+
+function createWebhookObserver(registry: Registry): WebhookObserver {
+  const registers = [registry];
+  const deliveries = new Counter({
+    name: 'parley_webhook_deliveries_total',
+    help: 'Webhook delivery attempts made by this node, by outcome: delivered (2xx), retry (scheduled again) or failed (given up: dead letter)',
+    labelNames: ['outcome'] as const,
+    registers,
+  });
+  const latency = new Histogram({
+    name: 'parley_webhook_attempt_seconds',
+    help: 'Duration of webhook delivery attempts (request sent to answer, timeout or error)',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers,
+  });
+  const disabled = new Counter({
+    name: 'parley_webhook_endpoints_disabled_total',
+    help: 'Webhooks this node disabled because every attempt failed for WEBHOOK_DISABLE_AFTER_SECONDS',
+    registers,
+  });
+  const by = Object.fromEntries(ATTEMPT_OUTCOMES.map((outcome) => [outcome, deliveries.labels(outcome)])) as Record<AttemptOutcome, Counter.Internal>;
+  for (const counter of Object.values(by)) counter.inc(0);
+  disabled.inc(0);
+  return {
+    attempted(outcome, seconds) {
+      by[outcome].inc();
+      latency.observe(seconds);
+    },
+    disabled: () => disabled.inc(),
+  };
+}
+
+/**
+ * Webhook queue gauges over the webhooks this node delivers (each webhook is delivered by one
+ * node at a time, so `sum` across nodes is the deployment's depth and `max` its oldest), read from
+ * the store when Prometheus scrapes.
+ */
+export function recordWebhookMetrics(
+  metrics: Metrics,
+  source: { held(): { tenantId: TenantId; id: WebhookId; enabled: boolean }[] },
+  store: Pick<WebhookStore, 'backlog'>,
+  clock: () => number,
+): void {
+  // One read of the store serves the three gauges of a scrape (prom-client collects them concurrently).
+  let last: { at: number; reading: Promise<{ depth: number; oldestSeconds: number; disabled: number }> } | null = null;
+  const read = () => {
+    const now = clock();
+    if (last === null || now - last.at > 1000) {
+      const held = source.held();
+      const reading = Promise.all(held.map((webhook) => store.backlog(webhook.tenantId, webhook.id).catch(() => ({ depth: 0, oldestAt: null })))).then(
+        (backlogs) => {
+          const oldestAt = Math.min(...backlogs.map((backlog) => backlog.oldestAt ?? Infinity));
+          return {
+            depth: backlogs.reduce((sum, backlog) => sum + backlog.depth, 0),
+            oldestSeconds: Number.isFinite(oldestAt) ? Math.max(0, clock() - oldestAt) / 1000 : 0,
+            disabled: held.filter((webhook) => !webhook.enabled).length,
+          };
+        },
+      );
+      last = { at: now, reading };
+    }
+    return last.reading;
+  };
+  const registers = [metrics.registry];
+  new Gauge({
+    name: 'parley_webhook_queue_depth',
+    help: 'Webhook deliveries not yet delivered or failed (queued, in flight, awaiting a retry), on the webhooks this node delivers',
+    registers,
+    async collect() {
+      this.set((await read()).depth);
+    },
+  });
+  new Gauge({
+    name: 'parley_webhook_oldest_pending_seconds',
+    help: 'Age of the oldest webhook delivery not yet delivered or failed, on the webhooks this node delivers (0 when none)',
+    registers,
+    async collect() {
+      this.set((await read()).oldestSeconds);
+    },
+  });
+  new Gauge({
+    name: 'parley_webhook_disabled_endpoints',
+    help: 'Disabled webhooks among those this node holds',
+    registers,
+    async collect() {
+      this.set((await read()).disabled);
+    },
+  });
+}
+
 
 /**
  * The gateway's counters. Label children are resolved once here, so the delivery path does a

@@ -40,6 +40,11 @@ export interface OutboundRequest {
   maxBytes?: number;
   /** Same-host redirects followed; default 3; 0 returns a redirect response as it is. */
   maxRedirects?: number;
+  /**
+   * A body larger than `maxBytes` is cut there (the rest is not read; the connection is closed)
+   * instead of failing `too_large`: for callers that need the status, not the body (webhooks).
+   */
+  truncate?: boolean;
 }
 
 export interface OutboundResponse {
@@ -96,7 +101,7 @@ export function createOutboundFetch(options: OutboundFetchOptions): OutboundFetc
     let method = (request.method ?? 'GET').toUpperCase();
     let body = request.body;
     for (let redirects = 0; ; redirects++) {
-      const response = await exchange(url, { method, headers: request.headers ?? {}, body, maxBytes, deadline, timeoutMs, lookup });
+      const response = await exchange(url, { method, headers: request.headers ?? {}, body, maxBytes, truncate: request.truncate ?? false, deadline, timeoutMs, lookup });
       const location = response.headers.location;
       if (!REDIRECTS.has(response.status) || location === undefined || maxRedirects === 0) return response;
       if (redirects >= maxRedirects) throw new OutboundError('too_many_redirects', `More than ${maxRedirects} redirects`);
@@ -121,6 +126,7 @@ interface Exchange {
   headers: Record<string, string>;
   body: string | Buffer | undefined;
   maxBytes: number;
+  truncate: boolean;
   deadline: AbortSignal;
   timeoutMs: number;
   lookup: LookupFunction;
@@ -154,8 +160,14 @@ function exchange(url: URL, options: Exchange): Promise<OutboundResponse> {
       ...(isIP(bare) === 0 ? { lookup: options.lookup } : {}),
     };
     const req = (url.protocol === 'https:' ? https : http).request(requestOptions, (res) => {
+      const answer = (body: Buffer) => {
+        if (settled) return;
+        settled = true;
+        options.deadline.removeEventListener('abort', onAbort);
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body, url: url.href });
+      };
       const declared = Number(res.headers['content-length']);
-      if (Number.isFinite(declared) && declared > options.maxBytes) {
+      if (Number.isFinite(declared) && declared > options.maxBytes && !options.truncate) {
         fail(new OutboundError('too_large', `The response is larger than ${options.maxBytes} bytes`));
         return;
       }
@@ -163,16 +175,16 @@ function exchange(url: URL, options: Exchange): Promise<OutboundResponse> {
       let received = 0;
       res.on('data', (chunk: Buffer) => {
         received += chunk.length;
-        if (received > options.maxBytes) fail(new OutboundError('too_large', `The response is larger than ${options.maxBytes} bytes`));
-        else chunks.push(chunk);
+        if (received <= options.maxBytes) chunks.push(chunk);
+        else if (!options.truncate) fail(new OutboundError('too_large', `The response is larger than ${options.maxBytes} bytes`));
+        else {
+          chunks.push(chunk.subarray(0, chunk.length - (received - options.maxBytes)));
+          answer(Buffer.concat(chunks));
+          req.destroy();
+        }
       });
       res.on('error', (error) => fail(new OutboundError('network', 'The response failed', { cause: error })));
-      res.on('end', () => {
-        if (settled) return;
-        settled = true;
-        options.deadline.removeEventListener('abort', onAbort);
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks), url: url.href });
-      });
+      res.on('end', () => answer(Buffer.concat(chunks)));
     });
     req.on('error', (error) => fail(error instanceof OutboundError ? error : new OutboundError('network', 'The request failed', { cause: error })));
     options.deadline.addEventListener('abort', onAbort, { once: true });

@@ -7,6 +7,7 @@ import type * as wire from '@parley/protocol';
 import type { ConversationView, DeletedUser } from '../../engine/engine.js';
 import type { ApiKeySummary } from '../../services/api-keys-service.js';
 import type { Ban, Conversation, EpochMs, IdentityProvider, Member, Message, Mute, Tenant, User } from '../../domain/types.js';
+import type { Webhook, WebhookDelivery } from '../../domain/webhooks.js';
 import type { SigningKeyRotationResult } from '../../services/signing-keys-service.js';
 
 const time = (ms: EpochMs): string => new Date(ms).toISOString();
@@ -120,5 +121,33 @@ export function presentSigningKeyRotation(rotation: SigningKeyRotationResult): S
     kid: rotation.kid,
     createdAt: time(rotation.createdAt),
     previous: rotation.previous.map((key) => ({ kid: key.kid, retiresAt: time(key.retiresAt) })),
+  };
+}
+
+/** A webhook without its secrets (they are shown once, by the call that makes them). */
+export function presentWebhook(webhook: Webhook): Static<typeof wire.Webhook> {
+  return {
+    id: webhook.id,
+    url: webhook.url,
+    events: [...webhook.events],
+    description: webhook.description,
+    enabled: webhook.enabled,
+    createdAt: time(webhook.createdAt),
+    failingSince: maybeTime(webhook.failingSince),
+    disabledAt: maybeTime(webhook.disabledAt),
+  };
+}
+
+export function presentWebhookDelivery(delivery: WebhookDelivery): Static<typeof wire.WebhookDelivery> {
+  return {
+    id: delivery.id,
+    eventId: delivery.eventId,
+    eventType: delivery.eventType,
+    status: delivery.status,
+    attempts: delivery.attempts,
+    lastStatusCode: delivery.lastStatusCode,
+    lastError: delivery.lastError,
+    lastAttemptAt: maybeTime(delivery.lastAttemptAt),
+    nextAttemptAt: maybeTime(delivery.nextAttemptAt),
   };
 }
