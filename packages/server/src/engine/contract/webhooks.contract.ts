@@ -267,7 +267,8 @@ export function webhooksContract(context: ContractContext): void {
         const removal: ConversationEvent = { type: 'member.removed', conversationId: group, userId: bob, role: 'member' };
         await context.engine.events.notify(TENANT, [alice, bob], removal, T0 + 1);
         expect(await types('w-1')).toEqual([]);
-        expect(await hooks().backlog(TENANT, 'w-1' as WebhookId)).toEqual({ depth: 0, oldestAt: null });
+        // Only the two entries taken before (conversation.created, message.created) are in the queue.
+        expect(await hooks().backlog(TENANT, 'w-1' as WebhookId)).toEqual({ depth: 2, oldestAt: T0 });
       });
 
       it('calls watch after an event is queued', async () => {
