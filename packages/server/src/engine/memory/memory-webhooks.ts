@@ -264,10 +264,13 @@ export class MemoryWebhookStore implements WebhookStore {
   async backlog(tenantId: TenantId, id: WebhookId): Promise<{ depth: number; oldestAt: EpochMs | null }> {
     const state = this.find(tenantId, id);
     if (!state) return { depth: 0, oldestAt: null };
-    const unread = state.nextSeq - Math.max(state.handedOut, state.base);
-    let oldest = unread > 0 ? Math.max(state.handedOut, state.base) : Infinity;
-    for (const seq of state.pending.keys()) oldest = Math.min(oldest, seq);
-    for (const seq of state.retries.keys()) oldest = Math.min(oldest, seq);
+    const firstUnread = Math.max(state.handedOut, state.base);
+    const unread = state.nextSeq - firstUnread;
+    // The oldest entry the queue still holds: pending entries and retries may name dropped ones.
+    let oldest = unread > 0 ? firstUnread : Infinity;
+    for (const seq of [...state.pending.keys(), ...state.retries.keys()]) {
+      if (seq >= state.base) oldest = Math.min(oldest, seq);
+    }
     const entry = Number.isFinite(oldest) ? this.entryAt(state, oldest) : null;
     return { depth: unread + state.pending.size + state.retries.size, oldestAt: entry?.at ?? null };
   }

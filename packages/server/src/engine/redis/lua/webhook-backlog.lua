@@ -1,6 +1,7 @@
 --[[
 webhook-backlog: entries neither delivered nor failed (never read by the group, pending in it,
-awaiting a retry) and the `at` of the oldest of them that the queue still holds.
+awaiting a retry) and the `at` of the oldest of them that the queue still holds. Read-only; costs
+no walk over the queue (see the note on the lag below).
 KEYS[1..9]  the webhook's keys (lib/webhooks.lua)
 Returns  {depth, at | false}
 ]]
@@ -22,11 +23,22 @@ end
 if not group then
   return {0, false}
 end
-local after_last = '(' .. group['last-delivered-id']
--- lag is nil when Redis cannot tell it (entries deleted after the last read): count them then.
-local unread = group.lag
-if not unread then
-  unread = #redis.call('XRANGE', k.queue, after_last, '+')
+local last_read = group['last-delivered-id']
+local after_last = '(' .. last_read
+-- Entries never read, without walking them: trimming drops the oldest entries only, so when it
+-- went past the last read entry every entry left is unread (XLEN); otherwise the group's lag
+-- counts them (counted by walking only when Redis cannot tell it). Approximate in one case: once
+-- trimming dropped entries never read, Redis 7.0's lag keeps counting them after the group has read
+-- past them again (it cannot tell how many entries it skipped), so depth may overcount by those.
+local unread = 0
+local first = redis.call('XRANGE', k.queue, '-', '+', 'COUNT', 1)[1]
+if first then
+  local length = redis.call('XLEN', k.queue)
+  if id_before(last_read, first[1]) then
+    unread = length
+  else
+    unread = math.min(group.lag or #redis.call('XRANGE', k.queue, after_last, '+'), length)
+  end
 end
 local depth = unread + group.pending + redis.call('ZCARD', k.retries)
 local candidates = {}
