@@ -1,9 +1,10 @@
 /**
  * WebhookStore on Redis. Each tenant's webhook keys share the slot `{w:<tenant>}` (redis-keys.ts),
  * so every step on one webhook is one script (lua/webhook-*.lua, all taking the webhook's nine
- * keys); the deployment-wide registry that `listAll` reads is a set of its own, written after the
- * tenant's step (a crash in between leaves a registry member naming an absent webhook, which the
- * dispatcher meets as `absent`, or a webhook missing from listAll until it is recreated).
+ * keys); the deployment-wide registry that `listAll` reads is a set of its own (another slot),
+ * added to before a create and removed from after a delete, so a crash in between can leave a
+ * member naming an absent webhook (a dispatcher's lease answers `absent`) but never a webhook that
+ * listAll misses.
  *
  * A queue is a stream read by the consumer group `dispatch` that every node shares (consumer =
  * node id): `take` reads new entries with XREADGROUP, `settle` acknowledges them, `reclaim` moves a
@@ -109,6 +110,10 @@ export class RedisWebhookStore implements WebhookStore {
       this.requireWebhook(webhook);
       if (!Number.isSafeInteger(maxPerTenant) || maxPerTenant < 0) throw invalid('maxPerTenant must be a non-negative integer');
       const { keys, redis } = this.context;
+      // Registered before the step, so that no crash leaves a webhook that listAll misses (a
+      // member naming an absent webhook only costs a dispatcher an `absent` lease).
+      const member = keys.webhookMember(webhook.tenantId, webhook.id);
+      await redis.sadd(keys.webhookRegistry(), member);
       const result = asString(
         await this.run('webhook-create', webhook.tenantId, webhook.id, [
           webhook.id,
@@ -121,7 +126,9 @@ export class RedisWebhookStore implements WebhookStore {
         'webhook-create',
       );
       if (result !== 'created' && result !== 'too_many_webhooks' && result !== 'id_taken') throw unexpected('webhook-create');
-      if (result === 'created') await redis.sadd(keys.webhookRegistry(), keys.webhookMember(webhook.tenantId, webhook.id));
+      // id_taken: the member names the webhook that holds the id. too_many_webhooks: there was no
+      // such webhook at the step (the id is checked first), so the member named nothing.
+      if (result === 'too_many_webhooks') await redis.srem(keys.webhookRegistry(), member);
       return result;
     });
   }
