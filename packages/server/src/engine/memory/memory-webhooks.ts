@@ -9,7 +9,8 @@
  *     WEBHOOK_IN_FLIGHT_MS) to their due time.
  * Queueing by the event log happens in `queueLogged`, which ConversationEvents.log calls in the
  * same synchronous section as the change, so no call observes the change without its entries.
- * `watch` listeners run asynchronously (setImmediate), never inside the step that queued.
+ * `watch` listeners run asynchronously (setImmediate), never inside the step that queued, once per
+ * webhook and turn of the event loop.
  */
 import { createHash } from 'node:crypto';
 import type { EventEnvelope } from '../../domain/events.js';
@@ -60,6 +61,8 @@ export class MemoryWebhookStore implements WebhookStore {
   readonly queueing = true;
   private readonly tenants = new TenantScoped<Map<WebhookId, WebhookState>>(() => new Map());
   private readonly watchers = new Set<(tenantId: TenantId, id: WebhookId) => void>();
+  /** Webhooks to wake on the next turn (see `wake`), by a key naming both. */
+  private readonly woken = new Map<string, { tenantId: TenantId; id: WebhookId }>();
   private closed = false;
 
   async create(webhook: Webhook, maxPerTenant: number): Promise<'created' | 'too_many_webhooks' | 'id_taken'> {
@@ -315,9 +318,24 @@ export class MemoryWebhookStore implements WebhookStore {
       state.entries.splice(0, excess);
       state.base += excess;
     }
-    const id = state.webhook.id;
-    for (const watcher of this.watchers) setImmediate(() => watcher(tenantId, id));
+    this.wake(tenantId, state.webhook.id);
     return queued;
+  }
+
+  /**
+   * Tells every watcher, on a later turn of the event loop, that the webhook has new entries. The
+   * webhooks woken within one turn are told once each, however many entries they got.
+   */
+  private wake(tenantId: TenantId, id: WebhookId): void {
+    if (this.watchers.size === 0) return;
+    if (this.woken.size === 0) {
+      setImmediate(() => {
+        const woken = [...this.woken.values()];
+        this.woken.clear();
+        for (const watcher of this.watchers) for (const webhook of woken) watcher(webhook.tenantId, webhook.id);
+      });
+    }
+    this.woken.set(JSON.stringify([tenantId, id]), { tenantId, id });
   }
 
   /** A retry whose entry left the queue ends as failed. */
