@@ -236,6 +236,21 @@ export function webhooksContract(context: ContractContext): void {
         expect(await types('w-1')).toEqual([]);
       });
 
+      it('queues what a ban logs (member.removed, then an owner hand-over) and a direct conversation created', async () => {
+        if (!hooks().queueing) return;
+        await created(webhook('w-1', { events: ['member.removed', 'member.updated', 'conversation.created'] }));
+        const group = await createGroup(context.engine, 'g-1', [alice, bob]);
+        expect((await context.engine.moderation.ban(TENANT, group, { userId: alice, createdAt: T0 + 1 })).status).toBe('ok');
+        await context.engine.conversations.getOrCreateDirect(TENANT, newDirect('d-1', alice, bob));
+        const taken = (await take('w-1')).map(({ entry }) => [entry.type, entry.conversationId]);
+        expect(taken).toEqual([
+          ['conversation.created', group],
+          ['member.removed', group],
+          ['member.updated', group],
+          ['conversation.created', 'd-1'],
+        ]);
+      });
+
       it('gives one event the same id at every webhook, distinct delivery ids', async () => {
         if (!hooks().queueing) return;
         await created(webhook('w-1'), webhook('w-2', { events: ['message.created'] }));
