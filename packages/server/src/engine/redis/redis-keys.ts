@@ -97,6 +97,9 @@ Every rate-limited subject has a slot of its own, so counters spread over the Cl
  * their own (not the tenant's) so that one busy tenant's realtime traffic spreads over the Cluster.
  * Refresh families are each in a slot of their own (a token names its tenant and family, not its
  * user); the user's index of them is in the user slot, kept a superset of the live families.
+ * A tenant's webhooks share one slot, so every step on a webhook (lease, take, settle) is one
+ * script; off Cluster the conversation scripts also reach that slot's routes and queues (undeclared
+ * keys), which is how an event is queued in the step that logs it.
  *
  * Topics are pub/sub channels named like keys of the slot they belong to, so that on Cluster a
  * script can SPUBLISH a conversation's event on the node that holds the conversation (sharded
