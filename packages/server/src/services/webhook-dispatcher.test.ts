@@ -88,7 +88,9 @@ describe('retryDelay', () => {
     expect(retryDelay(1, 1000, () => 0)).toBe(500);
     expect(retryDelay(1, 1000, () => 0.999_999)).toBe(1000);
     expect(retryDelay(4, 1000, () => 0.5)).toBe(6000);
-    expect(retryDelay(60, 1000, () => 0.999_999)).toBe(MAX_RETRY_DELAY_MS);
+    expect(retryDelay(60, 1000, () => 0.999_999)).toBeLessThanOrEqual(MAX_RETRY_DELAY_MS);
+    expect(retryDelay(60, 1000, () => 0.999_999)).toBeGreaterThan(MAX_RETRY_DELAY_MS * 0.999);
+    expect(retryDelay(60, 1000, () => 0)).toBe(MAX_RETRY_DELAY_MS / 2);
   });
 });
 
