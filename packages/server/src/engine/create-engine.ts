@@ -31,5 +31,11 @@ export function createEngine(options: CreateEngineOptions): Engine {
     ...(hasSentinels ? { sentinels: options.redisSentinels, sentinelName: options.redisSentinelName } : {}),
     ...(options.onRedisError ? { onError: options.onRedisError } : {}),
   });
-  return createRedisEngine({ redis, keyPrefix: options.keyPrefix, ...(options.retention ? { retention: options.retention } : {}) });
+  return createRedisEngine({
+    redis,
+    keyPrefix: options.keyPrefix,
+    ...(options.retention ? { retention: options.retention } : {}),
+    // Background work retries by itself; its failures are reported like connection errors.
+    ...(options.onRedisError ? { onBackgroundError: (error) => options.onRedisError?.(error instanceof Error ? error : new Error(String(error))) } : {}),
+  });
 }

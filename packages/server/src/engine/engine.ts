@@ -895,7 +895,8 @@ export interface RevocationListener {
  * each enabled webhook of the tenant that subscribes to its type (domain/webhooks.ts `subscribes`).
  * A crash after the change therefore cannot lose the queued entry. Inbox entries
  * (EventStore.notify) are not queued: they repeat conversation events for one user. Changing a
- * webhook (create, update, delete) takes effect for every event logged after the call resolved.
+ * webhook (create, update, delete) takes effect for every event logged after the call resolved
+ * (on Redis Cluster: relayed after it; see `relayed`).
  *
  * A queue is a FIFO: entries of one conversation in log order. Delivery is at least once:
  *   - one node at a time holds a webhook's lease (`lease`) and only the holder calls `take`;
@@ -913,11 +914,15 @@ export interface RevocationListener {
  * are unique within their webhook.
  */
 export interface WebhookStore {
-  /**
-   * False where logging steps cannot reach the tenant's queues (Redis Cluster: a conversation's
-   * script runs in the conversation's slot); the webhook API refuses to create webhooks there.
-   */
+  /** Whether logging steps queue events for webhooks (true on every engine; kept for callers that check). */
   readonly queueing: boolean;
+  /**
+   * Resolves once every event logged through this engine before the call is in its webhooks'
+   * queues. On Redis Cluster the logging step writes the event (atomically) to an outbox in the
+   * conversation's slot, and a relay queues it moments later; elsewhere the logging step queues it
+   * itself and this resolves at once.
+   */
+  relayed(): Promise<void>;
   /**
    * Creates the webhook. Atomic with the tenant's count: `too_many_webhooks` (nothing stored)
    * when the tenant has `maxPerTenant` already; `id_taken` when the tenant has one with this id.

@@ -59,6 +59,9 @@ function newestFirst(a: WebhookDelivery, b: WebhookDelivery): number {
 
 export class MemoryWebhookStore implements WebhookStore {
   readonly queueing = true;
+
+  /** The logging step queues in the same synchronous section: nothing is ever waiting. */
+  async relayed(): Promise<void> {}
   private readonly tenants = new TenantScoped<Map<WebhookId, WebhookState>>(() => new Map());
   private readonly watchers = new Set<(tenantId: TenantId, id: WebhookId) => void>();
   /** Webhooks to wake on the next turn (see `wake`), by a key naming both. */

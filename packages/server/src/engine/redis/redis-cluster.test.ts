@@ -13,10 +13,11 @@ import { Cluster, type Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TopicMessage } from '../../domain/events.js';
 import type { ConversationId, MessageId, TenantId, UserId } from '../../domain/types.js';
+import type { QueuedWebhookEvent, Webhook, WebhookId } from '../../domain/webhooks.js';
 import { deleteKeysWithPrefix, keysWithPrefix, startLocalCluster, uniqueKeyPrefix, type LocalCluster } from '../../test-support/redis.js';
 import { runEngineContract } from '../engine.contract.js';
 import { createRedisClient } from './redis-connection.js';
-import { createRedisEngine } from './redis-engine.js';
+import { createRedisEngine, RedisEngine } from './redis-engine.js';
 import { RedisKeys } from './redis-keys.js';
 
 let cluster: LocalCluster | undefined;
@@ -84,6 +85,8 @@ describe('redis engine key slots on Redis Cluster', () => {
       });
       expect((await engine.conversations.listForUser(tenant, bob, { limit: 10 })).items).toHaveLength(5);
 
+      // The webhook outboxes of the conversations' slots are emptied, and then deleted, by the relay.
+      await engine.webhooks.relayed();
       const keys = await keysWithPrefix(admin, keyPrefix);
       const slotsByTag = new Map<string, Set<number>>();
       for (const key of keys) {
@@ -248,5 +251,72 @@ describe('redis engine pub/sub on Redis Cluster', () => {
       await subscriber.close();
       await cleanup();
     }
+  });
+});
+
+describe('webhook outboxes on Redis Cluster', () => {
+  const tenant = 'acme' as TenantId;
+  const alice = 'alice' as UserId;
+  const bob = 'bob' as UserId;
+
+  async function withEngines(run: (a: RedisEngine, b: RedisEngine, keyPrefix: string) => Promise<void>): Promise<void> {
+    if (!admin) throw new Error('the cluster is not running');
+    const keyPrefix = uniqueKeyPrefix();
+    const a = new RedisEngine({ redis: createRedisClient({ clusterNodes: nodeList() }), keyPrefix });
+    const b = new RedisEngine({ redis: createRedisClient({ clusterNodes: nodeList() }), keyPrefix });
+    try {
+      await a.webhooks.create(clusterWebhook(tenant, 'w-1'), 20);
+      await run(a, b, keyPrefix);
+    } finally {
+      await a.close();
+      await b.close();
+      await deleteKeysWithPrefix(admin, keyPrefix);
+    }
+  }
+
+  function clusterWebhook(tenantId: TenantId, id: string): Webhook {
+    return { tenantId, id: id as WebhookId, url: 'https://example.com/hook', events: ['*'], description: null, enabled: true, createdAt: 1, secrets: [{ secret: 'whsec_x', expiresAt: null }], failingSince: null, disabledAt: null };
+  }
+
+  async function queued(engine: RedisEngine, id = 'w-1'): Promise<QueuedWebhookEvent[]> {
+    expect(['acquired', 'renewed']).toContain(await engine.webhooks.lease(tenant, id as WebhookId, 'node', 60_000, 1));
+    return (await engine.webhooks.take(tenant, id as WebhookId, 'node', 1000, 1)).map(({ entry }) => entry);
+  }
+
+  it('queues, in log order and once each, what two nodes log into one conversation at the same time', async () => {
+    await withEngines(async (a, b) => {
+      await a.conversations.createGroup(tenant, { id: 'g' as ConversationId, type: 'group', title: 'g', createdAt: 1, members: [{ userId: alice, role: 'owner' }, { userId: bob, role: 'member' }] });
+      const sends = Array.from({ length: 30 }, (_, i) =>
+        (i % 2 === 0 ? a : b).messages.append(tenant, 'g' as ConversationId, { id: `m${i}` as MessageId, senderId: alice, system: false, text: `m${i}`, replyTo: null, createdAt: 2 + i, clientMessageId: null }, 60_000),
+      );
+      await Promise.all(sends);
+      await Promise.all([a.webhooks.relayed(), b.webhooks.relayed()]);
+      const entries = await queued(b);
+      const seqs = entries.filter((entry) => entry.type === 'message.created').map((entry) => (entry.event.message as { seq: number }).seq);
+      expect(seqs).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
+      expect(new Set(entries.map((entry) => entry.eventId)).size).toBe(entries.length);
+    });
+  });
+
+  it("relays by the sweep what a node logged and died before relaying, and leaves no outbox behind", async () => {
+    await withEngines(async (a, b, keyPrefix) => {
+      if (!admin) throw new Error('the cluster is not running');
+      const keys = new RedisKeys(keyPrefix);
+      const conversationId = 'g-dead' as ConversationId;
+      // What the logging script of a node that died right after it wrote to its slot's outbox.
+      const outbox = keys.webhookOutbox(keys.conversationKeySlot(tenant, conversationId));
+      const event = { type: 'member.added', conversationId, userId: bob, role: 'member' };
+      await admin.xadd(outbox, '*', 'tenantId', tenant, 'conversationId', conversationId, 'id', '5-0', 'at', '5', 'event', JSON.stringify(event));
+      expect(await queued(a)).toEqual([]);
+      await b.webhooks.sweep();
+      const [entry, ...rest] = await queued(a);
+      expect(rest).toEqual([]);
+      expect(entry).toMatchObject({ type: 'member.added', conversationId, at: 5, event });
+      expect(await admin.exists(outbox)).toBe(0);
+      // A tenant without webhooks: relayed and dropped, the outbox gone all the same.
+      await a.conversations.createGroup('other' as TenantId, { id: 'g2' as ConversationId, type: 'group', title: 'g', createdAt: 1, members: [{ userId: alice, role: 'owner' }] });
+      await a.webhooks.relayed();
+      expect(await keysWithPrefix(admin, `${keyPrefix}{s`)).toEqual([]);
+    });
   });
 });

@@ -23,11 +23,12 @@ export interface EventLogSettings {
   readonly publish: 'PUBLISH' | 'SPUBLISH';
   readonly retention: EventRetention;
   /**
-   * Whether conversation logging steps also queue their events for the tenant's webhooks. Not on
-   * Cluster: a conversation's script runs in the conversation's slot and cannot reach the
-   * tenant's webhook keys.
+   * On Cluster, the relay that moves events from each slot's webhook outbox to the tenants' queues
+   * (redis-webhook-outbox.ts): a conversation's script runs in the conversation's slot and cannot
+   * reach the tenant's webhook keys, so it appends to its slot's outbox. Null off Cluster, where
+   * the logging step queues for the webhooks itself.
    */
-  readonly queueWebhooks: boolean;
+  readonly outbox: { touched(slot: number): void } | null;
 }
 
 export interface RedisContext {
@@ -40,16 +41,24 @@ export interface RedisContext {
 
 /**
  * ARGV[1..3] of every script that logs events: publish command, max events, max age (ms).
- * With `conversation` (a conversation's log, never an inbox) and where webhooks are queued by the
- * logging step, ARGV[1] also carries what lua/lib/event-log.lua needs to queue the event for the
- * tenant's webhooks: its lines after the command are the routes hash, the queue key prefix, the
- * wake channel, the wake message prefix, the queue bound and, last, the conversation id.
+ * With `conversation` (a conversation's log, never an inbox), ARGV[1] also carries what
+ * lua/lib/event-log.lua needs to feed the tenant's webhooks, in lines after the command:
+ *   - off Cluster, the routes hash, the queue key prefix, the wake channel, the wake message
+ *     prefix, the queue bound and, last, the conversation id (the script queues the event itself);
+ *   - on Cluster, `outbox`, the outbox of the conversation's slot, its bound, the tenant and, last,
+ *     the conversation id; and the slot is noted with the relay, which reads that outbox right
+ *     after the script (so call this as the script is sent).
  */
 export function logArgs(context: RedisContext, conversation?: { tenantId: TenantId; conversationId: ConversationId }): [string, number, number] {
-  const { publish, retention, queueWebhooks } = context.log;
-  if (!conversation || !queueWebhooks) return [publish, retention.maxEvents, retention.maxAgeMs];
+  const { publish, retention, outbox } = context.log;
+  if (!conversation) return [publish, retention.maxEvents, retention.maxAgeMs];
   const { keys } = context;
   const { tenantId, conversationId } = conversation;
+  if (outbox !== null) {
+    const slot = keys.conversationKeySlot(tenantId, conversationId);
+    outbox.touched(slot);
+    return [[publish, 'outbox', keys.webhookOutbox(slot), MAX_WEBHOOK_QUEUE, tenantId, conversationId].join('\n'), retention.maxEvents, retention.maxAgeMs];
+  }
   const routing = [
     publish,
     keys.webhookRoutes(tenantId),

@@ -14,7 +14,7 @@
  */
 import { DEFAULT_EVENT_RETENTION, type Engine, type EventRetention, type StorageConnectionState } from '../engine.js';
 import { guard, invalid } from './redis-guard.js';
-import type { RedisClient, RedisContext } from './redis-context.js';
+import { isCluster, type RedisClient, type RedisContext } from './redis-context.js';
 import { RedisConversationStore } from './redis-conversations.js';
 import { RedisEventStore } from './redis-events.js';
 import { RedisIdentityProviderStore } from './redis-identity-providers.js';
@@ -30,6 +30,7 @@ import { RedisSigningKeyStore } from './redis-signing-keys.js';
 import { RedisTenantStore } from './redis-tenants.js';
 import { UserConversationIndex } from './redis-user-index.js';
 import { RedisUserStore } from './redis-users.js';
+import { WebhookOutboxRelay } from './redis-webhook-outbox.js';
 import { RedisWebhookStore } from './redis-webhooks.js';
 import { Scripts } from './scripts.js';
 
@@ -40,6 +41,8 @@ export interface RedisEngineOptions {
   keyPrefix?: string;
   /** Retention of event logs and inboxes; default DEFAULT_EVENT_RETENTION. */
   retention?: EventRetention;
+  /** Failures of background work (the Cluster webhook outbox relay), which retries by itself; for logging. */
+  onBackgroundError?: (error: unknown) => void;
 }
 
 function checkRetention(retention: EventRetention): EventRetention {
@@ -70,6 +73,7 @@ export class RedisEngine implements Engine {
   constructor(options: RedisEngineOptions) {
     this.client = options.redis;
     this.keys = new RedisKeys(options.keyPrefix ?? 'parley:');
+    let relay: WebhookOutboxRelay | null = null;
     const context: RedisContext = {
       // Redis and Cluster share every plain command; one type serves both.
       redis: options.redis,
@@ -79,8 +83,9 @@ export class RedisEngine implements Engine {
         // Sharded pub/sub on Cluster: a topic lives on the node of its slot (see redis-pubsub.ts).
         publish: options.redis.isCluster ? 'SPUBLISH' : 'PUBLISH',
         retention: checkRetention(options.retention ?? DEFAULT_EVENT_RETENTION),
-        // A conversation's script cannot reach the tenant's webhook slot on Cluster (see redis-webhooks.ts).
-        queueWebhooks: !options.redis.isCluster,
+        // A conversation's script cannot reach the tenant's webhook slot on Cluster: it writes to
+        // its slot's outbox, relayed to the queues (redis-webhook-outbox.ts).
+        outbox: options.redis.isCluster ? { touched: (slot) => relay?.touched(slot) } : null,
       },
     };
     const index = new UserConversationIndex(context);
@@ -97,7 +102,11 @@ export class RedisEngine implements Engine {
     this.pubsub = new RedisPubSub(options.redis, this.keys);
     this.presence = new RedisPresenceStore(context);
     this.revocations = new RedisRevocationBus(options.redis, this.keys);
-    this.webhooks = new RedisWebhookStore(context, options.redis);
+    if (isCluster(options.redis)) {
+      relay = new WebhookOutboxRelay(context, options.redis, options.onBackgroundError);
+      relay.startSweeping();
+    }
+    this.webhooks = new RedisWebhookStore(context, options.redis, relay);
   }
 
   connectionStates(): StorageConnectionState[] {

@@ -76,6 +76,11 @@
  *   webhooks (global)  {webhooks}
  *     all                    set     "<tenant>:<id>" (encoded) of every webhook (listAll)
  *     wake                   channel (not a key) "<tenant>:<id>" (encoded) of a webhook with new entries
+ *     outbox-sweeper         string  the node sweeping every slot's outbox now (Cluster), expiring
+ *   one Cluster slot's outbox  {<tag of the slot>}  (Cluster only; slot-tags.ts, redis-webhook-outbox.ts)
+ *     webhook-outbox         stream  every event logged by the conversations of this slot (fields tenantId,
+ *                                    conversationId, id, at, event), until the relay queues it for webhooks
+ *     webhook-outbox-lock    string  the node relaying this outbox now, expiring
  *   one rate-limited subject of a tenant  {rl:<limit>:<tenant>:<subject>}
  *     tat                    string  the GCRA theoretical arrival time (epoch ms); expires when it passes
  *   one rate-limited subject of the deployment  {rl-ip:<limit>:<subject>}
@@ -105,6 +110,7 @@ Every rate-limited subject has a slot of its own, so counters spread over the Cl
  * script can SPUBLISH a conversation's event on the node that holds the conversation (sharded
  * pub/sub routes a channel by its hash slot, exactly like a key).
  */
+import { keySlot, slotTag } from './slot-tags.js';
 import type { ConversationId, TenantId, UserId } from '../../domain/types.js';
 
 /** What a topic channel belongs to (see RedisKeys.parseTopic). */
@@ -354,6 +360,24 @@ export class RedisKeys {
   /** What a webhook's queue key starts with, before its route field. */
   webhookQueuePrefix(tenantId: TenantId): string {
     return `${this.webhookSlot(tenantId)}:queue:`;
+  }
+
+  /** The Cluster slot of a conversation's keys (where its logging scripts run). */
+  conversationKeySlot(tenantId: TenantId, conversationId: ConversationId): number {
+    return keySlot(this.conversationSlot(tenantId, conversationId));
+  }
+
+  /** The webhook outbox of a Cluster slot: a key in that very slot (slot-tags.ts). */
+  webhookOutbox(slot: number): string {
+    return `${this.prefix}{${slotTag(slot)}}:webhook-outbox`;
+  }
+
+  webhookOutboxLock(slot: number): string {
+    return `${this.prefix}{${slotTag(slot)}}:webhook-outbox-lock`;
+  }
+
+  webhookOutboxSweeper(): string {
+    return `${this.prefix}{webhooks}:outbox-sweeper`;
   }
 
   /** The deployment-wide registry of webhooks (listAll). */

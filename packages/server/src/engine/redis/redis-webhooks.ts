@@ -13,8 +13,9 @@
  *
  * Queueing by the event log: off Cluster, every conversation logging script also reads the
  * tenant's routes hash and appends to the subscribed queues (lua/lib/event-log.lua, fed by
- * redis-context.ts `logArgs`). On Cluster a conversation's script cannot reach the tenant's slot,
- * so `queueing` is false there and nothing is queued by logging; every method still works.
+ * redis-context.ts `logArgs`). On Cluster a conversation's script cannot reach the tenant's slot:
+ * it appends the event to its own slot's outbox in the same step, and the relay
+ * (redis-webhook-outbox.ts) queues it moments later; `relayed` waits for that.
  *
  * `watch` listens on one deployment-wide channel on a connection of its own; the queueing scripts
  * PUBLISH "<tenant>:<id>" there (plain PUBLISH, which Cluster broadcasts to every node).
@@ -26,6 +27,7 @@ import { isCluster, type RedisClient, type RedisContext } from './redis-context.
 import { guard, invalid, requireId, requireLimit, requireTime } from './redis-guard.js';
 import type { RedisKeys, WebhookKeys } from './redis-keys.js';
 import { asArray, asInteger, asString, parseJsonText, unexpected } from './redis-replies.js';
+import type { WebhookOutboxRelay } from './redis-webhook-outbox.js';
 import type { Reply, ScriptName } from './scripts.js';
 
 const MAX_TAKE = 1000;
@@ -95,14 +97,27 @@ function parseDelivery(reply: Reply | undefined): WebhookDelivery {
 }
 
 export class RedisWebhookStore implements WebhookStore {
-  readonly queueing: boolean;
+  readonly queueing = true;
   private readonly watchers = new Set<{ close(): Promise<void> }>();
 
   constructor(
     private readonly context: RedisContext,
     private readonly client: RedisClient,
-  ) {
-    this.queueing = context.log.queueWebhooks;
+    /** Cluster: the outbox relay (redis-webhook-outbox.ts); null elsewhere. */
+    private readonly relay: WebhookOutboxRelay | null = null,
+  ) {}
+
+  async relayed(): Promise<void> {
+    await this.relay?.drained();
+  }
+
+  /**
+   * On Cluster, relays every slot's outbox now, as the periodic sweep does on the node holding its
+   * lease (what a node that died between its logging script and its relay left behind); nothing
+   * elsewhere. For tests and operators.
+   */
+  async sweep(): Promise<void> {
+    await this.relay?.sweep();
   }
 
   create(webhook: Webhook, maxPerTenant: number): Promise<'created' | 'too_many_webhooks' | 'id_taken'> {
@@ -357,8 +372,9 @@ export class RedisWebhookStore implements WebhookStore {
     });
   }
 
-  /** Closes every watch still open (the engine is closing). */
+  /** Closes every watch still open and relays what the outbox holds (the engine is closing). */
   async closeAll(): Promise<void> {
+    await this.relay?.close();
     await Promise.all([...this.watchers].map((watcher) => watcher.close()));
   }
 

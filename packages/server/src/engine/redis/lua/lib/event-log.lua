@@ -9,11 +9,16 @@
 --   {stream = key, topic = channel, publish = 'PUBLISH' | 'SPUBLISH', max_events = n, max_age = ms,
 --    routing = nil | text}
 -- `publish` is the command alone, or, for a conversation's log whose events feed the tenant's
--- webhook queues (redis-context.ts `logArgs`), the command followed by six lines: the routes hash,
--- the queue key prefix, the wake channel, the wake message prefix, the queue bound and the
--- conversation id (last, so it may hold any character). Those lines are parsed only when the
--- tenant has routes. The webhook keys are not among the script's KEYS: this only happens off
--- Cluster, where a script may touch undeclared keys.
+-- webhook queues (redis-context.ts `logArgs`), the command followed by lines saying how:
+--   - off Cluster, six lines: the routes hash, the queue key prefix, the wake channel, the wake
+--     message prefix, the queue bound and the conversation id (last, so it may hold any
+--     character). Those lines are parsed only when the tenant has routes. The webhook keys are
+--     not among the script's KEYS: this only happens off Cluster, where a script may touch
+--     undeclared keys.
+--   - on Cluster, 'outbox' and four lines: the outbox stream of the conversation's slot (a key of
+--     that same slot, so the script may write it), its bound, the tenant id and the conversation
+--     id. The event goes to the outbox and the relay (redis-webhook-outbox.ts) moves it to the
+--     tenant's queues with webhook-route.lua, which shares queue_routed below.
 local function event_log(stream, topic, publish, max_events, max_age)
   local routing = nil
   local first = string.find(publish, '\n', 1, true)
@@ -28,9 +33,44 @@ local function event_log(stream, topic, publish, max_events, max_age)
     routing = routing}
 end
 
--- Queues a logged event (its log id and time, its JSON) for every enabled webhook of the tenant
--- subscribed to its type, and announces each on the wake channel. A tenant without webhooks costs
--- one HGETALL of a missing key.
+-- The first `count` lines of `text` and the rest after them.
+local function split_lines(text, count)
+  local parts = {}
+  local from = 1
+  for _ = 1, count do
+    local stop = string.find(text, '\n', from, true)
+    if not stop then
+      error('event-log: malformed webhook routing')
+    end
+    parts[#parts + 1] = string.sub(text, from, stop - 1)
+    from = stop + 1
+  end
+  return parts, string.sub(text, from)
+end
+
+-- Queues a logged event (its log id and time, its JSON) for every webhook in `routes` (HGETALL of
+-- the tenant's routes hash) subscribed to its type, and announces each on the wake channel.
+-- `queue` = {prefix, wake, wake_prefix, max}. The event id is the same for every webhook and
+-- for every relay of the same logged event. Returns how many entries it queued.
+local function queue_routed(routes, queue, conversation_id, id, ms_text, event)
+  local event_type = string.match(event, '^{"type":"([^"]+)"')
+  local event_id = nil
+  local queued = 0
+  for i = 1, #routes, 2 do
+    local types = routes[i + 1]
+    if string.find(types, '\n*\n', 1, true) or string.find(types, '\n' .. event_type .. '\n', 1, true) then
+      event_id = event_id or ('evt_' .. string.sub(redis.sha1hex(conversation_id .. '\n' .. id), 1, 32))
+      redis.call('XADD', queue.prefix .. routes[i], 'MAXLEN', '~', queue.max, '*',
+        'eventId', event_id, 'type', event_type, 'at', ms_text, 'conversationId', conversation_id, 'event', event)
+      redis.call('PUBLISH', queue.wake, queue.wake_prefix .. routes[i])
+      queued = queued + 1
+    end
+  end
+  return queued
+end
+
+-- Off Cluster: reads the tenant's routes and queues the event (queue_routed). A tenant without
+-- webhooks costs one HGETALL of a missing key.
 local function queue_for_webhooks(routing, id, ms_text, event)
   local routes_end = string.find(routing, '\n', 1, true)
   if not routes_end then
@@ -40,34 +80,22 @@ local function queue_for_webhooks(routing, id, ms_text, event)
   if #routes == 0 then
     return
   end
-  local parts = {}
-  local from = routes_end + 1
-  for _ = 1, 4 do
-    local stop = string.find(routing, '\n', from, true)
-    if not stop then
-      error('event-log: malformed webhook routing')
-    end
-    parts[#parts + 1] = string.sub(routing, from, stop - 1)
-    from = stop + 1
-  end
-  local queue_prefix, wake, wake_prefix, max_queue = parts[1], parts[2], parts[3], parts[4]
-  local conversation_id = string.sub(routing, from)
-  local event_type = string.match(event, '^{"type":"([^"]+)"')
-  local event_id = nil
-  for i = 1, #routes, 2 do
-    local types = routes[i + 1]
-    if string.find(types, '\n*\n', 1, true) or string.find(types, '\n' .. event_type .. '\n', 1, true) then
-      event_id = event_id or ('evt_' .. string.sub(redis.sha1hex(conversation_id .. '\n' .. id), 1, 32))
-      redis.call('XADD', queue_prefix .. routes[i], 'MAXLEN', '~', max_queue, '*',
-        'eventId', event_id, 'type', event_type, 'at', ms_text, 'conversationId', conversation_id, 'event', event)
-      redis.call('PUBLISH', wake, wake_prefix .. routes[i])
-    end
-  end
+  local parts, conversation_id = split_lines(string.sub(routing, routes_end + 1), 4)
+  queue_routed(routes, {prefix = parts[1], wake = parts[2], wake_prefix = parts[3], max = parts[4]}, conversation_id, id, ms_text, event)
+end
+
+-- On Cluster: appends the event to its slot's outbox, every event of every tenant (whether the
+-- tenant has webhooks is known only in the tenant's slot, which the relay reads).
+local function append_outbox(routing, id, ms_text, event)
+  local parts, conversation_id = split_lines(routing, 4)
+  redis.call('XADD', parts[2], 'MAXLEN', '~', parts[3], '*',
+    'tenantId', parts[4], 'conversationId', conversation_id, 'id', id, 'at', ms_text, 'event', event)
 end
 
 -- Appends `event` (JSON text) at time `at` (ms, made non-decreasing: at least the newest entry's),
 -- trims the log, publishes the envelope {"id","at","event"} once on the topic, and with routing
--- queues the event for the tenant's webhooks (queue_for_webhooks); returns the id.
+-- queues the event for the tenant's webhooks (queue_for_webhooks) or, on Cluster, appends it to
+-- its slot's outbox (append_outbox); returns the id.
 -- Retention, exact: entries older than max_age before the new one go (MINID), then the oldest
 -- beyond max_events (MAXLEN). The newest id dropped becomes the stream's max-deleted-entry-id
 -- (XSETID), which event-read compares with a reader's position to report a gap.
@@ -106,7 +134,11 @@ local function append_event(log, at, event)
   end
   redis.call(log.publish, log.topic, '{"id":"' .. id .. '","at":' .. ms_text .. ',"event":' .. event .. '}')
   if log.routing then
-    queue_for_webhooks(log.routing, id, ms_text, event)
+    if string.sub(log.routing, 1, 7) == 'outbox\n' then
+      append_outbox(log.routing, id, ms_text, event)
+    else
+      queue_for_webhooks(log.routing, id, ms_text, event)
+    end
   end
   return id
 end
