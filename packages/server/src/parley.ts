@@ -32,6 +32,7 @@ import { WebhookDispatcher } from './services/webhook-dispatcher.js';
 import { createWebhooksService } from './services/webhooks-service.js';
 import { DEFAULT_GATEWAY_SETTINGS, RealtimeGateway, type RealtimeGatewayDeps } from './gateway/realtime-gateway.js';
 import { attachWebSocket } from './gateway/websocket.js';
+import { createWebhookPresenter } from './gateway/wire-events.js';
 import { VERSION } from './version.js';
 
 export const DEFAULT_TENANT = 'default' as TenantId;
@@ -218,6 +219,7 @@ export async function createParley(config: Config, options: ParleyOptions = {}):
     settings: config.webhooks,
     version: VERSION,
     observer: metrics.webhooks,
+    present: createWebhookPresenter((tenantId, conversationId) => realtime.firstMembers(tenantId, conversationId)),
     log: { warn: (object, message) => webhookLog.warn(object, message) },
   });
   recordWebhookMetrics(metrics, webhookDispatcher, engine.webhooks, clock);

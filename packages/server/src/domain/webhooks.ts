@@ -66,9 +66,11 @@ export interface QueuedWebhookEvent {
   event: Record<string, unknown>;
 }
 
-/** What the receiver's POST body is: `{id, type, tenantId, createdAt, data}`, data = the realtime event minus `type` and `cursor`. */
-export function webhookBody(tenantId: TenantId, queued: QueuedWebhookEvent): string {
-  const { type: _type, cursor: _cursor, ...data } = queued.event;
+/**
+ * The receiver's POST body: `{id, type, tenantId, createdAt, data}`, `data` being what the realtime
+ * event holds minus `type` and `cursor` (presented by the caller: gateway/wire-events.ts).
+ */
+export function webhookBody(tenantId: TenantId, queued: QueuedWebhookEvent, data: Record<string, unknown>): string {
   return JSON.stringify({ id: queued.eventId, type: queued.type, tenantId, createdAt: new Date(queued.at).toISOString(), data });
 }
 

@@ -3,8 +3,9 @@
  * node into a frame prefix; each recipient's frame is that prefix, its own cursor, and `"}`,
  * so no recipient costs a JSON serialisation (nor, over a WebSocket, a UTF-8 encoding of it).
  */
-import type { EphemeralEvent, EventEnvelope } from '../domain/events.js';
-import type { Member } from '../domain/types.js';
+import type { ConversationEvent, EphemeralEvent, EventEnvelope, EventId } from '../domain/events.js';
+import type { ConversationId, Member, TenantId } from '../domain/types.js';
+import { WEBHOOK_EVENT_TYPES, type QueuedWebhookEvent } from '../domain/webhooks.js';
 import type { EncodedCursor } from './cursor.js';
 import { presentConversation, presentMessage } from '../http/v1/present.js';
 
@@ -50,6 +51,34 @@ function wireBody(envelope: EventEnvelope, members: Member[]): Record<string, un
     case 'read':
       return { type: event.type, conversationId: event.conversationId, userId: event.userId, seq: event.seq };
   }
+}
+
+/**
+ * A durable event as a webhook's `data`: the realtime frame without `type` and `cursor` (with the
+ * conversation's first `members` for conversation events, as the frame has them).
+ */
+export function webhookData(envelope: EventEnvelope, members: Member[] = []): Record<string, unknown> {
+  const { type: _type, ...data } = wireBody(envelope, members);
+  return data;
+}
+
+/**
+ * Presents queued webhook entries: durable events as `webhookData` (reading the conversation's
+ * first members for conversation events, as the hub does for frames), anything else (webhook.ping)
+ * as queued, without `type`.
+ */
+export function createWebhookPresenter(
+  firstMembers: (tenantId: TenantId, conversationId: ConversationId) => Promise<Member[]>,
+): (tenantId: TenantId, entry: QueuedWebhookEvent) => Promise<Record<string, unknown>> {
+  const durable = new Set<string>(WEBHOOK_EVENT_TYPES);
+  return async (tenantId, entry) => {
+    if (!durable.has(entry.type) || entry.conversationId === null) {
+      const { type: _type, ...data } = entry.event;
+      return data;
+    }
+    const envelope = { id: '' as EventId, at: entry.at, event: entry.event as unknown as ConversationEvent };
+    return webhookData(envelope, needsMembers(envelope) ? await firstMembers(tenantId, entry.conversationId) : []);
+  };
 }
 
 /** Conversation events show the conversation as REST does, with its first members. */

@@ -110,6 +110,7 @@ describe.each(ENGINE_KINDS)('WebhookDispatcher on %s', (kind) => {
         clock: Date.now,
         settings: { ...DEFAULT_WEBHOOK_DISPATCH, leaseMs: 1500, ...settings },
         version: 'test',
+        present: async (_tenantId, entry) => entry.event,
         log: quiet,
       });
       await dispatcher.start();

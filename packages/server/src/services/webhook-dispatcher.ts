@@ -65,6 +65,11 @@ export interface WebhookDispatcherDeps {
   settings: WebhookDispatchSettings;
   version: string;
   observer?: WebhookObserver;
+  /**
+   * An entry's `data` as receivers get it: the realtime event's wire form without `type` and
+   * `cursor` (parley.ts wires gateway/wire-events.ts `webhookData`).
+   */
+  present: (tenantId: TenantId, entry: QueuedWebhookEvent) => Promise<Record<string, unknown>>;
   log: { warn(object: object, message: string): void };
   /** Jitter source in [0, 1); tests pin it. */
   random?: () => number;
@@ -300,11 +305,12 @@ export class WebhookDispatcher {
   /** One attempt and its settlement; never rejects. */
   private async attempt(lane: Lane, webhook: Webhook, entry: QueuedWebhookEvent, previous: WebhookDelivery | null): Promise<void> {
     const { fetch, clock, settings, store, observer } = this.deps;
-    const startedAt = clock();
-    const body = webhookBody(webhook.tenantId, entry);
     let statusCode: number | null = null;
     let error: string | null = null;
+    let startedAt = clock();
     try {
+      const body = webhookBody(webhook.tenantId, entry, await this.deps.present(webhook.tenantId, entry));
+      startedAt = clock();
       const response = await fetch(webhook.url, {
         method: 'POST',
         headers: {
@@ -324,7 +330,8 @@ export class WebhookDispatcher {
       statusCode = response.status;
       if (statusCode < 200 || statusCode > 299) error = `http_${statusCode}`;
     } catch (failure) {
-      error = failure instanceof OutboundError ? failure.kind : 'network';
+      // Not an outbound failure: the event could not be presented (storage unreachable).
+      error = failure instanceof OutboundError ? failure.kind : 'internal';
     }
     const now = clock();
     const attempts = (previous?.attempts ?? 0) + 1;
