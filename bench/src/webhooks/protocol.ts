@@ -68,37 +68,40 @@ export interface SenderStats {
   p99Ms: number | null;
 }
 
-/** The ids of Parley's bodies and headers are of these lengths (ULIDs, a UUID for the delivery). */
-const ULID = (prefix: string, index: number) => `${prefix}${String(index).padStart(26 - prefix.length, '0')}`;
+/** Ids of the lengths Parley's have: event ids `evt_` + 32 hex digits, message and conversation ids ULIDs. */
+const eventId = (index: number) => `evt_${index.toString(16).padStart(32, '0')}`;
+const ulid = (prefix: string, index: number) => `${prefix}${String(index).padStart(26 - prefix.length, '0')}`;
 
 /**
- * The baseline's body for event `index`: shaped like Parley's `message.created` webhook body
- * (`{id, type, tenantId, createdAt, data: {conversationId, message}}`, the same fields, ids of the
- * same lengths), so both targets move about the same bytes; the receiver reports the mean size of
- * each step's bodies, which shows whether they do.
+ * The baseline's body for event `index`: Parley's `message.created` webhook body as observed on a
+ * real run (`{id, type, tenantId, createdAt, data: {conversationId, message}}`, the message's fields
+ * in the order the engine logs them, ids of the same lengths), so both targets move the same bytes;
+ * the receiver reports the mean size of each step's bodies, which shows whether they still do.
  */
 export function baselineBody(index: number, text: string): string {
-  const conversationId = ULID('01BASECONV', index % 200);
-  const now = new Date().toISOString();
+  // 200 conversations taking turns, as Parley's events do (so seqs grow as slowly).
+  const conversationId = ulid('01BASECONV', index % 200);
+  const now = Date.now();
   return JSON.stringify({
-    id: ULID('01BASEEVENT', index),
+    id: eventId(index),
     type: 'message.created',
     tenantId: 'bench-00000000',
-    createdAt: now,
+    createdAt: new Date(now).toISOString(),
     data: {
       conversationId,
       message: {
-        id: ULID('01BASEMSG', index),
-        conversationId,
-        seq: index + 1,
-        senderId: 'u0000',
-        system: false,
-        text,
-        createdAt: now,
         editedAt: null,
+        id: ulid('01BASEMSG', index),
+        text,
         deletedAt: null,
+        system: false,
         replyTo: null,
+        createdAt: now,
+        senderId: 'u0000',
+        seq: Math.floor(index / 200) + 1,
         reactions: {},
+        conversationId,
+        myReactions: [],
       },
     },
   });
@@ -106,12 +109,13 @@ export function baselineBody(index: number, text: string): string {
 
 /** Headers of the same names and value lengths as Parley's (the signature is not computed: a floor). */
 export function baselineHeaders(index: number): Record<string, string> {
+  const now = Date.now();
   return {
     'content-type': 'application/json',
     'user-agent': 'Parley-Webhooks/0.1.0',
-    'parley-event-id': ULID('01BASEEVENT', index),
+    'parley-event-id': eventId(index),
     'parley-event-type': 'message.created',
-    'parley-delivery-id': `00000000-0000-4000-8000-${String(index).padStart(12, '0')}`,
-    'parley-signature': `t=${Math.floor(Date.now() / 1000)},v1=${'0'.repeat(64)}`,
+    'parley-delivery-id': `${now}-${index % 10}`,
+    'parley-signature': `t=${Math.floor(now / 1000)},v1=${'0'.repeat(64)}`,
   };
 }

@@ -228,12 +228,12 @@ async function runTarget(name: WebhookTargetName, concurrency: number, redis: Be
       if (step.saturated) break;
     }
     const drained = await drain(target, receiver, record, settings.drainTimeoutMs);
-    const { maxSustainedRate, saturatedAt } = sustained(steps);
+    const limit = sustained(steps);
     progress(
       `${label}: ${drained.delivered}/${drained.accepted} delivered after a ${Math.round(drained.drainMs)} ms drain, ${drained.lost} lost, ` +
-        `${drained.duplicates} duplicates; sustained ${maxSustainedRate} msgs/s`,
+        `${drained.duplicates} duplicates; sustained ${limit.maxSustainedRate} msgs/s, at most ${Math.round(limit.peakDeliveredPerSec)} deliveries/s`,
     );
-    result({ workload: 'webhooks', kind: 'run', target: name, concurrency, run, ...drained, maxSustainedRate, saturatedAt });
+    result({ workload: 'webhooks', kind: 'run', target: name, concurrency, run, ...drained, ...limit });
     return { steps, ...drained };
   } finally {
     await receiver.rpc.call({ op: 'forget', steps: record.map((step) => step.id) }).catch(() => undefined);
@@ -241,14 +241,18 @@ async function runTarget(name: WebhookTargetName, concurrency: number, redis: Be
   }
 }
 
-/** The highest rate before the first saturated step (0 if the first already saturated). */
-function sustained(steps: readonly StepResult[]): { maxSustainedRate: number; saturatedAt: number | null } {
+/**
+ * The highest rate before the first saturated step (0 if the first already saturated), and the
+ * most deliveries per second of any step: at the saturated step, what the target sustains at most.
+ */
+function sustained(steps: readonly StepResult[]): { maxSustainedRate: number; saturatedAt: number | null; peakDeliveredPerSec: number } {
+  const peakDeliveredPerSec = Math.max(0, ...steps.map((step) => step.deliveredPerSec));
   let best = 0;
   for (const step of steps) {
-    if (step.saturated) return { maxSustainedRate: best, saturatedAt: step.rate };
+    if (step.saturated) return { maxSustainedRate: best, saturatedAt: step.rate, peakDeliveredPerSec };
     best = step.rate;
   }
-  return { maxSustainedRate: best, saturatedAt: null };
+  return { maxSustainedRate: best, saturatedAt: null, peakDeliveredPerSec };
 }
 
 type Runs = Record<WebhookTargetName, RunResult>[];
@@ -301,6 +305,7 @@ function summarize(concurrency: number, runs: Runs, settings: WebhooksSettings):
     return {
       maxSustainedRate: spread(saturation.map((s) => s.maxSustainedRate)),
       saturatedAt: saturation.map((s) => s.saturatedAt),
+      peakDeliveredPerSec: spread(saturation.map((s) => s.peakDeliveredPerSec)),
       lost: runs.map((run) => run[name].lost),
       duplicates: runs.map((run) => run[name].duplicates),
     };
@@ -313,6 +318,7 @@ function summarize(concurrency: number, runs: Runs, settings: WebhooksSettings):
     ratio: {
       'parley/bare-http': {
         maxSustainedRate: spread(runs.map((run) => sustained(run.parley.steps).maxSustainedRate / sustained(run['bare-http'].steps).maxSustainedRate)),
+        peakDeliveredPerSec: spread(runs.map((run) => sustained(run.parley.steps).peakDeliveredPerSec / sustained(run['bare-http'].steps).peakDeliveredPerSec)),
       },
     },
   });
