@@ -62,6 +62,7 @@ export interface WebhookTarget {
    * memory); resolves once every event was started and, for Parley, answered.
    */
   send(plan: SendPlan): Promise<SendOutcome>;
+  /** Called once per step, after its delivery window closed, before the next step starts. */
   view(step: number): Promise<SenderView>;
   /** Resolves once the target has nothing left of its own to send (bare: its queue is empty; Parley's queue is in Redis). */
   drain(): Promise<void>;
@@ -122,14 +123,14 @@ export async function startParleyWebhookTarget(
       })),
     );
     const sendLatencies = new Map<number, Float64Array>();
-    const failedBefore = new Map<number, number>();
+    // Read between steps (after a step's view), never while a step's CPU is measured.
+    let failedBefore = await failedAttempts(node);
     return {
       name: 'parley',
       concurrency,
       pids: { server: [node.pid], redis: [redis.pid] },
       setupMs: Date.now() - setupStarted,
       async send(plan) {
-        failedBefore.set(plan.step, await failedAttempts(node));
         const paced = await runPaced({
           rate: plan.rate,
           total: plan.total,
@@ -155,7 +156,9 @@ export async function startParleyWebhookTarget(
       async view(step) {
         const latencies = sendLatencies.get(step) ?? new Float64Array(0);
         sendLatencies.delete(step);
-        const attemptsFailed = (await failedAttempts(node)) - (failedBefore.get(step) ?? 0);
+        const failed = await failedAttempts(node);
+        const attemptsFailed = failed - failedBefore;
+        failedBefore = failed;
         return { sendP50Ms: percentile(latencies, 50), sendP99Ms: percentile(latencies, 99), attemptsFailed };
       },
       drain: () => Promise.resolve(),
