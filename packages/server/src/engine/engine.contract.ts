@@ -38,6 +38,7 @@ import { retentionContract } from './contract/retention.contract.js';
 import { signingKeysContract } from './contract/signing-keys.contract.js';
 import { tenancyContract } from './contract/tenancy.contract.js';
 import { usersContract } from './contract/users.contract.js';
+import { webhooksContract } from './contract/webhooks.contract.js';
 import type { Engine } from './engine.js';
 
 export type { EngineSetupOptions };
@@ -116,6 +117,7 @@ export function runEngineContract(name: string, setup: EngineSetup): void {
     moderationContract(context);
     rateLimitsContract(context);
     revocationsContract(context);
+    webhooksContract(context);
     connectionStatesContract(context);
   });
 }

@@ -952,6 +952,8 @@ export interface WebhookStore {
   /**
    * Hands `nodeId` every entry taken from the queue by earlier holders and never settled, in queue
    * order (they are in flight again, now for this node). Call once after `lease` answered `acquired`.
+   * Entries this node itself took and has not settled are among them too (they are handed out
+   * again); retries are not (a retry taken and never settled is due again by its in-flight timeout).
    */
   reclaim(tenantId: TenantId, id: WebhookId, nodeId: string): Promise<QueuedWebhookEvent[]>;
   /**

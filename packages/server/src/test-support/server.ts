@@ -1,6 +1,7 @@
 import { afterAll, beforeAll } from 'vitest';
 import { loadConfig } from '../config.js';
 import type { Engine } from '../engine/engine.js';
+import type { Resolve } from '../outbound/index.js';
 import { createParley, type Parley } from '../parley.js';
 import { createApiClient, type ApiClient } from './api-client.js';
 import { createTestEngine, type EngineKind } from './engines.js';
@@ -31,6 +32,8 @@ export async function startTestServer(
     passwordCost?: 'production' | 'test';
     /** See ParleyOptions.jwksCooldownMs. */
     jwksCooldownMs?: number;
+    /** See ParleyOptions.outboundResolve. */
+    outboundResolve?: Resolve;
   } = {},
 ): Promise<TestServer> {
   const owned = options.engine ? null : await createTestEngine(options.kind ?? 'memory');
@@ -41,6 +44,7 @@ export async function startTestServer(
     passwordCost: options.passwordCost ?? 'test',
     ...(options.clock ? { clock: options.clock } : {}),
     ...(options.jwksCooldownMs !== undefined ? { jwksCooldownMs: options.jwksCooldownMs } : {}),
+    ...(options.outboundResolve ? { outboundResolve: options.outboundResolve } : {}),
   });
   const url = await parley.listen(0, '127.0.0.1');
   return {

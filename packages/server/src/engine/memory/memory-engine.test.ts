@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { ConversationId, MessageId, TenantId, UserId } from '../../domain/types.js';
+import type { WebhookDelivery, WebhookId } from '../../domain/webhooks.js';
 import { runEngineContract } from '../engine.contract.js';
-import type { NewMessage } from '../engine.js';
+import { MAX_WEBHOOK_QUEUE, type NewMessage } from '../engine.js';
 import { createMemoryEngine, MemoryEngine } from './memory-engine.js';
 
 runEngineContract('memory engine', async (options) => {
@@ -164,5 +165,47 @@ describe('memory engine rate limits', () => {
     expect(engine.rateLimits.size).toBe(1000);
     await engine.rateLimits.consume({ limit: 'send', tenantId: 't' as TenantId, subject: 'late' }, policy, 500);
     expect(engine.rateLimits.size).toBe(1);
+  });
+});
+
+// The queue bound: queueing MAX_WEBHOOK_QUEUE entries takes a moment in memory, far longer on Redis
+// (redis-webhooks.test.ts trims by hand there).
+describe('memory engine webhook queue bound', () => {
+  it('drops the oldest entries beyond MAX_WEBHOOK_QUEUE; their retries and manual retries end as failed', async () => {
+    const engine = createMemoryEngine();
+    const hooks = engine.webhooks;
+    const tenant = 't' as TenantId;
+    const id = 'w' as WebhookId;
+    const ping = (n: number) => ({ eventId: `e${n}`, type: 'webhook.ping', at: n, event: { n } });
+    const record = (deliveryId: string, status: WebhookDelivery['status'], nextAttemptAt: number | null): WebhookDelivery => ({
+      id: deliveryId,
+      eventId: 'e',
+      eventType: 'webhook.ping',
+      status,
+      attempts: 1,
+      lastStatusCode: 500,
+      lastError: 'http_500',
+      lastAttemptAt: 1,
+      firstAttemptAt: 1,
+      nextAttemptAt,
+    });
+    expect(
+      await hooks.create(
+        { tenantId: tenant, id, url: 'https://x.example/', events: ['*'], description: null, enabled: true, createdAt: 0, secrets: [], failingSince: null, disabledAt: null },
+        1,
+      ),
+    ).toBe('created');
+    await hooks.enqueue(tenant, id, ping(0));
+    await hooks.enqueue(tenant, id, ping(1));
+    const [first, second] = (await hooks.take(tenant, id, 'node', 2, 0)).map(({ entry }) => entry.deliveryId);
+    if (!first || !second) throw new Error('expected two entries');
+    await hooks.settle(tenant, id, record(first, 'pending', 10), 'retry', 1, 0);
+    await hooks.settle(tenant, id, record(second, 'failed', null), 'failed', 1, 0);
+    for (let n = 2; n < MAX_WEBHOOK_QUEUE + 2; n += 1) await hooks.enqueue(tenant, id, ping(n));
+    expect(await hooks.backlog(tenant, id)).toEqual({ depth: MAX_WEBHOOK_QUEUE + 1, oldestAt: 2 });
+    expect(await hooks.retry(tenant, id, second, 5)).toBe('dropped');
+    expect((await hooks.take(tenant, id, 'node', 1, 10)).map(({ entry }) => entry.eventId)).toEqual(['e2']);
+    expect((await hooks.deliveries(tenant, id, 10))?.map((delivery) => delivery.status)).toEqual(['failed', 'failed']);
+    expect(await hooks.backlog(tenant, id)).toEqual({ depth: MAX_WEBHOOK_QUEUE, oldestAt: 2 });
   });
 });

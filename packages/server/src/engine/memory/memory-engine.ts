@@ -23,6 +23,7 @@ import { MemoryRateLimitStore } from './memory-rate-limits.js';
 import { MemoryBus } from './memory-pubsub.js';
 import { MemoryRevocationBus } from './memory-revocations.js';
 import { MemoryUserStore } from './memory-users.js';
+import { MemoryWebhookStore } from './memory-webhooks.js';
 
 export interface MemoryEngineOptions {
   /** Bounds of every conversation log and inbox; DEFAULT_EVENT_RETENTION when absent. */
@@ -44,6 +45,7 @@ export class MemoryEngine implements Engine {
   readonly presence = new MemoryPresenceStore();
   readonly rateLimits = new MemoryRateLimitStore();
   readonly revocations = new MemoryRevocationBus();
+  readonly webhooks = new MemoryWebhookStore();
   private closed = false;
 
   constructor(options: MemoryEngineOptions = {}) {
@@ -53,7 +55,7 @@ export class MemoryEngine implements Engine {
     // its messages, the sender's read position and the conversation's event log in one step.
     const tables = new ConversationTables();
     this.pubsub = new MemoryBus();
-    const events = new ConversationEvents(retention, this.pubsub);
+    const events = new ConversationEvents(retention, this.pubsub, this.webhooks);
     this.conversations = new MemoryConversationStore(tables, events);
     this.messages = new MemoryMessageStore(tables, events, this.users, this.rateLimits);
     this.moderation = new MemoryModerationStore(tables, events);
@@ -73,6 +75,7 @@ export class MemoryEngine implements Engine {
     this.closed = true;
     this.pubsub.close();
     this.revocations.close();
+    this.webhooks.close();
   }
 }
 

@@ -4,7 +4,8 @@
  * A conversation's log lives in its record (conversation-records.ts), so a mutation changes the
  * record and logs its event in one synchronous section: no call observes the change without the
  * event or the event without the change. Publishing in that same section only queues the message
- * (memory-pubsub.ts), so topics carry a conversation's events in log order.
+ * (memory-pubsub.ts), so topics carry a conversation's events in log order. Webhook queues are
+ * fed in that section too (memory-webhooks.ts), so a logged event is never missing from them.
  */
 import type { ConversationEvent, EventEnvelope, EventId } from '../../domain/events.js';
 import type { ConversationId, EpochMs, TenantId, UserId } from '../../domain/types.js';
@@ -13,6 +14,7 @@ import { EventLog, parseAfter, requireEventTime, MAX_EVENTS_PAGE } from './event
 import { requireLimit } from './arguments.js';
 import type { ConversationRecord, ConversationTables } from './conversation-records.js';
 import { conversationTopic, userTopic, type MemoryBus } from './memory-pubsub.js';
+import type { MemoryWebhookStore } from './memory-webhooks.js';
 import { TenantScoped } from './tenant-scoped.js';
 
 /** Logs conversation events and publishes them; one per engine, shared by its stores. */
@@ -20,6 +22,7 @@ export class ConversationEvents {
   constructor(
     readonly retention: EventRetention,
     private readonly bus: MemoryBus,
+    private readonly webhooks: MemoryWebhookStore,
   ) {}
 
   /** A new, empty log with this engine's retention. */
@@ -28,11 +31,13 @@ export class ConversationEvents {
   }
 
   /**
-   * Appends `event` to the record's log and publishes it on the conversation's topic. Call it
-   * in the same synchronous section as the change it describes, after the change.
+   * Appends `event` to the record's log, queues it for the tenant's webhooks subscribed to it and
+   * publishes it on the conversation's topic. Call it in the same synchronous section as the
+   * change it describes, after the change.
    */
   log(record: ConversationRecord, event: ConversationEvent, now: EpochMs): EventEnvelope {
     const envelope = record.events.append(event, now);
+    this.webhooks.queueLogged(record.tenantId, record.id, envelope);
     this.bus.publish(conversationTopic(record.tenantId, record.id), {
       kind: 'event',
       tenantId: record.tenantId,

@@ -13,6 +13,11 @@ export class TenantScoped<T> {
     return this.byTenant.get(tenantId);
   }
 
+  /** Every tenant's state created so far (for deployment-wide listings). */
+  entries(): [TenantId, T][] {
+    return [...this.byTenant.entries()];
+  }
+
   write(tenantId: TenantId): T {
     let state = this.byTenant.get(tenantId);
     if (!state) {

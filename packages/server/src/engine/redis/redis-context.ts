@@ -3,7 +3,8 @@
  * key naming; none of them owns the connection (RedisEngine does).
  */
 import type { Cluster, Redis, RedisCommander } from 'ioredis';
-import type { EventRetention } from '../engine.js';
+import type { ConversationId, TenantId } from '../../domain/types.js';
+import { MAX_WEBHOOK_QUEUE, type EventRetention } from '../engine.js';
 import type { RedisKeys } from './redis-keys.js';
 import type { Scripts } from './scripts.js';
 
@@ -21,6 +22,12 @@ export function isCluster(client: RedisClient): client is Cluster {
 export interface EventLogSettings {
   readonly publish: 'PUBLISH' | 'SPUBLISH';
   readonly retention: EventRetention;
+  /**
+   * Whether conversation logging steps also queue their events for the tenant's webhooks. Not on
+   * Cluster: a conversation's script runs in the conversation's slot and cannot reach the
+   * tenant's webhook keys.
+   */
+  readonly queueWebhooks: boolean;
 }
 
 export interface RedisContext {
@@ -31,8 +38,26 @@ export interface RedisContext {
   readonly log: EventLogSettings;
 }
 
-/** ARGV[1..3] of every script that logs events: publish command, max events, max age (ms). */
-export function logArgs(context: RedisContext): [string, number, number] {
-  const { publish, retention } = context.log;
-  return [publish, retention.maxEvents, retention.maxAgeMs];
+/**
+ * ARGV[1..3] of every script that logs events: publish command, max events, max age (ms).
+ * With `conversation` (a conversation's log, never an inbox) and where webhooks are queued by the
+ * logging step, ARGV[1] also carries what lua/lib/event-log.lua needs to queue the event for the
+ * tenant's webhooks: its lines after the command are the routes hash, the queue key prefix, the
+ * wake channel, the wake message prefix, the queue bound and, last, the conversation id.
+ */
+export function logArgs(context: RedisContext, conversation?: { tenantId: TenantId; conversationId: ConversationId }): [string, number, number] {
+  const { publish, retention, queueWebhooks } = context.log;
+  if (!conversation || !queueWebhooks) return [publish, retention.maxEvents, retention.maxAgeMs];
+  const { keys } = context;
+  const { tenantId, conversationId } = conversation;
+  const routing = [
+    publish,
+    keys.webhookRoutes(tenantId),
+    keys.webhookQueuePrefix(tenantId),
+    keys.webhookWakeTopic(),
+    keys.webhookMemberPrefix(tenantId),
+    MAX_WEBHOOK_QUEUE,
+    conversationId,
+  ].join('\n');
+  return [routing, retention.maxEvents, retention.maxAgeMs];
 }

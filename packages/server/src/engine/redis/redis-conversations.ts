@@ -136,7 +136,7 @@ export class RedisConversationStore implements ConversationStore {
       const reply = await this.context.scripts.run(
         'conversation-update',
         [keys.meta, keys.events, this.context.keys.conversationTopic(tenantId, id)],
-        [...logArgs(this.context), tenantId, hasTitle ? '1' : '0', changes.title ?? '', now],
+        [...logArgs(this.context, { tenantId, conversationId: id }), tenantId, hasTitle ? '1' : '0', changes.title ?? '', now],
       );
       return reply === null ? null : parseConversation(tenantId, reply);
     });
@@ -194,7 +194,7 @@ export class RedisConversationStore implements ConversationStore {
         await this.context.scripts.run(
           'member-add',
           [keys.meta, keys.members, keys.memberOrder, keys.events, this.context.keys.conversationTopic(tenantId, id), keys.bans],
-          [...logArgs(this.context), role, now, maxMembers, ...userIds],
+          [...logArgs(this.context, { tenantId, conversationId: id }), role, now, maxMembers, ...userIds],
         ),
         'member-add',
       );
@@ -243,7 +243,7 @@ export class RedisConversationStore implements ConversationStore {
         await this.context.scripts.run(
           'member-set-role',
           [keys.meta, keys.members, keys.events, this.context.keys.conversationTopic(tenantId, id)],
-          [...logArgs(this.context), userId, role, now, options.keepOwner ? '1' : '0'],
+          [...logArgs(this.context, { tenantId, conversationId: id }), userId, role, now, options.keepOwner ? '1' : '0'],
         ),
         'member-set-role',
       );
@@ -269,7 +269,7 @@ export class RedisConversationStore implements ConversationStore {
       const reply = await this.context.scripts.run(
         'read-mark',
         [keys.meta, keys.members, keys.events, this.context.keys.conversationTopic(tenantId, id)],
-        [...logArgs(this.context), userId, seq, now],
+        [...logArgs(this.context, { tenantId, conversationId: id }), userId, seq, now],
       );
       if (reply === null) return null;
       const [lastReadSeq, changed] = asArray(reply, 'read-mark');
@@ -328,7 +328,7 @@ export class RedisConversationStore implements ConversationStore {
         'conversation-create',
         [keys.meta, keys.members, keys.memberOrder, keys.events, this.context.keys.conversationTopic(tenantId, id)],
         [
-          ...logArgs(this.context),
+          ...logArgs(this.context, { tenantId, conversationId: id }),
           tenantId,
           id,
           input.type,
@@ -367,7 +367,7 @@ export async function removeMemberScript(
   const keys = context.keys.conversation(tenantId, id);
   const scriptKeys = [keys.meta, keys.members, keys.memberOrder, keys.events, context.keys.conversationTopic(tenantId, id)];
   if (banJson !== null) scriptKeys.push(keys.bans, keys.banOrder);
-  const reply = await context.scripts.run('member-remove', scriptKeys, [...logArgs(context), userId, now, banJson ?? '', maxRole ?? '']);
+  const reply = await context.scripts.run('member-remove', scriptKeys, [...logArgs(context, { tenantId, conversationId: id }), userId, now, banJson ?? '', maxRole ?? '']);
   if (reply === 'not_found') return { status: 'not_found' };
   if (reply === 'role_changed') return { status: 'role_changed' };
   const [status, role] = asArray(reply, 'member-remove');

@@ -30,6 +30,7 @@ import { RedisSigningKeyStore } from './redis-signing-keys.js';
 import { RedisTenantStore } from './redis-tenants.js';
 import { UserConversationIndex } from './redis-user-index.js';
 import { RedisUserStore } from './redis-users.js';
+import { RedisWebhookStore } from './redis-webhooks.js';
 import { Scripts } from './scripts.js';
 
 export interface RedisEngineOptions {
@@ -63,6 +64,7 @@ export class RedisEngine implements Engine {
   readonly presence: RedisPresenceStore;
   readonly rateLimits: RedisRateLimitStore;
   readonly revocations: RedisRevocationBus;
+  readonly webhooks: RedisWebhookStore;
   private readonly client: RedisClient;
 
   constructor(options: RedisEngineOptions) {
@@ -77,6 +79,8 @@ export class RedisEngine implements Engine {
         // Sharded pub/sub on Cluster: a topic lives on the node of its slot (see redis-pubsub.ts).
         publish: options.redis.isCluster ? 'SPUBLISH' : 'PUBLISH',
         retention: checkRetention(options.retention ?? DEFAULT_EVENT_RETENTION),
+        // A conversation's script cannot reach the tenant's webhook slot on Cluster (see redis-webhooks.ts).
+        queueWebhooks: !options.redis.isCluster,
       },
     };
     const index = new UserConversationIndex(context);
@@ -93,6 +97,7 @@ export class RedisEngine implements Engine {
     this.pubsub = new RedisPubSub(options.redis, this.keys);
     this.presence = new RedisPresenceStore(context);
     this.revocations = new RedisRevocationBus(options.redis, this.keys);
+    this.webhooks = new RedisWebhookStore(context, options.redis);
   }
 
   connectionStates(): StorageConnectionState[] {
@@ -107,7 +112,7 @@ export class RedisEngine implements Engine {
 
   /** Closes the subscribers made by this engine too: each holds a connection of its own. */
   async close(): Promise<void> {
-    await Promise.all([this.pubsub.closeAll(), this.revocations.closeAll()]);
+    await Promise.all([this.pubsub.closeAll(), this.revocations.closeAll(), this.webhooks.closeAll()]);
     if (this.client.status === 'end') return;
     try {
       await this.client.quit();

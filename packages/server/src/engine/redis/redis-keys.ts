@@ -60,12 +60,29 @@
  *     users                  set     "<tenant>:<userId>" (encoded) of every user with a connection on the node
  *   revocations (global)  {revocations}
  *     topic                  channel (not a key) credentials revoked, keys rotated (redis-revocations.ts)
+ *   webhook slot  {w:<tenant>}  (redis-webhooks.ts; every webhook step of a tenant is one script here)
+ *     webhooks               zset    webhookId → createdAt (list order; its size bounds creation)
+ *     webhook:<id>           hash    data (JSON {url, events, description, secrets}), createdAt, enabled (1|0),
+ *                                    failingSince, disabledAt ('' for null)
+ *     routes                 hash    <encoded id> → "\n<type>\n<type>\n": the enabled webhooks and the event
+ *                                    types they subscribe to, read by the logging scripts (lua/lib/event-log.lua)
+ *     queue:<id>             stream  queued events (fields eventId, type, at, conversationId, event); consumer
+ *                                    group `dispatch`, consumers named by node id; entry id = delivery id
+ *     retries:<id>           zset    deliveryId → due time of entries awaiting a retry (or taken as one)
+ *     retry-age:<id>         zset    deliveryId → its stream id's ms (the oldest retry, for backlog)
+ *     records:<id>           hash    deliveryId → delivery record JSON
+ *     record-order:<id>      zset    deliveryId → lastAttemptAt (newest first; trimmed to the bound)
+ *     lease:<id>             string  "<expiresAt> <nodeId>", expiring with the lease
+ *   webhooks (global)  {webhooks}
+ *     all                    set     "<tenant>:<id>" (encoded) of every webhook (listAll)
+ *     wake                   channel (not a key) "<tenant>:<id>" (encoded) of a webhook with new entries
  *   one rate-limited subject of a tenant  {rl:<limit>:<tenant>:<subject>}
  *     tat                    string  the GCRA theoretical arrival time (epoch ms); expires when it passes
  *   one rate-limited subject of the deployment  {rl-ip:<limit>:<subject>}
  *     tat                    string  the same, for subjects that belong to no tenant (a client IP)
  *
  * Tenant in every key, with these deliberate exceptions: signing keys are shared by every tenant;
+ * the webhook registry ({webhooks}:all) lists every tenant's webhooks for the nodes' dispatchers;
  * identity providers sit in one global slot because an (issuer, audience) pair must be unique
  * across tenants in one atomic step (each key of one tenant's providers still names the tenant); and
  * the presence node keys are operational state of the deployment's gateway nodes, not tenant data
@@ -80,6 +97,9 @@ Every rate-limited subject has a slot of its own, so counters spread over the Cl
  * their own (not the tenant's) so that one busy tenant's realtime traffic spreads over the Cluster.
  * Refresh families are each in a slot of their own (a token names its tenant and family, not its
  * user); the user's index of them is in the user slot, kept a superset of the live families.
+ * A tenant's webhooks share one slot, so every step on a webhook (lease, take, settle) is one
+ * script; off Cluster the conversation scripts also reach that slot's routes and queues (undeclared
+ * keys), which is how an event is queued in the step that logs it.
  *
  * Topics are pub/sub channels named like keys of the slot they belong to, so that on Cluster a
  * script can SPUBLISH a conversation's event on the node that holds the conversation (sharded
@@ -95,6 +115,19 @@ export type TopicOwner =
 /** Keeps `:`, `{`, `}` and `%` out of key segments; ULIDs and slugs pass through unchanged. */
 function segment(id: string): string {
   return encodeURIComponent(id);
+}
+
+/** The keys of one webhook, all in its tenant's webhook slot. */
+export interface WebhookKeys {
+  index: string;
+  webhook: string;
+  routes: string;
+  queue: string;
+  retries: string;
+  retryAge: string;
+  records: string;
+  recordOrder: string;
+  lease: string;
 }
 
 export interface ConversationKeys {
@@ -279,6 +312,76 @@ export class RedisKeys {
   /** The channel every node listens on for revocations (redis-revocations.ts). */
   revocationsTopic(): string {
     return `${this.prefix}{revocations}:topic`;
+  }
+
+  // ─── Webhooks ────────────────────────────────────────────────────────────────────────────
+
+  private webhookSlot(tenantId: TenantId): string {
+    return `${this.prefix}{w:${segment(tenantId)}}`;
+  }
+
+  webhook(tenantId: TenantId, webhookId: string): WebhookKeys {
+    const slot = this.webhookSlot(tenantId);
+    const id = segment(webhookId);
+    return {
+      index: `${slot}:webhooks`,
+      webhook: `${slot}:webhook:${id}`,
+      routes: `${slot}:routes`,
+      queue: `${slot}:queue:${id}`,
+      retries: `${slot}:retries:${id}`,
+      retryAge: `${slot}:retry-age:${id}`,
+      records: `${slot}:records:${id}`,
+      recordOrder: `${slot}:record-order:${id}`,
+      lease: `${slot}:lease:${id}`,
+    };
+  }
+
+  /** The tenant's webhook index (ids by createdAt). */
+  webhookIndex(tenantId: TenantId): string {
+    return `${this.webhookSlot(tenantId)}:webhooks`;
+  }
+
+  /** The tenant's routes hash (read by the logging scripts). */
+  webhookRoutes(tenantId: TenantId): string {
+    return `${this.webhookSlot(tenantId)}:routes`;
+  }
+
+  /** A webhook's field in the routes hash: its encoded id, so that queue key = webhookQueuePrefix + field. */
+  webhookRoute(webhookId: string): string {
+    return segment(webhookId);
+  }
+
+  /** What a webhook's queue key starts with, before its route field. */
+  webhookQueuePrefix(tenantId: TenantId): string {
+    return `${this.webhookSlot(tenantId)}:queue:`;
+  }
+
+  /** The deployment-wide registry of webhooks (listAll). */
+  webhookRegistry(): string {
+    return `${this.prefix}{webhooks}:all`;
+  }
+
+  /** The channel announcing new queue entries (redis-webhooks.ts `watch`). */
+  webhookWakeTopic(): string {
+    return `${this.prefix}{webhooks}:wake`;
+  }
+
+  /** The member of the registry, and the message on the wake channel, naming one webhook: `<tenant>:` + route field. */
+  webhookMember(tenantId: TenantId, webhookId: string): string {
+    return `${this.webhookMemberPrefix(tenantId)}${segment(webhookId)}`;
+  }
+
+  /** The part of webhookMember before the route field (the logging scripts append the field). */
+  webhookMemberPrefix(tenantId: TenantId): string {
+    return `${segment(tenantId)}:`;
+  }
+
+  parseWebhookMember(member: string): { tenantId: TenantId; webhookId: string } | null {
+    const parts = member.split(':');
+    if (parts.length !== 2) return null;
+    const tenantId = decodeSegment(parts[0] ?? '');
+    const webhookId = decodeSegment(parts[1] ?? '');
+    return tenantId === null || webhookId === null ? null : { tenantId: tenantId as TenantId, webhookId };
   }
 
   // ─── Presence nodes (operational, not tenant data) ───────────────────────────────────────

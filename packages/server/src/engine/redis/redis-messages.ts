@@ -104,7 +104,7 @@ export class RedisMessageStore implements MessageStore {
       );
     }
     const args = [
-      ...logArgs(this.context),
+      ...logArgs(this.context, { tenantId, conversationId }),
       input.id,
       input.senderId ?? '',
       input.system ? '1' : '0',
@@ -218,7 +218,7 @@ export class RedisMessageStore implements MessageStore {
         await this.context.scripts.run(
           'message-edit',
           [keys.messageIds, keys.messages, keys.myReactions, keys.events, this.context.keys.conversationTopic(tenantId, conversationId), keys.mutes],
-          [...logArgs(this.context), conversationId, messageId, text, now, viewer ?? ''],
+          [...logArgs(this.context, { tenantId, conversationId }), conversationId, messageId, text, now, viewer ?? ''],
         ),
         'message-edit',
       );
@@ -245,7 +245,7 @@ export class RedisMessageStore implements MessageStore {
           keys.events,
           this.context.keys.conversationTopic(tenantId, conversationId),
         ],
-        [...logArgs(this.context), conversationId, messageId, seq, now],
+        [...logArgs(this.context, { tenantId, conversationId }), conversationId, messageId, seq, now],
       );
       return reply === null ? null : parseMessage(conversationId, reply, null);
     });
@@ -282,7 +282,7 @@ export class RedisMessageStore implements MessageStore {
             this.context.keys.conversationTopic(tenantId, conversationId),
             keys.mutes,
           ],
-          [...logArgs(this.context), conversationId, messageId, seq, userId, emoji, add ? '1' : '0', limits.maxEmojiPerMessage, limits.maxReactionsPerUser, now],
+          [...logArgs(this.context, { tenantId, conversationId }), conversationId, messageId, seq, userId, emoji, add ? '1' : '0', limits.maxEmojiPerMessage, limits.maxReactionsPerUser, now],
         ),
         'reaction-set',
       );

@@ -77,6 +77,18 @@ const SCRIPT_KEY_COUNTS = {
   'user-register': [2],
   'user-update': [1],
   'user-upsert': [1],
+  'webhook-backlog': [9],
+  'webhook-create': [9],
+  'webhook-delete': [9],
+  'webhook-deliveries': [9],
+  'webhook-enqueue': [9],
+  'webhook-lease': [9],
+  'webhook-reclaim': [9],
+  'webhook-release': [9],
+  'webhook-retry': [9],
+  'webhook-settle': [9],
+  'webhook-take': [9],
+  'webhook-update': [9],
 } as const satisfies Record<string, readonly number[]>;
 
 export const SCRIPT_NAMES = Object.keys(SCRIPT_KEY_COUNTS) as readonly ScriptName[];

@@ -5,7 +5,8 @@ nothing is logged, so concurrent creators of one direct conversation agree on it
 of them sees created = 1.
 KEYS[1]  meta hash   KEYS[2] members hash   KEYS[3] member-order zset   KEYS[4] events stream
 KEYS[5]  topic channel
-ARGV[1]  publish command ('PUBLISH' | 'SPUBLISH')   ARGV[2] max events   ARGV[3] max event age (ms)
+ARGV[1]  publish command ('PUBLISH' | 'SPUBLISH'), with webhook routing off Cluster (lib/event-log.lua)
+         ARGV[2] max events   ARGV[3] max event age (ms)
 ARGV[4]  tenantId   ARGV[5] conversationId   ARGV[6] type   ARGV[7] '1' when titled   ARGV[8] title
 ARGV[9]  createdAt
 ARGV[10..] userId, role, userId, role, ... (distinct users)

@@ -2,7 +2,8 @@
 conversation-update: changes the given fields of an existing conversation and logs
 conversation.updated when something changed.
 KEYS[1]  meta hash   KEYS[2] events stream   KEYS[3] topic channel
-ARGV[1]  publish command ('PUBLISH' | 'SPUBLISH')   ARGV[2] max events   ARGV[3] max event age (ms)
+ARGV[1]  publish command ('PUBLISH' | 'SPUBLISH'), with webhook routing off Cluster (lib/event-log.lua)
+         ARGV[2] max events   ARGV[3] max event age (ms)
 ARGV[4]  tenantId   ARGV[5] '1' when a title is given   ARGV[6] title   ARGV[7] now
 Returns  meta as HGETALL, or false when the conversation is absent
 ]]

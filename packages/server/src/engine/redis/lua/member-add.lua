@@ -5,7 +5,8 @@ exceed the cap, or one of the users is banned from the conversation, nothing is 
 lastSeq (history from before joining is not unread).
 KEYS[1]  meta hash   KEYS[2] members hash   KEYS[3] member-order zset   KEYS[4] events stream
 KEYS[5]  topic channel   KEYS[6] bans hash
-ARGV[1]  publish command ('PUBLISH' | 'SPUBLISH')   ARGV[2] max events   ARGV[3] max event age (ms)
+ARGV[1]  publish command ('PUBLISH' | 'SPUBLISH'), with webhook routing off Cluster (lib/event-log.lua)
+         ARGV[2] max events   ARGV[3] max event age (ms)
 ARGV[4]  role   ARGV[5] joinedAt   ARGV[6] maxMembers   ARGV[7..] userIds (may repeat)
 Returns  {'not_found'} | {'too_many_members'} | {'banned', first banned userId} | {'ok', {added userIds in input order}, meta as HGETALL}
 ]]

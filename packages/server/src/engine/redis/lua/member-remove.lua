@@ -8,7 +8,8 @@ whether or not the user is a member. With a role bound, a member whose role now 
 refused before anything is written (the caller's check of their role may be stale).
 KEYS[1]  meta hash   KEYS[2] members hash   KEYS[3] member-order zset   KEYS[4] events stream
 KEYS[5]  topic channel   KEYS[6] bans hash (only with a ban)   KEYS[7] ban-order zset (only with a ban)
-ARGV[1]  publish command ('PUBLISH' | 'SPUBLISH')   ARGV[2] max events   ARGV[3] max event age (ms)
+ARGV[1]  publish command ('PUBLISH' | 'SPUBLISH'), with webhook routing off Cluster (lib/event-log.lua)
+         ARGV[2] max events   ARGV[3] max event age (ms)
 ARGV[4]  userId   ARGV[5] now   ARGV[6] ban JSON {createdAt} ('' or absent: no ban)
 ARGV[7]  highest role the member may have ('owner' | 'admin' | 'member'; '' or absent: any)
 Returns  'not_found' (no conversation, or not a member and no ban) | {'removed', role} | {'not_member'} (banned only)

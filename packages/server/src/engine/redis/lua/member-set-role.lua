@@ -3,7 +3,8 @@ member-set-role: changes one member's role, logging member.updated when it chang
 keepOwner, refuses to demote the only owner of a group (meta ownerCount, read and changed in
 this same step).
 KEYS[1]  meta hash   KEYS[2] members hash   KEYS[3] events stream   KEYS[4] topic channel
-ARGV[1]  publish command ('PUBLISH' | 'SPUBLISH')   ARGV[2] max events   ARGV[3] max event age (ms)
+ARGV[1]  publish command ('PUBLISH' | 'SPUBLISH'), with webhook routing off Cluster (lib/event-log.lua)
+         ARGV[2] max events   ARGV[3] max event age (ms)
 ARGV[4]  userId   ARGV[5] role   ARGV[6] now   ARGV[7] '1' to keep an owner
 Returns  {'ok', member JSON after the call} | {'not_found'} | {'last_owner'}
 ]]

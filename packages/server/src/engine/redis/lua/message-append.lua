@@ -12,7 +12,8 @@ KEYS[5]  my-reactions hash   KEYS[6] events stream   KEYS[7] topic channel
 KEYS[8]  mutes hash
 KEYS[9]  idempotency key of (sender or the system scope, clientMessageId); absent when the send has none
 KEYS[last] with ARGV[14]: the sender's SEND rate-limit key (another slot: never on Cluster)
-ARGV[1]  publish command ('PUBLISH' | 'SPUBLISH')   ARGV[2] max events   ARGV[3] max event age (ms)
+ARGV[1]  publish command ('PUBLISH' | 'SPUBLISH'), with webhook routing off Cluster (lib/event-log.lua)
+         ARGV[2] max events   ARGV[3] max event age (ms)
 ARGV[4]  messageId   ARGV[5] senderId ('' for a message without sender)   ARGV[6] system '1'|'0'
 ARGV[7]  text   ARGV[8] replyTo ('' for none)   ARGV[9] createdAt   ARGV[10] idempotency TTL in ms
 ARGV[11] end of the idempotency window (createdAt + TTL)

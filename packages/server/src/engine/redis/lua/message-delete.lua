@@ -4,7 +4,8 @@ every user's record); the seq stays in history. Logs message.deleted. Idempotent
 message is returned as is and nothing is logged.
 KEYS[1]  message-ids hash   KEYS[2] messages hash   KEYS[3] my-reactions hash
 KEYS[4]  reactors set of the message's seq   KEYS[5] events stream   KEYS[6] topic channel
-ARGV[1]  publish command ('PUBLISH' | 'SPUBLISH')   ARGV[2] max events   ARGV[3] max event age (ms)
+ARGV[1]  publish command ('PUBLISH' | 'SPUBLISH'), with webhook routing off Cluster (lib/event-log.lua)
+         ARGV[2] max events   ARGV[3] max event age (ms)
 ARGV[4]  conversationId   ARGV[5] messageId
 ARGV[6]  the message's seq (looked up by the caller; ids never move)   ARGV[7] now
 Returns  the message JSON after the call, or false when absent

@@ -3,7 +3,8 @@ message-edit: replaces a message's text and sets editedAt, unless the message is
 editor (the viewer) is muted at now, and logs message.updated.
 KEYS[1]  message-ids hash   KEYS[2] messages hash   KEYS[3] my-reactions hash
 KEYS[4]  events stream   KEYS[5] topic channel   KEYS[6] mutes hash
-ARGV[1]  publish command ('PUBLISH' | 'SPUBLISH')   ARGV[2] max events   ARGV[3] max event age (ms)
+ARGV[1]  publish command ('PUBLISH' | 'SPUBLISH'), with webhook routing off Cluster (lib/event-log.lua)
+         ARGV[2] max events   ARGV[3] max event age (ms)
 ARGV[4]  conversationId   ARGV[5] messageId   ARGV[6] text   ARGV[7] now
 ARGV[8]  viewer userId ('' for none)
 Returns  {'ok', message JSON, viewer's emoji JSON | nil} | {'not_found'} | {'deleted'} | {'muted'}

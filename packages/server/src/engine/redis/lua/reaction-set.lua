@@ -6,7 +6,8 @@ list), and the users with any reaction in the message's reactors set (so delete 
 KEYS[1]  message-ids hash   KEYS[2] messages hash   KEYS[3] my-reactions hash
 KEYS[4]  reactors set of the message's seq   KEYS[5] events stream   KEYS[6] topic channel
 KEYS[7]  mutes hash
-ARGV[1]  publish command ('PUBLISH' | 'SPUBLISH')   ARGV[2] max events   ARGV[3] max event age (ms)
+ARGV[1]  publish command ('PUBLISH' | 'SPUBLISH'), with webhook routing off Cluster (lib/event-log.lua)
+         ARGV[2] max events   ARGV[3] max event age (ms)
 ARGV[4]  conversationId   ARGV[5] messageId
 ARGV[6]  the message's seq (looked up by the caller; ids never move)
 ARGV[7]  userId   ARGV[8] emoji   ARGV[9] '1' add | '0' remove

@@ -2,7 +2,8 @@
 read-mark: moves a member's read position forward, clamped to the conversation's lastSeq, and
 logs `read` when it moved. Monotonic: a lower seq than the stored one changes nothing.
 KEYS[1]  meta hash   KEYS[2] members hash   KEYS[3] events stream   KEYS[4] topic channel
-ARGV[1]  publish command ('PUBLISH' | 'SPUBLISH')   ARGV[2] max events   ARGV[3] max event age (ms)
+ARGV[1]  publish command ('PUBLISH' | 'SPUBLISH'), with webhook routing off Cluster (lib/event-log.lua)
+         ARGV[2] max events   ARGV[3] max event age (ms)
 ARGV[4]  userId   ARGV[5] seq   ARGV[6] now
 Returns  {lastReadSeq, changed 1|0}, or false when not a member
 ]]

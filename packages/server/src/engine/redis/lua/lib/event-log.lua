@@ -6,16 +6,68 @@
 -- digits and cannot tell [] from {}, so stored JSON is spliced, never round-tripped.
 
 -- The event log of one script call:
---   {stream = key, topic = channel, publish = 'PUBLISH' | 'SPUBLISH', max_events = n, max_age = ms}
+--   {stream = key, topic = channel, publish = 'PUBLISH' | 'SPUBLISH', max_events = n, max_age = ms,
+--    routing = nil | text}
+-- `publish` is the command alone, or, for a conversation's log whose events feed the tenant's
+-- webhook queues (redis-context.ts `logArgs`), the command followed by six lines: the routes hash,
+-- the queue key prefix, the wake channel, the wake message prefix, the queue bound and the
+-- conversation id (last, so it may hold any character). Those lines are parsed only when the
+-- tenant has routes. The webhook keys are not among the script's KEYS: this only happens off
+-- Cluster, where a script may touch undeclared keys.
 local function event_log(stream, topic, publish, max_events, max_age)
+  local routing = nil
+  local first = string.find(publish, '\n', 1, true)
+  if first then
+    routing = string.sub(publish, first + 1)
+    publish = string.sub(publish, 1, first - 1)
+  end
   if publish ~= 'PUBLISH' and publish ~= 'SPUBLISH' then
     error('event-log: unknown publish command ' .. tostring(publish))
   end
-  return {stream = stream, topic = topic, publish = publish, max_events = tonumber(max_events), max_age = tonumber(max_age)}
+  return {stream = stream, topic = topic, publish = publish, max_events = tonumber(max_events), max_age = tonumber(max_age),
+    routing = routing}
+end
+
+-- Queues a logged event (its log id and time, its JSON) for every enabled webhook of the tenant
+-- subscribed to its type, and announces each on the wake channel. A tenant without webhooks costs
+-- one HGETALL of a missing key.
+local function queue_for_webhooks(routing, id, ms_text, event)
+  local routes_end = string.find(routing, '\n', 1, true)
+  if not routes_end then
+    error('event-log: malformed webhook routing')
+  end
+  local routes = redis.call('HGETALL', string.sub(routing, 1, routes_end - 1))
+  if #routes == 0 then
+    return
+  end
+  local parts = {}
+  local from = routes_end + 1
+  for _ = 1, 4 do
+    local stop = string.find(routing, '\n', from, true)
+    if not stop then
+      error('event-log: malformed webhook routing')
+    end
+    parts[#parts + 1] = string.sub(routing, from, stop - 1)
+    from = stop + 1
+  end
+  local queue_prefix, wake, wake_prefix, max_queue = parts[1], parts[2], parts[3], parts[4]
+  local conversation_id = string.sub(routing, from)
+  local event_type = string.match(event, '^{"type":"([^"]+)"')
+  local event_id = nil
+  for i = 1, #routes, 2 do
+    local types = routes[i + 1]
+    if string.find(types, '\n*\n', 1, true) or string.find(types, '\n' .. event_type .. '\n', 1, true) then
+      event_id = event_id or ('evt_' .. string.sub(redis.sha1hex(conversation_id .. '\n' .. id), 1, 32))
+      redis.call('XADD', queue_prefix .. routes[i], 'MAXLEN', '~', max_queue, '*',
+        'eventId', event_id, 'type', event_type, 'at', ms_text, 'conversationId', conversation_id, 'event', event)
+      redis.call('PUBLISH', wake, wake_prefix .. routes[i])
+    end
+  end
 end
 
 -- Appends `event` (JSON text) at time `at` (ms, made non-decreasing: at least the newest entry's),
--- trims the log, publishes the envelope {"id","at","event"} once on the topic; returns the id.
+-- trims the log, publishes the envelope {"id","at","event"} once on the topic, and with routing
+-- queues the event for the tenant's webhooks (queue_for_webhooks); returns the id.
 -- Retention, exact: entries older than max_age before the new one go (MINID), then the oldest
 -- beyond max_events (MAXLEN). The newest id dropped becomes the stream's max-deleted-entry-id
 -- (XSETID), which event-read compares with a reader's position to report a gap.
@@ -53,6 +105,9 @@ local function append_event(log, at, event)
     redis.call('XSETID', log.stream, id, 'MAXDELETEDID', dropped)
   end
   redis.call(log.publish, log.topic, '{"id":"' .. id .. '","at":' .. ms_text .. ',"event":' .. event .. '}')
+  if log.routing then
+    queue_for_webhooks(log.routing, id, ms_text, event)
+  end
   return id
 end
 

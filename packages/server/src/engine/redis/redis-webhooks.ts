@@ -1,0 +1,394 @@
+/**
+ * WebhookStore on Redis. Each tenant's webhook keys share the slot `{w:<tenant>}` (redis-keys.ts),
+ * so every step on one webhook is one script (lua/webhook-*.lua, all taking the webhook's nine
+ * keys); the deployment-wide registry that `listAll` reads is a set of its own (another slot),
+ * added to before a create and removed from after a delete, so a crash in between can leave a
+ * member naming an absent webhook (a dispatcher's lease answers `absent`) but never a webhook that
+ * listAll misses.
+ *
+ * A queue is a stream read by the consumer group `dispatch` that every node shares (consumer =
+ * node id): `take` reads new entries with XREADGROUP, `settle` acknowledges them, `reclaim` moves a
+ * stopped holder's pending entries with XAUTOCLAIM. Retries are a sorted set by due time beside the
+ * stream, so a retry waits without holding the stream back. The delivery id is the stream id.
+ *
+ * Queueing by the event log: off Cluster, every conversation logging script also reads the
+ * tenant's routes hash and appends to the subscribed queues (lua/lib/event-log.lua, fed by
+ * redis-context.ts `logArgs`). On Cluster a conversation's script cannot reach the tenant's slot,
+ * so `queueing` is false there and nothing is queued by logging; every method still works.
+ *
+ * `watch` listens on one deployment-wide channel on a connection of its own; the queueing scripts
+ * PUBLISH "<tenant>:<id>" there (plain PUBLISH, which Cluster broadcasts to every node).
+ */
+import type { EpochMs, TenantId } from '../../domain/types.js';
+import type { QueuedWebhookEvent, Webhook, WebhookDelivery, WebhookId, WebhookSecret } from '../../domain/webhooks.js';
+import { MAX_WEBHOOK_DELIVERY_RECORDS, MAX_WEBHOOK_QUEUE, WEBHOOK_IN_FLIGHT_MS, type WebhookStore } from '../engine.js';
+import { isCluster, type RedisClient, type RedisContext } from './redis-context.js';
+import { guard, invalid, requireId, requireLimit, requireTime } from './redis-guard.js';
+import type { RedisKeys, WebhookKeys } from './redis-keys.js';
+import { asArray, asInteger, asString, parseJsonText, unexpected } from './redis-replies.js';
+import type { Reply, ScriptName } from './scripts.js';
+
+const MAX_TAKE = 1000;
+const MAX_DELIVERIES_PAGE = 100;
+
+/** What the webhook hash keeps as JSON: everything but the identity, createdAt and the delivery state. */
+interface WebhookData {
+  url: string;
+  events: string[];
+  description: string | null;
+  secrets: WebhookSecret[];
+}
+
+/** The routes hash value of a webhook: its types between newlines, so a script finds `\n<type>\n`. */
+function routeTypes(events: readonly string[]): string {
+  return `\n${events.join('\n')}\n`;
+}
+
+function optionalTime(text: string | undefined): EpochMs | null {
+  return text === undefined || text === '' ? null : Number(text);
+}
+
+function parseWebhook(tenantId: TenantId, id: WebhookId, fields: Record<string, string>): Webhook | null {
+  if (fields.data === undefined) return null;
+  const data = parseJsonText(fields.data, 'webhook.data') as WebhookData;
+  if (typeof data !== 'object' || data === null || typeof data.url !== 'string' || !Array.isArray(data.events) || !Array.isArray(data.secrets)) {
+    throw unexpected('webhook.data');
+  }
+  return {
+    tenantId,
+    id,
+    url: data.url,
+    events: data.events,
+    description: data.description,
+    enabled: fields.enabled === '1',
+    createdAt: Number(fields.createdAt),
+    secrets: data.secrets,
+    failingSince: optionalTime(fields.failingSince),
+    disabledAt: optionalTime(fields.disabledAt),
+  };
+}
+
+/** A queue entry as the scripts return it: [id, [field, value, ...]]. */
+function parseEntry(reply: Reply | undefined): QueuedWebhookEvent {
+  const [idReply, fieldsReply] = asArray(reply, 'webhook entry');
+  const flat = asArray(fieldsReply, 'webhook entry fields');
+  const fields: Record<string, string> = {};
+  for (let i = 0; i + 1 < flat.length; i += 2) fields[asString(flat[i], 'webhook entry field')] = asString(flat[i + 1], 'webhook entry value');
+  const { eventId, type, at, conversationId, event } = fields;
+  if (eventId === undefined || type === undefined || at === undefined || conversationId === undefined || event === undefined) {
+    throw unexpected('webhook entry fields');
+  }
+  return {
+    deliveryId: asString(idReply, 'webhook entry id'),
+    eventId,
+    type,
+    conversationId: conversationId === '' ? null : (conversationId as QueuedWebhookEvent['conversationId']),
+    at: Number(at),
+    event: parseJsonText(event, 'webhook entry event') as Record<string, unknown>,
+  };
+}
+
+function parseDelivery(reply: Reply | undefined): WebhookDelivery {
+  const value = parseJsonText(asString(reply, 'webhook delivery'), 'webhook delivery') as WebhookDelivery;
+  if (typeof value !== 'object' || value === null || typeof value.id !== 'string') throw unexpected('webhook delivery');
+  return value;
+}
+
+export class RedisWebhookStore implements WebhookStore {
+  readonly queueing: boolean;
+  private readonly watchers = new Set<{ close(): Promise<void> }>();
+
+  constructor(
+    private readonly context: RedisContext,
+    private readonly client: RedisClient,
+  ) {
+    this.queueing = context.log.queueWebhooks;
+  }
+
+  create(webhook: Webhook, maxPerTenant: number): Promise<'created' | 'too_many_webhooks' | 'id_taken'> {
+    return guard(async () => {
+      this.requireWebhook(webhook);
+      if (!Number.isSafeInteger(maxPerTenant) || maxPerTenant < 0) throw invalid('maxPerTenant must be a non-negative integer');
+      const { keys, redis } = this.context;
+      // Registered before the step, so that no crash leaves a webhook that listAll misses (a
+      // member naming an absent webhook only costs a dispatcher an `absent` lease).
+      const member = keys.webhookMember(webhook.tenantId, webhook.id);
+      await redis.sadd(keys.webhookRegistry(), member);
+      const result = asString(
+        await this.run('webhook-create', webhook.tenantId, webhook.id, [
+          webhook.id,
+          webhook.createdAt,
+          ...this.mutableFields(webhook),
+          maxPerTenant,
+          keys.webhookRoute(webhook.id),
+          routeTypes(webhook.events),
+        ]),
+        'webhook-create',
+      );
+      if (result !== 'created' && result !== 'too_many_webhooks' && result !== 'id_taken') throw unexpected('webhook-create');
+      // id_taken: the member names the webhook that holds the id. too_many_webhooks: there was no
+      // such webhook at the step (the id is checked first), so the member named nothing.
+      if (result === 'too_many_webhooks') await redis.srem(keys.webhookRegistry(), member);
+      return result;
+    });
+  }
+
+  get(tenantId: TenantId, id: WebhookId): Promise<Webhook | null> {
+    return guard(async () => {
+      requireId(id, 'id');
+      const fields = await this.context.redis.hgetall(this.keysOf(tenantId, id).webhook);
+      return parseWebhook(tenantId, id, fields);
+    });
+  }
+
+  list(tenantId: TenantId): Promise<Webhook[]> {
+    return guard(async () => {
+      const { keys, redis } = this.context;
+      // Index order: createdAt, ties by id (a sorted set orders equal scores by member).
+      const ids = (await redis.zrange(keys.webhookIndex(tenantId), '0', '-1')) as WebhookId[];
+      const records = await Promise.all(ids.map((id) => redis.hgetall(this.keysOf(tenantId, id).webhook)));
+      return ids.flatMap((id, i) => parseWebhook(tenantId, id, records[i] ?? {}) ?? []);
+    });
+  }
+
+  update(webhook: Webhook): Promise<boolean> {
+    return guard(async () => {
+      this.requireWebhook(webhook);
+      const reply = await this.run('webhook-update', webhook.tenantId, webhook.id, [
+        ...this.mutableFields(webhook),
+        this.context.keys.webhookRoute(webhook.id),
+        routeTypes(webhook.events),
+      ]);
+      return asInteger(reply, 'webhook-update') === 1;
+    });
+  }
+
+  delete(tenantId: TenantId, id: WebhookId): Promise<boolean> {
+    return guard(async () => {
+      requireId(id, 'id');
+      const { keys, redis } = this.context;
+      const deleted = asInteger(await this.run('webhook-delete', tenantId, id, [id, keys.webhookRoute(id)]), 'webhook-delete') === 1;
+      if (deleted) await redis.srem(keys.webhookRegistry(), keys.webhookMember(tenantId, id));
+      return deleted;
+    });
+  }
+
+  listAll(): Promise<{ tenantId: TenantId; id: WebhookId }[]> {
+    return guard(async () => {
+      const { keys, redis } = this.context;
+      const members = await redis.smembers(keys.webhookRegistry());
+      return members.flatMap((member) => {
+        const parsed = keys.parseWebhookMember(member);
+        return parsed ? [{ tenantId: parsed.tenantId, id: parsed.webhookId as WebhookId }] : [];
+      });
+    });
+  }
+
+  enqueue(
+    tenantId: TenantId,
+    id: WebhookId,
+    entry: { eventId: string; type: string; at: EpochMs; event: Record<string, unknown> },
+  ): Promise<QueuedWebhookEvent | null> {
+    return guard(async () => {
+      requireId(id, 'id');
+      requireTime(entry.at, 'at');
+      const { keys } = this.context;
+      const reply = await this.run('webhook-enqueue', tenantId, id, [
+        MAX_WEBHOOK_QUEUE,
+        entry.eventId,
+        entry.type,
+        entry.at,
+        JSON.stringify(entry.event),
+        keys.webhookWakeTopic(),
+        keys.webhookMember(tenantId, id),
+      ]);
+      if (reply === null) return null;
+      return {
+        deliveryId: asString(reply, 'webhook-enqueue'),
+        eventId: entry.eventId,
+        type: entry.type,
+        conversationId: null,
+        at: entry.at,
+        event: structuredClone(entry.event),
+      };
+    });
+  }
+
+  lease(tenantId: TenantId, id: WebhookId, nodeId: string, ttlMs: number, now: EpochMs): Promise<'acquired' | 'renewed' | 'held' | 'absent'> {
+    return guard(async () => {
+      requireId(id, 'id');
+      requireId(nodeId, 'nodeId');
+      requireTime(now, 'now');
+      if (!Number.isSafeInteger(ttlMs) || ttlMs < 1) throw invalid('ttlMs must be a positive integer');
+      const result = asString(await this.run('webhook-lease', tenantId, id, [nodeId, ttlMs, now]), 'webhook-lease');
+      if (result !== 'acquired' && result !== 'renewed' && result !== 'held' && result !== 'absent') throw unexpected('webhook-lease');
+      return result;
+    });
+  }
+
+  release(tenantId: TenantId, id: WebhookId, nodeId: string): Promise<void> {
+    return guard(async () => {
+      requireId(id, 'id');
+      requireId(nodeId, 'nodeId');
+      await this.run('webhook-release', tenantId, id, [nodeId]);
+    });
+  }
+
+  reclaim(tenantId: TenantId, id: WebhookId, nodeId: string): Promise<QueuedWebhookEvent[]> {
+    return guard(async () => {
+      requireId(id, 'id');
+      requireId(nodeId, 'nodeId');
+      return asArray(await this.run('webhook-reclaim', tenantId, id, [nodeId]), 'webhook-reclaim').map(parseEntry);
+    });
+  }
+
+  take(
+    tenantId: TenantId,
+    id: WebhookId,
+    nodeId: string,
+    limit: number,
+    now: EpochMs,
+  ): Promise<{ entry: QueuedWebhookEvent; delivery: WebhookDelivery | null }[]> {
+    return guard(async () => {
+      requireId(id, 'id');
+      requireId(nodeId, 'nodeId');
+      requireLimit(limit, MAX_TAKE);
+      requireTime(now, 'now');
+      const reply = asArray(await this.run('webhook-take', tenantId, id, [nodeId, limit, now, WEBHOOK_IN_FLIGHT_MS]), 'webhook-take');
+      return reply.map((item) => {
+        const [entryId, fields, record] = asArray(item, 'webhook-take item');
+        return { entry: parseEntry([entryId ?? null, fields ?? null]), delivery: record === null || record === undefined ? null : parseDelivery(record) };
+      });
+    });
+  }
+
+  settle(
+    tenantId: TenantId,
+    id: WebhookId,
+    delivery: WebhookDelivery,
+    outcome: 'delivered' | 'retry' | 'failed',
+    now: EpochMs,
+    disableFailingSince: EpochMs,
+  ): Promise<{ disabled: boolean }> {
+    return guard(async () => {
+      requireId(id, 'id');
+      requireId(delivery.id, 'delivery.id');
+      requireTime(now, 'now');
+      if (!Number.isSafeInteger(disableFailingSince)) throw invalid('disableFailingSince must be an epoch-ms integer');
+      const reply = await this.run('webhook-settle', tenantId, id, [
+        delivery.id,
+        JSON.stringify(delivery),
+        outcome,
+        now,
+        disableFailingSince,
+        delivery.lastAttemptAt ?? 0,
+        delivery.nextAttemptAt ?? now,
+        this.context.keys.webhookRoute(id),
+        MAX_WEBHOOK_DELIVERY_RECORDS,
+      ]);
+      return { disabled: asInteger(reply, 'webhook-settle') === 1 };
+    });
+  }
+
+  deliveries(tenantId: TenantId, id: WebhookId, limit: number): Promise<WebhookDelivery[] | null> {
+    return guard(async () => {
+      requireId(id, 'id');
+      requireLimit(limit, MAX_DELIVERIES_PAGE);
+      const reply = await this.run('webhook-deliveries', tenantId, id, [limit]);
+      if (reply === null) return null;
+      return asArray(reply, 'webhook-deliveries').flatMap((record) => (record === null ? [] : [parseDelivery(record)]));
+    });
+  }
+
+  retry(tenantId: TenantId, id: WebhookId, deliveryId: string, now: EpochMs): Promise<'queued' | 'pending' | 'dropped' | 'not_found'> {
+    return guard(async () => {
+      requireId(id, 'id');
+      requireTime(now, 'now');
+      const result = asString(await this.run('webhook-retry', tenantId, id, [deliveryId, now]), 'webhook-retry');
+      if (result !== 'queued' && result !== 'pending' && result !== 'dropped' && result !== 'not_found') throw unexpected('webhook-retry');
+      return result;
+    });
+  }
+
+  backlog(tenantId: TenantId, id: WebhookId): Promise<{ depth: number; oldestAt: EpochMs | null }> {
+    return guard(async () => {
+      requireId(id, 'id');
+      const [depth, oldestAt] = asArray(await this.run('webhook-backlog', tenantId, id, []), 'webhook-backlog');
+      return { depth: asInteger(depth, 'webhook-backlog depth'), oldestAt: oldestAt === null || oldestAt === undefined ? null : asInteger(oldestAt, 'webhook-backlog at') };
+    });
+  }
+
+  watch(onWork: (tenantId: TenantId, id: WebhookId) => void): Promise<{ close(): Promise<void> }> {
+    return guard(async () => {
+      const { keys } = this.context;
+      const channel = keys.webhookWakeTopic();
+      const connectionName = `${keys.prefix}webhooks`.replace(/\s/g, '_');
+      // A subscriber connection must not auto-pipeline SUBSCRIBE like a data command.
+      const connection: RedisClient = isCluster(this.client)
+        ? this.client.duplicate([], { enableAutoPipelining: false, redisOptions: { ...this.client.options.redisOptions, connectionName } })
+        : this.client.duplicate({ enableAutoPipelining: false, connectionName });
+      for (const listener of this.client.listeners('error')) connection.on('error', listener as (error: Error) => void);
+      let closed = false;
+      connection.on('message', (from: string, text: string) => {
+        if (closed || from !== channel) return;
+        const parsed = keys.parseWebhookMember(text);
+        if (parsed) onWork(parsed.tenantId, parsed.webhookId as WebhookId);
+      });
+      const watcher = {
+        close: async () => {
+          if (closed) return;
+          closed = true;
+          this.watchers.delete(watcher);
+          try {
+            await connection.quit();
+          } catch {
+            connection.disconnect();
+          }
+        },
+      };
+      this.watchers.add(watcher);
+      try {
+        await connection.subscribe(channel);
+      } catch (error) {
+        await watcher.close();
+        throw error;
+      }
+      return watcher;
+    });
+  }
+
+  /** Closes every watch still open (the engine is closing). */
+  async closeAll(): Promise<void> {
+    await Promise.all([...this.watchers].map((watcher) => watcher.close()));
+  }
+
+  private keysOf(tenantId: TenantId, id: WebhookId): WebhookKeys {
+    return this.context.keys.webhook(tenantId, id);
+  }
+
+  private run(name: ScriptName, tenantId: TenantId, id: WebhookId, args: readonly (string | number)[]): Promise<Reply> {
+    return this.context.scripts.run(name, scriptKeys(this.context.keys, tenantId, id), args);
+  }
+
+  /** ARGV of create/update: data JSON, enabled, failingSince, disabledAt. */
+  private mutableFields(webhook: Webhook): [string, string, string, string] {
+    const data: WebhookData = { url: webhook.url, events: webhook.events, description: webhook.description, secrets: webhook.secrets };
+    return [JSON.stringify(data), webhook.enabled ? '1' : '0', webhook.failingSince === null ? '' : String(webhook.failingSince), webhook.disabledAt === null ? '' : String(webhook.disabledAt)];
+  }
+
+  private requireWebhook(webhook: Webhook): void {
+    requireId(webhook.tenantId, 'tenantId');
+    requireId(webhook.id, 'id');
+    requireTime(webhook.createdAt, 'createdAt');
+    if (!Array.isArray(webhook.events) || webhook.events.length === 0) throw invalid('events must not be empty');
+    for (const type of webhook.events) {
+      if (typeof type !== 'string' || type === '' || type.includes('\n')) throw invalid('each event type must be a non-empty line');
+    }
+  }
+}
+
+/** The nine keys every webhook script takes, in lua/lib/webhooks.lua order. */
+export function scriptKeys(keys: RedisKeys, tenantId: TenantId, id: string): string[] {
+  const k = keys.webhook(tenantId, id);
+  return [k.index, k.webhook, k.routes, k.queue, k.retries, k.retryAge, k.records, k.recordOrder, k.lease];
+}
