@@ -64,12 +64,12 @@ describe('npm run bench -- --smoke', () => {
     if (!existsSync(SERVER)) throw new Error(`${SERVER} is missing: run \`npm run build\` first (npm test does)`);
     const compiled = await runNode([TSC, '-p', 'bench'], 30_000);
     if (compiled.code !== 0) throw new Error(`tsc -p bench failed:\n${compiled.stdout}${compiled.stderr}`);
-    finished = await runNode([HARNESS, '--smoke'], 90_000);
+    finished = await runNode([HARNESS, '--smoke'], 105_000);
     lines = finished.stdout
       .split('\n')
       .filter((line) => line.length > 0)
       .map((line) => JSON.parse(line) as Record<string, unknown>);
-  }, 110_000);
+  }, 125_000);
 
   const scratch = mkdtempSync(join(tmpdir(), 'parley-bench-smoke-'));
 
@@ -183,6 +183,36 @@ describe('npm run bench -- --smoke', () => {
     const summary = lines.find((line) => line.workload === 'mix' && line.kind === 'summary') as any;
     expect(summary).toMatchObject({ users: 20, groupSize: 5, runs: 1 });
     expect(summary.maxSustainableRate.median).toBe(20);
+  });
+
+  it('webhooks: at each concurrency, Parley and the bare sender deliver every message to the receiver, none lost or duplicated, bodies of one size', () => {
+    for (const concurrency of [4, 16]) {
+      const bodyBytes: number[] = [];
+      for (const target of ['parley', 'bare-http']) {
+        const where = `${target} c${concurrency}`;
+        const steps = lines.filter((line) => line.workload === 'webhooks' && line.kind === 'step' && line.target === target && line.concurrency === concurrency);
+        expect(steps, where).toHaveLength(1);
+        const step = steps[0]!;
+        expect(step, where).toMatchObject({ rate: 10, scheduled: 10, sent: 10, accepted: 10, deliveredPct: 100, pendingAtEnd: 0, duplicates: 0, attemptsFailed: 0, saturated: false });
+        for (const field of ['deliveredPerSec', 'p50Ms', 'p99Ms', 'maxMs', 'sendP50Ms', 'sendP99Ms', 'meanBodyBytes']) expectFigure(step, field, { positive: true });
+        for (const field of ['serverCpuUsPerDelivery', 'receiverCpuUsPerDelivery', 'harnessCpuUsPerDelivery', 'otherCpuCores', 'senderMaxLagMs']) {
+          expectFigure(step, field, { positive: false });
+        }
+        if (target === 'parley') expectFigure(step, 'redisCpuUsPerDelivery', { positive: false });
+        else expect(step.redisCpuUsPerDelivery, where).toBeNull();
+        bodyBytes.push(step.meanBodyBytes as number);
+        // The warm-up's 3 messages and the step's 10, every one received once after the drain.
+        const runs = lines.filter((line) => line.workload === 'webhooks' && line.kind === 'run' && line.target === target && line.concurrency === concurrency);
+        expect(runs, where).toHaveLength(1);
+        expect(runs[0], where).toMatchObject({ accepted: 13, delivered: 13, lost: 0, duplicates: 0, maxSustainedRate: 10, saturatedAt: null });
+      }
+      // The baseline moves the bytes Parley does (its body mirrors Parley's).
+      expect(Math.abs(bodyBytes[0]! / bodyBytes[1]! - 1), `body bytes ${bodyBytes.join(' vs ')}`).toBeLessThan(0.05);
+      expect(lines.filter((line) => line.workload === 'webhooks' && line.kind === 'step-summary' && line.concurrency === concurrency)).toHaveLength(1);
+      const summary = lines.find((line) => line.workload === 'webhooks' && line.kind === 'summary' && line.concurrency === concurrency) as any;
+      expect(summary).toMatchObject({ concurrency, runs: 1, parley: { lost: [0], duplicates: [0] }, 'bare-http': { lost: [0], duplicates: [0] } });
+      expect(summary.ratio['parley/bare-http'].maxSustainedRate.median).toBe(1);
+    }
   });
 
   it('resume: every client of the killed node reconnects to the survivor and catches up, nothing lost, duplicated or resynced', () => {

@@ -12,6 +12,7 @@ import { runFanoutWorkload } from './workloads/fanout.js';
 import { runMixWorkload } from './workloads/mix.js';
 import { runResumeWorkload } from './workloads/resume.js';
 import { runSendWorkload } from './workloads/send.js';
+import { runWebhooksWorkload } from './workloads/webhooks.js';
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
@@ -30,6 +31,7 @@ async function main(): Promise<void> {
     else if (workload === 'fanout') await runFanoutWorkload(options);
     else if (workload === 'connections') await runConnectionsWorkload(options);
     else if (workload === 'mix') await runMixWorkload(options);
+    else if (workload === 'webhooks') await runWebhooksWorkload(options);
     else await runResumeWorkload(options);
   }
   progress(`done in ${((Date.now() - started) / 1000).toFixed(0)} s`);

@@ -7,8 +7,8 @@
  */
 import { parseArgs } from 'node:util';
 
-export type WorkloadId = 'send' | 'fanout' | 'connections' | 'resume' | 'mix';
-const WORKLOADS: readonly WorkloadId[] = ['send', 'fanout', 'connections', 'resume', 'mix'];
+export type WorkloadId = 'send' | 'fanout' | 'connections' | 'resume' | 'mix' | 'webhooks';
+const WORKLOADS: readonly WorkloadId[] = ['send', 'fanout', 'connections', 'resume', 'mix', 'webhooks'];
 
 export interface SendSettings {
   users: number;
@@ -99,6 +99,29 @@ export interface MixSettings {
   settleQuietMs: number;
 }
 
+export interface WebhooksSettings {
+  /** Users u0…; pairs (u2k, u2k+1) share a direct conversation, the first `conversations` of which get the sends. */
+  users: number;
+  conversations: number;
+  /** WEBHOOK_CONCURRENCY of each variant (and the bare sender's requests in flight): a Parley node and a baseline per value. */
+  concurrencies: number[];
+  /** Messages per second of each step, ascending, until the first saturated one. */
+  rates: number[];
+  stepMs: number;
+  /** Sending at the first rate before the first step, not measured. */
+  warmupMs: number;
+  /** A delivery counts only within this time after its send started. */
+  deliveryWindowMs: number;
+  /** Saturation: p99 above this, or fewer deliveries than `minDeliveredFraction` within the window. */
+  maxP99Ms: number;
+  minDeliveredFraction: number;
+  /** After the last step, how long to wait at most for every accepted message's delivery (then the rest is lost). */
+  drainTimeoutMs: number;
+  /** REST sends in flight at most (Parley). */
+  maxInFlight: number;
+  textBytes: number;
+}
+
 export interface BenchOptions {
   full: boolean;
   /** Tiny sizes and windows, one run: checks that the harness works, not how fast Parley is. */
@@ -113,6 +136,7 @@ export interface BenchOptions {
   connections: ConnectionsSettings;
   resume: ResumeSettings;
   mix: MixSettings;
+  webhooks: WebhooksSettings;
 }
 
 /** `--smoke`: a few users, one fan-out step of 10 messages to 5 members, windows of a fraction of a second. */
@@ -126,6 +150,10 @@ const SMOKE_CLIENTS = 20;
 /** `--smoke`: 20 mix users (10 pairs, 2 groups of 5), one step of 20 messages at 20 msgs/s. */
 const SMOKE_MIX_USERS = 20;
 const SMOKE_MIX_RATE = 20;
+/** `--smoke`: webhooks with 10 users (5 conversations), one step of 10 messages at 10 msgs/s. */
+const SMOKE_WEBHOOK_RATE = 10;
+/** Webhook steps (msgs/s), until saturation: the baseline goes on past Parley's limit. */
+const WEBHOOK_RATES = [100, 250, 500, 1000, 1500, 2000, 3000, 4000, 6000, 8000, 10_000];
 /** Mix steps (msgs/s): the specified 1,000, then stepped up until saturation. */
 const MIX_RATES = [1000, 1500, 2000, 3000, 4000, 5000, 6000, 8000, 10_000];
 
@@ -146,7 +174,7 @@ export const USAGE = `Usage: npm run bench -- [options]
   --smoke             a few seconds at tiny sizes, one run (${SMOKE_MEMBERS} members, ${SMOKE_RATE} messages per fan-out step):
                       checks that the harness works end to end; its figures mean nothing
   --runs N            runs per workload (default 3, or 1 with --smoke; the report is the median with min–max)
-  --workload LIST     send,fanout,connections,resume,mix (default send,fanout,resume; all five with --smoke)
+  --workload LIST     send,fanout,connections,resume,mix,webhooks (default send,fanout,resume; all six with --smoke)
   --members LIST      fan-out group sizes (default 1000,100; steps continue past the specified ones
                       until each target saturates)
   --connections LIST  idle connection counts of the connections workload (default 10000,19000;
@@ -154,6 +182,11 @@ export const USAGE = `Usage: npm run bench -- [options]
   --clients N         resume: clients reconnecting at once (default 10000, in groups of 20; 20 in groups of 5 with --smoke)
                       mix: 10,000 users on 2 nodes, 5,000 direct conversations and 100 groups of 50,
                       steps of ${MIX_RATES.join(', ')} msgs/s until saturation (run it on purpose)
+  --webhook-concurrency LIST
+                      webhooks: WEBHOOK_CONCURRENCY of each variant, 1..64 (default 4,16); each is run against
+                      a bare sender making the same HTTP calls at the same concurrency. webhooks: one node, 200 direct
+                      conversations, one webhook to a local receiver, steps of ${WEBHOOK_RATES.join(', ')} msgs/s
+                      until saturation (not part of a plain run)
   --no-peer           fan-out without the Socket.IO peer (Parley and the bare ws baseline only)
   --log-level LEVEL   LOG_LEVEL of the Parley processes (default warn: no per-request logging,
                       like the baselines; "info" measures Parley as configured by default)
@@ -174,6 +207,7 @@ export function parseOptions(argv: string[]): BenchOptions | null {
       members: { type: 'string' },
       connections: { type: 'string' },
       clients: { type: 'string' },
+      'webhook-concurrency': { type: 'string' },
       'log-level': { type: 'string', default: 'warn' },
       'no-peer': { type: 'boolean', default: false },
       profile: { type: 'string' },
@@ -184,12 +218,14 @@ export function parseOptions(argv: string[]): BenchOptions | null {
   if (values.help) return null;
   const smoke = values.smoke;
   if (smoke && values.full) throw new Error('--smoke and --full exclude each other');
-  if (smoke && (values.members !== undefined || values.clients !== undefined)) throw new Error('--smoke sets its own sizes; leave out --members and --clients');
+  if (smoke && (values.members !== undefined || values.clients !== undefined || values['webhook-concurrency'] !== undefined)) {
+    throw new Error('--smoke sets its own sizes; leave out --members, --clients and --webhook-concurrency');
+  }
   const clients = smoke ? SMOKE_CLIENTS : Number(values.clients ?? 10_000);
   if (!Number.isInteger(clients) || clients < 2 || clients > 19_000) throw new Error(`--clients must be an integer 2..19000, got ${values.clients}`);
   const runs = Number(values.runs ?? (smoke ? 1 : 3));
   if (!Number.isInteger(runs) || runs < 1 || runs > 20) throw new Error(`--runs must be an integer 1..20, got ${values.runs}`);
-  // --smoke covers every workload; a plain run leaves out `connections` (19,000 sockets) and `mix` (10,000): run them on purpose.
+  // --smoke covers every workload; a plain run leaves out `connections` (19,000 sockets), `mix` (10,000) and `webhooks`: run them on purpose.
   const workloads = (values.workload ?? (smoke ? WORKLOADS.join(',') : 'send,fanout,resume')).split(',').map((w) => w.trim());
   for (const workload of workloads) if (!WORKLOADS.includes(workload as WorkloadId)) throw new Error(`unknown workload ${workload}`);
   if (smoke && values.connections !== undefined) throw new Error('--smoke sets its own connection count; leave out --connections');
@@ -199,6 +235,8 @@ export function parseOptions(argv: string[]): BenchOptions | null {
   for (const size of members) if (!Number.isInteger(size) || size < 2 || size > 10_000) throw new Error(`--members: group sizes are 2..10000, got ${size}`);
   const rates: Record<number, number[]> = {};
   for (const size of members) rates[size] = smoke ? [SMOKE_RATE] : SPECIFIED_RATES[size] ?? SPECIFIED_RATES[1000]!.map((rate) => Math.max(1, Math.round((rate * 1000) / size)));
+  const concurrencies = (values['webhook-concurrency'] ?? '4,16').split(',').map(Number);
+  for (const value of concurrencies) if (!Number.isInteger(value) || value < 1 || value > 64) throw new Error(`--webhook-concurrency: values are 1..64, got ${value}`);
   const full = values.full;
   return {
     full,
@@ -258,6 +296,20 @@ export function parseOptions(argv: string[]): BenchOptions | null {
       minDeliveredFraction: 0.99,
       connectConcurrency: 100,
       settleQuietMs: smoke ? 200 : 1000,
+    },
+    webhooks: {
+      users: smoke ? 10 : 400,
+      conversations: smoke ? 5 : 200,
+      concurrencies,
+      rates: smoke ? [SMOKE_WEBHOOK_RATE] : WEBHOOK_RATES,
+      stepMs: smoke ? 1000 : full ? 10_000 : 5000,
+      warmupMs: smoke ? 300 : full ? 5000 : 2000,
+      deliveryWindowMs: 5000,
+      maxP99Ms: 1000,
+      minDeliveredFraction: 0.99,
+      drainTimeoutMs: smoke ? 10_000 : 60_000,
+      maxInFlight: 256,
+      textBytes: 64,
     },
   };
 }

@@ -31,6 +31,18 @@ export interface BenchUser {
  * then uses every node's event loop).
  */
 export async function createUsers(baseUrls: string | readonly string[], adminKey: string, count: number): Promise<BenchUser[]> {
+  return (await createTenantWithUsers(baseUrls, adminKey, count)).users;
+}
+
+export interface BenchTenant {
+  id: string;
+  /** The tenant's API key (`sk_…`): its back end's credential, e.g. for webhooks. */
+  apiKey: string;
+  users: BenchUser[];
+}
+
+/** As `createUsers`, also returning the tenant and its API key. */
+export async function createTenantWithUsers(baseUrls: string | readonly string[], adminKey: string, count: number): Promise<BenchTenant> {
   const urls = typeof baseUrls === 'string' ? [baseUrls] : baseUrls;
   const tenantId = `bench-${randomBytes(4).toString('hex')}`;
   const created = await call(urls[0]!, 'POST', '/v1/tenants', adminKey, { id: tenantId, name: 'Benchmark' }, [201]);
@@ -38,10 +50,11 @@ export async function createUsers(baseUrls: string | readonly string[], adminKey
   const ids = Array.from({ length: count }, (_, i) => `u${String(i).padStart(4, '0')}`);
   const urlOf = (index: number) => urls[index % urls.length]!;
   await mapLimit(ids, SETUP_CONCURRENCY, (id, index) => call(urlOf(index), 'PUT', `/v1/users/${id}`, apiKey, { displayName: `User ${id}` }, [200, 201]));
-  return mapLimit(ids, SETUP_CONCURRENCY, async (id, index) => {
+  const users = await mapLimit(ids, SETUP_CONCURRENCY, async (id, index) => {
     const minted = await call(urlOf(index), 'POST', `/v1/users/${id}/tokens`, apiKey, { expiresIn: 3600 }, [201]);
     return { id, token: minted.accessToken as string };
   });
+  return { id: tenantId, apiKey, users };
 }
 
 export interface DirectConversation {
@@ -96,6 +109,12 @@ export function createGroups(baseUrl: string, users: readonly BenchUser[], size:
 export async function sendText(baseUrl: string, sender: BenchUser, conversationId: string, text: string): Promise<number> {
   const message = await call(baseUrl, 'POST', `/v1/conversations/${conversationId}/messages`, sender.token, { text }, [201]);
   return message.seq as number;
+}
+
+/** Subscribes `url` to the tenant's `events` (tenant API key); resolves with the webhook's id. */
+export async function createWebhook(baseUrl: string, apiKey: string, url: string, events: readonly string[]): Promise<string> {
+  const webhook = await call(baseUrl, 'POST', '/v1/webhooks', apiKey, { url, events }, [201]);
+  return webhook.id as string;
 }
 
 /** The operator key for one benchmark run (the server requires at least 32 characters). */
