@@ -73,35 +73,33 @@ const eventId = (index: number) => `evt_${index.toString(16).padStart(32, '0')}`
 const ulid = (prefix: string, index: number) => `${prefix}${String(index).padStart(26 - prefix.length, '0')}`;
 
 /**
- * The baseline's body for event `index`: Parley's `message.created` webhook body as observed on a
- * real run (`{id, type, tenantId, createdAt, data: {conversationId, message}}`, the message's fields
- * in the order the engine logs them, ids of the same lengths), so both targets move the same bytes;
- * the receiver reports the mean size of each step's bodies, which shows whether they still do.
+ * The baseline's body for event `index`: Parley's `message.created` webhook body
+ * (`{id, type, tenantId, createdAt, data: {message}}`, `data` the realtime frame without type and
+ * cursor, the message as REST presents it, ids of the same lengths), so both targets move the same
+ * bytes; the receiver reports the mean size of each step's bodies, which shows whether they still do.
  */
 export function baselineBody(index: number, text: string): string {
   // 200 conversations taking turns, as Parley's events do (so seqs grow as slowly).
   const conversationId = ulid('01BASECONV', index % 200);
-  const now = Date.now();
+  const createdAt = new Date().toISOString();
   return JSON.stringify({
     id: eventId(index),
     type: 'message.created',
     tenantId: 'bench-00000000',
-    createdAt: new Date(now).toISOString(),
+    createdAt,
     data: {
-      conversationId,
       message: {
-        editedAt: null,
         id: ulid('01BASEMSG', index),
-        text,
-        deletedAt: null,
-        system: false,
-        replyTo: null,
-        createdAt: now,
-        senderId: 'u0000',
-        seq: Math.floor(index / 200) + 1,
-        reactions: {},
         conversationId,
-        myReactions: [],
+        seq: Math.floor(index / 200) + 1,
+        senderId: 'u0000',
+        system: false,
+        text,
+        createdAt,
+        editedAt: null,
+        deletedAt: null,
+        replyTo: null,
+        reactions: {},
       },
     },
   });
