@@ -214,7 +214,8 @@ export async function createParley(config: Config, options: ParleyOptions = {}):
   let webhookLog: { warn(object: object, message: string): void } = { warn: () => undefined };
   const webhookDispatcher = new WebhookDispatcher({
     store: engine.webhooks,
-    fetch: outbound.fetch,
+    // Warm connections to each receiver (every new one still checked by the policy).
+    fetch: createOutboundFetch({ policy: outboundPolicy, resolve: options.outboundResolve, keepAlive: true }),
     clock,
     settings: config.webhooks,
     version: VERSION,

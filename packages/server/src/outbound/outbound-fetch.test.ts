@@ -168,6 +168,25 @@ describe('outbound fetch, allowed hosts', () => {
     expect(Date.now() - started).toBeLessThan(2000);
   });
 
+  it('truncates instead of failing when asked, keeping the status (webhooks need only that)', async () => {
+    const big = await fetch(`${base}/big`, { maxBytes: 1000, truncate: true });
+    expect([big.status, big.body.length]).toEqual([200, 1000]);
+    const chunked = await fetch(`${base}/chunked`, { maxBytes: 50_000, truncate: true });
+    expect([chunked.status, chunked.body.length]).toEqual([200, 50_000]);
+  });
+
+  it('with keepAlive, reuses one connection per origin for requests one after another, and still checks every new one', async () => {
+    const keepAlive = createOutboundFetch({ policy: createOutboundPolicy({ allowedHosts: ['127.0.0.1'] }), resolve, keepAlive: true });
+    for (let i = 0; i < 5; i++) expect((await keepAlive(`${base}/echo`, { method: 'POST', body: `n${i}` })).body.toString()).toBe(`POST n${i}`);
+    expect(connections).toBe(1);
+    // Two at once need two connections; both are reused afterwards.
+    await Promise.all([keepAlive(`${base}/hello`), keepAlive(`${base}/hello`)]);
+    await Promise.all([keepAlive(`${base}/hello`), keepAlive(`${base}/hello`)]);
+    expect(connections).toBe(2);
+    const strict = createOutboundFetch({ policy: createOutboundPolicy(), resolve, keepAlive: true });
+    expect(isUrlRefused(await failure(strict(`http://127.0.0.1:${port}/hello`)))).toBe(true);
+  });
+
   it('reports connection failures and unknown names as network errors', async () => {
     const closed = http.createServer();
     await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));

@@ -13,7 +13,10 @@ import { OutboundError, type OutboundPolicy } from './outbound-policy.js';
  * - A host name is resolved once per connection, inside the socket's `lookup`; every address it
  *   resolves to is checked and the socket connects to that checked address, so there is no DNS
  *   rebinding gap between check and connect. A refused name never opens a socket.
- * - No connection reuse (`agent: false`): each request, redirects included, goes through the check.
+ * - No connection reuse (`agent: false`) by default: each request, redirects included, goes through
+ *   the check. With `keepAlive`, connections are reused per origin (a webhook's receiver gets one
+ *   warm connection per attempt slot instead of a handshake per event); each new connection is
+ *   still resolved and checked as above, and a reused one was checked when it was opened.
  * - Redirects (301, 302, 303, 307, 308) are followed at most `maxRedirects` times and only to the
  *   same host name; the new URL is checked again like the first. Another host → `refused`; one
  *   more than allowed → `too_many_redirects` (with `maxRedirects: 0` the 3xx answer is returned).
@@ -59,7 +62,12 @@ export interface OutboundFetchOptions {
   policy: OutboundPolicy;
   /** Name resolution; tests inject a stub. Default: node:dns. */
   resolve?: Resolve;
+  /** Reuse connections per origin (see the module comment); default false. Idle ones close after KEEP_ALIVE_IDLE_MS. */
+  keepAlive?: boolean;
 }
+
+/** How long a kept-alive connection may stay idle before Parley closes it. */
+export const KEEP_ALIVE_IDLE_MS = 30_000;
 
 export type OutboundFetch = (url: string | URL, request?: OutboundRequest) => Promise<OutboundResponse>;
 
@@ -90,6 +98,13 @@ const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 export function createOutboundFetch(options: OutboundFetchOptions): OutboundFetch {
   const { policy } = options;
   const lookup = createCheckedLookup(policy, options.resolve ?? defaultResolve);
+  // Node unrefs a free socket, so kept-alive connections never hold the process open.
+  const agents = options.keepAlive
+    ? {
+        'http:': new http.Agent({ keepAlive: true, maxFreeSockets: 64, timeout: KEEP_ALIVE_IDLE_MS }),
+        'https:': new https.Agent({ keepAlive: true, maxFreeSockets: 64, timeout: KEEP_ALIVE_IDLE_MS }),
+      }
+    : null;
 
   return async (input, request = {}) => {
     const timeoutMs = request.timeoutMs ?? OUTBOUND_DEFAULTS.timeoutMs;
@@ -101,7 +116,8 @@ export function createOutboundFetch(options: OutboundFetchOptions): OutboundFetc
     let method = (request.method ?? 'GET').toUpperCase();
     let body = request.body;
     for (let redirects = 0; ; redirects++) {
-      const response = await exchange(url, { method, headers: request.headers ?? {}, body, maxBytes, truncate: request.truncate ?? false, deadline, timeoutMs, lookup });
+      const agent = agents === null ? false : url.protocol === 'https:' ? agents['https:'] : agents['http:'];
+      const response = await exchange(url, { method, headers: request.headers ?? {}, body, maxBytes, truncate: request.truncate ?? false, deadline, timeoutMs, lookup, agent });
       const location = response.headers.location;
       if (!REDIRECTS.has(response.status) || location === undefined || maxRedirects === 0) return response;
       if (redirects >= maxRedirects) throw new OutboundError('too_many_redirects', `More than ${maxRedirects} redirects`);
@@ -128,6 +144,7 @@ interface Exchange {
   maxBytes: number;
   truncate: boolean;
   deadline: AbortSignal;
+  agent: http.Agent | false;
   timeoutMs: number;
   lookup: LookupFunction;
 }
@@ -155,7 +172,7 @@ function exchange(url: URL, options: Exchange): Promise<OutboundResponse> {
       path: `${url.pathname}${url.search}`,
       method: options.method,
       headers: { ...options.headers, ...(options.body === undefined ? {} : { 'content-length': String(Buffer.byteLength(options.body)) }) },
-      agent: false,
+      agent: options.agent,
       // IP literals never reach lookup (checked in checkUrl); names are checked there on connect.
       ...(isIP(bare) === 0 ? { lookup: options.lookup } : {}),
     };
