@@ -15,7 +15,15 @@ import type { TenantId } from './domain/types.js';
 import { measureAuthentication } from './observability/authentication-metrics.js';
 import { measureEngine } from './observability/engine-metrics.js';
 import { createMetrics, recordRealtimeMetrics, recordStorageConnectionMetrics, recordWebhookMetrics } from './observability/metrics.js';
-import { createOutboundFetch, createOutboundPolicy, type OutboundFetch, type OutboundPolicy, type Resolve } from './outbound/index.js';
+import {
+  createOutboundFetch,
+  createOutboundPolicy,
+  defaultResolve,
+  limitResolve,
+  type OutboundFetch,
+  type OutboundPolicy,
+  type Resolve,
+} from './outbound/index.js';
 import { createAccountsService } from './services/accounts-service.js';
 import { createApiKeysService } from './services/api-keys-service.js';
 import { createConversationsService } from './services/conversations-service.js';
@@ -122,7 +130,9 @@ export async function createParley(config: Config, options: ParleyOptions = {}):
     selfRegistrationTenants: config.selfRegistrationTenants,
   });
   const outboundPolicy = createOutboundPolicy({ allowedHosts: config.outbound.allowedHosts });
-  const outbound = { policy: outboundPolicy, fetch: createOutboundFetch({ policy: outboundPolicy, resolve: options.outboundResolve }) };
+  // Every outbound name lookup of the node shares a few of libuv's threads (see limitResolve).
+  const outboundResolve = limitResolve(options.outboundResolve ?? defaultResolve);
+  const outbound = { policy: outboundPolicy, fetch: createOutboundFetch({ policy: outboundPolicy, resolve: outboundResolve }) };
   const discover = createIssuerDiscovery(outbound);
   // Warnings before the app (and its logger) exist have nowhere to go; none are expected then.
   let warn: (object: object, message: string) => void = () => undefined;
@@ -215,7 +225,7 @@ export async function createParley(config: Config, options: ParleyOptions = {}):
   const webhookDispatcher = new WebhookDispatcher({
     store: engine.webhooks,
     // Warm connections to each receiver (every new one still checked by the policy).
-    fetch: createOutboundFetch({ policy: outboundPolicy, resolve: options.outboundResolve, keepAlive: true }),
+    fetch: createOutboundFetch({ policy: outboundPolicy, resolve: outboundResolve, keepAlive: true }),
     clock,
     settings: config.webhooks,
     version: VERSION,
@@ -258,7 +268,7 @@ export async function createParley(config: Config, options: ParleyOptions = {}):
         policy: outbound.policy,
         clock,
         ids,
-        resolve: options.outboundResolve,
+        resolve: outboundResolve,
         secretGraceMs: config.webhooks.secretGraceMs,
       }),
     },

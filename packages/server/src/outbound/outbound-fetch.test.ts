@@ -2,7 +2,7 @@ import diagnostics from 'node:diagnostics_channel';
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createCheckedLookup, createOutboundFetch, type Resolve } from './outbound-fetch.js';
+import { createCheckedLookup, createOutboundFetch, limitResolve, type Resolve } from './outbound-fetch.js';
 import { OutboundError, createOutboundPolicy, isUrlRefused } from './outbound-policy.js';
 
 // Every client socket this file opens is watched: it may only ever reach 127.0.0.1.
@@ -249,5 +249,29 @@ describe('createCheckedLookup', () => {
     answer = '10.0.0.1';
     const error = await run(false);
     expect(isUrlRefused(error)).toBe(true);
+  });
+});
+
+describe('limitResolve', () => {
+  it('runs at most maxConcurrent lookups, holds a slot until its lookup really ends, and times callers out', async () => {
+    const pending: { host: string; finish: () => void }[] = [];
+    const slow: Resolve = (host) =>
+      new Promise((resolve) => pending.push({ host, finish: () => resolve([{ address: '127.0.0.1', family: 4 }]) }));
+    const limited = limitResolve(slow, { maxConcurrent: 2, timeoutMs: 100 });
+    const first = limited('a.test');
+    const second = limited('b.test');
+    const third = limited('c.test');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(pending.map((lookup) => lookup.host)).toEqual(['a.test', 'b.test']);
+    // Every caller gives up at its deadline; the hung lookups still hold their slots.
+    for (const caller of [first, second, third]) expect((await failure(caller)).kind).toBe('network');
+    const fourth = limited('d.test');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(pending.map((lookup) => lookup.host)).toEqual(['a.test', 'b.test']);
+    pending[0]?.finish();
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(pending.map((lookup) => lookup.host)).toEqual(['a.test', 'b.test', 'd.test']);
+    pending[2]?.finish();
+    expect(await fourth).toEqual([{ address: '127.0.0.1', family: 4 }]);
   });
 });

@@ -31,6 +31,65 @@ export type Resolve = (host: string) => Promise<{ address: string; family: numbe
 
 export const defaultResolve: Resolve = (host) => dns.lookup(host, { all: true, verbatim: true });
 
+export interface ResolveLimits {
+  /** Lookups under way at once; the rest wait their turn (default 2). */
+  maxConcurrent?: number;
+  /** A caller stops waiting after this (default 5000 ms): `network`. */
+  timeoutMs?: number;
+}
+
+/**
+ * `resolve` with a cap on lookups under way and a deadline per caller. node:dns `lookup` runs
+ * getaddrinfo on libuv's small thread pool (4 threads, shared with crypto and the file system) and
+ * cannot be cancelled: without a cap, a host whose name server never answers — a tenant's webhook
+ * URL, say — could occupy every thread and stall password hashing for everyone. A lookup keeps its
+ * slot until it really ends, even after its caller gave up.
+ */
+export function limitResolve(resolve: Resolve, limits: ResolveLimits = {}): Resolve {
+  const maxConcurrent = limits.maxConcurrent ?? 2;
+  const timeoutMs = limits.timeoutMs ?? 5000;
+  let running = 0;
+  const waiting: (() => void)[] = [];
+  const release = () => {
+    running -= 1;
+    waiting.shift()?.();
+  };
+  return (host) =>
+    new Promise((resolvePromise, reject) => {
+      let done = false;
+      const timer = setTimeout(() => {
+        done = true;
+        const index = waiting.indexOf(start);
+        if (index !== -1) waiting.splice(index, 1);
+        reject(new OutboundError('network', `Resolving ${host} took longer than ${timeoutMs} ms`));
+      }, timeoutMs);
+      timer.unref();
+      function start(): void {
+        if (done) {
+          waiting.shift()?.();
+          return;
+        }
+        running += 1;
+        resolve(host).then(
+          (entries) => {
+            release();
+            clearTimeout(timer);
+            if (!done) resolvePromise(entries);
+            done = true;
+          },
+          (error: unknown) => {
+            release();
+            clearTimeout(timer);
+            if (!done) reject(error instanceof Error ? error : new Error(String(error)));
+            done = true;
+          },
+        );
+      }
+      if (running < maxConcurrent) start();
+      else waiting.push(start);
+    });
+}
+
 export const OUTBOUND_DEFAULTS = { timeoutMs: 10_000, maxBytes: 1_048_576, maxRedirects: 3 } as const;
 
 export interface OutboundRequest {

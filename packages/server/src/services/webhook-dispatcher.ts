@@ -91,6 +91,8 @@ interface Lane {
   waiting: { entry: QueuedWebhookEvent; delivery: WebhookDelivery | null }[];
   /** Conversations with an attempt under way. */
   busy: Set<string>;
+  /** Delivery ids waiting or under way here: an entry handed out again (reclaimed) is not run twice. */
+  held: Set<string>;
   pumping: boolean;
   /** Another pump was asked for while one ran. */
   again: boolean;
@@ -112,7 +114,8 @@ export class WebhookDispatcher {
   private watcher: { close(): Promise<void> } | null = null;
   private timers: NodeJS.Timeout[] = [];
   private stopped = false;
-  private readonly attempts = new Set<Promise<void>>();
+  /** Attempts, pumps and lease tries under way: stop() waits for them. */
+  private readonly work = new Set<Promise<unknown>>();
   private scanning: Promise<void> | null = null;
 
   constructor(private readonly deps: WebhookDispatcherDeps) {
@@ -123,7 +126,7 @@ export class WebhookDispatcher {
   async start(): Promise<void> {
     this.watcher = await this.deps.store.watch((tenantId, id) => this.onWork(tenantId, id));
     const scanEvery = Math.max(100, Math.floor(this.deps.settings.leaseMs / 3));
-    this.timers.push(setInterval(() => void this.scan(), scanEvery), setInterval(() => this.checkDue(), DUE_CHECK_MS));
+    this.timers.push(setInterval(() => this.track(() => this.scan()), scanEvery), setInterval(() => this.checkDue(), DUE_CHECK_MS));
     for (const timer of this.timers) timer.unref();
     await this.scan();
   }
@@ -138,7 +141,8 @@ export class WebhookDispatcher {
     for (const timer of this.timers) clearInterval(timer);
     await this.watcher?.close();
     await this.scanning;
-    await Promise.allSettled([...this.attempts]);
+    // Attempts end by their deadline; pumps and lease tries check `stopped` after each await.
+    while (this.work.size > 0) await Promise.allSettled([...this.work]);
     await Promise.allSettled([...this.lanes.values()].map((lane) => this.deps.store.release(lane.tenantId, lane.id, this.nodeId)));
     this.lanes.clear();
   }
@@ -148,6 +152,16 @@ export class WebhookDispatcher {
     return [...this.lanes.values()].map((lane) => ({ tenantId: lane.tenantId, id: lane.id, enabled: lane.webhook?.enabled ?? true }));
   }
 
+  /** Runs background work that stop() waits for; never rejects. */
+  private track(run: () => Promise<unknown>): void {
+    const promise = run().catch((error: unknown) => this.deps.log.warn({ err: error }, 'webhooks: background step failed'));
+    this.work.add(promise);
+    promise.then(
+      () => this.work.delete(promise),
+      () => this.work.delete(promise),
+    );
+  }
+
   private onWork(tenantId: TenantId, id: WebhookId): void {
     const lane = this.lanes.get(key(tenantId, id));
     if (lane) {
@@ -155,7 +169,7 @@ export class WebhookDispatcher {
       return;
     }
     const until = this.heldElsewhere.get(key(tenantId, id));
-    if (until === undefined || until <= this.deps.clock()) void this.tryLease(tenantId, id);
+    if (until === undefined || until <= this.deps.clock()) this.track(() => this.tryLease(tenantId, id));
   }
 
   /** Renews the leases held, and tries to take the webhooks nobody holds. */
@@ -193,12 +207,31 @@ export class WebhookDispatcher {
   private async renew(lane: Lane): Promise<void> {
     const { store, clock, settings } = this.deps;
     const status = await store.lease(lane.tenantId, lane.id, this.nodeId, settings.leaseMs, clock());
+    if (status === 'acquired') {
+      // The lease lapsed (this node stalled): another node may have held it meanwhile and left
+      // entries in flight. Take them as a new holder does.
+      await this.reclaim(lane);
+    }
     if (status === 'renewed' || status === 'acquired') {
-      // 'acquired': the lease lapsed (this node stalled) and nobody took it; entries are still ours.
       this.pump(lane);
       return;
     }
     this.drop(lane);
+  }
+
+  /** Hands this lane what earlier holders took and never settled, in queue order, before new work. */
+  private async reclaim(lane: Lane): Promise<void> {
+    const entries = await this.deps.store.reclaim(lane.tenantId, lane.id, this.nodeId);
+    if (this.stopped || lane.lost) return;
+    this.admit(lane, entries.map((entry) => ({ entry, delivery: null })), true);
+  }
+
+  /** Queues taken entries on the lane (at the front for reclaimed ones), skipping any already held here. */
+  private admit(lane: Lane, items: Lane['waiting'], first: boolean): void {
+    const fresh = items.filter((item) => !lane.held.has(item.entry.deliveryId));
+    for (const item of fresh) lane.held.add(item.entry.deliveryId);
+    if (first) lane.waiting.unshift(...fresh);
+    else lane.waiting.push(...fresh);
   }
 
   private async tryLease(tenantId: TenantId, id: WebhookId): Promise<void> {
@@ -212,10 +245,22 @@ export class WebhookDispatcher {
         return;
       }
       this.heldElsewhere.delete(name);
-      const lane: Lane = { tenantId, id, running: 0, waiting: [], busy: new Set(), pumping: false, again: false, webhook: null, nextDueAt: 0, lost: false };
+      const lane: Lane = {
+        tenantId,
+        id,
+        running: 0,
+        waiting: [],
+        busy: new Set(),
+        held: new Set(),
+        pumping: false,
+        again: false,
+        webhook: null,
+        nextDueAt: 0,
+        lost: false,
+      };
       this.lanes.set(name, lane);
       // What an earlier holder took and never settled goes first, in queue order.
-      lane.waiting.push(...(await store.reclaim(tenantId, id, this.nodeId)).map((entry) => ({ entry, delivery: null })));
+      await this.reclaim(lane);
       this.pump(lane);
     } catch (error) {
       this.deps.log.warn({ err: error, webhookId: id }, 'webhooks: taking a lease failed; the next scan retries');
@@ -224,6 +269,7 @@ export class WebhookDispatcher {
 
   private drop(lane: Lane): void {
     lane.lost = true;
+    for (const item of lane.waiting) lane.held.delete(item.entry.deliveryId);
     lane.waiting = [];
     this.lanes.delete(key(lane.tenantId, lane.id));
   }
@@ -241,7 +287,7 @@ export class WebhookDispatcher {
       return;
     }
     lane.pumping = true;
-    void (async () => {
+    this.track(async () => {
       try {
         do {
           lane.again = false;
@@ -253,7 +299,7 @@ export class WebhookDispatcher {
       } finally {
         lane.pumping = false;
       }
-    })();
+    });
   }
 
   private async fill(lane: Lane): Promise<void> {
@@ -264,7 +310,7 @@ export class WebhookDispatcher {
       return;
     }
     lane.webhook = webhook;
-    if (!webhook.enabled) return;
+    if (!webhook.enabled || this.stopped) return;
     this.startWaiting(lane);
     const room = settings.concurrency - lane.running - lane.waiting.length;
     if (room <= 0) return;
@@ -272,8 +318,10 @@ export class WebhookDispatcher {
     const taken = await store.take(lane.tenantId, lane.id, this.nodeId, room, now);
     // Nothing due now: look again at the next due check (a retry scheduled here sets the hint lower).
     lane.nextDueAt = taken.length === room ? now : now + DUE_CHECK_MS;
-    if (lane.lost) return;
-    lane.waiting.push(...taken);
+    // Taken and then lost (the lease went elsewhere, or stopping): they stay in flight for this
+    // node, and the store hands them out again once in flight too long.
+    if (lane.lost || this.stopped) return;
+    this.admit(lane, taken, false);
     this.startWaiting(lane);
   }
 
@@ -283,7 +331,13 @@ export class WebhookDispatcher {
     const rest: Lane['waiting'] = [];
     for (const item of lane.waiting) {
       const conversation = item.entry.conversationId ?? `\u0000${item.entry.deliveryId}`;
-      if (lane.running >= this.deps.settings.concurrency || lane.busy.has(conversation) || blocked.has(conversation) || lane.webhook === null) {
+      if (
+        this.stopped ||
+        lane.running >= this.deps.settings.concurrency ||
+        lane.busy.has(conversation) ||
+        blocked.has(conversation) ||
+        lane.webhook === null
+      ) {
         // An entry that waits keeps the later entries of its conversation behind it.
         blocked.add(conversation);
         rest.push(item);
@@ -291,26 +345,57 @@ export class WebhookDispatcher {
       }
       lane.busy.add(conversation);
       lane.running += 1;
-      const attempt = this.attempt(lane, lane.webhook, item.entry, item.delivery).finally(() => {
-        lane.busy.delete(conversation);
-        lane.running -= 1;
-        this.attempts.delete(attempt);
-        this.pump(lane);
+      this.track(async () => {
+        try {
+          await this.deliver(lane, item);
+        } finally {
+          lane.busy.delete(conversation);
+          lane.held.delete(item.entry.deliveryId);
+          lane.running -= 1;
+          this.pump(lane);
+        }
       });
-      this.attempts.add(attempt);
     }
     lane.waiting = rest;
   }
 
-  /** One attempt and its settlement; never rejects. */
-  private async attempt(lane: Lane, webhook: Webhook, entry: QueuedWebhookEvent, previous: WebhookDelivery | null): Promise<void> {
+  /**
+   * Attempts until the outcome is recorded. While it cannot be (storage unreachable), the entry is
+   * attempted again a little later, its conversation kept busy so later entries do not overtake it.
+   * Stops when the lane is lost or the node stops: the store hands the entry out again.
+   */
+  private async deliver(lane: Lane, item: Lane['waiting'][number]): Promise<void> {
+    let previous = item.delivery;
+    for (;;) {
+      const webhook = lane.webhook;
+      if (webhook === null) return;
+      const unsettled = await this.attempt(lane, webhook, item.entry, previous);
+      if (unsettled === null || lane.lost || this.stopped) return;
+      previous = unsettled;
+      await new Promise((resolve) => setTimeout(resolve, DUE_CHECK_MS));
+      if (lane.lost || this.stopped) return;
+    }
+  }
+
+  /**
+   * One attempt and its settlement; never rejects. Returns null once the outcome is recorded, or the
+   * delivery as it stands when it could not be (the event could not be presented, or the outcome
+   * not stored: storage unreachable): then nothing counts against the receiver, and the caller
+   * tries again.
+   */
+  private async attempt(lane: Lane, webhook: Webhook, entry: QueuedWebhookEvent, previous: WebhookDelivery | null): Promise<WebhookDelivery | null> {
     const { fetch, clock, settings, store, observer } = this.deps;
+    let body: string;
+    try {
+      body = webhookBody(webhook.tenantId, entry, await this.deps.present(webhook.tenantId, entry));
+    } catch (failure) {
+      this.deps.log.warn({ err: failure, webhookId: lane.id }, 'webhooks: presenting an event failed; it will be attempted again');
+      return previous ?? this.firstDelivery(entry);
+    }
     let statusCode: number | null = null;
     let error: string | null = null;
-    let startedAt = clock();
+    const startedAt = clock();
     try {
-      const body = webhookBody(webhook.tenantId, entry, await this.deps.present(webhook.tenantId, entry));
-      startedAt = clock();
       const response = await fetch(webhook.url, {
         method: 'POST',
         headers: {
@@ -330,8 +415,7 @@ export class WebhookDispatcher {
       statusCode = response.status;
       if (statusCode < 200 || statusCode > 299) error = `http_${statusCode}`;
     } catch (failure) {
-      // Not an outbound failure: the event could not be presented (storage unreachable).
-      error = failure instanceof OutboundError ? failure.kind : 'internal';
+      error = failure instanceof OutboundError ? failure.kind : 'network';
     }
     const now = clock();
     const attempts = (previous?.attempts ?? 0) + 1;
@@ -363,15 +447,25 @@ export class WebhookDispatcher {
         this.deps.log.warn({ webhookId: lane.id, tenantId: lane.tenantId }, 'webhooks: endpoint disabled after failing for too long');
       }
       if (nextAttemptAt !== null) lane.nextDueAt = Math.min(lane.nextDueAt, nextAttemptAt);
+      return null;
     } catch (failure) {
-      // Unsettled, the entry is still in flight for this node: attempt it again a little later (at
-      // least once). Should this node lose the lease meanwhile, the next holder reclaims it.
       this.deps.log.warn({ err: failure, webhookId: lane.id }, 'webhooks: recording an attempt failed; it will be attempted again');
-      setTimeout(() => {
-        if (lane.lost || this.stopped) return;
-        lane.waiting.unshift({ entry, delivery: { ...delivery, status: 'pending' } });
-        this.pump(lane);
-      }, DUE_CHECK_MS).unref();
+      return { ...delivery, status: 'pending' };
     }
+  }
+
+  private firstDelivery(entry: QueuedWebhookEvent): WebhookDelivery {
+    return {
+      id: entry.deliveryId,
+      eventId: entry.eventId,
+      eventType: entry.type,
+      status: 'pending',
+      attempts: 0,
+      lastStatusCode: null,
+      lastError: null,
+      lastAttemptAt: null,
+      firstAttemptAt: null,
+      nextAttemptAt: null,
+    };
   }
 }
