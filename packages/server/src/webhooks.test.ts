@@ -74,7 +74,9 @@ describe.each(ENGINE_KINDS)('webhooks on the %s engine', (kind) => {
     expect((await api.delete(`${base}/members/${ned!.id}`, owen!.token)).status).toBe(204);
 
     await socket.waitFor((frame) => frame.type === 'member.removed' && frame.conversationId === group.id, 5000);
-    const reference = socket.frames.filter((frame) => typeof frame.cursor === 'string' && frame.conversationId === group.id);
+    // Message and conversation frames name their conversation inside the object they carry.
+    const conversationOf = (frame: Frame) => frame.conversationId ?? frame.message?.conversationId ?? frame.conversation?.id;
+    const reference = socket.frames.filter((frame) => typeof frame.cursor === 'string' && conversationOf(frame) === group.id);
     await socket.close();
     const ofGroup = inConversation(group.id);
     await until(`${reference.length} events at the endpoint`, () => everything.unique().filter(ofGroup).length >= reference.length, 10_000);
@@ -84,8 +86,9 @@ describe.each(ENGINE_KINDS)('webhooks on the %s engine', (kind) => {
     expect(receiver.invalid).toEqual([]);
     const received = everything.unique();
     expect(received.every(ofGroup), 'only this conversation happened in the tenant').toBe(true);
-    // In the conversation's order, each event once, its data the realtime event without type and cursor.
-    const withoutTypeAndCursor = ({ type: _type, cursor: _cursor, ...data }: Frame) => data;
+    // In the conversation's order, each event once, its data the realtime event without type and
+    // cursor, with the conversation's id (which realtime frames of messages carry inside the message).
+    const withoutTypeAndCursor = ({ type: _type, cursor: _cursor, ...data }: Frame) => ({ conversationId: group.id, ...data });
     expect(received.map((delivery) => delivery.type)).toEqual(reference.map((frame) => frame.type));
     expect(received.map((delivery) => delivery.body.data)).toEqual(reference.map(withoutTypeAndCursor));
     expect(new Set(received.map((delivery) => delivery.type))).toEqual(new Set(WEBHOOK_EVENT_TYPES));
