@@ -5,8 +5,10 @@
  * API's answers. Timings are shortened through the configuration (retries from 50 ms, a 1 s
  * timeout, a 2 s secret grace), never by reaching into the server.
  */
+import { isIP } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WEBHOOK_EVENT_TYPES } from './domain/webhooks.js';
+import type { Resolve } from './outbound/index.js';
 import { createGroup, createTestTenant, expectProblem, RFC3339_UTC, sendMessage, setRole } from './test-support/conversations.js';
 import { ENGINE_KINDS } from './test-support/engines.js';
 import { sleep, until } from './test-support/node-scenarios.js';
@@ -23,7 +25,22 @@ const WEBHOOK_ENV = {
   WEBHOOK_SECRET_GRACE_SECONDS: '2',
 };
 
+/** Ids of logged events are derived from the event log (the same for every webhook); a ping's is random. */
+/** Host names the tests use, resolved without DNS (nothing leaves the machine); other names do not resolve. */
+const STUB_DNS: Record<string, string[]> = {
+  'hooks.internal.example': ['10.0.0.7'],
+  'loopback.example': ['127.0.0.1'],
+  'metadata.example': ['169.254.169.254'],
+  'split.example': ['93.184.216.34', '192.168.0.9'],
+};
+const stubResolve: Resolve = async (host) => {
+  const addresses = STUB_DNS[host];
+  if (!addresses) throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${host}`), { code: 'ENOTFOUND' });
+  return addresses.map((address) => ({ address, family: isIP(address) }));
+};
+
 const EVENT_ID = /^evt_[0-9a-f]{32}$/;
+const PING_ID = /^evt_[0-9A-Za-z]+$/;
 const inConversation = (conversationId: string) => (delivery: ReceivedDelivery) => delivery.body?.data?.conversationId === conversationId;
 const ofType = (type: string) => (delivery: ReceivedDelivery) => delivery.type === type;
 
@@ -32,14 +49,14 @@ function expectWellFormed(delivery: ReceivedDelivery, tenantId: string): void {
   const where = `${delivery.endpoint} ${delivery.type} ${delivery.raw}`;
   expect(delivery.signature.valid, where).toBe(true);
   expect(Math.abs(delivery.signature.t! - Date.now() / 1000), where).toBeLessThan(300);
-  expect(delivery.id, where).toMatch(EVENT_ID);
+  expect(delivery.id, where).toMatch(delivery.type === 'webhook.ping' ? PING_ID : EVENT_ID);
   expect(delivery.body, where).toEqual({ id: delivery.id, type: delivery.type, tenantId, createdAt: expect.stringMatching(RFC3339_UTC), data: expect.any(Object) });
   expect(delivery.headers['content-type'], where).toMatch(/^application\/json/);
   expect(delivery.headers['user-agent'], where).toMatch(/^Parley-Webhooks\/\S+$/);
 }
 
 describe.each(ENGINE_KINDS)('webhooks on the %s engine', (kind) => {
-  const ctx = useTestServer({ kind, env: WEBHOOK_ENV });
+  const ctx = useTestServer({ kind, env: WEBHOOK_ENV, outboundResolve: stubResolve });
   let receiver: WebhookReceiver;
   beforeAll(async () => {
     receiver = await startWebhookReceiver();
@@ -113,6 +130,8 @@ describe.each(ENGINE_KINDS)('webhooks on the %s engine', (kind) => {
       description: 'CRM sync',
       enabled: true,
       createdAt: expect.stringMatching(RFC3339_UTC),
+      failingSince: null,
+      disabledAt: null,
       secret: expect.stringMatching(/^whsec_\S{24,}$/),
     });
     const { secret, ...shown } = created.body;
@@ -131,6 +150,7 @@ describe.each(ENGINE_KINDS)('webhooks on the %s engine', (kind) => {
     const paused = await api.patch(`/v1/webhooks/${id}`, { enabled: false }, tenant.key);
     expect(paused.body).toEqual({ ...shown, events: ['*'], description: 'everything', enabled: false });
     expect(JSON.stringify(paused.body)).not.toContain(secret);
+    expectProblem(await api.post(`/v1/webhooks/${id}/ping`, {}, tenant.key), 409, 'webhook_disabled', 'ping while paused');
 
     // Disabled: events logged now are not delivered to it.
     const [ann, bo] = await tenant.users(['ann', 'bo']);
@@ -173,6 +193,11 @@ describe.each(ENGINE_KINDS)('webhooks on the %s engine', (kind) => {
     expectProblem(await api.delete(path, other.key), 404, 'webhook_not_found', 'DELETE');
     expectProblem(await api.get('/v1/webhooks/wh_doesnotexist', owner.key), 404, 'webhook_not_found', 'unknown id');
     expect((await api.get('/v1/webhooks', other.key)).body).toEqual({ items: [] });
+    // Users of the owning tenant do not manage webhooks either: only its API key does.
+    const [member] = await owner.users(['member']);
+    expectProblem(await api.get('/v1/webhooks', member!.token), 403, 'forbidden', 'user token, list');
+    expectProblem(await api.get(path, member!.token), 403, 'forbidden', 'user token, GET');
+    expectProblem(await api.post('/v1/webhooks', { url: endpoint.url, events: ['*'] }, member!.token), 403, 'forbidden', 'user token, create');
 
     expect((await api.get(path, owner.key)).body).toEqual(before.body);
     await sleep(200);
@@ -192,6 +217,7 @@ describe.each(ENGINE_KINDS)('webhooks on the %s engine', (kind) => {
       ['events not strings', { url, events: [1] }],
       ['url not a string', { url: 42, events: ['*'] }],
       ['unknown field', { url, events: ['*'], secret: 'whsec_mine' }],
+      ['description too long', { url, events: ['*'], description: 'x'.repeat(501) }],
     ];
     for (const [label, body] of invalid) expectProblem(await api.post('/v1/webhooks', body, tenant.key), 400, 'validation_failed', label);
 
@@ -203,7 +229,12 @@ describe.each(ENGINE_KINDS)('webhooks on the %s engine', (kind) => {
       'https://169.254.169.254/latest/meta-data',
       'https://[::1]/hook',
       'https://[::ffff:127.0.0.1]/hook',
-      'https://localhost/hook', // a host name resolving to loopback
+      // Host names, refused for what they resolve to (see STUB_DNS), or for not resolving.
+      'https://hooks.internal.example/hook',
+      'https://loopback.example/hook',
+      'https://metadata.example/hook',
+      'https://split.example/hook', // one public address does not make up for a private one
+      'https://nowhere.example/hook',
     ];
     for (const refusedUrl of refused) {
       expectProblem(await api.post('/v1/webhooks', { url: refusedUrl, events: ['*'] }, tenant.key), 400, 'url_not_allowed', refusedUrl);
@@ -238,7 +269,7 @@ describe.each(ENGINE_KINDS)('webhooks on the %s engine', (kind) => {
 
     const first = await api.post(`/v1/webhooks/${webhook.id}/ping`, {}, tenant.key);
     expect(first.status).toBe(202);
-    expect(first.body).toEqual({ eventId: expect.stringMatching(/^evt_/) });
+    expect(first.body).toEqual({ eventId: expect.stringMatching(PING_ID) });
     const firstPing = await endpoint.waitFor((delivery) => delivery.id === first.body.eventId, 5000);
     expectWellFormed(firstPing, tenant.id);
     expect(firstPing.type).toBe('webhook.ping');
@@ -254,7 +285,7 @@ describe.each(ENGINE_KINDS)('webhooks on the %s engine', (kind) => {
     for (const record of records) {
       expect(record).toEqual({
         id: expect.any(String),
-        eventId: expect.stringMatching(EVENT_ID),
+        eventId: expect.stringMatching(PING_ID),
         eventType: 'webhook.ping',
         status: 'delivered',
         attempts: 1,
@@ -329,8 +360,8 @@ describe.each(ENGINE_KINDS)('webhooks on the %s engine', (kind) => {
     expect(pending.lastAttemptAt).toMatch(RFC3339_UTC);
     expect(pending.nextAttemptAt).toMatch(RFC3339_UTC);
     expect(Date.parse(pending.nextAttemptAt!)).toBeGreaterThanOrEqual(Date.parse(pending.lastAttemptAt!));
-    // A manual retry of a delivery still being delivered changes nothing.
-    expect([202, 409]).toContain((await api.post(`/v1/webhooks/${webhook.id}/deliveries/${pending.id}/retry`, {}, tenant.key)).status);
+    // A manual retry of a delivery still being delivered is refused; it keeps its schedule.
+    expectProblem(await api.post(`/v1/webhooks/${webhook.id}/deliveries/${pending.id}/retry`, {}, tenant.key), 409, 'delivery_pending');
     endpoint.setDefault(200);
     await deliveryRecordOf(api, tenant.key, webhook.id, eventId, (record) => record.status === 'delivered', 10_000);
   });
@@ -417,7 +448,11 @@ describe.each(ENGINE_KINDS)('webhooks on the %s engine', (kind) => {
 
 describe.each(ENGINE_KINDS)('failing webhooks on the %s engine', (kind) => {
   // Retries end after 1 s; an endpoint failing for 1 s is disabled.
-  const ctx = useTestServer({ kind, env: { ...WEBHOOK_ENV, WEBHOOK_RETRY_WINDOW_SECONDS: '1', WEBHOOK_DISABLE_AFTER_SECONDS: '1' } });
+  const ctx = useTestServer({
+    kind,
+    env: { ...WEBHOOK_ENV, WEBHOOK_RETRY_WINDOW_SECONDS: '1', WEBHOOK_DISABLE_AFTER_SECONDS: '1' },
+    outboundResolve: stubResolve,
+  });
   let receiver: WebhookReceiver;
   beforeAll(async () => {
     receiver = await startWebhookReceiver();
@@ -468,8 +503,14 @@ describe.each(ENGINE_KINDS)('failing webhooks on the %s engine', (kind) => {
       await sendMessage(api, yan!.token, group.id, `failing ${i}`);
       await sleep(300);
     }
-    const metricsWhileDisabled = parseSamples((await api.get('/metrics')).text);
-    expect(sumOf(metricsWhileDisabled, 'parley_webhook_disabled_endpoints')).toBeGreaterThanOrEqual(1);
+    expect(await api.get(`/v1/webhooks/${webhook.id}`, tenant.key)).toMatchObject({
+      body: { enabled: false, failingSince: expect.stringMatching(RFC3339_UTC), disabledAt: expect.stringMatching(RFC3339_UTC) },
+    });
+    const disabledGauge = async () => sumOf(parseSamples((await api.get('/metrics')).text), 'parley_webhook_disabled_endpoints');
+    const gaugeDeadline = Date.now() + 3000;
+    while ((await disabledGauge()) < 1 && Date.now() < gaugeDeadline) await sleep(100);
+    expect(await disabledGauge()).toBeGreaterThanOrEqual(1);
+    expectProblem(await api.post(`/v1/webhooks/${webhook.id}/ping`, {}, tenant.key), 409, 'webhook_disabled');
 
     endpoint.setDefault(200);
     const whileDisabled = await sendMessage(api, yan!.token, group.id, 'while disabled');
@@ -478,7 +519,7 @@ describe.each(ENGINE_KINDS)('failing webhooks on the %s engine', (kind) => {
 
     const enabled = await api.patch(`/v1/webhooks/${webhook.id}`, { enabled: true }, tenant.key);
     expect(enabled.status).toBe(200);
-    expect(enabled.body.enabled).toBe(true);
+    expect(enabled.body).toMatchObject({ enabled: true, failingSince: null, disabledAt: null });
     const afterwards = await sendMessage(api, yan!.token, group.id, 'back again');
     const arrived = await endpoint.waitFor((delivery) => delivery.body?.data?.message?.id === afterwards.id && delivery.answer === 200, 5000);
     expectWellFormed(arrived, tenant.id);
