@@ -2,10 +2,12 @@
  * Webhooks across `node dist/main.js` processes on one Redis (these tests need the build), with a
  * real receiver on 127.0.0.1. Two nodes share each webhook's queue: every event reaches the
  * endpoint once, in conversation order, whichever node stored it; changes made on one node apply
- * on the other. Nodes die with `kill -9`: with a delivery in flight (the receiver holds the
- * request open) and right after a send's 201. Another process takes the webhook's lease over
- * once it expires (WEBHOOK_LEASE_MS is 1 s here) and delivers every stored event: none is lost
- * between the store and the queue, since both are written in one step.
+ * on the other. The node delivering a webhook dies with `kill -9` — with a request in flight (the
+ * receiver holds it open) and events queued behind it, and under traffic, right after sends' 201s.
+ * Another process takes the webhook's lease over once it expires (WEBHOOK_LEASE_MS is 1 s here)
+ * and delivers every stored event: none is lost between the store and the queue, which are
+ * written in one step. A node is known to hold a webhook's lease when it was alone when the
+ * webhook was created.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiClient, type ApiClient } from './test-support/api-client.js';
@@ -95,56 +97,20 @@ describe('webhooks on two processes sharing one Redis', () => {
     expect(endpoint.deliveries.filter((delivery) => messageIdOf(delivery) === unsubscribed.id)).toEqual([]);
     expect(endpoint.deliveries).toHaveLength(30);
   });
-
-  it('kill -9 of a node under traffic loses no event: every stored message reaches the endpoint, in seq order', async () => {
-    const { fleet, receiver } = deployment;
-    const victim = await fleet.startNode();
-    const endpoint = receiver.endpoint('survives');
-    const webhook = await createWebhook(apiA, tenant.key, endpoint, ['message.created']);
-    // The victim delivers a ping first, so it is likely the holder of the webhook's lease when it dies.
-    const pingId = await ping(createApiClient(victim.url), tenant.key, webhook.id);
-    await endpoint.waitFor((delivery) => delivery.id === pingId, 5000);
-
-    const [cy, di] = await tenant.users(['cy', 'di']);
-    const group = await createGroup(apiA, cy!.token, [di!.id]);
-    const traffic = startTraffic({
-      conversationId: group.id,
-      limit: 90, // the history read back below holds up to 100
-      workers: 4,
-      route: (i) => ({ node: i % 4 === 0 ? a : victim, user: { id: cy!.id, token: i % 2 ? cy!.token : di!.token } }),
-    });
-    try {
-      await until('20 acknowledged sends', () => traffic.acked.size >= 20, 10_000);
-      victim.child.kill('SIGKILL');
-      expect(await victim.exited).toBe('SIGKILL');
-      const ackedAtKill = traffic.acked.size;
-      await until('10 more acknowledged sends through node A', () => traffic.acked.size >= ackedAtKill + 10, 10_000);
-    } finally {
-      await traffic.stop();
-    }
-
-    // Everything the history holds, acknowledged or stored just before the kill, is delivered.
-    const history = await historyOf(apiB, cy!.token, group.id);
-    expect(history.length).toBeGreaterThanOrEqual(traffic.acked.size);
-    const ofGroup = (delivery: ReceivedDelivery) => delivery.body?.data?.conversationId === group.id;
-    await until(`${history.length} messages at the endpoint`, () => endpoint.unique().filter(ofGroup).length >= history.length, 15_000).catch(() => undefined);
-    const firsts = endpoint.unique().filter(ofGroup);
-    expect(firsts.map(messageIdOf)).toEqual(history.map((message) => message.id));
-    expect(firsts.map(seqOf)).toEqual(range(1, history.length));
-    for (const [seq, id] of traffic.acked) expect(messageIdOf(firsts[seq - 1]!)).toBe(id);
-    expect(receiver.invalid).toEqual([]);
-  });
 });
 
 describe('webhooks when the node delivering them dies (kill -9)', () => {
   const deployment = useDeployment();
+  // What the first test leaves for the second: the node that took over, alone in the deployment.
+  let survivor: ServerProcess;
+  let tenant: TestTenant;
 
   it('another process delivers the event in flight and the events queued behind it, once the lease expires', async () => {
     const { fleet, receiver } = deployment;
     // Alone, node A is certainly the one delivering.
     const a = await fleet.startNode();
     const apiA = createApiClient(a.url);
-    const tenant = await createTestTenant(apiA);
+    tenant = await createTestTenant(apiA);
     const endpoint = receiver.endpoint('held');
     const webhook = await createWebhook(apiA, tenant.key, endpoint, ['message.created']);
     endpoint.script('hang');
@@ -163,8 +129,8 @@ describe('webhooks when the node delivering them dies (kill -9)', () => {
     expect(endpoint.deliveries.map(messageIdOf)).toEqual([first.id]);
 
     const diedAt = Date.now();
-    const b = await fleet.startNode();
-    const apiB = createApiClient(b.url);
+    survivor = await fleet.startNode();
+    const apiB = createApiClient(survivor.url);
     const again = await endpoint.waitFor((delivery) => delivery !== held && messageIdOf(delivery) === first.id, 15_000);
     expect(again.id).toBe(held.id);
     expect(again.signature.valid).toBe(true);
@@ -174,6 +140,50 @@ describe('webhooks when the node delivering them dies (kill -9)', () => {
     // Within B's start plus the 1 s lease, with room for a busy machine.
     expect(again.at - diedAt).toBeLessThan(10_000);
     await deliveryRecordOf(apiB, tenant.key, webhook.id, held.id!, (record) => record.status === 'delivered', 5000);
+    expect(receiver.invalid).toEqual([]);
+  });
+
+  it('kill -9 of the delivering node under traffic loses no event: every stored message reaches the endpoint, in seq order', async () => {
+    const { fleet, receiver } = deployment;
+    const victim = survivor;
+    const apiVictim = createApiClient(victim.url);
+    // Created while the victim is the only node: it takes the lease and keeps it (renewing it).
+    const endpoint = receiver.endpoint('survives');
+    const webhook = await createWebhook(apiVictim, tenant.key, endpoint, ['message.created']);
+    const pingId = await ping(apiVictim, tenant.key, webhook.id);
+    await endpoint.waitFor((delivery) => delivery.id === pingId, 5000);
+    const other = await fleet.startNode();
+    const apiOther = createApiClient(other.url);
+
+    const [cy, di] = await tenant.users(['cy', 'di']);
+    const group = await createGroup(apiOther, cy!.token, [di!.id]);
+    const senders = [cy!, di!];
+    const traffic = startTraffic({
+      conversationId: group.id,
+      limit: 90, // the history read back below holds up to 100
+      workers: 4,
+      route: (i) => ({ node: i % 2 === 0 ? other : victim, user: senders[i % 2]! }),
+    });
+    try {
+      await until('20 acknowledged sends', () => traffic.acked.size >= 20, 10_000);
+      victim.child.kill('SIGKILL');
+      expect(await victim.exited).toBe('SIGKILL');
+      const ackedAtKill = traffic.acked.size;
+      await until('10 more acknowledged sends through the other node', () => traffic.acked.size >= ackedAtKill + 10, 10_000);
+    } finally {
+      await traffic.stop();
+    }
+
+    // Everything the history holds, acknowledged or stored just before the kill, is delivered.
+    const history = await historyOf(apiOther, cy!.token, group.id);
+    expect(history.length).toBeGreaterThanOrEqual(traffic.acked.size);
+    const ofGroup = (delivery: ReceivedDelivery) => delivery.body?.data?.conversationId === group.id;
+    // On a timeout the assertions below say what is missing.
+    await until(`${history.length} messages at the endpoint`, () => endpoint.unique().filter(ofGroup).length >= history.length, 15_000).catch(() => undefined);
+    const firsts = endpoint.unique().filter(ofGroup);
+    expect(firsts.map(messageIdOf)).toEqual(history.map((message) => message.id));
+    expect(firsts.map(seqOf)).toEqual(range(1, history.length));
+    for (const [seq, id] of traffic.acked) expect(messageIdOf(firsts[seq - 1]!)).toBe(id);
     expect(receiver.invalid).toEqual([]);
   });
 });
