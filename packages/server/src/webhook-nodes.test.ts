@@ -103,14 +103,13 @@ describe('webhooks when the node delivering them dies (kill -9)', () => {
   const deployment = useDeployment();
   // What the first test leaves for the second: the node that took over, alone in the deployment.
   let survivor: ServerProcess;
-  let tenant: TestTenant;
 
   it('another process delivers the event in flight and the events queued behind it, once the lease expires', async () => {
     const { fleet, receiver } = deployment;
     // Alone, node A is certainly the one delivering.
     const a = await fleet.startNode();
     const apiA = createApiClient(a.url);
-    tenant = await createTestTenant(apiA);
+    const tenant = await createTestTenant(apiA);
     const endpoint = receiver.endpoint('held');
     const webhook = await createWebhook(apiA, tenant.key, endpoint, ['message.created']);
     endpoint.script('hang');
@@ -147,6 +146,7 @@ describe('webhooks when the node delivering them dies (kill -9)', () => {
     const { fleet, receiver } = deployment;
     const victim = survivor;
     const apiVictim = createApiClient(victim.url);
+    const tenant = await createTestTenant(apiVictim);
     // Created while the victim is the only node: it takes the lease and keeps it (renewing it).
     const endpoint = receiver.endpoint('survives');
     const webhook = await createWebhook(apiVictim, tenant.key, endpoint, ['message.created']);
