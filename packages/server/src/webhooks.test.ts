@@ -256,6 +256,7 @@ describe.each(ENGINE_KINDS)('webhooks on the %s engine', (kind) => {
     const refused = [
       'http://127.0.0.2/hook', // loopback, not the allowed 127.0.0.1, and plain http
       'https://127.0.0.2/hook',
+      `http://user:password@${new URL(url).host}/hooks/refused`, // an allowed host, but credentials in the URL
       'https://10.1.2.3/hook',
       'https://192.168.1.10/hook',
       'https://169.254.169.254/latest/meta-data',
@@ -328,6 +329,7 @@ describe.each(ENGINE_KINDS)('webhooks on the %s engine', (kind) => {
       });
     }
     expect(records[0]!.id).not.toBe(records[1]!.id);
+    expect(firstPing.headers['parley-delivery-id']).toBe(records[1]!.id);
     expect(await deliveriesOf(api, tenant.key, webhook.id, 1)).toEqual([records[0]]);
     expectProblem(await api.get(`/v1/webhooks/${webhook.id}/deliveries?limit=0`, tenant.key), 400, 'validation_failed', 'limit 0');
 
