@@ -177,7 +177,7 @@ describe('webhooks when the node delivering them dies (kill -9)', () => {
     // Everything the history holds, acknowledged or stored just before the kill, is delivered.
     const history = await historyOf(apiOther, cy!.token, group.id);
     expect(history.length).toBeGreaterThanOrEqual(traffic.acked.size);
-    const ofGroup = (delivery: ReceivedDelivery) => delivery.body?.data?.conversationId === group.id;
+    const ofGroup = (delivery: ReceivedDelivery) => delivery.body?.data?.message?.conversationId === group.id;
     // On a timeout the assertions below say what is missing.
     await until(`${history.length} messages at the endpoint`, () => endpoint.unique().filter(ofGroup).length >= history.length, 15_000).catch(() => undefined);
     const firsts = endpoint.unique().filter(ofGroup);
