@@ -44,7 +44,6 @@ export const ERROR_CODES = {
   webhook_disabled: { status: 409, title: 'The webhook is disabled' },
   delivery_pending: { status: 409, title: 'The delivery is still being attempted' },
   delivery_expired: { status: 409, title: 'The event left the queue; it can no longer be delivered' },
-  webhooks_unavailable: { status: 409, title: 'Webhooks are not available on this deployment (Redis Cluster)' },
   payload_too_large: { status: 413, title: 'The request body is too large' },
   upgrade_required: { status: 426, title: 'Use a WebSocket upgrade for this endpoint' },
   unsupported_media_type: { status: 415, title: 'The request body must be application/json' },

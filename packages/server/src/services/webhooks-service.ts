@@ -106,10 +106,6 @@ export function createWebhooksService(deps: WebhooksServiceDeps): WebhooksServic
   const resolve = deps.resolve ?? defaultResolve;
   const secretGraceMs = deps.secretGraceMs ?? DEFAULT_SECRET_GRACE_MS;
 
-  function requireQueueing(): void {
-    if (!store.queueing) throw new ServiceError('webhooks_unavailable');
-  }
-
   /** The URL as the policy normalises it, refused (400 url_not_allowed) as an attempt would be. */
   async function requireUrl(raw: string): Promise<string> {
     if (raw.length > MAX_WEBHOOK_URL_LENGTH) throw new ServiceError('validation_failed', `url must be at most ${MAX_WEBHOOK_URL_LENGTH} characters`);
@@ -151,7 +147,6 @@ export function createWebhooksService(deps: WebhooksServiceDeps): WebhooksServic
   return {
     async create(principal, input) {
       const tenantId = requireTenant(principal);
-      requireQueueing();
       const events = requireEvents(input.events);
       const description = requireDescription(input.description);
       const url = await requireUrl(input.url);
