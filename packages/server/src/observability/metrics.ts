@@ -143,7 +143,7 @@ export function recordWebhookMetrics(
       const held = source.held();
       const reading = Promise.all(held.map((webhook) => store.backlog(webhook.tenantId, webhook.id).catch(() => ({ depth: 0, oldestAt: null })))).then(
         (backlogs) => {
-          const oldestAt = Math.min(...backlogs.map((backlog) => backlog.oldestAt ?? Infinity));
+          const oldestAt = backlogs.reduce((oldest, backlog) => Math.min(oldest, backlog.oldestAt ?? Infinity), Infinity);
           return {
             depth: backlogs.reduce((sum, backlog) => sum + backlog.depth, 0),
             oldestSeconds: Number.isFinite(oldestAt) ? Math.max(0, clock() - oldestAt) / 1000 : 0,

@@ -100,6 +100,8 @@ interface Lane {
   webhook: Webhook | null;
   /** Earliest time a retry may be due here (a hint for the due check). */
   nextDueAt: EpochMs;
+  /** A timer for a retry due before the next due check, and when it fires. */
+  dueTimer: { at: EpochMs; timer: NodeJS.Timeout } | null;
   lost: boolean;
 }
 
@@ -144,7 +146,7 @@ export class WebhookDispatcher {
     // Attempts end by their deadline; pumps and lease tries check `stopped` after each await.
     while (this.work.size > 0) await Promise.allSettled([...this.work]);
     await Promise.allSettled([...this.lanes.values()].map((lane) => this.deps.store.release(lane.tenantId, lane.id, this.nodeId)));
-    this.lanes.clear();
+    for (const lane of this.lanes.values()) this.drop(lane);
   }
 
   /** For metrics: the webhooks this node delivers. */
@@ -256,6 +258,7 @@ export class WebhookDispatcher {
         again: false,
         webhook: null,
         nextDueAt: 0,
+        dueTimer: null,
         lost: false,
       };
       this.lanes.set(name, lane);
@@ -269,9 +272,24 @@ export class WebhookDispatcher {
 
   private drop(lane: Lane): void {
     lane.lost = true;
+    if (lane.dueTimer !== null) clearTimeout(lane.dueTimer.timer);
     for (const item of lane.waiting) lane.held.delete(item.entry.deliveryId);
     lane.waiting = [];
     this.lanes.delete(key(lane.tenantId, lane.id));
+  }
+
+  /** Looks at the lane at `at` (a retry due then): at once on the next due check, or by a timer when sooner. */
+  private dueAt(lane: Lane, at: EpochMs): void {
+    lane.nextDueAt = Math.min(lane.nextDueAt, at);
+    const delay = at - this.deps.clock();
+    if (delay >= DUE_CHECK_MS || (lane.dueTimer !== null && lane.dueTimer.at <= at)) return;
+    if (lane.dueTimer !== null) clearTimeout(lane.dueTimer.timer);
+    const timer = setTimeout(() => {
+      lane.dueTimer = null;
+      this.pump(lane);
+    }, Math.max(0, delay));
+    timer.unref();
+    lane.dueTimer = { at, timer };
   }
 
   private checkDue(): void {
@@ -446,7 +464,7 @@ export class WebhookDispatcher {
         observer?.disabled();
         this.deps.log.warn({ webhookId: lane.id, tenantId: lane.tenantId }, 'webhooks: endpoint disabled after failing for too long');
       }
-      if (nextAttemptAt !== null) lane.nextDueAt = Math.min(lane.nextDueAt, nextAttemptAt);
+      if (nextAttemptAt !== null) this.dueAt(lane, nextAttemptAt);
       return null;
     } catch (failure) {
       this.deps.log.warn({ err: failure, webhookId: lane.id }, 'webhooks: recording an attempt failed; it will be attempted again');
