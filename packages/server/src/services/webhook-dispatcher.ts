@@ -49,6 +49,8 @@ export const MAX_RETRY_DELAY_MS = 3_600_000;
 const RESPONSE_BYTES = 4096;
 /** How often due retries are looked for on the webhooks this node holds. */
 const DUE_CHECK_MS = 1000;
+/** Entries one `reclaim` call hands over (the store pages them). */
+const RECLAIM_PAGE = 1000;
 
 export type AttemptOutcome = 'delivered' | 'retry' | 'failed';
 
@@ -215,7 +217,11 @@ export class WebhookDispatcher {
       const lane: Lane = { tenantId, id, running: 0, waiting: [], busy: new Set(), pumping: false, again: false, webhook: null, nextDueAt: 0, lost: false };
       this.lanes.set(name, lane);
       // What an earlier holder took and never settled goes first, in queue order.
-      lane.waiting.push(...(await store.reclaim(tenantId, id, this.nodeId)).map((entry) => ({ entry, delivery: null })));
+      for (let page = RECLAIM_PAGE; page === RECLAIM_PAGE; ) {
+        const reclaimed = await store.reclaim(tenantId, id, this.nodeId, RECLAIM_PAGE);
+        lane.waiting.push(...reclaimed.map((entry) => ({ entry, delivery: null })));
+        page = reclaimed.length;
+      }
       this.pump(lane);
     } catch (error) {
       this.deps.log.warn({ err: error, webhookId: id }, 'webhooks: taking a lease failed; the next scan retries');
