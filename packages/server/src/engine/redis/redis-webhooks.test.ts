@@ -117,6 +117,34 @@ describe('redis webhook storage', () => {
     expect(oldest?.[1]).toContain(`e${dropped}`);
   });
 
+  it('a lease answering absent forgets the registry member; reclaim deletes other consumers left with nothing pending', async () => {
+    const { engine, admin, keys } = await setup();
+    const hooks = engine.webhooks;
+    expect(await hooks.create(webhook, 20)).toBe('created');
+    // A member naming no webhook, as a crash between the registry and the webhook's step leaves.
+    await admin.sadd(keys.webhookRegistry(), keys.webhookMember(tenant, 'w-gone'));
+    expect(await hooks.listAll()).toHaveLength(2);
+    expect(await hooks.lease(tenant, 'w-gone' as WebhookId, 'node-a', 30_000, T0)).toBe('absent');
+    expect(await hooks.listAll()).toEqual([{ tenantId: tenant, id }]);
+
+    const queue = keys.webhook(tenant, id).queue;
+    const consumers = async () => ((await admin.xinfo('CONSUMERS', queue, 'dispatch')) as string[][]).map((fields) => fields[1]).sort();
+    for (let n = 1; n <= 3; n += 1) await hooks.enqueue(tenant, id, { eventId: `e${n}`, type: 'webhook.ping', at: T0 + n, event: { n } });
+    expect(await hooks.lease(tenant, id, 'node-a', 30_000, T0)).toBe('acquired');
+    const [one] = await hooks.take(tenant, id, 'node-a', 1, T0);
+    if (!one) throw new Error('expected an entry');
+    await hooks.settle(tenant, id, record(one.entry.deliveryId, 'delivered', T0 + 1), 'delivered', T0 + 1, 0);
+    expect(await hooks.lease(tenant, id, 'node-b', 30_000, T0 + 30_000)).toBe('acquired');
+    expect(await hooks.take(tenant, id, 'node-b', 1, T0 + 30_000)).toHaveLength(1);
+    expect(await hooks.lease(tenant, id, 'node-c', 30_000, T0 + 60_000)).toBe('acquired');
+    expect(await consumers()).toEqual(['node-a', 'node-b']);
+    // node-a has nothing pending: deleted at once; node-b once its entry is claimed (by node-c).
+    expect((await hooks.reclaim(tenant, id, 'node-c', 10)).map((entry) => entry.eventId)).toEqual(['e2']);
+    expect(await consumers()).toEqual(['node-c']);
+    expect((await hooks.take(tenant, id, 'node-c', 10, T0 + 60_000)).map(({ entry }) => entry.eventId)).toEqual(['e3']);
+    expect(await consumers()).toEqual(['node-c']);
+  });
+
   it('logging steps of a tenant without webhooks write no webhook keys', async () => {
     const { engine, admin, keyPrefix } = await setup();
     const alice = 'alice' as UserId;
