@@ -899,15 +899,23 @@ export interface RevocationListener {
  * (on Redis Cluster: relayed after it; see `relayed`).
  *
  * A queue is a FIFO: entries of one conversation in log order. Delivery is at least once:
- *   - one node at a time holds a webhook's lease (`lease`) and only the holder calls `take`;
- *   - `take` hands entries out; each stays in flight until `settle` records its outcome. Entries
- *     taken from the queue by a holder that stopped are handed to the next holder by `reclaim`;
- *     retries taken and never settled are due again WEBHOOK_IN_FLIGHT_MS after they were taken;
+ *   - one node at a time holds a webhook's lease (`lease`); `take` hands out nothing to a node that
+ *     does not hold it at its `now`, so an old holder whose lease lapsed stops taking;
+ *   - `take` hands entries out; each stays in flight until `settle` records its outcome. An entry
+ *     in flight and unsettled for WEBHOOK_IN_FLIGHT_MS (taken by any node, a stopped one, this one
+ *     after a lost reply) is handed out again by `take`; `reclaim` hands a new holder the entries of
+ *     other nodes at once;
  *   - a retry (`settle` … 'retry') is handed out by `take` once due, never holding back later
  *     entries.
- * Bounds: a queue keeps at most MAX_WEBHOOK_QUEUE entries (settled or not); beyond that the oldest
- * are dropped, and a retry or manual retry whose entry was dropped ends as failed ('dropped').
- * At most MAX_WEBHOOK_DELIVERY_RECORDS delivery records per webhook are kept, the newest.
+ * Bounds and retention:
+ *   - an entry left in the queue once settled (delivered or failed; a manual `retry` still finds
+ *     it) goes WEBHOOK_SETTLED_RETENTION_MS after it was queued; entries not settled are never
+ *     dropped for their age;
+ *   - a queue keeps at most MAX_WEBHOOK_QUEUE entries (settled or not): queueing beyond that drops
+ *     the oldest, counted in `backlog().dropped`; a retry or manual retry whose entry was dropped
+ *     ends as failed ('dropped');
+ *   - delivered and failed delivery records are kept up to MAX_WEBHOOK_DELIVERY_RECORDS per
+ *     webhook, the newest; a pending delivery's record stays until it ends (bounded by the queue).
  *
  * Event ids: a logged event's id is `evt_` + the first 32 hex digits of the SHA-1 of
  * `<conversationId>\n<event log id>`, the same for every webhook that receives it. Delivery ids
@@ -932,11 +940,19 @@ export interface WebhookStore {
   /** The tenant's webhooks, oldest first (ties by id). */
   list(tenantId: TenantId): Promise<Webhook[]>;
   /**
-   * Replaces the stored webhook of (webhook.tenantId, webhook.id), keeping its createdAt; routing
-   * follows in the same step (disabled, or no longer subscribed to a type: no more such entries
-   * queued; entries already queued stay). False (nothing stored) when absent.
+   * Writes only the given settings, in one atomic step with routing (disabled, or no longer
+   * subscribed to a type: no more such entries queued; entries already queued stay); whatever
+   * else changes concurrently (a secret rotated, a disable by `settle`) survives. `enabled: true`
+   * on a disabled webhook also clears failingSince and disabledAt; `enabled: false` keeps them.
+   * Returns the webhook after the change; null (nothing stored) when absent.
    */
-  update(webhook: Webhook): Promise<boolean>;
+  update(tenantId: TenantId, id: WebhookId, changes: WebhookChanges): Promise<Webhook | null>;
+  /**
+   * Rotates the signing secret in one atomic step touching nothing else: `secret` becomes the
+   * current one, the previous current one expires at `now + graceMs`, secrets expired at `now`
+   * go, and at most MAX_WEBHOOK_SECRETS are kept (newest first). Null when absent.
+   */
+  rotateSecret(tenantId: TenantId, id: WebhookId, secret: string, now: EpochMs, graceMs: number): Promise<Webhook | null>;
   /** Deletes the webhook with its queue, retries, delivery records and lease. False when absent. */
   delete(tenantId: TenantId, id: WebhookId): Promise<boolean>;
   /** Every webhook of every tenant (for the nodes' dispatchers), in no particular order. */
@@ -949,22 +965,27 @@ export interface WebhookStore {
   /**
    * Takes or renews the lease on the webhook's queue for `nodeId`, until `now + ttlMs`.
    * `acquired`: the node did not hold it (call `reclaim` before `take`); `renewed`; `held`: another
-   * node holds it; `absent`: no such webhook.
+   * node holds it; `absent`: no such webhook (the registry that `listAll` reads forgets it in the
+   * same call).
    */
   lease(tenantId: TenantId, id: WebhookId, nodeId: string, ttlMs: number, now: EpochMs): Promise<'acquired' | 'renewed' | 'held' | 'absent'>;
   /** Gives the lease up if `nodeId` holds it; its entries in flight wait for the next holder's `reclaim`. */
   release(tenantId: TenantId, id: WebhookId, nodeId: string): Promise<void>;
   /**
-   * Hands `nodeId` every entry taken from the queue by earlier holders and never settled, in queue
-   * order (they are in flight again, now for this node). Call once after `lease` answered `acquired`.
-   * Entries this node itself took and has not settled are among them too (they are handed out
-   * again); retries are not (a retry taken and never settled is due again by its in-flight timeout).
+   * Hands `nodeId` up to `limit` (1..1000) entries taken from the queue by other nodes and never
+   * settled, in queue order within the call; they are in flight again, now for this node, as taken
+   * at the lease's expiry (due again by `take` WEBHOOK_IN_FLIGHT_MS after it). Call it after `lease`
+   * answered `acquired`, again while it returns `limit` entries. Entries this node itself took are
+   * not among them (`take` hands them out again once in flight too long); retries are not either.
+   * Forgets nodes left with nothing in flight.
    */
-  reclaim(tenantId: TenantId, id: WebhookId, nodeId: string): Promise<QueuedWebhookEvent[]>;
+  reclaim(tenantId: TenantId, id: WebhookId, nodeId: string, limit: number): Promise<QueuedWebhookEvent[]>;
   /**
-   * Up to `limit` (1..1000) entries for `nodeId` to deliver, now in flight: retries due at `now`
-   * first (earliest due first), then entries never handed out, in queue order. Each comes with its
-   * delivery record when an attempt was made before (null otherwise).
+   * Nothing unless `nodeId` holds the lease at `now`. Else up to `limit` (1..1000) entries for
+   * `nodeId` to deliver, now in flight (taken at `now`): first entries in flight unsettled for
+   * WEBHOOK_IN_FLIGHT_MS (whoever took them; queue order), then retries due at `now` (earliest due
+   * first), then entries never handed out, in queue order. Each comes with its delivery record
+   * when an attempt was made before (null otherwise).
    */
   take(
     tenantId: TenantId,
@@ -974,13 +995,14 @@ export interface WebhookStore {
     now: EpochMs,
   ): Promise<{ entry: QueuedWebhookEvent; delivery: WebhookDelivery | null }[]>;
   /**
-   * Records an attempt at an entry in flight, in one step with ending its in-flight state:
-   * `delivered` and `failed` end it (a failed record is the dead letter), `retry` hands it out
-   * again at `delivery.nextAttemptAt`. `delivery` (id = the entry's deliveryId) replaces the
-   * previous record. The webhook's `failingSince` is cleared by `delivered` and set to `now` by
-   * the others when null; when it is then at or before `disableFailingSince` the webhook is
-   * disabled in the same step (enabled false, disabledAt now). Returns whether that happened.
-   * Settling an entry of a deleted webhook changes nothing (false).
+   * Records an attempt at an entry in flight, in one step with ending its in-flight state, whoever
+   * holds the lease (an outcome is worth recording): `delivered` and `failed` end it (a failed
+   * record is the dead letter), `retry` hands it out again at `delivery.nextAttemptAt`. `delivery`
+   * (id = the entry's deliveryId) replaces the previous record. The webhook's `failingSince` is
+   * cleared by `delivered` and set to `now` by the others when null; when it is then at or before
+   * `disableFailingSince` the webhook is disabled in the same step (enabled false, disabledAt now).
+   * Returns whether that happened. Settling an entry of a deleted webhook changes nothing (false).
+   * Also drops settled entries past WEBHOOK_SETTLED_RETENTION_MS at `now`.
    */
   settle(
     tenantId: TenantId,
@@ -1000,9 +1022,10 @@ export interface WebhookStore {
   retry(tenantId: TenantId, id: WebhookId, deliveryId: string, now: EpochMs): Promise<'queued' | 'pending' | 'dropped' | 'not_found'>;
   /**
    * For metrics: entries neither delivered nor failed (never handed out, in flight, awaiting a
-   * retry) and the queue time of the oldest of them (null when none).
+   * retry), the queue time of the oldest of them (null when none), and how many entries the
+   * MAX_WEBHOOK_QUEUE bound dropped since the webhook was created.
    */
-  backlog(tenantId: TenantId, id: WebhookId): Promise<{ depth: number; oldestAt: EpochMs | null }>;
+  backlog(tenantId: TenantId, id: WebhookId): Promise<{ depth: number; oldestAt: EpochMs | null; dropped: number }>;
   /**
    * Calls `onWork` soon after entries are queued for a webhook, on any node. A hint, not a
    * guarantee: dispatchers poll too, so a missed call only delays a delivery.
@@ -1010,10 +1033,20 @@ export interface WebhookStore {
   watch(onWork: (tenantId: TenantId, id: WebhookId) => void): Promise<{ close(): Promise<void> }>;
 }
 
+/** The settings `WebhookStore.update` writes; absent fields stay as they are. */
+export interface WebhookChanges {
+  url?: string;
+  /** Event types, or ['*']; never empty. */
+  events?: string[];
+  description?: string | null;
+  enabled?: boolean;
+}
+
 /** WebhookStore bounds (see its comment). */
 export const MAX_WEBHOOK_QUEUE = 100_000;
 export const MAX_WEBHOOK_DELIVERY_RECORDS = 1000;
 export const WEBHOOK_IN_FLIGHT_MS = 60_000;
+export const WEBHOOK_SETTLED_RETENTION_MS = 24 * 60 * 60 * 1000;
 
 // ─── Rate limits ────────────────────────────────────────────────────────────────────────────
 

@@ -49,6 +49,8 @@ export const MAX_RETRY_DELAY_MS = 3_600_000;
 const RESPONSE_BYTES = 4096;
 /** How often due retries are looked for on the webhooks this node holds. */
 const DUE_CHECK_MS = 1000;
+/** Entries one `reclaim` call hands over (the store pages them). */
+const RECLAIM_PAGE = 1000;
 
 export type AttemptOutcome = 'delivered' | 'retry' | 'failed';
 
@@ -223,7 +225,12 @@ export class WebhookDispatcher {
 
   /** Hands this lane what earlier holders took and never settled, in queue order, before new work. */
   private async reclaim(lane: Lane): Promise<void> {
-    const entries = await this.deps.store.reclaim(lane.tenantId, lane.id, this.nodeId);
+    const entries: QueuedWebhookEvent[] = [];
+    for (let page = RECLAIM_PAGE; page === RECLAIM_PAGE; ) {
+      const reclaimed = await this.deps.store.reclaim(lane.tenantId, lane.id, this.nodeId, RECLAIM_PAGE);
+      entries.push(...reclaimed);
+      page = reclaimed.length;
+    }
     if (this.stopped || lane.lost) return;
     this.admit(lane, entries.map((entry) => ({ entry, delivery: null })), true);
   }

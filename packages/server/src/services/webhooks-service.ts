@@ -14,9 +14,8 @@
 import { randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { Principal } from '../auth/principal.js';
-import type { EpochMs, TenantId } from '../domain/types.js';
+import type { TenantId } from '../domain/types.js';
 import {
-  MAX_WEBHOOK_SECRETS,
   MAX_WEBHOOKS_PER_TENANT,
   WEBHOOK_EVENT_TYPES,
   WEBHOOK_PING,
@@ -24,7 +23,7 @@ import {
   type WebhookDelivery,
   type WebhookId,
 } from '../domain/webhooks.js';
-import type { WebhookStore } from '../engine/engine.js';
+import type { WebhookChanges, WebhookStore } from '../engine/engine.js';
 import { defaultResolve, refusalAsServiceError, type OutboundPolicy, type Resolve } from '../outbound/index.js';
 import type { Clock, IdGenerator } from './ids.js';
 import { ServiceError } from './service-error.js';
@@ -134,14 +133,9 @@ export function createWebhooksService(deps: WebhooksServiceDeps): WebhooksServic
     return webhook;
   }
 
-  async function save(webhook: Webhook): Promise<Webhook> {
-    if (!(await store.update(webhook))) throw new ServiceError('webhook_not_found');
+  function found(webhook: Webhook | null): Webhook {
+    if (webhook === null) throw new ServiceError('webhook_not_found');
     return webhook;
-  }
-
-  /** The secrets still valid at `now` (expired ones go), newest first, at most MAX_WEBHOOK_SECRETS. */
-  function liveSecrets(webhook: Webhook, now: EpochMs): Webhook['secrets'] {
-    return webhook.secrets.filter((secret) => secret.expiresAt === null || secret.expiresAt > now).slice(0, MAX_WEBHOOK_SECRETS);
   }
 
   return {
@@ -177,18 +171,12 @@ export function createWebhooksService(deps: WebhooksServiceDeps): WebhooksServic
 
     async update(principal, id, patch) {
       const webhook = await find(principal, id);
-      const next: Webhook = { ...webhook };
-      if (patch.events !== undefined) next.events = requireEvents(patch.events);
-      if (patch.description !== undefined) next.description = requireDescription(patch.description);
-      if (patch.url !== undefined) next.url = await requireUrl(patch.url);
-      if (patch.enabled !== undefined) {
-        if (patch.enabled && !webhook.enabled) {
-          next.failingSince = null;
-          next.disabledAt = null;
-        }
-        next.enabled = patch.enabled;
-      }
-      return save(next);
+      const changes: WebhookChanges = {};
+      if (patch.events !== undefined) changes.events = requireEvents(patch.events);
+      if (patch.description !== undefined) changes.description = requireDescription(patch.description);
+      if (patch.url !== undefined) changes.url = await requireUrl(patch.url);
+      if (patch.enabled !== undefined) changes.enabled = patch.enabled;
+      return found(await store.update(webhook.tenantId, webhook.id, changes));
     },
 
     async delete(principal, id) {
@@ -198,13 +186,8 @@ export function createWebhooksService(deps: WebhooksServiceDeps): WebhooksServic
 
     async rotateSecret(principal, id) {
       const webhook = await find(principal, id);
-      const now = clock();
       const secret = newSecret();
-      const previous = liveSecrets(webhook, now).map((old) => ({
-        secret: old.secret,
-        expiresAt: old.expiresAt === null ? now + secretGraceMs : Math.min(old.expiresAt, now + secretGraceMs),
-      }));
-      await save({ ...webhook, secrets: [{ secret, expiresAt: null }, ...previous].slice(0, MAX_WEBHOOK_SECRETS) });
+      found(await store.rotateSecret(webhook.tenantId, webhook.id, secret, clock(), secretGraceMs));
       return secret;
     },
 

@@ -10,8 +10,8 @@ import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { ConversationEvent } from '../../domain/events.js';
 import type { ConversationId, EpochMs, MessageId, TenantId } from '../../domain/types.js';
-import type { QueuedWebhookEvent, Webhook, WebhookDelivery, WebhookId } from '../../domain/webhooks.js';
-import { MAX_WEBHOOK_DELIVERY_RECORDS, WEBHOOK_IN_FLIGHT_MS, type Engine } from '../engine.js';
+import { MAX_WEBHOOK_SECRETS, type QueuedWebhookEvent, type Webhook, type WebhookDelivery, type WebhookId } from '../../domain/webhooks.js';
+import { MAX_WEBHOOK_DELIVERY_RECORDS, WEBHOOK_IN_FLIGHT_MS, WEBHOOK_SETTLED_RETENTION_MS, type Engine } from '../engine.js';
 import { alice, bob, carol, createGroup, DEFAULT_TTL_MS, newDirect, newMessage, OTHER_TENANT, send, T0, TENANT, waitFor, type ContractContext } from './fixtures.contract.js';
 
 const LIMITS = { maxEmojiPerMessage: 20, maxReactionsPerUser: 20 };
@@ -93,27 +93,59 @@ export function webhooksContract(context: ContractContext): void {
         await created(webhook('w-b', { createdAt: T0 + 5 }), webhook('w-a', { createdAt: T0 + 5, events: ['message.created'] }), webhook('w-c', { createdAt: T0 }));
         expect(await hooks().get(TENANT, 'w-a' as WebhookId)).toEqual(webhook('w-a', { createdAt: T0 + 5, events: ['message.created'] }));
         expect((await hooks().list(TENANT)).map((w) => w.id)).toEqual(['w-c', 'w-a', 'w-b']);
-        const changed = webhook('w-a', {
-          createdAt: T0 + 999,
-          url: 'https://elsewhere.example/',
-          description: 'new',
-          events: ['read', 'member.added'],
-          enabled: false,
-          secrets: [
-            { secret: 'new', expiresAt: null },
-            { secret: 'old', expiresAt: T0 + 10 },
-          ],
-          failingSince: T0 + 1,
-          disabledAt: T0 + 2,
-        });
-        expect(await hooks().update(changed)).toBe(true);
-        expect(await hooks().get(TENANT, 'w-a' as WebhookId)).toEqual({ ...changed, createdAt: T0 + 5 });
-        expect(await hooks().update(webhook('w-none'))).toBe(false);
+        const changed = webhook('w-a', { createdAt: T0 + 5, url: 'https://elsewhere.example/', description: 'new', events: ['read', 'member.added'], enabled: false });
+        const id = 'w-a' as WebhookId;
+        expect(await hooks().update(TENANT, id, { url: changed.url, description: 'new', events: ['read', 'member.added'], enabled: false })).toEqual(changed);
+        expect(await hooks().get(TENANT, id)).toEqual(changed);
+        // Absent fields stay as they are.
+        expect(await hooks().update(TENANT, id, {})).toEqual(changed);
+        expect(await hooks().update(TENANT, id, { description: null })).toEqual({ ...changed, description: null });
+        expect(await hooks().update(TENANT, 'w-none' as WebhookId, { description: 'x' })).toBeNull();
+        expect(await hooks().rotateSecret(TENANT, 'w-none' as WebhookId, 'x', T0, 1000)).toBeNull();
         expect(await hooks().get(TENANT, 'w-none' as WebhookId)).toBeNull();
         expect(await hooks().delete(TENANT, 'w-a' as WebhookId)).toBe(true);
         expect(await hooks().delete(TENANT, 'w-a' as WebhookId)).toBe(false);
         expect(await hooks().get(TENANT, 'w-a' as WebhookId)).toBeNull();
         expect((await hooks().list(TENANT)).map((w) => w.id)).toEqual(['w-c', 'w-b']);
+      });
+
+      it('rotates the secret: the previous one expires after the grace, expired ones go, at most MAX_WEBHOOK_SECRETS', async () => {
+        await created(webhook('w-1'));
+        const id = 'w-1' as WebhookId;
+        const rotated = await hooks().rotateSecret(TENANT, id, 's2', T0 + 10, 1000);
+        expect(rotated).toEqual(webhook('w-1', { secrets: [{ secret: 's2', expiresAt: null }, { secret: 'whsec_w-1', expiresAt: T0 + 1010 }] }));
+        expect(await hooks().get(TENANT, id)).toEqual(rotated);
+        // At T0 + 1010 the first secret has expired: it goes.
+        const next = await hooks().rotateSecret(TENANT, id, 's3', T0 + 1010, 1000);
+        expect(next?.secrets).toEqual([{ secret: 's3', expiresAt: null }, { secret: 's2', expiresAt: T0 + 2010 }]);
+        for (let n = 4; n <= 10; n += 1) await hooks().rotateSecret(TENANT, id, `s${n}`, T0 + 1010 + n, 1000);
+        const secrets = (await hooks().get(TENANT, id))?.secrets ?? [];
+        expect(secrets).toHaveLength(MAX_WEBHOOK_SECRETS);
+        expect(secrets.map((secret) => secret.secret)).toEqual(['s10', 's9', 's8', 's7', 's6']);
+      });
+
+      it('update and rotateSecret at the same time both survive', async () => {
+        await created(webhook('w-1'));
+        const id = 'w-1' as WebhookId;
+        for (let n = 0; n < 5; n += 1) {
+          await Promise.all([hooks().update(TENANT, id, { description: `d${n}` }), hooks().rotateSecret(TENANT, id, `s${n}`, T0 + n, 1000)]);
+          const stored = await hooks().get(TENANT, id);
+          expect(stored?.description).toBe(`d${n}`);
+          expect(stored?.secrets[0]).toEqual({ secret: `s${n}`, expiresAt: null });
+        }
+      });
+
+      it('update keeps a disable done by settle unless it sets enabled; enabling clears failingSince and disabledAt', async () => {
+        await created(webhook('w-1'));
+        const id = 'w-1' as WebhookId;
+        const queued = await hooks().enqueue(TENANT, id, ping(1));
+        if (!queued) throw new Error('expected an entry');
+        await take('w-1');
+        expect(await hooks().settle(TENANT, id, attempt(queued, 'failed', T0 + 5), 'failed', T0 + 5, T0 + 5)).toEqual({ disabled: true });
+        const disabled = webhook('w-1', { enabled: false, failingSince: T0 + 5, disabledAt: T0 + 5 });
+        expect(await hooks().update(TENANT, id, { description: 'd', events: ['read'] })).toEqual({ ...disabled, description: 'd', events: ['read'] });
+        expect(await hooks().update(TENANT, id, { enabled: false })).toEqual({ ...disabled, description: 'd', events: ['read'] });
+        expect(await hooks().update(TENANT, id, { enabled: true })).toEqual(webhook('w-1', { description: 'd', events: ['read'] }));
       });
 
       it('refuses a taken id and a webhook beyond the tenant limit, storing nothing', async () => {
@@ -227,14 +259,14 @@ export function webhooksContract(context: ContractContext): void {
         const group = await createGroup(context.engine, 'g-1', [alice, bob]);
         await send(context.engine, group, alice);
         await logged();
-        expect(await hooks().update(webhook('w-1', { events: ['read'] }))).toBe(true);
+        expect(await hooks().update(TENANT, 'w-1' as WebhookId, { events: ['read'] })).not.toBeNull();
         await send(context.engine, group, alice);
         await context.engine.conversations.markRead(TENANT, group, bob, 2, T0 + 1);
         await logged();
-        expect(await hooks().update(webhook('w-1', { events: ['*'], enabled: false }))).toBe(true);
+        expect(await hooks().update(TENANT, 'w-1' as WebhookId, { events: ['*'], enabled: false })).not.toBeNull();
         await send(context.engine, group, alice);
         await logged();
-        expect(await hooks().update(webhook('w-1', { events: ['message.created'], enabled: true }))).toBe(true);
+        expect(await hooks().update(TENANT, 'w-1' as WebhookId, { events: ['message.created'], enabled: true })).not.toBeNull();
         await send(context.engine, group, bob);
         expect(await types('w-1')).toEqual(['message.created', 'read', 'message.created']);
         expect(await hooks().delete(TENANT, 'w-1' as WebhookId)).toBe(true);
@@ -291,7 +323,7 @@ export function webhooksContract(context: ContractContext): void {
         await context.engine.events.notify(TENANT, [alice, bob], removal, T0 + 1);
         expect(await types('w-1')).toEqual([]);
         // Only the two entries taken before (conversation.created, message.created) are in the queue.
-        expect(await hooks().backlog(TENANT, 'w-1' as WebhookId)).toEqual({ depth: 2, oldestAt: T0 });
+        expect(await hooks().backlog(TENANT, 'w-1' as WebhookId)).toEqual({ depth: 2, oldestAt: T0, dropped: 0 });
       });
 
       it('calls watch after an event is queued', async () => {
@@ -331,9 +363,9 @@ export function webhooksContract(context: ContractContext): void {
         await hooks().enqueue(TENANT, 'w-2' as WebhookId, ping(9));
         const first = await take('w-1', T0, 2);
         expect(first.map(({ entry }) => entry.eventId)).toEqual(['evt_ping_1', 'evt_ping_2']);
-        const rest = await take('w-1', T0 + WEBHOOK_IN_FLIGHT_MS * 10, 10);
+        const rest = await take('w-1', T0 + WEBHOOK_IN_FLIGHT_MS - 1, 10);
         expect(rest.map(({ entry }) => entry.eventId)).toEqual(['evt_ping_3', 'evt_ping_4', 'evt_ping_5']);
-        expect(await take('w-1', T0 + WEBHOOK_IN_FLIGHT_MS * 10, 10)).toEqual([]);
+        expect(await take('w-1', T0 + WEBHOOK_IN_FLIGHT_MS - 1, 10)).toEqual([]);
         expect((await take('w-2')).map(({ entry }) => entry.eventId)).toEqual(['evt_ping_9']);
       });
 
@@ -394,7 +426,11 @@ export function webhooksContract(context: ContractContext): void {
         await hooks().settle(TENANT, id, attempt(second, 'delivered', T0 + 21), 'delivered', T0 + 21, FAR_PAST);
         expect(await hooks().lease(TENANT, id, NODE_B, TTL, T0 + 10 + TTL)).toBe('acquired');
         expect(await hooks().lease(TENANT, id, NODE_A, TTL, T0 + 10 + TTL + 1)).toBe('held');
-        const reclaimed = await hooks().reclaim(TENANT, id, NODE_B);
+        // The old holder takes nothing once its lease lapsed.
+        expect(await hooks().take(TENANT, id, NODE_A, 10, T0 + 10 + TTL + 1)).toEqual([]);
+        // Paged: the caller repeats while it gets `limit` entries.
+        const reclaimed = [...(await hooks().reclaim(TENANT, id, NODE_B, 1)), ...(await hooks().reclaim(TENANT, id, NODE_B, 1))];
+        expect(await hooks().reclaim(TENANT, id, NODE_B, 1)).toEqual([]);
         expect(reclaimed.map((entry) => entry.eventId)).toEqual(['evt_ping_1', 'evt_ping_3']);
         expect(reclaimed[0]).toEqual(taken[0]?.entry);
         // Reclaimed entries are in flight for B; the never-handed-out one is next.
@@ -403,7 +439,7 @@ export function webhooksContract(context: ContractContext): void {
         expect(await hooks().lease(TENANT, id, NODE_A, TTL, T0 + 10 + TTL + 2)).toBe('held');
         await hooks().release(TENANT, id, NODE_B);
         expect(await hooks().lease(TENANT, id, NODE_A, TTL, T0 + 10 + TTL + 3)).toBe('acquired');
-        expect((await hooks().reclaim(TENANT, id, NODE_A)).map((entry) => entry.eventId)).toEqual(['evt_ping_1', 'evt_ping_3', 'evt_ping_4']);
+        expect((await hooks().reclaim(TENANT, id, NODE_A, 10)).map((entry) => entry.eventId)).toEqual(['evt_ping_1', 'evt_ping_3', 'evt_ping_4']);
       });
 
       it('a retry settled by the old holder is not reclaimed: it is due at its time', async () => {
@@ -414,7 +450,7 @@ export function webhooksContract(context: ContractContext): void {
         if (!taken) throw new Error('expected an entry');
         await hooks().settle(TENANT, id, retrying(taken.entry, T0 + 1, T0 + 500), 'retry', T0 + 1, FAR_PAST);
         expect(await hooks().lease(TENANT, id, NODE_B, TTL, T0 + 10 * TTL)).toBe('acquired');
-        expect(await hooks().reclaim(TENANT, id, NODE_B)).toEqual([]);
+        expect(await hooks().reclaim(TENANT, id, NODE_B, 10)).toEqual([]);
       });
 
       it('sets failingSince on failure, clears it on delivery, and disables at disableFailingSince', async () => {
@@ -510,22 +546,22 @@ export function webhooksContract(context: ContractContext): void {
       it('backlog counts entries not yet delivered or failed, with the oldest queue time', async () => {
         await created(webhook('w-1'));
         const id = 'w-1' as WebhookId;
-        expect(await hooks().backlog(TENANT, id)).toEqual({ depth: 0, oldestAt: null });
+        expect(await hooks().backlog(TENANT, id)).toEqual({ depth: 0, oldestAt: null, dropped: 0 });
         for (let n = 1; n <= 5; n += 1) await hooks().enqueue(TENANT, id, ping(n, T0 + n * 10));
-        expect(await hooks().backlog(TENANT, id)).toEqual({ depth: 5, oldestAt: T0 + 10 });
+        expect(await hooks().backlog(TENANT, id)).toEqual({ depth: 5, oldestAt: T0 + 10, dropped: 0 });
         const [one, two, three] = (await take('w-1', T0, 3)).map(({ entry }) => entry);
         if (!one || !two || !three) throw new Error('expected three entries');
-        expect(await hooks().backlog(TENANT, id)).toEqual({ depth: 5, oldestAt: T0 + 10 });
+        expect(await hooks().backlog(TENANT, id)).toEqual({ depth: 5, oldestAt: T0 + 10, dropped: 0 });
         await hooks().settle(TENANT, id, attempt(one, 'delivered', T0 + 100), 'delivered', T0 + 100, FAR_PAST);
         await hooks().settle(TENANT, id, attempt(three, 'failed', T0 + 100), 'failed', T0 + 100, FAR_PAST);
-        expect(await hooks().backlog(TENANT, id)).toEqual({ depth: 3, oldestAt: T0 + 20 });
+        expect(await hooks().backlog(TENANT, id)).toEqual({ depth: 3, oldestAt: T0 + 20, dropped: 0 });
         await hooks().settle(TENANT, id, retrying(two, T0 + 100, T0 + 200), 'retry', T0 + 100, FAR_PAST);
-        expect(await hooks().backlog(TENANT, id)).toEqual({ depth: 3, oldestAt: T0 + 20 });
+        expect(await hooks().backlog(TENANT, id)).toEqual({ depth: 3, oldestAt: T0 + 20, dropped: 0 });
         await hooks().settle(TENANT, id, attempt(two, 'delivered', T0 + 100), 'delivered', T0 + 100, FAR_PAST);
-        expect(await hooks().backlog(TENANT, id)).toEqual({ depth: 2, oldestAt: T0 + 40 });
+        expect(await hooks().backlog(TENANT, id)).toEqual({ depth: 2, oldestAt: T0 + 40, dropped: 0 });
         expect(await hooks().retry(TENANT, id, one.deliveryId, T0 + 300)).toBe('queued');
-        expect(await hooks().backlog(TENANT, id)).toEqual({ depth: 3, oldestAt: T0 + 10 });
-        expect(await hooks().backlog(TENANT, 'w-none' as WebhookId)).toEqual({ depth: 0, oldestAt: null });
+        expect(await hooks().backlog(TENANT, id)).toEqual({ depth: 3, oldestAt: T0 + 10, dropped: 0 });
+        expect(await hooks().backlog(TENANT, 'w-none' as WebhookId)).toEqual({ depth: 0, oldestAt: null, dropped: 0 });
       });
 
       it('delete removes the queue, retries and records; a new webhook of that id starts empty', async () => {
@@ -537,14 +573,94 @@ export function webhooksContract(context: ContractContext): void {
         await hooks().settle(TENANT, id, retrying(one, T0 + 1, T0 + 2), 'retry', T0 + 1, FAR_PAST);
         await hooks().settle(TENANT, id, attempt(two, 'failed', T0 + 1), 'failed', T0 + 1, FAR_PAST);
         expect(await hooks().delete(TENANT, id)).toBe(true);
-        expect(await hooks().backlog(TENANT, id)).toEqual({ depth: 0, oldestAt: null });
+        expect(await hooks().backlog(TENANT, id)).toEqual({ depth: 0, oldestAt: null, dropped: 0 });
         await created(webhook('w-1'));
         expect(await hooks().lease(TENANT, id, NODE_B, TTL, T0)).toBe('acquired');
-        expect(await hooks().reclaim(TENANT, id, NODE_B)).toEqual([]);
+        expect(await hooks().reclaim(TENANT, id, NODE_B, 10)).toEqual([]);
         expect(await hooks().take(TENANT, id, NODE_B, 10, T0 + 1000)).toEqual([]);
         expect(await hooks().deliveries(TENANT, id, 10)).toEqual([]);
         expect(await hooks().retry(TENANT, id, two.deliveryId, T0 + 5)).toBe('not_found');
-        expect(await hooks().backlog(TENANT, id)).toEqual({ depth: 0, oldestAt: null });
+        expect(await hooks().backlog(TENANT, id)).toEqual({ depth: 0, oldestAt: null, dropped: 0 });
+      });
+
+      it('take hands out nothing to a node not holding the lease at `now`', async () => {
+        await created(webhook('w-1'));
+        const id = 'w-1' as WebhookId;
+        await hooks().enqueue(TENANT, id, ping(1));
+        expect(await hooks().take(TENANT, id, NODE_A, 10, T0)).toEqual([]);
+        expect(await hooks().lease(TENANT, id, NODE_B, TTL, T0)).toBe('acquired');
+        expect(await hooks().take(TENANT, id, NODE_A, 10, T0)).toEqual([]);
+        expect(await hooks().take(TENANT, id, NODE_B, 10, T0 + TTL)).toEqual([]);
+        expect((await hooks().take(TENANT, id, NODE_B, 10, T0 + TTL - 1)).map(({ entry }) => entry.eventId)).toEqual(['evt_ping_1']);
+      });
+
+      it('hands entries in flight for WEBHOOK_IN_FLIGHT_MS out again, whoever took them, first and in queue order', async () => {
+        await created(webhook('w-1'));
+        const id = 'w-1' as WebhookId;
+        for (let n = 1; n <= 3; n += 1) await hooks().enqueue(TENANT, id, ping(n));
+        // A takes 1 and 2 and never settles them (say the reply was lost).
+        expect((await take('w-1', T0, 2)).map(({ entry }) => entry.eventId)).toEqual(['evt_ping_1', 'evt_ping_2']);
+        const three = (await take('w-1', T0 + 10, 1))[0]?.entry;
+        if (!three) throw new Error('expected an entry');
+        await hooks().settle(TENANT, id, retrying(three, T0 + 20, T0 + 30), 'retry', T0 + 20, FAR_PAST);
+        await hooks().enqueue(TENANT, id, ping(4));
+        expect((await take('w-1', T0 + WEBHOOK_IN_FLIGHT_MS - 1)).map(({ entry }) => entry.eventId)).toEqual(['evt_ping_3', 'evt_ping_4']);
+        const again = await take('w-1', T0 + WEBHOOK_IN_FLIGHT_MS, 1);
+        expect(again.map(({ entry }) => entry.eventId)).toEqual(['evt_ping_1']);
+        expect(again[0]?.delivery).toBeNull();
+        // Its idle time restarted: 2 is next, then nothing until those are in flight too long again.
+        expect((await take('w-1', T0 + WEBHOOK_IN_FLIGHT_MS)).map(({ entry }) => entry.eventId)).toEqual(['evt_ping_2']);
+        expect(await take('w-1', T0 + WEBHOOK_IN_FLIGHT_MS + 1)).toEqual([]);
+        // Another node that took the lease over gets them once they are in flight too long (the
+        // retry taken with them is due again by then too).
+        const later = T0 + 2 * WEBHOOK_IN_FLIGHT_MS + TTL;
+        expect((await take('w-1', later, 10, NODE_B)).map(({ entry }) => entry.eventId)).toEqual(['evt_ping_1', 'evt_ping_2', 'evt_ping_4', 'evt_ping_3']);
+        const [one] = again;
+        if (!one) throw new Error('expected an entry');
+        // Settling by the old taker still counts.
+        await hooks().settle(TENANT, id, attempt(one.entry, 'delivered', later), 'delivered', later, FAR_PAST);
+        expect((await take('w-1', later + WEBHOOK_IN_FLIGHT_MS, 10, NODE_B)).map(({ entry }) => entry.eventId)).toEqual(['evt_ping_2', 'evt_ping_4', 'evt_ping_3']);
+      });
+
+      it(`keeps a pending delivery's record past ${MAX_WEBHOOK_DELIVERY_RECORDS} newer attempts`, async () => {
+        await created(webhook('w-1'));
+        const id = 'w-1' as WebhookId;
+        const total = MAX_WEBHOOK_DELIVERY_RECORDS + 10;
+        for (let n = 0; n <= total; n += 1) await hooks().enqueue(TENANT, id, ping(n));
+        const entries = [...(await take('w-1', T0, 1000)), ...(await take('w-1', T0, 1000))].map(({ entry }) => entry);
+        const [poison, ...rest] = entries;
+        if (!poison) throw new Error('expected entries');
+        const record = retrying(poison, T0, T0 + 5000);
+        await hooks().settle(TENANT, id, record, 'retry', T0, FAR_PAST);
+        for (const [i, entry] of rest.entries()) {
+          await hooks().settle(TENANT, id, attempt(entry, 'delivered', T0 + 1 + i), 'delivered', T0 + 1 + i, FAR_PAST);
+        }
+        const due = await take('w-1', T0 + 5000);
+        expect(due).toEqual([{ entry: poison, delivery: record }]);
+        expect(await hooks().retry(TENANT, id, poison.deliveryId, T0 + 5000)).toBe('pending');
+        expect(await hooks().retry(TENANT, id, rest[10]?.deliveryId ?? '', T0 + 5000)).toBe('not_found');
+        expect(await hooks().retry(TENANT, id, rest[11]?.deliveryId ?? '', T0 + 5000)).toBe('queued');
+      });
+
+      it('drops settled entries WEBHOOK_SETTLED_RETENTION_MS after they were queued, never unsettled ones', async () => {
+        await created(webhook('w-1'));
+        const id = 'w-1' as WebhookId;
+        for (let n = 1; n <= 5; n += 1) await hooks().enqueue(TENANT, id, ping(n));
+        const [one, two, three] = (await take('w-1', T0, 4)).map(({ entry }) => entry);
+        if (!one || !two || !three) throw new Error('expected four entries');
+        // Queue times are the engine's (Redis: its clock at queueing): at least T0, at most now.
+        const late = Math.max(Date.now(), T0) + WEBHOOK_SETTLED_RETENTION_MS + 1000;
+        await hooks().settle(TENANT, id, attempt(one, 'delivered', T0 + 1), 'delivered', T0 + 1, FAR_PAST);
+        // Within the retention a manual retry still finds the entry.
+        expect(await hooks().retry(TENANT, id, one.deliveryId, T0 + 2)).toBe('queued');
+        await hooks().settle(TENANT, id, attempt(one, 'delivered', T0 + 3), 'delivered', T0 + 3, FAR_PAST);
+        await hooks().settle(TENANT, id, retrying(three, T0 + 4, late + 10), 'retry', T0 + 4, FAR_PAST);
+        await hooks().settle(TENANT, id, attempt(two, 'failed', late), 'failed', late, FAR_PAST);
+        expect(await hooks().retry(TENANT, id, one.deliveryId, late)).toBe('dropped');
+        expect(await hooks().retry(TENANT, id, two.deliveryId, late)).toBe('dropped');
+        // 3 (awaiting its retry), 4 (in flight) and 5 (never handed out) stay.
+        expect((await hooks().backlog(TENANT, id)).depth).toBe(3);
+        expect((await take('w-1', late + 10)).map(({ entry }) => entry.eventId)).toEqual(['evt_ping_4', 'evt_ping_3', 'evt_ping_5']);
       });
 
       it('keeps queues of tenants apart', async () => {

@@ -171,7 +171,7 @@ describe('memory engine rate limits', () => {
 // The queue bound: queueing MAX_WEBHOOK_QUEUE entries takes a moment in memory, far longer on Redis
 // (redis-webhooks.test.ts trims by hand there).
 describe('memory engine webhook queue bound', () => {
-  it('drops the oldest entries beyond MAX_WEBHOOK_QUEUE; their retries and manual retries end as failed', async () => {
+  it('drops (and counts) the oldest entries beyond MAX_WEBHOOK_QUEUE; their retries and manual retries end as failed', async () => {
     const engine = createMemoryEngine();
     const hooks = engine.webhooks;
     const tenant = 't' as TenantId;
@@ -197,15 +197,16 @@ describe('memory engine webhook queue bound', () => {
     ).toBe('created');
     await hooks.enqueue(tenant, id, ping(0));
     await hooks.enqueue(tenant, id, ping(1));
+    expect(await hooks.lease(tenant, id, 'node', 1000, 0)).toBe('acquired');
     const [first, second] = (await hooks.take(tenant, id, 'node', 2, 0)).map(({ entry }) => entry.deliveryId);
     if (!first || !second) throw new Error('expected two entries');
     await hooks.settle(tenant, id, record(first, 'pending', 10), 'retry', 1, 0);
     await hooks.settle(tenant, id, record(second, 'failed', null), 'failed', 1, 0);
     for (let n = 2; n < MAX_WEBHOOK_QUEUE + 2; n += 1) await hooks.enqueue(tenant, id, ping(n));
-    expect(await hooks.backlog(tenant, id)).toEqual({ depth: MAX_WEBHOOK_QUEUE + 1, oldestAt: 2 });
+    expect(await hooks.backlog(tenant, id)).toEqual({ depth: MAX_WEBHOOK_QUEUE + 1, oldestAt: 2, dropped: 2 });
     expect(await hooks.retry(tenant, id, second, 5)).toBe('dropped');
     expect((await hooks.take(tenant, id, 'node', 1, 10)).map(({ entry }) => entry.eventId)).toEqual(['e2']);
     expect((await hooks.deliveries(tenant, id, 10))?.map((delivery) => delivery.status)).toEqual(['failed', 'failed']);
-    expect(await hooks.backlog(tenant, id)).toEqual({ depth: MAX_WEBHOOK_QUEUE, oldestAt: 2 });
+    expect(await hooks.backlog(tenant, id)).toEqual({ depth: MAX_WEBHOOK_QUEUE, oldestAt: 2, dropped: 2 });
   });
 });

@@ -1,10 +1,11 @@
 /**
  * WebhookStore in memory, with the semantics of the Redis engine's streams and consumer group:
  *   - a webhook's queue is an array of entries numbered by `seq` (its delivery id), trimmed from
- *     the front beyond MAX_WEBHOOK_QUEUE;
+ *     the front beyond MAX_WEBHOOK_QUEUE (counted in `dropped`) and, by `settle`, of settled
+ *     entries older than WEBHOOK_SETTLED_RETENTION_MS (an entry's queue time is its `at` here);
  *   - entries never handed out are the suffix after `handedOut` (the group's last-delivered id);
  *   - `pending` is the group's pending list: entries taken from the queue and not yet settled,
- *     each with the node holding it, in queue order;
+ *     each with the node holding it and when it was taken, in queue order;
  *   - `retries` maps entries awaiting a retry (or taken as retries: due again after
  *     WEBHOOK_IN_FLIGHT_MS) to their due time.
  * Queueing by the event log happens in `queueLogged`, which ConversationEvents.log calls in the
@@ -15,13 +16,22 @@
 import { createHash } from 'node:crypto';
 import type { EventEnvelope } from '../../domain/events.js';
 import type { ConversationId, EpochMs, TenantId } from '../../domain/types.js';
-import { subscribes, type QueuedWebhookEvent, type Webhook, type WebhookDelivery, type WebhookId } from '../../domain/webhooks.js';
-import { MAX_WEBHOOK_DELIVERY_RECORDS, MAX_WEBHOOK_QUEUE, WEBHOOK_IN_FLIGHT_MS, type WebhookStore } from '../engine.js';
+import { MAX_WEBHOOK_SECRETS, subscribes, type QueuedWebhookEvent, type Webhook, type WebhookDelivery, type WebhookId } from '../../domain/webhooks.js';
+import {
+  MAX_WEBHOOK_DELIVERY_RECORDS,
+  MAX_WEBHOOK_QUEUE,
+  WEBHOOK_IN_FLIGHT_MS,
+  WEBHOOK_SETTLED_RETENTION_MS,
+  type WebhookChanges,
+  type WebhookStore,
+} from '../engine.js';
 import { requireLimit } from './arguments.js';
 import { TenantScoped } from './tenant-scoped.js';
 
 const MAX_TAKE = 1000;
 const MAX_DELIVERIES_PAGE = 100;
+/** How many of the oldest records one trim looks at (as the Redis engine's settle does). */
+const RECORD_TRIM_SCAN = 100;
 
 /** Delivery ids: the entry's seq, zero-padded so that ids sort like seqs. */
 function deliveryIdOf(seq: number): string {
@@ -46,10 +56,12 @@ interface WebhookState {
   nextSeq: number;
   /** Entries with seq < handedOut were handed out by `take` (or dropped before). */
   handedOut: number;
-  pending: Map<number, string>;
+  pending: Map<number, { nodeId: string; takenAt: EpochMs }>;
   retries: Map<number, EpochMs>;
   records: Map<string, WebhookDelivery>;
   lease: { nodeId: string; expiresAt: EpochMs } | null;
+  /** Entries the MAX_WEBHOOK_QUEUE bound dropped. */
+  dropped: number;
 }
 
 /** Newest attempt first, ties by delivery id (descending), as the Redis engine's sorted set orders them. */
@@ -82,6 +94,7 @@ export class MemoryWebhookStore implements WebhookStore {
       retries: new Map(),
       records: new Map(),
       lease: null,
+      dropped: 0,
     });
     return 'created';
   }
@@ -98,11 +111,29 @@ export class MemoryWebhookStore implements WebhookStore {
       .sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 
-  async update(webhook: Webhook): Promise<boolean> {
-    const state = this.find(webhook.tenantId, webhook.id);
-    if (!state) return false;
-    state.webhook = { ...structuredClone(webhook), createdAt: state.webhook.createdAt };
-    return true;
+  async update(tenantId: TenantId, id: WebhookId, changes: WebhookChanges): Promise<Webhook | null> {
+    const state = this.find(tenantId, id);
+    if (!state) return null;
+    const webhook = state.webhook;
+    if (changes.url !== undefined) webhook.url = changes.url;
+    if (changes.events !== undefined) webhook.events = [...changes.events];
+    if (changes.description !== undefined) webhook.description = changes.description;
+    if (changes.enabled === true && !webhook.enabled) {
+      webhook.failingSince = null;
+      webhook.disabledAt = null;
+    }
+    if (changes.enabled !== undefined) webhook.enabled = changes.enabled;
+    return structuredClone(webhook);
+  }
+
+  async rotateSecret(tenantId: TenantId, id: WebhookId, secret: string, now: EpochMs, graceMs: number): Promise<Webhook | null> {
+    const state = this.find(tenantId, id);
+    if (!state) return null;
+    const previous = state.webhook.secrets
+      .map((old) => ({ secret: old.secret, expiresAt: old.expiresAt ?? now + graceMs }))
+      .filter((old) => old.expiresAt > now);
+    state.webhook.secrets = [{ secret, expiresAt: null }, ...previous].slice(0, MAX_WEBHOOK_SECRETS);
+    return structuredClone(state.webhook);
   }
 
   async delete(tenantId: TenantId, id: WebhookId): Promise<boolean> {
@@ -149,7 +180,7 @@ export class MemoryWebhookStore implements WebhookStore {
 
   async lease(tenantId: TenantId, id: WebhookId, nodeId: string, ttlMs: number, now: EpochMs): Promise<'acquired' | 'renewed' | 'held' | 'absent'> {
     const state = this.find(tenantId, id);
-    if (!state) return 'absent';
+    if (!state) return 'absent'; // nothing to forget: listAll reads the webhooks themselves
     const current = state.lease !== null && state.lease.expiresAt > now ? state.lease : null;
     if (current && current.nodeId !== nodeId) return 'held';
     state.lease = { nodeId, expiresAt: now + ttlMs };
@@ -161,17 +192,22 @@ export class MemoryWebhookStore implements WebhookStore {
     if (state?.lease?.nodeId === nodeId) state.lease = null;
   }
 
-  async reclaim(tenantId: TenantId, id: WebhookId, nodeId: string): Promise<QueuedWebhookEvent[]> {
+  async reclaim(tenantId: TenantId, id: WebhookId, nodeId: string, limit: number): Promise<QueuedWebhookEvent[]> {
+    requireLimit(limit, MAX_TAKE);
     const state = this.find(tenantId, id);
     if (!state) return [];
+    // Without a clock of its own, a reclaim counts as made when the lease it follows ends.
+    const takenAt = state.lease?.expiresAt ?? 0;
     const reclaimed: QueuedWebhookEvent[] = [];
-    for (const seq of [...state.pending.keys()]) {
+    for (const [seq, held] of [...state.pending].sort(([a], [b]) => a - b)) {
+      if (reclaimed.length >= limit) break;
+      if (held.nodeId === nodeId) continue;
       const entry = this.entryAt(state, seq);
       if (!entry) {
         state.pending.delete(seq); // dropped from the queue: nothing left to deliver
         continue;
       }
-      state.pending.set(seq, nodeId);
+      state.pending.set(seq, { nodeId, takenAt });
       reclaimed.push(structuredClone(entry));
     }
     return reclaimed;
@@ -186,8 +222,19 @@ export class MemoryWebhookStore implements WebhookStore {
   ): Promise<{ entry: QueuedWebhookEvent; delivery: WebhookDelivery | null }[]> {
     requireLimit(limit, MAX_TAKE);
     const state = this.find(tenantId, id);
-    if (!state) return [];
+    if (!state || state.lease === null || state.lease.nodeId !== nodeId || state.lease.expiresAt <= now) return [];
     const taken: { entry: QueuedWebhookEvent; delivery: WebhookDelivery | null }[] = [];
+    const stale = [...state.pending].filter(([, held]) => held.takenAt <= now - WEBHOOK_IN_FLIGHT_MS).sort(([a], [b]) => a - b);
+    for (const [seq] of stale) {
+      if (taken.length >= limit) break;
+      const entry = this.entryAt(state, seq);
+      if (!entry) {
+        state.pending.delete(seq); // dropped from the queue: nothing left to deliver
+        continue;
+      }
+      state.pending.set(seq, { nodeId, takenAt: now });
+      taken.push({ entry: structuredClone(entry), delivery: structuredClone(state.records.get(deliveryIdOf(seq)) ?? null) });
+    }
     const due = [...state.retries].filter(([, at]) => at <= now).sort(([seqA, a], [seqB, b]) => a - b || seqA - seqB);
     for (const [seq] of due) {
       if (taken.length >= limit) break;
@@ -206,7 +253,7 @@ export class MemoryWebhookStore implements WebhookStore {
       state.handedOut += 1;
       const entry = this.entryAt(state, seq);
       if (!entry) continue;
-      state.pending.set(seq, nodeId);
+      state.pending.set(seq, { nodeId, takenAt: now });
       taken.push({ entry: structuredClone(entry), delivery: null });
     }
     return taken;
@@ -229,6 +276,7 @@ export class MemoryWebhookStore implements WebhookStore {
       if (outcome === 'retry') state.retries.set(seq, delivery.nextAttemptAt ?? now);
     }
     this.record(state, structuredClone(delivery));
+    this.dropSettled(state, now);
     const webhook = state.webhook;
     if (outcome === 'delivered') {
       webhook.failingSince = null;
@@ -267,9 +315,9 @@ export class MemoryWebhookStore implements WebhookStore {
     return 'queued';
   }
 
-  async backlog(tenantId: TenantId, id: WebhookId): Promise<{ depth: number; oldestAt: EpochMs | null }> {
+  async backlog(tenantId: TenantId, id: WebhookId): Promise<{ depth: number; oldestAt: EpochMs | null; dropped: number }> {
     const state = this.find(tenantId, id);
-    if (!state) return { depth: 0, oldestAt: null };
+    if (!state) return { depth: 0, oldestAt: null, dropped: 0 };
     const firstUnread = Math.max(state.handedOut, state.base);
     const unread = state.nextSeq - firstUnread;
     // The oldest entry the queue still holds: pending entries and retries may name dropped ones.
@@ -278,7 +326,7 @@ export class MemoryWebhookStore implements WebhookStore {
       if (seq >= state.base) oldest = Math.min(oldest, seq);
     }
     const entry = Number.isFinite(oldest) ? this.entryAt(state, oldest) : null;
-    return { depth: unread + state.pending.size + state.retries.size, oldestAt: entry?.at ?? null };
+    return { depth: unread + state.pending.size + state.retries.size, oldestAt: entry?.at ?? null, dropped: state.dropped };
   }
 
   async watch(onWork: (tenantId: TenantId, id: WebhookId) => void): Promise<{ close(): Promise<void> }> {
@@ -320,6 +368,7 @@ export class MemoryWebhookStore implements WebhookStore {
       const excess = state.entries.length - MAX_WEBHOOK_QUEUE;
       state.entries.splice(0, excess);
       state.base += excess;
+      state.dropped += excess;
     }
     this.wake(tenantId, state.webhook.id);
     return queued;
@@ -351,10 +400,39 @@ export class MemoryWebhookStore implements WebhookStore {
     }
   }
 
+  /**
+   * Stores a record and trims delivered and failed ones beyond the bound, oldest first, looking at
+   * the RECORD_TRIM_SCAN oldest only; pending records stay (their entries are bounded by the queue).
+   */
   private record(state: WebhookState, delivery: WebhookDelivery): void {
     state.records.set(delivery.id, delivery);
-    if (state.records.size <= MAX_WEBHOOK_DELIVERY_RECORDS) return;
-    const oldest = [...state.records.values()].sort(newestFirst).slice(MAX_WEBHOOK_DELIVERY_RECORDS);
-    for (const record of oldest) state.records.delete(record.id);
+    let excess = state.records.size - MAX_WEBHOOK_DELIVERY_RECORDS;
+    if (excess <= 0) return;
+    const oldest = [...state.records.values()].sort(newestFirst).reverse().slice(0, RECORD_TRIM_SCAN);
+    for (const record of oldest) {
+      if (excess <= 0) break;
+      const seq = seqOf(record.id);
+      if (seq !== null && state.retries.has(seq)) continue; // pending: awaiting its retry
+      state.records.delete(record.id);
+      excess -= 1;
+    }
+  }
+
+  /**
+   * Drops the entries before the oldest one still unsettled (never handed out, in flight, awaiting
+   * a retry) that were queued more than WEBHOOK_SETTLED_RETENTION_MS before `now`.
+   */
+  private dropSettled(state: WebhookState, now: EpochMs): void {
+    const cutoff = now - WEBHOOK_SETTLED_RETENTION_MS;
+    const first = state.entries[0];
+    if (!first || first.at >= cutoff) return;
+    let keepFrom = Math.max(state.handedOut, state.base);
+    for (const seq of [...state.pending.keys(), ...state.retries.keys()]) {
+      if (seq >= state.base) keepFrom = Math.min(keepFrom, seq);
+    }
+    let count = 0;
+    while (state.base + count < keepFrom && (state.entries[count]?.at ?? cutoff) < cutoff) count += 1;
+    state.entries.splice(0, count);
+    state.base += count;
   }
 }

@@ -44,7 +44,8 @@ export interface RedisContext {
  * With `conversation` (a conversation's log, never an inbox), ARGV[1] also carries what
  * lua/lib/event-log.lua needs to feed the tenant's webhooks, in lines after the command:
  *   - off Cluster, the routes hash, the queue key prefix, the wake channel, the wake message
- *     prefix, the queue bound and, last, the conversation id (the script queues the event itself);
+ *     prefix, the queue bound, the webhook hash key prefix and, last, the conversation id (the
+ *     script queues the event itself);
  *   - on Cluster, `outbox`, the outbox of the conversation's slot, its bound, the tenant and, last,
  *     the conversation id; and the slot is noted with the relay, which reads that outbox right
  *     after the script (so call this as the script is sent).
@@ -66,6 +67,7 @@ export function logArgs(context: RedisContext, conversation?: { tenantId: Tenant
     keys.webhookWakeTopic(),
     keys.webhookMemberPrefix(tenantId),
     MAX_WEBHOOK_QUEUE,
+    keys.webhookHashPrefix(tenantId),
     conversationId,
   ].join('\n');
   return [routing, retention.maxEvents, retention.maxAgeMs];

@@ -63,11 +63,13 @@
  *   webhook slot  {w:<tenant>}  (redis-webhooks.ts; every webhook step of a tenant is one script here)
  *     webhooks               zset    webhookId → createdAt (list order; its size bounds creation)
  *     webhook:<id>           hash    data (JSON {url, events, description, secrets}), createdAt, enabled (1|0),
- *                                    failingSince, disabledAt ('' for null)
+ *                                    failingSince, disabledAt ('' for null), dropped (entries the queue bound
+ *                                    dropped; absent for none)
  *     routes                 hash    <encoded id> → "\n<type>\n<type>\n": the enabled webhooks and the event
  *                                    types they subscribe to, read by the logging scripts (lua/lib/event-log.lua)
  *     queue:<id>             stream  queued events (fields eventId, type, at, conversationId, event); consumer
  *                                    group `dispatch`, consumers named by node id; entry id = delivery id
+ *     in-flight:<id>         zset    deliveryId → when taken (caller's clock) of entries pending in the group
  *     retries:<id>           zset    deliveryId → due time of entries awaiting a retry (or taken as one)
  *     retry-age:<id>         zset    deliveryId → its stream id's ms (the oldest retry, for backlog)
  *     records:<id>           hash    deliveryId → delivery record JSON
@@ -134,6 +136,7 @@ export interface WebhookKeys {
   records: string;
   recordOrder: string;
   lease: string;
+  inFlight: string;
 }
 
 export interface ConversationKeys {
@@ -339,6 +342,7 @@ export class RedisKeys {
       records: `${slot}:records:${id}`,
       recordOrder: `${slot}:record-order:${id}`,
       lease: `${slot}:lease:${id}`,
+      inFlight: `${slot}:in-flight:${id}`,
     };
   }
 
@@ -355,6 +359,11 @@ export class RedisKeys {
   /** A webhook's field in the routes hash: its encoded id, so that queue key = webhookQueuePrefix + field. */
   webhookRoute(webhookId: string): string {
     return segment(webhookId);
+  }
+
+  /** What a webhook's hash key starts with, before its route field. */
+  webhookHashPrefix(tenantId: TenantId): string {
+    return `${this.webhookSlot(tenantId)}:webhook:`;
   }
 
   /** What a webhook's queue key starts with, before its route field. */

@@ -185,6 +185,7 @@ export class WebhookOutboxRelay {
             keys.webhookWakeTopic(),
             keys.webhookMemberPrefix(tenantId),
             MAX_WEBHOOK_QUEUE,
+            keys.webhookHashPrefix(tenantId),
             ...list.flatMap((entry) => [entry.conversationId, entry.logId, entry.at, entry.event]),
           ],
         ),

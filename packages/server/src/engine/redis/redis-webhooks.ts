@@ -1,15 +1,19 @@
 /**
  * WebhookStore on Redis. Each tenant's webhook keys share the slot `{w:<tenant>}` (redis-keys.ts),
- * so every step on one webhook is one script (lua/webhook-*.lua, all taking the webhook's nine
+ * so every step on one webhook is one script (lua/webhook-*.lua, all taking the webhook's ten
  * keys); the deployment-wide registry that `listAll` reads is a set of its own (another slot),
- * added to before a create and removed from after a delete, so a crash in between can leave a
- * member naming an absent webhook (a dispatcher's lease answers `absent`) but never a webhook that
- * listAll misses.
+ * added to before a create (and again after it) and removed from after a delete, so a crash in
+ * between can leave a member naming an absent webhook, which the next `lease` (answering
+ * `absent`) removes, but never a webhook that listAll misses.
  *
  * A queue is a stream read by the consumer group `dispatch` that every node shares (consumer =
- * node id): `take` reads new entries with XREADGROUP, `settle` acknowledges them, `reclaim` moves a
- * stopped holder's pending entries with XAUTOCLAIM. Retries are a sorted set by due time beside the
- * stream, so a retry waits without holding the stream back. The delivery id is the stream id.
+ * node id): `take` reads new entries with XREADGROUP, `settle` acknowledges them, `reclaim` moves
+ * other nodes' pending entries with XCLAIM. When each pending entry was taken is kept on the
+ * callers' clock in an in-flight sorted set (the group's idle times are on Redis's clock, which
+ * `now` does not drive), from which `take` claims entries in flight too long. Retries are a sorted
+ * set by due time beside the stream, so a retry waits without holding the stream back. The
+ * delivery id is the stream id. Updates are a compare-and-set of the settings JSON
+ * (lua/webhook-update.lua), retried on conflict.
  *
  * Queueing by the event log: off Cluster, every conversation logging script also reads the
  * tenant's routes hash and appends to the subscribed queues (lua/lib/event-log.lua, fed by
@@ -21,8 +25,15 @@
  * PUBLISH "<tenant>:<id>" there (plain PUBLISH, which Cluster broadcasts to every node).
  */
 import type { EpochMs, TenantId } from '../../domain/types.js';
-import type { QueuedWebhookEvent, Webhook, WebhookDelivery, WebhookId, WebhookSecret } from '../../domain/webhooks.js';
-import { MAX_WEBHOOK_DELIVERY_RECORDS, MAX_WEBHOOK_QUEUE, WEBHOOK_IN_FLIGHT_MS, type WebhookStore } from '../engine.js';
+import { MAX_WEBHOOK_SECRETS, type QueuedWebhookEvent, type Webhook, type WebhookDelivery, type WebhookId, type WebhookSecret } from '../../domain/webhooks.js';
+import {
+  MAX_WEBHOOK_DELIVERY_RECORDS,
+  MAX_WEBHOOK_QUEUE,
+  WEBHOOK_IN_FLIGHT_MS,
+  WEBHOOK_SETTLED_RETENTION_MS,
+  type WebhookChanges,
+  type WebhookStore,
+} from '../engine.js';
 import { isCluster, type RedisClient, type RedisContext } from './redis-context.js';
 import { guard, invalid, requireId, requireLimit, requireTime } from './redis-guard.js';
 import type { RedisKeys, WebhookKeys } from './redis-keys.js';
@@ -32,6 +43,8 @@ import type { Reply, ScriptName } from './scripts.js';
 
 const MAX_TAKE = 1000;
 const MAX_DELIVERIES_PAGE = 100;
+/** Compare-and-set attempts of one update before giving up (each conflict is another write that won). */
+const MAX_UPDATE_ATTEMPTS = 20;
 
 /** What the webhook hash keeps as JSON: everything but the identity, createdAt and the delivery state. */
 interface WebhookData {
@@ -144,6 +157,8 @@ export class RedisWebhookStore implements WebhookStore {
       // id_taken: the member names the webhook that holds the id. too_many_webhooks: there was no
       // such webhook at the step (the id is checked first), so the member named nothing.
       if (result === 'too_many_webhooks') await redis.srem(keys.webhookRegistry(), member);
+      // Again, in case a lease that found no webhook yet forgot the member meanwhile.
+      else await redis.sadd(keys.webhookRegistry(), member);
       return result;
     });
   }
@@ -166,15 +181,27 @@ export class RedisWebhookStore implements WebhookStore {
     });
   }
 
-  update(webhook: Webhook): Promise<boolean> {
+  update(tenantId: TenantId, id: WebhookId, changes: WebhookChanges): Promise<Webhook | null> {
     return guard(async () => {
-      this.requireWebhook(webhook);
-      const reply = await this.run('webhook-update', webhook.tenantId, webhook.id, [
-        ...this.mutableFields(webhook),
-        this.context.keys.webhookRoute(webhook.id),
-        routeTypes(webhook.events),
-      ]);
-      return asInteger(reply, 'webhook-update') === 1;
+      if (changes.events !== undefined) this.requireEvents(changes.events);
+      const enabled = changes.enabled === undefined ? '' : changes.enabled ? '1' : '0';
+      return this.writeData(tenantId, id, enabled, (data) => ({
+        url: changes.url ?? data.url,
+        events: changes.events ?? data.events,
+        description: changes.description === undefined ? data.description : changes.description,
+        secrets: data.secrets,
+      }));
+    });
+  }
+
+  rotateSecret(tenantId: TenantId, id: WebhookId, secret: string, now: EpochMs, graceMs: number): Promise<Webhook | null> {
+    return guard(async () => {
+      requireTime(now, 'now');
+      if (!Number.isSafeInteger(graceMs) || graceMs < 0) throw invalid('graceMs must be a non-negative integer');
+      return this.writeData(tenantId, id, '', (data) => {
+        const previous = data.secrets.map((old) => ({ secret: old.secret, expiresAt: old.expiresAt ?? now + graceMs })).filter((old) => old.expiresAt > now);
+        return { ...data, secrets: [{ secret, expiresAt: null }, ...previous].slice(0, MAX_WEBHOOK_SECRETS) };
+      });
     });
   }
 
@@ -237,6 +264,9 @@ export class RedisWebhookStore implements WebhookStore {
       if (!Number.isSafeInteger(ttlMs) || ttlMs < 1) throw invalid('ttlMs must be a positive integer');
       const result = asString(await this.run('webhook-lease', tenantId, id, [nodeId, ttlMs, now]), 'webhook-lease');
       if (result !== 'acquired' && result !== 'renewed' && result !== 'held' && result !== 'absent') throw unexpected('webhook-lease');
+      // A member naming no webhook (a crash between the registry and the webhook's own step):
+      // forgotten, so nodes stop leasing it. A create in progress registers again after its step.
+      if (result === 'absent') await this.context.redis.srem(this.context.keys.webhookRegistry(), this.context.keys.webhookMember(tenantId, id));
       return result;
     });
   }
@@ -249,11 +279,12 @@ export class RedisWebhookStore implements WebhookStore {
     });
   }
 
-  reclaim(tenantId: TenantId, id: WebhookId, nodeId: string): Promise<QueuedWebhookEvent[]> {
+  reclaim(tenantId: TenantId, id: WebhookId, nodeId: string, limit: number): Promise<QueuedWebhookEvent[]> {
     return guard(async () => {
       requireId(id, 'id');
       requireId(nodeId, 'nodeId');
-      return asArray(await this.run('webhook-reclaim', tenantId, id, [nodeId]), 'webhook-reclaim').map(parseEntry);
+      requireLimit(limit, MAX_TAKE);
+      return asArray(await this.run('webhook-reclaim', tenantId, id, [nodeId, limit]), 'webhook-reclaim').map(parseEntry);
     });
   }
 
@@ -300,6 +331,7 @@ export class RedisWebhookStore implements WebhookStore {
         delivery.nextAttemptAt ?? now,
         this.context.keys.webhookRoute(id),
         MAX_WEBHOOK_DELIVERY_RECORDS,
+        WEBHOOK_SETTLED_RETENTION_MS,
       ]);
       return { disabled: asInteger(reply, 'webhook-settle') === 1 };
     });
@@ -325,11 +357,15 @@ export class RedisWebhookStore implements WebhookStore {
     });
   }
 
-  backlog(tenantId: TenantId, id: WebhookId): Promise<{ depth: number; oldestAt: EpochMs | null }> {
+  backlog(tenantId: TenantId, id: WebhookId): Promise<{ depth: number; oldestAt: EpochMs | null; dropped: number }> {
     return guard(async () => {
       requireId(id, 'id');
-      const [depth, oldestAt] = asArray(await this.run('webhook-backlog', tenantId, id, []), 'webhook-backlog');
-      return { depth: asInteger(depth, 'webhook-backlog depth'), oldestAt: oldestAt === null || oldestAt === undefined ? null : asInteger(oldestAt, 'webhook-backlog at') };
+      const [depth, oldestAt, dropped] = asArray(await this.run('webhook-backlog', tenantId, id, []), 'webhook-backlog');
+      return {
+        depth: asInteger(depth, 'webhook-backlog depth'),
+        oldestAt: oldestAt === null || oldestAt === undefined ? null : asInteger(oldestAt, 'webhook-backlog at'),
+        dropped: asInteger(dropped, 'webhook-backlog dropped'),
+      };
     });
   }
 
@@ -386,7 +422,32 @@ export class RedisWebhookStore implements WebhookStore {
     return this.context.scripts.run(name, scriptKeys(this.context.keys, tenantId, id), args);
   }
 
-  /** ARGV of create/update: data JSON, enabled, failingSince, disabledAt. */
+  /**
+   * Writes the settings JSON that `change` makes of the stored one, as a compare-and-set
+   * (lua/webhook-update.lua) repeated while another step wrote it in between, with `enabled`
+   * ('1', '0' or '' for unchanged). The webhook after the write; null when absent.
+   */
+  private async writeData(tenantId: TenantId, id: WebhookId, enabled: string, change: (data: WebhookData) => WebhookData): Promise<Webhook | null> {
+    requireId(id, 'id');
+    const { keys, redis } = this.context;
+    for (let attempt = 0; attempt < MAX_UPDATE_ATTEMPTS; attempt += 1) {
+      const read = await redis.hget(this.keysOf(tenantId, id).webhook, 'data');
+      if (read === null) return null;
+      const current = parseWebhook(tenantId, id, { data: read });
+      if (!current) return null;
+      const next = change({ url: current.url, events: current.events, description: current.description, secrets: current.secrets });
+      const reply = await this.run('webhook-update', tenantId, id, [read, JSON.stringify(next), enabled, keys.webhookRoute(id), routeTypes(next.events)]);
+      if (reply === null) return null;
+      if (reply === 'conflict') continue;
+      const flat = asArray(reply, 'webhook-update');
+      const fields: Record<string, string> = {};
+      for (let i = 0; i + 1 < flat.length; i += 2) fields[asString(flat[i], 'webhook field')] = asString(flat[i + 1], 'webhook value');
+      return parseWebhook(tenantId, id, fields);
+    }
+    throw new Error(`webhook ${id}: settings changed concurrently ${MAX_UPDATE_ATTEMPTS} times in a row`);
+  }
+
+  /** ARGV of create: data JSON, enabled, failingSince, disabledAt. */
   private mutableFields(webhook: Webhook): [string, string, string, string] {
     const data: WebhookData = { url: webhook.url, events: webhook.events, description: webhook.description, secrets: webhook.secrets };
     return [JSON.stringify(data), webhook.enabled ? '1' : '0', webhook.failingSince === null ? '' : String(webhook.failingSince), webhook.disabledAt === null ? '' : String(webhook.disabledAt)];
@@ -396,15 +457,19 @@ export class RedisWebhookStore implements WebhookStore {
     requireId(webhook.tenantId, 'tenantId');
     requireId(webhook.id, 'id');
     requireTime(webhook.createdAt, 'createdAt');
-    if (!Array.isArray(webhook.events) || webhook.events.length === 0) throw invalid('events must not be empty');
-    for (const type of webhook.events) {
+    this.requireEvents(webhook.events);
+  }
+
+  private requireEvents(events: readonly string[]): void {
+    if (!Array.isArray(events) || events.length === 0) throw invalid('events must not be empty');
+    for (const type of events) {
       if (typeof type !== 'string' || type === '' || type.includes('\n')) throw invalid('each event type must be a non-empty line');
     }
   }
 }
 
-/** The nine keys every webhook script takes, in lua/lib/webhooks.lua order. */
+/** The ten keys every webhook script takes, in lua/lib/webhooks.lua order. */
 export function scriptKeys(keys: RedisKeys, tenantId: TenantId, id: string): string[] {
   const k = keys.webhook(tenantId, id);
-  return [k.index, k.webhook, k.routes, k.queue, k.retries, k.retryAge, k.records, k.recordOrder, k.lease];
+  return [k.index, k.webhook, k.routes, k.queue, k.retries, k.retryAge, k.records, k.recordOrder, k.lease, k.inFlight];
 }

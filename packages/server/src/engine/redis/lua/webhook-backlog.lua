@@ -1,14 +1,15 @@
 --[[
 webhook-backlog: entries neither delivered nor failed (never read by the group, pending in it,
-awaiting a retry) and the `at` of the oldest of them that the queue still holds. Read-only; costs
-no walk over the queue (see the note on the lag below).
-KEYS[1..9]  the webhook's keys (lib/webhooks.lua)
-Returns  {depth, at | false}
+awaiting a retry), the `at` of the oldest of them that the queue still holds, and the entries the
+queue bound dropped. Read-only; costs no walk over the queue (see the note on the lag below).
+KEYS[1..10]  the webhook's keys (lib/webhooks.lua)
+Returns  {depth, at | false, dropped}
 ]]
 --#include webhooks
 local k = webhook_keys(KEYS)
+local dropped = tonumber(redis.call('HGET', k.webhook, 'dropped') or '0')
 if redis.call('EXISTS', k.queue) == 0 then
-  return {0, false}
+  return {0, false, dropped}
 end
 local group = nil
 for _, fields in ipairs(redis.call('XINFO', 'GROUPS', k.queue)) do
@@ -21,7 +22,7 @@ for _, fields in ipairs(redis.call('XINFO', 'GROUPS', k.queue)) do
   end
 end
 if not group then
-  return {0, false}
+  return {0, false, dropped}
 end
 local last_read = group['last-delivered-id']
 local after_last = '(' .. last_read
@@ -61,9 +62,9 @@ for _, id in ipairs(candidates) do
   if entry then
     for i = 1, #entry[2], 2 do
       if entry[2][i] == 'at' then
-        return {depth, entry[2][i + 1]}
+        return {depth, entry[2][i + 1], dropped}
       end
     end
   end
 end
-return {depth, false}
+return {depth, false, dropped}

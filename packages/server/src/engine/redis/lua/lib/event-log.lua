@@ -10,9 +10,9 @@
 --    routing = nil | text}
 -- `publish` is the command alone, or, for a conversation's log whose events feed the tenant's
 -- webhook queues (redis-context.ts `logArgs`), the command followed by lines saying how:
---   - off Cluster, six lines: the routes hash, the queue key prefix, the wake channel, the wake
---     message prefix, the queue bound and the conversation id (last, so it may hold any
---     character). Those lines are parsed only when the tenant has routes. The webhook keys are
+--   - off Cluster, seven lines: the routes hash, the queue key prefix, the wake channel, the wake
+--     message prefix, the queue bound, the webhook hash key prefix and the conversation id (last,
+--     so it may hold any character). Those lines are parsed only when the tenant has routes. The webhook keys are
 --     not among the script's KEYS: this only happens off Cluster, where a script may touch
 --     undeclared keys.
 --   - on Cluster, 'outbox' and four lines: the outbox stream of the conversation's slot (a key of
@@ -50,7 +50,8 @@ end
 
 -- Queues a logged event (its log id and time, its JSON) for every webhook in `routes` (HGETALL of
 -- the tenant's routes hash) subscribed to its type, and announces each on the wake channel.
--- `queue` = {prefix, wake, wake_prefix, max}. The event id is the same for every webhook and
+-- `queue` = {prefix, wake, wake_prefix, max, hash_prefix}: queue keys and webhook hash keys are
+-- the prefixes followed by the route field. The event id is the same for every webhook and
 -- for every relay of the same logged event. Returns how many entries it queued.
 local function queue_routed(routes, queue, conversation_id, id, ms_text, event)
   local event_type = string.match(event, '^{"type":"([^"]+)"')
@@ -60,8 +61,15 @@ local function queue_routed(routes, queue, conversation_id, id, ms_text, event)
     local types = routes[i + 1]
     if string.find(types, '\n*\n', 1, true) or string.find(types, '\n' .. event_type .. '\n', 1, true) then
       event_id = event_id or ('evt_' .. string.sub(redis.sha1hex(conversation_id .. '\n' .. id), 1, 32))
-      redis.call('XADD', queue.prefix .. routes[i], 'MAXLEN', '~', queue.max, '*',
+      local key = queue.prefix .. routes[i]
+      redis.call('XADD', key, '*',
         'eventId', event_id, 'type', event_type, 'at', ms_text, 'conversationId', conversation_id, 'event', event)
+      -- Trimmed to exactly the bound, what that drops counted (lib/webhooks.lua queue_append).
+      local excess = redis.call('XLEN', key) - tonumber(queue.max)
+      if excess > 0 then
+        redis.call('XTRIM', key, 'MAXLEN', '=', queue.max)
+        redis.call('HINCRBY', queue.hash_prefix .. routes[i], 'dropped', excess)
+      end
       redis.call('PUBLISH', queue.wake, queue.wake_prefix .. routes[i])
       queued = queued + 1
     end
@@ -80,8 +88,9 @@ local function queue_for_webhooks(routing, id, ms_text, event)
   if #routes == 0 then
     return
   end
-  local parts, conversation_id = split_lines(string.sub(routing, routes_end + 1), 4)
-  queue_routed(routes, {prefix = parts[1], wake = parts[2], wake_prefix = parts[3], max = parts[4]}, conversation_id, id, ms_text, event)
+  local parts, conversation_id = split_lines(string.sub(routing, routes_end + 1), 5)
+  queue_routed(routes, {prefix = parts[1], wake = parts[2], wake_prefix = parts[3], max = parts[4], hash_prefix = parts[5]},
+    conversation_id, id, ms_text, event)
 end
 
 -- On Cluster: appends the event to its slot's outbox, every event of every tenant (whether the

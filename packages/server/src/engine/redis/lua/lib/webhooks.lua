@@ -1,17 +1,18 @@
 -- webhooks: shared by the webhook-*.lua scripts (scripts.ts pastes it where a script says
 -- `--#include webhooks`); not a script of its own. Uses no KEYS or ARGV: callers pass them in.
 --
--- Every webhook script takes the same nine keys, all in the tenant's webhook slot (redis-keys.ts
+-- Every webhook script takes the same ten keys, all in the tenant's webhook slot (redis-keys.ts
 -- `webhook`, in redis-webhooks.ts `scriptKeys` order): index zset, webhook hash, routes hash,
--- queue stream, retries zset, retry-age zset, records hash, record-order zset, lease string.
--- A queue's consumer group is WEBHOOK_GROUP; its consumers are named by node id. A delivery id is
--- the entry's stream id.
+-- queue stream, retries zset, retry-age zset, records hash, record-order zset, lease string,
+-- in-flight zset. A queue's consumer group is WEBHOOK_GROUP; its consumers are named by node id.
+-- A delivery id is the entry's stream id. The in-flight zset holds every entry pending in the
+-- group with the time it was taken, on the callers' clock (the group's idle times are on Redis's).
 
 local WEBHOOK_GROUP = 'dispatch'
 
 local function webhook_keys(keys)
   return {index = keys[1], webhook = keys[2], routes = keys[3], queue = keys[4], retries = keys[5],
-    retry_age = keys[6], records = keys[7], record_order = keys[8], lease = keys[9]}
+    retry_age = keys[6], records = keys[7], record_order = keys[8], lease = keys[9], in_flight = keys[10]}
 end
 
 -- The routes entry of a webhook: present while it is enabled (the logging scripts queue for it).
@@ -62,4 +63,52 @@ local function schedule_retry(k, id, due)
     redis.call('ZREM', k.retries, id)
     redis.call('ZREM', k.retry_age, id)
   end
+end
+
+-- The node holding the lease at `now` (text), or nil.
+local function lease_holder(k, now)
+  local current = redis.call('GET', k.lease)
+  if current then
+    local expires_at, node = string.match(current, '^(%d+) (.*)$')
+    if expires_at and tonumber(expires_at) > tonumber(now) then
+      return node
+    end
+  end
+  return nil
+end
+
+-- The lease's expiry (ms), or nil without a lease.
+local function lease_expiry(k)
+  local current = redis.call('GET', k.lease)
+  if current then
+    return tonumber(string.match(current, '^(%d+) '))
+  end
+  return nil
+end
+
+-- Appends an entry (flat field list) to the queue, then trims it to exactly `max` entries,
+-- counting what that drops in the webhook hash's `dropped` (lib/event-log.lua queue_routed does
+-- the same for the logging steps). Returns the entry id.
+local function queue_append(k, max, fields)
+  local id = redis.call('XADD', k.queue, '*', unpack(fields))
+  local excess = redis.call('XLEN', k.queue) - tonumber(max)
+  if excess > 0 then
+    redis.call('XTRIM', k.queue, 'MAXLEN', '=', max)
+    redis.call('HINCRBY', k.webhook, 'dropped', excess)
+  end
+  return id
+end
+
+-- The id of the entry the group read last (its last-delivered-id), or nil without the group.
+local function last_read(k)
+  for _, fields in ipairs(redis.call('XINFO', 'GROUPS', k.queue)) do
+    local info = {}
+    for i = 1, #fields, 2 do
+      info[fields[i]] = fields[i + 1]
+    end
+    if info.name == WEBHOOK_GROUP then
+      return info['last-delivered-id']
+    end
+  end
+  return nil
 end
