@@ -136,18 +136,19 @@ export function recordWebhookMetrics(
   clock: () => number,
 ): void {
   // One read of the store serves the three gauges of a scrape (prom-client collects them concurrently).
-  let last: { at: number; reading: Promise<{ depth: number; oldestSeconds: number; disabled: number }> } | null = null;
+  let last: { at: number; reading: Promise<{ depth: number; oldestSeconds: number; disabled: number; dropped: number }> } | null = null;
   const read = () => {
     const now = clock();
     if (last === null || now - last.at > 1000) {
       const held = source.held();
-      const reading = Promise.all(held.map((webhook) => store.backlog(webhook.tenantId, webhook.id).catch(() => ({ depth: 0, oldestAt: null })))).then(
+      const reading = Promise.all(held.map((webhook) => store.backlog(webhook.tenantId, webhook.id).catch(() => ({ depth: 0, oldestAt: null, dropped: 0 })))).then(
         (backlogs) => {
           const oldestAt = backlogs.reduce((oldest, backlog) => Math.min(oldest, backlog.oldestAt ?? Infinity), Infinity);
           return {
             depth: backlogs.reduce((sum, backlog) => sum + backlog.depth, 0),
             oldestSeconds: Number.isFinite(oldestAt) ? Math.max(0, clock() - oldestAt) / 1000 : 0,
             disabled: held.filter((webhook) => !webhook.enabled).length,
+            dropped: backlogs.reduce((sum, backlog) => sum + backlog.dropped, 0),
           };
         },
       );
@@ -170,6 +171,14 @@ export function recordWebhookMetrics(
     registers,
     async collect() {
       this.set((await read()).oldestSeconds);
+    },
+  });
+  new Gauge({
+    name: 'parley_webhook_queue_dropped',
+    help: 'Queue entries dropped because a webhook queue was full (100,000 entries), since each webhook was created, on the webhooks this node delivers',
+    registers,
+    async collect() {
+      this.set((await read()).dropped);
     },
   });
   new Gauge({

@@ -45,8 +45,9 @@ describe.each(ENGINE_KINDS)('API4:2023 Unrestricted Resource Consumption (%s eng
     if (!callers.has(operation)) {
       const valid = operation.bodySchema ? exampleOf(operation.bodySchema, world.hint) : undefined;
       // Only operations with a body are probed (a real call); the others are called as the owner,
-      // except tenant administration (/v1/tenants/{tenantId}/…), which is the tenant key's.
-      const withoutBody = operation.path.startsWith('/v1/tenants/{tenantId}/') ? world.victimTenant.key : world.alice.token;
+      // except tenant administration (/v1/tenants/{tenantId}/…) and webhooks, which are the tenant key's.
+      const tenantKeys = operation.path.startsWith('/v1/tenants/{tenantId}/') || operation.path.startsWith('/v1/webhooks');
+      const withoutBody = tenantKeys ? world.victimTenant.key : world.alice.token;
       callers.set(operation, valid !== undefined ? (await intendedCaller(world, operation, valid)).token : withoutBody);
     }
     const { real } = await pathValues(world, operation, world.group);

@@ -72,6 +72,9 @@ export interface SecurityWorld {
   mallory: TenantUser;
   group: VictimConversation;
   direct: VictimConversation;
+  /** The victim tenant's webhook (posting to the loopback issuer, which answers 404: it keeps failing) and one of its deliveries. */
+  webhookId: string;
+  deliveryId: string;
   /** A token of alice's whose `exp` is 10 minutes in the past. */
   expiredAliceToken: string;
   /** alice's metadata marker: must reach nobody but alice and the victim tenant's key. */
@@ -127,6 +130,17 @@ export async function createSecurityWorld(kind: EngineKind): Promise<SecurityWor
   const group = await conversation('group', await createGroup(api, alice.token, [bob.id, carol.id], 'Victims only'));
   const direct = await conversation('direct', await openDirect(api, alice.token, bob.id));
 
+  // A webhook with one attempted delivery (a ping), so its {id} and {deliveryId} name real objects.
+  const webhook = await expectOk(api.post('/v1/webhooks', { url: `${issuer.issuer}/webhook-sink`, events: ['conversation.updated'] }, victimTenant.key), 'create a webhook');
+  const webhookId: string = webhook.body.id;
+  await expectOk(api.post(`/v1/webhooks/${webhookId}/ping`, null, victimTenant.key), 'ping the webhook');
+  let deliveryId: string | undefined;
+  for (const deadline = Date.now() + 10_000; deliveryId === undefined && Date.now() < deadline; ) {
+    deliveryId = (await server.api.get(`/v1/webhooks/${webhookId}/deliveries`, victimTenant.key)).body?.items?.[0]?.id;
+    if (deliveryId === undefined) await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  if (deliveryId === undefined) throw new Error('security world: the webhook ping was never attempted');
+
   // A token minted while the server's clock is 11 minutes behind: it expired 10 minutes ago.
   clockOffset = -11 * 60_000;
   const minted = await expectOk(api.post(`/v1/users/${alice.id}/tokens`, { expiresIn: 60 }, victimTenant.key), 'mint expired token');
@@ -147,10 +161,13 @@ export async function createSecurityWorld(kind: EngineKind): Promise<SecurityWor
     mallory,
     group,
     direct,
+    webhookId,
+    deliveryId,
     expiredAliceToken,
     metadataMarker,
     tenantOfToken,
-    hint: (name) => (name === 'issuer' ? issuer.issuer : undefined),
+    // Generated URLs point at the loopback issuer too (a webhook's would be resolved and called).
+    hint: (name) => (name === 'issuer' ? issuer.issuer : name === 'url' ? `${issuer.issuer}/webhook-sink` : undefined),
     async newAttacker() {
       const tenant = await createTestTenant(server.api, uniqueTenantId());
       // The attacker's user has the victim owner's very id: only the tenant tells them apart.
@@ -233,13 +250,16 @@ const apiKeyFixture: PathFixture = {
   control: randomId,
 };
 
+const webhookFixture: PathFixture = { scope: 'tenant', real: (world) => world.webhookId, control: randomId };
+
 /**
  * Path parameters by name. `id` means different objects under different collections, so it is
  * resolved by the path segment before it. A parameter (or an `id` under a collection) missing
  * here fails the suite with a message saying what to add: a new route is never silently skipped.
  */
 export const PATH_PARAMETERS: Record<string, PathFixture | Record<string, PathFixture>> = {
-  id: { conversations: conversationFixture, 'api-keys': apiKeyFixture, users: userFixture, tenants: tenantFixture },
+  id: { conversations: conversationFixture, 'api-keys': apiKeyFixture, users: userFixture, tenants: tenantFixture, webhooks: webhookFixture },
+  deliveryId: { scope: 'tenant', real: (world) => world.deliveryId, control: randomId },
   conversationId: conversationFixture,
   messageId: { scope: 'conversation', real: (_, target) => target.messageId, control: randomId },
   emoji: { scope: 'conversation', real: (_, target) => target.emoji, control: (_, target) => target.emoji },
