@@ -136,7 +136,7 @@ export class WebhookOutboxRelay {
   /** Relays one slot's outbox until empty; one relay per slot at a time on this node. */
   private relay(slot: number): Promise<void> {
     const previous = this.running.get(slot) ?? Promise.resolve();
-    const next = previous.catch(() => undefined).then(() => this.relayLocked(slot, LOCKED_RETRIES));
+    const next = previous.catch(() => undefined).then(() => this.relayLocked(slot));
     this.running.set(slot, next);
     void next.finally(() => {
       if (this.running.get(slot) === next) this.running.delete(slot);
@@ -144,14 +144,21 @@ export class WebhookOutboxRelay {
     return next;
   }
 
-  private async relayLocked(slot: number, retries: number): Promise<void> {
+  /**
+   * Relays under the slot's lock. While another node holds it (it may have read the outbox before
+   * our entry arrived), tries again a few times, then leaves the rest to the sweep. One pass stays
+   * well within the lock's expiry (LOCK_MS / 2), so no other node relays the same entries meanwhile;
+   * what is left goes in the next pass.
+   */
+  private async relayLocked(slot: number): Promise<void> {
     const { redis, keys, scripts } = this.context;
     const lock = keys.webhookOutboxLock(slot);
-    if ((await redis.set(lock, this.owner, 'PX', LOCK_MS, 'NX')) !== 'OK') {
-      // Another node relays this outbox: it may have read it before our entry arrived.
-      if (retries > 0 && !this.closed) this.later(LOCKED_RETRY_MS, () => void this.relayLocked(slot, retries - 1).catch(this.onError));
-      return;
+    for (let attempt = 0; (await redis.set(lock, this.owner, 'PX', LOCK_MS, 'NX')) !== 'OK'; attempt++) {
+      if (attempt >= LOCKED_RETRIES || this.closed) return;
+      await new Promise((resolve) => setTimeout(resolve, LOCKED_RETRY_MS));
     }
+    const started = Date.now();
+    let more = false;
     try {
       const outbox = keys.webhookOutbox(slot);
       for (;;) {
@@ -160,9 +167,14 @@ export class WebhookOutboxRelay {
         await this.route(entries);
         await scripts.run('webhook-outbox-ack', [outbox], entries.map((entry) => entry.id));
         if (entries.length < BATCH) return;
+        if (Date.now() - started > LOCK_MS / 2) {
+          more = true;
+          return;
+        }
       }
     } finally {
       await scripts.run('webhook-outbox-unlock', [lock], [this.owner]);
+      if (more) this.touched(slot);
     }
   }
 
