@@ -922,8 +922,6 @@ export interface RevocationListener {
  * are unique within their webhook.
  */
 export interface WebhookStore {
-  /** Whether logging steps queue events for webhooks (true on every engine; kept for callers that check). */
-  readonly queueing: boolean;
   /**
    * Resolves once every event logged through this engine before the call is in its webhooks'
    * queues. On Redis Cluster the logging step writes the event (atomically) to an outbox in the

@@ -3,8 +3,8 @@
  * isolation), queueing through the real logging steps (every durable event type, nothing for a
  * refused step or an inbox entry), and the delivery queue (take order, in-flight, retries due at
  * their time, leases and reclaim, failing and disabling, delivery records, manual retries, backlog,
- * watch). Tests of queueing by the logging steps return early where `webhooks.queueing` is false
- * (Redis Cluster); the queue itself is exercised through `enqueue` and runs everywhere.
+ * watch). On Redis Cluster the logging steps' events reach the queues through the outbox relay:
+ * the tests wait for it (`relayed`) before reading a queue.
  */
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
@@ -212,7 +212,6 @@ export function webhooksContract(context: ContractContext): void {
       ];
 
       it('queues every durable event, as logged, for a webhook of `*`', async () => {
-        if (!hooks().queueing) return;
         await created(webhook('w-all'));
         const group = await everyEvent(context.engine);
         const taken = await take('w-all');
@@ -233,7 +232,6 @@ export function webhooksContract(context: ContractContext): void {
       });
 
       it('queues a type only for webhooks subscribed to it, enabled, of the tenant', async () => {
-        if (!hooks().queueing) return;
         await created(
           webhook('w-msg', { events: ['message.created', 'read'] }),
           webhook('w-members', { events: ['member.added', 'member.removed'] }),
@@ -252,7 +250,6 @@ export function webhooksContract(context: ContractContext): void {
       });
 
       it('follows update and delete for events logged (and relayed, on Cluster) afterwards; queued entries stay', async () => {
-        if (!hooks().queueing) return;
         // On Cluster the relay routes an event by the settings it finds: wait for it before a change.
         const logged = () => hooks().relayed();
         await created(webhook('w-1', { events: ['message.created'] }));
@@ -277,7 +274,6 @@ export function webhooksContract(context: ContractContext): void {
       });
 
       it('queues what a ban logs (member.removed, then an owner hand-over) and a direct conversation created', async () => {
-        if (!hooks().queueing) return;
         await created(webhook('w-1', { events: ['member.removed', 'member.updated', 'conversation.created'] }));
         const group = await createGroup(context.engine, 'g-1', [alice, bob]);
         expect((await context.engine.moderation.ban(TENANT, group, { userId: alice, createdAt: T0 + 1 })).status).toBe('ok');
@@ -292,7 +288,6 @@ export function webhooksContract(context: ContractContext): void {
       });
 
       it('gives one event the same id at every webhook, distinct delivery ids', async () => {
-        if (!hooks().queueing) return;
         await created(webhook('w-1'), webhook('w-2', { events: ['message.created'] }));
         const direct = (await context.engine.conversations.getOrCreateDirect(TENANT, newDirect('d-1', alice, bob))).conversation.id;
         await send(context.engine, direct, alice);
@@ -307,7 +302,6 @@ export function webhooksContract(context: ContractContext): void {
       });
 
       it('queues nothing for a refused step, a repeated one, or an inbox entry', async () => {
-        if (!hooks().queueing) return;
         await created(webhook('w-1'));
         const group = await createGroup(context.engine, 'g-1', [alice, bob]);
         await send(context.engine, group, alice, { clientMessageId: 'c-1' });
@@ -327,7 +321,6 @@ export function webhooksContract(context: ContractContext): void {
       });
 
       it('calls watch after an event is queued', async () => {
-        if (!hooks().queueing) return;
         await created(webhook('w-1', { events: ['conversation.created'] }));
         const heard: string[] = [];
         const watcher = await hooks().watch((tenantId, id) => heard.push(`${tenantId}/${id}`));
@@ -467,11 +460,9 @@ export function webhooksContract(context: ContractContext): void {
         expect((await hooks().get(TENANT, id))?.failingSince).toBeNull();
         expect(await hooks().settle(TENANT, id, attempt(four, 'failed', T0 + 170), 'failed', T0 + 170, T0 + 170)).toEqual({ disabled: true });
         expect(await hooks().get(TENANT, id)).toEqual(webhook('w-1', { failingSince: T0 + 170, enabled: false, disabledAt: T0 + 170 }));
-        if (hooks().queueing) {
-          const group = await createGroup(context.engine, 'g-1', [alice]);
-          await send(context.engine, group, alice);
-          expect(await types('w-1')).toEqual([]);
-        }
+        const group = await createGroup(context.engine, 'g-1', [alice]);
+        await send(context.engine, group, alice);
+        expect(await types('w-1')).toEqual([]);
       });
 
       it('settling for a deleted webhook changes nothing', async () => {

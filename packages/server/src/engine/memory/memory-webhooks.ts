@@ -70,7 +70,6 @@ function newestFirst(a: WebhookDelivery, b: WebhookDelivery): number {
 }
 
 export class MemoryWebhookStore implements WebhookStore {
-  readonly queueing = true;
 
   /** The logging step queues in the same synchronous section: nothing is ever waiting. */
   async relayed(): Promise<void> {}

@@ -110,7 +110,6 @@ function parseDelivery(reply: Reply | undefined): WebhookDelivery {
 }
 
 export class RedisWebhookStore implements WebhookStore {
-  readonly queueing = true;
   private readonly watchers = new Set<{ close(): Promise<void> }>();
 
   constructor(
