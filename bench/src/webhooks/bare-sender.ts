@@ -2,12 +2,12 @@
  * The baseline of the `webhooks` workload, its own process: it makes the HTTP calls a webhook
  * dispatcher makes and nothing else — no storage, no queue in Redis, no lease, no signature. Events
  * "happen" at the step's fixed rate (open loop: event i is due i/rate s after the start); each is
- * queued in memory and POSTed to the receiver with Node's http, a new connection per request
- * (`agent: false`, as Parley's outbound client does), at most `concurrency` requests at once, in
+ * queued in memory and POSTed to the receiver with Node's http over kept-alive connections (a
+ * keep-alive agent, as Parley's webhook client has), at most `concurrency` requests at once, in
  * queue order. Its CPU per delivery is the floor of making those calls at all. The harness drives
  * it over IPC (protocol.ts); nothing here stops a step early: what was queued is sent.
  */
-import { request as httpRequest } from 'node:http';
+import { Agent, request as httpRequest } from 'node:http';
 import { monoMs, sleep } from '../clock.js';
 import { percentile, Samples, sortedUnion } from '../stats.js';
 import { baselineBody, baselineHeaders, webhookText, type SenderRequest, type SenderStats, type SenderStepReply } from './protocol.js';
@@ -36,12 +36,14 @@ let concurrency = 1;
 const counters = new Map<number, StepCounters>();
 let drained: (() => void)[] = [];
 
+const agent = new Agent({ keepAlive: true, maxFreeSockets: 64 });
+
 function post(item: Queued): Promise<boolean> {
   const body = baselineBody(item.index, webhookText(item.step, item.index, item.textBytes));
   return new Promise((resolve) => {
     const outgoing = httpRequest(
       {
-        agent: false,
+        agent,
         host: item.url.hostname,
         port: Number(item.url.port),
         path: item.url.pathname,

@@ -7,7 +7,7 @@
  * arrival at the receiver) p50/p99, duplicates, server CPU µs per delivery; after the last step,
  * a drain wait, then the deliveries lost (must be 0). Once per WEBHOOK_CONCURRENCY value (4 and 16).
  * Baseline, same run: the bare sender (bare-sender.ts) POSTs bodies of the same shape to the same
- * receiver, a new connection per request, at the same concurrency and rates — the floor of making
+ * receiver over kept-alive connections, at the same concurrency and rates — the floor of making
  * the HTTP calls at all. The two alternate which goes first from run to run.
  */
 import { fileURLToPath } from 'node:url';
