@@ -10,7 +10,8 @@
  */
 import type { TenantId, UserId } from '../../domain/types.js';
 import type { Revocation, RevocationBus, RevocationListener } from '../engine.js';
-import { isCluster, type RedisClient } from './redis-context.js';
+import { subscribeChannel } from './redis-channel.js';
+import type { RedisClient } from './redis-context.js';
 import { guard } from './redis-guard.js';
 import type { RedisKeys } from './redis-keys.js';
 
@@ -33,72 +34,54 @@ export class RedisRevocationBus implements RevocationBus {
 
   listen(onRevocation: (revocation: Revocation) => void, onInterrupted: () => void): Promise<RevocationListener> {
     return guard(async () => {
-      const channel = this.keys.revocationsTopic();
-      // A subscriber connection must not auto-pipeline SUBSCRIBE like a data command. Its name
-      // shows operators (CLIENT LIST) what the connection is for.
-      const connectionName = listenerConnectionName(this.keys);
-      const connection: RedisClient = isCluster(this.client)
-        ? this.client.duplicate([], { enableAutoPipelining: false, redisOptions: { ...this.client.options.redisOptions, connectionName } })
-        : this.client.duplicate({ enableAutoPipelining: false, connectionName });
-      for (const listener of this.client.listeners('error')) connection.on('error', listener as (error: Error) => void);
-      let closed = false;
-      connection.on('message', (from: string, text: string) => {
-        if (closed || from !== channel) return;
+      const onMessage = (text: string) => {
         const revocation = parseRevocation(text);
         if (revocation) onRevocation(revocation);
-      });
-      // What was published while the connection was down is gone: say so twice. At once, so caches
-      // stop serving what may be revoked; and again once the subscription is back (ioredis
-      // resubscribes when the connection is ready again, and Redis answers a connection's commands
-      // in order, so a PING answered after that SUBSCRIBE proves it is in place), because whatever
-      // was cached between the two may have been verified against a revocation that was missed.
-      // On Cluster, ioredis moves a subscription whose node failed to another node without a
-      // close or a new 'ready'; the removal of a node is the signal there, given at once and again
-      // a second later, by when the subscription has moved.
-      let lost = false;
-      const interrupted = () => {
-        if (closed) return;
-        lost = true;
-        onInterrupted();
       };
-      connection.on('close', interrupted);
-      connection.on('-node', () => {
-        interrupted();
-        setTimeout(() => {
-          if (!closed) onInterrupted();
-        }, CLUSTER_RESUBSCRIBE_MS).unref();
-      });
-      connection.on('ready', () => {
-        if (!lost || closed) return;
-        lost = false;
-        connection.ping().then(
-          () => {
-            if (!closed) onInterrupted();
-          },
-          () => {
-            lost = true; // the connection dropped again: its next 'ready' tries again
-          },
-        );
+      const subscription = await subscribeChannel(this.client, this.keys.revocationsTopic(), listenerConnectionName(this.keys), onMessage, (subscription) => {
+        // What was published while the connection was down is gone: say so twice. At once, so
+        // caches stop serving what may be revoked; and again once the subscription is back
+        // (ioredis resubscribes when the connection is ready again, and Redis answers a
+        // connection's commands in order, so a PING answered after that SUBSCRIBE proves it is in
+        // place), because whatever was cached between the two may have been verified against a
+        // revocation that was missed. On Cluster, ioredis moves a subscription whose node failed
+        // to another node without a close or a new 'ready'; the removal of a node is the signal
+        // there, given at once and again a second later, by when the subscription has moved.
+        const { connection } = subscription;
+        const closed = () => subscription.closed;
+        let lost = false;
+        const interrupted = () => {
+          if (closed()) return;
+          lost = true;
+          onInterrupted();
+        };
+        connection.on('close', interrupted);
+        connection.on('-node', () => {
+          interrupted();
+          setTimeout(() => {
+            if (!closed()) onInterrupted();
+          }, CLUSTER_RESUBSCRIBE_MS).unref();
+        });
+        connection.on('ready', () => {
+          if (!lost || closed()) return;
+          lost = false;
+          connection.ping().then(
+            () => {
+              if (!closed()) onInterrupted();
+            },
+            () => {
+              lost = true; // the connection dropped again: its next 'ready' tries again
+            },
+          );
+        });
       });
       const listener: RevocationListener = {
         close: async () => {
-          if (closed) return;
-          closed = true;
           this.listeners.delete(listener);
-          try {
-            await connection.quit();
-          } catch {
-            connection.disconnect();
-          }
+          await subscription.close();
         },
       };
       this.listeners.add(listener);
-      try {
-        await connection.subscribe(channel);
-      } catch (error) {
-        await listener.close();
-        throw error;
-      }
       return listener;
     });
   }

@@ -34,10 +34,11 @@ import {
   type WebhookChanges,
   type WebhookStore,
 } from '../engine.js';
-import { isCluster, type RedisClient, type RedisContext } from './redis-context.js';
+import type { RedisClient, RedisContext } from './redis-context.js';
 import { guard, invalid, requireId, requireLimit, requireTime } from './redis-guard.js';
 import type { RedisKeys, WebhookKeys } from './redis-keys.js';
 import { asArray, asInteger, asString, parseJsonText, unexpected } from './redis-replies.js';
+import { subscribeChannel } from './redis-channel.js';
 import type { WebhookOutboxRelay } from './redis-webhook-outbox.js';
 import type { Reply, ScriptName } from './scripts.js';
 
@@ -371,38 +372,17 @@ export class RedisWebhookStore implements WebhookStore {
   watch(onWork: (tenantId: TenantId, id: WebhookId) => void): Promise<{ close(): Promise<void> }> {
     return guard(async () => {
       const { keys } = this.context;
-      const channel = keys.webhookWakeTopic();
-      const connectionName = `${keys.prefix}webhooks`.replace(/\s/g, '_');
-      // A subscriber connection must not auto-pipeline SUBSCRIBE like a data command.
-      const connection: RedisClient = isCluster(this.client)
-        ? this.client.duplicate([], { enableAutoPipelining: false, redisOptions: { ...this.client.options.redisOptions, connectionName } })
-        : this.client.duplicate({ enableAutoPipelining: false, connectionName });
-      for (const listener of this.client.listeners('error')) connection.on('error', listener as (error: Error) => void);
-      let closed = false;
-      connection.on('message', (from: string, text: string) => {
-        if (closed || from !== channel) return;
+      const subscription = await subscribeChannel(this.client, keys.webhookWakeTopic(), `${keys.prefix}webhooks`.replace(/\s/g, '_'), (text) => {
         const parsed = keys.parseWebhookMember(text);
         if (parsed) onWork(parsed.tenantId, parsed.webhookId as WebhookId);
       });
       const watcher = {
         close: async () => {
-          if (closed) return;
-          closed = true;
           this.watchers.delete(watcher);
-          try {
-            await connection.quit();
-          } catch {
-            connection.disconnect();
-          }
+          await subscription.close();
         },
       };
       this.watchers.add(watcher);
-      try {
-        await connection.subscribe(channel);
-      } catch (error) {
-        await watcher.close();
-        throw error;
-      }
       return watcher;
     });
   }
