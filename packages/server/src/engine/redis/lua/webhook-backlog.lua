@@ -11,16 +11,7 @@ local dropped = tonumber(redis.call('HGET', k.webhook, 'dropped') or '0')
 if redis.call('EXISTS', k.queue) == 0 then
   return {0, false, dropped}
 end
-local group = nil
-for _, fields in ipairs(redis.call('XINFO', 'GROUPS', k.queue)) do
-  local info = {}
-  for i = 1, #fields, 2 do
-    info[fields[i]] = fields[i + 1]
-  end
-  if info.name == WEBHOOK_GROUP then
-    group = info
-  end
-end
+local group = group_info(k)
 if not group then
   return {0, false, dropped}
 end

@@ -99,16 +99,23 @@ local function queue_append(k, max, fields)
   return id
 end
 
--- The id of the entry the group read last (its last-delivered-id), or nil without the group.
-local function last_read(k)
+-- The queue's consumer group as XINFO GROUPS describes it (name, lag, last-delivered-id...), or
+-- nil without the group.
+local function group_info(k)
   for _, fields in ipairs(redis.call('XINFO', 'GROUPS', k.queue)) do
     local info = {}
     for i = 1, #fields, 2 do
       info[fields[i]] = fields[i + 1]
     end
     if info.name == WEBHOOK_GROUP then
-      return info['last-delivered-id']
+      return info
     end
   end
   return nil
+end
+
+-- The id of the entry the group read last (its last-delivered-id), or nil without the group.
+local function last_read(k)
+  local info = group_info(k)
+  return info and info['last-delivered-id']
 end
