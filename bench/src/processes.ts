@@ -4,6 +4,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { sleep } from './clock.js';
+import { freePort } from './ports.js';
 
 export interface Managed {
   readonly name: string;
@@ -94,4 +95,32 @@ export async function waitForHttp(managed: Managed, url: string, timeoutMs = 30_
     await sleep(100);
   }
   throw new Error(`${managed.name} was not ready at ${url} within ${timeoutMs} ms:\n${managed.tail()}`);
+}
+
+export interface HttpProcess {
+  readonly url: string;
+  readonly port: number;
+  readonly process: Managed;
+}
+
+/**
+ * Starts a Node script that serves HTTP on `PORT` (a free loopback port given here) and waits for
+ * its `/health/ready`; a process that never gets ready is stopped before the error is thrown.
+ */
+export async function startHttpProcess(
+  name: string,
+  file: string,
+  env: Record<string, string> = {},
+  options: { nodeArgs?: string[]; ipc?: boolean } = {},
+): Promise<HttpProcess> {
+  const port = await freePort();
+  const managed = startProcess(name, process.execPath, [...(options.nodeArgs ?? []), file], { ...env, PORT: String(port) }, { ipc: options.ipc ?? false });
+  const url = `http://127.0.0.1:${port}`;
+  try {
+    await waitForHttp(managed, `${url}/health/ready`);
+  } catch (error) {
+    await managed.stop();
+    throw error;
+  }
+  return { url, port, process: managed };
 }

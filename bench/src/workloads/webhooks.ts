@@ -12,11 +12,10 @@
  */
 import { fileURLToPath } from 'node:url';
 import { monoMs, sleep } from '../clock.js';
-import { freePort } from '../ports.js';
 import { IpcProcess } from '../ipc-process.js';
 import type { BenchOptions, WebhooksSettings } from '../options.js';
 import { startCpuMeter } from '../proc-cpu.js';
-import { startProcess, waitForHttp } from '../processes.js';
+import { startHttpProcess } from '../processes.js';
 import { startRedis, type BenchRedis } from '../redis-server.js';
 import { progress, result } from '../report.js';
 import { percentile, spread } from '../stats.js';
@@ -83,15 +82,7 @@ interface RunResult {
 let nextStepId = 1;
 
 async function startReceiver(): Promise<Receiver> {
-  const port = await freePort();
-  const managed = startProcess('webhook-receiver', process.execPath, [RECEIVER_SCRIPT], { PORT: String(port) }, { ipc: true });
-  const url = `http://127.0.0.1:${port}`;
-  try {
-    await waitForHttp(managed, `${url}/health/ready`);
-  } catch (error) {
-    await managed.stop();
-    throw error;
-  }
+  const { url, process: managed } = await startHttpProcess('webhook-receiver', RECEIVER_SCRIPT, {}, { ipc: true });
   return { url, pid: managed.pid, rpc: new IpcProcess<ReceiverRequest>(managed) };
 }
 
