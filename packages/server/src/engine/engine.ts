@@ -912,8 +912,9 @@ export interface RevocationListener {
  *     it) goes WEBHOOK_SETTLED_RETENTION_MS after it was queued; entries not settled are never
  *     dropped for their age;
  *   - a queue keeps at most MAX_WEBHOOK_QUEUE entries (settled or not): queueing beyond that drops
- *     the oldest, counted in `backlog().dropped`; a retry or manual retry whose entry was dropped
- *     ends as failed ('dropped');
+ *     the oldest; those never handed out (lost before any attempt) are counted in
+ *     `backlog().dropped`; a retry, stale entry or manual retry whose entry was dropped ends as
+ *     failed ('dropped');
  *   - delivered and failed delivery records are kept up to MAX_WEBHOOK_DELIVERY_RECORDS per
  *     webhook, the newest; a pending delivery's record stays until it ends (bounded by the queue).
  *
@@ -1021,7 +1022,7 @@ export interface WebhookStore {
   /**
    * For metrics: entries neither delivered nor failed (never handed out, in flight, awaiting a
    * retry), the queue time of the oldest of them (null when none), and how many entries the
-   * MAX_WEBHOOK_QUEUE bound dropped since the webhook was created.
+   * MAX_WEBHOOK_QUEUE bound dropped before they were ever handed out, since the webhook was created.
    */
   backlog(tenantId: TenantId, id: WebhookId): Promise<{ depth: number; oldestAt: EpochMs | null; dropped: number }>;
   /**

@@ -175,7 +175,7 @@ export function recordWebhookMetrics(
   });
   new Gauge({
     name: 'parley_webhook_queue_dropped',
-    help: 'Queue entries dropped because a webhook queue was full (100,000 entries), since each webhook was created, on the webhooks this node delivers',
+    help: 'Events dropped, never attempted, because a webhook queue was full (100,000 entries), since each webhook was created, on the webhooks this node delivers',
     registers,
     async collect() {
       this.set((await read()).dropped);

@@ -203,10 +203,15 @@ describe('memory engine webhook queue bound', () => {
     await hooks.settle(tenant, id, record(first, 'pending', 10), 'retry', 1, 0);
     await hooks.settle(tenant, id, record(second, 'failed', null), 'failed', 1, 0);
     for (let n = 2; n < MAX_WEBHOOK_QUEUE + 2; n += 1) await hooks.enqueue(tenant, id, ping(n));
-    expect(await hooks.backlog(tenant, id)).toEqual({ depth: MAX_WEBHOOK_QUEUE + 1, oldestAt: 2, dropped: 2 });
+    // Both dropped entries had been handed out (a retry, a failed one): not counted, they end failed.
+    expect(await hooks.backlog(tenant, id)).toEqual({ depth: MAX_WEBHOOK_QUEUE + 1, oldestAt: 2, dropped: 0 });
     expect(await hooks.retry(tenant, id, second, 5)).toBe('dropped');
     expect((await hooks.take(tenant, id, 'node', 1, 10)).map(({ entry }) => entry.eventId)).toEqual(['e2']);
     expect((await hooks.deliveries(tenant, id, 10))?.map((delivery) => delivery.status)).toEqual(['failed', 'failed']);
-    expect(await hooks.backlog(tenant, id)).toEqual({ depth: MAX_WEBHOOK_QUEUE, oldestAt: 2, dropped: 2 });
+    expect(await hooks.backlog(tenant, id)).toEqual({ depth: MAX_WEBHOOK_QUEUE, oldestAt: 2, dropped: 0 });
+    // Two more drop e2 (handed out above) and e3 (never handed out: an event lost before any attempt).
+    await hooks.enqueue(tenant, id, ping(MAX_WEBHOOK_QUEUE + 2));
+    await hooks.enqueue(tenant, id, ping(MAX_WEBHOOK_QUEUE + 3));
+    expect((await hooks.backlog(tenant, id)).dropped).toBe(1);
   });
 });

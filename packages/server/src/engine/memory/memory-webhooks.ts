@@ -60,7 +60,7 @@ interface WebhookState {
   retries: Map<number, EpochMs>;
   records: Map<string, WebhookDelivery>;
   lease: { nodeId: string; expiresAt: EpochMs } | null;
-  /** Entries the MAX_WEBHOOK_QUEUE bound dropped. */
+  /** Entries the MAX_WEBHOOK_QUEUE bound dropped before they were handed out. */
   dropped: number;
 }
 
@@ -366,8 +366,9 @@ export class MemoryWebhookStore implements WebhookStore {
       // Dropped entries stay in `pending` and `retries` until met: reclaim skips them, take ends them.
       const excess = state.entries.length - MAX_WEBHOOK_QUEUE;
       state.entries.splice(0, excess);
+      // Counted: those never handed out (lost before any attempt), as the Redis engine counts them.
+      state.dropped += Math.max(0, state.base + excess - Math.max(state.handedOut, state.base));
       state.base += excess;
-      state.dropped += excess;
     }
     this.wake(tenantId, state.webhook.id);
     return queued;

@@ -114,8 +114,13 @@ let cachedSources: ReadonlyMap<ScriptName, string> | undefined;
 
 const INCLUDE_LINE = /^--#include ([a-z-]+)$/gm;
 
-function expandIncludes(source: string, directory: URL): string {
-  return source.replace(INCLUDE_LINE, (_, library: string) => readFileSync(new URL(`lib/${library}.lua`, directory), 'utf8').trimEnd());
+/** Pastes each `--#include <lib>` (libraries may include others); a library already pasted is not pasted again. */
+function expandIncludes(source: string, directory: URL, included = new Set<string>()): string {
+  return source.replace(INCLUDE_LINE, (_, library: string) => {
+    if (included.has(library)) return `-- (${library} included above)`;
+    included.add(library);
+    return expandIncludes(readFileSync(new URL(`lib/${library}.lua`, directory), 'utf8').trimEnd(), directory, included);
+  });
 }
 
 /** The script sources, includes expanded, read once per process. */

@@ -19,6 +19,7 @@
 --     that same slot, so the script may write it), its bound, the tenant id and the conversation
 --     id. The event goes to the outbox and the relay (redis-webhook-outbox.ts) moves it to the
 --     tenant's queues with webhook-route.lua, which shares queue_routed below.
+--#include webhook-queue
 local function event_log(stream, topic, publish, max_events, max_age)
   local routing = nil
   local first = string.find(publish, '\n', 1, true)
@@ -64,12 +65,8 @@ local function queue_routed(routes, queue, conversation_id, id, ms_text, event)
       local key = queue.prefix .. routes[i]
       redis.call('XADD', key, '*',
         'eventId', event_id, 'type', event_type, 'at', ms_text, 'conversationId', conversation_id, 'event', event)
-      -- Trimmed to exactly the bound, what that drops counted (lib/webhooks.lua queue_append).
-      local excess = redis.call('XLEN', key) - tonumber(queue.max)
-      if excess > 0 then
-        redis.call('XTRIM', key, 'MAXLEN', '=', queue.max)
-        redis.call('HINCRBY', queue.hash_prefix .. routes[i], 'dropped', excess)
-      end
+      -- Bounded like every queue append (lib/webhook-queue.lua).
+      trim_queue(key, queue.hash_prefix .. routes[i], queue.max)
       redis.call('PUBLISH', queue.wake, queue.wake_prefix .. routes[i])
       queued = queued + 1
     end

@@ -8,6 +8,7 @@
 -- A delivery id is the entry's stream id. The in-flight zset holds every entry pending in the
 -- group with the time it was taken, on the callers' clock (the group's idle times are on Redis's).
 
+--#include webhook-queue
 local WEBHOOK_GROUP = 'dispatch'
 
 local function webhook_keys(keys)
@@ -86,16 +87,11 @@ local function lease_expiry(k)
   return nil
 end
 
--- Appends an entry (flat field list) to the queue, then trims it to exactly `max` entries,
--- counting what that drops in the webhook hash's `dropped` (lib/event-log.lua queue_routed does
--- the same for the logging steps). Returns the entry id.
+-- Appends an entry (flat field list) to the queue, then bounds it (lib/webhook-queue.lua, as
+-- lib/event-log.lua queue_routed does for the logging steps). Returns the entry id.
 local function queue_append(k, max, fields)
   local id = redis.call('XADD', k.queue, '*', unpack(fields))
-  local excess = redis.call('XLEN', k.queue) - tonumber(max)
-  if excess > 0 then
-    redis.call('XTRIM', k.queue, 'MAXLEN', '=', max)
-    redis.call('HINCRBY', k.webhook, 'dropped', excess)
-  end
+  trim_queue(k.queue, k.webhook, max)
   return id
 end
 
