@@ -49,8 +49,12 @@ export const MAX_RETRY_DELAY_MS = 3_600_000;
 const RESPONSE_BYTES = 4096;
 /** How often due retries are looked for on the webhooks this node holds. */
 const DUE_CHECK_MS = 1000;
+/** Longest wait between tries to store an outcome while the storage is down. */
+const MAX_RECORD_RETRY_MS = 30_000;
 /** Entries one `reclaim` call hands over (the store pages them). */
 const RECLAIM_PAGE = 1000;
+/** How much sooner than its expiry a lease is treated as over (node clocks differ a little): 1 s, or a quarter of a short lease. */
+const leaseMargin = (leaseMs: number) => Math.min(1000, Math.floor(leaseMs / 4));
 
 export type AttemptOutcome = 'delivered' | 'retry' | 'failed';
 
@@ -104,6 +108,11 @@ interface Lane {
   nextDueAt: EpochMs;
   /** A timer for a retry due before the next due check, and when it fires. */
   dueTimer: { at: EpochMs; timer: NodeJS.Timeout } | null;
+  /**
+   * Until when this node's lease surely holds (its expiry less a margin for clock differences):
+   * past it, nothing new starts here, since another node may have taken the webhook over.
+   */
+  leaseUntil: EpochMs;
   lost: boolean;
 }
 
@@ -121,6 +130,7 @@ export class WebhookDispatcher {
   /** Attempts, pumps and lease tries under way: stop() waits for them. */
   private readonly work = new Set<Promise<unknown>>();
   private scanning: Promise<void> | null = null;
+  private stopping: Promise<void> | null = null;
 
   constructor(private readonly deps: WebhookDispatcherDeps) {
     this.random = deps.random ?? Math.random;
@@ -139,8 +149,12 @@ export class WebhookDispatcher {
    * Stops taking work, waits for the attempts under way (each ends by its deadline) and gives up
    * every lease, so another node takes over at once rather than after the lease runs out.
    */
-  async stop(): Promise<void> {
-    if (this.stopped) return;
+  stop(): Promise<void> {
+    this.stopping ??= this.stopNow();
+    return this.stopping;
+  }
+
+  private async stopNow(): Promise<void> {
     this.stopped = true;
     for (const timer of this.timers) clearInterval(timer);
     await this.watcher?.close();
@@ -181,6 +195,8 @@ export class WebhookDispatcher {
     if (this.stopped) return Promise.resolve();
     this.scanning ??= (async () => {
       try {
+        // The leases held come first, and do not depend on reading the registry.
+        await Promise.all([...this.lanes.values()].map((lane) => this.renew(lane).catch((error: unknown) => this.deps.log.warn({ err: error, webhookId: lane.id }, 'webhooks: renewing a lease failed'))));
         const all = await this.deps.store.listAll();
         const present = new Set(all.map(({ tenantId, id }) => key(tenantId, id)));
         for (const [name, lane] of this.lanes) {
@@ -190,11 +206,7 @@ export class WebhookDispatcher {
         for (const name of this.heldElsewhere.keys()) if (!present.has(name)) this.heldElsewhere.delete(name);
         await Promise.all(
           all.map(async ({ tenantId, id }) => {
-            const lane = this.lanes.get(key(tenantId, id));
-            if (lane) {
-              await this.renew(lane);
-              return;
-            }
+            if (this.lanes.has(key(tenantId, id))) return;
             const until = this.heldElsewhere.get(key(tenantId, id));
             if (until === undefined || until <= now) await this.tryLease(tenantId, id);
           }),
@@ -210,7 +222,9 @@ export class WebhookDispatcher {
 
   private async renew(lane: Lane): Promise<void> {
     const { store, clock, settings } = this.deps;
-    const status = await store.lease(lane.tenantId, lane.id, this.nodeId, settings.leaseMs, clock());
+    const asked = clock();
+    const status = await store.lease(lane.tenantId, lane.id, this.nodeId, settings.leaseMs, asked);
+    if (status === 'renewed' || status === 'acquired') lane.leaseUntil = asked + settings.leaseMs - leaseMargin(settings.leaseMs);
     if (status === 'acquired') {
       // The lease lapsed (this node stalled): another node may have held it meanwhile and left
       // entries in flight. Take them as a new holder does.
@@ -248,7 +262,8 @@ export class WebhookDispatcher {
     const { store, clock, settings } = this.deps;
     const name = key(tenantId, id);
     try {
-      const status = await store.lease(tenantId, id, this.nodeId, settings.leaseMs, clock());
+      const asked = clock();
+      const status = await store.lease(tenantId, id, this.nodeId, settings.leaseMs, asked);
       if (status !== 'acquired' || this.lanes.has(name)) {
         if (status === 'held') this.heldElsewhere.set(name, clock() + Math.floor(settings.leaseMs / 3));
         return;
@@ -266,6 +281,7 @@ export class WebhookDispatcher {
         webhook: null,
         nextDueAt: 0,
         dueTimer: null,
+        leaseUntil: asked + settings.leaseMs - leaseMargin(settings.leaseMs),
         lost: false,
       };
       this.lanes.set(name, lane);
@@ -358,6 +374,7 @@ export class WebhookDispatcher {
       const conversation = item.entry.conversationId ?? `\u0000${item.entry.deliveryId}`;
       if (
         this.stopped ||
+        this.deps.clock() >= lane.leaseUntil ||
         lane.running >= this.deps.settings.concurrency ||
         lane.busy.has(conversation) ||
         blocked.has(conversation) ||
@@ -394,28 +411,68 @@ export class WebhookDispatcher {
     for (;;) {
       const webhook = lane.webhook;
       if (webhook === null) return;
-      const unsettled = await this.attempt(lane, webhook, item.entry, previous);
-      if (unsettled === null || lane.lost || this.stopped) return;
-      previous = unsettled;
+      const result = await this.attempt(lane, webhook, item.entry, previous);
+      if (result.kind === 'recorded' || lane.lost || this.stopped) return;
+      if (result.kind === 'unrecorded') {
+        // The receiver answered: store that outcome (not the request) again, backing off.
+        await this.recordUntilStored(lane, result);
+        return;
+      }
+      previous = result.previous;
       await new Promise((resolve) => setTimeout(resolve, DUE_CHECK_MS));
       if (lane.lost || this.stopped) return;
     }
   }
 
+  /** Stores an attempt's outcome until it is stored, or the lane is lost, or the node stops (then the store hands the entry out again). */
+  private async recordUntilStored(lane: Lane, unrecorded: { delivery: WebhookDelivery; outcome: AttemptOutcome; now: EpochMs }): Promise<void> {
+    for (let wait = DUE_CHECK_MS; ; wait = Math.min(wait * 2, MAX_RECORD_RETRY_MS)) {
+      await new Promise((resolve) => setTimeout(resolve, wait));
+      if (lane.lost || this.stopped) return;
+      if (await this.record(lane, unrecorded.delivery, unrecorded.outcome, unrecorded.now)) return;
+    }
+  }
+
+  /** Stores an attempt's outcome (see WebhookStore.settle); false when the storage failed. */
+  private async record(lane: Lane, delivery: WebhookDelivery, outcome: AttemptOutcome, now: EpochMs): Promise<boolean> {
+    const { store, settings, observer } = this.deps;
+    try {
+      const { disabled } = await store.settle(lane.tenantId, lane.id, delivery, outcome, now, now - settings.disableAfterMs);
+      if (disabled) {
+        observer?.disabled();
+        this.deps.log.warn({ webhookId: lane.id, tenantId: lane.tenantId }, 'webhooks: endpoint disabled after failing for too long');
+      }
+      if (delivery.nextAttemptAt !== null) this.dueAt(lane, delivery.nextAttemptAt);
+      return true;
+    } catch (failure) {
+      this.deps.log.warn({ err: failure, webhookId: lane.id }, 'webhooks: recording an attempt failed; trying again');
+      return false;
+    }
+  }
+
   /**
-   * One attempt and its settlement; never rejects. Returns null once the outcome is recorded, or the
-   * delivery as it stands when it could not be (the event could not be presented, or the outcome
-   * not stored: storage unreachable): then nothing counts against the receiver, and the caller
-   * tries again.
+   * One attempt and the record of its outcome; never rejects. `recorded`: done. `unpresented`: the
+   * event could not be presented (storage unreachable): nothing was sent and nothing counts
+   * against the receiver; try again. `unrecorded`: the receiver's answer could not be stored;
+   * store it again (never send again for that).
    */
-  private async attempt(lane: Lane, webhook: Webhook, entry: QueuedWebhookEvent, previous: WebhookDelivery | null): Promise<WebhookDelivery | null> {
-    const { fetch, clock, settings, store, observer } = this.deps;
+  private async attempt(
+    lane: Lane,
+    webhook: Webhook,
+    entry: QueuedWebhookEvent,
+    previous: WebhookDelivery | null,
+  ): Promise<
+    | { kind: 'recorded' }
+    | { kind: 'unpresented'; previous: WebhookDelivery | null }
+    | { kind: 'unrecorded'; delivery: WebhookDelivery; outcome: AttemptOutcome; now: EpochMs }
+  > {
+    const { fetch, clock, settings, observer } = this.deps;
     let body: string;
     try {
       body = webhookBody(webhook.tenantId, entry, await this.deps.present(webhook.tenantId, entry));
     } catch (failure) {
       this.deps.log.warn({ err: failure, webhookId: lane.id }, 'webhooks: presenting an event failed; it will be attempted again');
-      return previous ?? this.firstDelivery(entry);
+      return { kind: 'unpresented', previous };
     }
     let statusCode: number | null = null;
     let error: string | null = null;
@@ -465,32 +522,6 @@ export class WebhookDispatcher {
       nextAttemptAt,
     };
     observer?.attempted(outcome, (now - startedAt) / 1000);
-    try {
-      const { disabled } = await store.settle(lane.tenantId, lane.id, delivery, outcome, now, now - settings.disableAfterMs);
-      if (disabled) {
-        observer?.disabled();
-        this.deps.log.warn({ webhookId: lane.id, tenantId: lane.tenantId }, 'webhooks: endpoint disabled after failing for too long');
-      }
-      if (nextAttemptAt !== null) this.dueAt(lane, nextAttemptAt);
-      return null;
-    } catch (failure) {
-      this.deps.log.warn({ err: failure, webhookId: lane.id }, 'webhooks: recording an attempt failed; it will be attempted again');
-      return { ...delivery, status: 'pending' };
-    }
-  }
-
-  private firstDelivery(entry: QueuedWebhookEvent): WebhookDelivery {
-    return {
-      id: entry.deliveryId,
-      eventId: entry.eventId,
-      eventType: entry.type,
-      status: 'pending',
-      attempts: 0,
-      lastStatusCode: null,
-      lastError: null,
-      lastAttemptAt: null,
-      firstAttemptAt: null,
-      nextAttemptAt: null,
-    };
+    return (await this.record(lane, delivery, outcome, now)) ? { kind: 'recorded' } : { kind: 'unrecorded', delivery, outcome, now };
   }
 }
