@@ -19,7 +19,6 @@ import {
   createOutboundFetch,
   createOutboundPolicy,
   defaultResolve,
-  limitResolve,
   type OutboundFetch,
   type OutboundPolicy,
   type Resolve,
@@ -130,8 +129,8 @@ export async function createParley(config: Config, options: ParleyOptions = {}):
     selfRegistrationTenants: config.selfRegistrationTenants,
   });
   const outboundPolicy = createOutboundPolicy({ allowedHosts: config.outbound.allowedHosts });
-  // Every outbound name lookup of the node shares a few of libuv's threads (see limitResolve).
-  const outboundResolve = limitResolve(options.outboundResolve ?? defaultResolve);
+  // DNS asked directly, getaddrinfo only for what DNS does not know, capped (see createResolve).
+  const outboundResolve = options.outboundResolve ?? defaultResolve;
   const outbound = { policy: outboundPolicy, fetch: createOutboundFetch({ policy: outboundPolicy, resolve: outboundResolve }) };
   const discover = createIssuerDiscovery(outbound);
   // Warnings before the app (and its logger) exist have nowhere to go; none are expected then.

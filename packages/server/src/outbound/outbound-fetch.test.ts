@@ -1,8 +1,9 @@
+import { createSocket } from 'node:dgram';
 import diagnostics from 'node:diagnostics_channel';
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createCheckedLookup, createOutboundFetch, limitResolve, type Resolve } from './outbound-fetch.js';
+import { createCheckedLookup, createOutboundFetch, createResolve, limitResolve, type Resolve } from './outbound-fetch.js';
 import { OutboundError, createOutboundPolicy, isUrlRefused } from './outbound-policy.js';
 
 // Every client socket this file opens is watched: it may only ever reach 127.0.0.1.
@@ -273,5 +274,53 @@ describe('limitResolve', () => {
     expect(pending.map((lookup) => lookup.host)).toEqual(['a.test', 'b.test', 'd.test']);
     pending[2]?.finish();
     expect(await fourth).toEqual([{ address: '127.0.0.1', family: 4 }]);
+  });
+});
+
+describe('createResolve', () => {
+  it('answers IP literals as they are and names DNS does not know from the hosts file (localhost)', async () => {
+    const resolve = createResolve();
+    expect(await resolve('127.0.0.1')).toEqual([{ address: '127.0.0.1', family: 4 }]);
+    expect((await resolve('localhost')).map((entry) => entry.address)).toContain('127.0.0.1');
+  });
+
+  it('fails a name whose DNS server never answers after its timeout, without holding a getaddrinfo thread', async () => {
+    // A DNS server that reads queries and never answers.
+    const silent = createSocket('udp4');
+    await new Promise<void>((resolve) => silent.bind(0, '127.0.0.1', resolve));
+    try {
+      const resolve = createResolve({ timeoutMs: 100, tries: 1, servers: [`127.0.0.1:${silent.address().port}`] });
+      const started = Date.now();
+      const error = await failure(resolve('never.answers.test'));
+      expect(error.kind).toBe('network');
+      expect(Date.now() - started).toBeLessThan(2000);
+    } finally {
+      silent.close();
+    }
+  });
+});
+
+describe('keepAlive and a receiver that closed the connection', () => {
+  it('sends once more on a new connection when a reused one fails before any answer', async () => {
+    let requests = 0;
+    const closing = http.createServer((req, res) => {
+      requests += 1;
+      // The second request on a connection finds it closing: destroyed without an answer.
+      if ((req.socket as { served?: number }).served === 1) return void req.socket.destroy();
+      (req.socket as { served?: number }).served = 1;
+      req.resume();
+      req.on('end', () => res.end('ok'));
+    });
+    await new Promise<void>((resolve) => closing.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(closing.address() as AddressInfo).port}/`;
+      const keepAlive = createOutboundFetch({ policy: createOutboundPolicy({ allowedHosts: ['127.0.0.1'] }), keepAlive: true });
+      expect((await keepAlive(url, { method: 'POST', body: 'one' })).body.toString()).toBe('ok');
+      expect((await keepAlive(url, { method: 'POST', body: 'two' })).body.toString()).toBe('ok');
+      expect(requests).toBe(3);
+    } finally {
+      closing.closeAllConnections();
+      await new Promise((resolve) => closing.close(resolve));
+    }
   });
 });

@@ -29,7 +29,35 @@ import { OutboundError, type OutboundPolicy } from './outbound-policy.js';
 /** Resolves a host name to all its addresses (node:dns `lookup` with `all: true` by default). */
 export type Resolve = (host: string) => Promise<{ address: string; family: number }[]>;
 
-export const defaultResolve: Resolve = (host) => dns.lookup(host, { all: true, verbatim: true });
+/** getaddrinfo (the system's resolution: hosts file, DNS): runs on libuv's thread pool; see limitResolve. */
+export const lookupResolve: Resolve = (host) => dns.lookup(host, { all: true, verbatim: true });
+
+/**
+ * Parley's resolution of outbound host names. Asks DNS directly (c-ares: no thread, a timeout per
+ * query, `tries` attempts), so a host whose name server never answers costs a timer, not one of
+ * libuv's four threads; names DNS does not know (the hosts file's, such as `localhost`) fall back
+ * to getaddrinfo through `limitResolve`, which a DNS that answered "no such name" leaves quick.
+ * A DNS that does not answer in time fails the lookup (`network`) without the fallback.
+ */
+export function createResolve(options: { timeoutMs?: number; tries?: number; servers?: string[] } = {}): Resolve {
+  const resolver = new dns.Resolver({ timeout: options.timeoutMs ?? 2000, tries: options.tries ?? 2 });
+  if (options.servers) resolver.setServers(options.servers);
+  const fallback = limitResolve(lookupResolve);
+  return async (host) => {
+    if (isIP(host) !== 0) return [{ address: host, family: isIP(host) }];
+    const [v4, v6] = await Promise.allSettled([resolver.resolve4(host), resolver.resolve6(host)]);
+    const entries = [
+      ...(v4.status === 'fulfilled' ? v4.value.map((address) => ({ address, family: 4 })) : []),
+      ...(v6.status === 'fulfilled' ? v6.value.map((address) => ({ address, family: 6 })) : []),
+    ];
+    if (entries.length > 0) return entries;
+    const timedOut = [v4, v6].some((result) => result.status === 'rejected' && (result.reason as NodeJS.ErrnoException).code === dns.TIMEOUT);
+    if (timedOut) throw new OutboundError('network', `Resolving ${host} timed out`);
+    return fallback(host);
+  };
+}
+
+export const defaultResolve: Resolve = createResolve();
 
 export interface ResolveLimits {
   /** Lookups under way at once; the rest wait their turn (default 2). */
@@ -125,8 +153,15 @@ export interface OutboundFetchOptions {
   keepAlive?: boolean;
 }
 
-/** How long a kept-alive connection may stay idle before Parley closes it. */
-export const KEEP_ALIVE_IDLE_MS = 30_000;
+/**
+ * How long a kept-alive connection may stay idle before Parley closes it: under the 5 s after
+ * which Node's HTTP servers (and many others) close an idle connection, so Parley rarely writes
+ * a request onto a connection the receiver is closing (and retries once when it does).
+ */
+export const KEEP_ALIVE_IDLE_MS = 4000;
+
+/** Failures of a request written on a reused connection before any answer came: the receiver had closed it. */
+const staleConnectionFailures = new WeakSet<OutboundError>();
 
 export type OutboundFetch = (url: string | URL, request?: OutboundRequest) => Promise<OutboundResponse>;
 
@@ -176,7 +211,12 @@ export function createOutboundFetch(options: OutboundFetchOptions): OutboundFetc
     let body = request.body;
     for (let redirects = 0; ; redirects++) {
       const agent = agents === null ? false : url.protocol === 'https:' ? agents['https:'] : agents['http:'];
-      const response = await exchange(url, { method, headers: request.headers ?? {}, body, maxBytes, truncate: request.truncate ?? false, deadline, timeoutMs, lookup, agent });
+      const send = () => exchange(url, { method, headers: request.headers ?? {}, body, maxBytes, truncate: request.truncate ?? false, deadline, timeoutMs, lookup, agent });
+      const response = await send().catch((error: unknown) => {
+        // Once more, on a new connection: the request never reached a receiver that was closing.
+        if (error instanceof OutboundError && staleConnectionFailures.has(error)) return send();
+        throw error;
+      });
       const location = response.headers.location;
       if (!REDIRECTS.has(response.status) || location === undefined || maxRedirects === 0) return response;
       if (redirects >= maxRedirects) throw new OutboundError('too_many_redirects', `More than ${maxRedirects} redirects`);
@@ -262,7 +302,15 @@ function exchange(url: URL, options: Exchange): Promise<OutboundResponse> {
       res.on('error', (error) => fail(new OutboundError('network', 'The response failed', { cause: error })));
       res.on('end', () => answer(Buffer.concat(chunks)));
     });
-    req.on('error', (error) => fail(error instanceof OutboundError ? error : new OutboundError('network', 'The request failed', { cause: error })));
+    let answered = false;
+    req.on('response', () => {
+      answered = true;
+    });
+    req.on('error', (error) => {
+      const failure = error instanceof OutboundError ? error : new OutboundError('network', 'The request failed', { cause: error });
+      if (req.reusedSocket && !answered && !(error instanceof OutboundError)) staleConnectionFailures.add(failure);
+      fail(failure);
+    });
     options.deadline.addEventListener('abort', onAbort, { once: true });
     req.end(options.body);
   });
