@@ -613,24 +613,31 @@ export function webhooksContract(context: ContractContext): void {
         expect((await take('w-1', later + WEBHOOK_IN_FLIGHT_MS, 10, NODE_B)).map(({ entry }) => entry.eventId)).toEqual(['evt_ping_2', 'evt_ping_4', 'evt_ping_3']);
       });
 
-      it(`keeps a pending delivery's record past ${MAX_WEBHOOK_DELIVERY_RECORDS} newer attempts`, async () => {
+      it(`keeps pending deliveries' records past ${MAX_WEBHOOK_DELIVERY_RECORDS} newer attempts, and bounds the settled ones however many are pending`, async () => {
         await created(webhook('w-1'));
         const id = 'w-1' as WebhookId;
-        const total = MAX_WEBHOOK_DELIVERY_RECORDS + 10;
+        const pendingCount = 150;
+        const total = MAX_WEBHOOK_DELIVERY_RECORDS + pendingCount + 10;
         for (let n = 0; n <= total; n += 1) await hooks().enqueue(TENANT, id, ping(n));
-        const entries = [...(await take('w-1', T0, 1000)), ...(await take('w-1', T0, 1000))].map(({ entry }) => entry);
-        const [poison, ...rest] = entries;
+        const entries: QueuedWebhookEvent[] = [];
+        while (entries.length <= total) entries.push(...(await take('w-1', T0, 1000)).map(({ entry }) => entry));
+        const pending = entries.slice(0, pendingCount);
+        const delivered = entries.slice(pendingCount);
+        const [poison] = pending;
         if (!poison) throw new Error('expected entries');
         const record = retrying(poison, T0, T0 + 5000);
         await hooks().settle(TENANT, id, record, 'retry', T0, FAR_PAST);
-        for (const [i, entry] of rest.entries()) {
+        for (const entry of pending.slice(1)) await hooks().settle(TENANT, id, retrying(entry, T0, T0 + 9000), 'retry', T0, FAR_PAST);
+        for (const [i, entry] of delivered.entries()) {
           await hooks().settle(TENANT, id, attempt(entry, 'delivered', T0 + 1 + i), 'delivered', T0 + 1 + i, FAR_PAST);
         }
+        // 150 pending records sit at the head of the attempt order: the settled bound trims past them.
         const due = await take('w-1', T0 + 5000);
         expect(due).toEqual([{ entry: poison, delivery: record }]);
         expect(await hooks().retry(TENANT, id, poison.deliveryId, T0 + 5000)).toBe('pending');
-        expect(await hooks().retry(TENANT, id, rest[10]?.deliveryId ?? '', T0 + 5000)).toBe('not_found');
-        expect(await hooks().retry(TENANT, id, rest[11]?.deliveryId ?? '', T0 + 5000)).toBe('queued');
+        expect(await hooks().retry(TENANT, id, pending[pendingCount - 1]?.deliveryId ?? '', T0 + 5000)).toBe('pending');
+        expect(await hooks().retry(TENANT, id, delivered[10]?.deliveryId ?? '', T0 + 5000)).toBe('not_found');
+        expect(await hooks().retry(TENANT, id, delivered[11]?.deliveryId ?? '', T0 + 5000)).toBe('queued');
       });
 
       it('drops settled entries WEBHOOK_SETTLED_RETENTION_MS after they were queued, never unsettled ones', async () => {

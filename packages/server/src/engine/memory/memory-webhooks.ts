@@ -30,8 +30,6 @@ import { TenantScoped } from './tenant-scoped.js';
 
 const MAX_TAKE = 1000;
 const MAX_DELIVERIES_PAGE = 100;
-/** How many of the oldest records one trim looks at (as the Redis engine's settle does). */
-const RECORD_TRIM_SCAN = 100;
 
 /** Delivery ids: the entry's seq, zero-padded so that ids sort like seqs. */
 function deliveryIdOf(seq: number): string {
@@ -59,6 +57,8 @@ interface WebhookState {
   pending: Map<number, { nodeId: string; takenAt: EpochMs }>;
   retries: Map<number, EpochMs>;
   records: Map<string, WebhookDelivery>;
+  /** Ids of delivered and failed records, in the order they settled (a Set keeps insertion order). */
+  settled: Set<string>;
   lease: { nodeId: string; expiresAt: EpochMs } | null;
   /** Entries the MAX_WEBHOOK_QUEUE bound dropped before they were handed out. */
   dropped: number;
@@ -92,6 +92,7 @@ export class MemoryWebhookStore implements WebhookStore {
       pending: new Map(),
       retries: new Map(),
       records: new Map(),
+      settled: new Set(),
       lease: null,
       dropped: 0,
     });
@@ -306,10 +307,12 @@ export class MemoryWebhookStore implements WebhookStore {
     if (!this.entryAt(state, seq)) {
       record.status = 'failed';
       record.nextAttemptAt = null;
+      state.settled.add(deliveryId);
       return 'dropped';
     }
     record.status = 'pending';
     record.nextAttemptAt = now;
+    state.settled.delete(deliveryId);
     state.retries.set(seq, now);
     return 'queued';
   }
@@ -397,24 +400,23 @@ export class MemoryWebhookStore implements WebhookStore {
     if (record) {
       record.status = 'failed';
       record.nextAttemptAt = null;
+      state.settled.add(record.id);
     }
   }
 
   /**
-   * Stores a record and trims delivered and failed ones beyond the bound, oldest first, looking at
-   * the RECORD_TRIM_SCAN oldest only; pending records stay (their entries are bounded by the queue).
+   * Stores a record; delivered and failed ones are kept in their own order, the oldest beyond the
+   * bound going (pending records stay until they end: they are bounded by the queue).
    */
   private record(state: WebhookState, delivery: WebhookDelivery): void {
     state.records.set(delivery.id, delivery);
-    let excess = state.records.size - MAX_WEBHOOK_DELIVERY_RECORDS;
-    if (excess <= 0) return;
-    const oldest = [...state.records.values()].sort(newestFirst).reverse().slice(0, RECORD_TRIM_SCAN);
-    for (const record of oldest) {
-      if (excess <= 0) break;
-      const seq = seqOf(record.id);
-      if (seq !== null && state.retries.has(seq)) continue; // pending: awaiting its retry
-      state.records.delete(record.id);
-      excess -= 1;
+    state.settled.delete(delivery.id);
+    if (delivery.status === 'pending') return;
+    state.settled.add(delivery.id);
+    for (const id of state.settled) {
+      if (state.settled.size <= MAX_WEBHOOK_DELIVERY_RECORDS) break;
+      state.settled.delete(id);
+      state.records.delete(id);
     }
   }
 

@@ -73,7 +73,8 @@
  *     retries:<id>           zset    deliveryId → due time of entries awaiting a retry (or taken as one)
  *     retry-age:<id>         zset    deliveryId → its stream id's ms (the oldest retry, for backlog)
  *     records:<id>           hash    deliveryId → delivery record JSON
- *     record-order:<id>      zset    deliveryId → lastAttemptAt (newest first; trimmed to the bound)
+ *     record-order:<id>      zset    deliveryId → lastAttemptAt (newest first)
+ *     settled-order:<id>     zset    the same, of delivered and failed records only: the bound trims these, oldest first
  *     lease:<id>             string  "<expiresAt> <nodeId>", expiring with the lease
  *   webhooks (global)  {webhooks}
  *     all                    set     "<tenant>:<id>" (encoded) of every webhook (listAll)
@@ -137,6 +138,7 @@ export interface WebhookKeys {
   recordOrder: string;
   lease: string;
   inFlight: string;
+  settledOrder: string;
 }
 
 export interface ConversationKeys {
@@ -343,6 +345,7 @@ export class RedisKeys {
       recordOrder: `${slot}:record-order:${id}`,
       lease: `${slot}:lease:${id}`,
       inFlight: `${slot}:in-flight:${id}`,
+      settledOrder: `${slot}:settled-order:${id}`,
     };
   }
 

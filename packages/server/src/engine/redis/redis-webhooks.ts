@@ -447,8 +447,8 @@ export class RedisWebhookStore implements WebhookStore {
   }
 }
 
-/** The ten keys every webhook script takes, in lua/lib/webhooks.lua order. */
+/** The eleven keys every webhook script takes, in lua/lib/webhooks.lua order. */
 export function scriptKeys(keys: RedisKeys, tenantId: TenantId, id: string): string[] {
   const k = keys.webhook(tenantId, id);
-  return [k.index, k.webhook, k.routes, k.queue, k.retries, k.retryAge, k.records, k.recordOrder, k.lease, k.inFlight];
+  return [k.index, k.webhook, k.routes, k.queue, k.retries, k.retryAge, k.records, k.recordOrder, k.lease, k.inFlight, k.settledOrder];
 }

@@ -2,7 +2,7 @@
 webhook-backlog: entries neither delivered nor failed (never read by the group, pending in it,
 awaiting a retry), the `at` of the oldest of them that the queue still holds, and the entries the
 queue bound dropped. Read-only; costs no walk over the queue (see the note on the lag below).
-KEYS[1..10]  the webhook's keys (lib/webhooks.lua)
+KEYS[1..11]  the webhook's keys (lib/webhooks.lua)
 Returns  {depth, at | false, dropped}
 ]]
 --#include webhooks

@@ -1,7 +1,7 @@
 --[[
 webhook-create: creates a webhook with its routing and its queue (a stream with the consumer
 group), atomic with the tenant's count. Leftover keys of the id are cleared first.
-KEYS[1..10]  the webhook's keys (lib/webhooks.lua)
+KEYS[1..11]  the webhook's keys (lib/webhooks.lua)
 ARGV[1]  webhook id   ARGV[2] createdAt   ARGV[3] data JSON {url, events, description, secrets}
 ARGV[4]  enabled 1|0   ARGV[5] failingSince ('' none)   ARGV[6] disabledAt ('' none)
 ARGV[7]  max webhooks per tenant   ARGV[8] routes field   ARGV[9] routes value ("\n<type>\n...\n")

@@ -1,6 +1,6 @@
 --[[
 webhook-deliveries: the webhook's delivery records, newest attempt first (ties: higher id first).
-KEYS[1..10]  the webhook's keys (lib/webhooks.lua)
+KEYS[1..11]  the webhook's keys (lib/webhooks.lua)
 ARGV[1]  limit
 Returns  {record JSON, ...}, or false when the webhook is absent
 ]]

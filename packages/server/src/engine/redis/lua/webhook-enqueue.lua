@@ -1,7 +1,7 @@
 --[[
 webhook-enqueue: queues one event for this webhook whatever it subscribes to (webhook.ping), and
 announces it on the wake channel (not a key).
-KEYS[1..10]  the webhook's keys (lib/webhooks.lua)
+KEYS[1..11]  the webhook's keys (lib/webhooks.lua)
 ARGV[1]  queue bound (exact; what it drops is counted)   ARGV[2] eventId   ARGV[3] type   ARGV[4] at
 ARGV[5]  event JSON   ARGV[6] wake channel   ARGV[7] wake message
 Returns  the delivery id, or false when the webhook is absent

@@ -1,7 +1,7 @@
 --[[
 webhook-lease: takes or renews the lease on a webhook's queue. The lease holds "<expiresAt> <nodeId>"
 and is judged by the given time; the key also expires on Redis's clock so nothing is left behind.
-KEYS[1..10]  the webhook's keys (lib/webhooks.lua)
+KEYS[1..11]  the webhook's keys (lib/webhooks.lua)
 ARGV[1]  nodeId   ARGV[2] ttl (ms, >= 1)   ARGV[3] now
 Returns  'acquired' | 'renewed' | 'held' | 'absent'
 ]]

@@ -5,7 +5,7 @@ as taken at the lease's expiry (0 without a lease). Entries the queue dropped me
 pending list (XCLAIM does that) and are not returned. Consumers other than this node left with no
 pending entries are deleted, so that they do not pile up per process start. The caller repeats
 while it gets `limit` entries.
-KEYS[1..10]  the webhook's keys (lib/webhooks.lua)
+KEYS[1..11]  the webhook's keys (lib/webhooks.lua)
 ARGV[1]  nodeId   ARGV[2] limit
 Returns  {{id, {field, value, ...}}, ...}
 ]]

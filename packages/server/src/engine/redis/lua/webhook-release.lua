@@ -1,6 +1,6 @@
 --[[
 webhook-release: gives the lease up when this node holds it.
-KEYS[1..10]  the webhook's keys (lib/webhooks.lua)
+KEYS[1..11]  the webhook's keys (lib/webhooks.lua)
 ARGV[1]  nodeId
 Returns  1 when released, else 0
 ]]

@@ -1,7 +1,7 @@
 --[[
 webhook-retry: a manual retry. A delivered or failed delivery becomes pending, due at `now`
 (attempts kept); a pending one is left as it is; one whose entry left the queue is marked failed.
-KEYS[1..10]  the webhook's keys (lib/webhooks.lua)
+KEYS[1..11]  the webhook's keys (lib/webhooks.lua)
 ARGV[1]  deliveryId   ARGV[2] now
 Returns  'queued' | 'pending' | 'dropped' | 'not_found'
 ]]
@@ -26,5 +26,6 @@ end
 record.status = 'pending'
 record.nextAttemptAt = tonumber(ARGV[2])
 redis.call('HSET', k.records, id, cjson.encode(record))
+redis.call('ZREM', k.settled_order, id)
 schedule_retry(k, id, ARGV[2])
 return 'queued'

@@ -4,12 +4,12 @@ webhook-settle: records an attempt at an entry in flight and ends its in-flight 
 cleared, or rescheduled for `retry`; the delivery record replaced; failingSince cleared by
 `delivered`, else set to now when unset, and the webhook disabled (routing removed) when failing
 since at or before the limit. Two trims, each costing little:
-  - delivered and failed records beyond the bound go, oldest attempt first, looking at the
-    RECORD_SCAN oldest only; pending ones (awaiting a retry) stay until they end;
+  - delivered and failed records beyond the bound go, oldest attempt first (their own order, so
+    pending ones, which stay until they end, are never in the way);
   - once the oldest queue entry is older than the retention, the queue is trimmed (MINID) up to the
     oldest entry not settled (first unread, pending in the group, awaiting a retry) or the
     retention cutoff, whichever comes first.
-KEYS[1..10]  the webhook's keys (lib/webhooks.lua)
+KEYS[1..11]  the webhook's keys (lib/webhooks.lua)
 ARGV[1]  deliveryId   ARGV[2] delivery record JSON   ARGV[3] outcome delivered|retry|failed
 ARGV[4]  now   ARGV[5] disable when failing since at or before this   ARGV[6] record score (lastAttemptAt)
 ARGV[7]  retry due time   ARGV[8] routes field   ARGV[9] max delivery records
@@ -17,7 +17,6 @@ ARGV[10] settled retention (ms)
 Returns  1 when this disabled the webhook, else 0 (also when the webhook is absent)
 ]]
 --#include webhooks
-local RECORD_SCAN = 100
 local k = webhook_keys(KEYS)
 if redis.call('EXISTS', k.webhook) == 0 then
   return 0
@@ -33,18 +32,14 @@ if stream_id(id) then
 end
 redis.call('HSET', k.records, id, ARGV[2])
 redis.call('ZADD', k.record_order, ARGV[6], id)
-local excess = redis.call('ZCARD', k.record_order) - tonumber(ARGV[9])
-if excess > 0 then
-  local gone = {}
-  for _, old in ipairs(redis.call('ZRANGE', k.record_order, 0, RECORD_SCAN - 1)) do
-    if #gone >= excess then
-      break
-    end
-    if not redis.call('ZSCORE', k.retries, old) then
-      gone[#gone + 1] = old
-    end
-  end
-  if #gone > 0 then
+if ARGV[3] == 'retry' then
+  redis.call('ZREM', k.settled_order, id)
+else
+  redis.call('ZADD', k.settled_order, ARGV[6], id)
+  local excess = redis.call('ZCARD', k.settled_order) - tonumber(ARGV[9])
+  if excess > 0 then
+    local gone = redis.call('ZRANGE', k.settled_order, 0, excess - 1)
+    redis.call('ZREM', k.settled_order, unpack(gone))
     redis.call('ZREM', k.record_order, unpack(gone))
     redis.call('HDEL', k.records, unpack(gone))
   end

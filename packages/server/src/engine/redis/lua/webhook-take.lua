@@ -6,7 +6,7 @@ first; each is due again `now + in-flight` unless settled before), then entries 
 read by the consumer group (pending for the node until settled). Entries taken from the group are
 noted in the in-flight zset at `now`. A due retry or stale entry whose entry the queue dropped ends
 (a retry as failed) and is skipped.
-KEYS[1..10]  the webhook's keys (lib/webhooks.lua)
+KEYS[1..11]  the webhook's keys (lib/webhooks.lua)
 ARGV[1]  nodeId   ARGV[2] limit   ARGV[3] now   ARGV[4] in-flight timeout (ms)
 Returns  {{id, {field, value, ...}, delivery record JSON | false}, ...}
 ]]

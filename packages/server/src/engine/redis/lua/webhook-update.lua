@@ -4,7 +4,7 @@ data JSON, so that no concurrent change is lost: the caller read `data`, changed
 and retries when another step wrote `data` meanwhile. `enabled` is changed here, not read back:
 '1' on a disabled webhook also clears failingSince and disabledAt, '0' keeps them. Routing follows
 (the routes value lists the new data's types).
-KEYS[1..10]  the webhook's keys (lib/webhooks.lua)
+KEYS[1..11]  the webhook's keys (lib/webhooks.lua)
 ARGV[1]  data JSON as read   ARGV[2] data JSON to write   ARGV[3] enabled change 1|0|'' (none)
 ARGV[4]  routes field   ARGV[5] routes value
 Returns  the webhook hash as HGETALL, 'conflict' when data changed since read, false when absent

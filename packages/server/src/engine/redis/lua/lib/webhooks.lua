@@ -1,10 +1,10 @@
 -- webhooks: shared by the webhook-*.lua scripts (scripts.ts pastes it where a script says
 -- `--#include webhooks`); not a script of its own. Uses no KEYS or ARGV: callers pass them in.
 --
--- Every webhook script takes the same ten keys, all in the tenant's webhook slot (redis-keys.ts
+-- Every webhook script takes the same eleven keys, all in the tenant's webhook slot (redis-keys.ts
 -- `webhook`, in redis-webhooks.ts `scriptKeys` order): index zset, webhook hash, routes hash,
 -- queue stream, retries zset, retry-age zset, records hash, record-order zset, lease string,
--- in-flight zset. A queue's consumer group is WEBHOOK_GROUP; its consumers are named by node id.
+-- in-flight zset, settled-order zset. A queue's consumer group is WEBHOOK_GROUP; its consumers are named by node id.
 -- A delivery id is the entry's stream id. The in-flight zset holds every entry pending in the
 -- group with the time it was taken, on the callers' clock (the group's idle times are on Redis's).
 
@@ -13,7 +13,8 @@ local WEBHOOK_GROUP = 'dispatch'
 
 local function webhook_keys(keys)
   return {index = keys[1], webhook = keys[2], routes = keys[3], queue = keys[4], retries = keys[5],
-    retry_age = keys[6], records = keys[7], record_order = keys[8], lease = keys[9], in_flight = keys[10]}
+    retry_age = keys[6], records = keys[7], record_order = keys[8], lease = keys[9], in_flight = keys[10],
+    settled_order = keys[11]}
 end
 
 -- The routes entry of a webhook: present while it is enabled (the logging scripts queue for it).
@@ -52,6 +53,7 @@ local function record_failed(k, id)
     record.status = 'failed'
     record.nextAttemptAt = cjson.null
     redis.call('HSET', k.records, id, cjson.encode(record))
+    redis.call('ZADD', k.settled_order, redis.call('ZSCORE', k.record_order, id) or 0, id)
   end
 end
 
