@@ -161,7 +161,9 @@ export class WebhookOutboxRelay {
     let more = false;
     try {
       const outbox = keys.webhookOutbox(slot);
-      for (;;) {
+      for (let batch = 0; ; batch++) {
+        // Still ours? (A pass slower than the lock's expiry must not relay what another node relays.)
+        if (batch > 0 && (await scripts.run('webhook-outbox-lock', [lock], [this.owner, 'renew', LOCK_MS])) !== 1) return;
         const entries = parseEntries((await this.client.xrange(outbox, '-', '+', 'COUNT', BATCH)) as Reply);
         if (entries.length === 0) return;
         await this.route(entries);
@@ -173,7 +175,7 @@ export class WebhookOutboxRelay {
         }
       }
     } finally {
-      await scripts.run('webhook-outbox-unlock', [lock], [this.owner]);
+      await scripts.run('webhook-outbox-lock', [lock], [this.owner, 'release']);
       if (more) this.touched(slot);
     }
   }

@@ -86,7 +86,7 @@ const SCRIPT_KEY_COUNTS = {
   'webhook-reclaim': [11],
   'webhook-release': [11],
   'webhook-outbox-ack': [1],
-  'webhook-outbox-unlock': [1],
+  'webhook-outbox-lock': [1],
   'webhook-retry': [11],
   'webhook-route': [1],
   'webhook-settle': [11],
