@@ -30,7 +30,8 @@ function redisVersion(): string {
   }
 }
 
-export function machineInfo(argv: string[]) {
+/** The machine and the run; `script` is the npm script that was run (for the `command` field). */
+export function machineInfo(argv: string[], script = 'bench') {
   return {
     commit: commit(),
     nproc: availableParallelism(),
@@ -38,7 +39,7 @@ export function machineInfo(argv: string[]) {
     memoryGiB: Math.round(totalmem() / 2 ** 30),
     node: process.version,
     redis: redisVersion(),
-    command: ['npm run bench --', ...argv].join(' ').replace(/ --$/, ''),
+    command: [`npm run ${script} --`, ...argv].join(' ').replace(/ --$/, ''),
     startedAt: new Date().toISOString(),
     // Other work on the machine when the run started (the per-step `otherCpuCores` tracks it during).
     loadAverage1m: loadavg()[0],

@@ -41,8 +41,11 @@ export interface BenchTenant {
   users: BenchUser[];
 }
 
-/** As `createUsers`, also returning the tenant and its API key. */
-export async function createTenantWithUsers(baseUrls: string | readonly string[], adminKey: string, count: number): Promise<BenchTenant> {
+/**
+ * As `createUsers`, also returning the tenant and its API key; `tokenSeconds` is the tokens'
+ * lifetime (runs longer than the default hour, such as the soak, need more; 24 h at most).
+ */
+export async function createTenantWithUsers(baseUrls: string | readonly string[], adminKey: string, count: number, tokenSeconds = 3600): Promise<BenchTenant> {
   const urls = typeof baseUrls === 'string' ? [baseUrls] : baseUrls;
   const tenantId = `bench-${randomBytes(4).toString('hex')}`;
   const created = await call(urls[0]!, 'POST', '/v1/tenants', adminKey, { id: tenantId, name: 'Benchmark' }, [201]);
@@ -51,7 +54,7 @@ export async function createTenantWithUsers(baseUrls: string | readonly string[]
   const urlOf = (index: number) => urls[index % urls.length]!;
   await mapLimit(ids, SETUP_CONCURRENCY, (id, index) => call(urlOf(index), 'PUT', `/v1/users/${id}`, apiKey, { displayName: `User ${id}` }, [200, 201]));
   const users = await mapLimit(ids, SETUP_CONCURRENCY, async (id, index) => {
-    const minted = await call(urlOf(index), 'POST', `/v1/users/${id}/tokens`, apiKey, { expiresIn: 3600 }, [201]);
+    const minted = await call(urlOf(index), 'POST', `/v1/users/${id}/tokens`, apiKey, { expiresIn: tokenSeconds }, [201]);
     return { id, token: minted.accessToken as string };
   });
   return { id: tenantId, apiKey, users };

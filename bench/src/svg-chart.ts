@@ -23,6 +23,8 @@ export interface Chart {
   xLabel: string;
   yLabel: string;
   series: ChartSeries[];
+  /** The two small notes under the legend; by default they explain the median and min–max whiskers of runs. */
+  notes?: [string, string];
 }
 
 const WIDTH = 720;
@@ -88,8 +90,9 @@ export function renderChart(chart: Chart): string {
     out.push(`<text x="${WIDTH - MARGIN.right + 46}" y="${legendY + 4}" stroke="none" fill="#000">${escape(series.name)}</text>`);
     out.push('</g>');
   });
-  out.push(`<text x="${WIDTH - MARGIN.right + 15}" y="${HEIGHT - 30}" font-size="10" fill="#555">dots: median</text>`);
-  out.push(`<text x="${WIDTH - MARGIN.right + 15}" y="${HEIGHT - 16}" font-size="10" fill="#555">bars: min–max over runs</text>`);
+  const [firstNote, secondNote] = chart.notes ?? ['dots: median', 'bars: min–max over runs'];
+  out.push(`<text x="${WIDTH - MARGIN.right + 15}" y="${HEIGHT - 30}" font-size="10" fill="#555">${escape(firstNote)}</text>`);
+  out.push(`<text x="${WIDTH - MARGIN.right + 15}" y="${HEIGHT - 16}" font-size="10" fill="#555">${escape(secondNote)}</text>`);
   out.push('</svg>');
   return `${out.join('\n')}\n`;
 }
