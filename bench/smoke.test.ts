@@ -6,46 +6,18 @@
  * reader of its output relies on: one result line per workload, target and run, every figure a
  * real number. The figures themselves mean nothing at these sizes and are not compared.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runNode, stopChildren, type Finished } from './run-node.js';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const TSC = fileURLToPath(new URL('../node_modules/typescript/bin/tsc', import.meta.url));
 const HARNESS = fileURLToPath(new URL('./dist/main.js', import.meta.url));
 const CHARTS = fileURLToPath(new URL('./dist/charts.js', import.meta.url));
 const SERVER = fileURLToPath(new URL('../packages/server/dist/main.js', import.meta.url));
 
-interface Finished {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-const children = new Set<ChildProcess>();
-
-/** Runs `node args…` from the repository root, collecting its output. */
-function runNode(args: string[], timeoutMs: number): Promise<Finished> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    children.add(child);
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    // SIGTERM: the harness then stops every process it started before it exits.
-    const timer = setTimeout(() => child.kill('SIGTERM'), timeoutMs);
-    child.once('error', reject);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      children.delete(child);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 /** A figure a reader of the results can use: a number (NaN is written as null in JSON) and finite. */
 function expectFigure(line: Record<string, unknown>, field: string, { positive }: { positive: boolean }): void {
@@ -74,7 +46,7 @@ describe('npm run bench -- --smoke', () => {
   const scratch = mkdtempSync(join(tmpdir(), 'parley-bench-smoke-'));
 
   afterAll(() => {
-    for (const child of children) child.kill('SIGTERM');
+    stopChildren();
     rmSync(scratch, { recursive: true, force: true });
   });
 

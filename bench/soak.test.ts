@@ -11,45 +11,17 @@
  * bench/dist is, so its paths to the server hold): `bench/smoke.test.ts` recompiles bench/dist at
  * the same time, and a module read while tsc rewrites it would fail the run for no reason.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ROOT, runNode, stopChildren, type Finished } from './run-node.js';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const TSC = fileURLToPath(new URL('../node_modules/typescript/bin/tsc', import.meta.url));
 const OUT = join(ROOT, 'node_modules', '.parley-soak-test');
 const SERVER = fileURLToPath(new URL('../packages/server/dist/main.js', import.meta.url));
 
-interface Finished {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-const children = new Set<ChildProcess>();
-
-/** Runs `node args…` from the repository root, collecting its output. */
-function runNode(args: string[], timeoutMs: number): Promise<Finished> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    children.add(child);
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    // SIGTERM: the script then stops every process it started before it exits.
-    const timer = setTimeout(() => child.kill('SIGTERM'), timeoutMs);
-    child.once('error', reject);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      children.delete(child);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 const NODES = ['parley-a', 'parley-b'];
 
@@ -71,7 +43,7 @@ describe('npm run soak -- --smoke', () => {
   }, 170_000);
 
   afterAll(() => {
-    for (const child of children) child.kill('SIGTERM');
+    stopChildren();
     rmSync(scratch, { recursive: true, force: true });
     rmSync(OUT, { recursive: true, force: true });
   });
