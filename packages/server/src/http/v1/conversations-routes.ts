@@ -68,7 +68,7 @@ export const conversationsRoutes =
           tags,
           ...AUTHENTICATED,
           params: ConversationIdParams,
-          response: { 200: Conversation, ...problems(401, 404) },
+          response: { 200: Conversation, ...problems(400, 401, 404) },
         },
       },
       async (request) => {
