@@ -4,7 +4,7 @@
  */
 import { connect } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { expectProblem } from '../test-support/conversations.js';
+import { createGroup, createTestTenant, expectProblem, uniqueTenantId, type TenantUser } from '../test-support/conversations.js';
 import { fetchServedDocument } from '../test-support/openapi-operations.js';
 import { registerUser, useTestServer } from '../test-support/server.js';
 
@@ -32,6 +32,23 @@ describe('route fuzzer regressions', () => {
     expect((await ctx.api.get('/v1/users/me', user.token)).body.displayName).not.toBe('x');
     const accepted = await ctx.api.request('PATCH', '/v1/users/me', { token: user.token, body: '{"displayName":"y"}', contentType: 'application/json; charset=UTF-8' });
     expect(accepted.status, accepted.text).toBe(200);
+  });
+
+  it('refuses a JSON null where a body is optional (400), still accepting no body at all', async () => {
+    // Found as: POST /v1/users/{userId}/tokens, POST /v1/tenants/{tenantId}/api-keys, PUT …/mutes/{userId} with body `null` → 2xx.
+    const tenant = await createTestTenant(ctx.api, uniqueTenantId());
+    const [alice, bob] = (await tenant.users(['alice', 'bob'])) as [TenantUser, TenantUser];
+    const group = await createGroup(ctx.api, alice.token, [bob.id], 'Null bodies');
+    const calls: [string, string, string][] = [
+      ['POST', `/v1/users/${bob.id}/tokens`, tenant.key],
+      ['POST', `/v1/tenants/${tenant.id}/api-keys`, tenant.key],
+      ['PUT', `/v1/conversations/${group.id}/mutes/${bob.id}`, alice.token],
+    ];
+    for (const [method, path, token] of calls) {
+      expectProblem(await ctx.api.request(method, path, { token, body: 'null', contentType: 'application/json' }), 400, 'validation_failed', `${method} ${path} null`);
+      const without = await ctx.api.request(method, path, { token });
+      expect(without.status, `${method} ${path} without a body: ${without.text}`).toBeLessThan(300);
+    }
   });
 
   it('answers a URL past the header limit with a 431 problem, not a bare JSON body', async () => {

@@ -81,7 +81,8 @@ export const moderationRoutes =
         },
         // The body is optional (no body: muted until lifted); validation then sees an empty object.
         preValidation: async (request) => {
-          request.body ??= {};
+          // Only a missing body: a JSON `null` is a body, and the schema refuses it (400).
+          if (request.body === undefined) request.body = {};
         },
       },
       async (request, reply) => {
