@@ -29,6 +29,8 @@ export interface FuzzRequest {
   /** The query string, `''` or starting with `?`, already encoded. */
   query: string;
   body: FuzzBody;
+  /** More request headers (odd `accept`, a long request id, a `null` origin…); never the credential. */
+  headers: Record<string, string>;
   /** True when the request violates the document (body schema, query schema, path pattern, media type). */
   invalid: boolean;
   /** What was generated, for failure messages. */
@@ -303,8 +305,11 @@ function queryArbitrary(operation: Operation, hint: ValueHint): fc.Arbitrary<{ q
       validValue(parameter.schema, hint).map((value) => ({ query: `?${parameter.name}=${encode(String(value))}`, invalid: false, description: `valid ${parameter.name}` })),
       fc.constantFrom(...values).map((value) => {
         const text = String(value);
-        const asNumber = Number(text);
-        const typed = ['integer', 'number'].includes(typeOf(parameter.schema) ?? '') && text.trim() !== '' && Number.isFinite(asNumber) ? asNumber : text;
+        // The query decoder turns the invalid UTF-8 of an encoded lone surrogate into well-formed
+        // text (U+FFFD), so the handler sees that: classify what it sees.
+        const seen = text.replace(/\p{Cs}/gu, '\ufffd');
+        const asNumber = Number(seen);
+        const typed = ['integer', 'number'].includes(typeOf(parameter.schema) ?? '') && seen.trim() !== '' && Number.isFinite(asNumber) ? asNumber : seen;
         return { query: `?${parameter.name}=${encode(text)}`, invalid: !satisfies(parameter.schema, typed), description: `${parameter.name}=${describeValue(text)}` };
       }),
       fc.constant({ query: `?${parameter.name}=1&${parameter.name}=2`, invalid: false, description: `${parameter.name} twice` }),
@@ -346,6 +351,23 @@ function pathOverrideArbitrary(operation: Operation): fc.Arbitrary<{ overrides: 
   );
 }
 
+/** Headers a client may send oddly; none of them makes a request invalid. */
+const ODD_HEADERS: readonly Record<string, string>[] = [
+  { accept: 'application/xml' },
+  { accept: 'text/event-stream' },
+  { 'x-request-id': 'r'.repeat(2_000) },
+  { 'x-request-id': '\u00ff\u00fe' },
+  { origin: 'null' },
+  { 'accept-encoding': 'gzip;q=abc, br;q=-1' },
+  { 'if-none-match': '*' },
+  { 'accept-language': 'x'.repeat(4_000) },
+];
+
+const headerArbitrary = fc.oneof(
+  { arbitrary: fc.constant({ headers: {}, description: 'plain headers' }), weight: 3 },
+  { arbitrary: fc.constantFrom(...ODD_HEADERS).map((headers) => ({ headers, description: `headers ${JSON.stringify(headers).slice(0, 60)}` })), weight: 1 },
+);
+
 /**
  * Requests of one operation. With `onlyInvalid`, every request violates the document (its body,
  * query or path), so it must be refused whoever sends it: for callers whose accepted write would
@@ -355,8 +377,8 @@ export function requestArbitrary(operation: Operation, hint: ValueHint, options:
   // Nothing of a request without a body schema, query or path parameter can be invalid.
   if (options.onlyInvalid && !operation.bodySchema && operation.queryParameters.length === 0 && operation.pathParameters.length === 0) return null;
   const request = fc
-    .tuple(fc.oneof(...bodyArbitraries(operation, hint)), queryArbitrary(operation, hint), pathOverrideArbitrary(operation))
-    .map(([body, query, path]): FuzzRequest => {
+    .tuple(fc.oneof(...bodyArbitraries(operation, hint)), queryArbitrary(operation, hint), pathOverrideArbitrary(operation), headerArbitrary)
+    .map(([body, query, path, headers]): FuzzRequest => {
       // A route that documents no body may ignore one: only a documented schema makes a body invalid.
       // A byte order mark before JSON may be ignored (RFC 8259 §8.1): `\ufeff{}` is the text `{}`.
       const schema = operation.bodySchema;
@@ -369,8 +391,9 @@ export function requestArbitrary(operation: Operation, hint: ValueHint, options:
         pathOverrides: path.overrides,
         query: query.query,
         body: body.body,
+        headers: headers.headers,
         invalid: bodyInvalid || query.invalid || path.invalid,
-        description: [body.description, query.description, path.description].join('; '),
+        description: [body.description, query.description, path.description, headers.description].join('; '),
       };
     });
   return options.onlyInvalid ? request.filter((generated) => generated.invalid) : request;

@@ -69,7 +69,7 @@ interface Observed {
 async function send(world: SecurityWorld, operation: Operation, request: FuzzRequest, token: string): Promise<Observed> {
   const { real } = await pathValues(world, operation, world.group);
   const path = operation.path.replace(/\{([^}]+)\}/g, (_, name: string) => request.pathOverrides[name] ?? encode(real[name]!));
-  const headers: Record<string, string> = { authorization: `Bearer ${token}` };
+  const headers: Record<string, string> = { ...request.headers, authorization: `Bearer ${token}` };
   let body: string | undefined;
   if (request.body.kind === 'json') {
     body = JSON.stringify(request.body.value);
