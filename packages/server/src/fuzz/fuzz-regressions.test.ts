@@ -64,12 +64,22 @@ describe('route fuzzer regressions', () => {
     expect(answer).toContain('"code":"malformed_request"');
   });
 
-  it('documents what the fuzzer saw answered: the SSE stream (200) and a 400 for a malformed conversation id', async () => {
+  it('documents what the fuzzer saw answered: the SSE stream (200) and a 400 for a malformed id', async () => {
     // Found as: GET /v1/events → 200 text/event-stream, undocumented; GET /v1/conversations/{id} → 400, undocumented.
     const document = await fetchServedDocument(ctx.api);
     expect(Object.keys(document.paths['/v1/events']!.get.responses)).toEqual(expect.arrayContaining(['200', '400']));
     expect(document.paths['/v1/events']!.get.responses['200'].content).toHaveProperty('text/event-stream');
     expect(Object.keys(document.paths['/v1/conversations/{id}']!.get.responses)).toContain('400');
+    // Found as: a malformed {userId} or {messageId} → 400 validation_failed, undocumented on these.
+    for (const [path, method] of [
+      ['/v1/conversations/{id}/members/{userId}', 'delete'],
+      ['/v1/conversations/{id}/messages/{messageId}', 'delete'],
+      ['/v1/conversations/{id}/bans/{userId}', 'put'],
+      ['/v1/conversations/{id}/bans/{userId}', 'delete'],
+      ['/v1/conversations/{id}/mutes/{userId}', 'delete'],
+    ] as const) {
+      expect(Object.keys(document.paths[path]![method].responses), `${method} ${path}`).toContain('400');
+    }
     const user = await registerUser(ctx.api);
     expectProblem(await ctx.api.get(`/v1/conversations/${'x'.repeat(200)}`, user.token), 400, 'validation_failed');
   });

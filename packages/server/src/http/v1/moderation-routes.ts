@@ -35,7 +35,7 @@ function liftAndListRoutes<T>(
         ...AUTHENTICATED,
         summary: routes.liftSummary,
         params: MemberParams,
-        response: { 204: Type.Null(), ...problems(401, 403, 404) },
+        response: { 204: Type.Null(), ...problems(400, 401, 403, 404) },
       },
     },
     async (request, reply) => {
@@ -100,7 +100,7 @@ export const moderationRoutes =
           ...AUTHENTICATED,
           summary: 'Ban a user: removed if a member, and refused when added again until lifted',
           params: MemberParams,
-          response: { 204: Type.Null(), ...problems(401, 403, 404) },
+          response: { 204: Type.Null(), ...problems(400, 401, 403, 404) },
         },
       },
       async (request, reply) => {
