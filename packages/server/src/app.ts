@@ -5,12 +5,13 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Authenticator } from './auth/authenticator.js';
 import type { Engine } from './engine/engine.js';
 import { requireAuthentication } from './http/authentication.js';
-import { answerFrameworkError, registerProblemHandlers, sendProblem } from './http/problems.js';
+import { answerClientError, answerFrameworkError, registerProblemHandlers, sendProblem } from './http/problems.js';
 import { registerRateLimitHeaders } from './http/rate-limit-headers.js';
 import { problems } from './http/route-schemas.js';
 import type { RealtimeGateway } from './gateway/realtime-gateway.js';
 import { sseRoutes } from './gateway/sse-routes.js';
 import { createRequestIdGenerator, echoRequestId } from './http/request-id.js';
+import { refuseForeignCharsets } from './http/media-type.js';
 import { createValidatorCompiler, refuseMalformedText } from './http/validation.js';
 import { registerCors } from './http/cors.js';
 import { registerSecurityHeaders, swaggerUiCsp } from './http/security-headers.js';
@@ -96,6 +97,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // The reply it returns is thenable, but the answer is written synchronously: nothing to await.
     // eslint-disable-next-line @typescript-eslint/no-misused-promises
     frameworkErrors: answerFrameworkError,
+    clientErrorHandler: answerClientError,
     // A request still arriving after these is cut off (408), however slowly it trickles in. An SSE
     // stream or a WebSocket is a request that has fully arrived, so these never end one.
     requestTimeout: deps.http.requestTimeoutMs,
@@ -111,6 +113,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   app.setValidatorCompiler(createValidatorCompiler());
   refuseMalformedText(app);
+  refuseForeignCharsets(app);
 
   // JSON only: text/plain (Fastify's other default) would reach handlers as a string.
   app.removeContentTypeParser('text/plain');

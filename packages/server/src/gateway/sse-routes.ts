@@ -39,7 +39,14 @@ export const sseRoutes =
             cursor: Type.Optional(Type.String({ maxLength: 65_536 })),
             access_token: Type.Optional(Type.String({ maxLength: 8192 })),
           }),
-          response: problems(401, 403, 429),
+          response: {
+            // Hijacked: Fastify never serialises it; documented so clients know what a success is.
+            200: {
+              description: 'The stream: `id:` lines carry the cursor; `event:` names the event; `data:` is its JSON.',
+              content: { 'text/event-stream': { schema: Type.String() } },
+            },
+            ...problems(400, 401, 403, 429),
+          },
         },
       },
       async (request, reply) => {

@@ -1,3 +1,5 @@
+import { STATUS_CODES as HTTP_STATUS_TEXT } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ERROR_CODES, type ErrorCode } from '@parley/protocol';
 import { EngineError } from '../engine/errors.js';
@@ -74,6 +76,27 @@ export function answerFrameworkError(error: FastifyError, request: FastifyReques
   }
   request.log.error({ err: error }, 'routing error');
   return sendProblem(request, reply, 'internal_error', { instance: false });
+}
+
+/**
+ * Fastify's `clientErrorHandler`: errors Node's HTTP parser reports before a request exists
+ * (headers or URL past the 16 kB limit, a request that trickled in past the timeout, bytes that
+ * are not HTTP). Answered as a problem like every other refusal (Fastify's default is a bare JSON
+ * body), then the socket is closed: its framing can no longer be trusted.
+ */
+export function answerClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
+  // A reset connection has nobody to answer.
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const code: ErrorCode =
+    error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'request_timeout' : error.code === 'HPE_HEADER_OVERFLOW' ? 'headers_too_large' : 'malformed_request';
+  const { status, title } = ERROR_CODES[code];
+  const body = JSON.stringify({ type: `urn:parley:problem:${code}`, title, status, detail: title, code });
+  if (socket.writable) {
+    const headers = { ...BASELINE_HEADERS, 'content-type': PROBLEM_CONTENT_TYPE, 'content-length': String(Buffer.byteLength(body)), connection: 'close' };
+    const head = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`).join('');
+    socket.write(`HTTP/1.1 ${status} ${HTTP_STATUS_TEXT[status]}\r\n${head}\r\n${body}`);
+  }
+  socket.destroy(error);
 }
 
 /**

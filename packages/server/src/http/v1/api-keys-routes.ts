@@ -29,7 +29,8 @@ export const apiKeysRoutes =
           },
           // The body is optional: Fastify validates a missing one as `null` (see mint token).
           preValidation: async (request) => {
-            request.body ??= {};
+            // Only a missing body: a JSON `null` is a body, and the schema refuses it (400).
+            if (request.body === undefined) request.body = {};
           },
         },
         async (request, reply) => {

@@ -68,7 +68,7 @@ export const conversationsRoutes =
           tags,
           ...AUTHENTICATED,
           params: ConversationIdParams,
-          response: { 200: Conversation, ...problems(401, 404) },
+          response: { 200: Conversation, ...problems(400, 401, 404) },
         },
       },
       async (request) => {
@@ -151,7 +151,7 @@ export const conversationsRoutes =
           ...AUTHENTICATED,
           summary: 'Remove a member (owner or admin), or leave',
           params: MemberParams,
-          response: { 204: Type.Null(), ...problems(401, 403, 404) },
+          response: { 204: Type.Null(), ...problems(400, 401, 403, 404) },
         },
       },
       async (request, reply) => {

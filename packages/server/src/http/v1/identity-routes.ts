@@ -165,7 +165,8 @@ export const identityRoutes =
           // The body is optional, but Fastify validates a missing body as `null` against the
           // object schema (400 "body must be object"): a request without one means `{}`.
           preValidation: async (request) => {
-            request.body ??= {};
+            // Only a missing body: a JSON `null` is a body, and the schema refuses it (400).
+            if (request.body === undefined) request.body = {};
           },
         },
         async (request, reply) => {

@@ -102,7 +102,7 @@ export const messagesRoutes =
           ...AUTHENTICATED,
           summary: 'Delete a message (sender, owner or admin); its seq stays with deletedAt set',
           params: MessageParams,
-          response: { 204: Type.Null(), ...problems(401, 403, 404) },
+          response: { 204: Type.Null(), ...problems(400, 401, 403, 404) },
         },
       },
       async (request, reply) => {

@@ -35,7 +35,7 @@ function liftAndListRoutes<T>(
         ...AUTHENTICATED,
         summary: routes.liftSummary,
         params: MemberParams,
-        response: { 204: Type.Null(), ...problems(401, 403, 404) },
+        response: { 204: Type.Null(), ...problems(400, 401, 403, 404) },
       },
     },
     async (request, reply) => {
@@ -81,7 +81,8 @@ export const moderationRoutes =
         },
         // The body is optional (no body: muted until lifted); validation then sees an empty object.
         preValidation: async (request) => {
-          request.body ??= {};
+          // Only a missing body: a JSON `null` is a body, and the schema refuses it (400).
+          if (request.body === undefined) request.body = {};
         },
       },
       async (request, reply) => {
@@ -99,7 +100,7 @@ export const moderationRoutes =
           ...AUTHENTICATED,
           summary: 'Ban a user: removed if a member, and refused when added again until lifted',
           params: MemberParams,
-          response: { 204: Type.Null(), ...problems(401, 403, 404) },
+          response: { 204: Type.Null(), ...problems(400, 401, 403, 404) },
         },
       },
       async (request, reply) => {
