@@ -36,3 +36,24 @@ export class IpcProcess<Request extends { id: number; op: string }> {
     });
   }
 }
+
+/**
+ * The child's side of IpcProcess: answers each request `{ id, … }` with `{ id, reply }`, the reply
+ * being what `handle` resolves to. A request that fails ends the child (its output says why, and
+ * the harness's IpcProcess rejects what was waiting); the harness going away (the IPC channel
+ * closing) ends it too.
+ */
+export function serveIpc<Request extends { id: number }>(handle: (request: Request) => unknown): void {
+  process.on('message', (request: Request) => {
+    Promise.resolve()
+      .then(() => handle(request))
+      .then(
+        (reply) => process.send!({ id: request.id, reply }),
+        (error: unknown) => {
+          console.error(error);
+          process.exit(1);
+        },
+      );
+  });
+  process.on('disconnect', () => process.exit(0));
+}

@@ -10,6 +10,7 @@ import { settleOpening } from '../ws-clients.js';
 import { monoMs } from '../clock.js';
 import { mapLimit } from '../concurrency.js';
 import type { ConnectReply, FleetRequest, FleetStats } from './protocol.js';
+import { serveIpc } from '../ipc-process.js';
 
 const CONNECT_TIMEOUT_MS = 60_000;
 const READY = '{"type":"ready"';
@@ -67,30 +68,19 @@ async function closeAll(): Promise<void> {
   sockets.length = 0;
 }
 
-process.on('message', (request: FleetRequest) => {
-  const answer = async (): Promise<unknown> => {
-    switch (request.op) {
-      case 'connect':
-        return connect(request);
-      case 'stats':
-        return {
-          open: sockets.filter((socket) => socket.readyState === WebSocket.OPEN).length,
-          frames,
-          quietMs: monoMs() - lastFrameAt,
-          closedByServer,
-        } satisfies FleetStats;
-      case 'close':
-        await closeAll();
-        return {};
-    }
-  };
-  answer().then(
-    (reply) => process.send!({ id: request.id, reply }),
-    (error: unknown) => {
-      console.error(error);
-      process.exit(1);
-    },
-  );
+serveIpc<FleetRequest>(async (request) => {
+  switch (request.op) {
+    case 'connect':
+      return connect(request);
+    case 'stats':
+      return {
+        open: sockets.filter((socket) => socket.readyState === WebSocket.OPEN).length,
+        frames,
+        quietMs: monoMs() - lastFrameAt,
+        closedByServer,
+      } satisfies FleetStats;
+    case 'close':
+      await closeAll();
+      return {};
+  }
 });
-// The harness went away (its IPC channel closed): nothing left to do.
-process.on('disconnect', () => process.exit(0));

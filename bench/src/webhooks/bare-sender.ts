@@ -11,6 +11,7 @@ import { Agent, request as httpRequest } from 'node:http';
 import { monoMs, sleep } from '../clock.js';
 import { percentile, Samples, sortedUnion } from '../stats.js';
 import { baselineBody, baselineHeaders, webhookText, type SenderRequest, type SenderStats, type SenderStepReply } from './protocol.js';
+import { serveIpc } from '../ipc-process.js';
 
 /** Parley's default attempt deadline (WEBHOOK_TIMEOUT_MS). */
 const TIMEOUT_MS = 10_000;
@@ -128,25 +129,14 @@ function drain(): Promise<void> {
   return new Promise((resolve) => drained.push(resolve));
 }
 
-process.on('message', (request: SenderRequest) => {
-  const answer = async (): Promise<unknown> => {
-    switch (request.op) {
-      case 'step':
-        return step(request);
-      case 'stats':
-        return stats(request.step);
-      case 'drain':
-        await drain();
-        return {};
-    }
-  };
-  answer().then(
-    (reply) => process.send!({ id: request.id, reply }),
-    (error: unknown) => {
-      console.error(error);
-      process.exit(1);
-    },
-  );
+serveIpc<SenderRequest>(async (request) => {
+  switch (request.op) {
+    case 'step':
+      return step(request);
+    case 'stats':
+      return stats(request.step);
+    case 'drain':
+      await drain();
+      return {};
+  }
 });
-// The harness went away (its IPC channel closed): nothing left to do.
-process.on('disconnect', () => process.exit(0));

@@ -10,6 +10,7 @@ import { createServer } from 'node:http';
 import { monoMs } from '../clock.js';
 import { readMarked } from '../marked-text.js';
 import { WEBHOOK_MARKER, type ReceiverCount, type ReceiverReport, type ReceiverRequest } from './protocol.js';
+import { serveIpc } from '../ipc-process.js';
 
 interface StepRecord {
   /** First arrival per event index (NaN: not yet). */
@@ -82,28 +83,20 @@ function report(id: number): ReceiverReport {
   };
 }
 
-process.on('message', (request: ReceiverRequest) => {
-  let reply: unknown;
+serveIpc<ReceiverRequest>((request) => {
   switch (request.op) {
     case 'begin':
       steps.set(request.step, { arrivals: new Float64Array(request.total).fill(Number.NaN), received: 0, duplicates: 0, bodyBytes: 0, requests: 0 });
-      reply = {};
-      break;
+      return {};
     case 'count':
-      reply = count(request.steps);
-      break;
+      return count(request.steps);
     case 'report':
-      reply = report(request.step);
-      break;
+      return report(request.step);
     case 'forget':
       for (const id of request.steps) steps.delete(id);
-      reply = {};
-      break;
+      return {};
   }
-  process.send!({ id: request.id, reply });
 });
-// The harness went away (its IPC channel closed): nothing left to do.
-process.on('disconnect', () => process.exit(0));
 process.once('SIGTERM', () => {
   server.close(() => process.exit(0));
   server.closeAllConnections();
