@@ -7,7 +7,7 @@ import type { Engine } from './engine/engine.js';
 import { requireAuthentication } from './http/authentication.js';
 import { answerClientError, answerFrameworkError, registerProblemHandlers, sendProblem } from './http/problems.js';
 import { registerRateLimitHeaders } from './http/rate-limit-headers.js';
-import { problems } from './http/route-schemas.js';
+import { documentFrameworkRefusals, problems } from './http/route-schemas.js';
 import type { RealtimeGateway } from './gateway/realtime-gateway.js';
 import { sseRoutes } from './gateway/sse-routes.js';
 import { createRequestIdGenerator, echoRequestId } from './http/request-id.js';
@@ -112,6 +112,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.server.maxConnections = deps.http.maxConnections;
 
   app.setValidatorCompiler(createValidatorCompiler());
+  documentFrameworkRefusals(app);
   refuseMalformedText(app);
   refuseForeignCharsets(app);
 
