@@ -25,7 +25,7 @@ export {
 } from './auth/session-storage.js';
 export type { TokenProvider, TokenRequest } from './auth/token-provider.js';
 export { CLIENT_ERROR_CODES, ParleyError, ParleyNetworkError, type Problem } from './errors.js';
-export type { FetchLike } from './http.js';
+export type { CredentialSource, FetchLike } from './http.js';
 export { verifyWebhook, WEBHOOK_TOLERANCE_SECONDS, type VerifyWebhookInput } from './webhooks.js';
 export type { ConversationsApi } from './rest/conversations.js';
 export type { MessagesApi } from './rest/messages.js';

@@ -5,20 +5,22 @@
  */
 import type { paths } from '../generated/v1.js';
 
-type Method = 'get' | 'put' | 'post' | 'patch' | 'delete';
-type Operation<P extends keyof paths, M extends Method> = NonNullable<paths[P][M]>;
+/** The HTTP methods of the v1 operations. */
+export type HttpMethod = 'get' | 'put' | 'post' | 'patch' | 'delete';
+/** The generated description of one operation. */
+export type OperationOf<P extends keyof paths, M extends HttpMethod> = NonNullable<paths[P][M]>;
 
 /** The JSON body of the `status` answer of an operation. */
-export type ResponseBody<P extends keyof paths, M extends Method, Status extends number = 200> =
-  Operation<P, M> extends { responses: { [S in Status]: { content: { 'application/json': infer Body } } } } ? Body : never;
+export type ResponseBody<P extends keyof paths, M extends HttpMethod, Status extends number = 200> =
+  OperationOf<P, M> extends { responses: { [S in Status]: { content: { 'application/json': infer Body } } } } ? Body : never;
 
 /** The JSON request body of an operation. */
-export type RequestBody<P extends keyof paths, M extends Method> =
-  Operation<P, M> extends { requestBody?: { content: { 'application/json': infer Body } } } ? Body : never;
+export type RequestBody<P extends keyof paths, M extends HttpMethod> =
+  OperationOf<P, M> extends { requestBody?: { content: { 'application/json': infer Body } } } ? Body : never;
 
 /** The query parameters of an operation. */
-export type QueryParameters<P extends keyof paths, M extends Method> =
-  Operation<P, M> extends { parameters: { query?: infer Query } } ? NonNullable<Query> : never;
+export type QueryParameters<P extends keyof paths, M extends HttpMethod> =
+  OperationOf<P, M> extends { parameters: { query?: infer Query } } ? NonNullable<Query> : never;
 
 /** A user as the API shows it (`GET /v1/users/{userId}`). */
 export type User = ResponseBody<'/v1/users/{userId}', 'get'>;
