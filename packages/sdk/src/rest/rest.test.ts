@@ -52,7 +52,7 @@ describe.each(ENGINE_KINDS)('every REST method of the SDK against a real server 
 
   beforeAll(async () => {
     [server, receiver] = await Promise.all([
-      startSdkTestServer(kind, { OUTBOUND_ALLOWED_HOSTS: '127.0.0.1', WEBHOOK_RETRY_BASE_MS: '200' }),
+      startSdkTestServer(kind, { OUTBOUND_ALLOWED_HOSTS: '127.0.0.1', WEBHOOK_RETRY_BASE_MS: '200', RATE_LIMIT_LOGIN_FAILURES_ACCOUNT: '2/1m' }),
       startWebhookReceiver(),
     ]);
     admin = createAdminClient({ baseUrl: server.url, adminKey: ADMIN_KEY, fetch });
@@ -280,6 +280,12 @@ describe.each(ENGINE_KINDS)('every REST method of the SDK against a real server 
     expect(await dana.auth!.session()).toBeNull();
     await expect(dana.users.me()).rejects.toMatchObject({ code: 'not_signed_in' });
     await expect(again.auth!.login({ username, password: 'correct horse battery' })).rejects.toMatchObject({ status: 401 });
+
+    // Deleting the account through a built-in session also ends the session.
+    const erased = createParleyClient({ baseUrl: server.url, fetch });
+    await erased.auth!.register({ username: uniqueUsername('gone'), password: 'correct horse battery' });
+    await erased.users.deleteMe();
+    expect(await erased.auth!.session()).toBeNull();
   });
 
   it('surfaces failures as ParleyError with the problem code: a non-member asking for a conversation gets 404', async () => {
@@ -294,6 +300,15 @@ describe.each(ENGINE_KINDS)('every REST method of the SDK against a real server 
 
     const invalid = await users.alice.messages.list(group.id, { before: 2, after: 1 }).catch((caught: unknown) => caught);
     expect(invalid).toMatchObject({ status: 400, code: 'validation_failed' });
+
+    // A 429 carries how long to wait (Retry-After): failed logins of one account are limited to 2 a minute here.
+    const client = createParleyClient({ baseUrl: server.url, fetch });
+    const username = uniqueUsername('limited');
+    const attempts = [];
+    for (let attempt = 0; attempt < 3; attempt++) attempts.push(await client.auth!.login({ username, password: 'wrong password' }).catch((caught: unknown) => caught));
+    expect(attempts.map((attempt) => (attempt as ParleyError).code)).toEqual(['invalid_credentials', 'invalid_credentials', 'rate_limited']);
+    expect((attempts[2] as ParleyError).status).toBe(429);
+    expect((attempts[2] as ParleyError).retryAfterSeconds).toBeGreaterThan(0);
   });
 
   it('surfaces a server that cannot be reached as ParleyNetworkError (status 0), told apart from refusals', async () => {
