@@ -4,7 +4,8 @@
  * must stay ready: a ping still answers well within its second); then a black hole (connections
  * open, nothing arrives: readiness must fail on both nodes), ended by resetting every connection
  * (RST) as a partition's timeouts would; then, with the latency still on, every connection reset
- * once more mid-stream. fault-world.ts's verify() checks storage, delivery and leaks afterwards.
+ * once more mid-stream; then replies lost (requests reach Redis and run, answers are held) until
+ * every connection is reset. fault-world.ts's verify() checks storage, delivery and leaks afterwards.
  */
 import { describe, expect, it } from 'vitest';
 import { SENDS_BETWEEN_FAULTS } from './fault-world.js';
@@ -39,6 +40,20 @@ describe('fault: latency, a black hole and resets between Parley and Redis', () 
 
         await world.moreAcked(10);
         expect(proxy.resetAll(), 'connections reset under latency').toBeGreaterThan(0);
+        await world.readyEverywhere();
+
+        // Answers lost: commands reach Redis and run, their replies never come back, then every
+        // connection is reset. What ran must not run again.
+        await world.moreAcked(10);
+        const repliesLostAt = Date.now();
+        proxy.setBlackHole(true, 'from-target');
+        try {
+          await sleep(1500);
+          await world.notReadyEverywhere(world.nodes, repliesLostAt);
+          expect(proxy.resetAll(), 'connections reset after lost replies').toBeGreaterThan(0);
+        } finally {
+          proxy.setBlackHole(false);
+        }
         await world.readyEverywhere();
       } finally {
         proxy.setLatency(null);

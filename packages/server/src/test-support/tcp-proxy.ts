@@ -24,10 +24,12 @@ export interface TcpProxy {
   /** Adds latency to every chunk from now on (null: none). */
   setLatency(latency: Latency | null): void;
   /**
-   * On: every chunk is held, in both directions, on open and new connections (which are accepted
-   * and connected upstream); off: what was held goes on, in order, as after a healed partition.
+   * On: every chunk is held, on open and new connections (which are accepted and connected
+   * upstream), in both directions or only in the answers' (`from-target`: requests arrive and are
+   * acted upon, their answers are lost); off: what was held goes on, in order, as after a healed
+   * partition.
    */
-  setBlackHole(on: boolean): void;
+  setBlackHole(on: boolean, direction?: 'both' | 'from-target'): void;
   /** Resets (RST) both sides of every open connection; returns how many there were. */
   resetAll(): number;
   /** Connections open through the proxy right now. */
@@ -87,14 +89,14 @@ function createRelay(to: Socket, delay: () => number, blackHoled: () => boolean)
 /** Starts a proxy on a free loopback port forwarding to `target`. */
 export async function startTcpProxy(target: { host: string; port: number }): Promise<TcpProxy> {
   let latency: Latency | null = null;
-  let blackHole = false;
+  let blackHole: 'off' | 'both' | 'from-target' = 'off';
   const delay = () => (latency === null ? 0 : latency.minMs + Math.random() * (latency.maxMs - latency.minMs));
   const pairs = new Set<{ client: Socket; upstream: Socket; relays: Relay[] }>();
 
   const server: Server = createServer((client) => {
     const upstream = connect(target.port, target.host);
-    const toUpstream = createRelay(upstream, delay, () => blackHole);
-    const toClient = createRelay(client, delay, () => blackHole);
+    const toUpstream = createRelay(upstream, delay, () => blackHole === 'both');
+    const toClient = createRelay(client, delay, () => blackHole !== 'off');
     const pair = { client, upstream, relays: [toUpstream, toClient] };
     pairs.add(pair);
     // Pure pass-through: no Nagle delay added on top of the latency asked for.
@@ -134,8 +136,8 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     setLatency(next) {
       latency = next;
     },
-    setBlackHole(on) {
-      blackHole = on;
+    setBlackHole(on, direction = 'both') {
+      blackHole = on ? direction : 'off';
       if (!on) for (const pair of pairs) for (const relay of pair.relays) relay.release();
     },
     resetAll,
