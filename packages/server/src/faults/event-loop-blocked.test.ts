@@ -33,13 +33,21 @@ async function blockEventLoop(world: FaultWorld, node: FaultNode): Promise<void>
     return Date.now() < cap;
   })()`;
   const blocking = node.inspector.evaluate(spin);
+  const blocked = { from: 0, to: 0 };
   try {
     await until('the event loop to block', () => node.process.logs.filter((entry) => entry.msg === BLOCKED).length > blockedBefore, 10_000);
-    const blockedAt = Date.now();
+    blocked.from = Date.now();
     await sleep(1000);
-    await world.notReadyEverywhere([node], blockedAt);
+    await world.notReadyEverywhere([node], blocked.from);
   } finally {
+    blocked.to = Date.now();
     await writeFile(release, '');
+  }
+  // Every probe made while the loop spun went unanswered; on Redis, the other node stayed ready.
+  world.expectNotReadyThroughout([node], blocked.from, blocked.to);
+  for (const other of world.nodes.filter((candidate) => candidate !== node)) {
+    const statuses = world.samplesBetween(other, blocked.from, blocked.to).map((sample) => sample.status);
+    expect(statuses.filter((status) => status !== 200), `readiness of ${other.name} while ${node.name} was blocked`).toEqual([]);
   }
   expect(await blocking, 'released by the test, not by the cap').toBe(true);
   await rm(release, { force: true });

@@ -106,6 +106,11 @@ export interface FaultWorld {
   readyEverywhere(timeoutMs?: number): Promise<void>;
   /** The samples of `node` that started within [from, to]. */
   samplesBetween(node: FaultNode, from: number, to: number): ReadinessSample[];
+  /**
+   * Asserts that every readiness probe of the nodes that started at or after `from` (the fault in
+   * place) and ended by `to` (before it was undone) failed, and that there was at least one each.
+   */
+  expectNotReadyThroughout(nodes: FaultNode[], from: number, to: number): void;
   /** A snapshot of the resources to compare with later (after a forced garbage collection). */
   snapshot(): Promise<Snapshot>;
   /** Stops the traffic and asserts every guarantee, and no leak since `before`. */
@@ -140,7 +145,12 @@ async function fullHistory(api: ApiClient, token: string, conversationId: string
 
 export async function startFaultWorld(options: { engine: 'redis' | 'memory'; redisProxy?: boolean }): Promise<FaultWorld> {
   const cleanups: (() => Promise<unknown>)[] = [];
+  /** The probe and follower loops run until `stopped`; the senders until `sending` is false. */
+  let stopped = false;
+  let sending = true;
   const close = async () => {
+    sending = false;
+    stopped = true;
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
   };
   try {
@@ -172,12 +182,12 @@ export async function startFaultWorld(options: { engine: 'redis' | 'memory'; red
     const nodes: FaultNode[] = [];
     for (const name of options.engine === 'redis' ? ['a', 'b'] : ['solo']) {
       const inspection = await inspectorEnv();
-      const process = await fleet.startNode(inspection.env);
-      const clientProxy = await startTcpProxy({ host: '127.0.0.1', port: Number(new URL(process.url).port) });
+      const serverProcess = await fleet.startNode(inspection.env);
+      const clientProxy = await startTcpProxy({ host: '127.0.0.1', port: Number(new URL(serverProcess.url).port) });
       cleanups.push(() => clientProxy.close());
       const inspector = await openInspector(inspection.port);
       cleanups.push(() => inspector.close());
-      nodes.push({ name, process, clientProxy, clientUrl: clientProxy.url('http'), inspector });
+      nodes.push({ name, process: serverProcess, clientProxy, clientUrl: clientProxy.url('http'), inspector });
     }
 
     const api = createApiClient(nodes[0]!.process.url);
@@ -186,7 +196,6 @@ export async function startFaultWorld(options: { engine: 'redis' | 'memory'; red
     const senders = users.slice(0, 3);
     const group = await createGroup(api, senders[0]!.token, users.slice(1).map((user) => user.id), 'faults');
     const conversationId = group.id as string;
-    let stopped = false;
 
     // ─── Readiness probes ───
     const readiness: ReadinessSample[] = [];
@@ -238,7 +247,6 @@ export async function startFaultWorld(options: { engine: 'redis' | 'memory'; red
     const acked = new Map<string, { id: string; seq: number }>();
     const givenUp = new Set<string>();
     const attempts: { status: number; code?: string; node: string }[] = [];
-    let sending = true;
     const sendLoops = Promise.all(
       senders.map(async (sender, senderIndex) => {
         const retries = senderIndex < 2;
@@ -305,6 +313,13 @@ export async function startFaultWorld(options: { engine: 'redis' | 'memory'; red
         );
       },
       samplesBetween: (node, from, to) => readiness.filter((sample) => sample.node === node.name && sample.startedAt >= from && sample.startedAt <= to),
+      expectNotReadyThroughout(which, from, to) {
+        for (const node of which) {
+          const within = readiness.filter((sample) => sample.node === node.name && sample.startedAt >= from && sample.endedAt <= to);
+          expect(within.length, `readiness probes of ${node.name} during the outage`).toBeGreaterThan(0);
+          expect(within.filter((sample) => sample.status === 200), `probes of ${node.name} answered ready during the outage`).toEqual([]);
+        }
+      },
       async snapshot() {
         // Settle first: every follower connected, nothing in flight but the steady stream.
         await until('every follower to be connected', () => followers.every((follower) => follower.open !== undefined), 20_000);

@@ -27,11 +27,12 @@ describe('fault: latency, a black hole and resets between Parley and Redis', () 
           expect(statuses.filter((status) => status !== 200), `readiness of ${node.name} under latency`).toEqual([]);
         }
 
-        const holeAt = Date.now();
         proxy.setBlackHole(true);
+        const holeAt = Date.now();
         try {
           await sleep(2000);
           await world.notReadyEverywhere(world.nodes, holeAt);
+          world.expectNotReadyThroughout(world.nodes, holeAt, Date.now());
           expect(proxy.resetAll(), 'connections reset out of the black hole').toBeGreaterThan(0);
         } finally {
           proxy.setBlackHole(false);
@@ -45,11 +46,12 @@ describe('fault: latency, a black hole and resets between Parley and Redis', () 
         // Answers lost: commands reach Redis and run, their replies never come back, then every
         // connection is reset. What ran must not run again.
         await world.moreAcked(10);
-        const repliesLostAt = Date.now();
         proxy.setBlackHole(true, 'from-target');
+        const repliesLostAt = Date.now();
         try {
           await sleep(1500);
           await world.notReadyEverywhere(world.nodes, repliesLostAt);
+          world.expectNotReadyThroughout(world.nodes, repliesLostAt, Date.now());
           expect(proxy.resetAll(), 'connections reset after lost replies').toBeGreaterThan(0);
         } finally {
           proxy.setBlackHole(false);

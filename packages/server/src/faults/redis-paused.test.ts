@@ -12,15 +12,18 @@ describe('fault: Redis paused (SIGSTOP) and resumed', () => {
   it('every acknowledged message stored once and delivered once; not ready while paused, ready after; no leak', async () => {
     await runFault('redis paused', { engine: 'redis' }, async (world) => {
       const redis = world.redis!;
-      const pausedAt = Date.now();
       await redis.pause();
+      const pausedAt = Date.now();
+      let resumedAt: number;
       try {
         // Long enough for sends to time out (3 s) and for presence heartbeats to fail.
         await sleep(3500);
         await world.notReadyEverywhere(world.nodes, pausedAt);
       } finally {
+        resumedAt = Date.now();
         await redis.resume();
       }
+      world.expectNotReadyThroughout(world.nodes, pausedAt, resumedAt);
       await world.readyEverywhere();
     });
   }, faultTimeout());

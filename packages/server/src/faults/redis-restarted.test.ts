@@ -13,14 +13,17 @@ describe('fault: Redis restarted on its append-only file', () => {
   it('every acknowledged message survives, stored once and delivered once; not ready while down, ready after; no leak', async () => {
     await runFault('redis restarted', { engine: 'redis' }, async (world) => {
       const redis = world.redis!;
-      const downAt = Date.now();
       await redis.shutdown();
+      const downAt = Date.now();
+      let restartedAt: number;
       try {
         await sleep(2000);
         await world.notReadyEverywhere(world.nodes, downAt);
       } finally {
+        restartedAt = Date.now();
         await redis.restart();
       }
+      world.expectNotReadyThroughout(world.nodes, downAt, restartedAt);
       await world.readyEverywhere();
     });
   }, faultTimeout());
