@@ -17,10 +17,7 @@ async function cutClients(world: FaultWorld): Promise<void> {
   for (const node of world.nodes) expect(node.clientProxy.resetAll(), `client connections of ${node.name}`).toBeGreaterThan(0);
   await sleep(1500);
   await world.moreAcked(10);
-  for (const node of world.nodes) {
-    const statuses = world.samplesBetween(node, cutAt, Date.now()).map((sample) => sample.status);
-    expect(statuses.filter((status) => status !== 200), `readiness of ${node.name} while its clients were cut`).toEqual([]);
-  }
+  world.expectReadyThroughout(world.nodes, cutAt, Date.now());
 }
 
 describe('fault: every client connection cut', () => {

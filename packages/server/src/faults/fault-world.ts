@@ -111,6 +111,13 @@ export interface FaultWorld {
    * place) and ended by `to` (before it was undone) failed, and that there was at least one each.
    */
   expectNotReadyThroughout(nodes: FaultNode[], from: number, to: number): void;
+  /**
+   * Asserts that every readiness probe of the nodes that started within [from, to] and got an
+   * answer was answered 200, and that there was one at least. A probe without an answer within its
+   * second is not counted here: on a loaded test machine that is the test's own slowness, whereas
+   * a node that finds itself unready says so (503) within its 1 s ping timeout.
+   */
+  expectReadyThroughout(nodes: FaultNode[], from: number, to: number): void;
   /** A snapshot of the resources to compare with later (after a forced garbage collection). */
   snapshot(): Promise<Snapshot>;
   /** Stops the traffic and asserts every guarantee, and no leak since `before`. */
@@ -313,6 +320,13 @@ export async function startFaultWorld(options: { engine: 'redis' | 'memory'; red
         );
       },
       samplesBetween: (node, from, to) => readiness.filter((sample) => sample.node === node.name && sample.startedAt >= from && sample.startedAt <= to),
+      expectReadyThroughout(which, from, to) {
+        for (const node of which) {
+          const answered = world.samplesBetween(node, from, to).filter((sample) => sample.status !== 0);
+          expect(answered.length, `answered readiness probes of ${node.name}`).toBeGreaterThan(0);
+          expect(answered.filter((sample) => sample.status !== 200), `readiness of ${node.name}`).toEqual([]);
+        }
+      },
       expectNotReadyThroughout(which, from, to) {
         for (const node of which) {
           const within = readiness.filter((sample) => sample.node === node.name && sample.startedAt >= from && sample.endedAt <= to);

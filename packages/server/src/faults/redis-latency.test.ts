@@ -21,11 +21,7 @@ describe('fault: latency, a black hole and resets between Parley and Redis', () 
         const slowFrom = Date.now();
         await world.moreAcked(SENDS_BETWEEN_FAULTS);
         const slowTo = Date.now();
-        for (const node of world.nodes) {
-          const statuses = world.samplesBetween(node, slowFrom, slowTo).map((sample) => sample.status);
-          expect(statuses.length, `readiness probes of ${node.name} under latency`).toBeGreaterThan(0);
-          expect(statuses.filter((status) => status !== 200), `readiness of ${node.name} under latency`).toEqual([]);
-        }
+        world.expectReadyThroughout(world.nodes, slowFrom, slowTo);
 
         proxy.setBlackHole(true);
         const holeAt = Date.now();
