@@ -9,15 +9,16 @@
  *   loop and force a garbage collection before measuring memory.
  * - Clients reach each node through a pass-through TCP proxy of their own, so a test can cut every
  *   client connection of a node at once.
- * - Three senders send a steady stream to one group, each message with its own clientMessageId,
- *   retried with the same id (through the next node) until acknowledged, as an SDK does.
+ * - Three senders send a steady stream to one group: two give each message its own
+ *   clientMessageId and retry it with the same id (through the next node) until acknowledged, as
+ *   an SDK does; the third sends without one and gives up on a failure.
  * - Four followers (spread over the nodes) follow the group over WebSockets and, whenever a socket
  *   closes or cannot open, reconnect to their node with the cursor of the last frame they got.
  * - A readiness probe per node, every 150 ms with a 1 s timeout (a kubelet's default): an answer
  *   other than 200, or none within the second, is a not-ready sample.
  *
  * `verify()` then asserts what the issue asks: every acknowledged message stored exactly once
- * (REST history, seqs 1..n), every follower holding every message exactly once in seq order across
+ * (REST history, seqs 1..n; no send stored twice, nothing stored that was not sent), every follower holding every message exactly once in seq order across
  * its reconnections, no send answered with anything but success, 503 `storage_unavailable` or a
  * cut connection, and no leak (file descriptors, realtime connections, Redis clients, heap and RSS
  * after a forced garbage collection) against the snapshot taken before the first fault.
