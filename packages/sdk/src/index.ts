@@ -5,4 +5,8 @@
  * without gaps or duplicates, an offline send queue and a local store. Runs in Node 20+ and in
  * browsers (no Node-only APIs).
  */
-export {};
+// --- realtime ---
+export * from './realtime/index.js';
+export * from './offline-queue/index.js';
+export * from './store/index.js';
+// --- end realtime ---
