@@ -82,20 +82,19 @@ export function openWebSocketTransport(
   }
   if (socket) {
     const ws = socket;
-    ws.onopen = () => {
+    ws.addEventListener('open', () => {
       opened = true;
       handlers.onOpen();
-    };
-    ws.onmessage = (event) => {
+    });
+    ws.addEventListener('message', (event) => {
       handlers.onActivity();
       if (ended || typeof event.data !== 'string') return;
       const frame = parseServerFrame(event.data);
       if (frame) handlers.onFrame(frame);
-    };
-    ws.onerror = () => {
-      // Always followed by close, which carries the code.
-    };
-    ws.onclose = (event) => end({ code: event.code, reason: event.reason });
+    });
+    // 'error' is always followed by 'close', which carries the code; listening keeps `ws` from throwing it.
+    ws.addEventListener('error', () => {});
+    ws.addEventListener('close', (event) => end({ code: event.code, reason: event.reason }));
   }
   return {
     kind: 'websocket',
