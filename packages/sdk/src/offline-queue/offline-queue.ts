@@ -164,6 +164,14 @@ export class OfflineQueue extends Emitter<OfflineQueueEvents> {
     this.pumpAll();
   }
 
+  /**
+   * Flushes whenever `connection` is (re)connected: the server is reachable again, so waiting
+   * messages need not sit out their backoff. Returns the function that stops it.
+   */
+  flushWhenConnected(connection: { on(name: 'ready', listener: () => void): () => void }): () => void {
+    return connection.on('ready', () => this.flush());
+  }
+
   /** Puts a failed message back in the queue (same clientMessageId). */
   async retry(clientMessageId: string): Promise<void> {
     const item = this.items.find((candidate) => candidate.clientMessageId === clientMessageId && candidate.status === 'failed');
@@ -200,7 +208,8 @@ export class OfflineQueue extends Emitter<OfflineQueueEvents> {
     const next = this.items.find((item) => item.conversationId === conversationId && item.status === 'pending');
     if (!next) return;
     this.busy.add(conversationId);
-    void this.attempt(next);
+    // `attempt` settles every outcome itself; a failure of storage is not a reason to crash the app.
+    this.attempt(next).catch(() => this.busy.delete(conversationId));
   }
 
   private async attempt(item: QueuedMessage): Promise<void> {

@@ -20,7 +20,6 @@ import { Emitter } from './emitter.js';
 import { openSseTransport, openWebSocketTransport, type RealtimeTransport, type TransportClosed, type TransportKind } from './transports.js';
 import {
   CloseCodes,
-  conversationIdOf,
   isDurableEvent,
   type ConversationListItem,
   type DurableEvent,
@@ -56,7 +55,9 @@ export type RealtimeErrorKind =
   /** The server answered a client frame with an `error` frame (e.g. typing in a conversation one is not a member of). */
   | 'server'
   /** The REST catch-up after `resync.required` failed; it is retried after a reconnect. */
-  | 'catch-up';
+  | 'catch-up'
+  /** Something unforeseen failed while connecting (a bug, or a broken injected dependency); retried with backoff. */
+  | 'internal';
 
 export interface RealtimeError {
   kind: RealtimeErrorKind;
@@ -165,7 +166,7 @@ export class RealtimeConnection extends Emitter<RealtimeEvents> {
   /** Starts connecting (called by `createRealtimeConnection`). */
   start(): void {
     if (this.closed || this.transport || this.retryTimer !== null) return;
-    void this.connect();
+    this.connectSafely();
   }
 
   /**
@@ -176,7 +177,7 @@ export class RealtimeConnection extends Emitter<RealtimeEvents> {
     if (this.closed || this.retryTimer === null) return;
     this.scheduler.clearTimeout(this.retryTimer);
     this.retryTimer = null;
-    void this.connect();
+    this.connectSafely();
   }
 
   /**
@@ -212,6 +213,18 @@ export class RealtimeConnection extends Emitter<RealtimeEvents> {
     this.emit('state', { state, previous });
   }
 
+  /** `connect` reports its own failures; anything else (a bug) must not become an unhandled rejection that ends a Node process. */
+  private connectSafely(): void {
+    this.connect().catch((error: unknown) => {
+      if (this.closed || this.transport || this.retryTimer !== null) return;
+      this.emit('error', { kind: 'internal', detail: 'connecting failed unexpectedly; retrying', cause: error });
+      this.retryTimer = this.scheduler.setTimeout(() => {
+        this.retryTimer = null;
+        this.connectSafely();
+      }, this.backoff.next());
+    });
+  }
+
   private async connect(): Promise<void> {
     if (this.closed) return;
     let token: string;
@@ -224,7 +237,7 @@ export class RealtimeConnection extends Emitter<RealtimeEvents> {
     }
     if (this.closed) return;
     const target = { baseUrl: this.options.baseUrl, token, cursor: this.cursorValue };
-    let transport: RealtimeTransport;
+    // The handlers run only after `transport` is assigned (transports report asynchronously).
     const handlers = {
       onOpen: () => this.transport === transport && this.onOpen(),
       onActivity: () => {
@@ -235,7 +248,7 @@ export class RealtimeConnection extends Emitter<RealtimeEvents> {
     };
     const fetchImpl = this.options.fetch ?? globalThis.fetch.bind(globalThis);
     const WebSocketImpl = this.options.WebSocket ?? (globalThis as { WebSocket?: RealtimeDeps['WebSocket'] }).WebSocket;
-    transport = this.useSse ? openSseTransport(fetchImpl, target, handlers) : openWebSocketTransport(WebSocketImpl, target, handlers);
+    const transport: RealtimeTransport = this.useSse ? openSseTransport(fetchImpl, target, handlers) : openWebSocketTransport(WebSocketImpl, target, handlers);
     this.transport = transport;
   }
 
@@ -273,7 +286,7 @@ export class RealtimeConnection extends Emitter<RealtimeEvents> {
       }
       case 'resync.required':
         this.held = [];
-        void this.catchUp(this.transport!);
+        this.catchUp(this.transport!).catch(() => {});
         return;
       case 'typing':
         return this.emit('typing', frame);
@@ -432,7 +445,7 @@ export class RealtimeConnection extends Emitter<RealtimeEvents> {
     else delay = Math.max(this.backoff.next(), closed.retryAfterMs ?? 0);
     this.retryTimer = this.scheduler.setTimeout(() => {
       this.retryTimer = null;
-      void this.connect();
+      this.connectSafely();
     }, delay);
   }
 

@@ -6,6 +6,7 @@
  * cannot be constructed (resuming over it too), and (Redis) a server restart.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
 import { openDirect, sendMessage } from '../../../server/src/test-support/conversations.js';
 import { ENGINE_KINDS } from '../../../server/src/test-support/engines.js';
 import type { TenantUser } from '../../../server/src/test-support/conversations.js';
@@ -179,7 +180,7 @@ describe.each(ENGINE_KINDS)('realtime connection against a server process (%s en
     const { id } = await openDirect(server.api, alice.token, bob.id);
     // A WebSocket that always fails to connect (as through a proxy that refuses upgrades).
     const network = createTestNetwork();
-    class RefusedWebSocket extends (network.WebSocket as unknown as typeof import('ws').WebSocket) {
+    class RefusedWebSocket extends WebSocket {
       constructor(_url: string) {
         super('ws://127.0.0.1:1/v1/realtime');
       }
