@@ -152,4 +152,27 @@ describe.each(ENGINE_KINDS)('offline queue against a server process (%s engine)'
     await queue.discard(notAMember.clientMessageId);
     expect(queue.messages.map((item) => item.text)).toEqual(['transient', 'fine']);
   });
+
+  it('two tabs over one storage keep each other\'s messages; a later page sends both, once', async () => {
+    const [alice, bob] = await pair(server);
+    const { id } = await openDirect(server.api, alice.token, bob.id);
+    const storage = new WebStorageQueueStorage(mapWebStorage());
+    const network = createTestNetwork();
+    network.cut();
+    const tabA = await queueOf(restFor(() => server.url, alice.token, network.fetch), { storage });
+    const tabB = await queueOf(restFor(() => server.url, alice.token, network.fetch), { storage });
+    await tabA.send(id, 'from tab A');
+    await tabB.send(id, 'from tab B');
+    // Tab A writes again (an attempt failed): tab B's message must survive it.
+    await waitUntil(() => tabA.messages[0]!.attempts >= 2, 'tab A retried');
+    tabA.stop();
+    tabB.stop();
+
+    network.restore();
+    const later = await queueOf(restFor(() => server.url, alice.token), { storage });
+    // Across tabs the order is the time queued, to the millisecond: these two may share one.
+    expect(later.pending.map((item) => item.text).sort()).toEqual(['from tab A', 'from tab B']);
+    await waitUntil(allSettled(later), 'both sent');
+    expect((await texts(alice.token, id)).sort()).toEqual(['from tab A', 'from tab B']);
+  });
 });

@@ -71,6 +71,17 @@ function retryAfterMsOf(error: unknown): number {
   return Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : 0;
 }
 
+/** What storage holds: the unacknowledged messages; anything unreadable counts as none. */
+function parseStored(text: string | null): QueuedMessage[] {
+  if (!text) return [];
+  try {
+    const value: unknown = JSON.parse(text);
+    return Array.isArray(value) ? (value as QueuedMessage[]) : [];
+  } catch {
+    return [];
+  }
+}
+
 export class OfflineQueue extends Emitter<OfflineQueueEvents> {
   private readonly storage: QueueStorage;
   private readonly storageKey: string;
@@ -83,6 +94,8 @@ export class OfflineQueue extends Emitter<OfflineQueueEvents> {
   /** Storage writes, one after another, so an older snapshot never overwrites a newer one. */
   private saving: Promise<void> = Promise.resolve();
   private stopped = false;
+  /** Discarded here: not to be kept in storage even if another queue wrote it back. */
+  private readonly forgotten = new Set<string>();
 
   constructor(private readonly options: OfflineQueueOptions) {
     super();
@@ -93,8 +106,7 @@ export class OfflineQueue extends Emitter<OfflineQueueEvents> {
 
   /** Reads what earlier queues over the same storage left pending, and starts sending it. */
   async load(): Promise<void> {
-    const text = await this.storage.get(this.storageKey);
-    const stored = text ? (JSON.parse(text) as QueuedMessage[]) : [];
+    const stored = parseStored(await this.storage.get(this.storageKey));
     const known = new Set(this.items.map((item) => item.clientMessageId));
     this.items.push(...stored.filter((item) => !known.has(item.clientMessageId)));
     this.changed();
@@ -129,7 +141,13 @@ export class OfflineQueue extends Emitter<OfflineQueueEvents> {
       queuedAt: new Date(this.scheduler.now()).toISOString(),
     };
     this.items.push(item);
-    await this.persist();
+    try {
+      await this.persist();
+    } catch (error) {
+      // Not stored means not queued: the caller learns it now rather than losing it on reload.
+      this.items = this.items.filter((candidate) => candidate !== item);
+      throw error;
+    }
     this.changed();
     this.pump(conversationId);
     return item;
@@ -188,6 +206,7 @@ export class OfflineQueue extends Emitter<OfflineQueueEvents> {
     const before = this.items.length;
     this.items = this.items.filter((item) => item.clientMessageId !== clientMessageId || item.status === 'pending');
     if (this.items.length === before) return;
+    this.forgotten.add(clientMessageId);
     await this.persist();
     this.changed();
   }
@@ -269,11 +288,24 @@ export class OfflineQueue extends Emitter<OfflineQueueEvents> {
     return backoff;
   }
 
-  /** Writes the unacknowledged messages (pending and failed); sent ones need no keeping. */
+  /**
+   * Writes the unacknowledged messages (pending and failed); sent and discarded ones need no
+   * keeping. Messages in storage that this queue does not know (queued by another tab over the
+   * same storage since this one loaded) are kept, so that no queue erases another's.
+   */
   private persist(): Promise<void> {
-    const snapshot = JSON.stringify(this.items.filter((item) => item.status !== 'sent'));
-    // A failed write fails its caller, not every later one.
-    const write = this.saving.catch(() => undefined).then(() => this.storage.set(this.storageKey, snapshot));
+    const write = this.saving
+      // A failed write fails its caller, not every later one.
+      .catch(() => undefined)
+      .then(async () => {
+        const stored = parseStored(await this.storage.get(this.storageKey));
+        const known = new Set(this.items.map((item) => item.clientMessageId));
+        const others = stored.filter((item) => !known.has(item.clientMessageId) && !this.forgotten.has(item.clientMessageId));
+        const unacknowledged = this.items.filter((item) => item.status !== 'sent');
+        // In the order queued, across tabs (a stable sort keeps each queue's own order on ties).
+        const merged = [...others, ...unacknowledged].sort((a, b) => (a.queuedAt < b.queuedAt ? -1 : a.queuedAt > b.queuedAt ? 1 : 0));
+        await this.storage.set(this.storageKey, JSON.stringify(merged));
+      });
     this.saving = write;
     return write;
   }

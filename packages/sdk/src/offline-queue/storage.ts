@@ -34,8 +34,8 @@ export interface WebStorageLike {
 
 /**
  * Browsers: the queue in `localStorage` (default) survives reloads and restarts. Tabs of one
- * origin share it; two tabs sending the same message are harmless, the server keeps one copy
- * per clientMessageId.
+ * origin share it: a queue keeps the messages other tabs stored, and two tabs sending the same
+ * message are harmless (the server keeps one copy per clientMessageId).
  */
 export class WebStorageQueueStorage implements QueueStorage {
   constructor(private readonly storage: WebStorageLike = globalThis.localStorage) {}

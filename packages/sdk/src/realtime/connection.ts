@@ -166,8 +166,13 @@ export class RealtimeConnection extends Emitter<RealtimeEvents> {
   /** Starts connecting (called by `createRealtimeConnection`). */
   start(): void {
     if (this.closed || this.transport || this.retryTimer !== null) return;
+    // Browsers say when the network is back: no need to sit out the backoff then.
+    const target = globalThis as { addEventListener?: (type: string, listener: () => void) => void };
+    if (typeof target.addEventListener === 'function') target.addEventListener('online', this.onOnline);
     this.connectSafely();
   }
+
+  private readonly onOnline = () => this.reconnectNow();
 
   /**
    * Connects now if the connection is waiting to retry (e.g. the browser reports it is online
@@ -197,6 +202,8 @@ export class RealtimeConnection extends Emitter<RealtimeEvents> {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    const target = globalThis as { removeEventListener?: (type: string, listener: () => void) => void };
+    if (typeof target.removeEventListener === 'function') target.removeEventListener('online', this.onOnline);
     if (this.retryTimer !== null) this.scheduler.clearTimeout(this.retryTimer);
     this.retryTimer = null;
     this.stopHeartbeat();
