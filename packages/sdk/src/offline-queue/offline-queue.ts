@@ -54,7 +54,7 @@ export interface OfflineQueueOptions {
   backoff?: { baseMs?: number; capMs?: number };
   /** Timers, clock and randomness (tests). */
   scheduler?: Partial<Scheduler>;
-  /** Generates client message ids; default crypto.randomUUID. */
+  /** Generates client message ids (matching `[A-Za-z0-9_.:-]{1,128}`); default `randomClientMessageId`. */
   newClientMessageId?: () => string;
 }
 
@@ -69,6 +69,15 @@ function statusOf(error: unknown): number | undefined {
 function retryAfterMsOf(error: unknown): number {
   const seconds = Number((error as { retryAfter?: unknown } | null)?.retryAfter);
   return Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : 0;
+}
+
+/**
+ * 128 random bits in hex. `crypto.getRandomValues`, unlike `randomUUID`, exists outside secure
+ * contexts too (a page served over plain http from a LAN address).
+ */
+export function randomClientMessageId(): string {
+  const bytes = globalThis.crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (byte) => byte.toString(16).padStart(2, '0')).join('');
 }
 
 /** What storage holds: the unacknowledged messages; anything unreadable counts as none. */
@@ -132,7 +141,7 @@ export class OfflineQueue extends Emitter<OfflineQueueEvents> {
    */
   async send(conversationId: string, text: string, options: { replyTo?: string } = {}): Promise<QueuedMessage> {
     const item: QueuedMessage = {
-      clientMessageId: (this.options.newClientMessageId ?? (() => globalThis.crypto.randomUUID()))(),
+      clientMessageId: (this.options.newClientMessageId ?? randomClientMessageId)(),
       conversationId,
       text,
       ...(options.replyTo === undefined ? {} : { replyTo: options.replyTo }),
