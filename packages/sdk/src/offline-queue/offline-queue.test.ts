@@ -15,10 +15,10 @@ import { createTestNetwork, pair, record, restFor, useServerProcess, waitUntil, 
 import { createRealtimeConnection, type RealtimeConnection } from '../realtime/connection.js';
 import type { SendMessageRest } from '../realtime/deps.js';
 import { createOfflineQueue, type OfflineQueue, type OfflineQueueOptions } from './offline-queue.js';
-import { MemoryQueueStorage, WebStorageQueueStorage, type QueueStorage, type WebStorageLike } from './storage.js';
+import { MemoryQueueStorage, WebStorageQueueStorage, type QueueStorage, type WebStorageArea } from './storage.js';
 
 /** A Web Storage (what `localStorage` is in a browser) kept in a Map. */
-function mapWebStorage(): WebStorageLike {
+function mapWebStorage(): WebStorageArea {
   const values = new Map<string, string>();
   return {
     getItem: (key) => values.get(key) ?? null,

@@ -26,7 +26,7 @@ export class MemoryQueueStorage implements QueueStorage {
 }
 
 /** The Web Storage API's shape (`window.localStorage`, `sessionStorage`). */
-export interface WebStorageLike {
+export interface WebStorageArea {
   getItem(key: string): string | null;
   setItem(key: string, value: string): void;
   removeItem(key: string): void;
@@ -38,7 +38,7 @@ export interface WebStorageLike {
  * message are harmless (the server keeps one copy per clientMessageId).
  */
 export class WebStorageQueueStorage implements QueueStorage {
-  constructor(private readonly storage: WebStorageLike = globalThis.localStorage) {}
+  constructor(private readonly storage: WebStorageArea = globalThis.localStorage) {}
 
   get(key: string): string | null {
     return this.storage.getItem(key);

@@ -126,7 +126,10 @@ export class RealtimeConnection extends Emitter<RealtimeEvents> {
   private liveSince: number | null = null;
   /** Frames that arrived during a REST catch-up, delivered after it. */
   private held: ServerFrame[] | null = null;
-  private refreshToken = false;
+  /** The token the server refused, to be replaced before the next attempt. */
+  private refusedToken: string | null = null;
+  /** The token of the latest attempt. */
+  private token: string | null = null;
   private refusedAfterRefresh = false;
   private webSocketFailures = 0;
   private useSse: boolean;
@@ -235,14 +238,21 @@ export class RealtimeConnection extends Emitter<RealtimeEvents> {
   private async connect(): Promise<void> {
     if (this.closed) return;
     let token: string;
+    const refused = this.refusedToken;
     try {
-      token = await this.options.getToken(this.refreshToken ? { refresh: true } : undefined);
+      token = await this.options.getToken(refused === null ? undefined : { refused });
     } catch (error) {
       if (this.closed) return;
       this.emit('error', { kind: 'unauthorized', detail: 'no access token could be obtained', cause: error });
       return this.close();
     }
     if (this.closed) return;
+    if (refused !== null && token === refused) {
+      // The token provider gives up: the same token would be refused again.
+      this.emit('error', { kind: 'unauthorized', detail: 'the server refused the token and no other was given' });
+      return this.close();
+    }
+    this.token = token;
     const target = { baseUrl: this.options.baseUrl, token, cursor: this.cursorValue };
     // The handlers run only after `transport` is assigned (transports report asynchronously).
     const handlers = {
@@ -285,7 +295,7 @@ export class RealtimeConnection extends Emitter<RealtimeEvents> {
         }
         this.liveSince = this.scheduler.now();
         this.refusedAfterRefresh = false;
-        this.refreshToken = false;
+        this.refusedToken = null;
         this.webSocketFailures = 0;
         this.setState('live');
         this.emit('ready', { userId: frame.userId, resumed, transport: this.transport!.kind });
@@ -441,7 +451,7 @@ export class RealtimeConnection extends Emitter<RealtimeEvents> {
         this.emit('error', { kind: 'unauthorized', detail: closed.reason });
         return this.close();
       }
-      this.refreshToken = true;
+      this.refusedToken = this.token;
       this.refusedAfterRefresh = true;
     }
     this.chooseTransport(transport, closed);
