@@ -14,9 +14,11 @@ WORKDIR /app
 COPY package.json package-lock.json tsconfig.base.json ./
 COPY packages/protocol/package.json packages/protocol/
 COPY packages/server/package.json packages/server/
+COPY packages/sdk/package.json packages/sdk/
 RUN npm ci --no-audit --no-fund
 COPY packages/protocol/ packages/protocol/
 COPY packages/server/ packages/server/
+COPY packages/sdk/ packages/sdk/
 RUN npm run build
 
 FROM ${NODE_IMAGE} AS runtime
@@ -27,6 +29,7 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 COPY packages/protocol/package.json packages/protocol/
 COPY packages/server/package.json packages/server/
+COPY packages/sdk/package.json packages/sdk/
 # Production dependencies of both workspaces; the workspaces themselves are linked, not copied.
 RUN npm ci --omit=dev --no-audit --no-fund \
     && npm cache clean --force \

@@ -7,7 +7,7 @@ import type { Engine } from './engine/engine.js';
 import { requireAuthentication } from './http/authentication.js';
 import { answerClientError, answerFrameworkError, registerProblemHandlers, sendProblem } from './http/problems.js';
 import { registerRateLimitHeaders } from './http/rate-limit-headers.js';
-import { problems } from './http/route-schemas.js';
+import { documentFrameworkRefusals, problems } from './http/route-schemas.js';
 import type { RealtimeGateway } from './gateway/realtime-gateway.js';
 import { sseRoutes } from './gateway/sse-routes.js';
 import { createRequestIdGenerator, echoRequestId } from './http/request-id.js';
@@ -15,6 +15,7 @@ import { refuseForeignCharsets } from './http/media-type.js';
 import { createValidatorCompiler, refuseMalformedText } from './http/validation.js';
 import { registerCors } from './http/cors.js';
 import { registerSecurityHeaders, swaggerUiCsp } from './http/security-headers.js';
+import { isWebAppBuild, registerWebApp } from './http/web-app.js';
 import type { HttpLimits } from './config.js';
 import { adminRoutes } from './http/v1/admin-routes.js';
 import { apiKeysRoutes } from './http/v1/api-keys-routes.js';
@@ -75,6 +76,8 @@ export interface AppDeps {
   http: HttpLimits;
   /** Browser origins allowed on the realtime endpoints; null or absent: any. */
   realtimeOrigins?: readonly string[] | null;
+  /** A built web client to serve at `/` (see http/web-app.ts); null or absent: none. */
+  webAppDir?: string | null;
 }
 
 const DOCS_PREFIX = '/docs';
@@ -112,6 +115,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.server.maxConnections = deps.http.maxConnections;
 
   app.setValidatorCompiler(createValidatorCompiler());
+  documentFrameworkRefusals(app);
   refuseMalformedText(app);
   refuseForeignCharsets(app);
 
@@ -188,5 +192,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     },
     { prefix: '/v1' },
   );
+  if (isWebAppBuild(deps.webAppDir ?? null)) await registerWebApp(app, deps.webAppDir!);
   return app;
 }

@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { Type, type Static } from 'typebox';
 import { Value } from 'typebox/value';
 import { IDENTITY_PROVIDER_ALGORITHMS } from '@parley/protocol';
@@ -21,6 +22,12 @@ const HOST_ENTRY = '([A-Za-z0-9]([A-Za-z0-9_-]*[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Z
 
 /** One OIDC_ALGORITHMS entry: an asymmetric JWS algorithm (never none or HS*). */
 const ALGORITHM = IDENTITY_PROVIDER_ALGORITHMS.join('|');
+
+/**
+ * Where `npm run build` puts the web client: apps/web/dist of the repository, found from this
+ * module (src/ and dist/ are both one level under packages/server).
+ */
+const DEFAULT_WEB_APP_DIR = fileURLToPath(new URL('../../../apps/web/dist/', import.meta.url));
 
 const Env = Type.Object({
   PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 8080 }),
@@ -53,6 +60,7 @@ const Env = Type.Object({
   REALTIME_ORIGINS: Type.Optional(Type.String({ pattern: '^https?://[^\\s,]+(,https?://[^\\s,]+)*$' })),
   PRESENCE_INTERVAL_MS: Type.Integer({ minimum: 100, maximum: 60_000, default: 5_000 }),
   PRESENCE_TTL_MS: Type.Integer({ minimum: 300, maximum: 300_000, default: 15_000 }),
+  WEB_APP_DIR: Type.Optional(Type.String({ minLength: 1 })),
   CORS_ORIGINS: Type.String({ pattern: '^$|^https?://[^/,\\s]+(,https?://[^/,\\s]+)*$', default: '' }),
   HTTP_REQUEST_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 600_000, default: 30_000 }),
   HTTP_HEADERS_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 600_000, default: 10_000 }),
@@ -131,6 +139,8 @@ export interface Config {
   trustProxy: boolean | string[];
   /** Browser origins allowed to call the API (CORS); empty: none. */
   corsOrigins: string[];
+  /** The built web client served at `/` (see http/web-app.ts); null: none served. */
+  webAppDir: string | null;
   http: HttpLimits;
   eventRetention: { maxEvents: number; maxAgeMs: number };
   realtime: {
@@ -247,6 +257,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
     trustProxy: parseTrustProxy(env.TRUST_PROXY),
     corsOrigins: env.CORS_ORIGINS.split(',').filter(Boolean).map(serializedOrigin),
+    webAppDir: env.WEB_APP_DIR === 'off' ? null : (env.WEB_APP_DIR ?? DEFAULT_WEB_APP_DIR),
     http: {
       requestTimeoutMs: env.HTTP_REQUEST_TIMEOUT_MS,
       headersTimeoutMs: Math.min(env.HTTP_HEADERS_TIMEOUT_MS, env.HTTP_REQUEST_TIMEOUT_MS),

@@ -4,6 +4,7 @@
  */
 import { pino } from 'pino';
 import { EX_CONFIG, loadConfigOrReport } from './config.js';
+import { isWebAppBuild } from './http/web-app.js';
 import { loggerOptions } from './observability/logger.js';
 import type { Parley } from './parley.js';
 
@@ -49,7 +50,9 @@ async function main(): Promise<void> {
   const { createParley } = await import('./parley.js');
   parley = await createParley(config, { logger: options });
   const url = await parley.listen();
-  log.info({ url, engine: parley.engine.kind }, 'Parley is listening');
+  // A newcomer's first question: where the chat is. `npm start` builds it; a bare image may not have it.
+  const webClient = isWebAppBuild(config.webAppDir) ? `${url}/` : 'not built';
+  log.info({ url, engine: parley.engine.kind, webClient }, 'Parley is listening');
 }
 
 main().catch((error: unknown) => {

@@ -281,6 +281,7 @@ export async function createParley(config: Config, options: ParleyOptions = {}):
     corsOrigins: config.corsOrigins,
     http: config.http,
     realtimeOrigins: config.realtime.origins,
+    webAppDir: config.webAppDir,
   });
 
   logConnectionError = (error) => app.log.warn({ err: error }, 'Redis connection error');

@@ -14,7 +14,8 @@ export interface Message {
   seq: number;
   /** Null for messages the tenant's back end posted. */
   senderId: string | null;
-  system?: boolean;
+  /** Posted by the tenant back end. */
+  system: boolean;
   /** Null once deleted. */
   text: string | null;
   createdAt: string;

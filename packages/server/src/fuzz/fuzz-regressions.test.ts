@@ -83,4 +83,27 @@ describe('route fuzzer regressions', () => {
     const user = await registerUser(ctx.api);
     expectProblem(await ctx.api.get(`/v1/conversations/${'x'.repeat(200)}`, user.token), 400, 'validation_failed');
   });
+
+  it('documents 431 on every route and 413 and 415 on every route of a body method, and answers them on a route that takes no body', async () => {
+    // Found as: DELETE /v1/conversations/{id}/bans/{userId} with a 1 MiB body → 413, and
+    // DELETE /v1/webhooks/{id} with a text/plain body → 415, and GET /v1/events with a 64 KiB
+    // cursor → 431, none documented.
+    const document = await fetchServedDocument(ctx.api);
+    for (const [path, item] of Object.entries(document.paths)) {
+      for (const [method, operation] of Object.entries(item as Record<string, { responses: Record<string, unknown> }>)) {
+        const expected = ['post', 'put', 'patch', 'delete'].includes(method) ? ['413', '415', '431'] : ['431'];
+        expect(Object.keys(operation.responses), `${method} ${path}`).toEqual(expect.arrayContaining(expected));
+      }
+    }
+    const tenant = await createTestTenant(ctx.api, uniqueTenantId());
+    const [alice, bob] = (await tenant.users(['alice', 'bob'])) as [TenantUser, TenantUser];
+    const group = await createGroup(ctx.api, alice.token, [bob.id], 'Bodies where none is taken');
+    const path = `/v1/conversations/${group.id}/members/${bob.id}`;
+    const huge = JSON.stringify({ pad: 'x'.repeat(1024 * 1024) });
+    expectProblem(await ctx.api.request('DELETE', path, { token: alice.token, body: huge, contentType: 'application/json' }), 413, 'payload_too_large');
+    expectProblem(await ctx.api.request('DELETE', path, { token: alice.token, body: 'bob', contentType: 'text/plain' }), 415, 'unsupported_media_type');
+    // Nothing was done by either refusal: bob is still a member.
+    const members = await ctx.api.get(`/v1/conversations/${group.id}/members`, alice.token);
+    expect(members.body.items.map((member: { userId: string }) => member.userId)).toContain(bob.id);
+  });
 });

@@ -65,7 +65,8 @@ export const healthRoutes =
       }),
     );
 
-    app.get('/metrics', async (_request, reply) =>
+    const exposition = { description: 'Prometheus text exposition format', content: { 'text/plain': { schema: Type.String() } } };
+    app.get('/metrics', { schema: { tags, response: { 200: exposition } } }, async (_request, reply) =>
       reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),
     );
   };

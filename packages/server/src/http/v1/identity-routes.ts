@@ -182,10 +182,14 @@ export const wellKnownRoutes =
   (identity: IdentityService): FastifyPluginAsyncTypebox =>
   async (app) => {
     const tags = ['Authentication'];
-    app.get('/.well-known/jwks.json', { schema: { tags, summary: 'Public keys of built-in access tokens' } }, async (_request, reply) =>
+    // Open objects: every member a JWK or the discovery document carries is written out as given.
+    const Jwks = Type.Object({ keys: Type.Array(Type.Object({ kid: Type.String() }, { additionalProperties: true })) }, { additionalProperties: true });
+    const Discovery = Type.Object({ issuer: Type.String(), jwks_uri: Type.String() }, { additionalProperties: true });
+    const jwksSchema = { tags, summary: 'Public keys of built-in access tokens', response: { 200: Jwks } };
+    app.get('/.well-known/jwks.json', { schema: jwksSchema }, async (_request, reply) =>
       reply.header('cache-control', 'public, max-age=300').send(await identity.jwks()),
     );
-    app.get('/.well-known/openid-configuration', { schema: { tags, summary: 'Issuer metadata' } }, async (_request, reply) =>
+    app.get('/.well-known/openid-configuration', { schema: { tags, summary: 'Issuer metadata', response: { 200: Discovery } } }, async (_request, reply) =>
       reply.header('cache-control', 'public, max-age=300').send(identity.openidConfiguration()),
     );
   };
