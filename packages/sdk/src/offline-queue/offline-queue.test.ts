@@ -103,7 +103,8 @@ describe.each(ENGINE_KINDS)('offline queue against a server process (%s engine)'
         attemptsById.set(body.clientMessageId, attempts);
         const message = await rest.sendMessage(conversationId, body);
         // The first answer of each message is lost: the server stored it, the client never hears.
-        if (attempts === 1) throw new TypeError('fetch failed (connection reset)');
+        // (As the SDK reports it: status 0, no answer.)
+        if (attempts === 1) throw Object.assign(new TypeError('fetch failed (connection reset)'), { status: 0 });
         return message;
       },
     });
@@ -157,7 +158,10 @@ describe.each(ENGINE_KINDS)('offline queue against a server process (%s engine)'
     const queue = await queueOf({
       async sendMessage(conversationId, body) {
         if (body.text === 'transient' && transientLeft-- > 0) {
-          throw Object.assign(new Error(transientLeft === 1 ? 'rate limited' : 'bad gateway'), { status: transientLeft === 1 ? 429 : 502 });
+          throw Object.assign(new Error(transientLeft === 1 ? 'rate limited' : 'bad gateway'), {
+            status: transientLeft === 1 ? 429 : 502,
+            retryAfterSeconds: transientLeft === 1 ? 0.05 : null,
+          });
         }
         return rest.sendMessage(conversationId, body);
       },

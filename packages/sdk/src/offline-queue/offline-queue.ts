@@ -61,13 +61,15 @@ export interface OfflineQueueOptions {
 /** A 4xx other than 408 (timeout) and 429 (rate limited) will not succeed by being repeated. */
 const isPermanent = (status: number | undefined) => status !== undefined && status >= 400 && status < 500 && status !== 408 && status !== 429;
 
+/** The HTTP status of a failed send; undefined when no answer arrived (status 0 or none). */
 function statusOf(error: unknown): number | undefined {
   const status = (error as { status?: unknown } | null)?.status;
-  return typeof status === 'number' ? status : undefined;
+  return typeof status === 'number' && status > 0 ? status : undefined;
 }
 
+/** The server's Retry-After, in ms (the SDK's ParleyError carries it as `retryAfterSeconds`). */
 function retryAfterMsOf(error: unknown): number {
-  const seconds = Number((error as { retryAfter?: unknown } | null)?.retryAfter);
+  const seconds = Number((error as { retryAfterSeconds?: unknown } | null)?.retryAfterSeconds);
   return Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : 0;
 }
 

@@ -55,7 +55,8 @@ export interface SendMessageRest {
   /**
    * `POST /v1/conversations/{id}/messages` with `clientMessageId`. Resolves with the stored
    * message (201 new, 200 the original for a repeat). Rejects with an error whose `status`
-   * property holds the HTTP status when the server answered (absent for network failures).
+   * property holds the HTTP status when the server answered (0 or absent when no answer came)
+   * and `retryAfterSeconds` the Retry-After of a 429 or 503, as the SDK's ParleyError does.
    */
   sendMessage(conversationId: string, body: { text: string; clientMessageId: string; replyTo?: string }): Promise<Message>;
 }
