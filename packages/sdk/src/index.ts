@@ -67,6 +67,7 @@ export {
 export { createBackoff, type Backoff, type BackoffOptions } from './realtime/backoff.js';
 export { createSseParser, type SseEvent, type SseParser } from './realtime/sse-parser.js';
 export type { TransportKind } from './realtime/transports.js';
+export { restOperationsOf, type RestClientLike } from './realtime/rest-binding.js';
 export {
   createRealtimeConnection,
   RealtimeConnection,
