@@ -17,6 +17,7 @@ import type { WebSocketLike } from './deps.js';
 import { restOperationsOf } from './rest-binding.js';
 import { createParleyClient } from '../client.js';
 import { createOfflineQueue } from '../offline-queue/offline-queue.js';
+import { createLocalStore } from '../store/local-store.js';
 
 /** A WebSocket that cannot be constructed, as where a proxy or policy blocks WebSockets. */
 class BlockedWebSocket implements WebSocketLike {
@@ -216,7 +217,11 @@ describe.each(ENGINE_KINDS)('realtime connection against a server process (%s en
     const network = createTestNetwork();
     const connection = connect(bob, network, { getToken: () => bobsClient.getToken(), rest: restOperationsOf(bobsClient) });
     const recorder = record(connection);
+    // Bob's local store follows the connection, catch-up included.
+    const store = createLocalStore({ userId: bob.id });
+    store.follow(connection);
     await recorder.waitFor(() => connection.state === 'live', 'live');
+    store.loadConversations(await restOperationsOf(bobsClient).listConversations());
     await sendMany(alice.token, id, 'before', 1);
     await recorder.waitFor(() => recorder.seqs(id).length === 1, 'one message');
 
@@ -230,6 +235,8 @@ describe.each(ENGINE_KINDS)('realtime connection against a server process (%s en
     expect(recorder.seqs(id)).toEqual(range(1, 102));
     expect(recorder.events.filter((event) => event.cursor === null)).toHaveLength(101);
     expect(queue.messages.map((item) => item.message?.seq)).toEqual(range(2, 102));
+    expect(store.messages(id).map((message) => message.seq)).toEqual(range(1, 102));
+    expect(store.conversation(id)).toMatchObject({ unreadCount: 102, lastSeq: 102, lastMessage: { text: 'queued 101' } });
   });
 
   it.runIf(kind === 'redis')('a server restart (1012): reconnects to the new process and resumes from the cursor', async () => {
