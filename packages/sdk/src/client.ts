@@ -6,7 +6,7 @@
  */
 import { BuiltInAuth } from './auth/built-in-auth.js';
 import type { SessionStorage } from './auth/session-storage.js';
-import { tokenProviderCredential, type TokenProvider } from './auth/token-provider.js';
+import { tokenProviderCredential, type TokenProvider, type TokenRequest } from './auth/token-provider.js';
 import { createTransport, type FetchLike } from './http.js';
 import { conversationsApi, type ConversationsApi } from './rest/conversations.js';
 import { messagesApi, type MessagesApi } from './rest/messages.js';
@@ -38,8 +38,13 @@ export interface ParleyClient {
   readonly baseUrl: string;
   /** The built-in provider's session; null when the client was created with `getToken`. */
   readonly auth: BuiltInAuth | null;
-  /** A valid access token for the realtime connection: refreshed first when due (single-flight), or from `getToken`. */
-  getToken(): Promise<string>;
+  /**
+   * A valid access token for the realtime connection: refreshed first when due (single-flight), or
+   * from `getToken`. With `{refused}` (the server refused that token, e.g. realtime close 4001)
+   * a new one is obtained: the built-in session refreshes (once for all callers), and `getToken`
+   * is asked with the same request.
+   */
+  getToken(request?: TokenRequest): Promise<string>;
   readonly users: UsersApi;
   readonly conversations: ConversationsApi;
   readonly messages: MessagesApi;
@@ -59,7 +64,12 @@ export function createParleyClient(options: ParleyClientOptions): ParleyClient {
   return {
     baseUrl,
     auth,
-    getToken: auth ? () => auth.getToken() : () => options.getToken!(),
+    getToken: auth
+      ? async (request) => {
+          if (request?.refused !== undefined) await auth.refused(request.refused);
+          return auth.getToken();
+        }
+      : (request) => options.getToken!(request),
     users: {
       ...users,
       // A deleted account's refresh token is dead: drop the session instead of failing on the next call.

@@ -141,6 +141,14 @@ describe.each(ENGINE_KINDS)('SDK authentication against a real server (%s engine
       ['/v1/auth/refresh', 200],
       ['/v1/users/me', 200],
     ]);
+
+    // The realtime connection reports a refused token through getToken({refused}): one refresh, a new token.
+    const again = createParleyClient({ baseUrl: server.url, fetch: recorder.fetch, storage: webSessionStorage(storage) });
+    storage.setItem('parley.session', JSON.stringify({ ...JSON.parse(storage.map.get('parley.session')!), accessToken: 'refused-by-realtime' }));
+    const sentBefore = recorder.sent.length;
+    const fresh = await again.getToken({ refused: 'refused-by-realtime' });
+    expect(fresh).not.toBe('refused-by-realtime');
+    expect(recorder.sent.slice(sentBefore).map((request) => [request.path, request.status])).toEqual([['/v1/auth/refresh', 200]]);
   });
 
   it('signs out when the server refuses the refresh (the password was changed elsewhere), and tells listeners', async () => {
@@ -219,6 +227,9 @@ describe.each(ENGINE_KINDS)('SDK authentication against a real server (%s engine
     expect((await hooked.users.me()).id).toBe('hana');
     expect(asked).toEqual([undefined, { refused: 'stale-token' }, undefined]);
     expect(await hooked.getToken()).toBe(accessToken);
+    // The realtime connection, refused (4001), asks the client the same way: the request reaches the hook.
+    expect(await hooked.getToken({ refused: 'stale-token' })).toBe(accessToken);
+    expect(asked.at(-1)).toEqual({ refused: 'stale-token' });
 
     // A provider with nothing better: the 401 surfaces after one retry at most, no loop.
     let calls = 0;
