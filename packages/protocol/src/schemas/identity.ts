@@ -68,3 +68,12 @@ export const MintTokenBody = Type.Object(
 );
 
 export const MintTokenResult = Type.Object({ accessToken: Type.String(), expiresIn: Type.Integer() });
+
+/** `GET /v1/users?username=` — an exact username of the caller's tenant. */
+export const UserLookupQuery = Type.Object(
+  { username: Type.String({ pattern: USERNAME_PATTERN, description: 'The exact username (3..32 of [a-z0-9_.-])' }) },
+  { additionalProperties: false },
+);
+
+/** The users holding a looked-up username: none or one. */
+export const UserList = Type.Object({ items: Type.Array(User, { maxItems: 1 }) });

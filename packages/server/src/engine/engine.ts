@@ -189,6 +189,8 @@ export interface UserStore {
   get(tenantId: TenantId, id: UserId): Promise<User | null>;
   /** One entry per id, in the same order, null where absent. */
   getMany(tenantId: TenantId, ids: readonly UserId[]): Promise<(User | null)[]>;
+  /** The live user (built-in or external) holding `username` in the tenant; null when none does. */
+  findByUsername(tenantId: TenantId, username: string): Promise<User | null>;
   /** The user and its password hash, by username; null when no such built-in user exists. */
   findCredentials(tenantId: TenantId, username: string): Promise<{ user: User; passwordHash: string } | null>;
   /**

@@ -40,6 +40,16 @@ export function createUsersService({ engine, clock }: UsersServiceDeps) {
       return deleted;
     },
 
+    /**
+     * The user of the caller's tenant holding `username` (exact match), as a list of zero or one:
+     * how people find each other to start a conversation. Nothing beyond an exact name is searched,
+     * so the tenant's users cannot be listed through it.
+     */
+    async findByUsername(principal: Principal, username: string): Promise<User[]> {
+      const user = await engine.users.findByUsername(principal.tenantId, username);
+      return user ? [user] : [];
+    },
+
     async updateMe(principal: Principal, changes: { displayName?: string }): Promise<User> {
       const caller = requireUser(principal, 'Changing your profile');
       const update: { displayName?: string } = {};

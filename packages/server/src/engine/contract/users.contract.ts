@@ -29,6 +29,19 @@ export function usersContract(context: ContractContext): void {
       expect(await users.get(TENANT, bob)).toBeNull();
     });
 
+    it('finds a live user by exact username, built-in or external, and nobody once the account is deleted', async () => {
+      const { users } = context.engine;
+      await users.register(TENANT, newUser(alice, 'alice'));
+      await users.ensureExternal(TENANT, { id: bob, username: 'bob', displayName: 'Bob', identity: { provider: 'corp', issuer: 'https://idp.example.com', subject: 'sub-b' } }, T0);
+      expect(await users.findByUsername(TENANT, 'alice')).toMatchObject({ id: alice, username: 'alice' });
+      expect(await users.findByUsername(TENANT, 'bob')).toMatchObject({ id: bob, username: 'bob' });
+      expect(await users.findByUsername(TENANT, 'ALICE')).toBeNull();
+      expect(await users.findByUsername(TENANT, 'ali')).toBeNull();
+      expect(await users.findByUsername('another-tenant' as typeof TENANT, 'alice')).toBeNull();
+      expect(await users.delete(TENANT, alice, T0 + 1)).toBe(true);
+      expect(await users.findByUsername(TENANT, 'alice')).toBeNull();
+    });
+
     it('refuses a taken username and leaves the owner untouched', async () => {
       const { users } = context.engine;
       await users.register(TENANT, newUser(alice, 'alice'));

@@ -119,6 +119,13 @@ export class MemoryUserStore implements UserStore {
     });
   }
 
+  async findByUsername(tenantId: TenantId, username: string): Promise<User | null> {
+    const users = this.tenants.read(tenantId);
+    const id = users?.idByUsername.get(username);
+    const record = id === undefined ? undefined : users?.byId.get(id);
+    return record ? copyUser(record.user) : null;
+  }
+
   async findCredentials(tenantId: TenantId, username: string): Promise<{ user: User; passwordHash: string } | null> {
     const users = this.tenants.read(tenantId);
     const id = users?.idByUsername.get(username);

@@ -99,6 +99,13 @@ export class RedisUserStore implements UserStore {
     return guard(() => Promise.all(ids.map((id) => this.get(tenantId, id))));
   }
 
+  findByUsername(tenantId: TenantId, username: string): Promise<User | null> {
+    return guard(async () => {
+      const id = await this.context.redis.hget(this.context.keys.usernames(tenantId), username);
+      return id === null ? null : this.get(tenantId, id as UserId);
+    });
+  }
+
   findCredentials(tenantId: TenantId, username: string): Promise<{ user: User; passwordHash: string } | null> {
     return guard(async () => {
       const { keys, redis } = this.context;

@@ -39,7 +39,34 @@ describe.each(ENGINE_KINDS)('users over HTTP (%s engine)', (kind) => {
   const blockPath = (id: string) => `/v1/users/me/blocks/${encodeURIComponent(id)}`;
 
   describe('profile', () => {
-    it('GET /v1/users/me answers the caller, and nothing private', async () => {
+    it('finds a user of the same tenant by exact username; nobody else, and no metadata of others', async () => {
+    const alice = await user('alice');
+    const bob = await user('bob');
+    const found = await server.api.get(`/v1/users?username=${bob.username}`, alice.token);
+    expect(found.status, found.text).toBe(200);
+    expect(found.body).toEqual({ items: [{ id: bob.id, username: bob.username, displayName: bob.username, createdAt: expect.any(String) }] });
+    // No partial match, no other tenant's user, nobody for a free name: an empty list, not a 404.
+    for (const username of [bob.username.slice(0, -1), 'outsider', 'nobody-here']) {
+      const none = await server.api.get(`/v1/users?username=${username}`, alice.token);
+      expect(none.status, username).toBe(200);
+      expect(none.body, username).toEqual({ items: [] });
+    }
+    const outsiderSees = await server.api.get(`/v1/users?username=${bob.username}`, outsider.token);
+    expect(outsiderSees.body).toEqual({ items: [] });
+    // Deleted accounts free their username: nobody holds it any more.
+    expect((await server.api.delete('/v1/users/me', bob.token)).status).toBe(204);
+    expect((await server.api.get(`/v1/users?username=${bob.username}`, alice.token)).body).toEqual({ items: [] });
+  });
+
+  it('refuses a lookup without a valid username (400) or without a token (401)', async () => {
+    const alice = await user('alice');
+    for (const query of ['', '?username=', '?username=AB', `?username=${'a'.repeat(33)}`, '?username=alice&extra=1']) {
+      expectProblem(await server.api.get(`/v1/users${query}`, alice.token), 400, 'validation_failed', query);
+    }
+    expectProblem(await server.api.get(`/v1/users?username=${alice.username}`), 401, 'unauthorized');
+  });
+
+  it('GET /v1/users/me answers the caller, and nothing private', async () => {
       const username = uniqueName('me');
       const registered = await server.api.post('/v1/auth/register', { username, password: PASSWORD, displayName: 'Me Myself' });
       const response = await server.api.get('/v1/users/me', registered.body.accessToken);

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { PatchMeBody, Presence, User, UserIdParam } from '@parley/protocol';
+import { PatchMeBody, Presence, User, UserIdParam, UserList, UserLookupQuery } from '@parley/protocol';
 import type { UserId } from '../../domain/types.js';
 import type { AccountsService } from '../../services/accounts-service.js';
 import type { UsersService } from '../../services/users-service.js';
@@ -18,6 +18,24 @@ export const usersRoutes =
       '/users/me',
       { schema: { tags, ...AUTHENTICATED, summary: 'The caller', response: { 200: User, ...problems(401, 403) } } },
       async (request) => presentUser(await users.me(principalOf(request))),
+    );
+
+    app.get(
+      '/users',
+      {
+        schema: {
+          tags,
+          ...AUTHENTICATED,
+          summary: 'Find a user of the same tenant by exact username: {items: [user]}, or {items: []} when nobody holds it',
+          querystring: UserLookupQuery,
+          response: { 200: UserList, ...problems(400, 401) },
+        },
+      },
+      async (request) => {
+        const principal = principalOf(request);
+        const found = await users.findByUsername(principal, request.query.username);
+        return { items: found.map((user) => presentUser(user, principal.kind === 'tenant' || principal.userId === user.id)) };
+      },
     );
 
     app.patch(
