@@ -5,4 +5,35 @@
  * without gaps or duplicates, an offline send queue and a local store. Runs in Node 20+ and in
  * browsers (no Node-only APIs).
  */
-export {};
+// --- core ---
+export { createParleyClient, type ParleyClient, type ParleyClientOptions } from './client.js';
+export {
+  createAdminClient,
+  createServerClient,
+  type AdminClient,
+  type AdminClientOptions,
+  type ServerClient,
+  type ServerClientOptions,
+} from './server-client.js';
+export { BuiltInAuth, type BuiltInAuthOptions, type SessionListener } from './auth/built-in-auth.js';
+export {
+  memorySessionStorage,
+  webSessionStorage,
+  type SessionStorage,
+  type StoredSession,
+  type WebStorageLike,
+} from './auth/session-storage.js';
+export type { TokenProvider, TokenRequest } from './auth/token-provider.js';
+export { CLIENT_ERROR_CODES, ParleyError, ParleyNetworkError, type Problem } from './errors.js';
+export type { CredentialSource, FetchLike } from './http.js';
+export { verifyWebhook, WEBHOOK_TOLERANCE_SECONDS, type VerifyWebhookInput } from './webhooks.js';
+export type { ConversationsApi } from './rest/conversations.js';
+export type { MessagesApi } from './rest/messages.js';
+export type { ModerationApi } from './rest/moderation.js';
+export type { SystemApi } from './rest/system.js';
+export type { ApiKeysApi, IdentityProvidersApi, OperatorApi } from './rest/tenants.js';
+export type { TenantUsersApi, UsersApi } from './rest/users.js';
+export type { WebhooksApi } from './rest/webhooks.js';
+export type * from './rest/types.js';
+export type { paths as V1Paths } from './generated/v1.js';
+// --- end core ---
