@@ -37,3 +37,8 @@ export type { WebhooksApi } from './rest/webhooks.js';
 export type * from './rest/types.js';
 export type { paths as V1Paths } from './generated/v1.js';
 // --- end core ---
+// --- realtime ---
+export * from './realtime/index.js';
+export * from './offline-queue/index.js';
+export * from './store/index.js';
+// --- end realtime ---

@@ -30,12 +30,13 @@ export function createApiClient(baseUrl: string): ApiClient {
   async function request<T>(method: string, path: string, options: RequestOptions = {}): Promise<ApiResponse<T>> {
     const headers: Record<string, string> = { ...options.headers };
     if (options.token) headers.authorization = `Bearer ${options.token}`;
-    let body: string | Buffer | undefined;
+    // A Buffer's bytes as a plain Uint8Array: the DOM typings (the SDK's tests import this file) take no Buffer.
+    let body: string | Uint8Array<ArrayBuffer> | undefined;
     if (options.json !== undefined) {
       body = JSON.stringify(options.json);
       headers['content-type'] ??= 'application/json';
     } else if (options.body !== undefined) {
-      body = options.body;
+      body = typeof options.body === 'string' ? options.body : new Uint8Array(options.body);
       if (options.contentType) headers['content-type'] = options.contentType;
     }
     const response = await fetch(`${baseUrl}${path}`, { method, headers, body });

@@ -1,0 +1,127 @@
+/**
+ * The local store kept in sync by a real realtime connection to a server process, on both
+ * engines: unread counts and the order by activity follow messages and reads; "seen by" follows
+ * members' read receipts; edits, deletes and reactions apply to the stored messages (the user's
+ * own reactions keep `me`); applying an event twice changes nothing.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
+import { createGroup, openDirect, sendMessage } from '../../../server/src/test-support/conversations.js';
+import { ENGINE_KINDS } from '../../../server/src/test-support/engines.js';
+import type { TenantUser } from '../../../server/src/test-support/conversations.js';
+import { pair, restFor, useServerProcess, users, waitUntil } from '../test-support/realtime-world.js';
+import { createRealtimeConnection, type RealtimeConnection, type RealtimeEvent } from '../realtime/connection.js';
+import { createLocalStore, type LocalStore } from './local-store.js';
+
+describe.each(ENGINE_KINDS)('local store synced by a realtime connection (%s engine)', (kind) => {
+  const server = useServerProcess(kind);
+  const connections: RealtimeConnection[] = [];
+  afterEach(() => connections.splice(0).forEach((connection) => connection.close()));
+
+  /** A store for `user`: conversations loaded over REST, then kept in sync by a live connection. */
+  const storeFor = async (user: TenantUser): Promise<{ store: LocalStore; connection: RealtimeConnection; events: RealtimeEvent[] }> => {
+    const rest = restFor(() => server.url, user.token);
+    const store = createLocalStore({ userId: user.id });
+    const connection = createRealtimeConnection({ baseUrl: server.url, getToken: async () => user.token, WebSocket, rest });
+    connections.push(connection);
+    const events: RealtimeEvent[] = [];
+    connection.on('event', (event) => events.push(event));
+    store.follow(connection);
+    await waitUntil(() => connection.state === 'live', 'live');
+    store.loadConversations(await rest.listConversations());
+    return { store, connection, events };
+  };
+  const read = async (user: TenantUser, conversationId: string, seq: number) => {
+    const response = await server.api.post(`/v1/conversations/${conversationId}/read`, { seq }, user.token);
+    expect(response.status).toBe(204);
+  };
+  const unread = (store: LocalStore) => Object.fromEntries(store.conversations().map((c) => [c.title ?? 'direct', c.unreadCount]));
+
+  it('unread counts and the order by activity follow messages and reads', async () => {
+    const [alice, bob, carol] = await users(server, 3);
+    const direct = await openDirect(server.api, alice!.token, bob!.id);
+    const group = await createGroup(server.api, alice!.token, [bob!.id, carol!.id], 'group');
+    const { store, events } = await storeFor(bob!);
+    let notifications = 0;
+    store.subscribe(() => (notifications += 1));
+
+    await sendMessage(server.api, alice!.token, direct.id, 'd1');
+    await sendMessage(server.api, alice!.token, direct.id, 'd2');
+    await sendMessage(server.api, alice!.token, group.id, 'g1');
+    await waitUntil(() => store.conversation(group.id)?.unreadCount === 1, 'group unread');
+    expect(unread(store)).toEqual({ group: 1, direct: 2 });
+    expect(store.conversations().map((c) => c.id)).toEqual([group.id, direct.id]);
+    expect(notifications).toBeGreaterThan(0);
+
+    await sendMessage(server.api, alice!.token, direct.id, 'd3');
+    await waitUntil(() => store.conversation(direct.id)?.unreadCount === 3, 'direct unread 3');
+    expect(store.conversations().map((c) => c.id)).toEqual([direct.id, group.id]);
+    expect(store.messages(direct.id).map((m) => m.text)).toEqual(['d1', 'd2', 'd3']);
+
+    // The same event applied again (a duplicate) changes nothing.
+    const snapshot = store.conversations();
+    store.apply(events.findLast((event) => event.type === 'message.created')!);
+    expect(store.conversation(direct.id)?.unreadCount).toBe(3);
+    expect(store.messages(direct.id)).toHaveLength(3);
+    expect(store.conversations()).toEqual(snapshot);
+
+    // Bob's own message: nothing above his read position is unread any more.
+    await sendMessage(server.api, bob!.token, direct.id, 'mine');
+    await waitUntil(() => store.messages(direct.id).length === 4, 'own message');
+    expect(store.conversation(direct.id)?.unreadCount).toBe(0);
+
+    // Reads (from another of bob's devices: the read event) bring the count down.
+    await sendMessage(server.api, alice!.token, group.id, 'g2');
+    await waitUntil(() => store.conversation(group.id)?.unreadCount === 2, 'group unread 2');
+    await read(bob!, group.id, 1);
+    await waitUntil(() => store.conversation(group.id)?.unreadCount === 1, 'group read up to 1');
+    await read(bob!, group.id, 2);
+    await waitUntil(() => store.conversation(group.id)?.unreadCount === 0, 'group read up to 2');
+    // And REST agrees.
+    const listed = await restFor(() => server.url, bob!.token).listConversations();
+    expect(Object.fromEntries(listed.map((c) => [c.id, c.unreadCount]))).toEqual({ [direct.id]: 0, [group.id]: 0 });
+  });
+
+  it('"seen by" follows the members\' read receipts', async () => {
+    const [alice, bob, carol] = await users(server, 3);
+    const group = await createGroup(server.api, alice!.token, [bob!.id, carol!.id], 'receipts');
+    const { store } = await storeFor(alice!);
+    await sendMessage(server.api, alice!.token, group.id, 'one');
+    await sendMessage(server.api, alice!.token, group.id, 'two');
+    await waitUntil(() => store.messages(group.id).length === 2, 'two messages');
+    expect(store.seenBy(group.id, 1)).toEqual([]);
+
+    await read(bob!, group.id, 2);
+    await read(carol!, group.id, 1);
+    await waitUntil(() => store.seenBy(group.id, 1).length === 2, 'both read the first');
+    expect(store.seenBy(group.id, 1)).toEqual([bob!.id, carol!.id].sort());
+    expect(store.seenBy(group.id, 2)).toEqual([bob!.id]);
+    expect(store.readPositions(group.id).get(bob!.id)).toBe(2);
+  });
+
+  it('edits, deletes and reactions apply to the stored messages; the user\'s own reactions keep `me`', async () => {
+    const [alice, bob] = await pair(server);
+    const direct = await openDirect(server.api, alice.token, bob.id);
+    const { store } = await storeFor(bob);
+    const first = await sendMessage(server.api, alice.token, direct.id, 'first');
+    const second = await sendMessage(server.api, alice.token, direct.id, 'second');
+    await waitUntil(() => store.messages(direct.id).length === 2, 'two messages');
+
+    expect((await server.api.patch(`/v1/conversations/${direct.id}/messages/${first.id}`, { text: 'first, edited' }, alice.token)).status).toBe(200);
+    expect((await server.api.delete(`/v1/conversations/${direct.id}/messages/${second.id}`, alice.token)).status).toBe(204);
+    const thumbs = encodeURIComponent('👍');
+    expect((await server.api.put(`/v1/conversations/${direct.id}/messages/${first.id}/reactions/${thumbs}`, {}, bob.token)).status).toBe(204);
+    await waitUntil(() => store.messages(direct.id)[0]!.reactions['👍'] !== undefined, 'bob\'s reaction');
+    expect((await server.api.put(`/v1/conversations/${direct.id}/messages/${first.id}/reactions/${thumbs}`, {}, alice.token)).status).toBe(204);
+    await waitUntil(() => store.messages(direct.id)[0]!.reactions['👍']?.count === 2, 'alice\'s reaction');
+
+    const [edited, deleted] = store.messages(direct.id);
+    expect(edited).toMatchObject({ seq: 1, text: 'first, edited', editedAt: expect.any(String), reactions: { '👍': { count: 2, me: true } } });
+    expect(deleted).toMatchObject({ seq: 2, text: null, deletedAt: expect.any(String) });
+    expect(store.conversation(direct.id)?.lastMessage).toMatchObject({ seq: 2, text: null });
+
+    expect((await server.api.delete(`/v1/conversations/${direct.id}/messages/${first.id}/reactions/${thumbs}`, bob.token)).status).toBe(204);
+    await waitUntil(() => store.messages(direct.id)[0]!.reactions['👍']?.count === 1, 'bob\'s reaction removed');
+    expect(store.messages(direct.id)[0]!.reactions).toEqual({ '👍': { count: 1, me: false } });
+  });
+});
