@@ -15,6 +15,8 @@ export interface UsersApi {
   deleteMe(): Promise<void>;
   /** A user of the same tenant; 404 `user_not_found` otherwise. */
   get(userId: string): Promise<User>;
+  /** The user of the same tenant holding exactly this username, or null: how to find someone to talk to. */
+  findByUsername(username: string): Promise<User | null>;
   /** Whether a user of the same tenant is online, or when they were last seen. */
   presence(userId: string): Promise<Presence>;
   /** Blocks a user: they can no longer open a direct conversation with the caller or message them in one. */
@@ -45,6 +47,7 @@ export function usersApi(api: ParleyApi): UsersApi {
     updateMe: (input) => expectData(api.PATCH('/v1/users/me', { body: input })),
     deleteMe: () => expectSuccess(api.DELETE('/v1/users/me')),
     get: (userId) => expectData(api.GET('/v1/users/{userId}', user(userId))),
+    findByUsername: async (username) => (await expectData(api.GET('/v1/users', { params: { query: { username } } }))).items[0] ?? null,
     presence: (userId) => expectData(api.GET('/v1/users/{userId}/presence', user(userId))),
     block: (userId) => expectSuccess(api.PUT('/v1/users/me/blocks/{userId}', user(userId))),
     unblock: (userId) => expectSuccess(api.DELETE('/v1/users/me/blocks/{userId}', user(userId))),
