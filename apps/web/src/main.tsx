@@ -1,8 +1,8 @@
+import { createParleyClient, webSessionStorage } from '@parley/sdk';
 import { render } from 'preact';
-import { useState } from 'preact/hooks';
+import { App } from './App.js';
+import './styles.css';
 
-function App() {
-  const [n, setN] = useState(0);
-  return <button onClick={() => setN(n + 1)}>clicked {n}</button>;
-}
-render(<App />, document.getElementById('app')!);
+// The page is served by the Parley server it talks to: same origin, no configuration.
+const client = createParleyClient({ baseUrl: window.location.origin, storage: webSessionStorage(window.localStorage) });
+render(<App client={client} />, document.getElementById('app')!);
