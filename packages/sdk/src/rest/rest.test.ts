@@ -264,6 +264,11 @@ describe.each(ENGINE_KINDS)('every REST method of the SDK against a real server 
     const registered = await dana.auth!.register({ username, password: 'correct horse battery', displayName: 'Dana' });
     expect(registered).toMatchObject({ username, displayName: 'Dana' });
     expect(await dana.users.me()).toMatchObject({ id: registered.id, username });
+    // Others of her tenant find her by her exact username (how a conversation is started by name); nobody by a free one.
+    const eve = createParleyClient({ baseUrl: server.url, fetch });
+    await eve.auth!.register({ username: uniqueUsername('eve'), password: 'correct horse battery' });
+    expect(await eve.users.findByUsername(username)).toMatchObject({ id: registered.id, username, displayName: 'Dana' });
+    expect(await eve.users.findByUsername(uniqueUsername('nobody'))).toBeNull();
 
     const again = createParleyClient({ baseUrl: server.url, fetch });
     expect(await again.auth!.login({ username, password: 'correct horse battery' })).toMatchObject({ id: registered.id });

@@ -169,7 +169,9 @@ export interface LocalRedis {
   resume(): Promise<void>;
   /** Kills the server outright (SIGKILL: no shutdown, no final fsync) and waits until it is gone. */
   crash(): Promise<void>;
-  /** Starts a crashed server again on the same port and directory; resolves once it has loaded its data and answers. */
+  /** Shuts the server down cleanly (SIGTERM: it finishes writing its append-only file) and waits until it is gone. */
+  shutdown(): Promise<void>;
+  /** Starts a crashed or shut-down server again on the same port and directory; resolves once it has loaded its data and answers. */
   restart(): Promise<void>;
   /** Stops exactly this process and removes its directory. */
   stop(): Promise<void>;
@@ -214,6 +216,7 @@ export async function startLocalRedis(options: LocalRedisOptions = {}): Promise<
         child.once('exit', () => resolve());
         child.kill('SIGKILL');
       }),
+    shutdown: () => stopProcesses([child]).then(() => undefined),
     restart: async () => {
       if (child.exitCode === null && child.signalCode === null) throw new Error('restart: the server is still running');
       child = spawnRedisServer(port, directory, args);

@@ -16,7 +16,8 @@ export interface ChannelSubscription {
 
 /**
  * Duplicates `client` (same servers and options, without auto-pipelining, which must not batch
- * SUBSCRIBE like a data command; named `connectionName` so CLIENT LIST shows what it is for; with
+ * SUBSCRIBE like a data command; resending a SUBSCRIBE lost with its connection, which is
+ * idempotent; named `connectionName` so CLIENT LIST shows what it is for; with
  * the client's error listeners), calls `onMessage` with each message of `channel` until closed,
  * lets `prepare` attach more handlers before subscribing, and resolves once subscribed. A failed
  * SUBSCRIBE closes the connection and rejects.
@@ -29,8 +30,8 @@ export async function subscribeChannel(
   prepare: (subscription: ChannelSubscription) => void = () => undefined,
 ): Promise<ChannelSubscription> {
   const connection: RedisClient = isCluster(client)
-    ? client.duplicate([], { enableAutoPipelining: false, redisOptions: { ...client.options.redisOptions, connectionName } })
-    : client.duplicate({ enableAutoPipelining: false, connectionName });
+    ? client.duplicate([], { enableAutoPipelining: false, redisOptions: { ...client.options.redisOptions, connectionName, autoResendUnfulfilledCommands: true } })
+    : client.duplicate({ enableAutoPipelining: false, connectionName, autoResendUnfulfilledCommands: true });
   for (const listener of client.listeners('error')) connection.on('error', listener as (error: Error) => void);
   let closed = false;
   const subscription: ChannelSubscription = {

@@ -8,6 +8,7 @@ import { Cluster } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import type { ConversationId, TenantId } from '../../domain/types.js';
 import { createTestRedis, deleteKeysWithPrefix, startLocalRedis, TEST_REDIS_URL, uniqueKeyPrefix } from '../../test-support/redis.js';
+import { startTcpProxy } from '../../test-support/tcp-proxy.js';
 import { createEngine } from '../create-engine.js';
 import { EngineError } from '../errors.js';
 import { COMMAND_TIMEOUT_MS, createRedisClient, reconnectDelay } from './redis-connection.js';
@@ -109,6 +110,43 @@ describe('createRedisClient', () => {
     } finally {
       await local.resume();
       await engine.close();
+      await local.stop();
+    }
+  }, 30_000);
+
+  it('never sends a command again after its connection is lost with the reply (at most once, not "created" twice)', async () => {
+    // Found by fault injection (faults/redis-latency.test.ts): ioredis resent the commands whose
+    // replies were lost with a connection once it reconnected (autoResendUnfulfilledCommands), so
+    // a script that had run ran twice: a tenant creation answered "exists already", a send
+    // without clientMessageId stored and then refused as "message id in use".
+    const local = await startLocalRedis();
+    const proxy = await startTcpProxy({ host: '127.0.0.1', port: local.port });
+    const keyPrefix = uniqueKeyPrefix();
+    const client = createRedisClient({ url: proxy.url('redis'), onError: () => {} });
+    const engine = createRedisEngine({ redis: client, keyPrefix });
+    const admin = createRedisClient({ url: local.url, onError: () => {} });
+    try {
+      // Loads the script first, so that the create below is one EVALSHA.
+      await engine.tenants.create({ id: 'globex' as TenantId, name: 'Globex', createdAt: 1 }, null);
+      const counter = `${keyPrefix}counter`;
+      proxy.setBlackHole(true, 'from-target');
+      const incremented = client.incr(counter).then((value) => value, (error: Error) => error);
+      const created = engine.tenants.create({ id: 'acme' as TenantId, name: 'Acme', createdAt: 1 }, null).then((value) => value, (error: Error) => error);
+      // Both ran on the server; their replies are held by the proxy. Then the connection is lost.
+      await expect.poll(async () => [await admin.get(counter), await admin.exists(`${keyPrefix}{t:acme}:tenant`)], { timeout: 5000, interval: 50 }).toEqual(['1', 1]);
+      proxy.resetAll();
+      proxy.setBlackHole(false);
+      // Each call fails (it may have been applied, as with any timeout) or reports its own success...
+      const [incrementResult, createResult] = await Promise.all([incremented, created]);
+      expect(incrementResult === 1 || incrementResult instanceof Error, `INCR answered ${String(incrementResult)}`).toBe(true);
+      expect(createResult === true || (createResult instanceof EngineError && createResult.code === 'storage_unavailable'), `create answered ${String(createResult)}`).toBe(true);
+      // ...and nothing ran a second time once the client reconnected.
+      await expect.poll(() => engine.ping().then(() => 'up', () => 'down'), { timeout: 10_000, interval: 100 }).toBe('up');
+      expect(await admin.get(counter)).toBe('1');
+    } finally {
+      await engine.close();
+      admin.disconnect();
+      await proxy.close();
       await local.stop();
     }
   }, 30_000);

@@ -12,7 +12,9 @@
  * receives nothing for 3 s while commands are pending is dropped and reopened. (The TCP connect
  * to a stalled server succeeds, so reconnection attempts alone would never fail a command.)
  * 3 s is far above any Parley script's running time; a command that times out may still have
- * been applied, as with any timeout.
+ * been applied, as with any timeout. A command in flight when its connection drops is never sent
+ * again after the reconnection (autoResendUnfulfilledCommands off): it fails at the command
+ * timeout, and may have been applied, so nothing runs twice.
  * Auto-pipelining batches the commands issued in one tick into one round trip (per node).
  */
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
@@ -46,6 +48,13 @@ export const COMMAND_TIMEOUT_MS = 3000;
 
 const COMMON_OPTIONS = {
   enableAutoPipelining: true,
+  // At most once: a command whose connection was lost before its reply may have run; ioredis's
+  // default sends it again after reconnecting, so a script that ran would run twice (a send
+  // without clientMessageId stored, then refused as a taken id; a tenant created, then reported
+  // as existing). Without the resend it fails after the command timeout instead, like any
+  // timeout: storage_unavailable, the caller retries with its idempotency key. Subscriber
+  // connections turn the resend back on (SUBSCRIBE is idempotent).
+  autoResendUnfulfilledCommands: false,
   maxRetriesPerRequest: 1,
   connectTimeout: 5000,
   socketTimeout: COMMAND_TIMEOUT_MS,

@@ -106,11 +106,17 @@ class RedisSubscriber implements Subscriber {
   ) {
     const deliver = (channel: string, text: string) => this.deliver(channel, text);
     // Auto-pipelining would batch (S)SUBSCRIBE like a data command; a subscriber sends them itself.
+    // A (S)SUBSCRIBE in flight when the connection drops is sent again once it is back (it is
+    // idempotent; the commands connection never resends, see redis-connection.ts).
     if (isCluster(client)) {
-      this.connection = client.duplicate([], { shardedSubscribers: true, enableAutoPipelining: false });
+      this.connection = client.duplicate([], {
+        shardedSubscribers: true,
+        enableAutoPipelining: false,
+        redisOptions: { ...client.options.redisOptions, autoResendUnfulfilledCommands: true },
+      });
       this.connection.on('smessage', deliver);
     } else {
-      this.connection = client.duplicate({ enableAutoPipelining: false });
+      this.connection = client.duplicate({ enableAutoPipelining: false, autoResendUnfulfilledCommands: true });
       this.connection.on('message', deliver);
     }
     // ioredis resubscribes after reconnecting, but what was published meanwhile is gone: say so.
