@@ -38,7 +38,47 @@ export type * from './rest/types.js';
 export type { paths as V1Paths } from './generated/v1.js';
 // --- end core ---
 // --- realtime ---
-export * from './realtime/index.js';
+// The realtime layer declares the message, conversation and member shapes its frames carry; at the
+// package root those names are the REST types above (the same wire objects), so only the
+// frame-specific types are exported from here.
+export {
+  CloseCodes,
+  conversationIdOf,
+  isDurableEvent,
+  parseServerFrame,
+  type ClientFrame,
+  type ConversationListItem,
+  type DurableEvent,
+  type DurableEventType,
+  type PresenceEvent,
+  type ServerControlFrame,
+  type ServerFrame,
+  type TypingEvent,
+} from './realtime/wire.js';
+export {
+  defaultScheduler,
+  type CatchUpRest,
+  type RealtimeDeps,
+  type Scheduler,
+  type SendMessageRest,
+  type WebSocketConstructor,
+  type WebSocketLike,
+} from './realtime/deps.js';
+export { createBackoff, type Backoff, type BackoffOptions } from './realtime/backoff.js';
+export { createSseParser, type SseEvent, type SseParser } from './realtime/sse-parser.js';
+export type { TransportKind } from './realtime/transports.js';
+export { restOperationsOf, type RestClientLike } from './realtime/rest-binding.js';
+export {
+  createRealtimeConnection,
+  RealtimeConnection,
+  type CaughtUpMessage,
+  type ConnectionState,
+  type RealtimeConnectionOptions,
+  type RealtimeError,
+  type RealtimeErrorKind,
+  type RealtimeEvent,
+  type RealtimeEvents,
+} from './realtime/connection.js';
 export * from './offline-queue/index.js';
 export * from './store/index.js';
 // --- end realtime ---

@@ -54,21 +54,43 @@ export interface OfflineQueueOptions {
   backoff?: { baseMs?: number; capMs?: number };
   /** Timers, clock and randomness (tests). */
   scheduler?: Partial<Scheduler>;
-  /** Generates client message ids; default crypto.randomUUID. */
+  /** Generates client message ids (matching `[A-Za-z0-9_.:-]{1,128}`); default `randomClientMessageId`. */
   newClientMessageId?: () => string;
 }
 
 /** A 4xx other than 408 (timeout) and 429 (rate limited) will not succeed by being repeated. */
 const isPermanent = (status: number | undefined) => status !== undefined && status >= 400 && status < 500 && status !== 408 && status !== 429;
 
+/** The HTTP status of a failed send; undefined when no answer arrived (status 0 or none). */
 function statusOf(error: unknown): number | undefined {
   const status = (error as { status?: unknown } | null)?.status;
-  return typeof status === 'number' ? status : undefined;
+  return typeof status === 'number' && status > 0 ? status : undefined;
 }
 
+/** The server's Retry-After, in ms (the SDK's ParleyError carries it as `retryAfterSeconds`). */
 function retryAfterMsOf(error: unknown): number {
-  const seconds = Number((error as { retryAfter?: unknown } | null)?.retryAfter);
+  const seconds = Number((error as { retryAfterSeconds?: unknown } | null)?.retryAfterSeconds);
   return Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : 0;
+}
+
+/**
+ * 128 random bits in hex. `crypto.getRandomValues`, unlike `randomUUID`, exists outside secure
+ * contexts too (a page served over plain http from a LAN address).
+ */
+export function randomClientMessageId(): string {
+  const bytes = globalThis.crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (byte) => byte.toString(16).padStart(2, '0')).join('');
+}
+
+/** What storage holds: the unacknowledged messages; anything unreadable counts as none. */
+function parseStored(text: string | null): QueuedMessage[] {
+  if (!text) return [];
+  try {
+    const value: unknown = JSON.parse(text);
+    return Array.isArray(value) ? (value as QueuedMessage[]) : [];
+  } catch {
+    return [];
+  }
 }
 
 export class OfflineQueue extends Emitter<OfflineQueueEvents> {
@@ -83,6 +105,8 @@ export class OfflineQueue extends Emitter<OfflineQueueEvents> {
   /** Storage writes, one after another, so an older snapshot never overwrites a newer one. */
   private saving: Promise<void> = Promise.resolve();
   private stopped = false;
+  /** Discarded here: not to be kept in storage even if another queue wrote it back. */
+  private readonly forgotten = new Set<string>();
 
   constructor(private readonly options: OfflineQueueOptions) {
     super();
@@ -93,8 +117,7 @@ export class OfflineQueue extends Emitter<OfflineQueueEvents> {
 
   /** Reads what earlier queues over the same storage left pending, and starts sending it. */
   async load(): Promise<void> {
-    const text = await this.storage.get(this.storageKey);
-    const stored = text ? (JSON.parse(text) as QueuedMessage[]) : [];
+    const stored = parseStored(await this.storage.get(this.storageKey));
     const known = new Set(this.items.map((item) => item.clientMessageId));
     this.items.push(...stored.filter((item) => !known.has(item.clientMessageId)));
     this.changed();
@@ -120,7 +143,7 @@ export class OfflineQueue extends Emitter<OfflineQueueEvents> {
    */
   async send(conversationId: string, text: string, options: { replyTo?: string } = {}): Promise<QueuedMessage> {
     const item: QueuedMessage = {
-      clientMessageId: (this.options.newClientMessageId ?? (() => globalThis.crypto.randomUUID()))(),
+      clientMessageId: (this.options.newClientMessageId ?? randomClientMessageId)(),
       conversationId,
       text,
       ...(options.replyTo === undefined ? {} : { replyTo: options.replyTo }),
@@ -129,7 +152,13 @@ export class OfflineQueue extends Emitter<OfflineQueueEvents> {
       queuedAt: new Date(this.scheduler.now()).toISOString(),
     };
     this.items.push(item);
-    await this.persist();
+    try {
+      await this.persist();
+    } catch (error) {
+      // Not stored means not queued: the caller learns it now rather than losing it on reload.
+      this.items = this.items.filter((candidate) => candidate !== item);
+      throw error;
+    }
     this.changed();
     this.pump(conversationId);
     return item;
@@ -188,6 +217,7 @@ export class OfflineQueue extends Emitter<OfflineQueueEvents> {
     const before = this.items.length;
     this.items = this.items.filter((item) => item.clientMessageId !== clientMessageId || item.status === 'pending');
     if (this.items.length === before) return;
+    this.forgotten.add(clientMessageId);
     await this.persist();
     this.changed();
   }
@@ -269,11 +299,24 @@ export class OfflineQueue extends Emitter<OfflineQueueEvents> {
     return backoff;
   }
 
-  /** Writes the unacknowledged messages (pending and failed); sent ones need no keeping. */
+  /**
+   * Writes the unacknowledged messages (pending and failed); sent and discarded ones need no
+   * keeping. Messages in storage that this queue does not know (queued by another tab over the
+   * same storage since this one loaded) are kept, so that no queue erases another's.
+   */
   private persist(): Promise<void> {
-    const snapshot = JSON.stringify(this.items.filter((item) => item.status !== 'sent'));
-    // A failed write fails its caller, not every later one.
-    const write = this.saving.catch(() => undefined).then(() => this.storage.set(this.storageKey, snapshot));
+    const write = this.saving
+      // A failed write fails its caller, not every later one.
+      .catch(() => undefined)
+      .then(async () => {
+        const stored = parseStored(await this.storage.get(this.storageKey));
+        const known = new Set(this.items.map((item) => item.clientMessageId));
+        const others = stored.filter((item) => !known.has(item.clientMessageId) && !this.forgotten.has(item.clientMessageId));
+        const unacknowledged = this.items.filter((item) => item.status !== 'sent');
+        // In the order queued, across tabs (a stable sort keeps each queue's own order on ties).
+        const merged = [...others, ...unacknowledged].sort((a, b) => (a.queuedAt < b.queuedAt ? -1 : a.queuedAt > b.queuedAt ? 1 : 0));
+        await this.storage.set(this.storageKey, JSON.stringify(merged));
+      });
     this.saving = write;
     return write;
   }

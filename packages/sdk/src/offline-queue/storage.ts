@@ -26,7 +26,7 @@ export class MemoryQueueStorage implements QueueStorage {
 }
 
 /** The Web Storage API's shape (`window.localStorage`, `sessionStorage`). */
-export interface WebStorageLike {
+export interface WebStorageArea {
   getItem(key: string): string | null;
   setItem(key: string, value: string): void;
   removeItem(key: string): void;
@@ -34,11 +34,11 @@ export interface WebStorageLike {
 
 /**
  * Browsers: the queue in `localStorage` (default) survives reloads and restarts. Tabs of one
- * origin share it; two tabs sending the same message are harmless, the server keeps one copy
- * per clientMessageId.
+ * origin share it: a queue keeps the messages other tabs stored, and two tabs sending the same
+ * message are harmless (the server keeps one copy per clientMessageId).
  */
 export class WebStorageQueueStorage implements QueueStorage {
-  constructor(private readonly storage: WebStorageLike = globalThis.localStorage) {}
+  constructor(private readonly storage: WebStorageArea = globalThis.localStorage) {}
 
   get(key: string): string | null {
     return this.storage.getItem(key);

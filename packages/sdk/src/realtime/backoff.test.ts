@@ -108,12 +108,12 @@ describe('reconnection policy (scripted WebSocket, manual timers)', () => {
   const setup = (extra: Partial<RealtimeConnectionOptions> = {}) => {
     ScriptedWebSocket.instances = [];
     const timers = manualScheduler();
-    const tokenRequests: ({ refresh?: boolean } | undefined)[] = [];
+    const tokenRequests: ({ refused?: string } | undefined)[] = [];
     const errors: RealtimeError[] = [];
     const connection = createRealtimeConnection({
       baseUrl: 'http://parley.test',
-      getToken: async (options) => {
-        tokenRequests.push(options);
+      getToken: async (request) => {
+        tokenRequests.push(request);
         return `token${tokenRequests.length}`;
       },
       WebSocket: ScriptedWebSocket,
@@ -183,7 +183,7 @@ describe('reconnection policy (scripted WebSocket, manual timers)', () => {
     latest().closeWith(4001, 'token expired');
     timers.fireReconnect();
     await settle();
-    expect(tokenRequests).toEqual([undefined, { refresh: true }]);
+    expect(tokenRequests).toEqual([undefined, { refused: 'token1' }]);
     expect(new URL(latest().url).searchParams.get('access_token')).toBe('token2');
     // The fresh token works: refreshing is not needed on later reconnects.
     latest().ready();
@@ -201,6 +201,18 @@ describe('reconnection policy (scripted WebSocket, manual timers)', () => {
     expect(connection.state).toBe('offline');
     expect(errors.map((error) => error.kind)).toEqual(['unauthorized']);
     expect(timers.reconnectDelays()).toEqual([]);
+  });
+
+  it('a token provider that answers a refusal with the same token gives up: offline at once', async () => {
+    const { connection, timers, errors, latest } = setup({ getToken: async () => 'the only token' });
+    await settle();
+    latest().ready();
+    latest().closeWith(4001, 'token expired');
+    timers.fireReconnect();
+    await settle();
+    expect(connection.state).toBe('offline');
+    expect(errors.map((error) => error.kind)).toEqual(['unauthorized']);
+    expect(ScriptedWebSocket.instances).toHaveLength(1);
   });
 
   it('no token can be obtained → offline with an unauthorized error', async () => {

@@ -126,7 +126,10 @@ export class RealtimeConnection extends Emitter<RealtimeEvents> {
   private liveSince: number | null = null;
   /** Frames that arrived during a REST catch-up, delivered after it. */
   private held: ServerFrame[] | null = null;
-  private refreshToken = false;
+  /** The token the server refused, to be replaced before the next attempt. */
+  private refusedToken: string | null = null;
+  /** The token of the latest attempt. */
+  private token: string | null = null;
   private refusedAfterRefresh = false;
   private webSocketFailures = 0;
   private useSse: boolean;
@@ -166,8 +169,13 @@ export class RealtimeConnection extends Emitter<RealtimeEvents> {
   /** Starts connecting (called by `createRealtimeConnection`). */
   start(): void {
     if (this.closed || this.transport || this.retryTimer !== null) return;
+    // Browsers say when the network is back: no need to sit out the backoff then.
+    const target = globalThis as { addEventListener?: (type: string, listener: () => void) => void };
+    if (typeof target.addEventListener === 'function') target.addEventListener('online', this.onOnline);
     this.connectSafely();
   }
+
+  private readonly onOnline = () => this.reconnectNow();
 
   /**
    * Connects now if the connection is waiting to retry (e.g. the browser reports it is online
@@ -197,6 +205,8 @@ export class RealtimeConnection extends Emitter<RealtimeEvents> {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    const target = globalThis as { removeEventListener?: (type: string, listener: () => void) => void };
+    if (typeof target.removeEventListener === 'function') target.removeEventListener('online', this.onOnline);
     if (this.retryTimer !== null) this.scheduler.clearTimeout(this.retryTimer);
     this.retryTimer = null;
     this.stopHeartbeat();
@@ -228,14 +238,21 @@ export class RealtimeConnection extends Emitter<RealtimeEvents> {
   private async connect(): Promise<void> {
     if (this.closed) return;
     let token: string;
+    const refused = this.refusedToken;
     try {
-      token = await this.options.getToken(this.refreshToken ? { refresh: true } : undefined);
+      token = await this.options.getToken(refused === null ? undefined : { refused });
     } catch (error) {
       if (this.closed) return;
       this.emit('error', { kind: 'unauthorized', detail: 'no access token could be obtained', cause: error });
       return this.close();
     }
     if (this.closed) return;
+    if (refused !== null && token === refused) {
+      // The token provider gives up: the same token would be refused again.
+      this.emit('error', { kind: 'unauthorized', detail: 'the server refused the token and no other was given' });
+      return this.close();
+    }
+    this.token = token;
     const target = { baseUrl: this.options.baseUrl, token, cursor: this.cursorValue };
     // The handlers run only after `transport` is assigned (transports report asynchronously).
     const handlers = {
@@ -278,7 +295,7 @@ export class RealtimeConnection extends Emitter<RealtimeEvents> {
         }
         this.liveSince = this.scheduler.now();
         this.refusedAfterRefresh = false;
-        this.refreshToken = false;
+        this.refusedToken = null;
         this.webSocketFailures = 0;
         this.setState('live');
         this.emit('ready', { userId: frame.userId, resumed, transport: this.transport!.kind });
@@ -434,7 +451,7 @@ export class RealtimeConnection extends Emitter<RealtimeEvents> {
         this.emit('error', { kind: 'unauthorized', detail: closed.reason });
         return this.close();
       }
-      this.refreshToken = true;
+      this.refusedToken = this.token;
       this.refusedAfterRefresh = true;
     }
     this.chooseTransport(transport, closed);

@@ -22,12 +22,12 @@ export interface RealtimeDeps {
   baseUrl: string;
   /**
    * A currently valid access token (the SDK's auth layer refreshes before expiry, single-flight).
-   * Called before every connection attempt. After the server refused a token (close 4001, or
-   * 401 on the event stream) it is called with `{ refresh: true }`: the auth layer should then
-   * obtain a new one rather than return the cached token. A rejection ends the connection
-   * (state `offline`, an `error` event of kind `unauthorized`).
+   * Called before every connection attempt. After the server refused a token (close 4001, or 401
+   * on the event stream) it is called with `{ refused: thatToken }`: return a fresh one, or the
+   * same one to give up. Giving up, a rejection, or a fresh token refused again ends the
+   * connection (state `offline`, an `error` event of kind `unauthorized`): no retry loop.
    */
-  getToken(options?: { refresh?: boolean }): Promise<string>;
+  getToken(request?: { refused?: string }): Promise<string>;
   /**
    * WebSocket constructor; defaults to globalThis.WebSocket (Node 20 has none: pass `ws`'s
    * WebSocket). When absent, or when constructing or opening sockets fails, the connection uses
@@ -55,7 +55,8 @@ export interface SendMessageRest {
   /**
    * `POST /v1/conversations/{id}/messages` with `clientMessageId`. Resolves with the stored
    * message (201 new, 200 the original for a repeat). Rejects with an error whose `status`
-   * property holds the HTTP status when the server answered (absent for network failures).
+   * property holds the HTTP status when the server answered (0 or absent when no answer came)
+   * and `retryAfterSeconds` the Retry-After of a 429 or 503, as the SDK's ParleyError does.
    */
   sendMessage(conversationId: string, body: { text: string; clientMessageId: string; replyTo?: string }): Promise<Message>;
 }

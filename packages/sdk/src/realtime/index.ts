@@ -4,3 +4,4 @@ export * from './backoff.js';
 export * from './sse-parser.js';
 export type { TransportKind } from './transports.js';
 export * from './connection.js';
+export * from './rest-binding.js';

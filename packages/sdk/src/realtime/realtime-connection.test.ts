@@ -3,16 +3,20 @@
  * forced disconnect with sends in between (no gap, no duplicate), de-duplication when the
  * server replays what was delivered, `resync.required` answered by a REST catch-up whose
  * overlap with live events is de-duplicated, the Server-Sent Events fallback when WebSockets
- * cannot be constructed (resuming over it too), and (Redis) a server restart.
+ * cannot be constructed (resuming over it too), the injected operations bound to the SDK's own
+ * REST client (createParleyClient) with the offline queue, and (Redis) a server restart.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { openDirect, sendMessage } from '../../../server/src/test-support/conversations.js';
 import { ENGINE_KINDS } from '../../../server/src/test-support/engines.js';
 import type { TenantUser } from '../../../server/src/test-support/conversations.js';
-import { createTestNetwork, range, pair, record, restFor, useServerProcess, type ServerHandle, type TestNetwork } from '../test-support/realtime-world.js';
+import { createTestNetwork, range, pair, record, restFor, useServerProcess, waitUntil, type ServerHandle, type TestNetwork } from '../test-support/realtime-world.js';
 import { createRealtimeConnection, type RealtimeConnection, type RealtimeConnectionOptions } from './connection.js';
 import type { WebSocketLike } from './deps.js';
+import { restOperationsOf } from './rest-binding.js';
+import { createParleyClient } from '../client.js';
+import { createOfflineQueue } from '../offline-queue/offline-queue.js';
 
 /** A WebSocket that cannot be constructed, as where a proxy or policy blocks WebSockets. */
 class BlockedWebSocket implements WebSocketLike {
@@ -202,6 +206,30 @@ describe.each(ENGINE_KINDS)('realtime connection against a server process (%s en
     expect(alices.sendTyping(id)).toBe(false);
     await recorder.waitFor(() => typing.length === 1, 'typing over SSE');
     expect(typing).toEqual([`${id}:${alice.id}`]);
+  });
+
+  it('bound to the SDK\'s REST client: queued sends while away, then a resync caught up through it', async () => {
+    const [alice, bob] = await pair(server);
+    const { id } = await openDirect(server.api, alice.token, bob.id);
+    const bobsClient = createParleyClient({ baseUrl: server.url, getToken: async () => bob.token });
+    const alicesClient = createParleyClient({ baseUrl: server.url, getToken: async () => alice.token });
+    const network = createTestNetwork();
+    const connection = connect(bob, network, { getToken: () => bobsClient.getToken(), rest: restOperationsOf(bobsClient) });
+    const recorder = record(connection);
+    await recorder.waitFor(() => connection.state === 'live', 'live');
+    await sendMany(alice.token, id, 'before', 1);
+    await recorder.waitFor(() => recorder.seqs(id).length === 1, 'one message');
+
+    network.cut();
+    await recorder.waitFor(() => connection.state === 'reconnecting', 'reconnecting');
+    const queue = await createOfflineQueue({ rest: restOperationsOf(alicesClient) });
+    for (let i = 1; i <= 101; i++) await queue.send(id, `queued ${i}`);
+    await waitUntil(() => queue.pending.length === 0, 'the queue sent everything', 30_000);
+    network.restore();
+    await recorder.waitFor(() => recorder.seqs(id).length >= 102, 'the catch-up', 30_000);
+    expect(recorder.seqs(id)).toEqual(range(1, 102));
+    expect(recorder.events.filter((event) => event.cursor === null)).toHaveLength(101);
+    expect(queue.messages.map((item) => item.message?.seq)).toEqual(range(2, 102));
   });
 
   it.runIf(kind === 'redis')('a server restart (1012): reconnects to the new process and resumes from the cursor', async () => {

@@ -124,4 +124,25 @@ describe.each(ENGINE_KINDS)('local store synced by a realtime connection (%s eng
     await waitUntil(() => store.messages(direct.id)[0]!.reactions['👍']?.count === 1, 'bob\'s reaction removed');
     expect(store.messages(direct.id)[0]!.reactions).toEqual({ '👍': { count: 1, me: false } });
   });
+
+  it('a new conversation arrives by event; one joined later is reported unknown until put', async () => {
+    const [alice, bob, carol] = await users(server, 3);
+    const older = await openDirect(server.api, alice!.token, bob!.id);
+    await sendMessage(server.api, alice!.token, older.id, 'hello');
+    const { store } = await storeFor(bob!);
+    expect(store.conversations().map((c) => c.id)).toEqual([older.id]);
+
+    const created = await createGroup(server.api, alice!.token, [bob!.id], 'new group');
+    await waitUntil(() => store.conversation(created.id) !== undefined, 'conversation.created');
+    expect(store.conversations().map((c) => c.id)).toEqual([created.id, older.id]);
+
+    const joined = await createGroup(server.api, carol!.token, [alice!.id], 'joined later');
+    expect((await server.api.post(`/v1/conversations/${joined.id}/members`, { userIds: [bob!.id] }, carol!.token)).status).toBe(200);
+    await waitUntil(() => store.unknownConversationIds().length === 1, 'member.added for bob');
+    expect(store.unknownConversationIds()).toEqual([joined.id]);
+    const response = await server.api.get(`/v1/conversations/${joined.id}`, bob!.token);
+    store.putConversation(response.body);
+    expect(store.unknownConversationIds()).toEqual([]);
+    expect(store.conversation(joined.id)?.title).toBe('joined later');
+  });
 });

@@ -5,9 +5,13 @@
  * (`apply`, or `follow(connection)`); UIs subscribe to be told of changes. No DOM, no timers
  * beyond typing expiry: it runs headless in Node as well.
  *
- * Guarantees: reads between two notifications return the same arrays (identity), so a UI can
- * compare by reference (React's useSyncExternalStore); applying the same message.created twice
- * changes nothing; messages are always in ascending seq.
+ * Guarantees: `conversations()`, `conversation(id)` and `messages(id)` return the same objects
+ * between two notifications and new ones after a change that concerns them (never a mutated
+ * old one), so a UI can compare by reference (React's useSyncExternalStore); applying the same
+ * message.created twice changes nothing; messages are always in ascending seq.
+ * Known limits: a `resync` reloads the conversation list and delivers missed messages, but not
+ * the edits, reactions or receipts of the gap on messages already held (reload those views);
+ * reactions counted by a REST page and again by an overlapping reaction event count twice.
  */
 import { defaultScheduler, type Scheduler } from '../realtime/deps.js';
 import type { RealtimeConnection, RealtimeEvent } from '../realtime/connection.js';
@@ -51,6 +55,8 @@ export class LocalStore {
   private readonly messagesByConversation = new Map<string, Map<number, Message>>();
   private readonly typingByConversation = new Map<string, Map<string, unknown>>();
   private readonly presenceByUser = new Map<string, PresenceEvent>();
+  /** Conversations events mentioned that the store does not hold. */
+  private readonly unknown = new Set<string>();
   private readonly listeners = new Set<() => void>();
   // Snapshots, rebuilt lazily after a change.
   private conversationList: StoredConversation[] | null = null;
@@ -114,19 +120,46 @@ export class LocalStore {
     return this.presenceByUser.get(userId);
   }
 
+  /**
+   * Conversations that events mention but the store does not hold (joined since the list was
+   * loaded, or beyond the pages loaded): fetch each (`GET /v1/conversations/{id}`) and
+   * `putConversation` it.
+   */
+  unknownConversationIds(): string[] {
+    return [...this.unknown].sort();
+  }
+
+  /** Adds or replaces one conversation (a list item also sets its last message and unread count). */
+  putConversation(conversation: Conversation | ConversationListItem): void {
+    const state = this.upsertConversation(conversation);
+    if ('unreadCount' in conversation) {
+      state.conversation = {
+        ...state.conversation,
+        lastMessage: conversation.lastMessage,
+        lastActivityAt: activityOf(conversation.createdAt, conversation.lastMessage),
+        unreadCount: conversation.unreadCount,
+      };
+    }
+    this.changed();
+  }
+
   /** Replaces the conversation list with REST's (`GET /v1/conversations`, every page). Messages already loaded stay. */
   loadConversations(items: readonly ConversationListItem[]): void {
     const seen = new Set<string>();
     for (const item of items) {
       seen.add(item.id);
       const state = this.upsertConversation(item);
-      state.conversation.lastMessage = item.lastMessage;
-      state.conversation.lastActivityAt = activityOf(item.createdAt, item.lastMessage);
-      state.conversation.unreadCount = item.unreadCount;
-      state.conversation.lastSeq = Math.max(state.conversation.lastSeq, item.lastSeq);
-      if (item.lastMessage) this.putMessage(item.lastMessage);
+      // The last message is not added to the conversation's messages: alone, it would leave a
+      // hole below it that history paging would not know to fill.
+      state.conversation = {
+        ...state.conversation,
+        lastMessage: item.lastMessage,
+        lastActivityAt: activityOf(item.createdAt, item.lastMessage),
+        unreadCount: item.unreadCount,
+      };
     }
     for (const id of [...this.conversationsById.keys()]) if (!seen.has(id)) this.conversationsById.delete(id);
+    for (const id of seen) this.unknown.delete(id);
     this.changed();
   }
 
@@ -160,8 +193,13 @@ export class LocalStore {
       case 'member.added':
       case 'member.updated': {
         const state = this.conversationsById.get(event.conversationId);
-        if (!state) break;
-        if (event.type === 'member.added' && !state.roles.has(event.userId)) state.conversation.memberCount += 1;
+        if (!state) {
+          if (event.userId === this.userId) this.unknown.add(event.conversationId);
+          break;
+        }
+        if (event.type === 'member.added' && !state.roles.has(event.userId)) {
+          state.conversation = { ...state.conversation, memberCount: state.conversation.memberCount + 1 };
+        }
         state.roles.set(event.userId, event.role);
         if (!state.readPositions.has(event.userId)) state.readPositions.set(event.userId, 0);
         break;
@@ -169,11 +207,12 @@ export class LocalStore {
       case 'member.removed': {
         if (event.userId === this.userId) {
           this.conversationsById.delete(event.conversationId);
+          this.unknown.delete(event.conversationId);
           break;
         }
         const state = this.conversationsById.get(event.conversationId);
         if (!state) break;
-        if (state.roles.delete(event.userId)) state.conversation.memberCount = Math.max(0, state.conversation.memberCount - 1);
+        if (state.roles.delete(event.userId)) state.conversation = { ...state.conversation, memberCount: Math.max(0, state.conversation.memberCount - 1) };
         state.readPositions.delete(event.userId);
         break;
       }
@@ -226,6 +265,7 @@ export class LocalStore {
   }
 
   private upsertConversation(conversation: Conversation): ConversationState {
+    this.unknown.delete(conversation.id);
     let state = this.conversationsById.get(conversation.id);
     if (!state) {
       state = {
@@ -276,6 +316,7 @@ export class LocalStore {
     const isNew = !this.messagesByConversation.get(message.conversationId)?.has(message.seq);
     this.putMessage(message);
     const state = this.conversationsById.get(message.conversationId);
+    if (!state) this.unknown.add(message.conversationId);
     if (!state || !isNew) return;
     const { conversation } = state;
     const fromMe = message.senderId === this.userId;

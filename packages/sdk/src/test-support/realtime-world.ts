@@ -71,12 +71,12 @@ export async function users(server: ServerHandle, count: number): Promise<Tenant
   return server.tenant.users(ids);
 }
 
-/** An error as the SDK's REST layer raises it: the HTTP status, and Retry-After. */
+/** An error shaped as the SDK's REST layer raises it: the HTTP status, and Retry-After in seconds. */
 class HttpError extends Error {
   constructor(
     readonly status: number,
     readonly body: string,
-    readonly retryAfter: number | undefined,
+    readonly retryAfterSeconds: number | null,
   ) {
     super(`HTTP ${status}: ${body}`);
   }
@@ -90,7 +90,7 @@ async function json<T>(fetchImpl: typeof fetch, url: string, token: string, init
   const text = await response.text();
   if (!response.ok) {
     const retryAfter = response.headers.get('retry-after');
-    throw new HttpError(response.status, text, retryAfter === null ? undefined : Number(retryAfter));
+    throw new HttpError(response.status, text, retryAfter === null ? null : Number(retryAfter));
   }
   return (text === '' ? undefined : JSON.parse(text)) as T;
 }
