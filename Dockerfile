@@ -1,8 +1,8 @@
 # Parley's container image: `docker build -t parley .` (see docs/operations.md, "Deploying").
 #
-# Two stages: `build` compiles TypeScript with the dev dependencies; the runtime stage holds the
-# production dependencies and the compiled dist/ folders only (dist/ includes the Redis Lua
-# scripts, copied there by the build). The runtime runs as a numeric non-root user, so Kubernetes
+# Two stages: `build` compiles TypeScript and bundles the web client with the dev dependencies;
+# the runtime stage holds the production dependencies and the built dist/ folders only (the
+# server's dist/ includes the Redis Lua scripts, copied there by the build). The runtime runs as a numeric non-root user, so Kubernetes
 # can verify `runAsNonRoot`, and writes nothing to its filesystem: a read-only root filesystem
 # works (Kubernetes mounts an emptyDir at /tmp for whatever a library might put there).
 
@@ -15,10 +15,12 @@ COPY package.json package-lock.json tsconfig.base.json ./
 COPY packages/protocol/package.json packages/protocol/
 COPY packages/server/package.json packages/server/
 COPY packages/sdk/package.json packages/sdk/
+COPY apps/web/package.json apps/web/
 RUN npm ci --no-audit --no-fund
 COPY packages/protocol/ packages/protocol/
 COPY packages/server/ packages/server/
 COPY packages/sdk/ packages/sdk/
+COPY apps/web/ apps/web/
 RUN npm run build
 
 FROM ${NODE_IMAGE} AS runtime
@@ -30,12 +32,15 @@ COPY package.json package-lock.json ./
 COPY packages/protocol/package.json packages/protocol/
 COPY packages/server/package.json packages/server/
 COPY packages/sdk/package.json packages/sdk/
+COPY apps/web/package.json apps/web/
 # Production dependencies of both workspaces; the workspaces themselves are linked, not copied.
 RUN npm ci --omit=dev --no-audit --no-fund \
     && npm cache clean --force \
     && rm -rf /root/.npm /tmp/*
 COPY --from=build /app/packages/protocol/dist/ packages/protocol/dist/
 COPY --from=build /app/packages/server/dist/ packages/server/dist/
+# The web client, served at / (the server finds it beside itself: WEB_APP_DIR's default).
+COPY --from=build /app/apps/web/dist/ apps/web/dist/
 # The image's `node` user (uid and gid 1000), by number: `runAsNonRoot` cannot check a name.
 USER 1000:1000
 EXPOSE 8080

@@ -16,8 +16,8 @@ export default tseslint.config(
     // Type-aware rules. One program (tsconfig.test.json covers the packages, their tests and the
     // bench) instead of the project service: the project service only finds files listed by a
     // tsconfig.json, and the packages' own configs exclude their tests.
-    files: ['**/*.ts'],
-    languageOptions: { parserOptions: { project: ['./tsconfig.test.json', './packages/sdk/tsconfig.test.json'], tsconfigRootDir: import.meta.dirname } },
+    files: ['**/*.ts', '**/*.tsx'],
+    languageOptions: { parserOptions: { project: ['./tsconfig.test.json', './packages/sdk/tsconfig.test.json', './apps/web/tsconfig.json'], tsconfigRootDir: import.meta.dirname } },
     rules: {
       // A rejected promise nobody handles ends the Node process (every socket of the node with
       // it). `void` does not count as handling: each promise is awaited or gets a rejection handler.
@@ -27,7 +27,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['bench/**', '**/scripts/**', '**/*.test.ts', '**/*.contract.ts', '**/test-support/**', '**/fuzz/**', '**/faults/**'],
+    files: ['bench/**', '**/scripts/**', '**/e2e/**', '**/*.test.ts', '**/*.contract.ts', '**/test-support/**', '**/fuzz/**', '**/faults/**'],
     // Tests read JSON responses as users do: untyped.
     rules: { 'no-console': 'off', '@typescript-eslint/no-explicit-any': 'off' },
   },

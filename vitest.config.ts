@@ -6,7 +6,7 @@ export default defineConfig({
     alias: { '@parley/protocol': fileURLToPath(new URL('./packages/protocol/src/index.ts', import.meta.url)) },
   },
   test: {
-    include: ['packages/*/src/**/*.test.ts', 'bench/*.test.ts'],
+    include: ['packages/*/src/**/*.test.ts', 'apps/*/e2e/**/*.test.ts', 'bench/*.test.ts'],
     // Copies the Lua scripts into dist/ for the tests that run `node dist/main.js`.
     globalSetup: ['packages/server/src/test-support/lua-scripts-setup.ts'],
     testTimeout: 30_000,

@@ -125,10 +125,12 @@ describe('Dockerfile', () => {
     expect(dockerIgnored('packages/server/src/engine/redis/lua/message-append.lua')).toBe(false);
   });
 
-  it('ships the compiled server with its Lua scripts from the build stage', () => {
+  it('ships the compiled server with its Lua scripts and the built web client from the build stage', () => {
     const fromBuild = runtime.filter((i) => i.keyword === 'COPY' && i.args.startsWith('--from=build'));
     const sources = fromBuild.map((copy) => copy.args.split(/\s+/)[1]!);
-    expect(sources.sort()).toEqual([`${WORKDIR}/packages/protocol/dist/`, `${WORKDIR}/packages/server/dist/`]);
+    expect(sources.sort()).toEqual([`${WORKDIR}/apps/web/dist/`, `${WORKDIR}/packages/protocol/dist/`, `${WORKDIR}/packages/server/dist/`]);
+    // Each lands where it was built: the server finds the web client beside itself (WEB_APP_DIR's default).
+    for (const copy of fromBuild) expect(copy.args.split(/\s+/)[2], copy.args).toBe(copy.args.split(/\s+/)[1]!.slice(WORKDIR.length + 1));
     for (const source of sources) expect(existsSync(join(REPO, source.slice(WORKDIR.length))), source).toBe(true);
     // `npm run build` (the build stage's) copies the scripts into dist; every script is there.
     const server = JSON.parse(readFileSync(join(REPO, 'packages/server/package.json'), 'utf8')) as { scripts: { build: string } };
@@ -180,6 +182,7 @@ describe('the runtime layout (dist without src, started elsewhere)', () => {
       cpSync(join(REPO, `packages/${name}/package.json`), join(folder, `packages/${name}/package.json`));
       cpSync(join(REPO, `packages/${name}/dist`), join(folder, `packages/${name}/dist`), { recursive: true });
     }
+    cpSync(join(REPO, 'apps/web/dist'), join(folder, 'apps/web/dist'), { recursive: true });
     symlinkSync(join(REPO, 'node_modules'), join(folder, 'node_modules'), 'dir');
   });
   afterAll(async () => {
@@ -198,6 +201,10 @@ describe('the runtime layout (dist without src, started elsewhere)', () => {
     );
     try {
       expect((await fetch(`${server.url}/health/ready`)).status).toBe(200);
+      // The web client beside it is served at /.
+      const page = await fetch(`${server.url}/`);
+      expect(page.status).toBe(200);
+      expect(await page.text()).toContain('<div id="app">');
       // Registration runs the user-register script: it must come from the copied dist/.
       const registered = await fetch(`${server.url}/v1/auth/register`, {
         method: 'POST',

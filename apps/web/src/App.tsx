@@ -1,0 +1,89 @@
+import type { ParleyClient, User } from '@parley/sdk';
+import { useEffect, useState } from 'preact/hooks';
+import { openChatSession, type ChatSession } from './chat-session.js';
+import { ChatView } from './components/ChatView.js';
+import { ConnectionBanner } from './components/ConnectionBanner.js';
+import { ConversationList } from './components/ConversationList.js';
+import { NewConversation } from './components/NewConversation.js';
+import { SignIn } from './components/SignIn.js';
+
+/** The open conversation lives in the URL (#/c/<id>), so a reload or a shared link keeps it. */
+const conversationInHash = () => /^#\/c\/(.+)$/.exec(window.location.hash)?.[1] ?? null;
+
+export function App({ client }: { client: ParleyClient }) {
+  const [phase, setPhase] = useState<'loading' | 'signed-out' | 'signed-in' | 'unreachable'>('loading');
+  const [session, setSession] = useState<ChatSession | null>(null);
+  const [openId, setOpenId] = useState<string | null>(conversationInHash());
+
+  const start = async (user: User) => {
+    setPhase('loading');
+    try {
+      setSession(await openChatSession(client, user));
+      setPhase('signed-in');
+    } catch {
+      setPhase('unreachable');
+    }
+  };
+
+  useEffect(() => {
+    void client.auth!.session().then((stored) => (stored ? start(stored.user) : setPhase('signed-out')));
+    const onHash = () => setOpenId(conversationInHash());
+    window.addEventListener('hashchange', onHash);
+    return () => window.removeEventListener('hashchange', onHash);
+  }, [client]);
+
+  // A session the server ended (signed out elsewhere, password changed, account deleted).
+  useEffect(
+    () =>
+      client.auth!.onSessionChange((stored) => {
+        if (stored !== null) return;
+        session?.close();
+        setSession(null);
+        setPhase('signed-out');
+      }),
+    [client, session],
+  );
+
+  const open = (id: string | null) => {
+    window.location.hash = id === null ? '' : `#/c/${id}`;
+    setOpenId(id);
+  };
+
+  if (phase === 'loading') return <p class="loading" role="status">Loading…</p>;
+  if (phase === 'unreachable')
+    return (
+      <main class="sign-in">
+        <p class="error" role="alert">
+          The server cannot be reached.
+        </p>
+        <button type="button" onClick={() => window.location.reload()}>
+          Try again
+        </button>
+      </main>
+    );
+  if (phase === 'signed-out' || session === null) return <SignIn client={client} onSignedIn={(user) => void start(user)} />;
+
+  return (
+    <div class={`layout${openId ? ' has-open' : ''}`}>
+      <header class="top">
+        <h1>Parley</h1>
+        <span class="me">{session.me.displayName}</span>
+        <button type="button" onClick={() => void client.auth!.logout()}>
+          Sign out
+        </button>
+      </header>
+      <ConnectionBanner session={session} />
+      <aside class="sidebar" aria-label="Conversations">
+        <NewConversation session={session} onOpen={open} />
+        <ConversationList session={session} openId={openId} onOpen={open} />
+      </aside>
+      {openId ? (
+        <ChatView session={session} conversationId={openId} onBack={() => open(null)} />
+      ) : (
+        <section class="chat placeholder">
+          <p class="empty">Choose a conversation, or start one.</p>
+        </section>
+      )}
+    </div>
+  );
+}
