@@ -135,20 +135,21 @@ describe.each(TOPOLOGIES)('the web client in Chromium ($name)', (topology) => {
     await shot(bob, '06-bob-after-reload');
 
     // Replies, reactions, edits and deletes reach the other side.
-    const first = alice.locator('li.message', { hasText: 'While you were away: one' });
+    // Seqs: 1 Hello Bob!, 2 Hi, 3–7 the five.
+    const first = alice.locator('li.message[data-seq="3"]');
     await first.hover();
     await first.getByRole('button', { name: 'Reply' }).click();
     await send(alice, 'Replying to the first one');
     await bob.locator('li.message blockquote', { hasText: 'While you were away: one' }).waitFor();
     await first.getByRole('button', { name: 'React 👍' }).click();
-    await bob.locator('li.message', { hasText: 'While you were away: one' }).getByRole('button', { name: '👍 1' }).waitFor();
-    const second = alice.locator('li.message', { hasText: 'While you were away: two' });
+    await bob.locator('li.message[data-seq="3"]').getByRole('button', { name: '👍 1' }).waitFor();
+    const second = alice.locator('li.message[data-seq="4"]');
     await second.hover();
     await second.getByRole('button', { name: 'Edit' }).click();
     await alice.getByLabel('Edit message').fill('While you were away: two (fixed)');
     await alice.keyboard.press('Enter');
-    await bob.locator('li.message', { hasText: 'While you were away: two (fixed)' }).getByText('(edited)').waitFor();
-    const third = alice.locator('li.message', { hasText: 'While you were away: three' });
+    await bob.locator('li.message[data-seq="4"]', { hasText: 'While you were away: two (fixed)' }).getByText('(edited)').waitFor();
+    const third = alice.locator('li.message[data-seq="5"]');
     await third.hover();
     await third.getByRole('button', { name: 'Delete' }).click();
     await bob.locator('li.message[data-seq="5"]', { hasText: 'Message deleted' }).waitFor();
