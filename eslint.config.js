@@ -17,7 +17,7 @@ export default tseslint.config(
     // bench) instead of the project service: the project service only finds files listed by a
     // tsconfig.json, and the packages' own configs exclude their tests.
     files: ['**/*.ts', '**/*.tsx'],
-    languageOptions: { parserOptions: { project: ['./tsconfig.test.json', './packages/sdk/tsconfig.test.json', './apps/web/tsconfig.json'], tsconfigRootDir: import.meta.dirname } },
+    languageOptions: { parserOptions: { project: ['./tsconfig.test.json', './packages/sdk/tsconfig.test.json', './apps/web/tsconfig.json', './apps/web/tsconfig.e2e.json'], tsconfigRootDir: import.meta.dirname } },
     rules: {
       // A rejected promise nobody handles ends the Node process (every socket of the node with
       // it). `void` does not count as handling: each promise is awaited or gets a rejection handler.

@@ -15,18 +15,22 @@ export function App({ client }: { client: ParleyClient }) {
   const [session, setSession] = useState<ChatSession | null>(null);
   const [openId, setOpenId] = useState<string | null>(conversationInHash());
 
-  const start = async (user: User) => {
+  const start = (user: User) => {
     setPhase('loading');
-    try {
-      setSession(await openChatSession(client, user));
-      setPhase('signed-in');
-    } catch {
-      setPhase('unreachable');
-    }
+    openChatSession(client, user).then(
+      (opened) => {
+        setSession(opened);
+        setPhase('signed-in');
+      },
+      () => setPhase('unreachable'),
+    );
   };
 
   useEffect(() => {
-    void client.auth!.session().then((stored) => (stored ? start(stored.user) : setPhase('signed-out')));
+    client.auth!.session().then(
+      (stored) => (stored ? start(stored.user) : setPhase('signed-out')),
+      () => setPhase('unreachable'),
+    );
     const onHash = () => setOpenId(conversationInHash());
     window.addEventListener('hashchange', onHash);
     return () => window.removeEventListener('hashchange', onHash);
@@ -61,14 +65,14 @@ export function App({ client }: { client: ParleyClient }) {
         </button>
       </main>
     );
-  if (phase === 'signed-out' || session === null) return <SignIn client={client} onSignedIn={(user) => void start(user)} />;
+  if (phase === 'signed-out' || session === null) return <SignIn client={client} onSignedIn={start} />;
 
   return (
     <div class={`layout${openId ? ' has-open' : ''}`}>
       <header class="top">
         <h1>Parley</h1>
         <span class="me">{session.me.displayName}</span>
-        <button type="button" onClick={() => void client.auth!.logout()}>
+        <button type="button" onClick={() => { client.auth!.logout().catch(() => undefined); }}>
           Sign out
         </button>
       </header>

@@ -12,6 +12,7 @@ import {
   createLocalStore,
   createOfflineQueue,
   createRealtimeConnection,
+  restOperationsOf,
   WebStorageQueueStorage,
   type LocalStore,
   type Message,
@@ -21,8 +22,6 @@ import {
   type User,
 } from '@parley/sdk';
 
-/** Conversations read at sign-in and after a connection that could not resume. */
-const CONVERSATION_PAGE = 100;
 /** Messages per history page. */
 export const HISTORY_PAGE = 30;
 
@@ -122,21 +121,20 @@ export async function openChatSession(client: ParleyClient, me: User): Promise<C
   const store = createLocalStore({ userId: me.id });
   const users = new UserDirectory(client);
   users.remember(me);
-  const listConversations = async () => (await client.conversations.list({ limit: CONVERSATION_PAGE })).items;
+  // Every page of the conversation list, history after a seq, and idempotent sends, over the REST client.
+  const rest = restOperationsOf(client);
+  const listConversations = () => rest.listConversations();
   store.loadConversations(await listConversations());
 
   const connection = createRealtimeConnection({
     baseUrl: client.baseUrl,
-    getToken: () => client.getToken(),
-    rest: {
-      listConversations,
-      messagesAfter: (conversationId, afterSeq, limit) => client.messages.list(conversationId, { after: afterSeq, limit }),
-    },
+    getToken: (request) => client.getToken(request),
+    rest,
     cursor: saved?.cursor ?? null,
     positions: saved?.positions ?? {},
   });
   const queue = await createOfflineQueue({
-    rest: { sendMessage: (conversationId, body) => client.messages.send(conversationId, body) },
+    rest,
     storage: new WebStorageQueueStorage(window.localStorage),
     storageKey: `parley.outbox.${me.id}`,
   });

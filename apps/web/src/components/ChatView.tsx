@@ -65,7 +65,7 @@ export function ChatView({ session, conversationId, onBack }: { session: ChatSes
   const onScroll = () => {
     const element = log.current!;
     stickToBottom.current = element.scrollHeight - element.scrollTop - element.clientHeight < 40;
-    if (element.scrollTop < 20 && olderExists && (messages[0]?.seq ?? 1) > 1) void loadEarlier();
+    if (element.scrollTop < 20 && olderExists && (messages[0]?.seq ?? 1) > 1) loadEarlier().catch(() => undefined);
   };
 
   const act = (action: Promise<unknown>, failure: string) => {
@@ -97,7 +97,7 @@ export function ChatView({ session, conversationId, onBack }: { session: ChatSes
         <ol>
         {(messages[0]?.seq ?? 1) > 1 && olderExists && (
           <li class="load-earlier">
-            <button type="button" onClick={() => void loadEarlier()}>
+            <button type="button" onClick={() => { loadEarlier().catch(() => undefined); }}>
               Load earlier messages
             </button>
           </li>
@@ -253,10 +253,10 @@ function PendingItem({ session, item }: { session: ChatSession; item: QueuedMess
         {failed ? (
           <>
             Not sent{item.lastError ? `: ${item.lastError.message}` : ''}.{' '}
-            <button type="button" onClick={() => void session.queue.retry(item.clientMessageId)}>
+            <button type="button" onClick={() => { session.queue.retry(item.clientMessageId).catch(() => undefined); }}>
               Retry
             </button>{' '}
-            <button type="button" onClick={() => void session.queue.discard(item.clientMessageId)}>
+            <button type="button" onClick={() => { session.queue.discard(item.clientMessageId).catch(() => undefined); }}>
               Discard
             </button>
           </>

@@ -41,7 +41,7 @@ export function NewConversation({ session, onOpen }: { session: ChatSession; onO
   };
 
   return (
-    <form class="new-conversation" onSubmit={submit} aria-label="Start a conversation">
+    <form class="new-conversation" onSubmit={(event) => { submit(event).catch(() => undefined); }} aria-label="Start a conversation">
       <label>
         Start a conversation with
         <input name="usernames" placeholder="username, or several for a group" autoCapitalize="none" required />

@@ -44,7 +44,7 @@ export function SignIn({ client, onSignedIn }: { client: ParleyClient; onSignedI
   return (
     <main class="sign-in">
       <h1>Parley</h1>
-      <form onSubmit={submit} aria-labelledby="sign-in-title">
+      <form onSubmit={(event) => { submit(event).catch(() => undefined); }} aria-labelledby="sign-in-title">
         <h2 id="sign-in-title">{registering ? 'Create an account' : 'Sign in'}</h2>
         <label>
           Username
