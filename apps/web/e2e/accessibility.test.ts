@@ -5,13 +5,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startServerProcess, type ServerProcess } from '../../../packages/server/src/test-support/server-process.js';
-import { launchChromium, screenshot } from './browser.js';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { screenshot } from './browser.js';
+import { PASSWORD, useEmbeddedWorld } from './embedded-world.js';
 
 const AXE_SCRIPT = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
-const PASSWORD = 'correct horse battery';
 
 interface Violation {
   id: string;
@@ -33,32 +32,18 @@ async function violations(page: Page): Promise<string[]> {
 }
 
 describe('the web client is accessible', () => {
-  let server: ServerProcess;
-  let browser: Browser;
-
-  beforeAll(async () => {
-    server = await startServerProcess({});
-    browser = await launchChromium();
-  }, 60_000);
-  afterAll(async () => {
-    await browser?.close();
-    await server?.stop();
-  });
+  const world = useEmbeddedWorld();
 
   it.each(['light', 'dark'] as const)('by keyboard alone, with no WCAG A/AA violation on any screen (%s scheme)', async (colorScheme) => {
     // axe-core is injected as a script: the page's CSP (scripts from its own origin only) is bypassed for this check.
+    const { server, browser } = world;
     const context = await browser.newContext({ bypassCSP: true, colorScheme });
     const page = await context.newPage();
     const found: string[] = [];
     const check = async (screen: string) => found.push(...(await violations(page)).map((violation) => `${screen}: ${violation}`));
     try {
       const suffix = randomUUID().slice(0, 8);
-      const friend = await fetch(`${server.url}/v1/auth/register`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ username: `friend-${suffix}`, password: PASSWORD, displayName: 'Friend' }),
-      });
-      expect(friend.status).toBe(201);
+      await world.register(`friend-${suffix}`, 'Friend');
 
       await page.goto(`${server.url}/`);
       await page.getByRole('heading', { name: 'Sign in' }).waitFor();

@@ -3,42 +3,21 @@
  * title; a long history read by scrolling up, page by page, every message once and in order.
  */
 import { randomUUID } from 'node:crypto';
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startServerProcess, type ServerProcess } from '../../../packages/server/src/test-support/server-process.js';
-import { collectPageErrors, launchChromium, screenshot } from './browser.js';
-
-const PASSWORD = 'correct horse battery';
+import { describe, expect, it } from 'vitest';
+import { collectPageErrors, screenshot } from './browser.js';
+import { PASSWORD, useEmbeddedWorld } from './embedded-world.js';
 /** More than two pages of the client's history (30 per page). */
 const HISTORY = 75;
 
 describe('the web client in Chromium: groups and history', () => {
-  let server: ServerProcess;
-  let browser: Browser;
-
-  beforeAll(async () => {
-    server = await startServerProcess({});
-    browser = await launchChromium();
-  }, 60_000);
-  afterAll(async () => {
-    await browser?.close();
-    await server?.stop();
-  });
-
-  const register = async (username: string, displayName: string) => {
-    const response = await fetch(`${server.url}/v1/auth/register`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ username, password: PASSWORD, displayName }),
-    });
-    expect(response.status).toBe(201);
-    return (await response.json()) as { accessToken: string; user: { id: string } };
-  };
+  const world = useEmbeddedWorld();
+  const { register } = world;
 
   it('starts a group by usernames and pages its history upward, every message once and in order', async () => {
     const suffix = randomUUID().slice(0, 8);
     const carol = await register(`carol-${suffix}`, 'Carol');
     await register(`dave-${suffix}`, 'Dave');
+    const { server, browser } = world;
     const context = await browser.newContext();
     const page = await context.newPage();
     const errors = collectPageErrors(page);
