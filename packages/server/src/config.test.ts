@@ -119,6 +119,7 @@ describe('loadConfig', () => {
       REGISTER_IP: { count: 100, windowMs: 3_600_000 },
       SERVER_KEY: { count: 2000, windowMs: 10_000 },
       REALTIME_CONNECT: { count: 60, windowMs: 60_000 },
+      USER_LOOKUP: { count: 60, windowMs: 60_000 },
     });
     const config = loadConfig({ RATE_LIMIT_SEND: 'off', RATE_LIMIT_REGISTER_IP: '3/2s', RATE_LIMIT_SERVER_KEY: '5000/1d' });
     expect(config.rateLimits).toMatchObject({ SEND: null, REGISTER_IP: { count: 3, windowMs: 2000 }, SERVER_KEY: { count: 5000, windowMs: 86_400_000 } });

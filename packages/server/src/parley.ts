@@ -243,7 +243,7 @@ export async function createParley(config: Config, options: ParleyOptions = {}):
       identity,
       identityProviders,
       apiKeys: createApiKeysService({ engine, clock }),
-      users: createUsersService({ engine, clock }),
+      users: createUsersService({ engine, clock, rateLimiter }),
       accounts: createAccountsService({ engine, refreshTokens, clock }),
       conversations: createConversationsService({
         engine,

@@ -4582,6 +4582,28 @@ export interface paths {
                     };
                 };
                 /** @description RFC 9457 problem details */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            /** @description Stable machine-readable error code */
+                            code: string;
+                            instance?: string;
+                            /** @description Validation errors, one per offending field */
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
                 431: {
                     headers: {
                         [name: string]: unknown;

@@ -29,6 +29,7 @@ export const RATE_LIMITS = {
   REGISTER_IP: { id: 'register-ip', per: 'client IP (registrations)', default: '100/1h' },
   SERVER_KEY: { id: 'server-key', per: 'tenant API key (every call)', default: '2000/10s' },
   REALTIME_CONNECT: { id: 'realtime-connect', per: 'user (WebSocket/SSE connections opened)', default: '60/1m' },
+  USER_LOOKUP: { id: 'user-lookup', per: 'user (lookups of a user by username)', default: '60/1m' },
 } as const;
 
 export type RateLimitName = keyof typeof RATE_LIMITS;

@@ -40,9 +40,10 @@ describe('text rules in the services', () => {
     engine = createMemoryEngine();
     const clock = () => T0;
     const ids = createIdGenerator();
-    users = createUsersService({ engine, clock });
+    const rateLimiter = createTestRateLimiter({ store: engine.rateLimits, clock });
+    users = createUsersService({ engine, clock, rateLimiter });
     conversations = createConversationsService({ engine, clock, ids, maxGroupMembers: 100, maxConversationsPerUser: 10_000 });
-    messages = createMessagesService({ engine, clock, rateLimiter: createTestRateLimiter({ store: engine.rateLimits, clock }), ids, idempotencyTtlMs: 60_000 });
+    messages = createMessagesService({ engine, clock, rateLimiter, ids, idempotencyTtlMs: 60_000 });
     for (const id of ['alice', 'bob']) await engine.users.upsert(TENANT, { id: id as UserId, displayName: id, metadata: null }, T0);
     group = (await conversations.create(alice, { type: 'group', title: 'Team', members: ['bob'] })).conversation.id;
   });

@@ -5,17 +5,19 @@ import { labelViolation, normalizeLabel } from '../domain/rules.js';
 import type { User, UserId } from '../domain/types.js';
 import { requireUser } from './conversation-access.js';
 import type { Clock } from './ids.js';
+import type { QuotaListener, RateLimiter } from './rate-limiter.js';
 import { refuseViolation, ServiceError } from './service-error.js';
 
 export interface UsersServiceDeps {
   engine: Engine;
   clock: Clock;
+  rateLimiter: RateLimiter;
 }
 
 export type UsersService = ReturnType<typeof createUsersService>;
 
 /** Profiles and blocks. A user sees users of its own tenant only; anything else is 404. */
-export function createUsersService({ engine, clock }: UsersServiceDeps) {
+export function createUsersService({ engine, clock, rateLimiter }: UsersServiceDeps) {
   const requireExisting = async (principal: Principal, userId: UserId): Promise<User> => {
     const user = await engine.users.get(principal.tenantId, userId);
     if (!user) throw new ServiceError('user_not_found');
@@ -43,9 +45,12 @@ export function createUsersService({ engine, clock }: UsersServiceDeps) {
     /**
      * The user of the caller's tenant holding `username` (exact match), as a list of zero or one:
      * how people find each other to start a conversation. Nothing beyond an exact name is searched,
-     * so the tenant's users cannot be listed through it.
+     * so the tenant's users cannot be listed through it; a user's lookups count against
+     * USER_LOOKUP, so a username dictionary cannot be tried at full speed either (tenant keys count
+     * under SERVER_KEY).
      */
-    async findByUsername(principal: Principal, username: string): Promise<User[]> {
+    async findByUsername(principal: Principal, username: string, onQuota?: QuotaListener): Promise<User[]> {
+      if (principal.kind === 'user') await rateLimiter.consume('USER_LOOKUP', { tenantId: principal.tenantId, subject: principal.userId }, onQuota);
       const user = await engine.users.findByUsername(principal.tenantId, username);
       return user ? [user] : [];
     },

@@ -58,6 +58,23 @@ describe.each(ENGINE_KINDS)('users over HTTP (%s engine)', (kind) => {
     expect((await server.api.get(`/v1/users?username=${bob.username}`, alice.token)).body).toEqual({ items: [] });
   });
 
+  it('limits lookups per user (USER_LOOKUP): the next one is 429 with Retry-After, other users unaffected', async () => {
+    const limited = await startTestServer({ kind, env: { RATE_LIMIT_USER_LOOKUP: '3/1m' } });
+    try {
+      const [prober, other] = [await registerUser(limited.api, uniqueName('prober')), await registerUser(limited.api, uniqueName('other'))];
+      for (let i = 0; i < 3; i++) {
+        const allowed = await limited.api.get(`/v1/users?username=guess-${i}`, prober.token);
+        expect(allowed.status, allowed.text).toBe(200);
+      }
+      const refused = await limited.api.get('/v1/users?username=guess-3', prober.token);
+      expectProblem(refused, 429, 'rate_limited');
+      expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+      expect((await limited.api.get(`/v1/users?username=${prober.username}`, other.token)).body.items).toHaveLength(1);
+    } finally {
+      await limited.stop();
+    }
+  });
+
   it('refuses a lookup without a valid username (400) or without a token (401)', async () => {
     const alice = await user('alice');
     for (const query of ['', '?username=', '?username=AB', `?username=${'a'.repeat(33)}`, '?username=alice&extra=1']) {

@@ -5,6 +5,7 @@ import type { UserId } from '../../domain/types.js';
 import type { AccountsService } from '../../services/accounts-service.js';
 import type { UsersService } from '../../services/users-service.js';
 import { principalOf } from '../authentication.js';
+import { quotasOf } from '../rate-limit-headers.js';
 import { AUTHENTICATED, problems } from '../route-schemas.js';
 import { presentDeletedUser, presentUser } from './present.js';
 
@@ -28,12 +29,12 @@ export const usersRoutes =
           ...AUTHENTICATED,
           summary: 'Find a user of the same tenant by exact username: {items: [user]}, or {items: []} when nobody holds it',
           querystring: UserLookupQuery,
-          response: { 200: UserList, ...problems(400, 401) },
+          response: { 200: UserList, ...problems(400, 401, 429) },
         },
       },
       async (request) => {
         const principal = principalOf(request);
-        const found = await users.findByUsername(principal, request.query.username);
+        const found = await users.findByUsername(principal, request.query.username, quotasOf(request));
         return { items: found.map((user) => presentUser(user, principal.kind === 'tenant' || principal.userId === user.id)) };
       },
     );
