@@ -95,7 +95,7 @@ describe.each(TOPOLOGIES)('the web client in Chromium ($name)', (topology) => {
     await alice.locator('li.message:not(.pending)', { hasText: 'Hello Bob!' }).waitFor();
 
     // Bob's list shows the conversation with an unread badge; opening it shows the message.
-    const unread = bob.getByLabel('1 unread');
+    const unread = bob.getByText('1 unread');
     await unread.waitFor();
     await shot(bob, '02-bob-unread-badge');
     await bob.getByRole('button', { name: /Alice/ }).click();

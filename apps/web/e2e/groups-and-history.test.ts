@@ -53,10 +53,16 @@ describe('the web client in Chromium: groups and history', () => {
       await page.reload();
       await expect.poll(async () => (await texts()).length).toBe(30);
       expect(await texts()).toEqual(all.slice(-30));
-      for (let attempt = 0; attempt < 10 && (await texts()).length < HISTORY; attempt++) {
-        await page.locator('.messages').evaluate((element) => (element.scrollTop = 0));
-        await page.waitForTimeout(300);
-      }
+      // Each scroll to the top asks for the page before; polled until everything is there.
+      await expect
+        .poll(
+          async () => {
+            await page.locator('.messages').evaluate((element) => (element.scrollTop = 0));
+            return (await texts()).length;
+          },
+          { timeout: 30_000 },
+        )
+        .toBe(HISTORY);
       expect(await texts()).toEqual(all);
       await screenshot(page, 'group-history-paged-up');
     } finally {

@@ -48,6 +48,13 @@ export function App({ client }: { client: ParleyClient }) {
     [client, session],
   );
 
+  const signOut = () => {
+    const unsent = session?.queue.pending.length ?? 0;
+    if (unsent > 0 && !window.confirm(`${unsent} message${unsent === 1 ? ' is' : 's are'} not sent yet and will be discarded. Sign out?`)) return;
+    // Signed out here even when the server cannot be told (its session then expires on its own).
+    session?.signOut().catch(() => setPhase('signed-out'));
+  };
+
   const open = (id: string | null) => {
     window.location.hash = id === null ? '' : `#/c/${id}`;
     setOpenId(id);
@@ -72,7 +79,7 @@ export function App({ client }: { client: ParleyClient }) {
       <header class="top">
         <h1>Parley</h1>
         <span class="me">{session.me.displayName}</span>
-        <button type="button" onClick={() => { client.auth!.logout().catch(() => undefined); }}>
+        <button type="button" onClick={signOut}>
           Sign out
         </button>
       </header>

@@ -47,9 +47,12 @@ export interface ChatSession {
   loadEarlier(conversationId: string): Promise<boolean>;
   /** Marks the conversation read up to its last message (REST and the store at once). */
   markRead(conversationId: string): void;
-  /** Tells the server which conversation is on screen, so it is refreshed after a reconnect. */
+  /** Tells the session which conversation is on screen, so it is refreshed after a reconnect. */
   setOpenConversation(conversationId: string | null): void;
+  /** Stops the connection and the queue; the user's unsent messages and resume position stay for their next visit. */
   close(): void;
+  /** Signs out: closes, then forgets the unsent messages and the resume position kept in this browser. */
+  signOut(): Promise<void>;
 }
 
 /** Display names, read once per user and shared by every view. */
@@ -117,6 +120,7 @@ export class UserDirectory {
 
 export async function openChatSession(client: ParleyClient, me: User): Promise<ChatSession> {
   const positionKey = `parley.position.${me.id}`;
+  const outboxKey = `parley.outbox.${me.id}`;
   const saved = readSaved(positionKey);
   const store = createLocalStore({ userId: me.id });
   const users = new UserDirectory(client);
@@ -136,14 +140,23 @@ export async function openChatSession(client: ParleyClient, me: User): Promise<C
   const queue = await createOfflineQueue({
     rest,
     storage: new WebStorageQueueStorage(window.localStorage),
-    storageKey: `parley.outbox.${me.id}`,
+    storageKey: outboxKey,
   });
 
   let openConversation: string | null = null;
-  const fetching = new Set<string>();
+  let listing = false;
   const loadLatest = async (conversationId: string) => {
     const page = await client.messages.list(conversationId, { limit: HISTORY_PAGE });
     store.loadMessages(conversationId, page.items);
+  };
+  /** The conversation list again (last messages, unread counts), one reading at a time. */
+  const reloadConversations = () => {
+    if (listing) return;
+    listing = true;
+    listConversations()
+      .then((items) => store.loadConversations(items))
+      .catch(() => undefined)
+      .finally(() => (listing = false));
   };
   const stops = [
     store.follow(connection),
@@ -152,25 +165,30 @@ export async function openChatSession(client: ParleyClient, me: User): Promise<C
     connection.on('ready', ({ resumed }) => {
       if (resumed) return;
       // Nothing was replayed: what happened before this connection is read over REST instead.
-      void listConversations()
-        .then((items) => store.loadConversations(items))
-        .catch(() => undefined);
-      if (openConversation !== null) void loadLatest(openConversation).catch(() => undefined);
+      reloadConversations();
+      if (openConversation !== null) loadLatest(openConversation).catch(() => undefined);
     }),
-    // A conversation the user was just added to: its details come over REST, once.
+    // The server could not replay everything (the client was away too long): the missed messages
+    // came over REST, but not the edits, deletes and reactions of that time: the open conversation
+    // is read again; the others are when opened.
+    connection.on('resync', () => {
+      if (openConversation !== null) loadLatest(openConversation).catch(() => undefined);
+    }),
+    // A conversation the user was just added to: the list item (last message, unread count) comes over REST.
     store.subscribe(() => {
-      for (const conversationId of store.unknownConversationIds()) {
-        if (fetching.has(conversationId)) continue;
-        fetching.add(conversationId);
-        void client.conversations
-          .get(conversationId)
-          .then((conversation) => store.putConversation(conversation))
-          .catch(() => undefined)
-          .finally(() => fetching.delete(conversationId));
-      }
+      if (store.unknownConversationIds().length > 0) reloadConversations();
+    }),
+    // What the queue sent shows at once, before (or without) its realtime echo; the store keeps one per seq.
+    queue.on('sent', (item) => {
+      if (item.message) store.apply({ type: 'message.created', cursor: null, message: item.message, caughtUp: true });
     }),
   ];
   connection.start();
+  const close = () => {
+    for (const stop of stops) stop();
+    queue.stop();
+    connection.close();
+  };
 
   return {
     client,
@@ -199,10 +217,13 @@ export async function openChatSession(client: ParleyClient, me: User): Promise<C
     setOpenConversation(conversationId) {
       openConversation = conversationId;
     },
-    close() {
-      for (const stop of stops) stop();
-      queue.stop();
-      connection.close();
+    close,
+    async signOut() {
+      close();
+      // Unsent texts must not stay readable on a shared computer, nor be sent at a later sign-in.
+      window.localStorage.removeItem(outboxKey);
+      window.sessionStorage.removeItem(positionKey);
+      await client.auth?.logout();
     },
   };
 }

@@ -26,6 +26,7 @@ export function ChatView({ session, conversationId, onBack }: { session: ChatSes
     session.setOpenConversation(conversationId);
     setReplyTo(null);
     setEditing(null);
+    setError(null);
     setOlderExists(true);
     stickToBottom.current = true;
     session.loadLatest(conversationId).catch(() => setError('This conversation could not be loaded.'));
@@ -73,7 +74,15 @@ export function ChatView({ session, conversationId, onBack }: { session: ChatSes
     action.catch(() => setError(failure));
   };
 
-  if (!conversation) return <section class="chat" aria-label="Conversation"><p class="empty">Loading…</p></section>;
+  if (!conversation)
+    return (
+      <section class="chat" aria-label="Conversation">
+        <p class="empty">This conversation is not in your list (you may have left it).</p>
+        <button type="button" onClick={onBack}>
+          Back to conversations
+        </button>
+      </section>
+    );
 
   const title = titleOf(session, conversationId);
   const peer = conversation.type === 'direct' ? othersIn(session, conversationId)[0] : undefined;

@@ -1,22 +1,32 @@
-import { useRef } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import type { ChatSession } from '../chat-session.js';
 import { useChanges } from '../hooks.js';
 
+/** A first connection taking longer than this is worth telling the user about. */
+const SLOW_FIRST_CONNECTION_MS = 5000;
+
 /**
- * Shown while the realtime connection is not live after it has been: messages sent meanwhile
- * wait in the queue and what others sent arrives on reconnection.
+ * Shown while the realtime connection is not live after it has been (or when the first one is
+ * slow to come): messages sent meanwhile wait in the queue and what others sent arrives on
+ * reconnection.
  */
 export function ConnectionBanner({ session }: { session: ChatSession }) {
   useChanges(session.connectionChanges);
   const wasLive = useRef(false);
+  const [slowStart, setSlowStart] = useState(false);
   const state = session.connection.state;
   if (state === 'live') wasLive.current = true;
-  const visible = state === 'offline' || (wasLive.current && state !== 'live');
+  useEffect(() => {
+    if (wasLive.current || state === 'live') return;
+    const timer = setTimeout(() => setSlowStart(true), SLOW_FIRST_CONNECTION_MS);
+    return () => clearTimeout(timer);
+  }, [state]);
+  const visible = state === 'offline' || (state !== 'live' && (wasLive.current || slowStart));
   return (
     <div class="banner-slot" role="status" aria-live="polite">
       {visible && (
         <p class="banner" data-state={state}>
-          {state === 'offline' ? 'Offline: not connected to the server.' : 'Reconnecting… messages you send will be delivered once connected.'}{' '}
+          {state === 'offline' ? 'Offline: not connected to the server.' : wasLive.current ? 'Reconnecting… messages you send will be delivered once connected.' : 'Connecting…'}{' '}
           <button type="button" onClick={() => session.connection.reconnectNow()}>
             Retry now
           </button>

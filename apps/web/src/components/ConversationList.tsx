@@ -28,8 +28,9 @@ export function ConversationList({ session, openId, onOpen }: { session: ChatSes
               {peer !== undefined && <PresenceDot session={session} userId={peer} />}
               <span class="conversation-title">{title}</span>
               {unread > 0 && (
-                <span class="badge" aria-label={`${unread} unread`}>
-                  {unread > 99 ? '99+' : unread}
+                <span class="badge">
+                  <span aria-hidden="true">{unread > 99 ? '99+' : unread}</span>
+                  <span class="visually-hidden">{`${unread} unread`}</span>
                 </span>
               )}
               <span class="conversation-preview">{preview}</span>
