@@ -111,6 +111,9 @@ const FLEET_SETTINGS = {
   SHUTDOWN_TIMEOUT_MS: '5000',
 };
 
+/** The presence TTL every fleet node runs with: a node silent for longer is swept by the others. */
+export const FLEET_PRESENCE_TTL_MS = Number(FLEET_SETTINGS.PRESENCE_TTL_MS);
+
 /** A fleet whose nodes use the Redis that `redisEnv` names (REDIS_URL or REDIS_CLUSTER_NODES, and REDIS_KEY_PREFIX). */
 export function createFleet(redisEnv: Record<string, string>): Fleet {
   const env = { ...FLEET_SETTINGS, ...redisEnv };
