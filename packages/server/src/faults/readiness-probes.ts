@@ -38,10 +38,10 @@ export interface ReadinessProbes {
   expectNotReadyThroughout(nodes: ProbedNode[], from: number, to: number): void;
   /**
    * Asserts that every readiness probe of the nodes that started within [from, to] and got an
-   * answer was answered 200, and that there was one at least. Not counted, as the test machine's
-   * own slowness rather than the node's state: a probe without an answer within its second, and a
-   * 503 that took the whole second (the node was too starved to get its own 1 s ping answered);
-   * a node that finds itself unready says so (503) well within its ping timeout.
+   * answer was answered 200, and that there was one at least. Not counted, as possibly the test
+   * machine's own slowness rather than the node's state: a probe without an answer within its
+   * second, and a 503 that took the whole second (the node's own 1 s ping timed out, which on a
+   * starved machine is load). A node unready throughout still fails: none of its probes is 200.
    */
   expectReadyThroughout(nodes: ProbedNode[], from: number, to: number): void;
   /** Stops probing; resolves once the loops have ended. */
