@@ -24,8 +24,8 @@
 import { readdir, stat, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createApiClient, type ApiClient } from './test-support/api-client.js';
-import { createGroup, createTestTenant, type TenantUser } from './test-support/conversations.js';
+import { createApiClient } from './test-support/api-client.js';
+import { createGroup, createTestTenant, fullHistoryOf, type TenantUser } from './test-support/conversations.js';
 import { connectRealtime, type Frame, type RealtimeClient } from './test-support/realtime-client.js';
 import { startLocalRedis, type LocalRedis } from './test-support/redis.js';
 import { startServerProcess, type ServerProcess } from './test-support/server-process.js';
@@ -166,17 +166,6 @@ function follow(node: ServerProcess, user: TenantUser) {
   };
 }
 
-/** Every message of the conversation, oldest first, paging with `after`. */
-async function history(api: ApiClient, token: string, conversationId: string): Promise<any[]> {
-  const items: any[] = [];
-  for (;;) {
-    const page = await api.get(`/v1/conversations/${conversationId}/messages?after=${items.length === 0 ? 0 : items.at(-1).seq}&limit=100`, token);
-    expect(page.status).toBe(200);
-    items.push(...page.body.items);
-    if (!page.body.hasMore) return items;
-  }
-}
-
 /** The append-only file Redis is appending to now (the newest incremental one of Redis 7's multi-part AOF). */
 async function currentAofFile(directory: string): Promise<string> {
   const folder = join(directory, 'appendonlydir');
@@ -299,7 +288,7 @@ async function crashRun(mode: Mode) {
     .sort((a, b) => a.endedAt - b.endedAt)[0]!;
 
   // ─── What survived ───
-  const items = await history(api, alice.token, conversationId);
+  const items = await fullHistoryOf(api, alice.token, conversationId);
   // Whatever was lost, what is there is a consistent prefix plus later sends: 1..n.
   expect(items.map((message) => message.seq)).toEqual(range(1, items.length));
   // A retried send is stored once.

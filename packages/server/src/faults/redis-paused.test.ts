@@ -3,6 +3,9 @@
  * failover or a partition), then SIGCONT, under a stream of retried sends through two nodes and
  * followers reconnecting with their cursors. Readiness must fail on both nodes while Redis is
  * frozen and come back after; fault-world.ts's verify() checks storage, delivery and leaks.
+ * redis-stall.test.ts also freezes Redis, to check that one node stays up and answers 503 whatever
+ * its clients and timers do meanwhile; this one adds steady traffic, retries across nodes,
+ * delivery and leaks.
  */
 import { describe, it } from 'vitest';
 import { sleep } from '../test-support/node-scenarios.js';

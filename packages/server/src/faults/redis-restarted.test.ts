@@ -4,6 +4,8 @@
  * nodes and followers reconnecting with their cursors. Readiness must fail on both nodes while
  * Redis is down and come back after; fault-world.ts's verify() checks that every acknowledged
  * message survived, exactly once, and reached every follower once, and that nothing leaked.
+ * redis-crash.test.ts kills Redis (SIGKILL) to check what survives a crash per fsync policy; this
+ * one restarts it cleanly under steady traffic, for delivery, readiness and leaks.
  */
 import { describe, it } from 'vitest';
 import { sleep } from '../test-support/node-scenarios.js';

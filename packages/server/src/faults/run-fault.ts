@@ -33,6 +33,7 @@ export async function runFault(
         acknowledged: run.acknowledged,
         sendAttempts: run.sendAttempts,
         failedAttempts: run.failedAttempts,
+        slowestRefusalMs: run.slowestRefusalMs,
         reconnections: run.reconnections,
         before: run.before,
         after: run.after,

@@ -54,11 +54,18 @@ const STATUS_CODES: Record<number, ErrorCode> = {
   429: 'rate_limited',
 };
 
-/** ioredis reports an unreachable server with these; anything of the sort is a 503, not a 500. */
-const isStorageOutage = (error: Error) =>
+/**
+ * ioredis reports an unreachable, stalled or dropped server with these; anything of the sort is a
+ * 503, not a 500. Store operations already answer storage_unavailable (redis-guard.ts); this
+ * catches a raw client call outside the guard: a command lost with its connection ("Connection is
+ * closed."), one left without a reply ("Command timed out"), a pipeline or transaction cut short
+ * (AbortError, "Command aborted due to connection close").
+ */
+export const isStorageOutage = (error: Error) =>
   (error instanceof EngineError && error.code === 'storage_unavailable') ||
   error.name === 'MaxRetriesPerRequestError' ||
-  /Connection is closed|ECONNREFUSED|Stream isn't writeable|CLUSTERDOWN/.test(error.message);
+  error.name === 'AbortError' ||
+  /Connection is closed|ECONNREFUSED|Stream isn't writeable|CLUSTERDOWN|Command timed out|Command aborted/.test(error.message);
 
 /**
  * Fastify's `frameworkErrors`: errors raised while routing, before any route (and so before the

@@ -105,7 +105,19 @@ export async function setRole(api: ApiClient, token: string, conversationId: str
   expectStatus(response, 200, `set role ${role}`);
 }
 
-/** The whole history (up to 100 messages), ascending, as `token` sees it. */
+/** Every message of the conversation, oldest first, as `token` sees it, paging with `after`. */
+export async function fullHistoryOf(api: ApiClient, token: string, conversationId: string): Promise<any[]> {
+  const items: any[] = [];
+  for (;;) {
+    const after = items.length === 0 ? 0 : (items.at(-1).seq as number);
+    const page = await api.get(`/v1/conversations/${conversationId}/messages?after=${after}&limit=100`, token);
+    expectStatus(page, 200, 'history page');
+    items.push(...page.body.items);
+    if (!page.body.hasMore) return items;
+  }
+}
+
+/** The whole history (up to 100 messages; fullHistoryOf pages beyond), ascending, as `token` sees it. */
 export async function historyOf(api: ApiClient, token: string, conversationId: string): Promise<any[]> {
   const response = await api.get(`/v1/conversations/${conversationId}/messages?limit=100`, token);
   expectStatus(response, 200, 'history');

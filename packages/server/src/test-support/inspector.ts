@@ -1,16 +1,28 @@
 /**
- * A DevTools-protocol session with a server process the test started with
- * `NODE_OPTIONS=--inspect=127.0.0.1:<port>` (inspectorEnv): the test can then run code on the
- * process's main thread — block its event loop, force a garbage collection, read its memory —
- * without any route or setting in the server itself. Only tests set the option.
+ * A DevTools-protocol session with a server process the test started with INSPECTOR_ENV: the test
+ * can then run code on the process's main thread — block its event loop, force a garbage
+ * collection, read its memory — without any route or setting in the server itself. Only tests set
+ * the option.
+ *
+ * bench/src/inspector.ts (another package) also talks CDP, one connection per call, for a
+ * measurement now and then; this one keeps a session open for a whole test, evaluates arbitrary
+ * code, and fails its pending calls when the process goes away.
  */
 import WebSocket from 'ws';
-import { freePort } from './ports.js';
+import type { ServerProcess } from './server-process.js';
 
-/** The environment that makes a child process listen for an inspector on a free loopback port. */
-export async function inspectorEnv(): Promise<{ port: number; env: Record<string, string> }> {
-  const port = await freePort();
-  return { port, env: { NODE_OPTIONS: `--inspect=127.0.0.1:${port}` } };
+/**
+ * The environment that makes a child process listen for an inspector on loopback, on a port the
+ * child picks itself (port 0: no race with another process for a port chosen in advance; Node
+ * prints the address on stderr).
+ */
+export const INSPECTOR_ENV: Readonly<Record<string, string>> = { NODE_OPTIONS: '--inspect=127.0.0.1:0' };
+
+/** The inspector's WebSocket address, from Node's "Debugger listening on ws://…" line on stderr. */
+export function inspectorUrlOf(server: ServerProcess): string {
+  const url = /Debugger listening on (ws:\/\/\S+)/.exec(server.stderr())?.[1];
+  if (!url) throw new Error(`no inspector address on the process's stderr: ${server.stderr()}`);
+  return url;
 }
 
 export interface InspectorSession {
@@ -25,12 +37,9 @@ export interface InspectorSession {
   close(): Promise<void>;
 }
 
-/** Connects to the inspector listening on `port` (the first target: the main thread). */
-export async function openInspector(port: number): Promise<InspectorSession> {
-  const targets = (await (await fetch(`http://127.0.0.1:${port}/json/list`)).json()) as { webSocketDebuggerUrl: string }[];
-  const target = targets[0];
-  if (!target) throw new Error(`no inspector target on ${port}`);
-  const socket = new WebSocket(target.webSocketDebuggerUrl, { perMessageDeflate: false });
+/** Opens a session with the main thread of `server`, started with INSPECTOR_ENV. */
+export async function openInspector(server: ServerProcess): Promise<InspectorSession> {
+  const socket = new WebSocket(inspectorUrlOf(server), { perMessageDeflate: false });
   await new Promise<void>((resolve, reject) => {
     socket.once('open', () => resolve());
     socket.once('error', reject);
@@ -45,12 +54,17 @@ export async function openInspector(port: number): Promise<InspectorSession> {
     if (message.error) waiter?.reject(new Error(`inspector: ${message.error.message}`));
     else waiter?.resolve(message.result);
   });
-  socket.on('close', () => {
-    for (const waiter of pending.values()) waiter.reject(new Error('inspector session closed'));
+  const failPending = (reason: string) => {
+    for (const waiter of pending.values()) waiter.reject(new Error(reason));
     pending.clear();
-  });
+  };
+  // A process that dies (a fault test may kill one) resets the socket: that fails the pending
+  // calls instead of becoming an uncaught exception in the test worker.
+  socket.on('error', (error) => failPending(`inspector session failed: ${error.message}`));
+  socket.on('close', () => failPending('inspector session closed'));
   const call = (method: string, params: object = {}) =>
     new Promise<any>((resolve, reject) => {
+      if (socket.readyState !== WebSocket.OPEN) return reject(new Error('inspector session closed'));
       const id = nextId++;
       pending.set(id, { resolve, reject });
       socket.send(JSON.stringify({ id, method, params }));

@@ -31,23 +31,37 @@ export const seqsOf = (frames: Frame[]) => frames.map((frame) => frame.message.s
 export const range = (from: number, to: number) => Array.from({ length: Math.max(0, to - from + 1) }, (_, i) => from + i);
 
 export interface SendResult {
+  /** The answer's status; 0 without a complete answer (see `failure`). */
   status: number;
   body: any;
+  /** Without a complete answer: the connection failed (a dead node, a cut), or none came in time. */
+  failure?: 'network' | 'timeout';
 }
 
-/** POSTs a message with a timeout; a network error (a dead node) is status 0. */
-export async function send(node: ServerProcess, token: string, conversationId: string, text: string, timeoutMs = 10_000): Promise<SendResult> {
+export interface SendOptions {
+  /** How long to wait for the whole answer (default 10 s). */
+  timeoutMs?: number;
+  /** Sent as the message's clientMessageId (an SDK's idempotency key). */
+  clientMessageId?: string;
+}
+
+/**
+ * POSTs a message to `node` (a server process, or any base URL such as a proxy in front of one)
+ * with a timeout. Only a complete answer counts: a connection cut after the headers, before the
+ * body, is a failure like a refused connection.
+ */
+export async function send(node: { url: string }, token: string, conversationId: string, text: string, options: SendOptions = {}): Promise<SendResult> {
   try {
     const response = await fetch(`${node.url}/v1/conversations/${conversationId}/messages`, {
       method: 'POST',
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ text }),
-      signal: AbortSignal.timeout(timeoutMs),
+      body: JSON.stringify(options.clientMessageId === undefined ? { text } : { text, clientMessageId: options.clientMessageId }),
+      signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
     });
     const body = await response.text();
     return { status: response.status, body: body ? JSON.parse(body) : undefined };
-  } catch {
-    return { status: 0, body: undefined };
+  } catch (error) {
+    return { status: 0, body: undefined, failure: error instanceof Error && error.name === 'TimeoutError' ? 'timeout' : 'network' };
   }
 }
 
@@ -69,7 +83,7 @@ export function startTraffic(options: {
       while (!stopped && next < options.limit) {
         const i = next++;
         const { node, user } = options.route(i);
-        const result = await send(node, user.token, options.conversationId, `traffic ${i}`, 5000);
+        const result = await send(node, user.token, options.conversationId, `traffic ${i}`, { timeoutMs: 5000 });
         if (result.status === 201) acked.set(result.body.seq, result.body.id);
         await sleep(5);
       }
@@ -110,6 +124,9 @@ const FLEET_SETTINGS = {
   PRESENCE_TTL_MS: '2000',
   SHUTDOWN_TIMEOUT_MS: '5000',
 };
+
+/** The presence TTL every fleet node runs with: a node silent for longer is swept by the others. */
+export const FLEET_PRESENCE_TTL_MS = Number(FLEET_SETTINGS.PRESENCE_TTL_MS);
 
 /** A fleet whose nodes use the Redis that `redisEnv` names (REDIS_URL or REDIS_CLUSTER_NODES, and REDIS_KEY_PREFIX). */
 export function createFleet(redisEnv: Record<string, string>): Fleet {

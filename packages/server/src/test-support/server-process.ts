@@ -11,6 +11,8 @@ export interface ServerProcess {
   child: ChildProcess;
   /** Every log line the process wrote to stdout, parsed. */
   logs: Record<string, unknown>[];
+  /** What the process wrote to stderr so far (Node's own messages, such as the inspector's address). */
+  stderr(): string;
   /** Resolves with the exit code (or the signal's name) once the process has ended. */
   exited: Promise<number | string>;
   /** Sends the signal and waits for the exit. */
@@ -62,6 +64,7 @@ export async function startServerProcess(
     url,
     child,
     logs,
+    stderr: () => stderr,
     exited,
     async stop(signal = 'SIGTERM') {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);

@@ -16,8 +16,8 @@ export interface ChannelSubscription {
 
 /**
  * Duplicates `client` (same servers and options, without auto-pipelining, which must not batch
- * SUBSCRIBE like a data command; resending a SUBSCRIBE lost with its connection, which is
- * idempotent; named `connectionName` so CLIENT LIST shows what it is for; with
+ * SUBSCRIBE like a data command; with resending on: a SUBSCRIBE lost with its connection is sent
+ * again, which is harmless; named `connectionName` so CLIENT LIST shows what it is for; with
  * the client's error listeners), calls `onMessage` with each message of `channel` until closed,
  * lets `prepare` attach more handlers before subscribing, and resolves once subscribed. A failed
  * SUBSCRIBE closes the connection and rejects.

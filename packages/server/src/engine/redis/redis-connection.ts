@@ -3,18 +3,29 @@
  * seed node list) or Sentinel (sentinel addresses and the master's name).
  *
  * Failure behaviour, on purpose: while Redis is unreachable the client keeps reconnecting in the
- * background (backoff capped at 2 s), but a queued command fails at the latest when every second
- * failed reconnection attempt flushes the queue (maxRetriesPerRequest 1) or after the command
- * timeout, and a store operation fails after the command timeout in all (redis-guard.ts), so
- * callers (and /health/ready) answer 503 within 3 s instead of hanging. A Redis
+ * background (backoff capped at 2 s), but a command waiting in the offline queue (never sent)
+ * fails at the latest when every second failed reconnection attempt flushes that queue
+ * (maxRetriesPerRequest 1) or after the command timeout, and a store operation fails after the
+ * command timeout in all (redis-guard.ts), so callers (and /health/ready) answer 503 within 3 s
+ * instead of hanging. A Redis
  * that accepts connections but stops answering (stalled process, partition without a reset) is
  * caught by two timeouts: every command fails after 3 s without a reply, and a connection that
  * receives nothing for 3 s while commands are pending is dropped and reopened. (The TCP connect
  * to a stalled server succeeds, so reconnection attempts alone would never fail a command.)
  * 3 s is far above any Parley script's running time; a command that times out may still have
- * been applied, as with any timeout. A command in flight when its connection drops is never sent
- * again after the reconnection (autoResendUnfulfilledCommands off): it fails at the command
- * timeout, and may have been applied, so nothing runs twice.
+ * been applied, as with any timeout.
+ *
+ * At most once: a command in flight when its connection drops is never sent again, on any
+ * topology. It fails at once with "Connection is closed." (it may have been applied, as with any
+ * timeout), so nothing runs twice:
+ * - standalone and Sentinel: autoResendUnfulfilledCommands off, and failLostCommandsOnClose
+ *   rejects what was in flight when the connection closes (ioredis 6.0.0 would otherwise leave it
+ *   to the command timeout);
+ * - Cluster: node connections never reconnect (ioredis closes them and rejects what was in flight
+ *   with "Connection is closed."), and retryDelayOnFailover 0 stops the Cluster from sending those
+ *   commands again.
+ * The command timeout stays the backstop that settles anything else left without a reply: raw
+ * client calls outside redis-guard.ts, and quit() on shutdown, rely on it.
  * Auto-pipelining batches the commands issued in one tick into one round trip (per node).
  */
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
@@ -51,9 +62,9 @@ const COMMON_OPTIONS = {
   // At most once: a command whose connection was lost before its reply may have run; ioredis's
   // default sends it again after reconnecting, so a script that ran would run twice (a send
   // without clientMessageId stored, then refused as a taken id; a tenant created, then reported
-  // as existing). Without the resend it fails after the command timeout instead, like any
+  // as existing). Without the resend it fails instead (failLostCommandsOnClose), like a
   // timeout: storage_unavailable, the caller retries with its idempotency key. Subscriber
-  // connections turn the resend back on (SUBSCRIBE is idempotent).
+  // connections turn the resend back on (a SUBSCRIBE sent again is harmless).
   autoResendUnfulfilledCommands: false,
   maxRetriesPerRequest: 1,
   connectTimeout: 5000,
@@ -106,6 +117,33 @@ export function createRedisClient(config: RedisConnectionConfig): RedisClient {
   return client;
 }
 
+/** The message ioredis rejects commands with when their connection is closed (isStorageOutage knows it). */
+export const CONNECTION_CLOSED_MESSAGE = 'Connection is closed.';
+
+/**
+ * Rejects, as soon as a ready connection closes, the commands that were in flight on it (sent,
+ * no reply yet), with "Connection is closed.". With autoResendUnfulfilledCommands off, ioredis
+ * 6.0.0 keeps them aside and drops them on the next ready without settling them (fixed upstream
+ * by redis/ioredis#2194, on the next ready), so each would only fail at the command timeout: every
+ * request in flight at a blip would wait 3 s. This reads ioredis's commandQueue, which at 'close'
+ * still holds exactly those commands (new ones go to the offline queue until the next connect
+ * replaces it); redis-connection.test.ts pins that behaviour. Commands never sent (the offline
+ * queue) are left alone: they are sent after the reconnection, once.
+ */
+export function failLostCommandsOnClose(client: Redis): Redis {
+  let ready = false;
+  client.on('ready', () => {
+    ready = true;
+  });
+  client.on('close', () => {
+    if (!ready) return; // handshake commands of a connection that never became ready: ioredis settles them
+    ready = false;
+    const lost = client.commandQueue;
+    while (lost.length > 0) lost.shift()?.command.reject(new Error(CONNECTION_CLOSED_MESSAGE));
+  });
+  return client;
+}
+
 function openClient(config: RedisConnectionConfig): RedisClient {
   if (config.clusterNodes && config.clusterNodes.length > 0) {
     const nodes = config.clusterNodes.map(clusterNode);
@@ -114,6 +152,13 @@ function openClient(config: RedisConnectionConfig): RedisClient {
     const options: ClusterOptions = {
       enableAutoPipelining: true,
       clusterRetryStrategy: reconnectDelay,
+      // At most once on Cluster too. A node connection that drops is closed for good and rejects
+      // its in-flight commands with "Connection is closed."; by default (100 ms) the Cluster then
+      // sends them again, so a script that ran would run twice. With 0 that error fails the
+      // command at once (storage_unavailable). Only this error is affected: MOVED, ASK, TRYAGAIN
+      // and CLUSTERDOWN are "not executed" replies and are still followed or retried, and after
+      // a failover the next command on the slot is redirected (MOVED) to the new master.
+      retryDelayOnFailover: 0,
       scaleReads: 'master', // read-your-writes: replicas acknowledge asynchronously
       redisOptions: { ...COMMON_OPTIONS, ...credentials },
     };
@@ -139,10 +184,10 @@ function openClient(config: RedisConnectionConfig): RedisClient {
       // meanwhile is discarded then, its seqs handed out again by the new primary.
       failoverDetector: true,
     });
-    return releaseSentinelSubscriptionsOnEnd(client);
+    return releaseSentinelSubscriptionsOnEnd(failLostCommandsOnClose(client));
   }
   if (config.url) {
-    return new Redis(config.url, { ...COMMON_OPTIONS, retryStrategy: reconnectDelay });
+    return failLostCommandsOnClose(new Redis(config.url, { ...COMMON_OPTIONS, retryStrategy: reconnectDelay }));
   }
   throw new Error('createRedisClient needs a url, clusterNodes or sentinels');
 }
