@@ -2,7 +2,9 @@
  * The local store kept in sync by a real realtime connection to a server process, on both
  * engines: unread counts and the order by activity follow messages and reads; "seen by" follows
  * members' read receipts; edits, deletes and reactions apply to the stored messages (the user's
- * own reactions keep `me`); applying an event twice changes nothing.
+ * own reactions keep `me`); applying an event twice changes nothing; a connection resuming from
+ * a cursor saved before a REST load of the list does not count the replayed messages again.
+ * Without a server: a throwing subscriber does not stop the others.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
@@ -123,6 +125,45 @@ describe.each(ENGINE_KINDS)('local store synced by a realtime connection (%s eng
     expect((await server.api.delete(`/v1/conversations/${direct.id}/messages/${first.id}/reactions/${thumbs}`, bob.token)).status).toBe(204);
     await waitUntil(() => store.messages(direct.id)[0]!.reactions['👍']?.count === 1, 'bob\'s reaction removed');
     expect(store.messages(direct.id)[0]!.reactions).toEqual({ '👍': { count: 1, me: false } });
+  });
+
+  it('a resume from a cursor saved before a REST load of the list does not count the replayed messages again', async () => {
+    const [alice, bob] = await pair(server);
+    const direct = await openDirect(server.api, alice.token, bob.id);
+    await sendMessage(server.api, alice.token, direct.id, 'read before');
+    await read(bob, direct.id, 1);
+    const rest = restFor(() => server.url, bob.token);
+    const connect = (saved: { cursor: string | null; positions: Record<string, number> } = { cursor: null, positions: {} }) => {
+      const connection = createRealtimeConnection({ baseUrl: server.url, getToken: async () => bob.token, WebSocket, rest, ...saved });
+      connections.push(connection);
+      return connection;
+    };
+    // The first page load: live, its cursor saved; then the tab goes away.
+    const first = connect();
+    await waitUntil(() => first.state === 'live', 'first live');
+    const saved = { cursor: first.cursor, positions: first.positions };
+    first.close();
+    // (Only messages of others: an own message in the replay would zero the count and hide a double count.)
+    for (let i = 1; i <= 4; i++) await sendMessage(server.api, alice.token, direct.id, `away ${i}`);
+
+    // The reload: the list over REST first, then the connection resumes from the saved cursor.
+    const store = createLocalStore({ userId: bob.id });
+    store.loadConversations(await rest.listConversations());
+    expect(store.conversation(direct.id)).toMatchObject({ unreadCount: 4, lastSeq: 5, lastMessage: { text: 'away 4' } });
+    const second = connect(saved);
+    const replayed: number[] = [];
+    second.on('message.created', ({ message }) => replayed.push(message.seq));
+    store.follow(second);
+    await waitUntil(() => replayed.includes(5), 'the replay up to seq 5');
+    // The server did replay them (so the store was tested), and they were not counted again.
+    expect(replayed).toEqual([2, 3, 4, 5]);
+    expect(store.conversation(direct.id)).toMatchObject({ unreadCount: 4, lastSeq: 5, lastMessage: { text: 'away 4' } });
+
+    // Live messages still count: bob's own (from another device) reads everything, alice's next is unread.
+    await sendMessage(server.api, bob.token, direct.id, 'mine, elsewhere');
+    await sendMessage(server.api, alice.token, direct.id, 'live');
+    await waitUntil(() => store.conversation(direct.id)?.lastSeq === 7, 'seq 7');
+    expect(store.conversation(direct.id)).toMatchObject({ unreadCount: 1, lastMessage: { text: 'live' } });
   });
 
   it('a new conversation arrives by event; one joined later is reported unknown until put', async () => {

@@ -313,12 +313,18 @@ export class LocalStore {
   }
 
   private onMessageCreated(message: Message): void {
-    const isNew = !this.messagesByConversation.get(message.conversationId)?.has(message.seq);
+    const held = this.messagesByConversation.get(message.conversationId)?.has(message.seq) ?? false;
     this.putMessage(message);
     const state = this.conversationsById.get(message.conversationId);
     if (!state) this.unknown.add(message.conversationId);
-    if (!state || !isNew) return;
+    if (!state || held) return;
     const { conversation } = state;
+    // Sending moves the sender's read position to their message (the server does the same).
+    if (message.senderId !== null) state.readPositions.set(message.senderId, Math.max(state.readPositions.get(message.senderId) ?? 0, message.seq));
+    // At or below the lastSeq already known (from REST or an earlier event), the message is
+    // already in the unread count and the last message: a connection resuming from a cursor
+    // saved before a REST load of the list replays such messages, which the store does not hold.
+    if (message.seq <= conversation.lastSeq) return;
     const fromMe = message.senderId === this.userId;
     const readByMe = state.readPositions.get(this.userId) ?? 0;
     state.conversation = {
@@ -327,8 +333,6 @@ export class LocalStore {
       ...(message.seq >= (conversation.lastMessage?.seq ?? 0) ? { lastMessage: message, lastActivityAt: message.createdAt } : {}),
       unreadCount: fromMe ? 0 : message.seq > readByMe ? conversation.unreadCount + 1 : conversation.unreadCount,
     };
-    // Sending moves the sender's read position to their message (the server does the same).
-    if (message.senderId !== null) state.readPositions.set(message.senderId, Math.max(state.readPositions.get(message.senderId) ?? 0, message.seq));
   }
 
   private onRead(conversationId: string, userId: string, seq: number): void {
