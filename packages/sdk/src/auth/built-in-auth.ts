@@ -16,6 +16,7 @@
 import { CLIENT_ERROR_CODES, ParleyError } from '../errors.js';
 import { ANONYMOUS, createTransport, expectData, expectSuccess, type CredentialSource, type FetchLike, type ParleyApi } from '../http.js';
 import type { ChangePasswordInput, LoginInput, RegisterInput, TokenPair, User } from '../rest/types.js';
+import { callEach } from '../realtime/emitter.js';
 import { memorySessionStorage, type SessionStorage, type StoredSession } from './session-storage.js';
 
 export interface BuiltInAuthOptions {
@@ -205,7 +206,8 @@ export class BuiltInAuth implements CredentialSource {
   }
 
   #notify(): void {
-    for (const listener of this.#listeners) listener(this.#session);
+    // A throwing listener must not stop the others, nor fail the sign-in or refresh that notified.
+    callEach(this.#listeners, this.#session);
   }
 }
 

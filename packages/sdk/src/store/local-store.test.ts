@@ -187,3 +187,19 @@ describe.each(ENGINE_KINDS)('local store synced by a realtime connection (%s eng
     expect(store.conversation(joined.id)?.title).toBe('joined later');
   });
 });
+
+describe('local store subscribers', () => {
+  it('a subscriber that throws does not stop the others nor the caller; its error is reported', () => {
+    const errors: unknown[] = [];
+    const store = createLocalStore({ userId: 'bob', onListenerError: (error) => errors.push(error) });
+    const calls: string[] = [];
+    store.subscribe(() => calls.push('first'));
+    store.subscribe(() => {
+      throw new Error('a broken view');
+    });
+    store.subscribe(() => calls.push('third'));
+    expect(() => store.loadConversations([])).not.toThrow();
+    expect(calls).toEqual(['first', 'third']);
+    expect(errors).toEqual([new Error('a broken view')]);
+  });
+});

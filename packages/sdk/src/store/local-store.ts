@@ -14,6 +14,7 @@
  * reactions counted by a REST page and again by an overlapping reaction event count twice.
  */
 import { defaultScheduler, type Scheduler } from '../realtime/deps.js';
+import { callEach } from '../realtime/emitter.js';
 import type { RealtimeConnection, RealtimeEvent } from '../realtime/connection.js';
 import type { Conversation, ConversationListItem, Member, Message, PresenceEvent, TypingEvent } from '../realtime/wire.js';
 
@@ -37,6 +38,8 @@ export interface LocalStoreOptions {
   /** How long a typing indicator lasts without a new typing event (ms). Default 6 000. */
   typingTimeoutMs?: number;
   scheduler?: Partial<Scheduler>;
+  /** Told of an error thrown by a subscriber (the other subscribers are still called). Default: reported as an uncaught error, asynchronously. */
+  onListenerError?: (error: unknown) => void;
 }
 
 interface ConversationState {
@@ -67,7 +70,7 @@ export class LocalStore {
     this.scheduler = { ...defaultScheduler, ...options.scheduler };
   }
 
-  /** Calls `listener` after every change; returns the function that unsubscribes. */
+  /** Calls `listener` after every change; returns the function that unsubscribes. A listener that throws does not stop the others (`onListenerError`). */
   subscribe(listener: () => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
@@ -371,7 +374,8 @@ export class LocalStore {
 
   private changed(): void {
     this.conversationList = null;
-    for (const listener of [...this.listeners]) listener();
+    // One failing UI subscriber must not stop the others, nor the connection delivering the event.
+    callEach(this.listeners, undefined, this.options.onListenerError);
   }
 }
 
