@@ -96,12 +96,15 @@ describe.each(ENGINE_KINDS)('realtime connection against a server process (%s en
 
     // A page reload that saved its cursor before the last three events but its positions after
     // them (they are saved at different moments): the server replays seqs 3..5 again.
-    const second = connect(bob, createTestNetwork(), { cursor: olderCursor, positions: first.positions });
+    const network = createTestNetwork();
+    const second = connect(bob, network, { cursor: olderCursor, positions: first.positions });
     const secondRecorder = record(second);
     await secondRecorder.waitFor(() => second.state === 'live', 'live');
     await sendMany(alice.token, id, 'three', 1);
     // Events of a conversation arrive in seq order: once seq 6 is here, any replay of 3..5 came before it.
     await secondRecorder.waitFor(() => secondRecorder.seqs(id).includes(6), 'seq 6');
+    // The server did offer 3..5 again (so de-duplication was exercised), and they were dropped.
+    expect(network.offeredSeqs(id)).toEqual([3, 4, 5, 6]);
     expect(secondRecorder.seqs(id)).toEqual([6]);
   });
 
