@@ -5,8 +5,8 @@
  * overlap with live events is de-duplicated, the Server-Sent Events fallback when WebSockets
  * cannot be constructed (resuming over it too), the injected operations bound to the SDK's own
  * REST client (createParleyClient) with the offline queue, one socket when started twice while
- * the token is slow, a token refresh that gets no answer
- * (retried, not offline), and (Redis) a server restart.
+ * the token is slow, a token refresh that gets no answer (retried, not offline), and (Redis) a
+ * server restart.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
