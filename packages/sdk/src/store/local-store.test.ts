@@ -4,7 +4,8 @@
  * members' read receipts; edits, deletes and reactions apply to the stored messages (the user's
  * own reactions keep `me`); applying an event twice changes nothing; a connection resuming from
  * a cursor saved before a REST load of the list does not count the replayed messages again.
- * Without a server: a throwing subscriber does not stop the others.
+ * Without a server: `addMessage` (an acknowledged send) counts once; a throwing subscriber does
+ * not stop the others.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
@@ -13,6 +14,7 @@ import { ENGINE_KINDS } from '../../../server/src/test-support/engines.js';
 import type { TenantUser } from '../../../server/src/test-support/conversations.js';
 import { pair, restFor, useServerProcess, users, waitUntil } from '../test-support/realtime-world.js';
 import { createRealtimeConnection, type RealtimeConnection, type RealtimeEvent } from '../realtime/connection.js';
+import type { ConversationListItem, Message } from '../realtime/wire.js';
 import { createLocalStore, type LocalStore } from './local-store.js';
 
 describe.each(ENGINE_KINDS)('local store synced by a realtime connection (%s engine)', (kind) => {
@@ -185,6 +187,49 @@ describe.each(ENGINE_KINDS)('local store synced by a realtime connection (%s eng
     store.putConversation(response.body);
     expect(store.unknownConversationIds()).toEqual([]);
     expect(store.conversation(joined.id)?.title).toBe('joined later');
+  });
+});
+
+describe('local store without a server', () => {
+  const message = (seq: number, senderId: string): Message => ({
+    id: `m${seq}`,
+    conversationId: 'c1',
+    seq,
+    senderId,
+    system: false,
+    text: `text ${seq}`,
+    createdAt: new Date(Date.UTC(2026, 0, 1, 0, 0, seq)).toISOString(),
+    editedAt: null,
+    deletedAt: null,
+    replyTo: null,
+    reactions: {},
+  });
+  const listItem: ConversationListItem = {
+    id: 'c1',
+    type: 'direct',
+    title: null,
+    members: [
+      { userId: 'alice', role: 'member', lastReadSeq: 3 },
+      { userId: 'bob', role: 'member', lastReadSeq: 1 },
+    ],
+    memberCount: 2,
+    createdAt: '2026-01-01T00:00:00.000Z',
+    lastSeq: 3,
+    lastMessage: message(3, 'alice'),
+    unreadCount: 2,
+  };
+
+  it('addMessage (the queue\'s acknowledged send) counts as its message.created would; the event that follows changes nothing', () => {
+    const store = createLocalStore({ userId: 'bob' });
+    store.loadConversations([listItem]);
+    store.addMessage(message(4, 'bob'));
+    expect(store.conversation('c1')).toMatchObject({ unreadCount: 0, lastSeq: 4, lastMessage: { seq: 4, senderId: 'bob' } });
+    expect(store.messages('c1').map((m) => m.seq)).toEqual([4]);
+    const snapshot = store.conversation('c1');
+    store.apply({ type: 'message.created', cursor: 'c', message: message(4, 'bob') });
+    expect(store.conversation('c1')).toEqual(snapshot);
+    store.apply({ type: 'message.created', cursor: 'c', message: message(5, 'alice') });
+    expect(store.conversation('c1')).toMatchObject({ unreadCount: 1, lastSeq: 5 });
   });
 });
 

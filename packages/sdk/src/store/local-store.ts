@@ -173,6 +173,17 @@ export class LocalStore {
     this.changed();
   }
 
+  /**
+   * Adds a message known otherwise than from the connection, e.g. the offline queue's
+   * acknowledged send (`queue.on('sent', (item) => store.addMessage(item.message!))`), so the
+   * user's own message shows while the connection is reconnecting. It counts and orders as its
+   * `message.created` would; that event, when it follows, changes nothing (idempotent by seq).
+   */
+  addMessage(message: Message): void {
+    this.onMessageCreated(message);
+    this.changed();
+  }
+
   /** Applies a durable event from the realtime connection (idempotent for message.created). */
   apply(event: RealtimeEvent): void {
     switch (event.type) {
