@@ -195,6 +195,27 @@ describe.each(ENGINE_KINDS)('SDK authentication against a real server (%s engine
     expect((await tab2.users.me()).id).toBe(user.id);
   });
 
+  it('a session of another user in the shared storage is not adopted: this tab is signed out, the other keeps its own', async () => {
+    const clock = testClock();
+    const storage = mapStorage();
+    const open = () => createParleyClient({ baseUrl: server.url, now: clock.now, storage: webSessionStorage(storage) });
+    const tabOfX = open();
+    const x = await tabOfX.auth!.register({ username: uniqueUsername(), password: PASSWORD });
+    const changes: (StoredSession | null)[] = [];
+    tabOfX.auth!.onSessionChange((session) => changes.push(session));
+    clock.advance(45_000); // X's token is due; Y's, issued now, is not
+    const tabOfY = open(); // same browser profile, not a private window
+    const y = await tabOfY.auth!.register({ username: uniqueUsername(), password: PASSWORD });
+
+    await expect(tabOfX.users.me()).rejects.toMatchObject({ code: 'not_signed_in' });
+    expect(await tabOfX.auth!.session()).toBeNull();
+    expect(changes).toEqual([null]);
+    // The other tab and the stored session are Y's, untouched.
+    expect((await tabOfY.users.me()).id).toBe(y.id);
+    expect(JSON.parse(storage.map.get('parley.session')!)).toMatchObject({ user: { id: y.id } });
+    expect(y.id).not.toBe(x.id);
+  });
+
   it('logout revokes the refresh token on the server and clears the stored session', async () => {
     const storage = mapStorage();
     const client = createParleyClient({ baseUrl: server.url, storage: webSessionStorage(storage) });

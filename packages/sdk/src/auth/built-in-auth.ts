@@ -12,10 +12,13 @@
  *   persistent storage) keeps the user signed in.
  * - A refresh the server refuses (expired or revoked session) signs out: the session is cleared
  *   and listeners are told. A refresh that fails on the network keeps the session for a later try.
+ * - A session of another user is never adopted from a shared storage: finding one at refresh
+ *   time signs this client out (listeners are told; the storage keeps the other user's session).
  */
 import { CLIENT_ERROR_CODES, ParleyError } from '../errors.js';
 import { ANONYMOUS, createTransport, expectData, expectSuccess, type CredentialSource, type FetchLike, type ParleyApi } from '../http.js';
 import type { ChangePasswordInput, LoginInput, RegisterInput, TokenPair, User } from '../rest/types.js';
+import { callEach } from '../realtime/emitter.js';
 import { memorySessionStorage, type SessionStorage, type StoredSession } from './session-storage.js';
 
 export interface BuiltInAuthOptions {
@@ -154,6 +157,14 @@ export class BuiltInAuth implements CredentialSource {
     // Another client sharing the storage (another tab) may have refreshed already: adopt its
     // session rather than spend a refresh token it spent.
     const stored = await this.#storage.load();
+    if (stored !== null && stored.user.id !== current.user.id) {
+      // Another user signed in on a client sharing the storage (a second account in the same
+      // browser profile). This client's views, store and outbox are its own user's: continuing
+      // as the other would send its queued messages under the other's name. It is signed out
+      // here; the stored session, the other client's, is left alone.
+      if (generation === this.#generation) this.#signOutLocally();
+      throw notSignedIn();
+    }
     if (stored !== null && stored.refreshToken !== current.refreshToken && !this.#isDue(stored)) {
       this.#session = stored;
       this.#notify();
@@ -188,6 +199,13 @@ export class BuiltInAuth implements CredentialSource {
     this.#notify();
   }
 
+  /** Signed out in this client only: the storage is not written. */
+  #signOutLocally(): void {
+    this.#generation++;
+    this.#session = null;
+    this.#notify();
+  }
+
   #toSession(pair: TokenPair): StoredSession {
     const lifetimeMs = pair.expiresIn * 1000;
     return {
@@ -205,7 +223,8 @@ export class BuiltInAuth implements CredentialSource {
   }
 
   #notify(): void {
-    for (const listener of this.#listeners) listener(this.#session);
+    // A throwing listener must not stop the others, nor fail the sign-in or refresh that notified.
+    callEach(this.#listeners, this.#session);
   }
 }
 

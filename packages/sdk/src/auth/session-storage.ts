@@ -22,7 +22,8 @@ export interface StoredSession {
  * Persists the session. The SDK calls `load` once, before the first call that needs it, and
  * `save` after every sign-in, refresh and sign-out (`null`), in that order, never concurrently
  * for one client. Several clients (browser tabs) may share one storage: before spending its
- * refresh token, a client reloads the storage and adopts a session another client refreshed.
+ * refresh token, a client reloads the storage and adopts a session another client refreshed
+ * for the same user (a session of another user signs that client out instead).
  */
 export interface SessionStorage {
   load(): Promise<StoredSession | null> | StoredSession | null;

@@ -6,6 +6,7 @@
  * recreated over the same storage (a page reload, in memory or Web Storage) sends what was
  * pending, once; permanent refusals fail without endless retries while the rest goes on.
  * "Exactly once" is checked against the REST history, not the queue's own account.
+ * Without a server: an attempt still under way when the queue stops writes nothing back.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { historyOf, openDirect } from '../../../server/src/test-support/conversations.js';
@@ -211,5 +212,25 @@ describe.each(ENGINE_KINDS)('offline queue against a server process (%s engine)'
     expect(later.pending.map((item) => item.text).sort()).toEqual(['from tab A', 'from tab B']);
     await waitUntil(allSettled(later), 'both sent');
     expect((await texts(alice.token, id)).sort()).toEqual(['from tab A', 'from tab B']);
+  });
+});
+
+describe('offline queue stopped with an attempt under way', () => {
+  it('writes nothing to the storage after stop(): a key removed at sign-out stays removed', async () => {
+    const storage = new MemoryQueueStorage();
+    let fail: (error: Error) => void = () => {};
+    // A send the network has not answered yet; it fails after the queue was stopped.
+    const rest: SendMessageRest = { sendMessage: () => new Promise((_resolve, reject) => (fail = reject)) };
+    const queue = await createOfflineQueue({ rest, storage, storageKey: 'outbox.x' });
+    await queue.send('c1', 'a secret draft');
+    expect(storage.get('outbox.x')).toContain('a secret draft');
+
+    // Explicit sign-out: stop, then remove the user's outbox.
+    queue.stop();
+    storage.remove('outbox.x');
+    fail(Object.assign(new Error('fetch failed'), { status: 0 }));
+    await waitUntil(() => queue.messages[0]?.lastError !== undefined, 'the attempt ended');
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(storage.get('outbox.x')).toBeNull();
   });
 });

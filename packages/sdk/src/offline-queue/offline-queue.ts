@@ -222,7 +222,12 @@ export class OfflineQueue extends Emitter<OfflineQueueEvents> {
     this.changed();
   }
 
-  /** Stops sending (pending messages stay stored for the next queue over this storage). */
+  /**
+   * Stops sending (pending messages stay stored for the next queue over this storage). From now
+   * on the queue writes nothing to its storage, not even for an attempt still under way: after
+   * an explicit sign-out the application may remove the storage key right after `stop()`
+   * without it being written back.
+   */
   stop(): void {
     this.stopped = true;
     for (const timer of this.retryTimers.values()) this.scheduler.clearTimeout(timer);
@@ -309,7 +314,9 @@ export class OfflineQueue extends Emitter<OfflineQueueEvents> {
       // A failed write fails its caller, not every later one.
       .catch(() => undefined)
       .then(async () => {
+        if (this.stopped) return;
         const stored = parseStored(await this.storage.get(this.storageKey));
+        if (this.stopped) return;
         const known = new Set(this.items.map((item) => item.clientMessageId));
         const others = stored.filter((item) => !known.has(item.clientMessageId) && !this.forgotten.has(item.clientMessageId));
         const unacknowledged = this.items.filter((item) => item.status !== 'sent');

@@ -1,10 +1,14 @@
 /**
  * Reconnection policy without timing: the backoff's windows (full jitter, doubling, capped,
  * reset), and the delays the connection schedules after failures, a stable connection, a
- * server restart (1012) and a refused token — with an injected scheduler, random source and a
- * scripted WebSocket, so nothing waits on real time.
+ * server restart (1012, jittered) and a refused token; one socket however often `start()` is
+ * called; a token that cannot be obtained for now (retried) versus refused (offline until
+ * `reconnectNow()`); a hanging handshake replaced; close 4009 stopping instead of evicting in a
+ * loop; the cursor adopted after a REST catch-up — with an injected scheduler, random source and
+ * a scripted WebSocket, so nothing waits on real time.
  */
 import { describe, expect, it } from 'vitest';
+import { ParleyError, ParleyNetworkError } from '../errors.js';
 import { createBackoff } from './backoff.js';
 import { createRealtimeConnection, type RealtimeConnectionOptions, type RealtimeError } from './connection.js';
 import type { Scheduler, WebSocketLike } from './deps.js';
@@ -124,6 +128,8 @@ describe('reconnection policy (scripted WebSocket, manual timers)', () => {
       pingAfterMs: 3_000_000,
       idleTimeoutMs: 3_000_000,
       scheduler: timers.scheduler,
+      // Above the heartbeat threshold of the manual scheduler: not counted as a reconnect delay.
+      connectTimeoutMs: 5_000_000,
       ...extra,
     });
     connection.on('error', (error) => errors.push(error));
@@ -164,13 +170,14 @@ describe('reconnection policy (scripted WebSocket, manual timers)', () => {
     expect(timers.reconnectDelays()).toEqual([]);
   });
 
-  it('a server restarting (1012) after being live is reconnected to at once, with the cursor', async () => {
-    const { timers, latest } = setup();
+  it('a server restarting (1012) after being live is reconnected to within a random window below restartJitterMs, with the cursor', async () => {
+    const { timers, latest } = setup({ restartJitterMs: 2000 });
     await settle();
     latest().ready('cursor-1');
     latest().frame({ type: 'read', cursor: 'cursor-2', conversationId: 'c', userId: 'alice', seq: 1 });
     latest().closeWith(1012, 'server shutting down');
-    expect(timers.reconnectDelays()).toEqual([0]);
+    // random is just under 1: the top of the window, not the same instant as every other client.
+    expect(timers.reconnectDelays()).toEqual([1999]);
     timers.fireReconnect();
     await settle();
     expect(new URL(latest().url).searchParams.get('cursor')).toBe('cursor-2');
@@ -215,11 +222,129 @@ describe('reconnection policy (scripted WebSocket, manual timers)', () => {
     expect(ScriptedWebSocket.instances).toHaveLength(1);
   });
 
-  it('no token can be obtained → offline with an unauthorized error', async () => {
-    const { connection, errors } = setup({ getToken: () => Promise.reject(new Error('signed out')) });
+  it('a refused token request (not signed in) → offline with an unauthorized error, nothing scheduled; reconnectNow() tries again', async () => {
+    let signedIn = false;
+    const { connection, timers, errors, latest } = setup({
+      getToken: async () => {
+        if (!signedIn) throw new ParleyError({ status: 401, code: 'not_signed_in', title: 'Not signed in' });
+        return 'token';
+      },
+    });
     await settle();
     expect(connection.state).toBe('offline');
     expect(errors.map((error) => error.kind)).toEqual(['unauthorized']);
+    expect(timers.reconnectDelays()).toEqual([]);
+    expect(ScriptedWebSocket.instances).toHaveLength(0);
+
+    signedIn = true;
+    connection.reconnectNow();
+    expect(connection.state).toBe('connecting');
+    await settle();
+    latest().ready();
+    expect(connection.state).toBe('live');
+  });
+
+  it('a token that cannot be obtained for now (network error) is asked for again with backoff: never offline', async () => {
+    let failures = 3;
+    const { connection, timers, errors, latest } = setup({
+      getToken: async () => {
+        if (failures-- > 0) throw new ParleyNetworkError(new TypeError('fetch failed'), 'POST /v1/auth/refresh');
+        return 'token';
+      },
+    });
+    const states: string[] = [];
+    connection.on('state', ({ state }) => states.push(state));
+    await settle();
+    const delays: number[] = [];
+    for (let attempt = 0; attempt < 3; attempt++) {
+      expect(connection.state).toBe('connecting');
+      delays.push(...timers.reconnectDelays());
+      timers.fireReconnect();
+      await settle();
+    }
+    expect(delays).toEqual([99, 199, 399]);
+    expect(errors.map((error) => error.kind)).toEqual(['token', 'token', 'token']);
+    latest().ready();
+    expect(states).toEqual(['live']);
+    expect(ScriptedWebSocket.instances).toHaveLength(1);
+  });
+
+  it('start() again, reconnectNow() and a second start while the token is awaited or live open no second socket', async () => {
+    // A slow token (a refresh in flight): every request waits until the test answers them all.
+    const pending: ((token: string) => void)[] = [];
+    const { connection, latest } = setup({ getToken: () => new Promise<string>((resolve) => pending.push(resolve)) });
+    // createRealtimeConnection started it; the app starts it again (as the review's repro did).
+    connection.start();
+    connection.reconnectNow();
+    await settle();
+    pending.forEach((resolve) => resolve('token'));
+    await settle();
+    expect(ScriptedWebSocket.instances).toHaveLength(1);
+    latest().ready();
+    connection.start();
+    connection.reconnectNow();
+    await settle();
+    expect(ScriptedWebSocket.instances).toHaveLength(1);
+    expect(connection.state).toBe('live');
+  });
+
+  it('a handshake that hangs is replaced after connectTimeoutMs; reconnectNow() replaces it at once', async () => {
+    const { connection, timers, latest } = setup({ connectTimeoutMs: 15_000 });
+    await settle();
+    const hanging = latest();
+    // The connect timer is the only timer: fire it.
+    expect(timers.reconnectDelays()).toEqual([15_000]);
+    timers.fireReconnect();
+    expect(hanging.readyState).toBe(3);
+    expect(timers.reconnectDelays()).toEqual([99]);
+    timers.fireReconnect();
+    await settle();
+    const second = latest();
+    expect(second).not.toBe(hanging);
+    // The browser says it is online again while this one hangs too: replaced now, not in 15 s.
+    connection.reconnectNow();
+    await settle();
+    expect(second.readyState).toBe(3);
+    expect(ScriptedWebSocket.instances).toHaveLength(3);
+    latest().ready();
+    expect(connection.state).toBe('live');
+    // Live: the connect timer is gone.
+    expect(timers.reconnectDelays()).toEqual([]);
+  });
+
+  it('close 4009 (too many connections of the user) stops with its own error instead of evicting another in a loop', async () => {
+    const { connection, timers, errors, latest } = setup();
+    await settle();
+    latest().ready();
+    latest().closeWith(4009, 'too many connections');
+    expect(connection.state).toBe('offline');
+    expect(errors.map((error) => error.kind)).toEqual(['too-many-connections']);
+    expect(timers.reconnectDelays()).toEqual([]);
+    expect(ScriptedWebSocket.instances).toHaveLength(1);
+  });
+
+  it('after a resync catch-up the ready cursor is adopted: the next reconnect does not ask for a full catch-up again', async () => {
+    let lists = 0;
+    const { timers, latest } = setup({
+      cursor: 'saved-cursor',
+      rest: {
+        listConversations: async () => {
+          lists += 1;
+          return [];
+        },
+        messagesAfter: async () => ({ items: [], hasMore: false }),
+      },
+    });
+    await settle();
+    expect(new URL(latest().url).searchParams.get('cursor')).toBe('saved-cursor');
+    latest().ready('ready-cursor');
+    latest().frame({ type: 'resync.required' });
+    await settle();
+    expect(lists).toBe(1);
+    latest().closeWith(1006);
+    timers.fireReconnect();
+    await settle();
+    expect(new URL(latest().url).searchParams.get('cursor')).toBe('ready-cursor');
   });
 
   it('a silent connection is pinged, then replaced once idle past idleTimeoutMs', async () => {

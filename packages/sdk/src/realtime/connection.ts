@@ -10,9 +10,15 @@
  *     `caughtUp`) before any live event that followed, then a `resync` event tells the
  *     application to refresh what REST alone can tell (edits, reactions and read positions of
  *     the gap are not replayed; the conversation list with unread counts is in the event);
+ *   - one connection at a time: `start()` and `reconnectNow()` never open a second transport
+ *     while one is being made or is live;
  *   - no reconnect storm: attempts are spaced by exponential backoff with full jitter, reset
  *     only once a connection has stayed up; a refused token is refreshed once, not retried in a
- *     loop; a server restarting (1012) is reconnected to at once.
+ *     loop; a server restarting (1012) is reconnected to within a short random window
+ *     (`restartJitterMs`), so its clients do not all return at the same instant;
+ *   - a token that cannot be obtained for now (no answer from the network) is asked for again
+ *     with backoff; only a refusal stops the connection (`offline`, until `reconnectNow()`);
+ *   - an attempt that does not become live within `connectTimeoutMs` is replaced.
  */
 import { createBackoff, type BackoffOptions } from './backoff.js';
 import { defaultScheduler, type CatchUpRest, type RealtimeDeps, type Scheduler } from './deps.js';
@@ -33,7 +39,8 @@ import {
 /**
  * `connecting`: the first connection is being made; `live`: connected and receiving events;
  * `reconnecting`: the connection was lost and is being made again; `offline`: not connected
- * and not trying (after `close()`, or when no valid token can be obtained).
+ * and not trying: after `close()` (for good), or after a refused token or too many connections
+ * of the user (an `error` event says which; `reconnectNow()` tries again).
  */
 export type ConnectionState = 'connecting' | 'live' | 'reconnecting' | 'offline';
 
@@ -50,8 +57,12 @@ export interface CaughtUpMessage {
 export type RealtimeEvent = DurableEvent | CaughtUpMessage;
 
 export type RealtimeErrorKind =
-  /** No valid token could be obtained, or the server refused a freshly obtained one: the connection is offline. */
+  /** The token was refused (by the token provider, or by the server after a fresh one): the connection is offline. */
   | 'unauthorized'
+  /** No token could be obtained for now (the token provider failed without a refusal, e.g. no network): retried with backoff. */
+  | 'token'
+  /** The server closed this connection because the user has too many open (close 4009): offline, so as not to evict the others in turn. */
+  | 'too-many-connections'
   /** The server answered a client frame with an `error` frame (e.g. typing in a conversation one is not a member of). */
   | 'server'
   /** The REST catch-up after `resync.required` failed; it is retried after a reconnect. */
@@ -100,6 +111,10 @@ export interface RealtimeConnectionOptions extends RealtimeDeps {
   pingAfterMs?: number;
   /** With no byte for this long the connection is presumed dead and replaced (ms). Default 40 000 (the server's SSE keep-alive is 15 s). */
   idleTimeoutMs?: number;
+  /** An attempt not live (the server's `ready`) this long after it began is abandoned and replaced (ms). Default 15 000. */
+  connectTimeoutMs?: number;
+  /** After a server restart (close 1012), reconnect after a random delay below this (ms). Default 1 000. */
+  restartJitterMs?: number;
   /** At most one typing frame per conversation per this many ms. Default 3 000. */
   typingIntervalMs?: number;
   /** Timers, clock and randomness (tests). */
@@ -122,6 +137,21 @@ export class RealtimeConnection extends Emitter<RealtimeEvents> {
   private transport: RealtimeTransport | null = null;
   private retryTimer: unknown = null;
   private heartbeatTimer: unknown = null;
+  /** Abandons an attempt that does not become live in time. */
+  private connectTimer: unknown = null;
+  /** `start()` was called: later calls do nothing. */
+  private started = false;
+  /** An attempt is waiting for its token: no transport yet, but one is coming. */
+  private connecting = false;
+  /** Counts attempts, so an attempt overtaken while it awaited its token opens nothing. */
+  private attempt = 0;
+  /** The current transport has opened (before `ready`). */
+  private transportOpened = false;
+  /** Offline after a refusal: nothing scheduled until `reconnectNow()`. */
+  private halted = false;
+  private everLive = false;
+  /** The cursor of a resumed `ready`, adopted once a REST catch-up has read what it skipped. */
+  private readyCursor: string | null = null;
   private lastActivity = 0;
   private liveSince: number | null = null;
   /** Frames that arrived during a REST catch-up, delivered after it. */
@@ -166,25 +196,45 @@ export class RealtimeConnection extends Emitter<RealtimeEvents> {
     return this.transport?.kind ?? null;
   }
 
-  /** Starts connecting (called by `createRealtimeConnection`). */
+  /**
+   * Starts connecting. Only the first call does anything (`createRealtimeConnection` makes it):
+   * calling it again, while connecting or live, never opens a second connection.
+   */
   start(): void {
-    if (this.closed || this.transport || this.retryTimer !== null) return;
+    if (this.closed || this.started) return;
+    this.started = true;
     // Browsers say when the network is back: no need to sit out the backoff then.
     const target = globalThis as { addEventListener?: (type: string, listener: () => void) => void };
     if (typeof target.addEventListener === 'function') target.addEventListener('online', this.onOnline);
     this.connectSafely();
   }
 
-  private readonly onOnline = () => this.reconnectNow();
+  /** Back online: skip the backoff, but do not undo a refusal (that takes the application's `reconnectNow()`). */
+  private readonly onOnline = () => {
+    if (!this.halted) this.reconnectNow();
+  };
 
   /**
-   * Connects now if the connection is waiting to retry (e.g. the browser reports it is online
-   * again); does nothing while connected or connecting.
+   * Connects now: when waiting to retry (e.g. the browser reports it is online again), when an
+   * attempt has not become live yet (it is replaced), or when `offline` after a refusal (e.g. the
+   * user signed in again). Does nothing when live, while a token is awaited, before `start()`
+   * and after `close()`.
    */
   reconnectNow(): void {
-    if (this.closed || this.retryTimer === null) return;
-    this.scheduler.clearTimeout(this.retryTimer);
-    this.retryTimer = null;
+    if (this.closed || !this.started || this.connecting) return;
+    if (this.retryTimer !== null) {
+      this.scheduler.clearTimeout(this.retryTimer);
+      this.retryTimer = null;
+    } else if (this.transport) {
+      if (this.liveSince !== null) return;
+      this.abandonTransport();
+    } else if (!this.halted) {
+      return;
+    }
+    if (this.halted) {
+      this.halted = false;
+      this.setState(this.everLive ? 'reconnecting' : 'connecting');
+    }
     this.connectSafely();
   }
 
@@ -207,13 +257,44 @@ export class RealtimeConnection extends Emitter<RealtimeEvents> {
     this.closed = true;
     const target = globalThis as { removeEventListener?: (type: string, listener: () => void) => void };
     if (typeof target.removeEventListener === 'function') target.removeEventListener('online', this.onOnline);
+    this.stop();
+    this.setState('offline');
+  }
+
+  /** Offline after a refusal: nothing scheduled, the application is told why; `reconnectNow()` tries again. */
+  private halt(error: RealtimeError): void {
+    this.stop();
+    this.halted = true;
+    this.setState('offline');
+    this.emit('error', error);
+  }
+
+  /** Cancels every timer and attempt, and ends the transport. */
+  private stop(): void {
     if (this.retryTimer !== null) this.scheduler.clearTimeout(this.retryTimer);
     this.retryTimer = null;
+    this.connecting = false;
+    this.attempt += 1;
+    this.readyCursor = null;
+    this.held = null;
+    this.abandonTransport();
+  }
+
+  /** Ends the current transport without handling it as a loss. */
+  private abandonTransport(): void {
     this.stopHeartbeat();
+    this.stopConnectTimer();
+    this.liveSince = null;
     const transport = this.transport;
     this.transport = null;
     transport?.close();
-    this.setState('offline');
+  }
+
+  private scheduleRetry(delay: number): void {
+    this.retryTimer = this.scheduler.setTimeout(() => {
+      this.retryTimer = null;
+      this.connectSafely();
+    }, delay);
   }
 
   private setState(state: ConnectionState): void {
@@ -226,31 +307,35 @@ export class RealtimeConnection extends Emitter<RealtimeEvents> {
   /** `connect` reports its own failures; anything else (a bug) must not become an unhandled rejection that ends a Node process. */
   private connectSafely(): void {
     this.connect().catch((error: unknown) => {
-      if (this.closed || this.transport || this.retryTimer !== null) return;
+      if (this.closed || this.halted || this.transport || this.retryTimer !== null) return;
+      this.connecting = false;
       this.emit('error', { kind: 'internal', detail: 'connecting failed unexpectedly; retrying', cause: error });
-      this.retryTimer = this.scheduler.setTimeout(() => {
-        this.retryTimer = null;
-        this.connectSafely();
-      }, this.backoff.next());
+      this.scheduleRetry(this.backoff.next());
     });
   }
 
   private async connect(): Promise<void> {
-    if (this.closed) return;
+    if (this.closed || this.halted || this.connecting || this.transport) return;
+    const attempt = ++this.attempt;
+    this.connecting = true;
+    // Overtaken while awaiting the token (closed, halted, or another attempt): open nothing.
+    const overtaken = () => this.closed || this.halted || attempt !== this.attempt || this.transport !== null;
     let token: string;
     const refused = this.refusedToken;
     try {
       token = await this.options.getToken(refused === null ? undefined : { refused });
     } catch (error) {
-      if (this.closed) return;
-      this.emit('error', { kind: 'unauthorized', detail: 'no access token could be obtained', cause: error });
-      return this.close();
+      if (overtaken()) return;
+      this.connecting = false;
+      if (isRefusal(error)) return this.halt({ kind: 'unauthorized', detail: 'the access token was refused', cause: error });
+      this.emit('error', { kind: 'token', detail: 'no access token could be obtained for now; retrying', cause: error });
+      return this.scheduleRetry(this.backoff.next());
     }
-    if (this.closed) return;
+    if (overtaken()) return;
+    this.connecting = false;
     if (refused !== null && token === refused) {
       // The token provider gives up: the same token would be refused again.
-      this.emit('error', { kind: 'unauthorized', detail: 'the server refused the token and no other was given' });
-      return this.close();
+      return this.halt({ kind: 'unauthorized', detail: 'the server refused the token and no other was given' });
     }
     this.token = token;
     const target = { baseUrl: this.options.baseUrl, token, cursor: this.cursorValue };
@@ -267,9 +352,22 @@ export class RealtimeConnection extends Emitter<RealtimeEvents> {
     const WebSocketImpl = this.options.WebSocket ?? (globalThis as { WebSocket?: RealtimeDeps['WebSocket'] }).WebSocket;
     const transport: RealtimeTransport = this.useSse ? openSseTransport(fetchImpl, target, handlers) : openWebSocketTransport(WebSocketImpl, target, handlers);
     this.transport = transport;
+    this.transportOpened = false;
+    // A handshake that hangs (captive portal, black-holed packets) would otherwise wait for the
+    // platform's own timeout, minutes away, and the heartbeat only starts once open.
+    this.connectTimer = this.scheduler.setTimeout(() => {
+      this.connectTimer = null;
+      this.dropTransport(transport, { code: CloseCodes.abnormal, reason: 'connecting timed out', opened: this.transportOpened });
+    }, this.options.connectTimeoutMs ?? 15_000);
+  }
+
+  private stopConnectTimer(): void {
+    if (this.connectTimer !== null) this.scheduler.clearTimeout(this.connectTimer);
+    this.connectTimer = null;
   }
 
   private onOpen(): void {
+    this.transportOpened = true;
     this.lastActivity = this.scheduler.now();
     this.startHeartbeat();
   }
@@ -293,6 +391,9 @@ export class RealtimeConnection extends Emitter<RealtimeEvents> {
           this.cursorValue = frame.cursor;
           this.recordBaselines();
         }
+        this.readyCursor = resumed ? frame.cursor : null;
+        this.stopConnectTimer();
+        this.everLive = true;
         this.liveSince = this.scheduler.now();
         this.refusedAfterRefresh = false;
         this.refusedToken = null;
@@ -384,6 +485,10 @@ export class RealtimeConnection extends Emitter<RealtimeEvents> {
         }
       }
       if (!current()) return;
+      // Everything up to the ready cursor has now been read: resuming from it spares a quiet
+      // account another full catch-up on its next reconnect (the held frames advance it further).
+      if (this.readyCursor !== null) this.cursorValue = this.readyCursor;
+      this.readyCursor = null;
       this.emit('resync', { conversations, missed });
       const held = this.held ?? [];
       this.held = null;
@@ -436,7 +541,9 @@ export class RealtimeConnection extends Emitter<RealtimeEvents> {
   /** Decides when (and how) to connect again after a transport ended. */
   private afterLoss(transport: RealtimeTransport, closed: TransportClosed): void {
     this.stopHeartbeat();
+    this.stopConnectTimer();
     this.held = null;
+    this.readyCursor = null;
     if (this.closed) return;
     const now = this.scheduler.now();
     const wasLive = this.liveSince !== null;
@@ -444,26 +551,25 @@ export class RealtimeConnection extends Emitter<RealtimeEvents> {
     this.liveSince = null;
     if (this.stateValue === 'live') this.setState('reconnecting');
 
+    if (closed.code === CloseCodes.tooManyConnections) {
+      // This was the user's oldest connection: reconnecting would evict another, which would
+      // reconnect in turn, for ever. Stop and say so.
+      return this.halt({ kind: 'too-many-connections', detail: closed.reason });
+    }
     if (closed.code === CloseCodes.unauthorized || closed.unauthorized) {
       // A token refused right after a refresh will not get better by retrying: the account is
       // gone or the provider no longer vouches for it.
-      if (this.refusedAfterRefresh) {
-        this.emit('error', { kind: 'unauthorized', detail: closed.reason });
-        return this.close();
-      }
+      if (this.refusedAfterRefresh) return this.halt({ kind: 'unauthorized', detail: closed.reason });
       this.refusedToken = this.token;
       this.refusedAfterRefresh = true;
     }
     this.chooseTransport(transport, closed);
 
     let delay: number;
-    if (closed.code === CloseCodes.restart && wasLive) delay = 0;
+    if (closed.code === CloseCodes.restart && wasLive) delay = Math.floor(this.scheduler.random() * (this.options.restartJitterMs ?? 1000));
     else if (closed.unavailable && this.useSse) delay = 0;
     else delay = Math.max(this.backoff.next(), closed.retryAfterMs ?? 0);
-    this.retryTimer = this.scheduler.setTimeout(() => {
-      this.retryTimer = null;
-      this.connectSafely();
-    }, delay);
+    this.scheduleRetry(delay);
   }
 
   /**
@@ -489,7 +595,22 @@ export class RealtimeConnection extends Emitter<RealtimeEvents> {
   }
 }
 
-/** Creates a realtime connection and starts connecting. */
+/**
+ * A token provider's rejection that is a refusal: an HTTP answer (a `status`, as ParleyError
+ * carries) of 4xx other than 408 and 429, e.g. `not_signed_in` or a refused refresh. Anything
+ * else (status 0 or none: no answer; 5xx; 429) may pass, so it is retried.
+ */
+function isRefusal(error: unknown): boolean {
+  const status = typeof error === 'object' && error !== null ? (error as { status?: unknown }).status : undefined;
+  return typeof status === 'number' && status >= 400 && status < 500 && status !== 408 && status !== 429;
+}
+
+/**
+ * Creates a realtime connection and starts it (`start()`): the first attempt begins at once.
+ * Events are emitted asynchronously, so listeners subscribed in the same synchronous turn miss
+ * nothing. To subscribe later, construct `new RealtimeConnection(options)` and call `start()`
+ * once wired.
+ */
 export function createRealtimeConnection(options: RealtimeConnectionOptions): RealtimeConnection {
   const connection = new RealtimeConnection(options);
   connection.start();

@@ -24,8 +24,11 @@ export interface RealtimeDeps {
    * A currently valid access token (the SDK's auth layer refreshes before expiry, single-flight).
    * Called before every connection attempt. After the server refused a token (close 4001, or 401
    * on the event stream) it is called with `{ refused: thatToken }`: return a fresh one, or the
-   * same one to give up. Giving up, a rejection, or a fresh token refused again ends the
-   * connection (state `offline`, an `error` event of kind `unauthorized`): no retry loop.
+   * same one to give up. Giving up, a refusal (a rejection whose `status` is a 4xx other than
+   * 408/429, as ParleyError's `not_signed_in` or a refused refresh), or a fresh token refused
+   * again stops the connection (state `offline`, an `error` event of kind `unauthorized`): no
+   * retry loop. Any other rejection (no answer: status 0 or none, as ParleyNetworkError) is
+   * transient: an `error` of kind `token`, and the attempt is retried with backoff.
    */
   getToken(request?: { refused?: string }): Promise<string>;
   /**

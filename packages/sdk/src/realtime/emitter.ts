@@ -22,15 +22,26 @@ export class Emitter<Events extends object> {
    */
   emit<K extends keyof Events>(name: K, payload: Events[K]): void {
     const set = this.listeners.get(name);
-    if (!set) return;
-    for (const listener of [...set]) {
-      try {
-        (listener as Listener<Events[K]>)(payload);
-      } catch (error) {
-        queueMicrotask(() => {
-          throw error;
-        });
-      }
+    if (set) callEach(set as Set<Listener<Events[K]>>, payload);
+  }
+}
+
+/** Reports a listener's error as an uncaught one, without interrupting the caller. */
+export const reportAsynchronously = (error: unknown): void =>
+  queueMicrotask(() => {
+    throw error;
+  });
+
+/**
+ * Calls each listener (those subscribed when the call began) with `payload`. A listener that
+ * throws does not stop the others nor the caller: its error goes to `report`.
+ */
+export function callEach<T>(listeners: Iterable<Listener<T>>, payload: T, report: (error: unknown) => void = reportAsynchronously): void {
+  for (const listener of [...listeners]) {
+    try {
+      listener(payload);
+    } catch (error) {
+      report(error);
     }
   }
 }

@@ -4,7 +4,9 @@
  * server replays what was delivered, `resync.required` answered by a REST catch-up whose
  * overlap with live events is de-duplicated, the Server-Sent Events fallback when WebSockets
  * cannot be constructed (resuming over it too), the injected operations bound to the SDK's own
- * REST client (createParleyClient) with the offline queue, and (Redis) a server restart.
+ * REST client (createParleyClient) with the offline queue, one socket when started twice while
+ * the token is slow, a token refresh that gets no answer (retried, not offline), and (Redis) a
+ * server restart.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
@@ -96,12 +98,15 @@ describe.each(ENGINE_KINDS)('realtime connection against a server process (%s en
 
     // A page reload that saved its cursor before the last three events but its positions after
     // them (they are saved at different moments): the server replays seqs 3..5 again.
-    const second = connect(bob, createTestNetwork(), { cursor: olderCursor, positions: first.positions });
+    const network = createTestNetwork();
+    const second = connect(bob, network, { cursor: olderCursor, positions: first.positions });
     const secondRecorder = record(second);
     await secondRecorder.waitFor(() => second.state === 'live', 'live');
     await sendMany(alice.token, id, 'three', 1);
     // Events of a conversation arrive in seq order: once seq 6 is here, any replay of 3..5 came before it.
     await secondRecorder.waitFor(() => secondRecorder.seqs(id).includes(6), 'seq 6');
+    // The server did offer 3..5 again (so de-duplication was exercised), and they were dropped.
+    expect(network.offeredSeqs(id)).toEqual([3, 4, 5, 6]);
     expect(secondRecorder.seqs(id)).toEqual([6]);
   });
 
@@ -237,6 +242,51 @@ describe.each(ENGINE_KINDS)('realtime connection against a server process (%s en
     expect(queue.messages.map((item) => item.message?.seq)).toEqual(range(2, 102));
     expect(store.messages(id).map((message) => message.seq)).toEqual(range(1, 102));
     expect(store.conversation(id)).toMatchObject({ unreadCount: 102, lastSeq: 102, lastMessage: { text: 'queued 101' } });
+  });
+
+  it('started twice while the token is slow (a refresh in flight): one socket to the server', async () => {
+    const [, bob] = await pair(server);
+    const network = createTestNetwork();
+    const slowToken = () => new Promise<string>((resolve) => setTimeout(() => resolve(bob.token), 200));
+    const connection = connect(bob, network, { getToken: slowToken });
+    connection.start();
+    const recorder = record(connection);
+    await recorder.waitFor(() => connection.state === 'live', 'live');
+    // Both token requests (had there been two) are answered by now.
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    expect(network.opened).toEqual({ websocket: 1, sse: 0 });
+  });
+
+  it('a token refresh that gets no answer (network down when the token is due) is retried: reconnects once the network is back', async () => {
+    let offsetMs = 0;
+    const network = createTestNetwork();
+    // Built-in sign-in, its refresh going through the same network as the connection.
+    const client = createParleyClient({ baseUrl: server.url, fetch: network.fetch, now: () => Date.now() + offsetMs });
+    await client.auth!.register({ username: `b2-${Math.random().toString(36).slice(2, 10)}`, password: 'correct horse battery' });
+    const connection = createRealtimeConnection({
+      baseUrl: server.url,
+      getToken: (request) => client.getToken(request),
+      WebSocket: network.WebSocket,
+      fetch: network.fetch,
+      rest: restOperationsOf(client),
+      backoff: { baseMs: 50, capMs: 400 },
+    });
+    open.push(connection);
+    const errors: string[] = [];
+    connection.on('error', ({ kind }) => errors.push(kind));
+    const recorder = record(connection);
+    await recorder.waitFor(() => connection.state === 'live', 'live');
+
+    // The laptop sleeps past the token's expiry and wakes before the network is back.
+    offsetMs = 16 * 60_000;
+    network.cut();
+    await waitUntil(() => errors.filter((kind) => kind === 'token').length >= 2, 'two failed refreshes, retried');
+    expect(connection.state).toBe('reconnecting');
+    expect(await client.auth!.session()).not.toBeNull();
+    network.restore();
+    await recorder.waitFor(() => connection.state === 'live', 'live again');
+    expect(recorder.states).toEqual(['connecting', 'live', 'reconnecting', 'live']);
+    expect(errors.every((kind) => kind === 'token')).toBe(true);
   });
 
   it.runIf(kind === 'redis')('a server restart (1012): reconnects to the new process and resumes from the cursor', async () => {

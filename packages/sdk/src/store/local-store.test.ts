@@ -2,7 +2,10 @@
  * The local store kept in sync by a real realtime connection to a server process, on both
  * engines: unread counts and the order by activity follow messages and reads; "seen by" follows
  * members' read receipts; edits, deletes and reactions apply to the stored messages (the user's
- * own reactions keep `me`); applying an event twice changes nothing.
+ * own reactions keep `me`); applying an event twice changes nothing; a connection resuming from
+ * a cursor saved before a REST load of the list does not count the replayed messages again.
+ * Without a server: `addMessage` (an acknowledged send) counts once; a throwing subscriber does
+ * not stop the others.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
@@ -11,6 +14,7 @@ import { ENGINE_KINDS } from '../../../server/src/test-support/engines.js';
 import type { TenantUser } from '../../../server/src/test-support/conversations.js';
 import { pair, restFor, useServerProcess, users, waitUntil } from '../test-support/realtime-world.js';
 import { createRealtimeConnection, type RealtimeConnection, type RealtimeEvent } from '../realtime/connection.js';
+import type { ConversationListItem, Message } from '../realtime/wire.js';
 import { createLocalStore, type LocalStore } from './local-store.js';
 
 describe.each(ENGINE_KINDS)('local store synced by a realtime connection (%s engine)', (kind) => {
@@ -125,6 +129,45 @@ describe.each(ENGINE_KINDS)('local store synced by a realtime connection (%s eng
     expect(store.messages(direct.id)[0]!.reactions).toEqual({ '👍': { count: 1, me: false } });
   });
 
+  it('a resume from a cursor saved before a REST load of the list does not count the replayed messages again', async () => {
+    const [alice, bob] = await pair(server);
+    const direct = await openDirect(server.api, alice.token, bob.id);
+    await sendMessage(server.api, alice.token, direct.id, 'read before');
+    await read(bob, direct.id, 1);
+    const rest = restFor(() => server.url, bob.token);
+    const connect = (saved: { cursor: string | null; positions: Record<string, number> } = { cursor: null, positions: {} }) => {
+      const connection = createRealtimeConnection({ baseUrl: server.url, getToken: async () => bob.token, WebSocket, rest, ...saved });
+      connections.push(connection);
+      return connection;
+    };
+    // The first page load: live, its cursor saved; then the tab goes away.
+    const first = connect();
+    await waitUntil(() => first.state === 'live', 'first live');
+    const saved = { cursor: first.cursor, positions: first.positions };
+    first.close();
+    // (Only messages of others: an own message in the replay would zero the count and hide a double count.)
+    for (let i = 1; i <= 4; i++) await sendMessage(server.api, alice.token, direct.id, `away ${i}`);
+
+    // The reload: the list over REST first, then the connection resumes from the saved cursor.
+    const store = createLocalStore({ userId: bob.id });
+    store.loadConversations(await rest.listConversations());
+    expect(store.conversation(direct.id)).toMatchObject({ unreadCount: 4, lastSeq: 5, lastMessage: { text: 'away 4' } });
+    const second = connect(saved);
+    const replayed: number[] = [];
+    second.on('message.created', ({ message }) => replayed.push(message.seq));
+    store.follow(second);
+    await waitUntil(() => replayed.includes(5), 'the replay up to seq 5');
+    // The server did replay them (so the store was tested), and they were not counted again.
+    expect(replayed).toEqual([2, 3, 4, 5]);
+    expect(store.conversation(direct.id)).toMatchObject({ unreadCount: 4, lastSeq: 5, lastMessage: { text: 'away 4' } });
+
+    // Live messages still count: bob's own (from another device) reads everything, alice's next is unread.
+    await sendMessage(server.api, bob.token, direct.id, 'mine, elsewhere');
+    await sendMessage(server.api, alice.token, direct.id, 'live');
+    await waitUntil(() => store.conversation(direct.id)?.lastSeq === 7, 'seq 7');
+    expect(store.conversation(direct.id)).toMatchObject({ unreadCount: 1, lastMessage: { text: 'live' } });
+  });
+
   it('a new conversation arrives by event; one joined later is reported unknown until put', async () => {
     const [alice, bob, carol] = await users(server, 3);
     const older = await openDirect(server.api, alice!.token, bob!.id);
@@ -144,5 +187,64 @@ describe.each(ENGINE_KINDS)('local store synced by a realtime connection (%s eng
     store.putConversation(response.body);
     expect(store.unknownConversationIds()).toEqual([]);
     expect(store.conversation(joined.id)?.title).toBe('joined later');
+  });
+});
+
+describe('local store without a server', () => {
+  const message = (seq: number, senderId: string): Message => ({
+    id: `m${seq}`,
+    conversationId: 'c1',
+    seq,
+    senderId,
+    system: false,
+    text: `text ${seq}`,
+    createdAt: new Date(Date.UTC(2026, 0, 1, 0, 0, seq)).toISOString(),
+    editedAt: null,
+    deletedAt: null,
+    replyTo: null,
+    reactions: {},
+  });
+  const listItem: ConversationListItem = {
+    id: 'c1',
+    type: 'direct',
+    title: null,
+    members: [
+      { userId: 'alice', role: 'member', lastReadSeq: 3 },
+      { userId: 'bob', role: 'member', lastReadSeq: 1 },
+    ],
+    memberCount: 2,
+    createdAt: '2026-01-01T00:00:00.000Z',
+    lastSeq: 3,
+    lastMessage: message(3, 'alice'),
+    unreadCount: 2,
+  };
+
+  it('addMessage (the queue\'s acknowledged send) counts as its message.created would; the event that follows changes nothing', () => {
+    const store = createLocalStore({ userId: 'bob' });
+    store.loadConversations([listItem]);
+    store.addMessage(message(4, 'bob'));
+    expect(store.conversation('c1')).toMatchObject({ unreadCount: 0, lastSeq: 4, lastMessage: { seq: 4, senderId: 'bob' } });
+    expect(store.messages('c1').map((m) => m.seq)).toEqual([4]);
+    const snapshot = store.conversation('c1');
+    store.apply({ type: 'message.created', cursor: 'c', message: message(4, 'bob') });
+    expect(store.conversation('c1')).toEqual(snapshot);
+    store.apply({ type: 'message.created', cursor: 'c', message: message(5, 'alice') });
+    expect(store.conversation('c1')).toMatchObject({ unreadCount: 1, lastSeq: 5 });
+  });
+});
+
+describe('local store subscribers', () => {
+  it('a subscriber that throws does not stop the others nor the caller; its error is reported', () => {
+    const errors: unknown[] = [];
+    const store = createLocalStore({ userId: 'bob', onListenerError: (error) => errors.push(error) });
+    const calls: string[] = [];
+    store.subscribe(() => calls.push('first'));
+    store.subscribe(() => {
+      throw new Error('a broken view');
+    });
+    store.subscribe(() => calls.push('third'));
+    expect(() => store.loadConversations([])).not.toThrow();
+    expect(calls).toEqual(['first', 'third']);
+    expect(errors).toEqual([new Error('a broken view')]);
   });
 });

@@ -14,6 +14,7 @@
  * reactions counted by a REST page and again by an overlapping reaction event count twice.
  */
 import { defaultScheduler, type Scheduler } from '../realtime/deps.js';
+import { callEach } from '../realtime/emitter.js';
 import type { RealtimeConnection, RealtimeEvent } from '../realtime/connection.js';
 import type { Conversation, ConversationListItem, Member, Message, PresenceEvent, TypingEvent } from '../realtime/wire.js';
 
@@ -37,6 +38,8 @@ export interface LocalStoreOptions {
   /** How long a typing indicator lasts without a new typing event (ms). Default 6 000. */
   typingTimeoutMs?: number;
   scheduler?: Partial<Scheduler>;
+  /** Told of an error thrown by a subscriber (the other subscribers are still called). Default: reported as an uncaught error, asynchronously. */
+  onListenerError?: (error: unknown) => void;
 }
 
 interface ConversationState {
@@ -67,7 +70,7 @@ export class LocalStore {
     this.scheduler = { ...defaultScheduler, ...options.scheduler };
   }
 
-  /** Calls `listener` after every change; returns the function that unsubscribes. */
+  /** Calls `listener` after every change; returns the function that unsubscribes. A listener that throws does not stop the others (`onListenerError`). */
   subscribe(listener: () => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
@@ -167,6 +170,17 @@ export class LocalStore {
   loadMessages(conversationId: string, messages: readonly Message[]): void {
     for (const message of messages) if (message.conversationId === conversationId) this.putMessage(message);
     this.messageLists.delete(conversationId);
+    this.changed();
+  }
+
+  /**
+   * Adds a message known otherwise than from the connection, e.g. the offline queue's
+   * acknowledged send (`queue.on('sent', (item) => store.addMessage(item.message!))`), so the
+   * user's own message shows while the connection is reconnecting. It counts and orders as its
+   * `message.created` would; that event, when it follows, changes nothing (idempotent by seq).
+   */
+  addMessage(message: Message): void {
+    this.onMessageCreated(message);
     this.changed();
   }
 
@@ -313,12 +327,18 @@ export class LocalStore {
   }
 
   private onMessageCreated(message: Message): void {
-    const isNew = !this.messagesByConversation.get(message.conversationId)?.has(message.seq);
+    const held = this.messagesByConversation.get(message.conversationId)?.has(message.seq) ?? false;
     this.putMessage(message);
     const state = this.conversationsById.get(message.conversationId);
     if (!state) this.unknown.add(message.conversationId);
-    if (!state || !isNew) return;
+    if (!state || held) return;
     const { conversation } = state;
+    // Sending moves the sender's read position to their message (the server does the same).
+    if (message.senderId !== null) state.readPositions.set(message.senderId, Math.max(state.readPositions.get(message.senderId) ?? 0, message.seq));
+    // At or below the lastSeq already known (from REST or an earlier event), the message is
+    // already in the unread count and the last message: a connection resuming from a cursor
+    // saved before a REST load of the list replays such messages, which the store does not hold.
+    if (message.seq <= conversation.lastSeq) return;
     const fromMe = message.senderId === this.userId;
     const readByMe = state.readPositions.get(this.userId) ?? 0;
     state.conversation = {
@@ -327,8 +347,6 @@ export class LocalStore {
       ...(message.seq >= (conversation.lastMessage?.seq ?? 0) ? { lastMessage: message, lastActivityAt: message.createdAt } : {}),
       unreadCount: fromMe ? 0 : message.seq > readByMe ? conversation.unreadCount + 1 : conversation.unreadCount,
     };
-    // Sending moves the sender's read position to their message (the server does the same).
-    if (message.senderId !== null) state.readPositions.set(message.senderId, Math.max(state.readPositions.get(message.senderId) ?? 0, message.seq));
   }
 
   private onRead(conversationId: string, userId: string, seq: number): void {
@@ -367,7 +385,8 @@ export class LocalStore {
 
   private changed(): void {
     this.conversationList = null;
-    for (const listener of [...this.listeners]) listener();
+    // One failing UI subscriber must not stop the others, nor the connection delivering the event.
+    callEach(this.listeners, undefined, this.options.onListenerError);
   }
 }
 

@@ -128,6 +128,8 @@ export interface TestNetwork {
   restore(): void;
   /** WebSockets and event streams opened through it so far. */
   readonly opened: { websocket: number; sse: number };
+  /** Seqs of the conversation's `message.created` frames the server sent over its WebSockets, before any de-duplication. */
+  offeredSeqs(conversationId: string): number[];
 }
 
 export function createTestNetwork(): TestNetwork {
@@ -135,6 +137,7 @@ export function createTestNetwork(): TestNetwork {
   const sockets = new Set<WebSocket>();
   const streams = new Set<AbortController>();
   const opened = { websocket: 0, sse: 0 };
+  const offered: Message[] = [];
   class CuttableWebSocket extends WebSocket {
     constructor(url: string) {
       // Port 1 refuses connections: the attempt fails as an unreachable server's does.
@@ -142,6 +145,10 @@ export function createTestNetwork(): TestNetwork {
       if (!down) opened.websocket += 1;
       sockets.add(this);
       this.on('close', () => sockets.delete(this));
+      this.on('message', (data: Buffer) => {
+        const frame = JSON.parse(data.toString()) as { type?: string; message?: Message };
+        if (frame.type === 'message.created' && frame.message) offered.push(frame.message);
+      });
     }
   }
   const cuttableFetch: typeof fetch = async (input, init = {}) => {
@@ -161,6 +168,7 @@ export function createTestNetwork(): TestNetwork {
     WebSocket: CuttableWebSocket,
     fetch: cuttableFetch,
     opened,
+    offeredSeqs: (conversationId) => offered.filter((message) => message.conversationId === conversationId).map((message) => message.seq),
     cut() {
       down = true;
       for (const socket of sockets) socket.terminate();
