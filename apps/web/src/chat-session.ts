@@ -11,14 +11,14 @@
 import {
   createLocalStore,
   createOfflineQueue,
-  createRealtimeConnection,
+  RealtimeConnection,
   restOperationsOf,
   WebStorageQueueStorage,
   type LocalStore,
   type Message,
   type OfflineQueue,
   type ParleyClient,
-  type RealtimeConnection,
+  type RealtimeError,
   type User,
 } from '@parley/sdk';
 
@@ -38,6 +38,8 @@ export interface ChatSession {
   readonly queue: OfflineQueue;
   /** Users by id, as far as they were read (names for senders, members and "seen by"). */
   readonly users: UserDirectory;
+  /** Why the connection last failed (e.g. `too-many-connections` when it went offline), if it did. */
+  readonly lastConnectionError: RealtimeError | null;
   /** Changes of the connection's state and of the send queue, for components (see useChanges). */
   readonly connectionChanges: { subscribe(listener: () => void): () => void };
   readonly queueChanges: { subscribe(listener: () => void): () => void };
@@ -130,7 +132,8 @@ export async function openChatSession(client: ParleyClient, me: User): Promise<C
   const listConversations = () => rest.listConversations();
   store.loadConversations(await listConversations());
 
-  const connection = createRealtimeConnection({
+  // Built unstarted: everything below subscribes first, so no event can come before its listener.
+  const connection = new RealtimeConnection({
     baseUrl: client.baseUrl,
     getToken: (request) => client.getToken(request),
     rest,
@@ -144,6 +147,7 @@ export async function openChatSession(client: ParleyClient, me: User): Promise<C
   });
 
   let openConversation: string | null = null;
+  let lastError: RealtimeError | null = null;
   let listing = false;
   const loadLatest = async (conversationId: string) => {
     const page = await client.messages.list(conversationId, { limit: HISTORY_PAGE });
@@ -180,8 +184,9 @@ export async function openChatSession(client: ParleyClient, me: User): Promise<C
     }),
     // What the queue sent shows at once, before (or without) its realtime echo; the store keeps one per seq.
     queue.on('sent', (item) => {
-      if (item.message) store.apply({ type: 'message.created', cursor: null, message: item.message, caughtUp: true });
+      if (item.message) store.addMessage(item.message);
     }),
+    connection.on('error', (error) => (lastError = error)),
   ];
   connection.start();
   const close = () => {
@@ -198,6 +203,9 @@ export async function openChatSession(client: ParleyClient, me: User): Promise<C
     queue,
     users,
     connectionChanges: { subscribe: (listener) => connection.on('state', listener) },
+    get lastConnectionError() {
+      return lastError;
+    },
     queueChanges: { subscribe: (listener) => queue.on('change', listener) },
     loadLatest,
     async loadEarlier(conversationId) {

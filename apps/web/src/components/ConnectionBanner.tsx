@@ -2,6 +2,18 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import type { ChatSession } from '../chat-session.js';
 import { useChanges } from '../hooks.js';
 
+/** Why the connection stopped trying, in the user's words. */
+function offlineReason(session: ChatSession): string {
+  switch (session.lastConnectionError?.kind) {
+    case 'too-many-connections':
+      return 'Offline: you are connected from too many tabs or devices. Close some, then retry.';
+    case 'unauthorized':
+      return 'Offline: your session was not accepted. Sign in again.';
+    default:
+      return 'Offline: not connected to the server.';
+  }
+}
+
 /** A first connection taking longer than this is worth telling the user about. */
 const SLOW_FIRST_CONNECTION_MS = 5000;
 
@@ -26,7 +38,7 @@ export function ConnectionBanner({ session }: { session: ChatSession }) {
     <div class="banner-slot" role="status" aria-live="polite">
       {visible && (
         <p class="banner" data-state={state}>
-          {state === 'offline' ? 'Offline: not connected to the server.' : wasLive.current ? 'Reconnecting… messages you send will be delivered once connected.' : 'Connecting…'}{' '}
+          {state === 'offline' ? offlineReason(session) : wasLive.current ? 'Reconnecting… messages you send will be delivered once connected.' : 'Connecting…'}{' '}
           <button type="button" onClick={() => session.connection.reconnectNow()}>
             Retry now
           </button>
