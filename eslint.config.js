@@ -27,7 +27,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['bench/**', '**/scripts/**', '**/*.test.ts', '**/*.contract.ts', '**/test-support/**', '**/fuzz/**'],
+    files: ['bench/**', '**/scripts/**', '**/*.test.ts', '**/*.contract.ts', '**/test-support/**', '**/fuzz/**', '**/model/**'],
     // Tests read JSON responses as users do: untyped.
     rules: { 'no-console': 'off', '@typescript-eslint/no-explicit-any': 'off' },
   },
