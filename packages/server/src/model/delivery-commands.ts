@@ -21,6 +21,10 @@ const liveMessages = (model: DeliveryModel, conversation: number): ModelMessage[
 
 const pickFrom = <T>(items: readonly T[], pick: number): T => items[pick % items.length]!;
 
+/** The conversation's members, in the order they joined (users are picked among them, so that a command rarely goes unused). */
+const membersOf = (model: Readonly<DeliveryModel>, conversation: number): number[] => [...model.conversations[conversation]!.members.keys()];
+const usersWhere = (model: Readonly<DeliveryModel>, keep: (user: number) => boolean): number[] => [...model.clients.keys()].filter(keep);
+
 /** History holds the model's whole conversation on one page (limit 100). */
 const MAX_MESSAGES = 90;
 
@@ -30,24 +34,26 @@ abstract class Command implements DeliveryCommand {
   abstract toString(): string;
 }
 
+/** A member (the `member`-th, modulo) sends, with or without a clientMessageId. */
 class Send extends Command {
-  constructor(readonly user: number, readonly conversation: number, readonly withKey: boolean, readonly node: number) {
+  constructor(readonly member: number, readonly conversation: number, readonly withKey: boolean, readonly node: number) {
     super();
   }
   check(model: Readonly<DeliveryModel>) {
-    return model.isMember(this.conversation, this.user) && model.lastSeq(this.conversation) < MAX_MESSAGES;
+    return model.lastSeq(this.conversation) < MAX_MESSAGES;
   }
   async run(model: DeliveryModel, real: DeliverySystem) {
+    const user = pickFrom(membersOf(model, this.conversation), this.member);
     const node = this.node % real.nodeCount;
     const text = model.nextSendText();
     const key = this.withKey ? model.nextKey() : null;
-    const answer = await real.request(node, this.user, 'POST', `${real.conversationPath(this.conversation)}/messages`, { text, ...(key ? { clientMessageId: key } : {}) });
+    const answer = await real.request(node, user, 'POST', `${real.conversationPath(this.conversation)}/messages`, { text, ...(key ? { clientMessageId: key } : {}) });
     expect(answer.status, `send: ${answer.text}`).toBe(201);
     expect(answer.body.seq, 'a new message takes the next seq').toBe(model.lastSeq(this.conversation) + 1);
-    model.send(this.conversation, this.user, answer.body.id, text, key, node);
+    model.send(this.conversation, user, answer.body.id, text, key, node);
   }
   toString() {
-    return `send(${this.user}, ${this.conversation}, ${this.withKey}, ${this.node})`;
+    return `send(${this.member}, ${this.conversation}, ${this.withKey}, ${this.node})`;
   }
 }
 
@@ -128,113 +134,132 @@ class Delete extends Command {
 
 /** Adds or removes a reaction; one already there (or absent) is a no-op the server acknowledges all the same. */
 class React extends Command {
-  constructor(readonly user: number, readonly conversation: number, readonly pick: number, readonly emoji: number, readonly add: boolean, readonly node: number) {
+  constructor(readonly member: number, readonly conversation: number, readonly pick: number, readonly emoji: number, readonly add: boolean, readonly node: number) {
     super();
   }
   check(model: Readonly<DeliveryModel>) {
-    return model.isMember(this.conversation, this.user) && liveMessages(model as DeliveryModel, this.conversation).length > 0;
+    return liveMessages(model as DeliveryModel, this.conversation).length > 0;
   }
   async run(model: DeliveryModel, real: DeliverySystem) {
+    const user = pickFrom(membersOf(model, this.conversation), this.member);
     const message = pickFrom(liveMessages(model, this.conversation), this.pick);
     const emoji = EMOJI[this.emoji % EMOJI.length]!;
     const path = `${real.conversationPath(this.conversation)}/messages/${message.id}/reactions/${encodeURIComponent(emoji)}`;
-    const answer = await real.request(this.node % real.nodeCount, this.user, this.add ? 'PUT' : 'DELETE', path);
+    const answer = await real.request(this.node % real.nodeCount, user, this.add ? 'PUT' : 'DELETE', path);
     expect(answer.status, `react: ${answer.text}`).toBe(204);
-    model.react(this.conversation, message.seq, this.user, emoji, this.add);
+    model.react(this.conversation, message.seq, user, emoji, this.add);
   }
   toString() {
-    return `react(${this.user}, ${this.conversation}, ${this.pick}, ${this.emoji}, ${this.add}, ${this.node})`;
+    return `react(${this.member}, ${this.conversation}, ${this.pick}, ${this.emoji}, ${this.add}, ${this.node})`;
   }
 }
 
 /** Marks read up to a seq from 1 to one past the last message (so backwards, repeated and too-far positions occur). */
 class Read extends Command {
-  constructor(readonly user: number, readonly conversation: number, readonly pick: number, readonly node: number) {
+  constructor(readonly member: number, readonly conversation: number, readonly pick: number, readonly node: number) {
     super();
   }
-  check(model: Readonly<DeliveryModel>) {
-    return model.isMember(this.conversation, this.user);
+  check() {
+    return true;
   }
   async run(model: DeliveryModel, real: DeliverySystem) {
+    const user = pickFrom(membersOf(model, this.conversation), this.member);
     const seq = 1 + (this.pick % (model.lastSeq(this.conversation) + 1));
-    const answer = await real.request(this.node % real.nodeCount, this.user, 'POST', `${real.conversationPath(this.conversation)}/read`, { seq });
+    const answer = await real.request(this.node % real.nodeCount, user, 'POST', `${real.conversationPath(this.conversation)}/read`, { seq });
     expect(answer.status, `read: ${answer.text}`).toBe(204);
-    model.read(this.conversation, this.user, seq);
+    model.read(this.conversation, user, seq);
   }
   toString() {
-    return `read(${this.user}, ${this.conversation}, ${this.pick}, ${this.node})`;
+    return `read(${this.member}, ${this.conversation}, ${this.pick}, ${this.node})`;
   }
 }
 
-/** The owner adds a user who is not a member (online or not). */
+/** The owner adds a user who is not a member (the `pick`-th of them; online or not). */
 class AddMember extends Command {
-  constructor(readonly conversation: number, readonly user: number, readonly node: number) {
+  constructor(readonly conversation: number, readonly pick: number, readonly node: number) {
     super();
   }
+  private outsiders(model: Readonly<DeliveryModel>): number[] {
+    return usersWhere(model, (user) => !model.isMember(this.conversation, user));
+  }
   check(model: Readonly<DeliveryModel>) {
-    return !model.isMember(this.conversation, this.user);
+    return this.outsiders(model).length > 0;
   }
   async run(model: DeliveryModel, real: DeliverySystem) {
+    const user = pickFrom(this.outsiders(model), this.pick);
     const owner = model.conversations[this.conversation]!.owner;
-    const answer = await real.request(this.node % real.nodeCount, owner, 'POST', `${real.conversationPath(this.conversation)}/members`, { userIds: [real.users[this.user]!.id] });
+    const answer = await real.request(this.node % real.nodeCount, owner, 'POST', `${real.conversationPath(this.conversation)}/members`, { userIds: [real.users[user]!.id] });
     expect(answer.status, `add member: ${answer.text}`).toBe(200);
-    model.addMember(this.conversation, this.user);
+    model.addMember(this.conversation, user);
   }
   toString() {
-    return `addMember(${this.conversation}, ${this.user}, ${this.node})`;
+    return `addMember(${this.conversation}, ${this.pick}, ${this.node})`;
   }
 }
 
-/** The owner removes a member, or the member leaves (online or not); owners stay. */
+/** The owner removes a member (the `pick`-th who is not the owner), or the member leaves (online or not); owners stay. */
 class RemoveMember extends Command {
-  constructor(readonly conversation: number, readonly user: number, readonly leaves: boolean, readonly node: number) {
+  constructor(readonly conversation: number, readonly pick: number, readonly leaves: boolean, readonly node: number) {
     super();
   }
+  private removable(model: Readonly<DeliveryModel>): number[] {
+    return membersOf(model, this.conversation).filter((user) => user !== model.conversations[this.conversation]!.owner);
+  }
   check(model: Readonly<DeliveryModel>) {
-    return model.isMember(this.conversation, this.user) && model.conversations[this.conversation]!.owner !== this.user;
+    return this.removable(model).length > 0;
   }
   async run(model: DeliveryModel, real: DeliverySystem) {
-    const actor = this.leaves ? this.user : model.conversations[this.conversation]!.owner;
-    const answer = await real.request(this.node % real.nodeCount, actor, 'DELETE', `${real.conversationPath(this.conversation)}/members/${real.users[this.user]!.id}`);
+    const user = pickFrom(this.removable(model), this.pick);
+    const actor = this.leaves ? user : model.conversations[this.conversation]!.owner;
+    const answer = await real.request(this.node % real.nodeCount, actor, 'DELETE', `${real.conversationPath(this.conversation)}/members/${real.users[user]!.id}`);
     expect(answer.status, `remove member: ${answer.text}`).toBe(204);
-    model.removeMember(this.conversation, this.user);
+    model.removeMember(this.conversation, user);
   }
   toString() {
-    return `removeMember(${this.conversation}, ${this.user}, ${this.leaves}, ${this.node})`;
+    return `removeMember(${this.conversation}, ${this.pick}, ${this.leaves}, ${this.node})`;
   }
 }
 
+/** An online client (the `pick`-th) closes its connection, cleanly or abruptly. */
 class Disconnect extends Command {
-  constructor(readonly user: number, readonly abrupt: boolean) {
+  constructor(readonly pick: number, readonly abrupt: boolean) {
     super();
   }
+  private online(model: Readonly<DeliveryModel>): number[] {
+    return usersWhere(model, (user) => model.clients[user]!.node !== null);
+  }
   check(model: Readonly<DeliveryModel>) {
-    return model.clients[this.user]!.node !== null;
+    return this.online(model).length > 0;
   }
   async run(model: DeliveryModel, real: DeliverySystem) {
-    await real.disconnect(this.user, this.abrupt);
-    model.clients[this.user]!.node = null;
+    const user = pickFrom(this.online(model), this.pick);
+    await real.disconnect(user, this.abrupt);
+    model.clients[user]!.node = null;
   }
   toString() {
-    return `disconnect(${this.user}, ${this.abrupt})`;
+    return `disconnect(${this.pick}, ${this.abrupt})`;
   }
 }
 
-/** An offline client comes back on any node with its last cursor. */
+/** An offline client (the `pick`-th) comes back on any node with its last cursor. */
 class Resume extends Command {
-  constructor(readonly user: number, readonly node: number) {
+  constructor(readonly pick: number, readonly node: number) {
     super();
   }
+  private offline(model: Readonly<DeliveryModel>): number[] {
+    return usersWhere(model, (user) => model.clients[user]!.node === null);
+  }
   check(model: Readonly<DeliveryModel>) {
-    return model.clients[this.user]!.node === null;
+    return this.offline(model).length > 0;
   }
   async run(model: DeliveryModel, real: DeliverySystem) {
+    const user = pickFrom(this.offline(model), this.pick);
     const node = this.node % real.nodeCount;
-    await real.connect(this.user, node);
-    model.clients[this.user]!.node = node;
+    await real.connect(user, node);
+    model.clients[user]!.node = node;
   }
   toString() {
-    return `resume(${this.user}, ${this.node})`;
+    return `resume(${this.pick}, ${this.node})`;
   }
 }
 
@@ -289,21 +314,22 @@ class CutSubscriber extends Command {
 }
 
 // Factories named as the commands print themselves (see the file comment).
-export const send = (user: number, conversation: number, withKey: boolean, node: number) => new Send(user, conversation, withKey, node);
+export const send = (member: number, conversation: number, withKey: boolean, node: number) => new Send(member, conversation, withKey, node);
 export const retry = (pick: number, hop: number) => new Retry(pick, hop);
 export const edit = (conversation: number, pick: number, node: number) => new Edit(conversation, pick, node);
 export const del = (conversation: number, pick: number, byOwner: boolean, node: number) => new Delete(conversation, pick, byOwner, node);
-export const react = (user: number, conversation: number, pick: number, emoji: number, add: boolean, node: number) =>
-  new React(user, conversation, pick, emoji, add, node);
-export const read = (user: number, conversation: number, pick: number, node: number) => new Read(user, conversation, pick, node);
-export const addMember = (conversation: number, user: number, node: number) => new AddMember(conversation, user, node);
-export const removeMember = (conversation: number, user: number, leaves: boolean, node: number) => new RemoveMember(conversation, user, leaves, node);
-export const disconnect = (user: number, abrupt: boolean) => new Disconnect(user, abrupt);
-export const resume = (user: number, node: number) => new Resume(user, node);
+export const react = (member: number, conversation: number, pick: number, emoji: number, add: boolean, node: number) =>
+  new React(member, conversation, pick, emoji, add, node);
+export const read = (member: number, conversation: number, pick: number, node: number) => new Read(member, conversation, pick, node);
+export const addMember = (conversation: number, pick: number, node: number) => new AddMember(conversation, pick, node);
+export const removeMember = (conversation: number, pick: number, leaves: boolean, node: number) => new RemoveMember(conversation, pick, leaves, node);
+export const disconnect = (pick: number, abrupt: boolean) => new Disconnect(pick, abrupt);
+export const resume = (pick: number, node: number) => new Resume(pick, node);
 export const restartNode = (node: number, signal: 'SIGKILL' | 'SIGTERM') => new RestartNode(node, signal);
 export const cutSubscriber = (node: number) => new CutSubscriber(node);
 
 const user = fc.nat(USER_NAMES.length - 1);
+const member = fc.nat(USER_NAMES.length - 1);
 const conversation = fc.nat(1);
 const node = fc.nat(2);
 const pick = fc.nat(20);
@@ -314,12 +340,12 @@ const pick = fc.nat(20);
  */
 export function commandArbitrary(faults: boolean): fc.Arbitrary<DeliveryCommand> {
   const weighted: fc.WeightedArbitrary<DeliveryCommand>[] = [
-    { weight: 6, arbitrary: fc.tuple(user, conversation, fc.boolean(), node).map(([u, c, k, n]) => send(u, c, k, n)) },
+    { weight: 6, arbitrary: fc.tuple(member, conversation, fc.boolean(), node).map(([u, c, k, n]) => send(u, c, k, n)) },
     { weight: 2, arbitrary: fc.tuple(pick, fc.nat(1)).map(([p, h]) => retry(p, h)) },
     { weight: 2, arbitrary: fc.tuple(conversation, pick, node).map(([c, p, n]) => edit(c, p, n)) },
     { weight: 1, arbitrary: fc.tuple(conversation, pick, fc.boolean(), node).map(([c, p, o, n]) => del(c, p, o, n)) },
-    { weight: 3, arbitrary: fc.tuple(user, conversation, pick, fc.nat(EMOJI.length - 1), fc.boolean(), node).map(([u, c, p, e, a, n]) => react(u, c, p, e, a, n)) },
-    { weight: 2, arbitrary: fc.tuple(user, conversation, pick, node).map(([u, c, p, n]) => read(u, c, p, n)) },
+    { weight: 3, arbitrary: fc.tuple(member, conversation, pick, fc.nat(EMOJI.length - 1), fc.boolean(), node).map(([u, c, p, e, a, n]) => react(u, c, p, e, a, n)) },
+    { weight: 2, arbitrary: fc.tuple(member, conversation, pick, node).map(([u, c, p, n]) => read(u, c, p, n)) },
     { weight: 2, arbitrary: fc.tuple(conversation, user, node).map(([c, u, n]) => addMember(c, u, n)) },
     { weight: 2, arbitrary: fc.tuple(conversation, user, fc.boolean(), node).map(([c, u, l, n]) => removeMember(c, u, l, n)) },
     { weight: 2, arbitrary: fc.tuple(user, fc.boolean()).map(([u, a]) => disconnect(u, a)) },

@@ -29,7 +29,7 @@ describe.each(FLAVOURS)('delivery guarantees against the model ($flavour, $nodes
       const started = Date.now();
       const tally = new CommandTally();
       await fc.assert(
-        fc.asyncProperty(fc.commands([commandArbitrary(flavour === 'redis')], { maxCommands: 40, size: 'large' }), (commands) => runSequence(cluster(), commands, tally)),
+        fc.asyncProperty(fc.commands([commandArbitrary(flavour === 'redis')], { maxCommands: 50, size: 'max' }), (commands) => runSequence(cluster(), commands, tally)),
         { numRuns: runs, seed, timeout: MAX_RUN_MS },
       );
       console.log(`model test (${flavour}): ${runs} runs passed in ${((Date.now() - started) / 1000).toFixed(1)} s (seed ${seed}): ${tally}`);
