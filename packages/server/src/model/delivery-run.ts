@@ -11,8 +11,8 @@ import { DeliveryCluster, DeliverySystem, type Flavour } from './delivery-system
 
 /** The two ways Parley runs: three processes on the test Redis (with faults injected), or one embedded process. */
 export const FLAVOURS: readonly { flavour: Flavour; nodes: number; runs: number }[] = [
-  { flavour: 'embedded', nodes: 1, runs: 25 },
-  { flavour: 'redis', nodes: 3, runs: 8 },
+  { flavour: 'embedded', nodes: 1, runs: 50 },
+  { flavour: 'redis', nodes: 3, runs: 10 },
 ];
 
 /** Runs per flavour (MODEL_RUNS, else the flavour's short-run default) and the seed (MODEL_SEED, else random). */
