@@ -116,6 +116,8 @@ const firstSelfAddition = (events: EventEnvelope[], userId: UserId) => {
   const index = events.findIndex(({ event }) => event.type === 'member.added' && event.userId === userId);
   return index < 0 ? events.length : index;
 };
+/** Where `positions` keeps a cursor position whose tag names none of the user's conversations: never a conversation id (ids have no '#'). */
+const unresolvedKey = (tag: string) => `#${tag}` as ConversationId;
 const maxId = (a: EventId, b: EventId) => (compareEventIds(a, b) >= 0 ? a : b);
 
 /** Where a conversation's cursor position is: its last event delivered, its time and its tag (kept to spare parsing on every delivery). */
@@ -137,6 +139,8 @@ export class Connection {
   /** The last inbox event delivered (what the inbox is deduplicated against), and its time: the cursor names it only above the watermark. */
   private inbox: EventId | null = null;
   private inboxAt = 0;
+  /** Positions kept under unresolvedKey (see adopt): `place` looks for one to replace only while there are some. */
+  private unresolvedPositions = 0;
   /** Conversations with a position in the cursor; the shared empty map while there is none (see `own`). */
   private positions: ReadonlyMap<ConversationId, Position> & Pick<Map<ConversationId, Position>, 'delete' | 'clear'> = NONE;
   private replaying = true;
@@ -184,7 +188,19 @@ export class Connection {
   }
 
   private place(conversationId: ConversationId, position: Position) {
-    (this.positions = own(this.positions)).set(conversationId, position);
+    const positions = (this.positions = own(this.positions));
+    if (this.unresolvedPositions > 0 && positions.delete(unresolvedKey(position.tag))) this.unresolvedPositions -= 1;
+    positions.set(conversationId, position);
+  }
+
+  /** Moves the conversation's position up to `id` unless it is there already, or the watermark covers it. */
+  private placeAtLeast(conversationId: ConversationId, id: EventId) {
+    const at = parseEventId(id)?.at;
+    if (at === undefined || at <= this.watermark) return;
+    const position = this.positions.get(conversationId);
+    if (position && compareEventIds(position.id, id) >= 0) return;
+    this.place(conversationId, { id, at, tag: position?.tag ?? conversationTag(conversationId) });
+    this.boundPositions();
   }
 
   /**
@@ -311,6 +327,7 @@ export class Connection {
     this.inbox = null;
     this.inboxAt = 0;
     this.positions.clear();
+    this.unresolvedPositions = 0;
     // The inbox likewise: positioned at its newest entry within the window.
     let after: EventId = endOfMillisecond(this.watermark);
     for (;;) {
@@ -340,16 +357,28 @@ export class Connection {
     this.goLive();
   }
 
-  /** Takes over the client's cursor, its tags resolved among the user's current conversations. */
+  /**
+   * Takes over the client's cursor, its tags resolved among the user's current conversations.
+   * A tag of none of them (a conversation left) is kept as it is, under unresolvedKey: should the
+   * user rejoin it and leave it again, a later resume must still know how far the client saw it.
+   */
   private adopt(cursor: Cursor, memberships: Membership[]) {
     this.watermark = cursor.watermark;
     this.inbox = cursor.inbox;
     this.inboxAt = cursor.inbox ? (parseEventId(cursor.inbox)?.at ?? 0) : 0;
+    const unresolved = new Map(cursor.positions);
     for (const { conversationId } of memberships) {
       const tag = conversationTag(conversationId);
       const id = cursor.positions.get(tag);
+      unresolved.delete(tag);
       const parsed = id ? parseEventId(id) : null;
       if (id && parsed) this.place(conversationId, { id, at: parsed.at, tag });
+    }
+    for (const [tag, id] of unresolved) {
+      const parsed = parseEventId(id);
+      if (!parsed || parsed.at <= this.watermark) continue;
+      (this.positions = own(this.positions)).set(unresolvedKey(tag), { id, at: parsed.at, tag });
+      this.unresolvedPositions += 1;
     }
   }
 
@@ -405,10 +434,14 @@ export class Connection {
     this.checkBuffer();
   }
 
+  /**
+   * The position stays (until the watermark passes it): the cursor must still say how far the
+   * client saw this conversation, or a resume owing it again (the user re-added, then removed
+   * again) would replay it from the watermark, events already seen included.
+   */
   private stopFollowing(conversationId: ConversationId) {
     this.following.delete(conversationId);
     this.catchingUp.delete(conversationId);
-    this.positions.delete(conversationId);
     this.host.unfollow(this, conversationId);
   }
 
@@ -439,6 +472,10 @@ export class Connection {
     this.catchingUp.delete(conversationId);
     this.following.set(conversationId, true);
     if (presented === 'trimmed') return this.resync();
+    // The cursor names where the log is the user's from. Without it a rejoined conversation
+    // (its position dropped at the removal) would be owed from the watermark by a later resume,
+    // and the events the user saw before the removal would come again.
+    this.placeAtLeast(conversationId, start);
     const source: Source = { kind: 'conversation', conversationId };
     for (const event of presented) this.deliver(source, event, true);
     for (const item of held) this.deliver(item.source, item.presented);
@@ -551,8 +588,10 @@ export class Connection {
     streams.push(inbox);
     this.replayHeld += plan.inboxEvents.length;
     // Conversations left before the cursor's end are followed only until their removal.
+    const left = new Set<ConversationId>();
     for (const conversationId of owed) {
       if (!this.following.has(conversationId)) {
+        left.add(conversationId);
         this.following.set(conversationId, true);
         this.host.unfollow(this, conversationId);
       }
@@ -567,6 +606,11 @@ export class Connection {
       this.replayHeld -= 1;
       const { event } = envelope;
       if (stream.source.kind === 'conversation' && event.type === 'member.removed' && event.userId === this.userId) stream.removedAt = envelope.at;
+      // A conversation left by now may have been left and rejoined in the range owed: what came
+      // after a rejoin was the user's again, up to the next removal.
+      if (stream.source.kind === 'conversation' && event.type === 'member.added' && event.userId === this.userId && left.has(stream.source.conversationId)) {
+        this.following.set(stream.source.conversationId, true);
+      }
       this.deliver(stream.source, await this.host.present(this.tenantId, envelope), true);
       if (stream.next >= stream.page.length && (await this.readPage(stream, pageSize)) === 'trimmed') return 'resync';
       if (this.transport.bufferedBytes() > this.host.settings.maxBufferedBytes / 2 && !(await this.drained())) return 'too slow';
