@@ -542,7 +542,30 @@ export class Connection {
         if (firstChange.get(event.conversationId) === 'member.added') joinedSince.add(event.conversationId);
       }
     }
+    // Owed from the watermark (the cursor names no position in it) up to a removal since the
+    // cursor: if the user was not yet a member at the watermark (they joined after it, and no event
+    // of it reached them since), what came before their addition was never theirs.
+    for (const [conversationId, after] of ranges) {
+      if (after !== sinceWatermark || firstChange.get(conversationId) !== 'member.removed') continue;
+      const start = await this.startOfMembership(conversationId, after);
+      if (start === 'trimmed') return 'resync';
+      ranges.set(conversationId, start);
+    }
     return { inboxEvents, ranges, joinedSince };
+  }
+
+  /** `after`, or the user's addition to the conversation when their first membership change in its log since `after` is one. */
+  private async startOfMembership(conversationId: ConversationId, after: EventId): Promise<EventId | 'trimmed'> {
+    let from = after;
+    for (;;) {
+      const page = await this.host.realtime.readLog(this.tenantId, conversationId, from, REPLAY_PAGE);
+      if (page.trimmed) return 'trimmed';
+      // (conversation.created is no addition here: a creator's members were members from the log's start.)
+      const change = page.events.find(({ event }) => (event.type === 'member.added' || event.type === 'member.removed') && event.userId === this.userId);
+      if (change) return change.event.type === 'member.removed' ? after : change.id;
+      if (page.events.length < REPLAY_PAGE) return after;
+      from = page.events[page.events.length - 1]!.id;
+    }
   }
 
   /**

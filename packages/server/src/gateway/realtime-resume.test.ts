@@ -324,6 +324,24 @@ describe.each(ENGINE_KINDS)('realtime resume (%s engine)', (kind) => {
     expect(describeEvents(resumed.frames).filter((e) => e.includes(club))).toEqual([`message.created:${club}:2`, `member.removed:${club}`]);
   });
 
+  // Found by the model-based test: the conversation was owed from the watermark, from before the addition.
+  it('added while online, removed while away: the resume sends what followed the addition and the removal, nothing from before', async () => {
+    const [alice, bob, carol] = await Promise.all([registerUser(ctx.api), registerUser(ctx.api), registerUser(ctx.api)]);
+    const club = (await createGroup(ctx.api, alice.token, [bob.id], 'Club')).id as string;
+    await sendMessage(ctx.api, alice.token, club, 'secret, before carol joined');
+    const first = await connect(carol);
+    await ctx.api.post(`/v1/conversations/${club}/members`, { userIds: [carol.id] }, alice.token);
+    await first.waitFor((f) => f.type === 'member.added');
+    const cursor = first.lastCursor()!;
+    await first.close();
+    await sendMessage(ctx.api, bob.token, club, 'while carol is away');
+    await ctx.api.delete(`/v1/conversations/${club}/members/${carol.id}`, alice.token);
+    const resumed = await connect(carol, cursor);
+    const { id: direct } = await openDirect(ctx.api, alice.token, carol.id);
+    await sendMarker(ctx.api, alice.token, direct, [resumed]);
+    expect(describeEvents(resumed.frames).filter((e) => e.includes(club))).toEqual([`message.created:${club}:2`, `member.removed:${club}`]);
+  });
+
   it('removed while online, resumed, added back and removed again: the second resume repeats nothing seen before the first removal', async () => {
     const [alice, bob] = await Promise.all([registerUser(ctx.api), registerUser(ctx.api)]);
     const club = (await createGroup(ctx.api, alice.token, [bob.id], 'Club')).id as string;

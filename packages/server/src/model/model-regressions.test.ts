@@ -31,6 +31,19 @@ describe.each([
     ]);
   });
 
+  it('a member added while online, then removed while offline, gets nothing from before the addition on resume', async () => {
+    // Found by seed 1785476951 (embedded, 500 runs), shrunk to:
+    await runSequence(cluster(), [
+      removeMember(0, 0, false, 0), // u1 removed from group 0
+      addMember(0, 3, 0), // u3 added (outsiders: u1, u3), online
+      disconnect(3, false), // u3 goes offline
+      removeMember(0, 0, false, 0), // u2 removed: u3 must hear it
+      removeMember(0, 0, false, 0), // u3 removed, offline
+      addMember(0, 0, 0), // u1 back
+      // On resume u3 was sent u1's removal, from before u3 joined.
+    ]);
+  });
+
   it('a member re-added live, then removed while offline, gets what was sent in between on resume', async () => {
     await runSequence(cluster(), [
       send(0, 0, false, 0),
