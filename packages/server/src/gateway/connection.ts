@@ -527,13 +527,20 @@ export class Connection {
       const { conversationId, type } = envelope.event;
       if (!firstChange.has(conversationId) && isAboutSelfMembership(envelope, this.userId)) firstChange.set(conversationId, type);
     }
+    const removedSince = new Set<ConversationId>();
+    for (const { event } of inboxEvents) if (event.type === 'member.removed' && event.userId === this.userId) removedSince.add(event.conversationId);
     const ranges = new Map<ConversationId, EventId>();
-    for (const m of memberships) {
-      const after = firstChange.get(m.conversationId) === 'member.removed' ? startOf(m.conversationId) : maxId(startOf(m.conversationId), m.joinedEventId);
-      ranges.set(m.conversationId, after);
-    }
     // Joined and left since the cursor: its log is replayed from the user's addition, never from before.
     const joinedSince = new Set<ConversationId>();
+    for (const m of memberships) {
+      const first = firstChange.get(m.conversationId);
+      // Joined (or created), left and joined again since the cursor: the first membership's events
+      // are owed too, not only the current one's, so the log is replayed from the first addition.
+      const rejoined = (first === 'member.added' || first === 'conversation.created') && removedSince.has(m.conversationId);
+      if (rejoined && first === 'member.added') joinedSince.add(m.conversationId);
+      const after = first === 'member.removed' || rejoined ? startOf(m.conversationId) : maxId(startOf(m.conversationId), m.joinedEventId);
+      ranges.set(m.conversationId, after);
+    }
     for (const envelope of inboxEvents) {
       const { event } = envelope;
       // Left since the cursor: its events up to the removal were still the user's to see.

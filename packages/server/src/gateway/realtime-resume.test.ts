@@ -342,6 +342,32 @@ describe.each(ENGINE_KINDS)('realtime resume (%s engine)', (kind) => {
     expect(describeEvents(resumed.frames).filter((e) => e.includes(club))).toEqual([`message.created:${club}:2`, `member.removed:${club}`]);
   });
 
+  // Found by the model-based test: the log was replayed from the latest addition only.
+  it('added, removed and added again while away: replays both memberships, nothing from before the first or between them', async () => {
+    const [alice, bob, carol] = await Promise.all([registerUser(ctx.api), registerUser(ctx.api), registerUser(ctx.api)]);
+    const club = (await createGroup(ctx.api, alice.token, [bob.id], 'Club')).id as string;
+    const first = await connect(carol);
+    const cursor = first.lastCursor()!;
+    await first.close();
+    await sendMessage(ctx.api, alice.token, club, 'secret, before carol joined');
+    await ctx.api.post(`/v1/conversations/${club}/members`, { userIds: [carol.id] }, alice.token);
+    await sendMessage(ctx.api, bob.token, club, 'first membership');
+    await ctx.api.delete(`/v1/conversations/${club}/members/${carol.id}`, alice.token);
+    await sendMessage(ctx.api, alice.token, club, 'secret, while carol was out');
+    await ctx.api.post(`/v1/conversations/${club}/members`, { userIds: [carol.id] }, alice.token);
+    await sendMessage(ctx.api, bob.token, club, 'second membership');
+    const resumed = await connect(carol, cursor);
+    await sendMarker(ctx.api, alice.token, club, [resumed]);
+    expect(describeEvents(resumed.frames).filter((e) => e.includes(club))).toEqual([
+      `member.added:${club}`,
+      `message.created:${club}:2`,
+      `member.removed:${club}`,
+      `member.added:${club}`,
+      `message.created:${club}:4`,
+      `message.created:${club}:5`,
+    ]);
+  });
+
   it('removed while online, resumed, added back and removed again: the second resume repeats nothing seen before the first removal', async () => {
     const [alice, bob] = await Promise.all([registerUser(ctx.api), registerUser(ctx.api)]);
     const club = (await createGroup(ctx.api, alice.token, [bob.id], 'Club')).id as string;
