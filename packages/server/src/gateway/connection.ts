@@ -139,6 +139,8 @@ export class Connection {
   /** The last inbox event delivered (what the inbox is deduplicated against), and its time: the cursor names it only above the watermark. */
   private inbox: EventId | null = null;
   private inboxAt = 0;
+  /** Conversations left during the replay whose topics are let go once it ends (see stopFollowing). */
+  private unfollowAfterReplay: Set<ConversationId> | null = null;
   /** Positions kept under unresolvedKey (see adopt): `place` looks for one to replace only while there are some. */
   private unresolvedPositions = 0;
   /** Conversations with a position in the cursor; the shared empty map while there is none (see `own`). */
@@ -384,6 +386,8 @@ export class Connection {
 
   private goLive() {
     this.replaying = false;
+    for (const conversationId of this.unfollowAfterReplay ?? []) if (!this.following.has(conversationId)) this.host.unfollow(this, conversationId);
+    this.unfollowAfterReplay = null;
     const held = this.pending;
     this.pending = [];
     for (const item of held) {
@@ -442,7 +446,10 @@ export class Connection {
   private stopFollowing(conversationId: ConversationId) {
     this.following.delete(conversationId);
     this.catchingUp.delete(conversationId);
-    this.host.unfollow(this, conversationId);
+    // A replay may still pass the user's re-addition in this log (see streamReplay): the topic is
+    // kept until it ends, so that nothing logged meanwhile goes unheard.
+    if (this.replaying) (this.unfollowAfterReplay ??= new Set()).add(conversationId);
+    else this.host.unfollow(this, conversationId);
   }
 
   /**
@@ -618,10 +625,8 @@ export class Connection {
     streams.push(inbox);
     this.replayHeld += plan.inboxEvents.length;
     // Conversations left before the cursor's end are followed only until their removal.
-    const left = new Set<ConversationId>();
     for (const conversationId of owed) {
       if (!this.following.has(conversationId)) {
-        left.add(conversationId);
         this.following.set(conversationId, true);
         this.host.unfollow(this, conversationId);
       }
@@ -636,10 +641,13 @@ export class Connection {
       this.replayHeld -= 1;
       const { event } = envelope;
       if (stream.source.kind === 'conversation' && event.type === 'member.removed' && event.userId === this.userId) stream.removedAt = envelope.at;
-      // A conversation left by now may have been left and rejoined in the range owed: what came
-      // after a rejoin was the user's again, up to the next removal.
-      if (stream.source.kind === 'conversation' && event.type === 'member.added' && event.userId === this.userId && left.has(stream.source.conversationId)) {
-        this.following.set(stream.source.conversationId, true);
+      // The user may have left and rejoined in the range owed (maybe more than once): what came
+      // after a rejoin was theirs again, up to the next removal. The replay follows the log on
+      // from the rejoin itself (the inbox's addition, which comes after it, then finds the
+      // conversation followed and does not catch up from the latest join, past these events).
+      if (stream.source.kind === 'conversation' && event.type === 'member.added' && event.userId === this.userId) {
+        const { conversationId } = stream.source;
+        if (!this.following.has(conversationId) && !this.catchingUp.has(conversationId)) this.following.set(conversationId, true);
       }
       this.deliver(stream.source, await this.host.present(this.tenantId, envelope), true);
       if (stream.next >= stream.page.length && (await this.readPage(stream, pageSize)) === 'trimmed') return 'resync';

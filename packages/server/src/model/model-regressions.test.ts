@@ -59,6 +59,22 @@ describe.each([
     ]);
   });
 
+  it('a member removed and re-added twice while offline gets what was sent during the middle membership on resume', async () => {
+    // Found by `npm run test:model -- --runs 500 --seed 20261130` (Redis, run 370), shrunk to:
+    await runSequence(cluster(), [
+      addMember(0, 0, 0), // u3 added to group 0, online
+      cutSubscriber(0), // u0 and u3 cut off (on Redis; embedded: nothing happens)
+      disconnect(3, false), // embedded: u3 goes offline (on Redis u3 already is, and u2 goes)
+      removeMember(0, 2, false, 0), // u3 removed
+      addMember(0, 0, 0), // u3 back
+      send(0, 0, false, 0), // u3's
+      removeMember(0, 2, false, 0), // u3 removed again
+      addMember(0, 0, 0), // and back again
+      disconnect(0, false),
+      // On resume u3 missed the message: the replay stopped at the first removal and caught up from the latest addition.
+    ]);
+  });
+
   it('a member re-added live, then removed while offline, gets what was sent in between on resume', async () => {
     await runSequence(cluster(), [
       send(0, 0, false, 0),
