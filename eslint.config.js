@@ -27,7 +27,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['bench/**', '**/scripts/**', '**/e2e/**', '**/*.test.ts', '**/*.contract.ts', '**/test-support/**', '**/fuzz/**', '**/faults/**'],
+    files: ['bench/**', '**/scripts/**', '**/e2e/**', '**/*.test.ts', '**/*.contract.ts', '**/test-support/**', '**/fuzz/**', '**/faults/**', '**/model/**'],
     // Tests read JSON responses as users do: untyped.
     rules: { 'no-console': 'off', '@typescript-eslint/no-explicit-any': 'off' },
   },

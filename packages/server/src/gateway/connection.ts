@@ -116,6 +116,8 @@ const firstSelfAddition = (events: EventEnvelope[], userId: UserId) => {
   const index = events.findIndex(({ event }) => event.type === 'member.added' && event.userId === userId);
   return index < 0 ? events.length : index;
 };
+/** Where `positions` keeps a cursor position whose tag names none of the user's conversations: never a conversation id (ids have no '#'). */
+const unresolvedKey = (tag: string) => `#${tag}` as ConversationId;
 const maxId = (a: EventId, b: EventId) => (compareEventIds(a, b) >= 0 ? a : b);
 
 /** Where a conversation's cursor position is: its last event delivered, its time and its tag (kept to spare parsing on every delivery). */
@@ -137,6 +139,10 @@ export class Connection {
   /** The last inbox event delivered (what the inbox is deduplicated against), and its time: the cursor names it only above the watermark. */
   private inbox: EventId | null = null;
   private inboxAt = 0;
+  /** Conversations left during the replay whose topics are let go once it ends (see stopFollowing). */
+  private unfollowAfterReplay: Set<ConversationId> | null = null;
+  /** Positions kept under unresolvedKey (see adopt): `place` looks for one to replace only while there are some. */
+  private unresolvedPositions = 0;
   /** Conversations with a position in the cursor; the shared empty map while there is none (see `own`). */
   private positions: ReadonlyMap<ConversationId, Position> & Pick<Map<ConversationId, Position>, 'delete' | 'clear'> = NONE;
   private replaying = true;
@@ -184,7 +190,19 @@ export class Connection {
   }
 
   private place(conversationId: ConversationId, position: Position) {
-    (this.positions = own(this.positions)).set(conversationId, position);
+    const positions = (this.positions = own(this.positions));
+    if (this.unresolvedPositions > 0 && positions.delete(unresolvedKey(position.tag))) this.unresolvedPositions -= 1;
+    positions.set(conversationId, position);
+  }
+
+  /** Moves the conversation's position up to `id` unless it is there already, or the watermark covers it. */
+  private placeAtLeast(conversationId: ConversationId, id: EventId) {
+    const at = parseEventId(id)?.at;
+    if (at === undefined || at <= this.watermark) return;
+    const position = this.positions.get(conversationId);
+    if (position && compareEventIds(position.id, id) >= 0) return;
+    this.place(conversationId, { id, at, tag: position?.tag ?? conversationTag(conversationId) });
+    this.boundPositions();
   }
 
   /**
@@ -311,6 +329,7 @@ export class Connection {
     this.inbox = null;
     this.inboxAt = 0;
     this.positions.clear();
+    this.unresolvedPositions = 0;
     // The inbox likewise: positioned at its newest entry within the window.
     let after: EventId = endOfMillisecond(this.watermark);
     for (;;) {
@@ -340,21 +359,35 @@ export class Connection {
     this.goLive();
   }
 
-  /** Takes over the client's cursor, its tags resolved among the user's current conversations. */
+  /**
+   * Takes over the client's cursor, its tags resolved among the user's current conversations.
+   * A tag of none of them (a conversation left) is kept as it is, under unresolvedKey: should the
+   * user rejoin it and leave it again, a later resume must still know how far the client saw it.
+   */
   private adopt(cursor: Cursor, memberships: Membership[]) {
     this.watermark = cursor.watermark;
     this.inbox = cursor.inbox;
     this.inboxAt = cursor.inbox ? (parseEventId(cursor.inbox)?.at ?? 0) : 0;
+    const unresolved = new Map(cursor.positions);
     for (const { conversationId } of memberships) {
       const tag = conversationTag(conversationId);
       const id = cursor.positions.get(tag);
+      unresolved.delete(tag);
       const parsed = id ? parseEventId(id) : null;
       if (id && parsed) this.place(conversationId, { id, at: parsed.at, tag });
+    }
+    for (const [tag, id] of unresolved) {
+      const parsed = parseEventId(id);
+      if (!parsed || parsed.at <= this.watermark) continue;
+      (this.positions = own(this.positions)).set(unresolvedKey(tag), { id, at: parsed.at, tag });
+      this.unresolvedPositions += 1;
     }
   }
 
   private goLive() {
     this.replaying = false;
+    for (const conversationId of this.unfollowAfterReplay ?? []) if (!this.following.has(conversationId)) this.host.unfollow(this, conversationId);
+    this.unfollowAfterReplay = null;
     const held = this.pending;
     this.pending = [];
     for (const item of held) {
@@ -405,11 +438,18 @@ export class Connection {
     this.checkBuffer();
   }
 
+  /**
+   * The position stays (until the watermark passes it): the cursor must still say how far the
+   * client saw this conversation, or a resume owing it again (the user re-added, then removed
+   * again) would replay it from the watermark, events already seen included.
+   */
   private stopFollowing(conversationId: ConversationId) {
     this.following.delete(conversationId);
     this.catchingUp.delete(conversationId);
-    this.positions.delete(conversationId);
-    this.host.unfollow(this, conversationId);
+    // A replay may still pass the user's re-addition in this log (see streamReplay): the topic is
+    // kept until it ends, so that nothing logged meanwhile goes unheard.
+    if (this.replaying) (this.unfollowAfterReplay ??= new Set()).add(conversationId);
+    else this.host.unfollow(this, conversationId);
   }
 
   /**
@@ -439,6 +479,10 @@ export class Connection {
     this.catchingUp.delete(conversationId);
     this.following.set(conversationId, true);
     if (presented === 'trimmed') return this.resync();
+    // The cursor names where the log is the user's from. Without it a rejoined conversation
+    // (its position dropped at the removal) would be owed from the watermark by a later resume,
+    // and the events the user saw before the removal would come again.
+    this.placeAtLeast(conversationId, start);
     const source: Source = { kind: 'conversation', conversationId };
     for (const event of presented) this.deliver(source, event, true);
     for (const item of held) this.deliver(item.source, item.presented);
@@ -490,13 +534,20 @@ export class Connection {
       const { conversationId, type } = envelope.event;
       if (!firstChange.has(conversationId) && isAboutSelfMembership(envelope, this.userId)) firstChange.set(conversationId, type);
     }
+    const removedSince = new Set<ConversationId>();
+    for (const { event } of inboxEvents) if (event.type === 'member.removed' && event.userId === this.userId) removedSince.add(event.conversationId);
     const ranges = new Map<ConversationId, EventId>();
-    for (const m of memberships) {
-      const after = firstChange.get(m.conversationId) === 'member.removed' ? startOf(m.conversationId) : maxId(startOf(m.conversationId), m.joinedEventId);
-      ranges.set(m.conversationId, after);
-    }
     // Joined and left since the cursor: its log is replayed from the user's addition, never from before.
     const joinedSince = new Set<ConversationId>();
+    for (const m of memberships) {
+      const first = firstChange.get(m.conversationId);
+      // Joined (or created), left and joined again since the cursor: the first membership's events
+      // are owed too, not only the current one's, so the log is replayed from the first addition.
+      const rejoined = (first === 'member.added' || first === 'conversation.created') && removedSince.has(m.conversationId);
+      if (rejoined && first === 'member.added') joinedSince.add(m.conversationId);
+      const after = first === 'member.removed' || rejoined ? startOf(m.conversationId) : maxId(startOf(m.conversationId), m.joinedEventId);
+      ranges.set(m.conversationId, after);
+    }
     for (const envelope of inboxEvents) {
       const { event } = envelope;
       // Left since the cursor: its events up to the removal were still the user's to see.
@@ -505,7 +556,30 @@ export class Connection {
         if (firstChange.get(event.conversationId) === 'member.added') joinedSince.add(event.conversationId);
       }
     }
+    // Owed from the watermark (the cursor names no position in it) up to a removal since the
+    // cursor: if the user was not yet a member at the watermark (they joined after it, and no event
+    // of it reached them since), what came before their addition was never theirs.
+    for (const [conversationId, after] of ranges) {
+      if (after !== sinceWatermark || firstChange.get(conversationId) !== 'member.removed') continue;
+      const start = await this.startOfMembership(conversationId, after);
+      if (start === 'trimmed') return 'resync';
+      ranges.set(conversationId, start);
+    }
     return { inboxEvents, ranges, joinedSince };
+  }
+
+  /** `after`, or the user's addition to the conversation when their first membership change in its log since `after` is one. */
+  private async startOfMembership(conversationId: ConversationId, after: EventId): Promise<EventId | 'trimmed'> {
+    let from = after;
+    for (;;) {
+      const page = await this.host.realtime.readLog(this.tenantId, conversationId, from, REPLAY_PAGE);
+      if (page.trimmed) return 'trimmed';
+      // (conversation.created is no addition here: a creator's members were members from the log's start.)
+      const change = page.events.find(({ event }) => (event.type === 'member.added' || event.type === 'member.removed') && event.userId === this.userId);
+      if (change) return change.event.type === 'member.removed' ? after : change.id;
+      if (page.events.length < REPLAY_PAGE) return after;
+      from = page.events[page.events.length - 1]!.id;
+    }
   }
 
   /**
@@ -567,6 +641,14 @@ export class Connection {
       this.replayHeld -= 1;
       const { event } = envelope;
       if (stream.source.kind === 'conversation' && event.type === 'member.removed' && event.userId === this.userId) stream.removedAt = envelope.at;
+      // The user may have left and rejoined in the range owed (maybe more than once): what came
+      // after a rejoin was theirs again, up to the next removal. The replay follows the log on
+      // from the rejoin itself (the inbox's addition, which comes after it, then finds the
+      // conversation followed and does not catch up from the latest join, past these events).
+      if (stream.source.kind === 'conversation' && event.type === 'member.added' && event.userId === this.userId) {
+        const { conversationId } = stream.source;
+        if (!this.following.has(conversationId) && !this.catchingUp.has(conversationId)) this.following.set(conversationId, true);
+      }
       this.deliver(stream.source, await this.host.present(this.tenantId, envelope), true);
       if (stream.next >= stream.page.length && (await this.readPage(stream, pageSize)) === 'trimmed') return 'resync';
       if (this.transport.bufferedBytes() > this.host.settings.maxBufferedBytes / 2 && !(await this.drained())) return 'too slow';

@@ -301,6 +301,120 @@ describe.each(ENGINE_KINDS)('realtime resume (%s engine)', (kind) => {
     ]);
   });
 
+  // Found by the model-based test (model/model-regressions.test.ts): the removal dropped the
+  // conversation's position from the cursor, so a resume owing the conversation again replayed it
+  // from the watermark, events seen before the removal included.
+  it('removed and added back while online, then removed while away: nothing seen comes again, what followed the re-addition does', async () => {
+    const [alice, bob] = await Promise.all([registerUser(ctx.api), registerUser(ctx.api)]);
+    const club = (await createGroup(ctx.api, alice.token, [bob.id], 'Club')).id as string;
+    const first = await connect(bob);
+    await sendMessage(ctx.api, alice.token, club, 'seen');
+    await first.waitFor((f) => f.type === 'message.created');
+    await ctx.api.delete(`/v1/conversations/${club}/members/${bob.id}`, alice.token);
+    await first.waitFor((f) => f.type === 'member.removed');
+    await ctx.api.post(`/v1/conversations/${club}/members`, { userIds: [bob.id] }, alice.token);
+    await first.waitFor((f) => f.type === 'member.added');
+    const cursor = first.lastCursor()!;
+    await first.close();
+    await sendMessage(ctx.api, alice.token, club, 'missed while a member');
+    await ctx.api.delete(`/v1/conversations/${club}/members/${bob.id}`, alice.token);
+    const resumed = await connect(bob, cursor);
+    const { id: direct } = await openDirect(ctx.api, alice.token, bob.id);
+    await sendMarker(ctx.api, alice.token, direct, [resumed]);
+    expect(describeEvents(resumed.frames).filter((e) => e.includes(club))).toEqual([`message.created:${club}:2`, `member.removed:${club}`]);
+  });
+
+  // Found by the model-based test: the conversation was owed from the watermark, from before the addition.
+  it('added while online, removed while away: the resume sends what followed the addition and the removal, nothing from before', async () => {
+    const [alice, bob, carol] = await Promise.all([registerUser(ctx.api), registerUser(ctx.api), registerUser(ctx.api)]);
+    const club = (await createGroup(ctx.api, alice.token, [bob.id], 'Club')).id as string;
+    await sendMessage(ctx.api, alice.token, club, 'secret, before carol joined');
+    const first = await connect(carol);
+    await ctx.api.post(`/v1/conversations/${club}/members`, { userIds: [carol.id] }, alice.token);
+    await first.waitFor((f) => f.type === 'member.added');
+    const cursor = first.lastCursor()!;
+    await first.close();
+    await sendMessage(ctx.api, bob.token, club, 'while carol is away');
+    await ctx.api.delete(`/v1/conversations/${club}/members/${carol.id}`, alice.token);
+    const resumed = await connect(carol, cursor);
+    const { id: direct } = await openDirect(ctx.api, alice.token, carol.id);
+    await sendMarker(ctx.api, alice.token, direct, [resumed]);
+    expect(describeEvents(resumed.frames).filter((e) => e.includes(club))).toEqual([`message.created:${club}:2`, `member.removed:${club}`]);
+  });
+
+  // Found by the model-based test: the log was replayed from the latest addition only.
+  it('added, removed and added again while away: replays both memberships, nothing from before the first or between them', async () => {
+    const [alice, bob, carol] = await Promise.all([registerUser(ctx.api), registerUser(ctx.api), registerUser(ctx.api)]);
+    const club = (await createGroup(ctx.api, alice.token, [bob.id], 'Club')).id as string;
+    const first = await connect(carol);
+    const cursor = first.lastCursor()!;
+    await first.close();
+    await sendMessage(ctx.api, alice.token, club, 'secret, before carol joined');
+    await ctx.api.post(`/v1/conversations/${club}/members`, { userIds: [carol.id] }, alice.token);
+    await sendMessage(ctx.api, bob.token, club, 'first membership');
+    await ctx.api.delete(`/v1/conversations/${club}/members/${carol.id}`, alice.token);
+    await sendMessage(ctx.api, alice.token, club, 'secret, while carol was out');
+    await ctx.api.post(`/v1/conversations/${club}/members`, { userIds: [carol.id] }, alice.token);
+    await sendMessage(ctx.api, bob.token, club, 'second membership');
+    const resumed = await connect(carol, cursor);
+    await sendMarker(ctx.api, alice.token, club, [resumed]);
+    expect(describeEvents(resumed.frames).filter((e) => e.includes(club))).toEqual([
+      `member.added:${club}`,
+      `message.created:${club}:2`,
+      `member.removed:${club}`,
+      `member.added:${club}`,
+      `message.created:${club}:4`,
+      `message.created:${club}:5`,
+    ]);
+  });
+
+  // Found by the model-based test: the replay stopped at the first removal and caught up from the latest addition only.
+  it('removed and added back twice while away: replays what came during the middle membership too', async () => {
+    const [alice, bob] = await Promise.all([registerUser(ctx.api), registerUser(ctx.api)]);
+    const club = (await createGroup(ctx.api, alice.token, [bob.id], 'Club')).id as string;
+    await sendMessage(ctx.api, alice.token, club, 'seen');
+    const first = await connect(bob);
+    const cursor = first.lastCursor()!;
+    await first.close();
+    await ctx.api.delete(`/v1/conversations/${club}/members/${bob.id}`, alice.token);
+    await ctx.api.post(`/v1/conversations/${club}/members`, { userIds: [bob.id] }, alice.token);
+    await sendMessage(ctx.api, alice.token, club, 'during the middle membership');
+    await ctx.api.delete(`/v1/conversations/${club}/members/${bob.id}`, alice.token);
+    await sendMessage(ctx.api, alice.token, club, 'secret, while bob was out');
+    await ctx.api.post(`/v1/conversations/${club}/members`, { userIds: [bob.id] }, alice.token);
+    const resumed = await connect(bob, cursor);
+    await sendMarker(ctx.api, alice.token, club, [resumed]);
+    expect(describeEvents(resumed.frames).filter((e) => e.includes(club))).toEqual([
+      `member.removed:${club}`,
+      `member.added:${club}`,
+      `message.created:${club}:2`,
+      `member.removed:${club}`,
+      `member.added:${club}`,
+      `message.created:${club}:4`,
+    ]);
+  });
+
+  it('removed while online, resumed, added back and removed again: the second resume repeats nothing seen before the first removal', async () => {
+    const [alice, bob] = await Promise.all([registerUser(ctx.api), registerUser(ctx.api)]);
+    const club = (await createGroup(ctx.api, alice.token, [bob.id], 'Club')).id as string;
+    const first = await connect(bob);
+    await sendMessage(ctx.api, alice.token, club, 'seen');
+    await first.waitFor((f) => f.type === 'message.created');
+    await ctx.api.delete(`/v1/conversations/${club}/members/${bob.id}`, alice.token);
+    await first.waitFor((f) => f.type === 'member.removed');
+    await first.close();
+    // The resumed connection is not in the club: its cursor must still say how far bob saw it.
+    const second = await connect(bob, first.lastCursor()!);
+    await ctx.api.post(`/v1/conversations/${club}/members`, { userIds: [bob.id] }, alice.token);
+    await second.waitFor((f) => f.type === 'member.added');
+    await second.close();
+    await ctx.api.delete(`/v1/conversations/${club}/members/${bob.id}`, alice.token);
+    const third = await connect(bob, second.lastCursor()!);
+    const { id: direct } = await openDirect(ctx.api, alice.token, bob.id);
+    await sendMarker(ctx.api, alice.token, direct, [third]);
+    expect(describeEvents(third.frames).filter((e) => e.includes(club))).toEqual([`member.removed:${club}`]);
+  });
+
   it('left while away, with the last messages in the same millisecond as the removal: they are still replayed, before it', async () => {
     let frozen: number | null = null;
     const clocked = await startTestServer({ kind, clock: () => frozen ?? Date.now() });
