@@ -173,9 +173,11 @@ export async function openChatSession(client: ParleyClient, me: User): Promise<C
       if (openConversation !== null) loadLatest(openConversation).catch(() => undefined);
     }),
     // The server could not replay everything (the client was away too long): the missed messages
-    // came over REST, but not the edits, deletes and reactions of that time: the open conversation
-    // is read again; the others are when opened.
+    // came over REST, but not the edits, deletes and reactions of that time, and what is held of
+    // other conversations may have a hole: the open conversation is read again, the others are
+    // forgotten and read when opened.
     connection.on('resync', () => {
+      for (const conversation of store.conversations()) if (conversation.id !== openConversation) store.forgetMessages(conversation.id);
       if (openConversation !== null) loadLatest(openConversation).catch(() => undefined);
     }),
     // A conversation the user was just added to: the list item (last message, unread count) comes over REST.

@@ -219,6 +219,22 @@ describe('local store without a server', () => {
     unreadCount: 2,
   };
 
+  it('forgetMessages drops what is held of one conversation, keeping its list entry; a later page fills it again', () => {
+    const store = createLocalStore({ userId: 'bob' });
+    store.loadConversations([listItem]);
+    store.loadMessages('c1', [message(1, 'alice'), message(2, 'bob'), message(3, 'alice')]);
+    let notified = 0;
+    store.subscribe(() => notified++);
+    store.forgetMessages('c1');
+    expect(store.messages('c1')).toEqual([]);
+    expect(store.conversation('c1')).toMatchObject({ lastSeq: 3, unreadCount: 2, lastMessage: { seq: 3 } });
+    expect(notified).toBe(1);
+    store.forgetMessages('c1');
+    expect(notified).toBe(1);
+    store.loadMessages('c1', [message(3, 'alice')]);
+    expect(store.messages('c1').map((m) => m.seq)).toEqual([3]);
+  });
+
   it('addMessage (the queue\'s acknowledged send) counts as its message.created would; the event that follows changes nothing', () => {
     const store = createLocalStore({ userId: 'bob' });
     store.loadConversations([listItem]);

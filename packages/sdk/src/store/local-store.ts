@@ -174,6 +174,18 @@ export class LocalStore {
   }
 
   /**
+   * Drops the messages held for a conversation (the conversation itself, its last message and
+   * unread count stay). After a `resync`, what is held may have a gap in the middle, and the edits,
+   * deletes and reactions of the gap were never applied: a view reads the conversation again
+   * (its latest page, then older pages as it scrolls) instead of showing a hole.
+   */
+  forgetMessages(conversationId: string): void {
+    if (!this.messagesByConversation.delete(conversationId)) return;
+    this.messageLists.delete(conversationId);
+    this.changed();
+  }
+
+  /**
    * Adds a message known otherwise than from the connection, e.g. the offline queue's
    * acknowledged send (`queue.on('sent', (item) => store.addMessage(item.message!))`), so the
    * user's own message shows while the connection is reconnecting. It counts and orders as its
