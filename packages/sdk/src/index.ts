@@ -68,6 +68,7 @@ export { createBackoff, type Backoff, type BackoffOptions } from './realtime/bac
 export { createSseParser, type SseEvent, type SseParser } from './realtime/sse-parser.js';
 export type { TransportKind } from './realtime/transports.js';
 export { restOperationsOf, type RestClientLike } from './realtime/rest-binding.js';
+export type { Listener } from './realtime/emitter.js';
 export {
   createRealtimeConnection,
   RealtimeConnection,

@@ -1,61 +1,15 @@
 /**
- * The realtime protocol's wire shapes (v1), declared here so that the realtime layer stands on
- * its own: the REST types are generated elsewhere, and these are the subset the frames carry.
- * v1 only grows by addition, so every object may carry fields not listed here.
+ * The realtime protocol's wire shapes (v1): the frames, whose objects (messages, conversations,
+ * members) are the REST API's generated types. v1 only grows by addition, so every object may
+ * carry fields not listed here.
  */
 
-export type Role = 'owner' | 'admin' | 'member';
+import type { Conversation, ConversationSummary, Member, Message, MessagePage, Role } from '../rest/types.js';
 
-/** A message as REST and the realtime frames present it. */
-export interface Message {
-  id: string;
-  conversationId: string;
-  /** Position in its conversation: 1, 2, 3... without gaps or duplicates. */
-  seq: number;
-  /** Null for messages the tenant's back end posted. */
-  senderId: string | null;
-  /** Posted by the tenant back end. */
-  system: boolean;
-  /** Null once deleted. */
-  text: string | null;
-  createdAt: string;
-  editedAt: string | null;
-  deletedAt: string | null;
-  replyTo: string | null;
-  /** emoji → count and whether the caller reacted (`me` is false in realtime frames: one frame serves every viewer). */
-  reactions: Record<string, { count: number; me: boolean }>;
-}
-
-export interface Member {
-  userId: string;
-  role: Role;
-  /** The member has read up to this seq. */
-  lastReadSeq: number;
-}
-
-export interface Conversation {
-  id: string;
-  type: 'direct' | 'group';
-  title: string | null;
-  /** At most the first 100 members. */
-  members: Member[];
-  memberCount: number;
-  createdAt: string;
-  lastSeq: number;
-}
-
+// The objects frames carry are the REST API's own, generated from the OpenAPI document.
+export type { Conversation, Member, Message, MessagePage, Role };
 /** An item of `GET /v1/conversations`: the conversation with its last message and the caller's unread count. */
-export interface ConversationListItem extends Conversation {
-  lastMessage: Message | null;
-  unreadCount: number;
-}
-
-/** A page of `GET /v1/conversations/{id}/messages`, ascending by seq. */
-export interface MessagePage {
-  items: Message[];
-  /** More messages exist beyond this page in the direction read. */
-  hasMore: boolean;
-}
+export type ConversationListItem = ConversationSummary;
 
 /** Durable events: each carries the cursor after it and is replayed on resume. */
 export type DurableEvent =

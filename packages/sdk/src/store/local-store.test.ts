@@ -209,12 +209,13 @@ describe('local store without a server', () => {
     type: 'direct',
     title: null,
     members: [
-      { userId: 'alice', role: 'member', lastReadSeq: 3 },
-      { userId: 'bob', role: 'member', lastReadSeq: 1 },
+      { userId: 'alice', role: 'member', lastReadSeq: 3, joinedAt: '2026-01-01T00:00:00.000Z' },
+      { userId: 'bob', role: 'member', lastReadSeq: 1, joinedAt: '2026-01-01T00:00:00.000Z' },
     ],
     memberCount: 2,
     createdAt: '2026-01-01T00:00:00.000Z',
     lastSeq: 3,
+    lastActivityAt: message(3, 'alice').createdAt,
     lastMessage: message(3, 'alice'),
     unreadCount: 2,
   };
