@@ -3,6 +3,7 @@
  * connection of its own: a connection in subscribe mode can do nothing else. Shared by the
  * deployment-wide buses (revocations, webhook wake-ups).
  */
+import { CLUSTER_RESEND_DELAY_MS } from './redis-connection.js';
 import { isCluster, type RedisClient } from './redis-context.js';
 
 export interface ChannelSubscription {
@@ -30,7 +31,11 @@ export async function subscribeChannel(
   prepare: (subscription: ChannelSubscription) => void = () => undefined,
 ): Promise<ChannelSubscription> {
   const connection: RedisClient = isCluster(client)
-    ? client.duplicate([], { enableAutoPipelining: false, redisOptions: { ...client.options.redisOptions, connectionName, autoResendUnfulfilledCommands: true } })
+    ? client.duplicate([], {
+        enableAutoPipelining: false,
+        retryDelayOnFailover: CLUSTER_RESEND_DELAY_MS,
+        redisOptions: { ...client.options.redisOptions, connectionName, autoResendUnfulfilledCommands: true },
+      })
     : client.duplicate({ enableAutoPipelining: false, connectionName, autoResendUnfulfilledCommands: true });
   for (const listener of client.listeners('error')) connection.on('error', listener as (error: Error) => void);
   let closed = false;

@@ -117,6 +117,14 @@ export function createRedisClient(config: RedisConnectionConfig): RedisClient {
   return client;
 }
 
+/**
+ * A Cluster's default delay before sending again a command whose node connection closed. The
+ * commands connection sets 0 (never again: at most once); subscriber connections set this back,
+ * since a (S)SUBSCRIBE or (S)UNSUBSCRIBE sent twice is harmless and one failing would leave a
+ * subscription wrong until the next reconnection.
+ */
+export const CLUSTER_RESEND_DELAY_MS = 100;
+
 /** The message ioredis rejects commands with when their connection is closed (isStorageOutage knows it). */
 export const CONNECTION_CLOSED_MESSAGE = 'Connection is closed.';
 

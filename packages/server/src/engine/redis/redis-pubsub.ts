@@ -19,6 +19,7 @@ import type { Cluster, Redis } from 'ioredis';
 import type { EphemeralEvent, TopicMessage } from '../../domain/events.js';
 import type { ConversationId, TenantId, UserId } from '../../domain/types.js';
 import type { PubSub, StorageConnectionState, Subscriber } from '../engine.js';
+import { CLUSTER_RESEND_DELAY_MS } from './redis-connection.js';
 import { isCluster, type RedisClient } from './redis-context.js';
 import { guard } from './redis-guard.js';
 import type { RedisKeys } from './redis-keys.js';
@@ -106,12 +107,15 @@ class RedisSubscriber implements Subscriber {
   ) {
     const deliver = (channel: string, text: string) => this.deliver(channel, text);
     // Auto-pipelining would batch (S)SUBSCRIBE like a data command; a subscriber sends them itself.
-    // A (S)SUBSCRIBE in flight when the connection drops is sent again once it is back (it is
-    // idempotent; the commands connection never resends, see redis-connection.ts).
+    // A (S)SUBSCRIBE or (S)UNSUBSCRIBE in flight when the connection drops is sent again once it
+    // is back (idempotent; the commands connection never resends, see redis-connection.ts): on a
+    // standalone or Sentinel connection by autoResendUnfulfilledCommands, on Cluster also by
+    // its resend delay, which the commands connection sets to 0.
     if (isCluster(client)) {
       this.connection = client.duplicate([], {
         shardedSubscribers: true,
         enableAutoPipelining: false,
+        retryDelayOnFailover: CLUSTER_RESEND_DELAY_MS,
         redisOptions: { ...client.options.redisOptions, autoResendUnfulfilledCommands: true },
       });
       this.connection.on('smessage', deliver);
