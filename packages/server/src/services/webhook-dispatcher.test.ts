@@ -129,19 +129,26 @@ describe.each(ENGINE_KINDS)('WebhookDispatcher on %s', (kind) => {
     });
     cleanups.push(() => receiver.close());
     const { engine, start } = await setup({ concurrency: 3, timeoutMs: 60_000 });
+    // Answered at the end whatever happens, so a failing assertion does not leave stop() waiting on them.
+    const answerHanging = async () => {
+      hang = false;
+      for (const response of hanging.splice(0)) response.writeHead(200).end();
+    };
     await engine.webhooks.create(webhook('slow', `${receiver.url}/slow`), 20);
     await engine.webhooks.create(webhook('fast', `${receiver.url}/fast`), 20);
     await ping(engine, 'slow', 10);
     await ping(engine, 'fast', 30);
     await start();
+    cleanups.push(answerHanging);
     await until(() => receiver.received.get('/fast') === 30, 'every delivery to the fast webhook');
     expect(receiver.received.get('/slow')).toBe(3);
     expect(receiver.peak.get('/slow')).toBe(3);
     expect(receiver.peak.get('/fast')).toBeLessThanOrEqual(3);
-    const fast = await engine.webhooks.deliveries(TENANT, 'fast' as WebhookId, 100);
-    expect(fast?.filter((delivery) => delivery.status === 'delivered')).toHaveLength(30);
-    hang = false;
-    for (const response of hanging) response.writeHead(200).end();
+    // The outcome is recorded once the answer is in: the last one may still be on its way.
+    const delivered = async () => (await engine.webhooks.deliveries(TENANT, 'fast' as WebhookId, 100))?.filter((delivery) => delivery.status === 'delivered').length;
+    await until(async () => (await delivered()) === 30, 'the 30 fast deliveries recorded as delivered');
+    expect(receiver.received.get('/slow')).toBe(3);
+    await answerHanging();
   });
 
   it('disables a webhook whose attempts keep failing past the disable window, and stops delivering to it', async () => {
