@@ -60,7 +60,8 @@ export interface ChatSession {
 /** Display names, read once per user and shared by every view. */
 export class UserDirectory {
   private readonly known = new Map<string, User | null>();
-  private readonly pending = new Map<string, Promise<void>>();
+  /** Users being read now: each is read once, however many views ask meanwhile. */
+  private readonly reading = new Set<string>();
   private readonly listeners = new Set<() => void>();
   private readonly presenceRead = new Map<string, 'online' | 'offline' | undefined>();
 
@@ -68,18 +69,19 @@ export class UserDirectory {
 
   /** The user when read already; otherwise starts reading it and answers undefined. */
   get(userId: string): User | null | undefined {
-    if (!this.known.has(userId) && !this.pending.has(userId)) {
-      const read = this.client.users
+    if (!this.known.has(userId) && !this.reading.has(userId)) {
+      this.reading.add(userId);
+      void this.client.users
         .get(userId)
         .then(
           (user) => this.known.set(userId, user),
           () => this.known.set(userId, null),
         )
-        .then(() => {
-          this.pending.delete(userId);
-          for (const listener of [...this.listeners]) listener();
-        });
-      this.pending.set(userId, read);
+        .finally(() => {
+          this.reading.delete(userId);
+          this.changed();
+        })
+        .catch(() => undefined);
     }
     return this.known.get(userId);
   }
@@ -97,7 +99,7 @@ export class UserDirectory {
         .presence(userId)
         .then((presence) => {
           this.presenceRead.set(userId, presence.status);
-          for (const listener of [...this.listeners]) listener();
+          this.changed();
         })
         .catch(() => undefined);
     }
@@ -117,6 +119,10 @@ export class UserDirectory {
   subscribe(listener: () => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  private changed(): void {
+    for (const listener of [...this.listeners]) listener();
   }
 }
 
